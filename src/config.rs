@@ -1,0 +1,211 @@
+//! Client configuration and its defaults.
+
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::frame::{DEFAULT_MAX_FRAME_SIZE, MAX_MAX_FRAME_SIZE, MAX_WINDOW_SIZE};
+
+/// Every tunable of a client. `Config::default()` holds the documented defaults.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// TCP connect timeout.
+    pub connect_timeout: Duration,
+    /// Whole-request timeout, from submission (time waiting for a connection included) to the
+    /// end of the response; `None` = no limit (curl's and Go's default).
+    pub request_timeout: Option<Duration>,
+    /// A connection without open streams for this long is closed; `None` = never.
+    pub idle_timeout: Option<Duration>,
+    /// After this long without receiving anything, a PING is sent; `None` = no keepalive.
+    pub keepalive_interval: Option<Duration>,
+    /// A keepalive PING not acknowledged within this time fails the connection (H2_E_TIMEOUT).
+    pub keepalive_timeout: Duration,
+    /// Our SETTINGS not acknowledged within this time: connection error SETTINGS_TIMEOUT.
+    pub settings_timeout: Duration,
+    /// A socket that accepts no bytes for this long fails the connection.
+    pub write_timeout: Duration,
+    /// Most connections to the authority; further requests wait for a free stream slot.
+    pub max_connections: u32,
+    /// Our cap on concurrent streams per connection (the server's limit applies too).
+    pub max_concurrent_streams: u32,
+    /// Our SETTINGS_INITIAL_WINDOW_SIZE: receive window of each stream.
+    pub initial_window_size: u32,
+    /// Receive window of the whole connection.
+    pub connection_window_size: u32,
+    /// Our SETTINGS_MAX_FRAME_SIZE.
+    pub max_frame_size: u32,
+    /// Our SETTINGS_MAX_HEADER_LIST_SIZE: the largest response header list we accept (RFC 7541
+    /// size: name + value + 32 per field).
+    pub max_header_list_size: u32,
+    /// Our SETTINGS_HEADER_TABLE_SIZE: the HPACK dynamic table the server may use towards us.
+    pub header_table_size: u32,
+    /// Largest response body `h2_client_do` buffers.
+    pub max_response_body: u64,
+    /// How many times a request the server provably did not process is retried.
+    pub max_retries: u32,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: None,
+            idle_timeout: Some(Duration::from_secs(90)),
+            keepalive_interval: Some(Duration::from_secs(30)),
+            keepalive_timeout: Duration::from_secs(15),
+            settings_timeout: Duration::from_secs(10),
+            write_timeout: Duration::from_secs(30),
+            max_connections: 256,
+            max_concurrent_streams: 1000,
+            initial_window_size: 4 << 20,
+            connection_window_size: 1 << 30,
+            max_frame_size: DEFAULT_MAX_FRAME_SIZE,
+            max_header_list_size: 256 << 10,
+            header_table_size: 4096,
+            max_response_body: 1 << 30,
+            max_retries: 3,
+        }
+    }
+}
+
+fn ms(v: u32) -> Duration {
+    Duration::from_millis(u64::from(v))
+}
+
+fn ms_opt(v: u32) -> Option<Duration> {
+    (v != 0).then(|| ms(v))
+}
+
+impl Config {
+    /// Sets the connect timeout in milliseconds (must be > 0).
+    pub fn set_connect_timeout_ms(&mut self, v: u32) -> Result<()> {
+        if v == 0 {
+            return Err(Error::invalid("connect_timeout_ms must be > 0"));
+        }
+        self.connect_timeout = ms(v);
+        Ok(())
+    }
+    /// Sets the whole-request timeout in milliseconds (0 = none).
+    pub fn set_request_timeout_ms(&mut self, v: u32) {
+        self.request_timeout = ms_opt(v);
+    }
+    /// Sets the idle-connection timeout in milliseconds (0 = never close idle connections).
+    pub fn set_idle_timeout_ms(&mut self, v: u32) {
+        self.idle_timeout = ms_opt(v);
+    }
+    /// Sets the keepalive PING interval in milliseconds (0 = no keepalive).
+    pub fn set_keepalive_interval_ms(&mut self, v: u32) {
+        self.keepalive_interval = ms_opt(v);
+    }
+    /// Sets the keepalive PING ack timeout in milliseconds (must be > 0).
+    pub fn set_keepalive_timeout_ms(&mut self, v: u32) -> Result<()> {
+        if v == 0 {
+            return Err(Error::invalid("keepalive_timeout_ms must be > 0"));
+        }
+        self.keepalive_timeout = ms(v);
+        Ok(())
+    }
+    /// Sets the SETTINGS ack timeout in milliseconds (must be > 0).
+    pub fn set_settings_timeout_ms(&mut self, v: u32) -> Result<()> {
+        if v == 0 {
+            return Err(Error::invalid("settings_timeout_ms must be > 0"));
+        }
+        self.settings_timeout = ms(v);
+        Ok(())
+    }
+    /// Sets the write-stall timeout in milliseconds (must be > 0).
+    pub fn set_write_timeout_ms(&mut self, v: u32) -> Result<()> {
+        if v == 0 {
+            return Err(Error::invalid("write_timeout_ms must be > 0"));
+        }
+        self.write_timeout = ms(v);
+        Ok(())
+    }
+    /// Sets the most connections per client (must be > 0).
+    pub fn set_max_connections(&mut self, v: u32) -> Result<()> {
+        if v == 0 {
+            return Err(Error::invalid("max_connections must be > 0"));
+        }
+        self.max_connections = v;
+        Ok(())
+    }
+    /// Sets our per-connection stream cap (must be > 0).
+    pub fn set_max_concurrent_streams(&mut self, v: u32) -> Result<()> {
+        if v == 0 {
+            return Err(Error::invalid("max_concurrent_streams must be > 0"));
+        }
+        self.max_concurrent_streams = v;
+        Ok(())
+    }
+    /// Sets the stream receive window (1..=2^31-1).
+    pub fn set_initial_window_size(&mut self, v: u32) -> Result<()> {
+        if v == 0 || v > MAX_WINDOW_SIZE {
+            return Err(Error::invalid(
+                "initial_window_size must be in 1..=2147483647",
+            ));
+        }
+        self.initial_window_size = v;
+        Ok(())
+    }
+    /// Sets the connection receive window (65535..=2^31-1).
+    pub fn set_connection_window_size(&mut self, v: u32) -> Result<()> {
+        if !(65_535..=MAX_WINDOW_SIZE).contains(&v) {
+            return Err(Error::invalid(
+                "connection_window_size must be in 65535..=2147483647",
+            ));
+        }
+        self.connection_window_size = v;
+        Ok(())
+    }
+    /// Sets our SETTINGS_MAX_FRAME_SIZE (16384..=16777215).
+    pub fn set_max_frame_size(&mut self, v: u32) -> Result<()> {
+        if !(DEFAULT_MAX_FRAME_SIZE..=MAX_MAX_FRAME_SIZE).contains(&v) {
+            return Err(Error::invalid(
+                "max_frame_size must be in 16384..=16777215",
+            ));
+        }
+        self.max_frame_size = v;
+        Ok(())
+    }
+    /// Sets our SETTINGS_MAX_HEADER_LIST_SIZE (at least 1024).
+    pub fn set_max_header_list_size(&mut self, v: u32) -> Result<()> {
+        if v < 1024 {
+            return Err(Error::invalid("max_header_list_size must be >= 1024"));
+        }
+        self.max_header_list_size = v;
+        Ok(())
+    }
+    /// Sets our SETTINGS_HEADER_TABLE_SIZE (at most 1 MiB).
+    pub fn set_header_table_size(&mut self, v: u32) -> Result<()> {
+        if v > 1 << 20 {
+            return Err(Error::invalid("header_table_size must be <= 1048576"));
+        }
+        self.header_table_size = v;
+        Ok(())
+    }
+    /// Sets the largest buffered response body.
+    pub fn set_max_response_body(&mut self, v: u64) {
+        self.max_response_body = v;
+    }
+    /// Sets the retry cap for unprocessed requests (at most 10).
+    pub fn set_max_retries(&mut self, v: u32) -> Result<()> {
+        if v > 10 {
+            return Err(Error::invalid("max_retries must be <= 10"));
+        }
+        self.max_retries = v;
+        Ok(())
+    }
+
+    /// The largest compressed header block (HEADERS + CONTINUATION) we reassemble. HPACK can
+    /// expand a little (literal framing, Huffman worst case 30 bits per byte), so allow some
+    /// slack over the header list size; anything bigger is a CONTINUATION flood.
+    pub fn max_header_block(&self) -> usize {
+        let list = self.max_header_list_size as usize;
+        list + list / 2 + 4096
+    }
+
+    /// Most CONTINUATION frames per header block: enough for a maximal block in frames of a
+    /// quarter of the smallest legal frame size, so that only a flood of tiny frames trips it.
+    pub fn max_continuation_frames(&self) -> usize {
+        self.max_header_block() / (DEFAULT_MAX_FRAME_SIZE as usize / 4) + 16
+    }
+}

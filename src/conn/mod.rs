@@ -1,0 +1,280 @@
+//! One HTTP/2 connection: a writer task and a reader task around a shared handle.
+//!
+//! The writer owns everything that goes out (HPACK encoder, stream ids, send windows, request
+//! bodies); the reader owns everything that comes in (HPACK decoder, the stream map, receive
+//! windows, responses). They talk through unbounded channels, so the reader never waits on the
+//! writer. The writer registers a stream with the reader *before* writing its HEADERS, so any
+//! frame the server sends for it finds it registered.
+//!
+//! Shutdown paths:
+//! - graceful (idle, or the server's GOAWAY drained): reader → `Command::Drain`; the writer
+//!   stops taking streams (re-submitting queued ones to the pool) and answers
+//!   `ReaderMsg::Drained`; once the stream map is empty the reader sends `Command::Close`.
+//! - a connection error found by the reader: `Command::GoAway` to the writer, reader exits.
+//! - a write failure: `ReaderMsg::Close` to the reader, writer exits.
+//! - the client is freed: `Command::Close` and `ReaderMsg::Close(H2_E_CLOSED)`.
+//!
+//! A request never written is re-submitted to the pool (processed = NO); a stream that was
+//! written fails with the connection's error, unless GOAWAY proves the server never saw it.
+
+mod reader;
+mod recv;
+mod writer;
+
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::mpsc;
+
+use crate::config::Config;
+use crate::error::{Error, Reason};
+use crate::exchange::{Exchange, Pending};
+use crate::pool::PoolInner;
+
+pub(crate) use recv::RecvStream;
+
+/// What the peer's SETTINGS changed on the sending side, applied by the writer before it
+/// acknowledges them.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct PeerSettings {
+    pub header_table_size: Option<u32>,
+    pub initial_window_size: Option<u32>,
+    pub max_frame_size: Option<u32>,
+    pub max_header_list_size: Option<u32>,
+}
+
+/// Work for the writer task.
+pub(crate) enum Command {
+    /// Open a stream for this request.
+    Request(Assigned),
+    /// Pre-encoded control frames from the reader (PING and SETTINGS ACKs, WINDOW_UPDATE,
+    /// RST_STREAM), written as they are.
+    Frames(Vec<u8>),
+    /// The server's SETTINGS: apply, then acknowledge.
+    PeerSettings(PeerSettings),
+    /// The server opened a send window (0 = the connection's).
+    SendWindow { stream_id: u32, increment: u32 },
+    /// Stop sending this stream's body; if it was still being sent and a reason is given,
+    /// reset the stream with it.
+    StopSending {
+        stream_id: u32,
+        rst_if_sending: Option<Reason>,
+    },
+    /// Reset the stream (and stop sending its body).
+    Reset { stream_id: u32, reason: Reason },
+    /// Send a keepalive PING.
+    Ping([u8; 8]),
+    /// Take no new streams; answer `ReaderMsg::Drained`.
+    Drain,
+    /// A connection error: send GOAWAY with this code and debug text, then close.
+    GoAway { reason: Reason, debug: String },
+    /// Close gracefully: GOAWAY(NO_ERROR), flush, close.
+    Close,
+}
+
+/// Work for the reader task.
+pub(crate) enum ReaderMsg {
+    /// A stream whose HEADERS the writer is about to write.
+    Register(u32, Box<RecvStream>),
+    /// The caller gave up on this exchange (timeout or cancel): reset its stream.
+    Cancel(u32, Arc<Exchange>),
+    /// The writer found a stream error (send window overflow): fail the stream.
+    StreamError(u32, Error),
+    /// The writer takes no more streams.
+    Drained,
+    /// Stop now and fail every stream with this error.
+    Close(Error),
+}
+
+/// A stream slot reserved on a connection; released when dropped.
+pub(crate) struct Slot(Arc<ConnShared>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.release();
+    }
+}
+
+/// A request assigned to a connection, holding its slot.
+pub(crate) struct Assigned {
+    pub pending: Pending,
+    pub slot: Slot,
+}
+
+/// The part of a connection that the pool and callers see.
+pub struct ConnShared {
+    /// Process-unique connection number (for logs and events).
+    pub(crate) id: u64,
+    /// The peer address, for messages.
+    pub(crate) peer: String,
+    cmd_tx: mpsc::UnboundedSender<Command>,
+    rdr_tx: mpsc::UnboundedSender<ReaderMsg>,
+    /// Streams reserved (queued for the writer or open).
+    open: AtomicU32,
+    /// Effective concurrent stream limit: min(server's, ours).
+    limit: AtomicU32,
+    going_away: AtomicBool,
+    closed: AtomicBool,
+    /// Why the connection closed, once it has.
+    close_reason: Mutex<Option<Error>>,
+    pub(crate) pool: Weak<PoolInner>,
+}
+
+impl ConnShared {
+    /// Reserves a stream slot if the connection can open another stream.
+    pub(crate) fn try_reserve(self: &Arc<Self>) -> Option<Slot> {
+        if !self.is_usable() {
+            return None;
+        }
+        let limit = self.limit.load(Ordering::Acquire);
+        let mut cur = self.open.load(Ordering::Acquire);
+        loop {
+            if cur >= limit {
+                return None;
+            }
+            match self.open.compare_exchange_weak(
+                cur,
+                cur + 1,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return Some(Slot(self.clone())),
+                Err(v) => cur = v,
+            }
+        }
+    }
+
+    fn release(&self) {
+        let prev = self.open.fetch_sub(1, Ordering::AcqRel);
+        debug_assert!(prev > 0);
+        if let Some(pool) = self.pool.upgrade() {
+            pool.slot_freed();
+        }
+    }
+
+    /// Streams reserved or open.
+    pub(crate) fn open_streams(&self) -> u32 {
+        self.open.load(Ordering::Acquire)
+    }
+
+    /// The effective concurrent stream limit.
+    pub(crate) fn stream_limit(&self) -> u32 {
+        self.limit.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_limit(&self, v: u32) {
+        self.limit.store(v, Ordering::Release);
+    }
+
+    /// Whether new streams may go to this connection.
+    pub(crate) fn is_usable(&self) -> bool {
+        !self.going_away.load(Ordering::Acquire) && !self.closed.load(Ordering::Acquire)
+    }
+
+    /// Whether the connection is finished.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// Whether the connection takes no new streams (GOAWAY, draining, ids exhausted).
+    pub(crate) fn is_going_away(&self) -> bool {
+        self.going_away.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_going_away(&self) {
+        if !self.going_away.swap(true, Ordering::AcqRel) {
+            if let Some(pool) = self.pool.upgrade() {
+                pool.conn_going_away();
+            }
+        }
+    }
+
+    /// Hands a request to the writer; gives it back if the writer is gone.
+    pub(crate) fn submit(&self, a: Assigned) -> Result<(), Assigned> {
+        self.cmd_tx.send(Command::Request(a)).map_err(|e| match e.0 {
+            Command::Request(a) => a,
+            _ => unreachable!("send returns the command it was given"),
+        })
+    }
+
+    /// Resets the stream of an exchange the caller gave up on.
+    pub(crate) fn cancel_stream(&self, ex: Arc<Exchange>, stream_id: u32) {
+        let _ = self.rdr_tx.send(ReaderMsg::Cancel(stream_id, ex));
+    }
+
+    /// Closes the connection now (client freed): GOAWAY(NO_ERROR), streams fail with `err`.
+    pub(crate) fn shutdown(&self, err: Error) {
+        self.going_away.store(true, Ordering::Release);
+        let _ = self.cmd_tx.send(Command::Close);
+        let _ = self.rdr_tx.send(ReaderMsg::Close(err));
+    }
+
+    /// Marks the connection closed (once) and tells the pool.
+    fn mark_closed(self: &Arc<Self>, why: &Error) {
+        self.going_away.store(true, Ordering::Release);
+        if !self.closed.swap(true, Ordering::AcqRel) {
+            *self.close_reason.lock().unwrap_or_else(|e| e.into_inner()) = Some(why.clone());
+            if let Some(pool) = self.pool.upgrade() {
+                pool.conn_closed(self);
+            }
+        }
+    }
+
+    /// Why the connection closed, if it has.
+    pub(crate) fn close_reason(&self) -> Option<Error> {
+        self.close_reason
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+/// Everything a new connection needs to know.
+pub(crate) struct ConnParams {
+    pub id: u64,
+    pub peer: String,
+    pub cfg: Arc<Config>,
+    pub pool: Weak<PoolInner>,
+    /// `:scheme`
+    pub scheme: &'static str,
+    /// `:authority` default
+    pub authority: Arc<str>,
+    /// Concurrent streams to assume until the server's SETTINGS arrive.
+    pub assumed_limit: u32,
+}
+
+/// Starts the reader and writer tasks on the current runtime over an established transport.
+pub(crate) fn start<R, W>(rd: R, wr: W, p: ConnParams) -> Arc<ConnShared>
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+    let (rdr_tx, rdr_rx) = mpsc::unbounded_channel();
+    let shared = Arc::new(ConnShared {
+        id: p.id,
+        peer: p.peer,
+        cmd_tx: cmd_tx.clone(),
+        rdr_tx: rdr_tx.clone(),
+        open: AtomicU32::new(0),
+        limit: AtomicU32::new(p.assumed_limit.min(p.cfg.max_concurrent_streams)),
+        going_away: AtomicBool::new(false),
+        closed: AtomicBool::new(false),
+        close_reason: Mutex::new(None),
+        pool: p.pool,
+    });
+    let w = writer::Writer::new(
+        wr,
+        shared.clone(),
+        cmd_rx,
+        rdr_tx,
+        p.cfg.clone(),
+        p.scheme,
+        p.authority,
+    );
+    let r = reader::Reader::new(rd, shared.clone(), rdr_rx, cmd_tx, p.cfg);
+    tokio::spawn(w.run());
+    tokio::spawn(r.run());
+    shared
+}

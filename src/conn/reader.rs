@@ -1,0 +1,848 @@
+//! The reader task: parses every frame from the server, handles connection-level frames itself
+//! and dispatches stream frames to the stream map it owns.
+
+use std::collections::HashMap;
+use std::pin::pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
+
+use super::recv::{Progress, RecvStream, StreamFault};
+use super::{Command, ConnShared, PeerSettings, ReaderMsg};
+use crate::config::Config;
+use crate::error::{Error, ErrorKind, Origin, Processed, Reason};
+use crate::frame::{
+    flag, kind, kind_name, priority, Continuation, Data, FrameError, FrameHeader, GoAway, Headers,
+    Ping, PushPromise, RstStream, Setting, Settings, WindowUpdate, HEADER_LEN,
+};
+use crate::hpack::Decoder;
+
+/// Read buffer growth step.
+const READ_CHUNK: usize = 64 << 10;
+
+/// A header block being reassembled from HEADERS + CONTINUATION.
+struct Continuing {
+    stream_id: u32,
+    end_stream: bool,
+    frames: usize,
+}
+
+/// The server's GOAWAY.
+struct GoAwayInfo {
+    last_stream_id: u32,
+    reason: Reason,
+    debug: String,
+}
+
+impl GoAwayInfo {
+    fn describe(&self) -> String {
+        let mut s = format!(
+            "GOAWAY({}, last_stream_id={}) sent by the server",
+            self.reason, self.last_stream_id
+        );
+        if !self.debug.is_empty() {
+            s.push_str(&format!(": debug data '{}'", self.debug));
+        }
+        s
+    }
+}
+
+pub(crate) struct Reader<R> {
+    io: R,
+    shared: Arc<ConnShared>,
+    rx: UnboundedReceiver<ReaderMsg>,
+    cmd: UnboundedSender<Command>,
+    cfg: Arc<Config>,
+    buf: BytesMut,
+    dec: Decoder,
+    streams: HashMap<u32, Box<RecvStream>>,
+    /// Highest stream id registered by the writer; higher ids are idle.
+    max_id: u32,
+    cont: Option<Continuing>,
+    block: Vec<u8>,
+    conn_window: i64,
+    conn_unacked: u32,
+    /// Control frames to hand to the writer at the end of the batch.
+    out: Vec<u8>,
+    got_settings: bool,
+    settings_acked: bool,
+    started: Instant,
+    last_read: Instant,
+    idle_since: Instant,
+    ping: Option<([u8; 8], Instant)>,
+    ping_count: u64,
+    goaway: Option<GoAwayInfo>,
+    drain_requested: bool,
+    drained: bool,
+    /// GOAWAY to send because we found a connection error.
+    send_goaway: Option<(Reason, String)>,
+}
+
+fn lossy(b: &[u8], max: usize) -> String {
+    let s: String = String::from_utf8_lossy(&b[..b.len().min(max)])
+        .chars()
+        .map(|c| if c.is_control() { '.' } else { c })
+        .collect();
+    if b.len() > max {
+        format!("{s}...")
+    } else {
+        s
+    }
+}
+
+impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
+    pub(crate) fn new(
+        io: R,
+        shared: Arc<ConnShared>,
+        rx: UnboundedReceiver<ReaderMsg>,
+        cmd: UnboundedSender<Command>,
+        cfg: Arc<Config>,
+    ) -> Self {
+        let now = Instant::now();
+        Reader {
+            io,
+            shared,
+            rx,
+            cmd,
+            // Until the server acknowledges our SETTINGS it may use the default table size.
+            dec: Decoder::new((cfg.header_table_size as usize).max(4096)),
+            conn_window: i64::from(cfg.connection_window_size),
+            cfg,
+            buf: BytesMut::with_capacity(READ_CHUNK),
+            streams: HashMap::new(),
+            max_id: 0,
+            cont: None,
+            block: Vec::new(),
+            conn_unacked: 0,
+            out: Vec::new(),
+            got_settings: false,
+            settings_acked: false,
+            started: now,
+            last_read: now,
+            idle_since: now,
+            ping: None,
+            ping_count: 0,
+            goaway: None,
+            drain_requested: false,
+            drained: false,
+            send_goaway: None,
+        }
+    }
+
+    pub(crate) async fn run(mut self) {
+        let result = self.run_inner().await;
+        self.teardown(result);
+    }
+
+    async fn run_inner(&mut self) -> Result<(), Error> {
+        let mut timer = pin!(tokio::time::sleep_until(self.next_deadline().into()));
+        loop {
+            if self.buf.capacity() - self.buf.len() < READ_CHUNK / 4 {
+                self.buf.reserve(READ_CHUNK);
+            }
+            tokio::select! {
+                biased;
+                msg = self.rx.recv() => {
+                    match msg {
+                        Some(m) => self.on_msg(m)?,
+                        None => return Err(Error::new(ErrorKind::Closed, "connection dropped")),
+                    }
+                }
+                r = self.io.read_buf(&mut self.buf) => {
+                    match r {
+                        Ok(0) => return Err(self.eof_error()),
+                        Ok(_) => {}
+                        Err(e) => {
+                            return Err(Error::io(&format!("read from {} failed", self.shared.peer), &e))
+                        }
+                    }
+                    self.last_read = Instant::now();
+                    // Registrations sent before the HEADERS were written must be seen before
+                    // any response frame is.
+                    while let Ok(m) = self.rx.try_recv() {
+                        self.on_msg(m)?;
+                    }
+                    self.process()?;
+                    self.flush_out();
+                }
+                _ = &mut timer => {
+                    self.on_timer()?;
+                    self.flush_out();
+                    timer.as_mut().reset(self.next_deadline().into());
+                }
+            }
+            if self.drained && self.streams.is_empty() {
+                return Ok(());
+            }
+        }
+    }
+
+    fn flush_out(&mut self) {
+        let half = self.cfg.connection_window_size / 2;
+        if self.conn_unacked > 0 && self.conn_unacked >= half {
+            crate::frame::WindowUpdate::encode(0, self.conn_unacked, &mut self.out);
+            self.conn_window += i64::from(self.conn_unacked);
+            self.conn_unacked = 0;
+        }
+        if !self.out.is_empty() {
+            let _ = self.cmd.send(Command::Frames(std::mem::take(&mut self.out)));
+        }
+    }
+
+    fn on_msg(&mut self, m: ReaderMsg) -> Result<(), Error> {
+        match m {
+            ReaderMsg::Register(id, s) => {
+                self.max_id = self.max_id.max(id);
+                if s.pending.ex().is_done() {
+                    // Cancelled while the writer was starting it.
+                    let _ = self.cmd.send(Command::Reset {
+                        stream_id: id,
+                        reason: Reason::CANCEL,
+                    });
+                    s.pending.discard();
+                } else {
+                    self.streams.insert(id, s);
+                }
+            }
+            ReaderMsg::Cancel(id, ex) => {
+                if self
+                    .streams
+                    .get(&id)
+                    .is_some_and(|s| Arc::ptr_eq(s.pending.ex(), &ex))
+                {
+                    if let Some(s) = self.remove(id) {
+                        let _ = self.cmd.send(Command::Reset {
+                            stream_id: id,
+                            reason: Reason::CANCEL,
+                        });
+                        s.pending.discard();
+                    }
+                }
+            }
+            ReaderMsg::StreamError(id, e) => {
+                if let Some(s) = self.remove(id) {
+                    let p = s.builder.processed();
+                    s.pending.finish(Err(e.at_least(p)));
+                }
+            }
+            ReaderMsg::Drained => self.drained = true,
+            ReaderMsg::Close(e) => return Err(e),
+        }
+        Ok(())
+    }
+
+    fn remove(&mut self, id: u32) -> Option<RecvStream> {
+        let s = self.streams.remove(&id)?;
+        if self.streams.is_empty() {
+            self.idle_since = Instant::now();
+        }
+        Some(*s)
+    }
+
+    fn eof_error(&self) -> Error {
+        match &self.goaway {
+            Some(g) => Error::new(
+                ErrorKind::GoAway,
+                format!("{}; the server then closed the connection", g.describe()),
+            )
+            .with_reason(g.reason)
+            .with_origin(Origin::Remote)
+            .with_processed(Processed::Maybe),
+            None => Error::new(
+                ErrorKind::Connection,
+                format!(
+                    "connection closed by {} (EOF) with {} stream(s) open",
+                    self.shared.peer,
+                    self.streams.len()
+                ),
+            )
+            .with_origin(Origin::Transport)
+            .with_processed(Processed::Maybe),
+        }
+    }
+
+    /// Records a connection error to answer with GOAWAY.
+    fn conn_error(&mut self, reason: Reason, what: impl Into<String>) -> Error {
+        let what = what.into();
+        let e = Error::protocol(reason, &what);
+        if self.send_goaway.is_none() {
+            self.send_goaway = Some((reason, what));
+        }
+        e
+    }
+
+    fn frame_error(&mut self, stream_id: u32, fe: FrameError) -> Result<(), Error> {
+        if fe.stream_only {
+            self.stream_error(stream_id, fe.reason, fe.what);
+            Ok(())
+        } else {
+            Err(self.conn_error(fe.reason, fe.what))
+        }
+    }
+
+    /// A stream error we detected: reset the stream and fail its request.
+    fn stream_error(&mut self, id: u32, reason: Reason, what: &str) {
+        let _ = self.cmd.send(Command::Reset {
+            stream_id: id,
+            reason,
+        });
+        if let Some(s) = self.remove(id) {
+            let e = Error::protocol(reason, what).with_processed(s.builder.processed());
+            s.pending.finish(Err(e));
+        }
+    }
+
+    fn fault(&mut self, id: u32, f: StreamFault) {
+        let _ = self.cmd.send(Command::Reset {
+            stream_id: id,
+            reason: f.reason,
+        });
+        if let Some(s) = self.remove(id) {
+            s.pending.finish(Err(f.error));
+        }
+    }
+
+    fn complete(&mut self, id: u32) {
+        if let Some(mut s) = self.remove(id) {
+            if s.body_pending {
+                // The server answered before reading the whole body: stop sending it.
+                let _ = self.cmd.send(Command::StopSending {
+                    stream_id: id,
+                    rst_if_sending: Some(Reason::CANCEL),
+                });
+            }
+            let resp = s.builder.take();
+            s.pending.finish(Ok(resp));
+        }
+    }
+
+    fn retry(&mut self, s: RecvStream, err: Error) {
+        let RecvStream { pending, slot, .. } = s;
+        drop(slot);
+        match self.shared.pool.upgrade() {
+            Some(pool) => pool.retry(pending, err),
+            None => pending.finish(Err(err)),
+        }
+    }
+
+    /// Fails a stream when the connection ends, or retries it if GOAWAY proved it unprocessed.
+    fn end_stream_with(&mut self, id: u32, s: RecvStream, err: &Error) {
+        if let Some(g) = &self.goaway {
+            if id > g.last_stream_id {
+                let e = Error::new(
+                    ErrorKind::GoAway,
+                    format!("{} (stream {id} was not processed)", g.describe()),
+                )
+                .with_reason(g.reason)
+                .with_origin(Origin::Remote)
+                .with_processed(Processed::No);
+                self.retry(s, e);
+                return;
+            }
+        }
+        let p = s.builder.processed();
+        s.pending.finish(Err(err.at_least(p)));
+    }
+
+    fn teardown(mut self, result: Result<(), Error>) {
+        let err = match result {
+            Ok(()) => Error::new(
+                ErrorKind::Connection,
+                format!("connection to {} closed", self.shared.peer),
+            ),
+            Err(e) => e,
+        };
+        match self.send_goaway.take() {
+            Some((reason, debug)) => {
+                let _ = self.cmd.send(Command::GoAway { reason, debug });
+            }
+            None => {
+                let _ = self.cmd.send(Command::Close);
+            }
+        }
+        self.shared.mark_closed(&err);
+        self.rx.close();
+        let streams: Vec<_> = self.streams.drain().collect();
+        for (id, s) in streams {
+            self.end_stream_with(id, *s, &err);
+        }
+        while let Ok(m) = self.rx.try_recv() {
+            if let ReaderMsg::Register(id, s) = m {
+                self.end_stream_with(id, *s, &err);
+            }
+        }
+    }
+
+    fn next_deadline(&self) -> Instant {
+        let now = Instant::now();
+        let mut d = now + Duration::from_secs(3600);
+        if !self.settings_acked {
+            d = d.min(self.started + self.cfg.settings_timeout);
+        }
+        match (&self.ping, self.cfg.keepalive_interval) {
+            (Some((_, deadline)), _) => d = d.min(*deadline),
+            (None, Some(iv)) => d = d.min(self.last_read + iv),
+            (None, None) => {}
+        }
+        if let Some(idle) = self.cfg.idle_timeout {
+            let base = if self.streams.is_empty() {
+                self.idle_since
+            } else {
+                now
+            };
+            d = d.min(base + idle);
+        }
+        d.max(now + Duration::from_millis(1))
+    }
+
+    fn on_timer(&mut self) -> Result<(), Error> {
+        let now = Instant::now();
+        let peer = &self.shared.peer;
+        if !self.settings_acked && now >= self.started + self.cfg.settings_timeout {
+            let ms = self.cfg.settings_timeout.as_millis();
+            let msg = if self.got_settings {
+                format!("timed out: {peer} did not acknowledge our SETTINGS within {ms} ms")
+            } else {
+                format!(
+                    "timed out: {peer} sent no SETTINGS within {ms} ms (does it speak HTTP/2 with prior knowledge?)"
+                )
+            };
+            self.send_goaway = Some((Reason::SETTINGS_TIMEOUT, "SETTINGS not acknowledged".into()));
+            return Err(Error::new(ErrorKind::Timeout, msg)
+                .with_reason(Reason::SETTINGS_TIMEOUT)
+                .with_processed(Processed::Maybe));
+        }
+        if let Some((_, deadline)) = self.ping {
+            if now >= deadline {
+                return Err(Error::new(
+                    ErrorKind::Timeout,
+                    format!(
+                        "timed out: no PING ACK from {peer} within {} ms (connection considered dead)",
+                        self.cfg.keepalive_timeout.as_millis()
+                    ),
+                )
+                .with_origin(Origin::Transport)
+                .with_processed(Processed::Maybe));
+            }
+        } else if let Some(iv) = self.cfg.keepalive_interval {
+            if now >= self.last_read + iv {
+                self.ping_count += 1;
+                let payload = self.ping_count.to_be_bytes();
+                self.ping = Some((payload, now + self.cfg.keepalive_timeout));
+                let _ = self.cmd.send(Command::Ping(payload));
+            }
+        }
+        if let Some(idle) = self.cfg.idle_timeout {
+            if self.streams.is_empty()
+                && self.shared.open_streams() == 0
+                && now >= self.idle_since + idle
+                && !self.drain_requested
+            {
+                self.shared.set_going_away();
+                self.request_drain();
+            }
+        }
+        Ok(())
+    }
+
+    fn request_drain(&mut self) {
+        if !self.drain_requested {
+            self.drain_requested = true;
+            let _ = self.cmd.send(Command::Drain);
+        }
+    }
+
+    fn process(&mut self) -> Result<(), Error> {
+        let mut buf = std::mem::take(&mut self.buf);
+        let r = self.process_frames(&buf);
+        let consumed = *r.as_ref().unwrap_or(&0);
+        buf.advance(consumed);
+        self.buf = buf;
+        r.map(|_| ())
+    }
+
+    fn process_frames(&mut self, buf: &[u8]) -> Result<usize, Error> {
+        let mut pos = 0;
+        while let Some(head) = FrameHeader::parse(&buf[pos..]) {
+            if !self.got_settings && (head.kind != kind::SETTINGS || head.has(flag::ACK)) {
+                let what = if buf.starts_with(b"HTTP/") {
+                    format!(
+                        "server answered with HTTP/1.x ('{}'): it does not speak HTTP/2 with prior knowledge",
+                        lossy(buf.split(|&b| b == b'\r').next().unwrap_or_default(), 60)
+                    )
+                } else {
+                    format!(
+                        "expected SETTINGS as the server's first frame, got {}",
+                        kind_name(head.kind)
+                    )
+                };
+                return Err(self.conn_error(Reason::PROTOCOL_ERROR, what));
+            }
+            if head.len > self.cfg.max_frame_size {
+                return Err(self.conn_error(
+                    Reason::FRAME_SIZE_ERROR,
+                    format!(
+                        "{} frame of {} bytes exceeds our SETTINGS_MAX_FRAME_SIZE ({})",
+                        kind_name(head.kind),
+                        head.len,
+                        self.cfg.max_frame_size
+                    ),
+                ));
+            }
+            let total = HEADER_LEN + head.len as usize;
+            if buf.len() - pos < total {
+                if self.buf.capacity() < total {
+                    self.buf.reserve(total);
+                }
+                break;
+            }
+            let payload = &buf[pos + HEADER_LEN..pos + total];
+            self.on_frame(&head, payload)?;
+            pos += total;
+        }
+        Ok(pos)
+    }
+
+    /// Ids of streams we never opened are idle: frames on them are connection errors (§5.1).
+    fn check_stream(&mut self, head: &FrameHeader) -> Result<(), Error> {
+        let id = head.stream_id;
+        if id % 2 == 0 {
+            return Err(self.conn_error(
+                Reason::PROTOCOL_ERROR,
+                format!(
+                    "{} on server-initiated stream {id} (push is disabled)",
+                    kind_name(head.kind)
+                ),
+            ));
+        }
+        if id > self.max_id {
+            return Err(self.conn_error(
+                Reason::PROTOCOL_ERROR,
+                format!("{} on idle stream {id}", kind_name(head.kind)),
+            ));
+        }
+        Ok(())
+    }
+
+    fn on_frame(&mut self, head: &FrameHeader, payload: &[u8]) -> Result<(), Error> {
+        if let Some(c) = &self.cont {
+            if head.kind != kind::CONTINUATION || head.stream_id != c.stream_id {
+                let what = format!(
+                    "{} on stream {} while a header block on stream {} awaits CONTINUATION",
+                    kind_name(head.kind),
+                    head.stream_id,
+                    c.stream_id
+                );
+                return Err(self.conn_error(Reason::PROTOCOL_ERROR, what));
+            }
+        }
+        match head.kind {
+            kind::DATA => self.on_data(head, payload),
+            kind::HEADERS => self.on_headers(head, payload),
+            kind::CONTINUATION => self.on_continuation(head, payload),
+            kind::PRIORITY => match priority::validate(head) {
+                Ok(()) => Ok(()),
+                Err(fe) => self.frame_error(head.stream_id, fe),
+            },
+            kind::RST_STREAM => self.on_rst(head, payload),
+            kind::SETTINGS => self.on_settings(head, payload),
+            kind::PUSH_PROMISE => {
+                let fe = PushPromise::reject(head);
+                Err(self.conn_error(fe.reason, fe.what))
+            }
+            kind::PING => self.on_ping(head, payload),
+            kind::GOAWAY => self.on_goaway(head, payload),
+            kind::WINDOW_UPDATE => self.on_window_update(head, payload),
+            // Unknown frame types are ignored (§4.1, §5.5).
+            _ => Ok(()),
+        }
+    }
+
+    fn on_data(&mut self, head: &FrameHeader, payload: &[u8]) -> Result<(), Error> {
+        let d = match Data::decode(head, payload) {
+            Ok(d) => d,
+            Err(fe) => return self.frame_error(head.stream_id, fe),
+        };
+        self.check_stream(head)?;
+        let flow = i64::from(d.flow_len);
+        if flow > self.conn_window {
+            return Err(self.conn_error(
+                Reason::FLOW_CONTROL_ERROR,
+                format!(
+                    "DATA of {flow} bytes exceeds the connection receive window ({})",
+                    self.conn_window
+                ),
+            ));
+        }
+        // Buffered responses consume data as it arrives, so it is credited back at once
+        // (frames for streams we no longer track included: no slow leak of the window).
+        self.conn_window -= flow;
+        self.conn_unacked += d.flow_len;
+        let id = d.stream_id;
+        let Some(s) = self.streams.get_mut(&id) else {
+            return Ok(());
+        };
+        if flow > s.window {
+            let what = format!(
+                "DATA of {flow} bytes exceeds the stream receive window ({})",
+                s.window
+            );
+            self.stream_error(id, Reason::FLOW_CONTROL_ERROR, &what);
+            return Ok(());
+        }
+        s.window -= flow;
+        s.unacked += d.flow_len;
+        match s.builder.on_data(d.data, d.end_stream) {
+            Ok(Progress::More) => {
+                if s.unacked >= self.cfg.initial_window_size / 2 {
+                    crate::frame::WindowUpdate::encode(id, s.unacked, &mut self.out);
+                    s.window += i64::from(s.unacked);
+                    s.unacked = 0;
+                }
+            }
+            Ok(Progress::Complete) => self.complete(id),
+            Err(f) => self.fault(id, f),
+        }
+        Ok(())
+    }
+
+    fn on_headers(&mut self, head: &FrameHeader, payload: &[u8]) -> Result<(), Error> {
+        let h = match Headers::decode(head, payload) {
+            Ok(h) => h,
+            Err(fe) => return self.frame_error(head.stream_id, fe),
+        };
+        self.check_stream(head)?;
+        if !h.end_headers {
+            self.block.clear();
+            self.block.extend_from_slice(h.fragment);
+            self.cont = Some(Continuing {
+                stream_id: h.stream_id,
+                end_stream: h.end_stream,
+                frames: 0,
+            });
+            return self.check_block_size();
+        }
+        self.on_header_block(h.stream_id, h.fragment, h.end_stream)
+    }
+
+    fn check_block_size(&mut self) -> Result<(), Error> {
+        let max = self.cfg.max_header_block();
+        if self.block.len() > max {
+            return Err(self.conn_error(
+                Reason::ENHANCE_YOUR_CALM,
+                format!("header block larger than {max} bytes (CONTINUATION flood defence)"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn on_continuation(&mut self, head: &FrameHeader, payload: &[u8]) -> Result<(), Error> {
+        let c = match Continuation::decode(head, payload) {
+            Ok(c) => c,
+            Err(fe) => return self.frame_error(head.stream_id, fe),
+        };
+        let max_frames = self.cfg.max_continuation_frames();
+        let Some(state) = self.cont.as_mut() else {
+            return Err(self.conn_error(
+                Reason::PROTOCOL_ERROR,
+                format!("CONTINUATION on stream {} without a preceding HEADERS", c.stream_id),
+            ));
+        };
+        state.frames += 1;
+        if state.frames > max_frames {
+            return Err(self.conn_error(
+                Reason::ENHANCE_YOUR_CALM,
+                format!("more than {max_frames} CONTINUATION frames in one header block (flood defence)"),
+            ));
+        }
+        self.block.extend_from_slice(c.fragment);
+        self.check_block_size()?;
+        if c.end_headers {
+            if let Some(state) = self.cont.take() {
+                let block = std::mem::take(&mut self.block);
+                let r = self.on_header_block(state.stream_id, &block, state.end_stream);
+                self.block = block;
+                self.block.clear();
+                return r;
+            }
+        }
+        Ok(())
+    }
+
+    fn on_header_block(&mut self, id: u32, block: &[u8], end_stream: bool) -> Result<(), Error> {
+        let decoded = match self.streams.get_mut(&id) {
+            Some(s) => {
+                let b = &mut s.builder;
+                b.begin_block();
+                self.dec.decode(block, |n, v| b.on_field(n, v)).map(|_| true)
+            }
+            // A stream we reset or finished: decode anyway to keep the table in sync.
+            None => self.dec.decode(block, |_, _| {}).map(|_| false),
+        };
+        match decoded {
+            Err(e) => Err(self.conn_error(Reason::COMPRESSION_ERROR, e.to_string())),
+            Ok(false) => Ok(()),
+            Ok(true) => {
+                let r = match self.streams.get_mut(&id) {
+                    Some(s) => s.builder.end_block(end_stream),
+                    None => return Ok(()),
+                };
+                match r {
+                    Ok(Progress::More) => {}
+                    Ok(Progress::Complete) => self.complete(id),
+                    Err(f) => self.fault(id, f),
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn on_rst(&mut self, head: &FrameHeader, payload: &[u8]) -> Result<(), Error> {
+        let r = match RstStream::decode(head, payload) {
+            Ok(r) => r,
+            Err(fe) => return self.frame_error(head.stream_id, fe),
+        };
+        self.check_stream(head)?;
+        let Some(s) = self.remove(r.stream_id) else {
+            return Ok(());
+        };
+        if s.body_pending {
+            let _ = self.cmd.send(Command::StopSending {
+                stream_id: r.stream_id,
+                rst_if_sending: None,
+            });
+        }
+        if r.reason == Reason::REFUSED_STREAM && !s.builder.has_head() {
+            let e = Error::new(
+                ErrorKind::StreamReset,
+                "stream refused by the server: REFUSED_STREAM (not processed)",
+            )
+            .with_reason(r.reason)
+            .with_origin(Origin::Remote)
+            .with_processed(Processed::No);
+            self.retry(s, e);
+            return Ok(());
+        }
+        let e = Error::new(
+            ErrorKind::StreamReset,
+            format!("stream reset by the server: {}", r.reason),
+        )
+        .with_reason(r.reason)
+        .with_origin(Origin::Remote)
+        .with_processed(s.builder.processed());
+        s.pending.finish(Err(e));
+        Ok(())
+    }
+
+    fn on_settings(&mut self, head: &FrameHeader, payload: &[u8]) -> Result<(), Error> {
+        let st = match Settings::decode(head, payload) {
+            Ok(s) => s,
+            Err(fe) => return self.frame_error(0, fe),
+        };
+        if st.ack {
+            if !self.settings_acked {
+                self.settings_acked = true;
+                self.dec
+                    .set_max_table_size(self.cfg.header_table_size as usize);
+            }
+            return Ok(());
+        }
+        let mut ps = PeerSettings::default();
+        let mut max_streams = None;
+        for s in st.iter().flatten() {
+            match s {
+                Setting::HeaderTableSize(v) => ps.header_table_size = Some(v),
+                Setting::InitialWindowSize(v) => ps.initial_window_size = Some(v),
+                Setting::MaxFrameSize(v) => ps.max_frame_size = Some(v),
+                Setting::MaxHeaderListSize(v) => ps.max_header_list_size = Some(v),
+                Setting::MaxConcurrentStreams(v) => max_streams = Some(v),
+                Setting::EnablePush(_) | Setting::Unknown(..) => {}
+            }
+        }
+        let first = !self.got_settings;
+        self.got_settings = true;
+        if max_streams.is_some() || first {
+            // Absent from the first SETTINGS means unlimited (§6.5.2).
+            let announced = max_streams.unwrap_or(u32::MAX);
+            self.shared
+                .set_limit(announced.min(self.cfg.max_concurrent_streams));
+            if let Some(pool) = self.shared.pool.upgrade() {
+                pool.limit_announced(announced);
+            }
+        }
+        let _ = self.cmd.send(Command::PeerSettings(ps));
+        Ok(())
+    }
+
+    fn on_ping(&mut self, head: &FrameHeader, payload: &[u8]) -> Result<(), Error> {
+        let p = match Ping::decode(head, payload) {
+            Ok(p) => p,
+            Err(fe) => return self.frame_error(0, fe),
+        };
+        if p.ack {
+            if self.ping.is_some_and(|(want, _)| want == p.payload) {
+                self.ping = None;
+            }
+        } else {
+            Ping::encode(true, p.payload, &mut self.out);
+        }
+        Ok(())
+    }
+
+    fn on_goaway(&mut self, head: &FrameHeader, payload: &[u8]) -> Result<(), Error> {
+        let g = match GoAway::decode(head, payload) {
+            Ok(g) => g,
+            Err(fe) => return self.frame_error(0, fe),
+        };
+        // The last stream id may only go down (§6.8).
+        let last = match &self.goaway {
+            Some(prev) => prev.last_stream_id.min(g.last_stream_id),
+            None => g.last_stream_id,
+        };
+        let info = GoAwayInfo {
+            last_stream_id: last,
+            reason: g.reason,
+            debug: lossy(g.debug_data, 200),
+        };
+        self.goaway = Some(info);
+        self.shared.set_going_away();
+        let above: Vec<u32> = self.streams.keys().copied().filter(|&id| id > last).collect();
+        for id in above {
+            if let Some(s) = self.remove(id) {
+                if s.body_pending {
+                    let _ = self.cmd.send(Command::StopSending {
+                        stream_id: id,
+                        rst_if_sending: None,
+                    });
+                }
+                let err = self.eof_error();
+                self.end_stream_with(id, s, &err);
+            }
+        }
+        self.request_drain();
+        Ok(())
+    }
+
+    fn on_window_update(&mut self, head: &FrameHeader, payload: &[u8]) -> Result<(), Error> {
+        let w = match WindowUpdate::decode(head, payload) {
+            Ok(w) => w,
+            Err(fe) => {
+                if fe.stream_only {
+                    self.check_stream(head)?;
+                }
+                return self.frame_error(head.stream_id, fe);
+            }
+        };
+        if w.stream_id != 0 {
+            self.check_stream(head)?;
+        }
+        let _ = self.cmd.send(Command::SendWindow {
+            stream_id: w.stream_id,
+            increment: w.increment,
+        });
+        Ok(())
+    }
+}

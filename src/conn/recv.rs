@@ -1,0 +1,420 @@
+//! Assembly and validation of one response (RFC 9113 §8.1, §8.2, §8.3.2) and the per-stream
+//! receive state the reader keeps.
+
+use crate::error::{Error, ErrorKind, Processed, Reason};
+use crate::exchange::Pending;
+use crate::request::{is_connection_specific, is_tchar, valid_value};
+use crate::response::Response;
+
+use super::Slot;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Waiting for the response head (1xx heads are skipped).
+    Head,
+    /// Head received; DATA or trailers may follow.
+    Body,
+}
+
+/// A violation on one stream: reset it with `reason` and fail the request with `error`.
+#[derive(Debug)]
+pub(crate) struct StreamFault {
+    pub reason: Reason,
+    pub error: Error,
+}
+
+/// What a header block or DATA frame did to the response.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Progress {
+    /// More is expected.
+    More,
+    /// The response is complete.
+    Complete,
+}
+
+/// Builds a response from decoded header blocks and DATA, checking what RFC 9113 requires.
+pub(crate) struct ResponseBuilder {
+    phase: Phase,
+    resp: Response,
+    content_length: Option<u64>,
+    received: u64,
+    no_content: bool,
+    max_body: u64,
+    max_list: usize,
+    // State of the header block being decoded.
+    blk_status: Option<u16>,
+    blk_regular_seen: bool,
+    blk_size: usize,
+    blk_error: Option<String>,
+}
+
+impl ResponseBuilder {
+    /// A builder for the response to a request with `method`.
+    pub(crate) fn new(method: &str, max_body: u64, max_list: usize) -> ResponseBuilder {
+        ResponseBuilder {
+            phase: Phase::Head,
+            resp: Response::default(),
+            content_length: None,
+            received: 0,
+            no_content: method == "HEAD",
+            max_body,
+            max_list,
+            blk_status: None,
+            blk_regular_seen: false,
+            blk_size: 0,
+            blk_error: None,
+        }
+    }
+
+    /// Whether the final response head has arrived (the server has processed the request).
+    pub(crate) fn has_head(&self) -> bool {
+        self.phase == Phase::Body
+    }
+
+    /// How the request stands for an error now.
+    pub(crate) fn processed(&self) -> Processed {
+        if self.has_head() {
+            Processed::Yes
+        } else {
+            Processed::Maybe
+        }
+    }
+
+    fn fault(&self, reason: Reason, kind: ErrorKind, msg: String) -> StreamFault {
+        StreamFault {
+            reason,
+            error: Error::new(kind, msg)
+                .with_reason(reason)
+                .with_processed(self.processed()),
+        }
+    }
+
+    fn malformed(&self, what: &str) -> StreamFault {
+        self.fault(
+            Reason::PROTOCOL_ERROR,
+            ErrorKind::Protocol,
+            format!("PROTOCOL_ERROR: malformed response: {what} (detected by h2client)"),
+        )
+    }
+
+    /// Prepares for a new header block.
+    pub(crate) fn begin_block(&mut self) {
+        self.blk_status = None;
+        self.blk_regular_seen = false;
+        self.blk_size = 0;
+        self.blk_error = None;
+    }
+
+    /// Takes one decoded field. Problems are recorded, not returned, because the whole block
+    /// must still be decoded to keep the HPACK table in sync.
+    pub(crate) fn on_field(&mut self, name: &[u8], value: &[u8]) {
+        self.blk_size = self.blk_size.saturating_add(name.len() + value.len() + 32);
+        if self.blk_error.is_some() || self.blk_size > self.max_list {
+            return;
+        }
+        if let Some(pseudo) = name.strip_prefix(b":") {
+            let err = if self.blk_regular_seen {
+                Some("pseudo-header after a regular header")
+            } else if self.phase == Phase::Body {
+                Some("pseudo-header in trailers")
+            } else if pseudo != b"status" {
+                Some("pseudo-header other than :status")
+            } else if self.blk_status.is_some() {
+                Some("duplicate :status")
+            } else {
+                match value {
+                    [a, b, c] if value.iter().all(u8::is_ascii_digit) && *a != b'0' => {
+                        self.blk_status = Some(
+                            u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0'),
+                        );
+                        None
+                    }
+                    _ => Some("invalid :status"),
+                }
+            };
+            if let Some(e) = err {
+                self.blk_error = Some(format!("{e} ('{}')", String::from_utf8_lossy(name)));
+            }
+            return;
+        }
+        self.blk_regular_seen = true;
+        if name.is_empty() || !name.iter().all(|&b| is_tchar(b) && !b.is_ascii_uppercase()) {
+            self.blk_error = Some(format!(
+                "invalid header name '{}' (names must be lowercase tokens)",
+                String::from_utf8_lossy(name)
+            ));
+            return;
+        }
+        if is_connection_specific(name) || name == b"te" {
+            self.blk_error = Some(format!(
+                "connection-specific header '{}'",
+                String::from_utf8_lossy(name)
+            ));
+            return;
+        }
+        if !valid_value(value) {
+            self.blk_error = Some(format!(
+                "invalid value for header '{}'",
+                String::from_utf8_lossy(name)
+            ));
+            return;
+        }
+        let target = match self.phase {
+            Phase::Head => {
+                if name == b"content-length" {
+                    let n = std::str::from_utf8(value)
+                        .ok()
+                        .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+                        .and_then(|s| s.parse::<u64>().ok());
+                    match (n, self.content_length) {
+                        (None, _) => {
+                            self.blk_error = Some("invalid content-length".into());
+                            return;
+                        }
+                        (Some(a), Some(b)) if a != b => {
+                            self.blk_error = Some("conflicting content-length values".into());
+                            return;
+                        }
+                        (Some(a), _) => self.content_length = Some(a),
+                    }
+                }
+                &mut self.resp.headers
+            }
+            Phase::Body => &mut self.resp.trailers,
+        };
+        target.push(name, value);
+    }
+
+    /// Ends a header block; `end_stream` is the HEADERS frame's flag.
+    pub(crate) fn end_block(&mut self, end_stream: bool) -> Result<Progress, StreamFault> {
+        if self.blk_size > self.max_list {
+            return Err(self.fault(
+                Reason::CANCEL,
+                ErrorKind::HeadersTooLarge,
+                format!(
+                    "response header list of {} bytes exceeds our SETTINGS_MAX_HEADER_LIST_SIZE ({})",
+                    self.blk_size, self.max_list
+                ),
+            ));
+        }
+        if let Some(e) = self.blk_error.take() {
+            return Err(self.malformed(&e));
+        }
+        match self.phase {
+            Phase::Head => {
+                let status = self
+                    .blk_status
+                    .ok_or_else(|| self.malformed("response head without :status"))?;
+                if (100..200).contains(&status) {
+                    if status == 101 {
+                        return Err(self.malformed("101 Switching Protocols is not allowed in HTTP/2"));
+                    }
+                    if end_stream {
+                        return Err(self.malformed("informational (1xx) response with END_STREAM"));
+                    }
+                    self.resp.headers.clear();
+                    self.content_length = None;
+                    return Ok(Progress::More);
+                }
+                self.resp.status = status;
+                if status == 204 || status == 304 {
+                    self.no_content = true;
+                }
+                self.phase = Phase::Body;
+                if end_stream {
+                    return self.finish();
+                }
+                Ok(Progress::More)
+            }
+            Phase::Body => {
+                if !end_stream {
+                    return Err(self.malformed("trailers without END_STREAM"));
+                }
+                self.finish()
+            }
+        }
+    }
+
+    /// Takes a DATA frame's content.
+    pub(crate) fn on_data(&mut self, data: &[u8], end_stream: bool) -> Result<Progress, StreamFault> {
+        if self.phase != Phase::Body {
+            return Err(self.malformed("DATA before the response head"));
+        }
+        if !data.is_empty() {
+            if self.no_content {
+                return Err(self.malformed("DATA in a response without content (HEAD, 204 or 304)"));
+            }
+            self.received += data.len() as u64;
+            if let Some(cl) = self.content_length {
+                if self.received > cl {
+                    return Err(self.malformed(&format!(
+                        "more DATA than content-length {cl}"
+                    )));
+                }
+            }
+            if self.received > self.max_body {
+                return Err(self.fault(
+                    Reason::CANCEL,
+                    ErrorKind::BodyTooLarge,
+                    format!(
+                        "response body exceeds the configured maximum of {} bytes",
+                        self.max_body
+                    ),
+                ));
+            }
+            if self.resp.body.is_empty() {
+                if let Some(cl) = self.content_length {
+                    self.resp.body.reserve(cl.min(self.max_body) as usize);
+                }
+            }
+            self.resp.body.extend_from_slice(data);
+        }
+        if end_stream {
+            return self.finish();
+        }
+        Ok(Progress::More)
+    }
+
+    fn finish(&mut self) -> Result<Progress, StreamFault> {
+        if let Some(cl) = self.content_length {
+            if !self.no_content && cl != self.received {
+                return Err(self.malformed(&format!(
+                    "content-length {cl} but {} bytes of DATA",
+                    self.received
+                )));
+            }
+        }
+        Ok(Progress::Complete)
+    }
+
+    /// The finished response.
+    pub(crate) fn take(&mut self) -> Response {
+        std::mem::take(&mut self.resp)
+    }
+}
+
+/// The reader's state for one open stream.
+pub(crate) struct RecvStream {
+    pub pending: Pending,
+    pub slot: Slot,
+    pub builder: ResponseBuilder,
+    /// Receive window left (may not go negative: the server must respect it).
+    pub window: i64,
+    /// Bytes consumed since our last WINDOW_UPDATE for the stream.
+    pub unacked: u32,
+    /// The writer still has request body to send for this stream.
+    pub body_pending: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn block(b: &mut ResponseBuilder, fields: &[(&str, &str)], end: bool) -> Result<Progress, StreamFault> {
+        b.begin_block();
+        for (n, v) in fields {
+            b.on_field(n.as_bytes(), v.as_bytes());
+        }
+        b.end_block(end)
+    }
+
+    fn builder() -> ResponseBuilder {
+        ResponseBuilder::new("GET", 1 << 20, 16 << 10)
+    }
+
+    #[test]
+    fn simple_response_with_trailers() {
+        let mut b = builder();
+        assert_eq!(block(&mut b, &[(":status", "200"), ("content-length", "3")], false).unwrap(), Progress::More);
+        assert_eq!(b.on_data(b"ab", false).unwrap(), Progress::More);
+        assert_eq!(b.on_data(b"c", false).unwrap(), Progress::More);
+        assert_eq!(block(&mut b, &[("x-t", "1")], true).unwrap(), Progress::Complete);
+        let r = b.take();
+        assert_eq!(r.status, 200);
+        assert_eq!(r.body, b"abc");
+        assert_eq!(r.trailers.value(b"x-t"), Some(&b"1"[..]));
+    }
+
+    #[test]
+    fn informational_skipped() {
+        let mut b = builder();
+        assert_eq!(block(&mut b, &[(":status", "103"), ("link", "</a>")], false).unwrap(), Progress::More);
+        assert!(!b.has_head());
+        assert_eq!(block(&mut b, &[(":status", "204")], true).unwrap(), Progress::Complete);
+        let r = b.take();
+        assert_eq!(r.status, 204);
+        assert!(r.headers.is_empty());
+    }
+
+    #[test]
+    fn malformed_heads() {
+        let cases: &[&[(&str, &str)]] = &[
+            &[],
+            &[("x", "1")],
+            &[(":status", "20")],
+            &[(":status", "abc")],
+            &[(":status", "099")],
+            &[(":status", "200"), (":status", "200")],
+            &[(":status", "200"), (":path", "/")],
+            &[("x", "1"), (":status", "200")],
+            &[(":status", "200"), ("X-Upper", "1")],
+            &[(":status", "200"), ("connection", "close")],
+            &[(":status", "200"), ("transfer-encoding", "chunked")],
+            &[(":status", "200"), ("te", "trailers")],
+            &[(":status", "200"), ("x", "a\nb")],
+            &[(":status", "200"), ("x", " lead")],
+            &[(":status", "200"), ("content-length", "x")],
+            &[(":status", "200"), ("content-length", "1"), ("content-length", "2")],
+            &[(":status", "101")],
+        ];
+        for c in cases {
+            let e = block(&mut builder(), c, false).unwrap_err();
+            assert_eq!(e.reason, Reason::PROTOCOL_ERROR, "{c:?}");
+            assert_eq!(e.error.kind, ErrorKind::Protocol);
+            assert_eq!(e.error.processed, Processed::Maybe);
+        }
+        let e = block(&mut builder(), &[(":status", "100")], true).unwrap_err();
+        assert_eq!(e.reason, Reason::PROTOCOL_ERROR);
+    }
+
+    #[test]
+    fn content_length_checked() {
+        let mut b = builder();
+        block(&mut b, &[(":status", "200"), ("content-length", "2")], false).unwrap();
+        let e = b.on_data(b"abc", false).unwrap_err();
+        assert_eq!(e.error.processed, Processed::Yes);
+        let mut b = builder();
+        block(&mut b, &[(":status", "200"), ("content-length", "2")], false).unwrap();
+        assert!(b.on_data(b"a", true).is_err());
+        // HEAD: content-length describes the GET body, no DATA.
+        let mut b = ResponseBuilder::new("HEAD", 100, 1 << 14);
+        assert_eq!(block(&mut b, &[(":status", "200"), ("content-length", "99")], true).unwrap(), Progress::Complete);
+    }
+
+    #[test]
+    fn data_rules() {
+        let mut b = builder();
+        assert!(b.on_data(b"x", false).is_err(), "DATA before head");
+        let mut b = builder();
+        block(&mut b, &[(":status", "204")], false).unwrap();
+        assert!(b.on_data(b"x", false).is_err());
+        let mut b = builder();
+        block(&mut b, &[(":status", "200")], false).unwrap();
+        assert!(block(&mut b, &[("x", "1")], false).is_err(), "trailers must end the stream");
+        let mut b = builder();
+        block(&mut b, &[(":status", "200")], false).unwrap();
+        assert!(block(&mut b, &[(":status", "200")], true).is_err(), "pseudo in trailers");
+    }
+
+    #[test]
+    fn limits() {
+        let mut b = ResponseBuilder::new("GET", 4, 1 << 14);
+        block(&mut b, &[(":status", "200")], false).unwrap();
+        assert_eq!(b.on_data(b"12345", false).unwrap_err().error.kind, ErrorKind::BodyTooLarge);
+        let mut b = ResponseBuilder::new("GET", 4, 100);
+        let long = "v".repeat(100);
+        let e = block(&mut b, &[(":status", "200"), ("x", &long)], false).unwrap_err();
+        assert_eq!(e.error.kind, ErrorKind::HeadersTooLarge);
+        assert_eq!(e.reason, Reason::CANCEL);
+    }
+}

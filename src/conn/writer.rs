@@ -1,0 +1,624 @@
+//! The writer task: serializes requests and control frames, owns stream ids, the HPACK
+//! encoder and the send windows, and writes in batches (one vectored write per wakeup).
+
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::io::IoSlice;
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
+
+use super::recv::{RecvStream, ResponseBuilder};
+use super::{Assigned, Command, ConnShared, PeerSettings, ReaderMsg};
+use crate::config::Config;
+use crate::error::{Error, ErrorKind, Origin, Processed, Reason};
+use crate::frame::{
+    Data, GoAway, Headers, Ping, RstStream, Setting, Settings, WindowUpdate,
+    DEFAULT_MAX_FRAME_SIZE, DEFAULT_WINDOW_SIZE, MAX_STREAM_ID, MAX_WINDOW_SIZE, PREFACE,
+};
+use crate::hpack::Encoder;
+
+/// Stop collecting more work once this much is waiting to be written.
+const BATCH_BYTES: usize = 256 << 10;
+/// Body chunks at least this large are written from the caller's buffer instead of being
+/// copied into the frame buffer.
+const ZERO_COPY_MIN: usize = 4096;
+/// Most slices handed to one vectored write.
+const MAX_IOV: usize = 64;
+
+/// A piece of the next write: a range of the frame buffer, or a body chunk written in place.
+enum Seg {
+    Buf(usize, usize),
+    Body(Bytes),
+}
+
+/// Send state of a stream whose request body is not fully sent.
+struct SendStream {
+    window: i64,
+    body: Bytes,
+    queued: bool,
+}
+
+/// Why the writer stops after the current flush.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    /// Keep going.
+    No,
+    /// Sent our GOAWAY: close.
+    Close,
+}
+
+pub(crate) struct Writer<W> {
+    io: W,
+    shared: Arc<ConnShared>,
+    rx: UnboundedReceiver<Command>,
+    rdr: UnboundedSender<ReaderMsg>,
+    cfg: Arc<Config>,
+    scheme: &'static str,
+    authority: Arc<str>,
+    enc: Encoder,
+    block: Vec<u8>,
+    buf: Vec<u8>,
+    segs: Vec<Seg>,
+    buf_mark: usize,
+    next_id: u32,
+    peer_max_frame: usize,
+    peer_initial_window: i64,
+    peer_max_header_list: u64,
+    conn_window: i64,
+    sending: HashMap<u32, SendStream>,
+    ready: VecDeque<u32>,
+    draining: bool,
+    stop: Stop,
+}
+
+fn io_error(e: &std::io::Error, peer: &str) -> Error {
+    Error::io(&format!("write to {peer} failed"), e)
+}
+
+impl<W: AsyncWrite + Unpin + Send + 'static> Writer<W> {
+    pub(crate) fn new(
+        io: W,
+        shared: Arc<ConnShared>,
+        rx: UnboundedReceiver<Command>,
+        rdr: UnboundedSender<ReaderMsg>,
+        cfg: Arc<Config>,
+        scheme: &'static str,
+        authority: Arc<str>,
+    ) -> Self {
+        Writer {
+            io,
+            shared,
+            rx,
+            rdr,
+            cfg,
+            scheme,
+            authority,
+            enc: Encoder::new(),
+            block: Vec::with_capacity(256),
+            buf: Vec::with_capacity(16 << 10),
+            segs: Vec::new(),
+            buf_mark: 0,
+            next_id: 1,
+            peer_max_frame: DEFAULT_MAX_FRAME_SIZE as usize,
+            peer_initial_window: i64::from(DEFAULT_WINDOW_SIZE),
+            peer_max_header_list: u64::MAX,
+            conn_window: i64::from(DEFAULT_WINDOW_SIZE),
+            sending: HashMap::new(),
+            ready: VecDeque::new(),
+            draining: false,
+            stop: Stop::No,
+        }
+    }
+
+    /// Runs until the connection closes; then re-submits every request it never wrote.
+    pub(crate) async fn run(mut self) {
+        let result = self.run_inner().await;
+        // Stop being offered requests before collecting the ones already queued.
+        self.shared.set_going_away();
+        let cause = match result {
+            Ok(()) => Error::new(
+                ErrorKind::Connection,
+                format!("connection to {} closed before the request was sent", self.shared.peer),
+            )
+            .with_origin(Origin::Transport),
+            Err(e) => {
+                let _ = self.rdr.send(ReaderMsg::Close(e.clone()));
+                self.shared.mark_closed(&e);
+                e
+            }
+        };
+        self.rx.close();
+        while let Some(cmd) = self.rx.recv().await {
+            if let Command::Request(a) = cmd {
+                self.resubmit(a, &cause);
+            }
+        }
+        let _ = tokio::time::timeout(Duration::from_millis(100), self.io.shutdown()).await;
+    }
+
+    async fn run_inner(&mut self) -> Result<(), Error> {
+        self.write_preface();
+        loop {
+            if self.buf.is_empty() && self.segs.is_empty() && !self.can_send_data() {
+                match self.rx.recv().await {
+                    Some(cmd) => self.handle(cmd)?,
+                    None => return Ok(()),
+                }
+            }
+            while self.stop == Stop::No && self.buf.len() < BATCH_BYTES {
+                match self.rx.try_recv() {
+                    Ok(cmd) => self.handle(cmd)?,
+                    Err(_) => break,
+                }
+            }
+            if self.stop == Stop::No {
+                self.send_data();
+            }
+            self.flush().await?;
+            if self.stop == Stop::Close {
+                return Ok(());
+            }
+        }
+    }
+
+    fn write_preface(&mut self) {
+        self.buf.extend_from_slice(PREFACE);
+        let cfg = &self.cfg;
+        let mut params = vec![
+            Setting::EnablePush(0),
+            Setting::InitialWindowSize(cfg.initial_window_size),
+            Setting::MaxHeaderListSize(cfg.max_header_list_size),
+        ];
+        if cfg.max_frame_size != DEFAULT_MAX_FRAME_SIZE {
+            params.push(Setting::MaxFrameSize(cfg.max_frame_size));
+        }
+        if cfg.header_table_size != 4096 {
+            params.push(Setting::HeaderTableSize(cfg.header_table_size));
+        }
+        Settings::encode(&params, &mut self.buf);
+        let extra = cfg.connection_window_size.saturating_sub(DEFAULT_WINDOW_SIZE);
+        if extra > 0 {
+            WindowUpdate::encode(0, extra, &mut self.buf);
+        }
+    }
+
+    fn handle(&mut self, cmd: Command) -> Result<(), Error> {
+        match cmd {
+            Command::Request(a) => self.start_stream(a),
+            Command::Frames(f) => self.buf.extend_from_slice(&f),
+            Command::PeerSettings(s) => self.apply_settings(s)?,
+            Command::SendWindow {
+                stream_id,
+                increment,
+            } => self.open_window(stream_id, increment)?,
+            Command::StopSending {
+                stream_id,
+                rst_if_sending,
+            } => {
+                if self.sending.remove(&stream_id).is_some() {
+                    if let Some(r) = rst_if_sending {
+                        RstStream::encode(stream_id, r, &mut self.buf);
+                    }
+                }
+            }
+            Command::Reset { stream_id, reason } => {
+                self.sending.remove(&stream_id);
+                RstStream::encode(stream_id, reason, &mut self.buf);
+            }
+            Command::Ping(p) => Ping::encode(false, p, &mut self.buf),
+            Command::Drain => {
+                self.draining = true;
+                let _ = self.rdr.send(ReaderMsg::Drained);
+            }
+            Command::GoAway { reason, debug } => {
+                let d = debug.as_bytes();
+                GoAway::encode(0, reason, &d[..d.len().min(256)], &mut self.buf);
+                self.stop = Stop::Close;
+            }
+            Command::Close => {
+                GoAway::encode(0, Reason::NO_ERROR, b"", &mut self.buf);
+                self.stop = Stop::Close;
+            }
+        }
+        Ok(())
+    }
+
+    fn resubmit(&self, a: Assigned, cause: &Error) {
+        let Assigned { pending, slot } = a;
+        drop(slot);
+        if pending.ex().is_done() {
+            pending.discard();
+            return;
+        }
+        match self.shared.pool.upgrade() {
+            Some(pool) => pool.retry(pending, cause.clone().with_processed(Processed::No)),
+            None => pending.finish(Err(Error::new(ErrorKind::Closed, "client closed"))),
+        }
+    }
+
+    fn start_stream(&mut self, a: Assigned) {
+        if a.pending.ex().is_done() {
+            a.pending.discard();
+            return;
+        }
+        if self.draining || self.stop != Stop::No || !self.shared.is_usable() {
+            let cause = Error::new(
+                ErrorKind::GoAway,
+                format!("connection to {} is going away", self.shared.peer),
+            );
+            self.resubmit(a, &cause);
+            return;
+        }
+        if self.next_id > MAX_STREAM_ID {
+            // Stream ids are exhausted: this connection takes no more streams.
+            self.draining = true;
+            self.shared.set_going_away();
+            let cause = Error::new(ErrorKind::Connection, "stream ids exhausted");
+            self.resubmit(a, &cause);
+            return;
+        }
+        let ex = a.pending.ex().clone();
+        let req = &ex.req;
+        let authority: &str = req.authority.as_deref().unwrap_or(&self.authority);
+        let body_len = req.body.len();
+        let cl_buf = itoa_buf(body_len as u64);
+        let add_cl = body_len > 0 && !req.has_content_length;
+        let cl: &[u8] = if add_cl { cl_buf.as_slice() } else { &[] };
+        // RFC 7541 §4.1 sizes, checked against the server's limit before the encoder's
+        // table is touched.
+        let mut size = (7 + req.method.len() + 32)
+            + (7 + self.scheme.len() + 32)
+            + (10 + authority.len() + 32)
+            + (5 + req.path.len() + 32);
+        for (n, v) in req.headers.iter() {
+            size += n.len() + v.len() + 32;
+        }
+        if add_cl {
+            size += 14 + cl.len() + 32;
+        }
+        if size as u64 > self.peer_max_header_list {
+            let limit = self.peer_max_header_list;
+            a.pending.finish(Err(Error::new(
+                ErrorKind::HeadersTooLarge,
+                format!(
+                    "request header list ({size} bytes) exceeds the server's SETTINGS_MAX_HEADER_LIST_SIZE ({limit})"
+                ),
+            )));
+            return;
+        }
+        self.block.clear();
+        self.enc.begin_block(&mut self.block);
+        self.enc
+            .encode_field(b":method", req.method.as_bytes(), &mut self.block);
+        self.enc
+            .encode_field(b":scheme", self.scheme.as_bytes(), &mut self.block);
+        self.enc
+            .encode_field(b":authority", authority.as_bytes(), &mut self.block);
+        self.enc
+            .encode_field(b":path", req.path.as_bytes(), &mut self.block);
+        for (n, v) in req.headers.iter() {
+            self.enc.encode_field(n, v, &mut self.block);
+        }
+        if add_cl {
+            self.enc.encode_field(b"content-length", cl, &mut self.block);
+        }
+
+        let id = self.next_id;
+        self.next_id = self.next_id.saturating_add(2);
+        ex.set_location(&self.shared, id);
+        let Assigned { pending, slot } = a;
+        let stream = Box::new(RecvStream {
+            pending,
+            slot,
+            builder: ResponseBuilder::new(
+                &req.method,
+                self.cfg.max_response_body,
+                self.cfg.max_header_list_size as usize,
+            ),
+            window: i64::from(self.cfg.initial_window_size),
+            unacked: 0,
+            body_pending: body_len > 0,
+        });
+        if let Err(e) = self.rdr.send(ReaderMsg::Register(id, stream)) {
+            // The reader is gone, so the connection is closing; nothing was written for this
+            // stream, but the encoder's table now differs from the server's: stop writing.
+            if let ReaderMsg::Register(_, s) = e.0 {
+                let s = *s;
+                let cause = Error::new(
+                    ErrorKind::Connection,
+                    format!("connection to {} closed", self.shared.peer),
+                );
+                self.resubmit(
+                    Assigned {
+                        pending: s.pending,
+                        slot: s.slot,
+                    },
+                    &cause,
+                );
+            }
+            self.stop = Stop::Close;
+            return;
+        }
+        Headers::encode(
+            id,
+            &self.block,
+            body_len == 0,
+            self.peer_max_frame,
+            &mut self.buf,
+        );
+        if body_len > 0 {
+            self.sending.insert(
+                id,
+                SendStream {
+                    window: self.peer_initial_window,
+                    body: req.body.clone(),
+                    queued: true,
+                },
+            );
+            self.ready.push_back(id);
+        }
+    }
+
+    fn apply_settings(&mut self, s: PeerSettings) -> Result<(), Error> {
+        if let Some(v) = s.header_table_size {
+            self.enc.set_max_table_size(v as usize);
+        }
+        if let Some(v) = s.max_frame_size {
+            self.peer_max_frame = v as usize;
+        }
+        if let Some(v) = s.max_header_list_size {
+            self.peer_max_header_list = u64::from(v);
+        }
+        if let Some(v) = s.initial_window_size {
+            let delta = i64::from(v) - self.peer_initial_window;
+            self.peer_initial_window = i64::from(v);
+            let mut overflow = None;
+            for (id, st) in self.sending.iter_mut() {
+                st.window += delta;
+                if st.window > i64::from(MAX_WINDOW_SIZE) {
+                    overflow = Some(*id);
+                }
+                if st.window > 0 && !st.queued {
+                    st.queued = true;
+                    self.ready.push_back(*id);
+                }
+            }
+            if let Some(id) = overflow {
+                return Err(self.flow_error(format!(
+                    "SETTINGS_INITIAL_WINDOW_SIZE change overflows the window of stream {id}"
+                )));
+            }
+        }
+        Settings::encode_ack(&mut self.buf);
+        Ok(())
+    }
+
+    /// A connection-level flow-control violation by the server.
+    fn flow_error(&mut self, what: String) -> Error {
+        let e = Error::protocol(Reason::FLOW_CONTROL_ERROR, &what);
+        GoAway::encode(0, Reason::FLOW_CONTROL_ERROR, what.as_bytes(), &mut self.buf);
+        self.stop = Stop::Close;
+        e
+    }
+
+    fn open_window(&mut self, stream_id: u32, inc: u32) -> Result<(), Error> {
+        if stream_id == 0 {
+            self.conn_window += i64::from(inc);
+            if self.conn_window > i64::from(MAX_WINDOW_SIZE) {
+                return Err(self.flow_error("WINDOW_UPDATE overflows the connection window".into()));
+            }
+            return Ok(());
+        }
+        let Some(st) = self.sending.get_mut(&stream_id) else {
+            return Ok(());
+        };
+        st.window += i64::from(inc);
+        if st.window > i64::from(MAX_WINDOW_SIZE) {
+            self.sending.remove(&stream_id);
+            RstStream::encode(stream_id, Reason::FLOW_CONTROL_ERROR, &mut self.buf);
+            let e = Error::protocol(
+                Reason::FLOW_CONTROL_ERROR,
+                format!("WINDOW_UPDATE overflows the send window of stream {stream_id}"),
+            );
+            let _ = self.rdr.send(ReaderMsg::StreamError(stream_id, e));
+            return Ok(());
+        }
+        if st.window > 0 && !st.queued {
+            st.queued = true;
+            self.ready.push_back(stream_id);
+        }
+        Ok(())
+    }
+
+    fn can_send_data(&self) -> bool {
+        self.conn_window > 0 && !self.ready.is_empty() && self.stop == Stop::No
+    }
+
+    /// Writes DATA for ready streams, round robin, one frame per stream per turn.
+    fn send_data(&mut self) {
+        while self.conn_window > 0 && self.buf.len() < BATCH_BYTES {
+            let Some(id) = self.ready.pop_front() else {
+                break;
+            };
+            let Some(st) = self.sending.get_mut(&id) else {
+                continue;
+            };
+            if st.window <= 0 {
+                st.queued = false;
+                continue;
+            }
+            let n = (st.body.len() as i64)
+                .min(st.window)
+                .min(self.conn_window)
+                .min(self.peer_max_frame as i64) as usize;
+            let chunk = st.body.split_to(n);
+            let end = st.body.is_empty();
+            st.window -= n as i64;
+            self.conn_window -= n as i64;
+            Data::encode_header(id, n, end, &mut self.buf);
+            if n >= ZERO_COPY_MIN {
+                if self.buf_mark < self.buf.len() {
+                    self.segs.push(Seg::Buf(self.buf_mark, self.buf.len()));
+                }
+                self.segs.push(Seg::Body(chunk));
+                self.buf_mark = self.buf.len();
+            } else {
+                self.buf.extend_from_slice(&chunk);
+            }
+            if end {
+                self.sending.remove(&id);
+            } else if st.window > 0 {
+                self.ready.push_back(id);
+            } else {
+                st.queued = false;
+            }
+        }
+    }
+
+    /// Writes everything collected, with a stall deadline on each write.
+    async fn flush(&mut self) -> Result<(), Error> {
+        if self.buf_mark < self.buf.len() {
+            self.segs.push(Seg::Buf(self.buf_mark, self.buf.len()));
+        }
+        let Writer {
+            io,
+            buf,
+            segs,
+            cfg,
+            shared,
+            ..
+        } = self;
+        let (mut idx, mut off) = (0usize, 0usize);
+        while idx < segs.len() {
+            let mut iov = [IoSlice::new(&[]); MAX_IOV];
+            let mut n = 0;
+            for (i, seg) in segs[idx..].iter().take(MAX_IOV).enumerate() {
+                let s: &[u8] = match seg {
+                    Seg::Buf(a, b) => &buf[*a..*b],
+                    Seg::Body(b) => b,
+                };
+                iov[n] = IoSlice::new(if i == 0 { &s[off..] } else { s });
+                n += 1;
+            }
+            let written = write_with_deadline(io, &iov[..n], cfg.write_timeout)
+                .await
+                .map_err(|e| match e {
+                    WriteFail::Io(e) => io_error(&e, &shared.peer),
+                    WriteFail::Stalled => Error::new(
+                        ErrorKind::Timeout,
+                        format!(
+                            "timed out: {} accepted no data for {} ms (write stalled)",
+                            shared.peer,
+                            cfg.write_timeout.as_millis()
+                        ),
+                    )
+                    .with_origin(Origin::Transport)
+                    .with_processed(Processed::Maybe),
+                })?;
+            let mut w = written;
+            while w > 0 && idx < segs.len() {
+                let len = match &segs[idx] {
+                    Seg::Buf(a, b) => b - a,
+                    Seg::Body(b) => b.len(),
+                };
+                let rem = len - off;
+                if w >= rem {
+                    w -= rem;
+                    idx += 1;
+                    off = 0;
+                } else {
+                    off += w;
+                    w = 0;
+                }
+            }
+        }
+        segs.clear();
+        buf.clear();
+        self.buf_mark = 0;
+        Ok(())
+    }
+}
+
+enum WriteFail {
+    Io(std::io::Error),
+    Stalled,
+}
+
+/// One vectored write; a deadline is armed only if the socket is not writable right away, so
+/// the common case costs no timer.
+async fn write_with_deadline<W: AsyncWrite + Unpin>(
+    io: &mut W,
+    iov: &[IoSlice<'_>],
+    limit: Duration,
+) -> Result<usize, WriteFail> {
+    let mut fut = pin!(io.write_vectored(iov));
+    let first = std::future::poll_fn(|cx| match fut.as_mut().poll(cx) {
+        Poll::Ready(r) => Poll::Ready(Some(r)),
+        Poll::Pending => Poll::Ready(None),
+    })
+    .await;
+    let r = match first {
+        Some(r) => r,
+        None => match tokio::time::timeout(limit, fut).await {
+            Ok(r) => r,
+            Err(_) => return Err(WriteFail::Stalled),
+        },
+    };
+    match r {
+        Ok(0) => Err(WriteFail::Io(std::io::ErrorKind::WriteZero.into())),
+        Ok(n) => Ok(n),
+        Err(e) => Err(WriteFail::Io(e)),
+    }
+}
+
+/// Decimal digits of `n` without allocating a String per request.
+fn itoa_buf(n: u64) -> ArrayBuf {
+    let mut tmp = [0u8; 20];
+    let mut i = tmp.len();
+    let mut v = n;
+    loop {
+        i -= 1;
+        tmp[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    let mut out = ArrayBuf {
+        data: [0; 20],
+        len: 0,
+    };
+    let digits = &tmp[i..];
+    out.data[..digits.len()].copy_from_slice(digits);
+    out.len = digits.len();
+    out
+}
+
+struct ArrayBuf {
+    data: [u8; 20],
+    len: usize,
+}
+
+impl ArrayBuf {
+    fn as_slice(&self) -> &[u8] {
+        &self.data[..self.len]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::itoa_buf;
+
+    #[test]
+    fn itoa() {
+        assert_eq!(itoa_buf(0).as_slice(), b"0");
+        assert_eq!(itoa_buf(1234567890).as_slice(), b"1234567890");
+        assert_eq!(itoa_buf(u64::MAX).as_slice(), b"18446744073709551615");
+    }
+}

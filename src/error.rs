@@ -1,0 +1,356 @@
+//! Errors: HTTP/2 error codes ([`Reason`]) and the library's error type ([`Error`]).
+//!
+//! Every failure keeps its real cause (GOAWAY code and debug data, RST_STREAM code, I/O error)
+//! in a message a person can act on, plus the facts a program acts on: the kind, the HTTP/2
+//! code, who detected it and whether the server may have processed the request.
+
+use std::fmt;
+use std::sync::Arc;
+
+/// An HTTP/2 error code (RFC 9113 §7).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Reason(pub u32);
+
+impl Reason {
+    /// Graceful shutdown or no error.
+    pub const NO_ERROR: Reason = Reason(0x0);
+    /// Unspecific protocol error.
+    pub const PROTOCOL_ERROR: Reason = Reason(0x1);
+    /// Unexpected internal error.
+    pub const INTERNAL_ERROR: Reason = Reason(0x2);
+    /// Flow-control protocol violated.
+    pub const FLOW_CONTROL_ERROR: Reason = Reason(0x3);
+    /// SETTINGS not acknowledged in time.
+    pub const SETTINGS_TIMEOUT: Reason = Reason(0x4);
+    /// Frame received on a half-closed or closed stream.
+    pub const STREAM_CLOSED: Reason = Reason(0x5);
+    /// Frame with an invalid size.
+    pub const FRAME_SIZE_ERROR: Reason = Reason(0x6);
+    /// Stream refused before any processing.
+    pub const REFUSED_STREAM: Reason = Reason(0x7);
+    /// Stream no longer needed.
+    pub const CANCEL: Reason = Reason(0x8);
+    /// Header compression context could not be maintained.
+    pub const COMPRESSION_ERROR: Reason = Reason(0x9);
+    /// CONNECT tunnel failed.
+    pub const CONNECT_ERROR: Reason = Reason(0xa);
+    /// Peer is generating excessive load.
+    pub const ENHANCE_YOUR_CALM: Reason = Reason(0xb);
+    /// Transport properties below minimum security requirements.
+    pub const INADEQUATE_SECURITY: Reason = Reason(0xc);
+    /// HTTP/1.1 required instead.
+    pub const HTTP_1_1_REQUIRED: Reason = Reason(0xd);
+
+    /// The RFC's name for the code, or `None` for an unknown code.
+    pub fn name(self) -> Option<&'static str> {
+        Some(match self.0 {
+            0x0 => "NO_ERROR",
+            0x1 => "PROTOCOL_ERROR",
+            0x2 => "INTERNAL_ERROR",
+            0x3 => "FLOW_CONTROL_ERROR",
+            0x4 => "SETTINGS_TIMEOUT",
+            0x5 => "STREAM_CLOSED",
+            0x6 => "FRAME_SIZE_ERROR",
+            0x7 => "REFUSED_STREAM",
+            0x8 => "CANCEL",
+            0x9 => "COMPRESSION_ERROR",
+            0xa => "CONNECT_ERROR",
+            0xb => "ENHANCE_YOUR_CALM",
+            0xc => "INADEQUATE_SECURITY",
+            0xd => "HTTP_1_1_REQUIRED",
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.name() {
+            Some(n) => f.write_str(n),
+            None => write!(f, "UNKNOWN_ERROR_0x{:x}", self.0),
+        }
+    }
+}
+
+impl fmt::Debug for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// What kind of failure happened. The numeric values are the C API's `H2_E_*` codes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u32)]
+pub enum ErrorKind {
+    /// A NULL pointer, an invalid header name or value, an out-of-range option.
+    InvalidArgument = 1,
+    /// The base URL could not be parsed or uses an unsupported scheme.
+    InvalidUrl = 2,
+    /// The TCP connection could not be established (refused, unreachable, name not found).
+    Connect = 3,
+    /// A timeout expired (which one is in the message).
+    Timeout = 4,
+    /// An HTTP/2 protocol violation, detected by us or reported by the server.
+    Protocol = 5,
+    /// The server reset the stream with RST_STREAM.
+    StreamReset = 6,
+    /// The server closed the connection with GOAWAY before completing the request.
+    GoAway = 7,
+    /// The transport failed: connection reset, closed by the peer, write error.
+    Connection = 8,
+    /// The client was closed (`h2_client_free`) while the request was waiting.
+    Closed = 9,
+    /// The request was cancelled by the caller.
+    Canceled = 10,
+    /// A header list exceeded a limit (the server's for requests, ours for responses).
+    HeadersTooLarge = 11,
+    /// The response body exceeded the configured maximum.
+    BodyTooLarge = 12,
+    /// The server refused the request every time it was retried.
+    Refused = 13,
+    /// A blocking function was called from a library thread, where it would deadlock.
+    WrongThread = 14,
+    /// An internal error (a bug): a panic was caught.
+    Internal = 15,
+    /// TLS failed: handshake, certificate, or ALPN.
+    Tls = 16,
+    /// The client was created before `fork()` and used in the child.
+    Forked = 17,
+}
+
+impl ErrorKind {
+    /// Every kind, for tables and tests.
+    pub const ALL: [ErrorKind; 17] = [
+        ErrorKind::InvalidArgument,
+        ErrorKind::InvalidUrl,
+        ErrorKind::Connect,
+        ErrorKind::Timeout,
+        ErrorKind::Protocol,
+        ErrorKind::StreamReset,
+        ErrorKind::GoAway,
+        ErrorKind::Connection,
+        ErrorKind::Closed,
+        ErrorKind::Canceled,
+        ErrorKind::HeadersTooLarge,
+        ErrorKind::BodyTooLarge,
+        ErrorKind::Refused,
+        ErrorKind::WrongThread,
+        ErrorKind::Internal,
+        ErrorKind::Tls,
+        ErrorKind::Forked,
+    ];
+
+    /// The C name of the code, NUL-terminated, e.g. `"H2_E_TIMEOUT\0"`.
+    pub fn c_name_nul(self) -> &'static str {
+        match self {
+            ErrorKind::InvalidArgument => "H2_E_INVALID_ARGUMENT\0",
+            ErrorKind::InvalidUrl => "H2_E_INVALID_URL\0",
+            ErrorKind::Connect => "H2_E_CONNECT\0",
+            ErrorKind::Timeout => "H2_E_TIMEOUT\0",
+            ErrorKind::Protocol => "H2_E_PROTOCOL\0",
+            ErrorKind::StreamReset => "H2_E_STREAM_RESET\0",
+            ErrorKind::GoAway => "H2_E_GOAWAY\0",
+            ErrorKind::Connection => "H2_E_CONNECTION\0",
+            ErrorKind::Closed => "H2_E_CLOSED\0",
+            ErrorKind::Canceled => "H2_E_CANCELED\0",
+            ErrorKind::HeadersTooLarge => "H2_E_HEADERS_TOO_LARGE\0",
+            ErrorKind::BodyTooLarge => "H2_E_BODY_TOO_LARGE\0",
+            ErrorKind::Refused => "H2_E_REFUSED\0",
+            ErrorKind::WrongThread => "H2_E_WRONG_THREAD\0",
+            ErrorKind::Internal => "H2_E_INTERNAL\0",
+            ErrorKind::Tls => "H2_E_TLS\0",
+            ErrorKind::Forked => "H2_E_FORKED\0",
+        }
+    }
+
+    /// A short description of the code, NUL-terminated (what `h2_strerror` returns).
+    pub fn description_nul(self) -> &'static str {
+        match self {
+            ErrorKind::InvalidArgument => "invalid argument\0",
+            ErrorKind::InvalidUrl => "invalid or unsupported URL\0",
+            ErrorKind::Connect => "could not connect to the server\0",
+            ErrorKind::Timeout => "timed out\0",
+            ErrorKind::Protocol => "HTTP/2 protocol error\0",
+            ErrorKind::StreamReset => "stream reset by the server\0",
+            ErrorKind::GoAway => "connection closed by the server with GOAWAY\0",
+            ErrorKind::Connection => "connection failed\0",
+            ErrorKind::Closed => "client closed\0",
+            ErrorKind::Canceled => "request canceled\0",
+            ErrorKind::HeadersTooLarge => "header list too large\0",
+            ErrorKind::BodyTooLarge => "response body too large\0",
+            ErrorKind::Refused => "request refused by the server (retries exhausted)\0",
+            ErrorKind::WrongThread => "blocking call from a library thread\0",
+            ErrorKind::Internal => "internal error\0",
+            ErrorKind::Tls => "TLS error\0",
+            ErrorKind::Forked => "client used after fork()\0",
+        }
+    }
+
+    /// The C name of the code, e.g. `H2_E_TIMEOUT`.
+    pub fn c_name(self) -> &'static str {
+        self.c_name_nul().trim_end_matches('\0')
+    }
+
+    /// A short description of the code.
+    pub fn description(self) -> &'static str {
+        self.description_nul().trim_end_matches('\0')
+    }
+
+    /// The kind for a numeric code, if it is one.
+    pub fn from_code(code: u32) -> Option<ErrorKind> {
+        ErrorKind::ALL.iter().copied().find(|k| *k as u32 == code)
+    }
+}
+
+/// Whether the server may have acted on a request that failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Processed {
+    /// Certainly not processed: never sent, REFUSED_STREAM, or above GOAWAY's last stream id.
+    No = 0,
+    /// Possibly processed.
+    Maybe = 1,
+    /// The server answered (at least the response head arrived).
+    Yes = 2,
+}
+
+/// Who detected a failure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Origin {
+    /// This library (a check of ours, a timeout, the caller).
+    Local = 0,
+    /// The server (RST_STREAM, GOAWAY).
+    Remote = 1,
+    /// The transport (TCP or TLS).
+    Transport = 2,
+}
+
+/// A failure, with everything the caller may want to know about it.
+#[derive(Clone, Debug)]
+pub struct Error {
+    /// The failure's kind.
+    pub kind: ErrorKind,
+    /// The HTTP/2 error code involved, if any.
+    pub reason: Option<Reason>,
+    /// Whether the server may have processed the request.
+    pub processed: Processed,
+    /// Who detected it.
+    pub origin: Origin,
+    /// GOAWAY's last stream id when a GOAWAY caused the failure, else 0.
+    pub goaway_last_stream_id: u32,
+    /// How many times the request was retried before this failure.
+    pub retries: u32,
+    /// A message a person can act on.
+    pub message: Arc<str>,
+}
+
+impl Error {
+    /// A new error detected locally, processed = NO.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
+        Error {
+            kind,
+            reason: None,
+            processed: Processed::No,
+            origin: Origin::Local,
+            goaway_last_stream_id: 0,
+            retries: 0,
+            message: Arc::from(message.into()),
+        }
+    }
+
+    /// An invalid argument from the caller.
+    pub fn invalid(message: impl Into<String>) -> Error {
+        Error::new(ErrorKind::InvalidArgument, message)
+    }
+
+    /// Sets the HTTP/2 code.
+    pub fn with_reason(mut self, r: Reason) -> Error {
+        self.reason = Some(r);
+        self
+    }
+
+    /// Sets who detected it.
+    pub fn with_origin(mut self, o: Origin) -> Error {
+        self.origin = o;
+        self
+    }
+
+    /// Sets whether the request may have been processed.
+    pub fn with_processed(mut self, p: Processed) -> Error {
+        self.processed = p;
+        self
+    }
+
+    /// A copy with `processed` raised to at least `p` (a connection-wide error applies to
+    /// streams in different states).
+    pub fn at_least(&self, p: Processed) -> Error {
+        let mut e = self.clone();
+        if (e.processed as u8) < (p as u8) {
+            e.processed = p;
+        }
+        e
+    }
+
+    /// An I/O failure of the transport, kept with its OS description.
+    pub fn io(context: &str, e: &std::io::Error) -> Error {
+        let kind = match e.kind() {
+            std::io::ErrorKind::TimedOut => ErrorKind::Timeout,
+            _ => ErrorKind::Connection,
+        };
+        Error::new(kind, format!("{context}: {e}"))
+            .with_origin(Origin::Transport)
+            .with_processed(Processed::Maybe)
+    }
+
+    /// A protocol violation by the server that we detected.
+    pub fn protocol(reason: Reason, message: impl fmt::Display) -> Error {
+        Error::new(
+            ErrorKind::Protocol,
+            format!("{reason}: {message} (detected by h2client)"),
+        )
+        .with_reason(reason)
+        .with_processed(Processed::Maybe)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Result with the library's error.
+pub type Result<T> = std::result::Result<T, Error>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_dense_and_named() {
+        for (i, k) in ErrorKind::ALL.iter().enumerate() {
+            assert_eq!(*k as u32, i as u32 + 1);
+            assert_eq!(ErrorKind::from_code(*k as u32), Some(*k));
+            assert!(k.c_name().starts_with("H2_E_"));
+        }
+        assert_eq!(ErrorKind::from_code(0), None);
+        assert_eq!(ErrorKind::from_code(999), None);
+    }
+
+    #[test]
+    fn reason_names() {
+        assert_eq!(Reason::REFUSED_STREAM.to_string(), "REFUSED_STREAM");
+        assert_eq!(Reason(0x42).to_string(), "UNKNOWN_ERROR_0x42");
+    }
+
+    #[test]
+    fn at_least_only_raises() {
+        let e = Error::new(ErrorKind::Connection, "x").with_processed(Processed::Yes);
+        assert_eq!(e.at_least(Processed::Maybe).processed, Processed::Yes);
+        let e = Error::new(ErrorKind::Connection, "x");
+        assert_eq!(e.at_least(Processed::Maybe).processed, Processed::Maybe);
+    }
+}

@@ -1,0 +1,118 @@
+//! `h2_request`: a request under construction.
+
+use std::ffi::c_char;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use super::{c_bytes, c_slice, c_str, fail, guard, guard_or, h2_result, invalid, H2_OK};
+use crate::request::Request;
+
+/// A request: method, path, headers and an optional body. Build it with `h2_request_new`
+/// and the `h2_request_*` functions; it can be sent any number of times, from any number of
+/// threads at once (sending does not modify it). Modifying it while another thread sends it
+/// is not allowed.
+pub struct h2_request {
+    pub(crate) inner: Arc<Request>,
+}
+
+/// A new request for `path` (origin form, e.g. "/index.html?q=1"; or "*") with `method`
+/// (e.g. "GET"). `:scheme` and `:authority` come from the client. Returns NULL (and records
+/// H2_E_INVALID_ARGUMENT) if either is NULL or invalid: the method must be a token, the path
+/// must start with '/' and contain no spaces or control characters (percent-encode them).
+#[no_mangle]
+pub unsafe extern "C" fn h2_request_new(method: *const c_char, path: *const c_char) -> *mut h2_request {
+    guard_or(std::ptr::null_mut(), || {
+        // SAFETY: caller passes NULL or NUL-terminated strings.
+        let (m, p) = match unsafe { (c_str(method, "method"), c_str(path, "path")) } {
+            (Ok(m), Ok(p)) => (m, p),
+            _ => return std::ptr::null_mut(),
+        };
+        match Request::new(m, p) {
+            Ok(r) => Box::into_raw(Box::new(h2_request { inner: Arc::new(r) })),
+            Err(e) => {
+                fail(e);
+                std::ptr::null_mut()
+            }
+        }
+    })
+}
+
+/// Applies `f` to the request behind `req` (copy-on-write if a send still holds it).
+unsafe fn with_req(req: *mut h2_request, f: impl FnOnce(&mut Request) -> h2_result) -> h2_result {
+    guard(|| {
+        // SAFETY: req is NULL or a live h2_request (caller contract).
+        let Some(r) = (unsafe { req.as_mut() }) else {
+            return invalid("request is NULL");
+        };
+        f(Arc::make_mut(&mut r.inner))
+    })
+}
+
+/// Adds a header. The name is lowercased; it must be a token (RFC 9110) and not a
+/// pseudo-header. The value must not contain CR, LF or NUL, nor start or end with a space or
+/// tab. Connection-specific headers (connection, keep-alive, proxy-connection,
+/// transfer-encoding, upgrade) are refused, `te` is accepted only as "trailers", and `host`
+/// sets `:authority`. Returns H2_E_INVALID_ARGUMENT for any of these (the request is
+/// unchanged), H2_E_HEADERS_TOO_LARGE if the header list would exceed 1 MiB.
+#[no_mangle]
+pub unsafe extern "C" fn h2_request_add_header(
+    req: *mut h2_request,
+    name: *const c_char,
+    value: *const c_char,
+) -> h2_result {
+    // SAFETY: forwarded caller contract.
+    unsafe {
+        with_req(req, |r| {
+            let (n, v) = match (c_bytes(name, "header name"), c_bytes(value, "header value")) {
+                (Ok(n), Ok(v)) => (n, v),
+                (Err(c), _) | (_, Err(c)) => return c,
+            };
+            match r.add_header(n, v) {
+                Ok(()) => H2_OK,
+                Err(e) => fail(e),
+            }
+        })
+    }
+}
+
+/// Sets the body to a copy of `len` bytes at `data` (`data` may be NULL when `len` is 0,
+/// which removes the body). A `content-length` header is added when the request is sent
+/// unless one was set.
+#[no_mangle]
+pub unsafe extern "C" fn h2_request_set_body(req: *mut h2_request, data: *const u8, len: usize) -> h2_result {
+    // SAFETY: forwarded caller contract; data is valid for len bytes.
+    unsafe {
+        with_req(req, |r| match c_slice(data, len, "body") {
+            Ok(b) => {
+                r.set_body(Bytes::copy_from_slice(b));
+                H2_OK
+            }
+            Err(c) => c,
+        })
+    }
+}
+
+/// Sets this request's whole-request timeout in milliseconds, overriding the client's
+/// (0 = use the client's).
+#[no_mangle]
+pub unsafe extern "C" fn h2_request_set_timeout_ms(req: *mut h2_request, timeout_ms: u32) -> h2_result {
+    // SAFETY: forwarded caller contract.
+    unsafe {
+        with_req(req, |r| {
+            r.set_timeout((timeout_ms > 0).then(|| Duration::from_millis(u64::from(timeout_ms))));
+            H2_OK
+        })
+    }
+}
+
+/// Frees a request. NULL is allowed. A request may be freed as soon as the calls that send it
+/// have returned.
+#[no_mangle]
+pub unsafe extern "C" fn h2_request_free(req: *mut h2_request) {
+    if !req.is_null() {
+        // SAFETY: req came from h2_request_new and is freed once (caller contract).
+        drop(unsafe { Box::from_raw(req) });
+    }
+}

@@ -1,0 +1,156 @@
+//! `h2_response`: a complete response.
+
+use std::ffi::c_char;
+
+use super::{c_bytes, guard, guard_or, h2_result, invalid, put, H2_OK};
+use crate::headers::HeaderList;
+use crate::response::Response;
+
+/// A complete response returned by `h2_client_do`. Immutable; safe to read from several
+/// threads. Pointers it hands out stay valid until `h2_response_free`.
+pub struct h2_response {
+    pub(crate) inner: Response,
+}
+
+unsafe fn resp<'a>(r: *const h2_response) -> Option<&'a Response> {
+    // SAFETY: r is NULL or a live h2_response (caller contract).
+    unsafe { r.as_ref() }.map(|r| &r.inner)
+}
+
+/// The HTTP status code (e.g. 200), or 0 if `resp` is NULL.
+#[no_mangle]
+pub unsafe extern "C" fn h2_response_status(resp: *const h2_response) -> u16 {
+    // SAFETY: forwarded caller contract.
+    unsafe { self::resp(resp) }.map(|r| r.status()).unwrap_or(0)
+}
+
+/// Number of response headers (pseudo-headers excluded), or 0 if `resp` is NULL.
+#[no_mangle]
+pub unsafe extern "C" fn h2_response_header_count(resp: *const h2_response) -> usize {
+    // SAFETY: forwarded caller contract.
+    unsafe { self::resp(resp) }.map(|r| r.headers().len()).unwrap_or(0)
+}
+
+unsafe fn field_at(
+    list: Option<&HeaderList>,
+    i: usize,
+    name: *mut *const c_char,
+    name_len: *mut usize,
+    value: *mut *const c_char,
+    value_len: *mut usize,
+) -> h2_result {
+    let Some(list) = list else {
+        return invalid("response is NULL");
+    };
+    let Some((n, v)) = list.get_with_nul(i) else {
+        return invalid(&format!("header index {i} out of range ({} headers)", list.len()));
+    };
+    // SAFETY: each out pointer is NULL or writable (caller contract).
+    unsafe {
+        put(name, n.as_ptr().cast());
+        put(name_len, n.len() - 1);
+        put(value, v.as_ptr().cast());
+        put(value_len, v.len() - 1);
+    }
+    H2_OK
+}
+
+/// The `i`th response header, in the order received. Names are lowercase. Both strings are
+/// NUL-terminated and also returned with their lengths; any output pointer may be NULL.
+/// Returns H2_E_INVALID_ARGUMENT if `resp` is NULL or `i` is out of range.
+#[no_mangle]
+pub unsafe extern "C" fn h2_response_header_at(
+    resp: *const h2_response,
+    i: usize,
+    name: *mut *const c_char,
+    name_len: *mut usize,
+    value: *mut *const c_char,
+    value_len: *mut usize,
+) -> h2_result {
+    // SAFETY: forwarded caller contract.
+    guard(|| unsafe { field_at(self::resp(resp).map(|r| r.headers()), i, name, name_len, value, value_len) })
+}
+
+unsafe fn find(list: Option<&HeaderList>, name: *const c_char) -> *const c_char {
+    let Some(list) = list else {
+        return std::ptr::null();
+    };
+    // SAFETY: name is NULL or NUL-terminated (caller contract).
+    let Ok(n) = (unsafe { c_bytes(name, "header name") }) else {
+        return std::ptr::null();
+    };
+    match list.find(n).and_then(|i| list.get_with_nul(i)) {
+        Some((_, v)) => v.as_ptr().cast(),
+        None => std::ptr::null(),
+    }
+}
+
+/// The first value of the response header `name` (matched case-insensitively),
+/// NUL-terminated, or NULL if absent (or `resp`/`name` is NULL).
+#[no_mangle]
+pub unsafe extern "C" fn h2_response_header(resp: *const h2_response, name: *const c_char) -> *const c_char {
+    // SAFETY: forwarded caller contract.
+    guard_or(std::ptr::null(), || unsafe { find(self::resp(resp).map(|r| r.headers()), name) })
+}
+
+/// Number of trailers (headers sent after the body), or 0.
+#[no_mangle]
+pub unsafe extern "C" fn h2_response_trailer_count(resp: *const h2_response) -> usize {
+    // SAFETY: forwarded caller contract.
+    unsafe { self::resp(resp) }.map(|r| r.trailers().len()).unwrap_or(0)
+}
+
+/// The `i`th trailer; as `h2_response_header_at`.
+#[no_mangle]
+pub unsafe extern "C" fn h2_response_trailer_at(
+    resp: *const h2_response,
+    i: usize,
+    name: *mut *const c_char,
+    name_len: *mut usize,
+    value: *mut *const c_char,
+    value_len: *mut usize,
+) -> h2_result {
+    // SAFETY: forwarded caller contract.
+    guard(|| unsafe { field_at(self::resp(resp).map(|r| r.trailers()), i, name, name_len, value, value_len) })
+}
+
+/// The first value of trailer `name`, or NULL; as `h2_response_header`.
+#[no_mangle]
+pub unsafe extern "C" fn h2_response_trailer(resp: *const h2_response, name: *const c_char) -> *const c_char {
+    // SAFETY: forwarded caller contract.
+    guard_or(std::ptr::null(), || unsafe { find(self::resp(resp).map(|r| r.trailers()), name) })
+}
+
+/// The body and, in `*len` (if `len` is not NULL), its length. Never NULL for a valid
+/// response (an empty body gives a pointer to an empty buffer); NULL if `resp` is NULL. The
+/// body is not NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn h2_response_body(resp: *const h2_response, len: *mut usize) -> *const u8 {
+    // SAFETY: forwarded caller contract.
+    match unsafe { self::resp(resp) } {
+        Some(r) => {
+            let b = r.body();
+            // SAFETY: len is NULL or writable.
+            unsafe { put(len, b.len()) };
+            if b.is_empty() {
+                b"\0".as_ptr()
+            } else {
+                b.as_ptr()
+            }
+        }
+        None => {
+            // SAFETY: len is NULL or writable.
+            unsafe { put(len, 0) };
+            std::ptr::null()
+        }
+    }
+}
+
+/// Frees a response. NULL is allowed.
+#[no_mangle]
+pub unsafe extern "C" fn h2_response_free(resp: *mut h2_response) {
+    if !resp.is_null() {
+        // SAFETY: resp came from h2_client_do and is freed once (caller contract).
+        drop(unsafe { Box::from_raw(resp) });
+    }
+}

@@ -1,0 +1,30 @@
+//! h2client: an HTTP/2 client with a C ABI.
+//!
+//! The C API lives in [`ffi`] (and `include/h2client.h`); everything else is plain safe Rust
+//! that the tests drive directly:
+//! [`frame`] and [`hpack`] are pure codecs, [`conn`] runs one connection (a reader and a writer
+//! task), [`pool`] manages a client's connections, [`client`] is the blocking request path.
+
+#![forbid(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
+
+pub mod client;
+pub mod config;
+pub mod conn;
+pub mod error;
+pub mod exchange;
+pub mod ffi;
+pub mod frame;
+pub mod headers;
+pub mod hpack;
+pub mod pool;
+pub mod request;
+pub mod response;
+pub mod runtime;
+pub mod url;
+
+pub use client::Client;
+pub use config::Config;
+pub use error::{Error, ErrorKind, Origin, Processed, Reason};
+pub use request::Request;
+pub use response::Response;

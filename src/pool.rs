@@ -1,0 +1,381 @@
+//! A client's connections to its authority, the dialer and the queue of requests waiting for a
+//! stream slot.
+//!
+//! A request goes to the first connection that can open another stream. When none can, it
+//! waits in the queue and, if fewer than `max_connections` connections exist and no dial is in
+//! flight, one connection is dialed (one at a time, so a burst of requests does not open a
+//! burst of connections). New connections assume the concurrent stream limit the previous one
+//! announced until their own SETTINGS arrive.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use tokio::net::TcpStream;
+
+use crate::config::Config;
+use crate::conn::{self, Assigned, ConnParams, ConnShared, Slot};
+use crate::error::{Error, ErrorKind, Origin, Processed, Reason};
+use crate::exchange::Pending;
+use crate::runtime;
+use crate::url::Target;
+
+static NEXT_CONN_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Counters a client keeps.
+#[derive(Default)]
+pub(crate) struct PoolCounters {
+    pub connections_opened: AtomicU64,
+    pub retries: AtomicU64,
+}
+
+struct PoolState {
+    conns: Vec<Arc<ConnShared>>,
+    dialing: bool,
+    waiting: VecDeque<Pending>,
+    /// MAX_CONCURRENT_STREAMS the latest connection announced (100 before any).
+    announced_limit: u32,
+    closed: bool,
+}
+
+/// The pool of one client.
+pub struct PoolInner {
+    pub(crate) cfg: Arc<Config>,
+    pub(crate) target: Target,
+    authority: Arc<str>,
+    state: Mutex<PoolState>,
+    waiting_len: AtomicUsize,
+    pub(crate) counters: PoolCounters,
+}
+
+fn closed_error() -> Error {
+    Error::new(ErrorKind::Closed, "client closed while the request was waiting")
+}
+
+impl PoolInner {
+    /// A pool for `target`.
+    pub(crate) fn new(target: Target, cfg: Arc<Config>) -> Arc<PoolInner> {
+        Arc::new(PoolInner {
+            authority: Arc::from(target.authority.as_str()),
+            cfg,
+            target,
+            state: Mutex::new(PoolState {
+                conns: Vec::new(),
+                dialing: false,
+                waiting: VecDeque::new(),
+                announced_limit: 100,
+                closed: false,
+            }),
+            waiting_len: AtomicUsize::new(0),
+            counters: PoolCounters::default(),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, PoolState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn reserve(st: &PoolState) -> Option<(Arc<ConnShared>, Slot)> {
+        st.conns
+            .iter()
+            .find_map(|c| c.try_reserve().map(|s| (c.clone(), s)))
+    }
+
+    /// Sends a request to a connection, or queues it (dialing if the rules allow).
+    pub(crate) fn submit(self: &Arc<Self>, mut p: Pending) {
+        loop {
+            let mut st = self.lock();
+            if st.closed {
+                drop(st);
+                p.finish(Err(closed_error()));
+                return;
+            }
+            let Some((c, slot)) = Self::reserve(&st) else {
+                st.waiting.push_back(p);
+                self.prune(&mut st);
+                self.waiting_len.store(st.waiting.len(), Ordering::Release);
+                self.maybe_dial(&mut st);
+                return;
+            };
+            drop(st);
+            match c.submit(Assigned { pending: p, slot }) {
+                Ok(()) => return,
+                Err(a) => {
+                    // The writer is gone: the connection is closing.
+                    c.set_going_away();
+                    let Assigned { pending, slot } = a;
+                    drop(slot);
+                    p = pending;
+                }
+            }
+        }
+    }
+
+    /// Drops cancelled requests from a long queue so that a stalled pool does not grow.
+    fn prune(&self, st: &mut PoolState) {
+        let n = st.waiting.len();
+        if n >= 1024 && n.is_power_of_two() {
+            let (keep, gone): (VecDeque<_>, VecDeque<_>) =
+                st.waiting.drain(..).partition(|p| !p.ex().is_done());
+            st.waiting = keep;
+            gone.into_iter().for_each(Pending::discard);
+        }
+    }
+
+    /// Re-submits a request the server provably did not process, within the retry cap.
+    pub(crate) fn retry(self: &Arc<Self>, p: Pending, mut err: Error) {
+        if p.ex().is_done() {
+            p.discard();
+            return;
+        }
+        let n = p.ex().retries();
+        if n >= self.cfg.max_retries || self.lock().closed {
+            if n > 0 {
+                err.message = format!("{} (gave up after {n} retries)", err.message).into();
+            }
+            if err.reason == Some(Reason::REFUSED_STREAM) && n > 0 {
+                err.kind = ErrorKind::Refused;
+            }
+            p.finish(Err(err));
+            return;
+        }
+        p.ex().add_retry();
+        self.counters.retries.fetch_add(1, Ordering::Relaxed);
+        self.submit(p);
+    }
+
+    /// Moves waiting requests to connections with free slots.
+    fn drain(self: &Arc<Self>) {
+        let mut out = Vec::new();
+        {
+            let mut st = self.lock();
+            while let Some(front) = st.waiting.front() {
+                if front.ex().is_done() {
+                    if let Some(p) = st.waiting.pop_front() {
+                        p.discard();
+                    }
+                    continue;
+                }
+                let Some((c, slot)) = Self::reserve(&st) else {
+                    break;
+                };
+                match st.waiting.pop_front() {
+                    Some(p) => out.push((c, Assigned { pending: p, slot })),
+                    None => break,
+                }
+            }
+            self.waiting_len.store(st.waiting.len(), Ordering::Release);
+            self.maybe_dial(&mut st);
+        }
+        // Slots are dropped (and may re-enter the pool) only with the lock released.
+        for (c, a) in out {
+            if let Err(a) = c.submit(a) {
+                c.set_going_away();
+                let Assigned { pending, slot } = a;
+                drop(slot);
+                self.submit(pending);
+            }
+        }
+    }
+
+    /// A stream slot was released somewhere.
+    pub(crate) fn slot_freed(self: &Arc<Self>) {
+        if self.waiting_len.load(Ordering::Acquire) > 0 {
+            self.drain();
+        }
+    }
+
+    /// A connection takes no new streams any more.
+    pub(crate) fn conn_going_away(self: &Arc<Self>) {
+        let mut st = self.lock();
+        self.maybe_dial(&mut st);
+    }
+
+    /// A connection ended.
+    pub(crate) fn conn_closed(self: &Arc<Self>, c: &Arc<ConnShared>) {
+        let mut st = self.lock();
+        st.conns.retain(|x| !Arc::ptr_eq(x, c));
+        self.maybe_dial(&mut st);
+    }
+
+    /// A connection's server announced its MAX_CONCURRENT_STREAMS (u32::MAX: none).
+    pub(crate) fn limit_announced(self: &Arc<Self>, v: u32) {
+        self.lock().announced_limit = v;
+        self.drain();
+    }
+
+    fn maybe_dial(self: &Arc<Self>, st: &mut PoolState) {
+        if st.dialing || st.closed || st.waiting.is_empty() {
+            return;
+        }
+        if st.conns.len() >= self.cfg.max_connections as usize {
+            return;
+        }
+        st.dialing = true;
+        let assumed = st.announced_limit;
+        let pool = self.clone();
+        if let Err(e) = runtime::spawn(async move { pool.dial(assumed).await }) {
+            st.dialing = false;
+            let failed: Vec<_> = st.waiting.drain(..).collect();
+            self.waiting_len.store(0, Ordering::Release);
+            for p in failed {
+                p.finish(Err(e.clone()));
+            }
+        }
+    }
+
+    async fn dial(self: Arc<Self>, assumed_limit: u32) {
+        let r = connect(&self.target, self.cfg.connect_timeout).await;
+        match r {
+            Ok((tcp, addr)) => {
+                let (rd, wr) = tcp.into_split();
+                let conn = conn::start(
+                    rd,
+                    wr,
+                    ConnParams {
+                        id: NEXT_CONN_ID.fetch_add(1, Ordering::Relaxed),
+                        peer: addr.to_string(),
+                        cfg: self.cfg.clone(),
+                        pool: Arc::downgrade(&self),
+                        scheme: self.target.scheme.as_str(),
+                        authority: self.authority.clone(),
+                        assumed_limit,
+                    },
+                );
+                self.counters
+                    .connections_opened
+                    .fetch_add(1, Ordering::Relaxed);
+                {
+                    let mut st = self.lock();
+                    st.dialing = false;
+                    if st.closed {
+                        drop(st);
+                        conn.shutdown(closed_error());
+                        return;
+                    }
+                    st.conns.push(conn);
+                }
+                self.drain();
+            }
+            Err(e) => {
+                let failed: Vec<_> = {
+                    let mut st = self.lock();
+                    st.dialing = false;
+                    if st.conns.iter().any(|c| c.is_usable()) {
+                        // Busy connections will take the waiting requests as slots free up.
+                        Vec::new()
+                    } else {
+                        self.waiting_len.store(0, Ordering::Release);
+                        st.waiting.drain(..).collect()
+                    }
+                };
+                for p in failed {
+                    p.finish(Err(e.clone()));
+                }
+            }
+        }
+    }
+
+    /// Closes every connection (GOAWAY(NO_ERROR)) and fails every waiting request; waits up to
+    /// `grace` for the connections to finish.
+    pub(crate) fn close(&self, grace: Duration) {
+        let (conns, waiting) = {
+            let mut st = self.lock();
+            st.closed = true;
+            self.waiting_len.store(0, Ordering::Release);
+            (st.conns.clone(), std::mem::take(&mut st.waiting))
+        };
+        for p in waiting {
+            p.finish(Err(closed_error()));
+        }
+        for c in &conns {
+            c.shutdown(closed_error());
+        }
+        if grace.is_zero() {
+            return;
+        }
+        let until = Instant::now() + grace;
+        while Instant::now() < until && conns.iter().any(|c| !c.is_closed()) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// The connections now in the pool.
+    pub(crate) fn connections(&self) -> Vec<Arc<ConnShared>> {
+        self.lock().conns.clone()
+    }
+
+    /// Requests waiting for a stream slot.
+    pub(crate) fn waiting(&self) -> usize {
+        self.waiting_len.load(Ordering::Acquire)
+    }
+}
+
+/// Resolves and connects, trying each address in turn within one overall timeout.
+async fn connect(t: &Target, timeout: Duration) -> Result<(TcpStream, SocketAddr), Error> {
+    let hostport = format!("{}:{}", t.authority_host(), t.port);
+    let deadline = tokio::time::Instant::now() + timeout;
+    let fail = |kind: ErrorKind, msg: String| {
+        Error::new(kind, msg)
+            .with_origin(Origin::Transport)
+            .with_processed(Processed::No)
+    };
+    let addrs: Vec<SocketAddr> =
+        match tokio::time::timeout_at(deadline, tokio::net::lookup_host((t.host.as_str(), t.port)))
+            .await
+        {
+            Ok(Ok(a)) => a.collect(),
+            Ok(Err(e)) => {
+                return Err(fail(
+                    ErrorKind::Connect,
+                    format!("could not resolve host '{}': {e}", t.host),
+                ))
+            }
+            Err(_) => {
+                return Err(fail(
+                    ErrorKind::Timeout,
+                    format!(
+                        "timed out resolving '{}' (connect timeout {} ms)",
+                        t.host,
+                        timeout.as_millis()
+                    ),
+                ))
+            }
+        };
+    let mut last = fail(
+        ErrorKind::Connect,
+        format!("no address found for '{}'", t.host),
+    );
+    for addr in addrs {
+        match tokio::time::timeout_at(deadline, TcpStream::connect(addr)).await {
+            Ok(Ok(s)) => {
+                // Small frames (HEADERS, acks) must not wait for Nagle's algorithm.
+                let _ = s.set_nodelay(true);
+                return Ok((s, addr));
+            }
+            Ok(Err(e)) => {
+                last = match e.kind() {
+                    std::io::ErrorKind::ConnectionRefused => {
+                        fail(ErrorKind::Connect, format!("connection to {addr} refused"))
+                    }
+                    _ => fail(
+                        ErrorKind::Connect,
+                        format!("could not connect to {addr} ({hostport}): {e}"),
+                    ),
+                }
+            }
+            Err(_) => {
+                return Err(fail(
+                    ErrorKind::Timeout,
+                    format!(
+                        "timed out connecting to {hostport} after {} ms",
+                        timeout.as_millis()
+                    ),
+                ))
+            }
+        }
+    }
+    Err(last)
+}
