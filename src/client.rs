@@ -84,7 +84,10 @@ impl Client {
             .with_processed(Processed::Maybe),
         );
         ex.wait(None).unwrap_or_else(|| {
-            Err(Error::new(ErrorKind::Internal, "request finished without a result"))
+            Err(Error::new(
+                ErrorKind::Internal,
+                "request finished without a result",
+            ))
         })
     }
 

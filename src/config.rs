@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::error::{Error, Result};
+use crate::events::EventHook;
 use crate::frame::{DEFAULT_MAX_FRAME_SIZE, MAX_MAX_FRAME_SIZE, MAX_WINDOW_SIZE};
 
 /// Every tunable of a client. `Config::default()` holds the documented defaults.
@@ -42,6 +43,8 @@ pub struct Config {
     pub max_response_body: u64,
     /// How many times a request the server provably did not process is retried.
     pub max_retries: u32,
+    /// Observer of connection and stream events.
+    pub events: Option<EventHook>,
 }
 
 impl Default for Config {
@@ -63,6 +66,7 @@ impl Default for Config {
             header_table_size: 4096,
             max_response_body: 1 << 30,
             max_retries: 3,
+            events: None,
         }
     }
 }
@@ -159,9 +163,7 @@ impl Config {
     /// Sets our SETTINGS_MAX_FRAME_SIZE (16384..=16777215).
     pub fn set_max_frame_size(&mut self, v: u32) -> Result<()> {
         if !(DEFAULT_MAX_FRAME_SIZE..=MAX_MAX_FRAME_SIZE).contains(&v) {
-            return Err(Error::invalid(
-                "max_frame_size must be in 16384..=16777215",
-            ));
+            return Err(Error::invalid("max_frame_size must be in 16384..=16777215"));
         }
         self.max_frame_size = v;
         Ok(())

@@ -12,6 +12,7 @@ pub mod client;
 pub mod config;
 pub mod conn;
 pub mod error;
+pub mod events;
 pub mod exchange;
 pub mod ffi;
 pub mod frame;

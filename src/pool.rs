@@ -18,6 +18,7 @@ use tokio::net::TcpStream;
 use crate::config::Config;
 use crate::conn::{self, Assigned, ConnParams, ConnShared, Slot};
 use crate::error::{Error, ErrorKind, Origin, Processed, Reason};
+use crate::events::{self, EventKind};
 use crate::exchange::Pending;
 use crate::runtime;
 use crate::url::Target;
@@ -51,7 +52,10 @@ pub struct PoolInner {
 }
 
 fn closed_error() -> Error {
-    Error::new(ErrorKind::Closed, "client closed while the request was waiting")
+    Error::new(
+        ErrorKind::Closed,
+        "client closed while the request was waiting",
+    )
 }
 
 impl PoolInner {
@@ -141,8 +145,14 @@ impl PoolInner {
             p.finish(Err(err));
             return;
         }
-        p.ex().add_retry();
+        let attempt = p.ex().add_retry();
         self.counters.retries.fetch_add(1, Ordering::Relaxed);
+        events::emit(&self.cfg.events, || {
+            let mut ev = events::event(EventKind::Retry, 0, 0, err.message.to_string());
+            ev.value = u64::from(attempt);
+            ev.h2_error = err.reason.map(|r| r.0).unwrap_or(0);
+            ev
+        });
         self.submit(p);
     }
 
@@ -247,6 +257,14 @@ impl PoolInner {
                 self.counters
                     .connections_opened
                     .fetch_add(1, Ordering::Relaxed);
+                events::emit(&self.cfg.events, || {
+                    events::event(
+                        EventKind::Connected,
+                        conn.id,
+                        0,
+                        format!("connected to {addr}"),
+                    )
+                });
                 {
                     let mut st = self.lock();
                     st.dialing = false;
@@ -260,6 +278,9 @@ impl PoolInner {
                 self.drain();
             }
             Err(e) => {
+                events::emit(&self.cfg.events, || {
+                    events::event(EventKind::ConnectFailed, 0, 0, e.message.to_string())
+                });
                 let failed: Vec<_> = {
                     let mut st = self.lock();
                     st.dialing = false;

@@ -105,9 +105,7 @@ impl Request {
         if self.list_size + size > MAX_REQUEST_HEADER_LIST {
             return Err(Error::new(
                 ErrorKind::HeadersTooLarge,
-                format!(
-                    "request header list would exceed {MAX_REQUEST_HEADER_LIST} bytes"
-                ),
+                format!("request header list would exceed {MAX_REQUEST_HEADER_LIST} bytes"),
             ));
         }
         if lower == b"host" {
@@ -185,7 +183,13 @@ mod tests {
         for bad in [&b"a\r\nb"[..], b" lead", b"trail\t", b"nul\0"] {
             assert!(r.add_header(b"x", bad).is_err(), "{bad:?}");
         }
-        for bad in ["Connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"] {
+        for bad in [
+            "Connection",
+            "keep-alive",
+            "proxy-connection",
+            "transfer-encoding",
+            "upgrade",
+        ] {
             let e = r.add_header(bad.as_bytes(), b"x").unwrap_err();
             assert_eq!(e.kind, ErrorKind::InvalidArgument);
         }

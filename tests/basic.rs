@@ -26,7 +26,10 @@ fn bodies_of_many_sizes() {
         let r = get(&c, &format!("/bytes/{n}")).unwrap();
         assert_eq!(r.status(), 200);
         assert_eq!(r.body().len(), n);
-        assert!(r.body() == pattern(n).as_slice(), "body of {n} bytes differs");
+        assert!(
+            r.body() == pattern(n).as_slice(),
+            "body of {n} bytes differs"
+        );
     }
     assert_eq!(s.connections_accepted(), 1, "one connection reused");
 }
@@ -61,7 +64,10 @@ fn trailers_and_many_headers() {
     let r = get(&c, "/headers/300").unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(
-        r.headers().iter().filter(|(n, _)| n.starts_with(b"x-header-")).count(),
+        r.headers()
+            .iter()
+            .filter(|(n, _)| n.starts_with(b"x-header-"))
+            .count(),
         300
     );
 }

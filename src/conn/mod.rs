@@ -21,14 +21,16 @@ mod reader;
 mod recv;
 mod writer;
 
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
 
 use crate::config::Config;
 use crate::error::{Error, Reason};
+use crate::events::{self, EventHook, EventKind};
 use crate::exchange::{Exchange, Pending};
 use crate::pool::PoolInner;
 
@@ -119,6 +121,9 @@ pub struct ConnShared {
     /// Why the connection closed, once it has.
     close_reason: Mutex<Option<Error>>,
     pub(crate) pool: Weak<PoolInner>,
+    pub(crate) events: Option<EventHook>,
+    /// Smoothed PING round trip in microseconds (0 until measured).
+    rtt_us: AtomicU64,
 }
 
 impl ConnShared {
@@ -133,12 +138,10 @@ impl ConnShared {
             if cur >= limit {
                 return None;
             }
-            match self.open.compare_exchange_weak(
-                cur,
-                cur + 1,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
+            match self
+                .open
+                .compare_exchange_weak(cur, cur + 1, Ordering::AcqRel, Ordering::Acquire)
+            {
                 Ok(_) => return Some(Slot(self.clone())),
                 Err(v) => cur = v,
             }
@@ -192,10 +195,12 @@ impl ConnShared {
 
     /// Hands a request to the writer; gives it back if the writer is gone.
     pub(crate) fn submit(&self, a: Assigned) -> Result<(), Assigned> {
-        self.cmd_tx.send(Command::Request(a)).map_err(|e| match e.0 {
-            Command::Request(a) => a,
-            _ => unreachable!("send returns the command it was given"),
-        })
+        self.cmd_tx
+            .send(Command::Request(a))
+            .map_err(|e| match e.0 {
+                Command::Request(a) => a,
+                _ => unreachable!("send returns the command it was given"),
+            })
     }
 
     /// Resets the stream of an exchange the caller gave up on.
@@ -215,10 +220,32 @@ impl ConnShared {
         self.going_away.store(true, Ordering::Release);
         if !self.closed.swap(true, Ordering::AcqRel) {
             *self.close_reason.lock().unwrap_or_else(|e| e.into_inner()) = Some(why.clone());
+            events::emit(&self.events, || {
+                let mut ev = events::event(EventKind::Closed, self.id, 0, why.message.to_string());
+                ev.h2_error = why.reason.map(|r| r.0).unwrap_or(0);
+                ev
+            });
             if let Some(pool) = self.pool.upgrade() {
                 pool.conn_closed(self);
             }
         }
+    }
+
+    /// Folds a PING round trip into the smoothed RTT (RFC 6298 style, alpha = 1/8).
+    pub(crate) fn record_rtt(&self, rtt: Duration) {
+        let sample = rtt.as_micros().min(u128::from(u32::MAX)) as u64;
+        let old = self.rtt_us.load(Ordering::Relaxed);
+        let new = if old == 0 {
+            sample
+        } else {
+            (old * 7 + sample) / 8
+        };
+        self.rtt_us.store(new.max(1), Ordering::Relaxed);
+    }
+
+    /// The smoothed PING round trip in microseconds (0 until measured).
+    pub(crate) fn rtt_us(&self) -> u64 {
+        self.rtt_us.load(Ordering::Relaxed)
     }
 
     /// Why the connection closed, if it has.
@@ -263,6 +290,8 @@ where
         closed: AtomicBool::new(false),
         close_reason: Mutex::new(None),
         pool: p.pool,
+        events: p.cfg.events.clone(),
+        rtt_us: AtomicU64::new(0),
     });
     let w = writer::Writer::new(
         wr,

@@ -14,6 +14,7 @@ use super::recv::{Progress, RecvStream, StreamFault};
 use super::{Command, ConnShared, PeerSettings, ReaderMsg};
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Origin, Processed, Reason};
+use crate::events::{self, EventKind};
 use crate::frame::{
     flag, kind, kind_name, priority, Continuation, Data, FrameError, FrameHeader, GoAway, Headers,
     Ping, PushPromise, RstStream, Setting, Settings, WindowUpdate, HEADER_LEN,
@@ -72,7 +73,8 @@ pub(crate) struct Reader<R> {
     started: Instant,
     last_read: Instant,
     idle_since: Instant,
-    ping: Option<([u8; 8], Instant)>,
+    /// Outstanding PING: payload, when it was sent, ack deadline.
+    ping: Option<([u8; 8], Instant, Instant)>,
     ping_count: u64,
     goaway: Option<GoAwayInfo>,
     drain_requested: bool,
@@ -188,7 +190,9 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
             self.conn_unacked = 0;
         }
         if !self.out.is_empty() {
-            let _ = self.cmd.send(Command::Frames(std::mem::take(&mut self.out)));
+            let _ = self
+                .cmd
+                .send(Command::Frames(std::mem::take(&mut self.out)));
         }
     }
 
@@ -214,6 +218,7 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
                     .is_some_and(|s| Arc::ptr_eq(s.pending.ex(), &ex))
                 {
                     if let Some(s) = self.remove(id) {
+                        self.closed_event(id, 0, Reason::CANCEL, "cancelled");
                         let _ = self.cmd.send(Command::Reset {
                             stream_id: id,
                             reason: Reason::CANCEL,
@@ -285,6 +290,7 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
 
     /// A stream error we detected: reset the stream and fail its request.
     fn stream_error(&mut self, id: u32, reason: Reason, what: &str) {
+        self.closed_event(id, 0, reason, what);
         let _ = self.cmd.send(Command::Reset {
             stream_id: id,
             reason,
@@ -295,7 +301,17 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
         }
     }
 
+    fn closed_event(&self, id: u32, status: u16, h2_error: Reason, why: &str) {
+        events::emit(&self.cfg.events, || {
+            let mut ev = events::event(EventKind::StreamClosed, self.shared.id, id, why);
+            ev.value = u64::from(status);
+            ev.h2_error = h2_error.0;
+            ev
+        });
+    }
+
     fn fault(&mut self, id: u32, f: StreamFault) {
+        self.closed_event(id, 0, f.reason, &f.error.message);
         let _ = self.cmd.send(Command::Reset {
             stream_id: id,
             reason: f.reason,
@@ -315,6 +331,7 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
                 });
             }
             let resp = s.builder.take();
+            self.closed_event(id, resp.status, Reason::NO_ERROR, "complete");
             s.pending.finish(Ok(resp));
         }
     }
@@ -383,7 +400,7 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
             d = d.min(self.started + self.cfg.settings_timeout);
         }
         match (&self.ping, self.cfg.keepalive_interval) {
-            (Some((_, deadline)), _) => d = d.min(*deadline),
+            (Some((_, _, deadline)), _) => d = d.min(*deadline),
             (None, Some(iv)) => d = d.min(self.last_read + iv),
             (None, None) => {}
         }
@@ -415,7 +432,7 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
                 .with_reason(Reason::SETTINGS_TIMEOUT)
                 .with_processed(Processed::Maybe));
         }
-        if let Some((_, deadline)) = self.ping {
+        if let Some((_, _, deadline)) = self.ping {
             if now >= deadline {
                 return Err(Error::new(
                     ErrorKind::Timeout,
@@ -429,10 +446,7 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
             }
         } else if let Some(iv) = self.cfg.keepalive_interval {
             if now >= self.last_read + iv {
-                self.ping_count += 1;
-                let payload = self.ping_count.to_be_bytes();
-                self.ping = Some((payload, now + self.cfg.keepalive_timeout));
-                let _ = self.cmd.send(Command::Ping(payload));
+                self.send_ping(now);
             }
         }
         if let Some(idle) = self.cfg.idle_timeout {
@@ -446,6 +460,14 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
             }
         }
         Ok(())
+    }
+
+    /// Sends a PING whose ACK proves the peer alive and measures the round trip.
+    fn send_ping(&mut self, now: Instant) {
+        self.ping_count += 1;
+        let payload = self.ping_count.to_be_bytes();
+        self.ping = Some((payload, now, now + self.cfg.keepalive_timeout));
+        let _ = self.cmd.send(Command::Ping(payload));
     }
 
     fn request_drain(&mut self) {
@@ -648,7 +670,10 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
         let Some(state) = self.cont.as_mut() else {
             return Err(self.conn_error(
                 Reason::PROTOCOL_ERROR,
-                format!("CONTINUATION on stream {} without a preceding HEADERS", c.stream_id),
+                format!(
+                    "CONTINUATION on stream {} without a preceding HEADERS",
+                    c.stream_id
+                ),
             ));
         };
         state.frames += 1;
@@ -677,7 +702,9 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
             Some(s) => {
                 let b = &mut s.builder;
                 b.begin_block();
-                self.dec.decode(block, |n, v| b.on_field(n, v)).map(|_| true)
+                self.dec
+                    .decode(block, |n, v| b.on_field(n, v))
+                    .map(|_| true)
             }
             // A stream we reset or finished: decode anyway to keep the table in sync.
             None => self.dec.decode(block, |_, _| {}).map(|_| false),
@@ -715,6 +742,7 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
                 rst_if_sending: None,
             });
         }
+        self.closed_event(r.stream_id, 0, r.reason, "reset by the server");
         if r.reason == Reason::REFUSED_STREAM && !s.builder.has_head() {
             let e = Error::new(
                 ErrorKind::StreamReset,
@@ -774,6 +802,27 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
             }
         }
         let _ = self.cmd.send(Command::PeerSettings(ps));
+        events::emit(&self.cfg.events, || {
+            let mut ev = events::event(
+                EventKind::Settings,
+                self.shared.id,
+                0,
+                format!(
+                    "SETTINGS max_concurrent_streams={} initial_window_size={} max_frame_size={} header_table_size={} max_header_list_size={}",
+                    max_streams.map_or("unlimited".into(), |v| v.to_string()),
+                    ps.initial_window_size.map_or("-".into(), |v| v.to_string()),
+                    ps.max_frame_size.map_or("-".into(), |v| v.to_string()),
+                    ps.header_table_size.map_or("-".into(), |v| v.to_string()),
+                    ps.max_header_list_size.map_or("-".into(), |v| v.to_string()),
+                ),
+            );
+            ev.value = u64::from(max_streams.unwrap_or(u32::MAX));
+            ev
+        });
+        if first && self.ping.is_none() {
+            // An early round-trip sample, before any keepalive is due.
+            self.send_ping(Instant::now());
+        }
         Ok(())
     }
 
@@ -783,8 +832,22 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
             Err(fe) => return self.frame_error(0, fe),
         };
         if p.ack {
-            if self.ping.is_some_and(|(want, _)| want == p.payload) {
-                self.ping = None;
+            if let Some((want, sent, _)) = self.ping {
+                if want == p.payload {
+                    self.ping = None;
+                    let rtt = sent.elapsed();
+                    self.shared.record_rtt(rtt);
+                    events::emit(&self.cfg.events, || {
+                        let mut ev = events::event(
+                            EventKind::Rtt,
+                            self.shared.id,
+                            0,
+                            format!("PING round trip {} us", rtt.as_micros()),
+                        );
+                        ev.value = rtt.as_micros() as u64;
+                        ev
+                    });
+                }
             }
         } else {
             Ping::encode(true, p.payload, &mut self.out);
@@ -807,9 +870,20 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
             reason: g.reason,
             debug: lossy(g.debug_data, 200),
         };
+        events::emit(&self.cfg.events, || {
+            let mut ev = events::event(EventKind::GoAway, self.shared.id, 0, info.describe());
+            ev.h2_error = info.reason.0;
+            ev.value = u64::from(info.last_stream_id);
+            ev
+        });
         self.goaway = Some(info);
         self.shared.set_going_away();
-        let above: Vec<u32> = self.streams.keys().copied().filter(|&id| id > last).collect();
+        let above: Vec<u32> = self
+            .streams
+            .keys()
+            .copied()
+            .filter(|&id| id > last)
+            .collect();
         for id in above {
             if let Some(s) = self.remove(id) {
                 if s.body_pending {

@@ -125,7 +125,9 @@ impl ResponseBuilder {
                 match value {
                     [a, b, c] if value.iter().all(u8::is_ascii_digit) && *a != b'0' => {
                         self.blk_status = Some(
-                            u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0'),
+                            u16::from(a - b'0') * 100
+                                + u16::from(b - b'0') * 10
+                                + u16::from(c - b'0'),
                         );
                         None
                     }
@@ -207,7 +209,9 @@ impl ResponseBuilder {
                     .ok_or_else(|| self.malformed("response head without :status"))?;
                 if (100..200).contains(&status) {
                     if status == 101 {
-                        return Err(self.malformed("101 Switching Protocols is not allowed in HTTP/2"));
+                        return Err(
+                            self.malformed("101 Switching Protocols is not allowed in HTTP/2")
+                        );
                     }
                     if end_stream {
                         return Err(self.malformed("informational (1xx) response with END_STREAM"));
@@ -236,7 +240,11 @@ impl ResponseBuilder {
     }
 
     /// Takes a DATA frame's content.
-    pub(crate) fn on_data(&mut self, data: &[u8], end_stream: bool) -> Result<Progress, StreamFault> {
+    pub(crate) fn on_data(
+        &mut self,
+        data: &[u8],
+        end_stream: bool,
+    ) -> Result<Progress, StreamFault> {
         if self.phase != Phase::Body {
             return Err(self.malformed("DATA before the response head"));
         }
@@ -247,9 +255,7 @@ impl ResponseBuilder {
             self.received += data.len() as u64;
             if let Some(cl) = self.content_length {
                 if self.received > cl {
-                    return Err(self.malformed(&format!(
-                        "more DATA than content-length {cl}"
-                    )));
+                    return Err(self.malformed(&format!("more DATA than content-length {cl}")));
                 }
             }
             if self.received > self.max_body {
@@ -310,7 +316,11 @@ pub(crate) struct RecvStream {
 mod tests {
     use super::*;
 
-    fn block(b: &mut ResponseBuilder, fields: &[(&str, &str)], end: bool) -> Result<Progress, StreamFault> {
+    fn block(
+        b: &mut ResponseBuilder,
+        fields: &[(&str, &str)],
+        end: bool,
+    ) -> Result<Progress, StreamFault> {
         b.begin_block();
         for (n, v) in fields {
             b.on_field(n.as_bytes(), v.as_bytes());
@@ -325,10 +335,21 @@ mod tests {
     #[test]
     fn simple_response_with_trailers() {
         let mut b = builder();
-        assert_eq!(block(&mut b, &[(":status", "200"), ("content-length", "3")], false).unwrap(), Progress::More);
+        assert_eq!(
+            block(
+                &mut b,
+                &[(":status", "200"), ("content-length", "3")],
+                false
+            )
+            .unwrap(),
+            Progress::More
+        );
         assert_eq!(b.on_data(b"ab", false).unwrap(), Progress::More);
         assert_eq!(b.on_data(b"c", false).unwrap(), Progress::More);
-        assert_eq!(block(&mut b, &[("x-t", "1")], true).unwrap(), Progress::Complete);
+        assert_eq!(
+            block(&mut b, &[("x-t", "1")], true).unwrap(),
+            Progress::Complete
+        );
         let r = b.take();
         assert_eq!(r.status, 200);
         assert_eq!(r.body, b"abc");
@@ -338,9 +359,15 @@ mod tests {
     #[test]
     fn informational_skipped() {
         let mut b = builder();
-        assert_eq!(block(&mut b, &[(":status", "103"), ("link", "</a>")], false).unwrap(), Progress::More);
+        assert_eq!(
+            block(&mut b, &[(":status", "103"), ("link", "</a>")], false).unwrap(),
+            Progress::More
+        );
         assert!(!b.has_head());
-        assert_eq!(block(&mut b, &[(":status", "204")], true).unwrap(), Progress::Complete);
+        assert_eq!(
+            block(&mut b, &[(":status", "204")], true).unwrap(),
+            Progress::Complete
+        );
         let r = b.take();
         assert_eq!(r.status, 204);
         assert!(r.headers.is_empty());
@@ -364,7 +391,11 @@ mod tests {
             &[(":status", "200"), ("x", "a\nb")],
             &[(":status", "200"), ("x", " lead")],
             &[(":status", "200"), ("content-length", "x")],
-            &[(":status", "200"), ("content-length", "1"), ("content-length", "2")],
+            &[
+                (":status", "200"),
+                ("content-length", "1"),
+                ("content-length", "2"),
+            ],
             &[(":status", "101")],
         ];
         for c in cases {
@@ -380,15 +411,33 @@ mod tests {
     #[test]
     fn content_length_checked() {
         let mut b = builder();
-        block(&mut b, &[(":status", "200"), ("content-length", "2")], false).unwrap();
+        block(
+            &mut b,
+            &[(":status", "200"), ("content-length", "2")],
+            false,
+        )
+        .unwrap();
         let e = b.on_data(b"abc", false).unwrap_err();
         assert_eq!(e.error.processed, Processed::Yes);
         let mut b = builder();
-        block(&mut b, &[(":status", "200"), ("content-length", "2")], false).unwrap();
+        block(
+            &mut b,
+            &[(":status", "200"), ("content-length", "2")],
+            false,
+        )
+        .unwrap();
         assert!(b.on_data(b"a", true).is_err());
         // HEAD: content-length describes the GET body, no DATA.
         let mut b = ResponseBuilder::new("HEAD", 100, 1 << 14);
-        assert_eq!(block(&mut b, &[(":status", "200"), ("content-length", "99")], true).unwrap(), Progress::Complete);
+        assert_eq!(
+            block(
+                &mut b,
+                &[(":status", "200"), ("content-length", "99")],
+                true
+            )
+            .unwrap(),
+            Progress::Complete
+        );
     }
 
     #[test]
@@ -400,17 +449,26 @@ mod tests {
         assert!(b.on_data(b"x", false).is_err());
         let mut b = builder();
         block(&mut b, &[(":status", "200")], false).unwrap();
-        assert!(block(&mut b, &[("x", "1")], false).is_err(), "trailers must end the stream");
+        assert!(
+            block(&mut b, &[("x", "1")], false).is_err(),
+            "trailers must end the stream"
+        );
         let mut b = builder();
         block(&mut b, &[(":status", "200")], false).unwrap();
-        assert!(block(&mut b, &[(":status", "200")], true).is_err(), "pseudo in trailers");
+        assert!(
+            block(&mut b, &[(":status", "200")], true).is_err(),
+            "pseudo in trailers"
+        );
     }
 
     #[test]
     fn limits() {
         let mut b = ResponseBuilder::new("GET", 4, 1 << 14);
         block(&mut b, &[(":status", "200")], false).unwrap();
-        assert_eq!(b.on_data(b"12345", false).unwrap_err().error.kind, ErrorKind::BodyTooLarge);
+        assert_eq!(
+            b.on_data(b"12345", false).unwrap_err().error.kind,
+            ErrorKind::BodyTooLarge
+        );
         let mut b = ResponseBuilder::new("GET", 4, 100);
         let long = "v".repeat(100);
         let e = block(&mut b, &[(":status", "200"), ("x", &long)], false).unwrap_err();

@@ -124,7 +124,10 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Writer<W> {
         let cause = match result {
             Ok(()) => Error::new(
                 ErrorKind::Connection,
-                format!("connection to {} closed before the request was sent", self.shared.peer),
+                format!(
+                    "connection to {} closed before the request was sent",
+                    self.shared.peer
+                ),
             )
             .with_origin(Origin::Transport),
             Err(e) => {
@@ -182,7 +185,9 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Writer<W> {
             params.push(Setting::HeaderTableSize(cfg.header_table_size));
         }
         Settings::encode(&params, &mut self.buf);
-        let extra = cfg.connection_window_size.saturating_sub(DEFAULT_WINDOW_SIZE);
+        let extra = cfg
+            .connection_window_size
+            .saturating_sub(DEFAULT_WINDOW_SIZE);
         if extra > 0 {
             WindowUpdate::encode(0, extra, &mut self.buf);
         }
@@ -306,7 +311,8 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Writer<W> {
             self.enc.encode_field(n, v, &mut self.block);
         }
         if add_cl {
-            self.enc.encode_field(b"content-length", cl, &mut self.block);
+            self.enc
+                .encode_field(b"content-length", cl, &mut self.block);
         }
 
         let id = self.next_id;
@@ -345,6 +351,14 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Writer<W> {
             self.stop = Stop::Close;
             return;
         }
+        crate::events::emit(&self.cfg.events, || {
+            crate::events::event(
+                crate::events::EventKind::StreamOpened,
+                self.shared.id,
+                id,
+                format!("{} {}", req.method, req.path),
+            )
+        });
         Headers::encode(
             id,
             &self.block,
@@ -402,7 +416,12 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Writer<W> {
     /// A connection-level flow-control violation by the server.
     fn flow_error(&mut self, what: String) -> Error {
         let e = Error::protocol(Reason::FLOW_CONTROL_ERROR, &what);
-        GoAway::encode(0, Reason::FLOW_CONTROL_ERROR, what.as_bytes(), &mut self.buf);
+        GoAway::encode(
+            0,
+            Reason::FLOW_CONTROL_ERROR,
+            what.as_bytes(),
+            &mut self.buf,
+        );
         self.stop = Stop::Close;
         e
     }

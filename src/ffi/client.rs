@@ -4,7 +4,10 @@ use std::ffi::c_char;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use super::{c_str, fail, guard, guard_or, h2_config, h2_request, h2_response, h2_result, invalid, put, H2_OK};
+use super::{
+    c_str, fail, guard, guard_or, h2_config, h2_request, h2_response, h2_result, invalid, put,
+    H2_OK,
+};
 use crate::client::Client;
 use crate::config::Config;
 
@@ -25,7 +28,10 @@ pub struct h2_client {
 /// request. Returns NULL on error (H2_E_INVALID_URL, H2_E_INVALID_ARGUMENT; see
 /// `h2_last_error_message`).
 #[no_mangle]
-pub unsafe extern "C" fn h2_client_new(base_url: *const c_char, cfg: *const h2_config) -> *mut h2_client {
+pub unsafe extern "C" fn h2_client_new(
+    base_url: *const c_char,
+    cfg: *const h2_config,
+) -> *mut h2_client {
     guard_or(std::ptr::null_mut(), || {
         // SAFETY: base_url is NULL or NUL-terminated (caller contract).
         let Ok(url) = (unsafe { c_str(base_url, "base_url") }) else {

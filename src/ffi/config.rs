@@ -48,7 +48,10 @@ unsafe fn set(cfg: *mut h2_config, f: impl FnOnce(&mut Config) -> Result<()>) ->
 
 /// TCP connect timeout in milliseconds, DNS included (default 10000; must be > 0).
 #[no_mangle]
-pub unsafe extern "C" fn h2_config_set_connect_timeout_ms(cfg: *mut h2_config, value: u32) -> h2_result {
+pub unsafe extern "C" fn h2_config_set_connect_timeout_ms(
+    cfg: *mut h2_config,
+    value: u32,
+) -> h2_result {
     // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config).
     unsafe { set(cfg, |c| c.set_connect_timeout_ms(value)) }
 }
@@ -57,31 +60,58 @@ pub unsafe extern "C" fn h2_config_set_connect_timeout_ms(cfg: *mut h2_config, v
 /// waiting for a connection included (default 0 = no limit, like curl). Expiry gives
 /// H2_E_TIMEOUT and resets the stream with RST_STREAM(CANCEL).
 #[no_mangle]
-pub unsafe extern "C" fn h2_config_set_request_timeout_ms(cfg: *mut h2_config, value: u32) -> h2_result {
+pub unsafe extern "C" fn h2_config_set_request_timeout_ms(
+    cfg: *mut h2_config,
+    value: u32,
+) -> h2_result {
     // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config).
-    unsafe { set(cfg, |c| { c.set_request_timeout_ms(value); Ok(()) }) }
+    unsafe {
+        set(cfg, |c| {
+            c.set_request_timeout_ms(value);
+            Ok(())
+        })
+    }
 }
 
 /// A connection with no open streams for this many milliseconds is closed
 /// (default 90000; 0 = never).
 #[no_mangle]
-pub unsafe extern "C" fn h2_config_set_idle_timeout_ms(cfg: *mut h2_config, value: u32) -> h2_result {
+pub unsafe extern "C" fn h2_config_set_idle_timeout_ms(
+    cfg: *mut h2_config,
+    value: u32,
+) -> h2_result {
     // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config).
-    unsafe { set(cfg, |c| { c.set_idle_timeout_ms(value); Ok(()) }) }
+    unsafe {
+        set(cfg, |c| {
+            c.set_idle_timeout_ms(value);
+            Ok(())
+        })
+    }
 }
 
 /// After this many milliseconds without receiving anything on a connection, a PING is
 /// sent (default 30000; 0 = no keepalive).
 #[no_mangle]
-pub unsafe extern "C" fn h2_config_set_keepalive_interval_ms(cfg: *mut h2_config, value: u32) -> h2_result {
+pub unsafe extern "C" fn h2_config_set_keepalive_interval_ms(
+    cfg: *mut h2_config,
+    value: u32,
+) -> h2_result {
     // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config).
-    unsafe { set(cfg, |c| { c.set_keepalive_interval_ms(value); Ok(()) }) }
+    unsafe {
+        set(cfg, |c| {
+            c.set_keepalive_interval_ms(value);
+            Ok(())
+        })
+    }
 }
 
 /// A keepalive PING not acknowledged within this many milliseconds fails the connection
 /// and its requests with H2_E_TIMEOUT (default 15000; must be > 0).
 #[no_mangle]
-pub unsafe extern "C" fn h2_config_set_keepalive_timeout_ms(cfg: *mut h2_config, value: u32) -> h2_result {
+pub unsafe extern "C" fn h2_config_set_keepalive_timeout_ms(
+    cfg: *mut h2_config,
+    value: u32,
+) -> h2_result {
     // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config).
     unsafe { set(cfg, |c| c.set_keepalive_timeout_ms(value)) }
 }
@@ -89,7 +119,10 @@ pub unsafe extern "C" fn h2_config_set_keepalive_timeout_ms(cfg: *mut h2_config,
 /// The server must acknowledge our SETTINGS within this many milliseconds, else the
 /// connection fails with SETTINGS_TIMEOUT (default 10000; must be > 0).
 #[no_mangle]
-pub unsafe extern "C" fn h2_config_set_settings_timeout_ms(cfg: *mut h2_config, value: u32) -> h2_result {
+pub unsafe extern "C" fn h2_config_set_settings_timeout_ms(
+    cfg: *mut h2_config,
+    value: u32,
+) -> h2_result {
     // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config).
     unsafe { set(cfg, |c| c.set_settings_timeout_ms(value)) }
 }
@@ -97,7 +130,10 @@ pub unsafe extern "C" fn h2_config_set_settings_timeout_ms(cfg: *mut h2_config, 
 /// A socket that accepts no bytes for this many milliseconds fails the connection with
 /// H2_E_TIMEOUT (default 30000; must be > 0).
 #[no_mangle]
-pub unsafe extern "C" fn h2_config_set_write_timeout_ms(cfg: *mut h2_config, value: u32) -> h2_result {
+pub unsafe extern "C" fn h2_config_set_write_timeout_ms(
+    cfg: *mut h2_config,
+    value: u32,
+) -> h2_result {
     // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config).
     unsafe { set(cfg, |c| c.set_write_timeout_ms(value)) }
 }
@@ -105,7 +141,10 @@ pub unsafe extern "C" fn h2_config_set_write_timeout_ms(cfg: *mut h2_config, val
 /// Most connections the client opens to its authority (default 256; must be > 0).
 /// Beyond it, requests wait for a free stream slot (bounded by their timeout).
 #[no_mangle]
-pub unsafe extern "C" fn h2_config_set_max_connections(cfg: *mut h2_config, value: u32) -> h2_result {
+pub unsafe extern "C" fn h2_config_set_max_connections(
+    cfg: *mut h2_config,
+    value: u32,
+) -> h2_result {
     // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config).
     unsafe { set(cfg, |c| c.set_max_connections(value)) }
 }
@@ -113,7 +152,10 @@ pub unsafe extern "C" fn h2_config_set_max_connections(cfg: *mut h2_config, valu
 /// Our cap on concurrent streams per connection; the server's
 /// SETTINGS_MAX_CONCURRENT_STREAMS applies too (default 1000; must be > 0).
 #[no_mangle]
-pub unsafe extern "C" fn h2_config_set_max_concurrent_streams(cfg: *mut h2_config, value: u32) -> h2_result {
+pub unsafe extern "C" fn h2_config_set_max_concurrent_streams(
+    cfg: *mut h2_config,
+    value: u32,
+) -> h2_result {
     // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config).
     unsafe { set(cfg, |c| c.set_max_concurrent_streams(value)) }
 }
@@ -121,14 +163,20 @@ pub unsafe extern "C" fn h2_config_set_max_concurrent_streams(cfg: *mut h2_confi
 /// Receive window of each stream, our SETTINGS_INITIAL_WINDOW_SIZE
 /// (default 4194304 = 4 MiB; 1..=2147483647).
 #[no_mangle]
-pub unsafe extern "C" fn h2_config_set_initial_window_size(cfg: *mut h2_config, value: u32) -> h2_result {
+pub unsafe extern "C" fn h2_config_set_initial_window_size(
+    cfg: *mut h2_config,
+    value: u32,
+) -> h2_result {
     // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config).
     unsafe { set(cfg, |c| c.set_initial_window_size(value)) }
 }
 
 /// Receive window of each connection (default 1073741824 = 1 GiB; 65535..=2147483647).
 #[no_mangle]
-pub unsafe extern "C" fn h2_config_set_connection_window_size(cfg: *mut h2_config, value: u32) -> h2_result {
+pub unsafe extern "C" fn h2_config_set_connection_window_size(
+    cfg: *mut h2_config,
+    value: u32,
+) -> h2_result {
     // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config).
     unsafe { set(cfg, |c| c.set_connection_window_size(value)) }
 }
@@ -136,7 +184,10 @@ pub unsafe extern "C" fn h2_config_set_connection_window_size(cfg: *mut h2_confi
 /// Our SETTINGS_MAX_FRAME_SIZE: the largest frame the server may send us
 /// (default 16384; 16384..=16777215).
 #[no_mangle]
-pub unsafe extern "C" fn h2_config_set_max_frame_size(cfg: *mut h2_config, value: u32) -> h2_result {
+pub unsafe extern "C" fn h2_config_set_max_frame_size(
+    cfg: *mut h2_config,
+    value: u32,
+) -> h2_result {
     // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config).
     unsafe { set(cfg, |c| c.set_max_frame_size(value)) }
 }
@@ -145,7 +196,10 @@ pub unsafe extern "C" fn h2_config_set_max_frame_size(cfg: *mut h2_config, value
 /// in RFC 7541 (name + value + 32 per field) (default 262144; at least 1024). A larger
 /// response fails with H2_E_HEADERS_TOO_LARGE.
 #[no_mangle]
-pub unsafe extern "C" fn h2_config_set_max_header_list_size(cfg: *mut h2_config, value: u32) -> h2_result {
+pub unsafe extern "C" fn h2_config_set_max_header_list_size(
+    cfg: *mut h2_config,
+    value: u32,
+) -> h2_result {
     // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config).
     unsafe { set(cfg, |c| c.set_max_header_list_size(value)) }
 }
@@ -153,7 +207,10 @@ pub unsafe extern "C" fn h2_config_set_max_header_list_size(cfg: *mut h2_config,
 /// Our SETTINGS_HEADER_TABLE_SIZE: the HPACK dynamic table the server may use towards us
 /// (default 4096; at most 1048576).
 #[no_mangle]
-pub unsafe extern "C" fn h2_config_set_header_table_size(cfg: *mut h2_config, value: u32) -> h2_result {
+pub unsafe extern "C" fn h2_config_set_header_table_size(
+    cfg: *mut h2_config,
+    value: u32,
+) -> h2_result {
     // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config).
     unsafe { set(cfg, |c| c.set_header_table_size(value)) }
 }
@@ -161,9 +218,17 @@ pub unsafe extern "C" fn h2_config_set_header_table_size(cfg: *mut h2_config, va
 /// Largest response body `h2_client_do` buffers (default 1073741824 = 1 GiB); a larger
 /// body fails with H2_E_BODY_TOO_LARGE and the stream is reset.
 #[no_mangle]
-pub unsafe extern "C" fn h2_config_set_max_response_body(cfg: *mut h2_config, value: u64) -> h2_result {
+pub unsafe extern "C" fn h2_config_set_max_response_body(
+    cfg: *mut h2_config,
+    value: u64,
+) -> h2_result {
     // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config).
-    unsafe { set(cfg, |c| { c.set_max_response_body(value); Ok(()) }) }
+    unsafe {
+        set(cfg, |c| {
+            c.set_max_response_body(value);
+            Ok(())
+        })
+    }
 }
 
 /// How many times a request the server provably did not process (REFUSED_STREAM, above

@@ -12,6 +12,7 @@
 pub mod client;
 pub mod config;
 pub mod error;
+pub mod events;
 pub mod request;
 pub mod response;
 
@@ -24,6 +25,7 @@ use crate::error::{Error, ErrorKind};
 pub use client::*;
 pub use config::*;
 pub use error::*;
+pub use events::*;
 pub use request::*;
 pub use response::*;
 
@@ -151,7 +153,11 @@ pub(crate) unsafe fn c_bytes<'a>(p: *const c_char, what: &str) -> Result<&'a [u8
 ///
 /// # Safety
 /// `p` must be NULL or valid for reads of `len` bytes for the call.
-pub(crate) unsafe fn c_slice<'a>(p: *const u8, len: usize, what: &str) -> Result<&'a [u8], h2_result> {
+pub(crate) unsafe fn c_slice<'a>(
+    p: *const u8,
+    len: usize,
+    what: &str,
+) -> Result<&'a [u8], h2_result> {
     if len == 0 {
         return Ok(&[]);
     }

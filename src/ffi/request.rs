@@ -22,7 +22,10 @@ pub struct h2_request {
 /// H2_E_INVALID_ARGUMENT) if either is NULL or invalid: the method must be a token, the path
 /// must start with '/' and contain no spaces or control characters (percent-encode them).
 #[no_mangle]
-pub unsafe extern "C" fn h2_request_new(method: *const c_char, path: *const c_char) -> *mut h2_request {
+pub unsafe extern "C" fn h2_request_new(
+    method: *const c_char,
+    path: *const c_char,
+) -> *mut h2_request {
     guard_or(std::ptr::null_mut(), || {
         // SAFETY: caller passes NULL or NUL-terminated strings.
         let (m, p) = match unsafe { (c_str(method, "method"), c_str(path, "path")) } {
@@ -81,7 +84,11 @@ pub unsafe extern "C" fn h2_request_add_header(
 /// which removes the body). A `content-length` header is added when the request is sent
 /// unless one was set.
 #[no_mangle]
-pub unsafe extern "C" fn h2_request_set_body(req: *mut h2_request, data: *const u8, len: usize) -> h2_result {
+pub unsafe extern "C" fn h2_request_set_body(
+    req: *mut h2_request,
+    data: *const u8,
+    len: usize,
+) -> h2_result {
     // SAFETY: forwarded caller contract; data is valid for len bytes.
     unsafe {
         with_req(req, |r| match c_slice(data, len, "body") {
@@ -97,7 +104,10 @@ pub unsafe extern "C" fn h2_request_set_body(req: *mut h2_request, data: *const 
 /// Sets this request's whole-request timeout in milliseconds, overriding the client's
 /// (0 = use the client's).
 #[no_mangle]
-pub unsafe extern "C" fn h2_request_set_timeout_ms(req: *mut h2_request, timeout_ms: u32) -> h2_result {
+pub unsafe extern "C" fn h2_request_set_timeout_ms(
+    req: *mut h2_request,
+    timeout_ms: u32,
+) -> h2_result {
     // SAFETY: forwarded caller contract.
     unsafe {
         with_req(req, |r| {

@@ -28,7 +28,9 @@ pub unsafe extern "C" fn h2_response_status(resp: *const h2_response) -> u16 {
 #[no_mangle]
 pub unsafe extern "C" fn h2_response_header_count(resp: *const h2_response) -> usize {
     // SAFETY: forwarded caller contract.
-    unsafe { self::resp(resp) }.map(|r| r.headers().len()).unwrap_or(0)
+    unsafe { self::resp(resp) }
+        .map(|r| r.headers().len())
+        .unwrap_or(0)
 }
 
 unsafe fn field_at(
@@ -43,7 +45,10 @@ unsafe fn field_at(
         return invalid("response is NULL");
     };
     let Some((n, v)) = list.get_with_nul(i) else {
-        return invalid(&format!("header index {i} out of range ({} headers)", list.len()));
+        return invalid(&format!(
+            "header index {i} out of range ({} headers)",
+            list.len()
+        ));
     };
     // SAFETY: each out pointer is NULL or writable (caller contract).
     unsafe {
@@ -68,7 +73,16 @@ pub unsafe extern "C" fn h2_response_header_at(
     value_len: *mut usize,
 ) -> h2_result {
     // SAFETY: forwarded caller contract.
-    guard(|| unsafe { field_at(self::resp(resp).map(|r| r.headers()), i, name, name_len, value, value_len) })
+    guard(|| unsafe {
+        field_at(
+            self::resp(resp).map(|r| r.headers()),
+            i,
+            name,
+            name_len,
+            value,
+            value_len,
+        )
+    })
 }
 
 unsafe fn find(list: Option<&HeaderList>, name: *const c_char) -> *const c_char {
@@ -88,16 +102,23 @@ unsafe fn find(list: Option<&HeaderList>, name: *const c_char) -> *const c_char 
 /// The first value of the response header `name` (matched case-insensitively),
 /// NUL-terminated, or NULL if absent (or `resp`/`name` is NULL).
 #[no_mangle]
-pub unsafe extern "C" fn h2_response_header(resp: *const h2_response, name: *const c_char) -> *const c_char {
+pub unsafe extern "C" fn h2_response_header(
+    resp: *const h2_response,
+    name: *const c_char,
+) -> *const c_char {
     // SAFETY: forwarded caller contract.
-    guard_or(std::ptr::null(), || unsafe { find(self::resp(resp).map(|r| r.headers()), name) })
+    guard_or(std::ptr::null(), || unsafe {
+        find(self::resp(resp).map(|r| r.headers()), name)
+    })
 }
 
 /// Number of trailers (headers sent after the body), or 0.
 #[no_mangle]
 pub unsafe extern "C" fn h2_response_trailer_count(resp: *const h2_response) -> usize {
     // SAFETY: forwarded caller contract.
-    unsafe { self::resp(resp) }.map(|r| r.trailers().len()).unwrap_or(0)
+    unsafe { self::resp(resp) }
+        .map(|r| r.trailers().len())
+        .unwrap_or(0)
 }
 
 /// The `i`th trailer; as `h2_response_header_at`.
@@ -111,14 +132,28 @@ pub unsafe extern "C" fn h2_response_trailer_at(
     value_len: *mut usize,
 ) -> h2_result {
     // SAFETY: forwarded caller contract.
-    guard(|| unsafe { field_at(self::resp(resp).map(|r| r.trailers()), i, name, name_len, value, value_len) })
+    guard(|| unsafe {
+        field_at(
+            self::resp(resp).map(|r| r.trailers()),
+            i,
+            name,
+            name_len,
+            value,
+            value_len,
+        )
+    })
 }
 
 /// The first value of trailer `name`, or NULL; as `h2_response_header`.
 #[no_mangle]
-pub unsafe extern "C" fn h2_response_trailer(resp: *const h2_response, name: *const c_char) -> *const c_char {
+pub unsafe extern "C" fn h2_response_trailer(
+    resp: *const h2_response,
+    name: *const c_char,
+) -> *const c_char {
     // SAFETY: forwarded caller contract.
-    guard_or(std::ptr::null(), || unsafe { find(self::resp(resp).map(|r| r.trailers()), name) })
+    guard_or(std::ptr::null(), || unsafe {
+        find(self::resp(resp).map(|r| r.trailers()), name)
+    })
 }
 
 /// The body and, in `*len` (if `len` is not NULL), its length. Never NULL for a valid

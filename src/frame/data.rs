@@ -20,7 +20,10 @@ impl<'a> Data<'a> {
     /// Decodes a DATA payload.
     pub fn decode(head: &FrameHeader, payload: &'a [u8]) -> Result<Data<'a>, FrameError> {
         if head.stream_id == 0 {
-            return Err(FrameError::conn(Reason::PROTOCOL_ERROR, "DATA frame on stream 0"));
+            return Err(FrameError::conn(
+                Reason::PROTOCOL_ERROR,
+                "DATA frame on stream 0",
+            ));
         }
         let (start, end) = strip_padding(head, payload, 0)?;
         Ok(Data {

@@ -55,7 +55,11 @@ impl<'a> Headers<'a> {
         let mut rest = &block[first..];
         while !rest.is_empty() {
             let n = rest.len().min(max);
-            let flags = if n == rest.len() { flag::END_HEADERS } else { 0 };
+            let flags = if n == rest.len() {
+                flag::END_HEADERS
+            } else {
+                0
+            };
             encode_header(dst, n, kind::CONTINUATION, flags, stream_id);
             dst.extend_from_slice(&rest[..n]);
             rest = &rest[n..];

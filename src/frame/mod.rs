@@ -110,7 +110,9 @@ impl FrameHeader {
         debug_assert!(self.len <= MAX_MAX_FRAME_SIZE);
         let l = self.len.to_be_bytes();
         let s = (self.stream_id & MAX_STREAM_ID).to_be_bytes();
-        dst.extend_from_slice(&[l[1], l[2], l[3], self.kind, self.flags, s[0], s[1], s[2], s[3]]);
+        dst.extend_from_slice(&[
+            l[1], l[2], l[3], self.kind, self.flags, s[0], s[1], s[2], s[3],
+        ]);
     }
 
     /// Whether `f` is set.
@@ -168,10 +170,10 @@ pub(crate) fn strip_padding(
 ) -> Result<(usize, usize), FrameError> {
     // Returns (start, end) offsets of the content within payload.
     if head.has(flag::PADDED) {
-        let pad = *payload
-            .first()
-            .ok_or(FrameError::conn(Reason::FRAME_SIZE_ERROR, "PADDED frame without pad length"))?
-            as usize;
+        let pad = *payload.first().ok_or(FrameError::conn(
+            Reason::FRAME_SIZE_ERROR,
+            "PADDED frame without pad length",
+        ))? as usize;
         let start = 1 + extra;
         if start + pad > payload.len() {
             return Err(FrameError::conn(
@@ -182,7 +184,10 @@ pub(crate) fn strip_padding(
         Ok((start, payload.len() - pad))
     } else {
         if extra > payload.len() {
-            return Err(FrameError::conn(Reason::FRAME_SIZE_ERROR, "frame too short"));
+            return Err(FrameError::conn(
+                Reason::FRAME_SIZE_ERROR,
+                "frame too short",
+            ));
         }
         Ok((extra, payload.len()))
     }

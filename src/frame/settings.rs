@@ -115,9 +115,7 @@ impl<'a> Settings<'a> {
 
     /// The parameters in order.
     pub fn iter(&self) -> SettingsIter<'a> {
-        SettingsIter {
-            rest: self.payload,
-        }
+        SettingsIter { rest: self.payload }
     }
 
     /// Appends a SETTINGS frame with `params`.

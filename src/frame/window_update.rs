@@ -68,8 +68,16 @@ mod tests {
             flags: 0,
             stream_id,
         };
-        assert!(WindowUpdate::decode(&h(1), &[0; 4]).unwrap_err().stream_only);
-        assert!(!WindowUpdate::decode(&h(0), &[0; 4]).unwrap_err().stream_only);
+        assert!(
+            WindowUpdate::decode(&h(1), &[0; 4])
+                .unwrap_err()
+                .stream_only
+        );
+        assert!(
+            !WindowUpdate::decode(&h(0), &[0; 4])
+                .unwrap_err()
+                .stream_only
+        );
         // The reserved bit is ignored: 0x80000000 is an increment of 0.
         assert!(WindowUpdate::decode(&h(0), &[0x80, 0, 0, 0]).is_err());
     }

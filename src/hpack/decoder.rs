@@ -144,8 +144,8 @@ impl Decoder {
         let name = if name_index == 0 {
             read_string(block, pos, &mut self.name_buf)?
         } else if name_index <= STATIC_LEN {
-            let (name, _) = table::static_entry(name_index)
-                .ok_or(DecodeError::InvalidIndex(name_index))?;
+            let (name, _) =
+                table::static_entry(name_index).ok_or(DecodeError::InvalidIndex(name_index))?;
             Str::Static(name)
         } else {
             // Copy the name out of the dynamic table: inserting this field
@@ -253,7 +253,13 @@ mod tests {
         assert_eq!(dec.table_size(), 34);
         dec.set_max_table_size(10);
         assert_eq!(dec.table_size(), 0);
-        assert_eq!(decode_all(&mut dec, &[0x3f, 0x00]), Err(DecodeError::SizeUpdateTooLarge { requested: 31, max: 10 }));
+        assert_eq!(
+            decode_all(&mut dec, &[0x3f, 0x00]),
+            Err(DecodeError::SizeUpdateTooLarge {
+                requested: 31,
+                max: 10
+            })
+        );
     }
 
     #[test]

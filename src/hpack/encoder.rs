@@ -235,9 +235,9 @@ impl Encoder {
             Indexing::Never => (4, 0x10),
         };
 
-        let name_index = in_static.name.or_else(|| {
-            hashes.and_then(|tag| self.find(&self.names, tag.name_hash, name, None))
-        });
+        let name_index = in_static
+            .name
+            .or_else(|| hashes.and_then(|tag| self.find(&self.names, tag.name_hash, name, None)));
         match name_index {
             Some(index) => integer::encode(index, prefix_bits, pattern, dst),
             None => {
@@ -334,12 +334,18 @@ mod tests {
         let mut enc = Encoder::new();
         let first = encode_block(&mut enc, &[("user-agent", "h2client/0.1")]);
         assert_eq!(first[0], 0x40 | 58);
-        assert_eq!(encode_block(&mut enc, &[("user-agent", "h2client/0.1")]), [0xbe]);
+        assert_eq!(
+            encode_block(&mut enc, &[("user-agent", "h2client/0.1")]),
+            [0xbe]
+        );
         // Another value of the same name reuses the dynamic name entry's
         // static name index, and shifts the first entry to 63.
         let third = encode_block(&mut enc, &[("user-agent", "other")]);
         assert_eq!(third[0], 0x40 | 58);
-        assert_eq!(encode_block(&mut enc, &[("user-agent", "h2client/0.1")]), [0xbf]);
+        assert_eq!(
+            encode_block(&mut enc, &[("user-agent", "h2client/0.1")]),
+            [0xbf]
+        );
     }
 
     #[test]
@@ -360,7 +366,10 @@ mod tests {
             assert_eq!(&block[..2], [0x1f, 23 - 15]);
         }
         // Even an empty cookie (a static full match) is not indexed.
-        assert_eq!(encode_block(&mut enc, &[("cookie", "")]), [0x1f, 32 - 15, 0x00]);
+        assert_eq!(
+            encode_block(&mut enc, &[("cookie", "")]),
+            [0x1f, 32 - 15, 0x00]
+        );
         assert_eq!(enc.table.len(), 0);
     }
 
@@ -415,6 +424,9 @@ mod tests {
         let a = hash_bytes(0, b"x-header-1");
         let b = hash_bytes(0, b"x-header-2");
         assert_ne!(a, b);
-        assert_ne!(hash_bytes(hash_bytes(0, b"ab"), b"c"), hash_bytes(hash_bytes(0, b"a"), b"bc"));
+        assert_ne!(
+            hash_bytes(hash_bytes(0, b"ab"), b"c"),
+            hash_bytes(hash_bytes(0, b"a"), b"bc")
+        );
     }
 }

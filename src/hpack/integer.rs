@@ -160,10 +160,7 @@ mod tests {
     #[test]
     fn rejects_too_many_continuation_bytes() {
         // Redundant zero groups still encode 31, but a sixth byte is refused.
-        assert_eq!(
-            dec(&[0x1f, 0x80, 0x80, 0x80, 0x80, 0x00], 5),
-            Ok((31, 6))
-        );
+        assert_eq!(dec(&[0x1f, 0x80, 0x80, 0x80, 0x80, 0x00], 5), Ok((31, 6)));
         assert_eq!(
             dec(&[0x1f, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00], 5),
             Err(DecodeError::IntegerOverflow)

@@ -163,8 +163,7 @@ pub(crate) fn static_lookup(name: &[u8], value: &[u8]) -> StaticMatch {
             }
         }
     };
-    let full = (first..first + count)
-        .find(|&i| static_entry(i).is_some_and(|(_, v)| v == value));
+    let full = (first..first + count).find(|&i| static_entry(i).is_some_and(|(_, v)| v == value));
     StaticMatch {
         name: Some(first),
         full,
@@ -306,10 +305,7 @@ impl DynamicTable {
         // stays below about four times the table size.
         let live = self.buf.len() - self.start;
         let needed = name.len() + value.len();
-        if self.start > 0
-            && self.start >= live
-            && self.buf.len() + needed > self.buf.capacity()
-        {
+        if self.start > 0 && self.start >= live && self.buf.len() + needed > self.buf.capacity() {
             self.compact();
         }
         let offset = self.buf.len();
@@ -397,7 +393,10 @@ mod tests {
     fn static_table_spot_checks() {
         assert_eq!(static_entry(1), Some((&b":authority"[..], &b""[..])));
         assert_eq!(static_entry(2), Some((&b":method"[..], &b"GET"[..])));
-        assert_eq!(static_entry(16), Some((&b"accept-encoding"[..], &b"gzip, deflate"[..])));
+        assert_eq!(
+            static_entry(16),
+            Some((&b"accept-encoding"[..], &b"gzip, deflate"[..]))
+        );
         assert_eq!(static_entry(61), Some((&b"www-authenticate"[..], &b""[..])));
         assert_eq!(static_entry(0), None);
         assert_eq!(static_entry(62), None);
@@ -432,7 +431,10 @@ mod tests {
         let mut t = DynamicTable::new(4096);
         insert(&mut t, "a", "1");
         insert(&mut t, "b", "2");
-        assert_eq!(entries(&t), [("b".into(), "2".into()), ("a".into(), "1".into())]);
+        assert_eq!(
+            entries(&t),
+            [("b".into(), "2".into()), ("a".into(), "1".into())]
+        );
         assert_eq!(t.size(), 2 * 34);
         assert_eq!(t.get(2), None);
         assert_eq!(t.seq_to_index(1), Some(0));
@@ -520,7 +522,11 @@ mod tests {
             }
             assert_eq!(entries(&t), Vec::from(model.clone()), "round {round}");
             assert_eq!(t.size(), size(&model));
-            assert!(t.buf.capacity() <= 4 * 300, "buffer grew to {}", t.buf.capacity());
+            assert!(
+                t.buf.capacity() <= 4 * 300,
+                "buffer grew to {}",
+                t.buf.capacity()
+            );
         }
     }
 }
