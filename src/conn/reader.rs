@@ -81,6 +81,8 @@ pub(crate) struct Reader<R> {
     drained: bool,
     /// GOAWAY to send because we found a connection error.
     send_goaway: Option<(Reason, String)>,
+    /// The server's SETTINGS_INITIAL_WINDOW_SIZE (for streams without a body).
+    peer_initial_window: i64,
 }
 
 fn lossy(b: &[u8], max: usize) -> String {
@@ -131,6 +133,7 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
             drain_requested: false,
             drained: false,
             send_goaway: None,
+            peer_initial_window: i64::from(crate::frame::DEFAULT_WINDOW_SIZE),
         }
     }
 
@@ -157,9 +160,7 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
                     match r {
                         Ok(0) => return Err(self.eof_error()),
                         Ok(_) => {}
-                        Err(e) => {
-                            return Err(Error::io(&format!("read from {} failed", self.shared.peer), &e))
-                        }
+                        Err(e) => return Err(self.read_error(&e)),
                     }
                     self.last_read = Instant::now();
                     // Registrations sent before the HEADERS were written must be seen before
@@ -247,6 +248,20 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
         Some(*s)
     }
 
+    fn read_error(&self, e: &std::io::Error) -> Error {
+        match &self.goaway {
+            // The server said why it is closing; a reset that follows is part of that.
+            Some(g) => Error::new(
+                ErrorKind::GoAway,
+                format!("{}; then the connection failed: {e}", g.describe()),
+            )
+            .with_reason(g.reason)
+            .with_origin(Origin::Remote)
+            .with_processed(Processed::Maybe),
+            None => Error::io(&format!("read from {} failed", self.shared.peer), e),
+        }
+    }
+
     fn eof_error(&self) -> Error {
         match &self.goaway {
             Some(g) => Error::new(
@@ -323,7 +338,7 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
 
     fn complete(&mut self, id: u32) {
         if let Some(mut s) = self.remove(id) {
-            if s.body_pending {
+            if s.has_body {
                 // The server answered before reading the whole body: stop sending it.
                 let _ = self.cmd.send(Command::StopSending {
                     stream_id: id,
@@ -736,7 +751,7 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
         let Some(s) = self.remove(r.stream_id) else {
             return Ok(());
         };
-        if s.body_pending {
+        if s.has_body {
             let _ = self.cmd.send(Command::StopSending {
                 stream_id: r.stream_id,
                 rst_if_sending: None,
@@ -788,6 +803,22 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
                 Setting::MaxHeaderListSize(v) => ps.max_header_list_size = Some(v),
                 Setting::MaxConcurrentStreams(v) => max_streams = Some(v),
                 Setting::EnablePush(_) | Setting::Unknown(..) => {}
+            }
+        }
+        if let Some(v) = ps.initial_window_size {
+            let delta = i64::from(v) - self.peer_initial_window;
+            self.peer_initial_window = i64::from(v);
+            let max = i64::from(crate::frame::MAX_WINDOW_SIZE);
+            let mut overflow = false;
+            for s in self.streams.values_mut().filter(|s| !s.has_body) {
+                s.send_window += delta;
+                overflow |= s.send_window > max;
+            }
+            if overflow {
+                return Err(self.conn_error(
+                    Reason::FLOW_CONTROL_ERROR,
+                    "SETTINGS_INITIAL_WINDOW_SIZE change overflows a stream's send window",
+                ));
             }
         }
         let first = !self.got_settings;
@@ -886,7 +917,7 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
             .collect();
         for id in above {
             if let Some(s) = self.remove(id) {
-                if s.body_pending {
+                if s.has_body {
                     let _ = self.cmd.send(Command::StopSending {
                         stream_id: id,
                         rst_if_sending: None,
@@ -912,6 +943,21 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
         };
         if w.stream_id != 0 {
             self.check_stream(head)?;
+            let Some(s) = self.streams.get_mut(&w.stream_id) else {
+                return Ok(());
+            };
+            if !s.has_body {
+                s.send_window += i64::from(w.increment);
+                if s.send_window > i64::from(crate::frame::MAX_WINDOW_SIZE) {
+                    let id = w.stream_id;
+                    self.stream_error(
+                        id,
+                        Reason::FLOW_CONTROL_ERROR,
+                        &format!("WINDOW_UPDATE overflows the send window of stream {id}"),
+                    );
+                }
+                return Ok(());
+            }
         }
         let _ = self.cmd.send(Command::SendWindow {
             stream_id: w.stream_id,

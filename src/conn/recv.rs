@@ -308,8 +308,11 @@ pub(crate) struct RecvStream {
     pub window: i64,
     /// Bytes consumed since our last WINDOW_UPDATE for the stream.
     pub unacked: u32,
-    /// The writer still has request body to send for this stream.
-    pub body_pending: bool,
+    /// The request has a body: the writer keeps the stream's send state (and window) until
+    /// told the stream closed. Without a body the reader tracks the send window itself.
+    pub has_body: bool,
+    /// Send window of a stream without a body (only checked for overflow, §6.9.1).
+    pub send_window: i64,
 }
 
 #[cfg(test)]

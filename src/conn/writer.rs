@@ -37,7 +37,8 @@ enum Seg {
     Body(Bytes),
 }
 
-/// Send state of a stream whose request body is not fully sent.
+/// Send state of a stream with a request body, kept until the reader says the stream closed
+/// so that window overflows are caught after the body is sent too.
 struct SendStream {
     window: i64,
     body: Bytes,
@@ -75,6 +76,9 @@ pub(crate) struct Writer<W> {
     ready: VecDeque<u32>,
     draining: bool,
     stop: Stop,
+    /// A connection error found here (flow-control violation by the server): reported to the
+    /// reader after our GOAWAY is flushed.
+    fatal: Option<Error>,
 }
 
 fn io_error(e: &std::io::Error, peer: &str) -> Error {
@@ -113,12 +117,16 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Writer<W> {
             ready: VecDeque::new(),
             draining: false,
             stop: Stop::No,
+            fatal: None,
         }
     }
 
     /// Runs until the connection closes; then re-submits every request it never wrote.
     pub(crate) async fn run(mut self) {
-        let result = self.run_inner().await;
+        let mut result = self.run_inner().await;
+        if let Some(e) = self.fatal.take() {
+            result = Err(e);
+        }
         // Stop being offered requests before collecting the ones already queued.
         self.shared.set_going_away();
         let cause = match result {
@@ -150,13 +158,13 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Writer<W> {
         loop {
             if self.buf.is_empty() && self.segs.is_empty() && !self.can_send_data() {
                 match self.rx.recv().await {
-                    Some(cmd) => self.handle(cmd)?,
+                    Some(cmd) => self.handle(cmd),
                     None => return Ok(()),
                 }
             }
             while self.stop == Stop::No && self.buf.len() < BATCH_BYTES {
                 match self.rx.try_recv() {
-                    Ok(cmd) => self.handle(cmd)?,
+                    Ok(cmd) => self.handle(cmd),
                     Err(_) => break,
                 }
             }
@@ -193,21 +201,21 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Writer<W> {
         }
     }
 
-    fn handle(&mut self, cmd: Command) -> Result<(), Error> {
+    fn handle(&mut self, cmd: Command) {
         match cmd {
             Command::Request(a) => self.start_stream(a),
             Command::Frames(f) => self.buf.extend_from_slice(&f),
-            Command::PeerSettings(s) => self.apply_settings(s)?,
+            Command::PeerSettings(s) => self.apply_settings(s),
             Command::SendWindow {
                 stream_id,
                 increment,
-            } => self.open_window(stream_id, increment)?,
+            } => self.open_window(stream_id, increment),
             Command::StopSending {
                 stream_id,
                 rst_if_sending,
             } => {
-                if self.sending.remove(&stream_id).is_some() {
-                    if let Some(r) = rst_if_sending {
+                if let Some(st) = self.sending.remove(&stream_id) {
+                    if let (Some(r), false) = (rst_if_sending, st.body.is_empty()) {
                         RstStream::encode(stream_id, r, &mut self.buf);
                     }
                 }
@@ -231,7 +239,6 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Writer<W> {
                 self.stop = Stop::Close;
             }
         }
-        Ok(())
     }
 
     fn resubmit(&self, a: Assigned, cause: &Error) {
@@ -329,7 +336,8 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Writer<W> {
             ),
             window: i64::from(self.cfg.initial_window_size),
             unacked: 0,
-            body_pending: body_len > 0,
+            has_body: body_len > 0,
+            send_window: self.peer_initial_window,
         });
         if let Err(e) = self.rdr.send(ReaderMsg::Register(id, stream)) {
             // The reader is gone, so the connection is closing; nothing was written for this
@@ -379,7 +387,7 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Writer<W> {
         }
     }
 
-    fn apply_settings(&mut self, s: PeerSettings) -> Result<(), Error> {
+    fn apply_settings(&mut self, s: PeerSettings) {
         if let Some(v) = s.header_table_size {
             self.enc.set_max_table_size(v as usize);
         }
@@ -398,44 +406,44 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Writer<W> {
                 if st.window > i64::from(MAX_WINDOW_SIZE) {
                     overflow = Some(*id);
                 }
-                if st.window > 0 && !st.queued {
+                if st.window > 0 && !st.queued && !st.body.is_empty() {
                     st.queued = true;
                     self.ready.push_back(*id);
                 }
             }
             if let Some(id) = overflow {
-                return Err(self.flow_error(format!(
+                return self.flow_error(format!(
                     "SETTINGS_INITIAL_WINDOW_SIZE change overflows the window of stream {id}"
-                )));
+                ));
             }
         }
         Settings::encode_ack(&mut self.buf);
-        Ok(())
     }
 
     /// A connection-level flow-control violation by the server.
-    fn flow_error(&mut self, what: String) -> Error {
-        let e = Error::protocol(Reason::FLOW_CONTROL_ERROR, &what);
-        GoAway::encode(
-            0,
-            Reason::FLOW_CONTROL_ERROR,
-            what.as_bytes(),
-            &mut self.buf,
-        );
+    fn flow_error(&mut self, what: String) {
+        if self.fatal.is_none() {
+            self.fatal = Some(Error::protocol(Reason::FLOW_CONTROL_ERROR, &what));
+            GoAway::encode(
+                0,
+                Reason::FLOW_CONTROL_ERROR,
+                what.as_bytes(),
+                &mut self.buf,
+            );
+        }
         self.stop = Stop::Close;
-        e
     }
 
-    fn open_window(&mut self, stream_id: u32, inc: u32) -> Result<(), Error> {
+    fn open_window(&mut self, stream_id: u32, inc: u32) {
         if stream_id == 0 {
             self.conn_window += i64::from(inc);
             if self.conn_window > i64::from(MAX_WINDOW_SIZE) {
-                return Err(self.flow_error("WINDOW_UPDATE overflows the connection window".into()));
+                self.flow_error("WINDOW_UPDATE overflows the connection window".into());
             }
-            return Ok(());
+            return;
         }
         let Some(st) = self.sending.get_mut(&stream_id) else {
-            return Ok(());
+            return;
         };
         st.window += i64::from(inc);
         if st.window > i64::from(MAX_WINDOW_SIZE) {
@@ -446,13 +454,12 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Writer<W> {
                 format!("WINDOW_UPDATE overflows the send window of stream {stream_id}"),
             );
             let _ = self.rdr.send(ReaderMsg::StreamError(stream_id, e));
-            return Ok(());
+            return;
         }
-        if st.window > 0 && !st.queued {
+        if st.window > 0 && !st.queued && !st.body.is_empty() {
             st.queued = true;
             self.ready.push_back(stream_id);
         }
-        Ok(())
     }
 
     fn can_send_data(&self) -> bool {
@@ -491,7 +498,7 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Writer<W> {
                 self.buf.extend_from_slice(&chunk);
             }
             if end {
-                self.sending.remove(&id);
+                st.queued = false;
             } else if st.window > 0 {
                 self.ready.push_back(id);
             } else {

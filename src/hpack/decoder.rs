@@ -208,7 +208,9 @@ fn resolve<'a>(s: Str, block: &'a [u8], scratch: &'a [u8]) -> Result<&'a [u8], D
 mod tests {
     use super::*;
 
-    fn decode_all(dec: &mut Decoder, block: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, DecodeError> {
+    type HeaderList = Vec<(Vec<u8>, Vec<u8>)>;
+
+    fn decode_all(dec: &mut Decoder, block: &[u8]) -> Result<HeaderList, DecodeError> {
         let mut out = Vec::new();
         dec.decode(block, |n, v| out.push((n.to_vec(), v.to_vec())))?;
         Ok(out)

@@ -12,30 +12,25 @@ use super::table::{self, DynamicTable, Evicted, Tag, ENTRY_OVERHEAD, STATIC_LEN}
 /// a bound keeps a generous peer from making us hold more state.
 const OWN_MAX_TABLE_SIZE: usize = 4096;
 
-/// Fields that must never be indexed (RFC 7541 section 7.1.3): credentials
-/// and cookies, so that an intermediary re-encoding them doesn't index them
-/// either and a compression oracle can't probe them.
-fn is_sensitive(name: &[u8]) -> bool {
-    matches!(
-        name,
-        b"authorization" | b"proxy-authorization" | b"cookie" | b"set-cookie"
-    )
+/// Whether the field with this static name index must never be indexed
+/// (RFC 7541 section 7.1.3): `authorization`, `cookie`,
+/// `proxy-authorization` and `set-cookie`. Credentials and cookies are sent
+/// as never-indexed literals so that an intermediary re-encoding them does
+/// not index them either, and a compression oracle cannot probe them.
+///
+/// All the names our policy singles out are in the static table, so the
+/// static lookup that is needed anyway also decides the policy, with
+/// integer compares instead of more string compares.
+fn is_sensitive(static_name: Option<usize>) -> bool {
+    matches!(static_name, Some(23 | 32 | 49 | 55))
 }
 
-/// Fields whose values are rarely repeated on a connection: indexing them
-/// would only evict entries that are.
-fn is_unlikely_to_repeat(name: &[u8]) -> bool {
-    matches!(
-        name,
-        b":path"
-            | b"content-length"
-            | b"etag"
-            | b"if-modified-since"
-            | b"if-none-match"
-            | b"location"
-            | b"referer"
-            | b"link"
-    )
+/// Whether the field with this static name index is rarely repeated on a
+/// connection, so indexing it would only evict entries that are: `:path`,
+/// `content-length`, `etag`, `if-modified-since`, `if-none-match`, `link`,
+/// `location`, `referer`.
+fn is_unlikely_to_repeat(static_name: Option<usize>) -> bool {
+    matches!(static_name, Some(4 | 28 | 34 | 40 | 41 | 45 | 46 | 51))
 }
 
 /// How a literal field is represented (RFC 7541 section 6.2).
@@ -71,33 +66,52 @@ impl Hasher for PassThrough {
 
 type HashIndex = HashMap<u64, u64, BuildHasherDefault<PassThrough>>;
 
-const HASH_MUL: u64 = 0x9e37_79b9_7f4a_7c15;
-
 /// Fast non-cryptographic hash of `bytes`, continuing from `seed`.
 ///
 /// Hash quality only affects compression (a collision just hides an
 /// entry, since hits are confirmed by comparing bytes), and the inputs come
 /// from our own application, not from the peer, so speed wins over
-/// DoS resistance here. The maps are also bounded by the table size.
+/// DoS resistance here; the maps are also bounded by the table size.
+///
+/// Reads whole words, with overlapping reads for the tail (so every byte
+/// is covered without a variable-length copy), and mixes with a folded
+/// 64x64->128-bit multiply.
 fn hash_bytes(seed: u64, bytes: &[u8]) -> u64 {
-    let mut h = seed ^ (bytes.len() as u64).wrapping_mul(HASH_MUL);
-    let mut chunks = bytes.chunks_exact(8);
-    for chunk in &mut chunks {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        h = (h.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(HASH_MUL);
+    const K1: u64 = 0x9e37_79b9_7f4a_7c15;
+    const K2: u64 = 0xbf58_476d_1ce4_e5b9;
+    fn mix(a: u64, b: u64) -> u64 {
+        let m = u128::from(a ^ K1) * u128::from(b ^ K2);
+        (m as u64) ^ ((m >> 64) as u64)
     }
-    let rest = chunks.remainder();
-    if !rest.is_empty() {
-        let mut word = [0u8; 8];
-        word[..rest.len()].copy_from_slice(rest);
-        h = (h.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(HASH_MUL);
+    fn word(chunk: Option<&[u8; 8]>) -> u64 {
+        chunk.map_or(0, |c| u64::from_le_bytes(*c))
     }
-    // Final avalanche: the multiply leaves the low bits weak, and the map
-    // uses them to pick buckets.
-    h ^= h >> 32;
-    h = h.wrapping_mul(HASH_MUL);
-    h ^ (h >> 29)
+    fn half(chunk: Option<&[u8; 4]>) -> u64 {
+        chunk.map_or(0, |c| u64::from(u32::from_le_bytes(*c)))
+    }
+    let len = bytes.len();
+    let mut h = mix(seed, len as u64);
+    if len > 8 {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            h = mix(h, word(chunk.first_chunk()));
+        }
+        if !chunks.remainder().is_empty() {
+            // The last 8 bytes, overlapping the previous chunk.
+            h = mix(h, word(bytes.last_chunk()));
+        }
+    } else if len >= 4 {
+        // Two overlapping 4-byte reads cover 4..=8 bytes.
+        h = mix(
+            h,
+            half(bytes.first_chunk()) | half(bytes.last_chunk()) << 32,
+        );
+    } else if len > 0 {
+        // First, middle and last byte cover 1..=3 bytes.
+        let b = |i: usize| u64::from(bytes.get(i).copied().unwrap_or(0));
+        h = mix(h, b(0) | b(len / 2) << 8 | b(len - 1) << 16);
+    }
+    mix(h, K1)
 }
 
 /// HPACK encoder for one connection direction (our requests).
@@ -189,8 +203,8 @@ impl Encoder {
     /// valid (pseudo-headers such as `:method` included); this is not
     /// checked here.
     pub fn encode_field(&mut self, name: &[u8], value: &[u8], dst: &mut Vec<u8>) {
-        let sensitive = is_sensitive(name);
         let in_static = table::static_lookup(name, value);
+        let sensitive = is_sensitive(in_static.name);
 
         if !sensitive {
             if let Some(index) = in_static.full {
@@ -222,7 +236,7 @@ impl Encoder {
             .saturating_add(ENTRY_OVERHEAD);
         let indexing = if sensitive {
             Indexing::Never
-        } else if is_unlikely_to_repeat(name)
+        } else if is_unlikely_to_repeat(in_static.name)
             || entry_size.saturating_mul(4) > self.table.max_size().saturating_mul(3)
         {
             Indexing::Without
@@ -420,6 +434,39 @@ mod tests {
     }
 
     #[test]
+    fn policy_indices_name_the_intended_fields() {
+        let names_where = |f: fn(Option<usize>) -> bool| -> Vec<&[u8]> {
+            (1..=STATIC_LEN)
+                .filter(|&i| f(Some(i)))
+                .map(|i| table::static_entry(i).unwrap().0)
+                .collect()
+        };
+        assert_eq!(
+            names_where(is_sensitive),
+            [
+                &b"authorization"[..],
+                b"cookie",
+                b"proxy-authorization",
+                b"set-cookie"
+            ]
+        );
+        assert_eq!(
+            names_where(is_unlikely_to_repeat),
+            [
+                &b":path"[..],
+                b"content-length",
+                b"etag",
+                b"if-modified-since",
+                b"if-none-match",
+                b"link",
+                b"location",
+                b"referer"
+            ]
+        );
+        assert!(!is_sensitive(None) && !is_unlikely_to_repeat(None));
+    }
+
+    #[test]
     fn hash_spreads_similar_inputs() {
         let a = hash_bytes(0, b"x-header-1");
         let b = hash_bytes(0, b"x-header-2");
@@ -428,5 +475,16 @@ mod tests {
             hash_bytes(hash_bytes(0, b"ab"), b"c"),
             hash_bytes(hash_bytes(0, b"a"), b"bc")
         );
+        // Every length path: 0, 1..=3, 4..=8, and longer with a tail.
+        let mut seen = std::collections::HashSet::new();
+        for len in 0..40 {
+            for fill in [b'a', b'b'] {
+                if len == 0 && fill == b'b' {
+                    continue; // the same empty string
+                }
+                let s = vec![fill; len];
+                assert!(seen.insert(hash_bytes(0, &s)), "collision at {len}");
+            }
+        }
     }
 }

@@ -7,8 +7,8 @@
 //! ends up, whether it completed a symbol (at most one: the shortest code
 //! has 5 bits) and whether the bits consumed since the last symbol are a
 //! valid end-of-string padding. The table is computed at compile time from
-//! [`CODES`], so there is no start-up cost, no lock and no chance of the
-//! decoder disagreeing with the encoder.
+//! the same code table the encoder uses, so there is no start-up cost, no
+//! lock and no chance of the decoder disagreeing with the encoder.
 
 use super::DecodeError;
 
@@ -323,55 +323,63 @@ pub fn encode(src: &[u8], dst: &mut Vec<u8>) {
 ///
 /// Fails with [`DecodeError::InvalidHuffman`] if the string contains EOS, or
 /// ends with more than 7 bits of padding or padding that is not all ones.
-/// On error `dst` may hold part of the output.
+/// On error `dst` is left as it was.
 pub fn decode(src: &[u8], dst: &mut Vec<u8>) -> Result<(), DecodeError> {
-    // Each symbol takes at least 5 bits, so this is enough for any valid
-    // input and `push` below never reallocates.
-    dst.reserve(src.len() * 8 / 5);
-    let mut state: u8 = 0;
+    let start = dst.len();
+    // Every symbol takes at least 5 bits, so a valid string decodes to at
+    // most len * 8 / 5 bytes; one more slot lets the loop store a byte on
+    // every step and only advance the length when a symbol was completed,
+    // which avoids a hard-to-predict branch per nibble.
+    let max_out = src.len() / 5 * 8 + (src.len() % 5) * 8 / 5 + 1;
+    dst.resize(start + max_out, 0);
+    let Some(out) = dst.get_mut(start..) else {
+        return Err(DecodeError::InvalidHuffman);
+    };
+    let mut n = 0;
+    let mut state = 0;
     // An empty string is valid: no bits, no padding.
-    let mut accept = true;
+    let mut last = ACCEPT;
     for &byte in src {
         for nibble in [byte >> 4, byte & 0x0f] {
-            let t = DECODE_TABLE[usize::from(state)][usize::from(nibble)];
-            if t.flags & FAIL != 0 {
+            let t = DECODE_TABLE[state][usize::from(nibble)];
+            if t & FAIL != 0 {
+                dst.truncate(start);
                 return Err(DecodeError::InvalidHuffman);
             }
-            if t.flags & EMIT != 0 {
-                dst.push(t.symbol);
+            // Always in bounds (see `max_out`); `get_mut` keeps it
+            // panic-free rather than trusting that reasoning.
+            if let Some(slot) = out.get_mut(n) {
+                *slot = (t >> SYMBOL_SHIFT) as u8;
             }
-            state = t.next;
-            accept = t.flags & ACCEPT != 0;
+            n += ((t >> EMIT_SHIFT) & 1) as usize;
+            state = (t & 0xff) as usize;
+            last = t;
         }
     }
-    if accept {
-        Ok(())
-    } else {
-        Err(DecodeError::InvalidHuffman)
+    if last & ACCEPT == 0 {
+        dst.truncate(start);
+        return Err(DecodeError::InvalidHuffman);
     }
+    dst.truncate(start + n);
+    Ok(())
 }
 
-/// Transition flag: the nibble completed a symbol, stored in `symbol`.
-const EMIT: u8 = 1;
-/// Transition flag: the bits since the last symbol are at most 7 ones, so
-/// the string may legally end after this nibble.
-const ACCEPT: u8 = 2;
-/// Transition flag: the nibble completed EOS, which must never appear.
-const FAIL: u8 = 4;
-
-/// One transition of the nibble state machine.
-#[derive(Clone, Copy)]
-struct Transition {
-    /// State (code tree node) after consuming the nibble; 0 is the root.
-    next: u8,
-    /// `EMIT` / `ACCEPT` / `FAIL` bits.
-    flags: u8,
-    /// The decoded byte when `EMIT` is set.
-    symbol: u8,
-}
+// A transition of the nibble state machine is packed into a u32 so that a
+// table row is 64 bytes (one cache line) and the whole table 16 KiB:
+// bits 0..8 the next state (code tree node, 0 = root), bits 8..16 the
+// decoded byte, then the flags.
+const SYMBOL_SHIFT: u32 = 8;
+const EMIT_SHIFT: u32 = 16;
+/// The nibble completed a symbol (stored in bits 8..16).
+const EMIT: u32 = 1 << EMIT_SHIFT;
+/// The bits since the last symbol are at most 7 ones, so the string may
+/// legally end after this nibble.
+const ACCEPT: u32 = 1 << 17;
+/// The nibble completed EOS, which must never appear in a string.
+const FAIL: u32 = 1 << 18;
 
 /// `DECODE_TABLE[state][nibble]`, built at compile time from [`CODES`].
-static DECODE_TABLE: [[Transition; 16]; 256] = build_decode_table();
+static DECODE_TABLE: [[u32; 16]; 256] = build_decode_table();
 
 /// Marks a child slot as a leaf; the low bits hold the symbol (0..=256).
 const LEAF: u16 = 0x8000;
@@ -383,7 +391,7 @@ const EMPTY: u16 = 0xffff;
 /// Runs during compilation: every `assert!` here is a compile-time check
 /// that the transcribed code is prefix-free and complete (a full binary tree
 /// with exactly 256 internal nodes, so that a `u8` names every state).
-const fn build_decode_table() -> [[Transition; 16]; 256] {
+const fn build_decode_table() -> [[u32; 16]; 256] {
     // children[node][bit]: an internal node index, `LEAF | symbol`, or EMPTY.
     let mut children = [[EMPTY; 2]; 256];
     let mut nodes = 1; // node 0 is the root
@@ -428,12 +436,7 @@ const fn build_decode_table() -> [[Transition; 16]; 256] {
         depth += 1;
     }
 
-    let empty = Transition {
-        next: 0,
-        flags: 0,
-        symbol: 0,
-    };
-    let mut table = [[empty; 16]; 256];
+    let mut table = [[0u32; 16]; 256];
     let mut state = 0;
     while state < 256 {
         let mut nibble = 0;
@@ -456,7 +459,7 @@ const fn build_decode_table() -> [[Transition; 16]; 256] {
                     // at most one of them.
                     assert!(flags & EMIT == 0);
                     flags |= EMIT;
-                    symbol = s as u8;
+                    symbol = s as u32;
                     node = 0;
                 } else {
                     node = slot as usize;
@@ -465,11 +468,7 @@ const fn build_decode_table() -> [[Transition; 16]; 256] {
             if flags & FAIL == 0 && accepting[node] {
                 flags |= ACCEPT;
             }
-            table[state][nibble] = Transition {
-                next: node as u8,
-                flags,
-                symbol,
-            };
+            table[state][nibble] = node as u32 | symbol << SYMBOL_SHIFT | flags;
             nibble += 1;
         }
         state += 1;

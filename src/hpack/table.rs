@@ -97,77 +97,138 @@ pub(crate) struct StaticMatch {
 }
 
 /// Looks `name`/`value` up in the static table.
-///
-/// A `match` on the name compiles to a length switch plus a few `memcmp`s,
-/// which beats hashing for 61 fixed entries; the values of the few names
-/// that have several entries are then compared directly.
 pub(crate) fn static_lookup(name: &[u8], value: &[u8]) -> StaticMatch {
-    // (first index, number of consecutive entries with this name)
-    let (first, count) = match name {
-        b":authority" => (1, 1),
-        b":method" => (2, 2),
-        b":path" => (4, 2),
-        b":scheme" => (6, 2),
-        b":status" => (8, 7),
-        b"accept-charset" => (15, 1),
-        b"accept-encoding" => (16, 1),
-        b"accept-language" => (17, 1),
-        b"accept-ranges" => (18, 1),
-        b"accept" => (19, 1),
-        b"access-control-allow-origin" => (20, 1),
-        b"age" => (21, 1),
-        b"allow" => (22, 1),
-        b"authorization" => (23, 1),
-        b"cache-control" => (24, 1),
-        b"content-disposition" => (25, 1),
-        b"content-encoding" => (26, 1),
-        b"content-language" => (27, 1),
-        b"content-length" => (28, 1),
-        b"content-location" => (29, 1),
-        b"content-range" => (30, 1),
-        b"content-type" => (31, 1),
-        b"cookie" => (32, 1),
-        b"date" => (33, 1),
-        b"etag" => (34, 1),
-        b"expect" => (35, 1),
-        b"expires" => (36, 1),
-        b"from" => (37, 1),
-        b"host" => (38, 1),
-        b"if-match" => (39, 1),
-        b"if-modified-since" => (40, 1),
-        b"if-none-match" => (41, 1),
-        b"if-range" => (42, 1),
-        b"if-unmodified-since" => (43, 1),
-        b"last-modified" => (44, 1),
-        b"link" => (45, 1),
-        b"location" => (46, 1),
-        b"max-forwards" => (47, 1),
-        b"proxy-authenticate" => (48, 1),
-        b"proxy-authorization" => (49, 1),
-        b"range" => (50, 1),
-        b"referer" => (51, 1),
-        b"refresh" => (52, 1),
-        b"retry-after" => (53, 1),
-        b"server" => (54, 1),
-        b"set-cookie" => (55, 1),
-        b"strict-transport-security" => (56, 1),
-        b"transfer-encoding" => (57, 1),
-        b"user-agent" => (58, 1),
-        b"vary" => (59, 1),
-        b"via" => (60, 1),
-        b"www-authenticate" => (61, 1),
-        _ => {
-            return StaticMatch {
-                name: None,
-                full: None,
-            }
-        }
+    let Some((first, count)) = static_name(name) else {
+        return StaticMatch {
+            name: None,
+            full: None,
+        };
     };
+    // Only `:method`, `:path`, `:scheme` and `:status` have several
+    // entries; the values are compared directly.
     let full = (first..first + count).find(|&i| static_entry(i).is_some_and(|(_, v)| v == value));
     StaticMatch {
         name: Some(first),
         full,
     }
+}
+
+/// `(first HPACK index, number of entries)` of a static table name.
+///
+/// Dispatches on the length first, so that at most six candidates (of equal,
+/// known length) are compared; a flat `match` on the name would compare
+/// against every arm in turn.
+fn static_name(name: &[u8]) -> Option<(usize, usize)> {
+    let found = match name.len() {
+        3 => match name {
+            b"age" => (21, 1),
+            b"via" => (60, 1),
+            _ => return None,
+        },
+        4 => match name {
+            b"date" => (33, 1),
+            b"etag" => (34, 1),
+            b"from" => (37, 1),
+            b"host" => (38, 1),
+            b"link" => (45, 1),
+            b"vary" => (59, 1),
+            _ => return None,
+        },
+        5 => match name {
+            b":path" => (4, 2),
+            b"allow" => (22, 1),
+            b"range" => (50, 1),
+            _ => return None,
+        },
+        6 => match name {
+            b"accept" => (19, 1),
+            b"cookie" => (32, 1),
+            b"expect" => (35, 1),
+            b"server" => (54, 1),
+            _ => return None,
+        },
+        7 => match name {
+            b":method" => (2, 2),
+            b":scheme" => (6, 2),
+            b":status" => (8, 7),
+            b"expires" => (36, 1),
+            b"referer" => (51, 1),
+            b"refresh" => (52, 1),
+            _ => return None,
+        },
+        8 => match name {
+            b"if-match" => (39, 1),
+            b"if-range" => (42, 1),
+            b"location" => (46, 1),
+            _ => return None,
+        },
+        10 => match name {
+            b":authority" => (1, 1),
+            b"set-cookie" => (55, 1),
+            b"user-agent" => (58, 1),
+            _ => return None,
+        },
+        11 => match name {
+            b"retry-after" => (53, 1),
+            _ => return None,
+        },
+        12 => match name {
+            b"content-type" => (31, 1),
+            b"max-forwards" => (47, 1),
+            _ => return None,
+        },
+        13 => match name {
+            b"accept-ranges" => (18, 1),
+            b"authorization" => (23, 1),
+            b"cache-control" => (24, 1),
+            b"content-range" => (30, 1),
+            b"if-none-match" => (41, 1),
+            b"last-modified" => (44, 1),
+            _ => return None,
+        },
+        14 => match name {
+            b"accept-charset" => (15, 1),
+            b"content-length" => (28, 1),
+            _ => return None,
+        },
+        15 => match name {
+            b"accept-encoding" => (16, 1),
+            b"accept-language" => (17, 1),
+            _ => return None,
+        },
+        16 => match name {
+            b"content-encoding" => (26, 1),
+            b"content-language" => (27, 1),
+            b"content-location" => (29, 1),
+            b"www-authenticate" => (61, 1),
+            _ => return None,
+        },
+        17 => match name {
+            b"if-modified-since" => (40, 1),
+            b"transfer-encoding" => (57, 1),
+            _ => return None,
+        },
+        18 => match name {
+            b"proxy-authenticate" => (48, 1),
+            _ => return None,
+        },
+        19 => match name {
+            b"content-disposition" => (25, 1),
+            b"if-unmodified-since" => (43, 1),
+            b"proxy-authorization" => (49, 1),
+            _ => return None,
+        },
+        25 => match name {
+            b"strict-transport-security" => (56, 1),
+            _ => return None,
+        },
+        27 => match name {
+            b"access-control-allow-origin" => (20, 1),
+            _ => return None,
+        },
+        _ => return None,
+    };
+    Some(found)
 }
 
 /// Position of one dynamic table entry's bytes in [`DynamicTable::buf`],
