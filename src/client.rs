@@ -35,6 +35,8 @@ pub struct ClientSnapshot {
     pub stream_limits: Vec<u32>,
     /// Requests retried since creation.
     pub retries: u64,
+    /// Each connection's smoothed PING round trip in microseconds (0 until measured).
+    pub rtt_us: Vec<u64>,
 }
 
 impl Client {
@@ -70,7 +72,7 @@ impl Client {
         req.check_complete()?;
         let timeout = req.timeout.or(self.pool.cfg.request_timeout);
         let deadline = timeout.map(|t| Instant::now() + t);
-        let ex = Exchange::new(req, deadline);
+        let ex = Exchange::new(req);
         self.pool.submit(Pending::new(ex.clone()));
         if let Some(r) = ex.wait(deadline) {
             return r;
@@ -116,6 +118,7 @@ impl Client {
             waiting: self.pool.waiting(),
             open_streams: conns.iter().map(|c| u64::from(c.open_streams())).sum(),
             stream_limits: conns.iter().map(|c| c.stream_limit()).collect(),
+            rtt_us: conns.iter().map(|c| c.rtt_us()).collect(),
             retries: self
                 .pool
                 .counters

@@ -12,7 +12,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::Instant;
 
 use crate::conn::ConnShared;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Processed, Result};
 use crate::request::Request;
 use crate::response::Response;
 
@@ -26,8 +26,6 @@ struct Location {
 pub struct Exchange {
     /// The request (shared with the caller's `h2_request`, copy-on-write).
     pub(crate) req: Arc<Request>,
-    /// When the whole request must be over, if it has a timeout.
-    pub(crate) deadline: Option<Instant>,
     done: AtomicBool,
     retries: AtomicU32,
     slot: Mutex<Option<Result<Response>>>,
@@ -43,10 +41,9 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Exchange {
     /// A new exchange for `req`.
-    pub(crate) fn new(req: Arc<Request>, deadline: Option<Instant>) -> Arc<Exchange> {
+    pub(crate) fn new(req: Arc<Request>) -> Arc<Exchange> {
         Arc::new(Exchange {
             req,
-            deadline,
             done: AtomicBool::new(false),
             retries: AtomicU32::new(0),
             slot: Mutex::new(None),
@@ -109,7 +106,11 @@ impl Exchange {
 
     /// Fails the exchange with `err` (a timeout, a cancel) and, if that delivered the result,
     /// resets its stream.
-    pub(crate) fn abort(self: &Arc<Self>, err: Error) {
+    pub(crate) fn abort(self: &Arc<Self>, mut err: Error) {
+        if err.processed == Processed::Maybe && lock(&self.location).is_none() {
+            // Never written to any connection: the server cannot have seen it.
+            err.processed = Processed::No;
+        }
         if !self.complete(Err(err)) {
             return;
         }
@@ -176,7 +177,7 @@ impl Drop for Pending {
                 ErrorKind::Internal,
                 "request abandoned by its connection (internal error)",
             )
-            .with_processed(crate::error::Processed::Maybe)));
+            .with_processed(Processed::Maybe)));
         }
     }
 }
@@ -187,7 +188,7 @@ mod tests {
     use std::time::Duration;
 
     fn ex() -> Arc<Exchange> {
-        Exchange::new(Arc::new(Request::new("GET", "/").unwrap()), None)
+        Exchange::new(Arc::new(Request::new("GET", "/").unwrap()))
     }
 
     #[test]

@@ -22,7 +22,7 @@ mod recv;
 mod writer;
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -118,8 +118,6 @@ pub struct ConnShared {
     limit: AtomicU32,
     going_away: AtomicBool,
     closed: AtomicBool,
-    /// Why the connection closed, once it has.
-    close_reason: Mutex<Option<Error>>,
     pub(crate) pool: Weak<PoolInner>,
     pub(crate) events: Option<EventHook>,
     /// Smoothed PING round trip in microseconds (0 until measured).
@@ -180,11 +178,6 @@ impl ConnShared {
         self.closed.load(Ordering::Acquire)
     }
 
-    /// Whether the connection takes no new streams (GOAWAY, draining, ids exhausted).
-    pub(crate) fn is_going_away(&self) -> bool {
-        self.going_away.load(Ordering::Acquire)
-    }
-
     pub(crate) fn set_going_away(&self) {
         if !self.going_away.swap(true, Ordering::AcqRel) {
             if let Some(pool) = self.pool.upgrade() {
@@ -211,15 +204,15 @@ impl ConnShared {
     /// Closes the connection now (client freed): GOAWAY(NO_ERROR), streams fail with `err`.
     pub(crate) fn shutdown(&self, err: Error) {
         self.going_away.store(true, Ordering::Release);
-        let _ = self.cmd_tx.send(Command::Close);
+        // The reader hears first, so that the EOF our GOAWAY provokes cannot overtake it.
         let _ = self.rdr_tx.send(ReaderMsg::Close(err));
+        let _ = self.cmd_tx.send(Command::Close);
     }
 
     /// Marks the connection closed (once) and tells the pool.
     fn mark_closed(self: &Arc<Self>, why: &Error) {
         self.going_away.store(true, Ordering::Release);
         if !self.closed.swap(true, Ordering::AcqRel) {
-            *self.close_reason.lock().unwrap_or_else(|e| e.into_inner()) = Some(why.clone());
             events::emit(&self.events, || {
                 let mut ev = events::event(EventKind::Closed, self.id, 0, why.message.to_string());
                 ev.h2_error = why.reason.map(|r| r.0).unwrap_or(0);
@@ -246,14 +239,6 @@ impl ConnShared {
     /// The smoothed PING round trip in microseconds (0 until measured).
     pub(crate) fn rtt_us(&self) -> u64 {
         self.rtt_us.load(Ordering::Relaxed)
-    }
-
-    /// Why the connection closed, if it has.
-    pub(crate) fn close_reason(&self) -> Option<Error> {
-        self.close_reason
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
     }
 }
 
@@ -288,7 +273,6 @@ where
         limit: AtomicU32::new(p.assumed_limit.min(p.cfg.max_concurrent_streams)),
         going_away: AtomicBool::new(false),
         closed: AtomicBool::new(false),
-        close_reason: Mutex::new(None),
         pool: p.pool,
         events: p.cfg.events.clone(),
         rtt_us: AtomicU64::new(0),

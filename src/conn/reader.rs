@@ -546,7 +546,7 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
     /// Ids of streams we never opened are idle: frames on them are connection errors (§5.1).
     fn check_stream(&mut self, head: &FrameHeader) -> Result<(), Error> {
         let id = head.stream_id;
-        if id % 2 == 0 {
+        if id.is_multiple_of(2) {
             return Err(self.conn_error(
                 Reason::PROTOCOL_ERROR,
                 format!(

@@ -168,7 +168,7 @@ pub unsafe extern "C" fn h2_response_body(resp: *const h2_response, len: *mut us
             // SAFETY: len is NULL or writable.
             unsafe { put(len, b.len()) };
             if b.is_empty() {
-                b"\0".as_ptr()
+                c"".as_ptr().cast()
             } else {
                 b.as_ptr()
             }

@@ -100,7 +100,7 @@ impl<'a> Settings<'a> {
                 "SETTINGS ACK with a payload",
             ));
         }
-        if payload.len() % 6 != 0 {
+        if !payload.len().is_multiple_of(6) {
             return Err(FrameError::conn(
                 Reason::FRAME_SIZE_ERROR,
                 "SETTINGS length not a multiple of 6",

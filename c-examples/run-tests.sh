@@ -1,0 +1,337 @@
+#!/usr/bin/env bash
+# Tests the C examples (build/get, get-static, h2get, threads) against h2testserver.
+# Prints TAP-like "ok - NAME" / "not ok - NAME" lines; exits 1 if any check failed.
+#
+#   VALGRIND=1   run each C program under valgrind (smaller counts); a run whose log lacks
+#                "ERROR SUMMARY: 0 errors" fails its own "valgrind clean" check
+#   BUILD=DIR    where the programs are (default build)
+set -euo pipefail
+
+cd "$(dirname "$0")"
+BUILD=${BUILD:-build}
+SERVER_BIN=${SERVER_BIN:-../target/release/h2testserver}
+VALGRIND=${VALGRIND:-}
+[[ $VALGRIND == 0 ]] && VALGRIND=
+
+for p in get get-static h2get threads; do
+    [[ -x $BUILD/$p ]] || { echo "Bail out! $BUILD/$p not built (run make)"; exit 1; }
+done
+[[ -x $SERVER_BIN ]] || { echo "Bail out! $SERVER_BIN not built (run make)"; exit 1; }
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/h2c-tests.XXXXXX")
+server_pids=()
+cleanup() {
+    local pid
+    for pid in "${server_pids[@]}"; do
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+passed=0
+failed=0
+failed_names=()
+vg_runs=0
+vg_clean=0
+
+ok() {
+    echo "ok - $1"
+    passed=$((passed + 1))
+}
+
+not_ok() {
+    echo "not ok - $1"
+    failed=$((failed + 1))
+    failed_names+=("$1")
+}
+
+# Diagnostics about the last run (`#`-prefixed, as TAP comments).
+show_run() {
+    echo "# command: ${last_cmd}"
+    echo "# exit status: $rc"
+    if [[ -s $TMP/out ]]; then
+        echo "# stdout (first 10 lines, made printable):"
+        head -c 2000 "$TMP/out" | cat -v | head -n 10 | sed 's/^/#   /'
+    fi
+    if [[ -s $TMP/err ]]; then
+        echo "# stderr (first 20 lines):"
+        head -c 4000 "$TMP/err" | cat -v | head -n 20 | sed 's/^/#   /'
+    fi
+}
+
+# check NAME EXPR: evaluates EXPR (about the last run) and reports.
+check() {
+    if eval "$2"; then
+        ok "$1"
+    else
+        not_ok "$1"
+        echo "# failed condition: $2"
+        show_run
+    fi
+}
+
+# start_server VAR [ARGS...]: starts h2testserver --port 0 ARGS in the background and sets
+# VAR to its base URL, parsed from its first stdout line (waits up to 10 s).
+start_server() {
+    local var=$1
+    shift
+    local out=$TMP/server-$var.out
+    "$SERVER_BIN" --port 0 "$@" >"$out" 2>"$TMP/server-$var.err" &
+    local pid=$!
+    server_pids+=("$pid")
+    local port="" i
+    for ((i = 0; i < 100; i++)); do
+        port=$(sed -n '1s|^listening on http://[^ ]*:\([0-9][0-9]*\)$|\1|p' "$out")
+        [[ -n $port ]] && break
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if [[ -z $port ]]; then
+        echo "Bail out! h2testserver $* did not start within 10 s"
+        sed 's/^/# /' "$out" "$TMP/server-$var.err"
+        exit 1
+    fi
+    printf -v "$var" 'http://127.0.0.1:%s' "$port"
+}
+
+# run PROG ARGS...: runs $BUILD/PROG (under valgrind if asked) with stdout in $TMP/out and
+# stderr in $TMP/err, its exit status in $rc and its wall time (ms) in $elapsed_ms. Never
+# fails itself; a run that exceeds its time limit gets rc 124.
+run() {
+    local prog=$1
+    shift
+    local -a cmd=("$BUILD/$prog" "$@")
+    local limit=60 vglog=""
+    if [[ -n $VALGRIND ]]; then
+        vg_runs=$((vg_runs + 1))
+        vglog=$TMP/valgrind-$vg_runs.log
+        cmd=(valgrind --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=1
+            --log-file="$vglog" "${cmd[@]}")
+        limit=300
+    fi
+    last_cmd="${cmd[*]}"
+    local t0 t1
+    t0=$(date +%s%N)
+    rc=0
+    timeout -k 5 "$limit" "${cmd[@]}" <"${STDIN_FILE:-/dev/null}" >"$TMP/out" 2>"$TMP/err" || rc=$?
+    t1=$(date +%s%N)
+    elapsed_ms=$(((t1 - t0) / 1000000))
+    if [[ -n $vglog ]]; then
+        local name="valgrind clean: $prog $*"
+        if grep -q "ERROR SUMMARY: 0 errors" "$vglog" 2>/dev/null; then
+            vg_clean=$((vg_clean + 1))
+            ok "$name"
+        else
+            not_ok "$name"
+            sed 's/^/#   /' "$vglog" | head -n 80
+        fi
+        grep -h "ERROR SUMMARY\|definitely lost" "$vglog" | sed 's/^==[0-9]*== */# /' >>"$TMP/vg-summary"
+    fi
+    return 0
+}
+
+# The body of a "HEAD\n\nBODY" output (get's format, h2get -i's).
+body_of() {
+    python3 -c 'import sys; d = open(sys.argv[1], "rb").read(); sys.stdout.buffer.write(d.split(b"\n\n", 1)[1] if b"\n\n" in d else b"")' "$1"
+}
+
+# pattern N: the test server's /bytes/N body.
+pattern() {
+    python3 -c 'import sys; n = int(sys.argv[1]); sys.stdout.buffer.write(bytes(97 + i % 26 for i in range(n)))' "$1"
+}
+
+# A free port with nothing listening on it.
+closed_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+start_server URL
+
+if [[ -n $VALGRIND ]]; then
+    T_THREADS=8 N_REQS=20 C_THREADS=4 C_REQS=10 M_THREADS=16 M_REQS=5
+else
+    T_THREADS=64 N_REQS=1000 C_THREADS=8 C_REQS=200 M_THREADS=64 M_REQS=50
+fi
+
+pattern 100000 >"$TMP/bytes100000"
+{ pattern 10; pattern 20; pattern 30; } >"$TMP/bytes10-20-30"
+python3 -c 'import os, sys; sys.stdout.buffer.write(os.urandom(1 << 20))' >"$TMP/mib"
+
+# ---- get ------------------------------------------------------------------------------
+run get "$URL/"
+check "get /: status 200" '[[ $rc == 0 && $(head -n 1 "$TMP/out") == "HTTP/2 200" ]]'
+check "get /: headers, blank line, hello body" \
+    'grep -qx "content-length: 24" "$TMP/out" && [[ "$(body_of "$TMP/out")" == "hello from h2testserver" ]]'
+
+run get "$URL/bytes/100000"
+body_of "$TMP/out" >"$TMP/body"
+check "get /bytes/100000: body matches the pattern" '[[ $rc == 0 ]] && cmp -s "$TMP/body" "$TMP/bytes100000"'
+
+run get-static "$URL/bytes/100000"
+body_of "$TMP/out" >"$TMP/body"
+check "get-static /bytes/100000: body matches the pattern" \
+    '[[ $rc == 0 ]] && cmp -s "$TMP/body" "$TMP/bytes100000"'
+check "get-static does not load libh2client.so" '! ldd "$BUILD/get-static" | grep -q libh2client'
+
+run get "$URL/status/404"
+check "get /status/404: exit 0, status 404" '[[ $rc == 0 && $(head -n 1 "$TMP/out") == "HTTP/2 404" ]]'
+
+run get "http://127.0.0.1:$(closed_port)/"
+check "get on a closed port: exit 1, get: H2_E_CONNECT: ..." \
+    '[[ $rc == 1 ]] && grep -q "^get: H2_E_CONNECT: " "$TMP/err"'
+
+# ---- h2get ----------------------------------------------------------------------------
+run h2get -P 3 "$URL/bytes/10" "$URL/bytes/20" "$URL/bytes/30"
+check "h2get 3 URLs -P 3: bodies concatenated in URL order" \
+    '[[ $rc == 0 && ! -s $TMP/err ]] && cmp -s "$TMP/out" "$TMP/bytes10-20-30"'
+
+run h2get "$URL/delay/300" "$URL/bytes/10" "$URL/delay/100"
+printf 'delayed 300\nabcdefghijdelayed 100\n' >"$TMP/expected"
+check "h2get: URL order kept when later URLs finish first" \
+    '[[ $rc == 0 ]] && cmp -s "$TMP/out" "$TMP/expected"'
+
+run h2get -P 1 "$URL/bytes/10" "$URL/bytes/20" "$URL/bytes/30"
+check "h2get -P 1: same bytes" '[[ $rc == 0 ]] && cmp -s "$TMP/out" "$TMP/bytes10-20-30"'
+
+run h2get -o "$TMP/o.bin" "$URL/bytes/10" "$URL/bytes/20" "$URL/bytes/30"
+check "h2get -o FILE: file has the bodies, stdout empty" \
+    '[[ $rc == 0 && ! -s $TMP/out ]] && cmp -s "$TMP/o.bin" "$TMP/bytes10-20-30"'
+
+run h2get -i "$URL/bytes/10"
+check "h2get -i: status line, headers, blank line, body" \
+    '[[ $rc == 0 && $(head -n 1 "$TMP/out") == "HTTP/2 200" ]] && grep -qx "content-length: 10" "$TMP/out" && [[ "$(body_of "$TMP/out")" == abcdefghij ]]'
+
+run h2get -d hello -X POST "$URL/echo"
+check "h2get -d hello -X POST /echo: echoes hello" '[[ $rc == 0 && "$(cat "$TMP/out")" == hello ]]'
+
+run h2get -i -d hello "$URL/echo"
+check "h2get -d without -X: method POST" '[[ $rc == 0 ]] && grep -qx "x-echo-method: POST" "$TMP/out"'
+
+run h2get -d "@$TMP/mib" "$URL/echo"
+check "h2get -d @FILE (1 MiB): echoed byte-exactly" '[[ $rc == 0 ]] && cmp -s "$TMP/out" "$TMP/mib"'
+
+STDIN_FILE=$TMP/mib run h2get -d @- "$URL/echo"
+check "h2get -d @- (stdin): echoed byte-exactly" '[[ $rc == 0 ]] && cmp -s "$TMP/out" "$TMP/mib"'
+
+run h2get -i -H 'x-a: b' -H 'X-Two:   spaced value' "$URL/echo"
+check "h2get -H: sent (x-echo-h-x-a: b)" \
+    '[[ $rc == 0 ]] && grep -qx "x-echo-h-x-a: b" "$TMP/out" && grep -qx "x-echo-h-x-two: spaced value" "$TMP/out"'
+
+run h2get -v "$URL/"
+check "h2get -v: connected and SETTINGS events on stderr" \
+    '[[ $rc == 0 ]] && grep -Eq "^\* \[conn [0-9]+\] connected to 127\.0\.0\.1:" "$TMP/err" && grep -Eq "^\* \[conn [0-9]+\] SETTINGS max_concurrent_streams=" "$TMP/err"'
+check "h2get -v: stream events, > request and < response lines" \
+    'grep -Eq "^\* \[conn [0-9]+ stream 1\] opened GET /$" "$TMP/err" && grep -Eq "^\* \[conn [0-9]+ stream 1\] closed status=200" "$TMP/err" && grep -qx "> GET /" "$TMP/err" && grep -qx "< HTTP/2 200" "$TMP/err" && grep -qx "< content-length: 24" "$TMP/err"'
+check "h2get -v: body alone on stdout" '[[ "$(cat "$TMP/out")" == "hello from h2testserver" ]]'
+
+run h2get -v -i "$URL/trailers"
+check "h2get /trailers: trailers on stderr with -v, not on stdout" \
+    '[[ $rc == 0 ]] && grep -qx "< x-trailer-one: 1" "$TMP/err" && grep -qx "< x-trailer-two: two" "$TMP/err" && ! grep -q x-trailer "$TMP/out"'
+
+run h2get "$URL/status/503"
+check "h2get /status/503: exit 0 (any HTTP status is a response)" '[[ $rc == 0 ]]'
+
+# ---- h2get failures --------------------------------------------------------------------
+run h2get "$URL/reset/7"
+check "h2get /reset/7: exit 1, H2_E_REFUSED with REFUSED_STREAM" \
+    '[[ $rc == 1 ]] && grep -Eq "^h2get: .*/reset/7: H2_E_REFUSED: .*REFUSED_STREAM" "$TMP/err"'
+
+run h2get "$URL/reset/2"
+check "h2get /reset/2: exit 1, H2_E_STREAM_RESET with INTERNAL_ERROR" \
+    '[[ $rc == 1 ]] && grep -Eq "^h2get: .*/reset/2: H2_E_STREAM_RESET: .*INTERNAL_ERROR" "$TMP/err"'
+
+run h2get --timeout 100 "$URL/delay/3000"
+check "h2get --timeout 100 /delay/3000: exit 1, H2_E_TIMEOUT, timed out" \
+    '[[ $rc == 1 ]] && grep -Eq "^h2get: .*/delay/3000: H2_E_TIMEOUT: .*timed out" "$TMP/err"'
+if [[ -z $VALGRIND ]]; then
+    check "h2get --timeout 100: returns well before the 3 s delay" '(( elapsed_ms < 2000 ))'
+fi
+
+run h2get "http://127.0.0.1:$(closed_port)/"
+check "h2get on a closed port: exit 1, H2_E_CONNECT, refused" \
+    '[[ $rc == 1 ]] && grep -Eq "^h2get: http://127\.0\.0\.1:[0-9]+/: H2_E_CONNECT: .*refused" "$TMP/err"'
+
+run h2get "$URL/bytes/5" "$URL/reset/2" "$URL/bytes/3"
+check "h2get ok+failed+ok: exit 1, the good bodies in order, one error line" \
+    '[[ $rc == 1 && "$(cat "$TMP/out")" == abcdeabc && $(grep -c "^h2get: " "$TMP/err") == 1 ]]'
+
+# ---- h2get usage errors ----------------------------------------------------------------
+run h2get "$URL/a" "http://localhost:${URL##*:}/b"
+check "h2get with mixed authorities: exit 2" '[[ $rc == 2 ]] && grep -q "^h2get: " "$TMP/err"'
+
+run h2get "$URL/a" "https://127.0.0.1:${URL##*:}/b"
+check "h2get with mixed schemes: exit 2" '[[ $rc == 2 ]]'
+
+run h2get -H 'bad header: x' "$URL/"
+check "h2get -H 'bad header: x': exit 2, H2_E_INVALID_ARGUMENT" \
+    '[[ $rc == 2 ]] && grep -q "H2_E_INVALID_ARGUMENT" "$TMP/err"'
+
+run h2get -H 'no-colon' "$URL/"
+check "h2get -H without a colon: exit 2" '[[ $rc == 2 ]]'
+
+run h2get -X 'BAD METHOD' "$URL/"
+check "h2get -X 'BAD METHOD': exit 2, H2_E_INVALID_ARGUMENT" \
+    '[[ $rc == 2 ]] && grep -q "H2_E_INVALID_ARGUMENT" "$TMP/err"'
+
+run h2get --bogus "$URL/"
+check "h2get --bogus: exit 2 with usage hint" '[[ $rc == 2 ]] && grep -q "h2get --help" "$TMP/err"'
+
+run h2get -Z "$URL/"
+check "h2get -Z: exit 2" '[[ $rc == 2 ]]'
+
+run h2get "$URL/" -X
+check "h2get -X without a value: exit 2" '[[ $rc == 2 ]] && grep -q "needs a value" "$TMP/err"'
+
+run h2get -P 0 "$URL/"
+check "h2get -P 0: exit 2" '[[ $rc == 2 ]]'
+
+run h2get --timeout abc "$URL/"
+check "h2get --timeout abc: exit 2" '[[ $rc == 2 ]]'
+
+run h2get -d @/nonexistent/file "$URL/echo"
+check "h2get -d @missing-file: exit 2" '[[ $rc == 2 ]]'
+
+run h2get
+check "h2get without URL: exit 2" '[[ $rc == 2 ]]'
+
+run h2get not-a-url
+check "h2get not-a-url: exit 2" '[[ $rc == 2 ]]'
+
+run h2get --help
+check "h2get --help: usage on stdout, exit 0" '[[ $rc == 0 ]] && grep -q "^usage: h2get" "$TMP/out"'
+
+# ---- threads ---------------------------------------------------------------------------
+run threads -t "$T_THREADS" -n "$N_REQS" "$URL/"
+check "threads -t $T_THREADS -n $N_REQS /: $((T_THREADS * N_REQS)) ok, 0 failed" \
+    '[[ $rc == 0 ]] && grep -Eq "^threads: $T_THREADS threads x $N_REQS requests: $((T_THREADS * N_REQS)) ok, 0 failed in [0-9]+\.[0-9]{3} s \([0-9]+ req/s\)$" "$TMP/out"'
+sed 's/^/# /' "$TMP/out"
+
+run threads -t "$C_THREADS" -n "$C_REQS" -c 1000 "$URL/bytes/1000"
+check "threads -c 1000 /bytes/1000: bodies verified, 0 failed" \
+    '[[ $rc == 0 ]] && grep -q "$((C_THREADS * C_REQS)) ok, 0 failed" "$TMP/out"'
+
+run threads -t 2 -n 2 -c 5 "$URL/bytes/6"
+check "threads -c detects a wrong body: exit 1" '[[ $rc == 1 ]] && grep -q "0 ok, 4 failed" "$TMP/out"'
+
+run threads -t 2 -n 3 "$URL/reset/2"
+check "threads counts failures per code: exit 1" \
+    '[[ $rc == 1 ]] && grep -q "0 ok, 6 failed" "$TMP/out" && grep -q "H2_E_STREAM_RESET: 6" "$TMP/out"'
+
+start_server URL2 --max-concurrent-streams 10
+run threads -t "$M_THREADS" -n "$M_REQS" "$URL2/delay/20"
+check "threads -t $M_THREADS -n $M_REQS /delay/20 on a server with 10 streams/conn: 0 failed" \
+    '[[ $rc == 0 ]] && grep -q "$((M_THREADS * M_REQS)) ok, 0 failed" "$TMP/out"'
+sed 's/^/# /' "$TMP/out"
+
+# ---- summary ---------------------------------------------------------------------------
+if [[ -n $VALGRIND ]]; then
+    echo "# valgrind: $vg_clean of $vg_runs runs with 'ERROR SUMMARY: 0 errors'"
+    sort "$TMP/vg-summary" | uniq -c | sed 's/^/# /'
+fi
+echo "# $passed passed, $failed failed"
+if ((failed > 0)); then
+    printf '# failed: %s\n' "${failed_names[@]}"
+    exit 1
+fi
