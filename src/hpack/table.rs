@@ -478,13 +478,28 @@ mod tests {
                 full: None
             }
         );
-        assert_eq!(
-            static_lookup(b"x-custom", b""),
-            StaticMatch {
-                name: None,
-                full: None
+        // Names that differ from static ones in one byte anywhere, are
+        // prefixes of them, or extend them, are not found.
+        for (name, _) in STATIC_TABLE.iter() {
+            for i in 0..name.len() {
+                let mut other = name.to_vec();
+                other[i] ^= 0x20;
+                assert_eq!(static_name(&other), None);
             }
-        );
+            assert_eq!(static_name(&name[..name.len() - 1]), None);
+            let mut longer = name.to_vec();
+            longer.push(b'x');
+            assert_eq!(static_name(&longer), None);
+        }
+        for name in [&b""[..], b"x-custom", b"a", &[b'a'; 100]] {
+            assert_eq!(
+                static_lookup(name, b""),
+                StaticMatch {
+                    name: None,
+                    full: None
+                }
+            );
+        }
     }
 
     #[test]
