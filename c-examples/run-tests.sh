@@ -12,6 +12,10 @@ BUILD=${BUILD:-build}
 SERVER_BIN=${SERVER_BIN:-../target/release/h2testserver}
 VALGRIND=${VALGRIND:-}
 [[ $VALGRIND == 0 ]] && VALGRIND=
+if [[ -n $VALGRIND ]] && ldd "$BUILD/h2get" 2>/dev/null | grep -q 'lib[a-z]*san\.so'; then
+    echo "Bail out! VALGRIND=1 cannot run sanitizer builds (rebuild with make, without SANITIZE)"
+    exit 1
+fi
 
 for p in get get-static h2get threads; do
     [[ -x $BUILD/$p ]] || { echo "Bail out! $BUILD/$p not built (run make)"; exit 1; }
@@ -21,9 +25,15 @@ done
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/h2c-tests.XXXXXX")
 server_pids=()
 cleanup() {
-    local pid
+    local pid i
     for pid in "${server_pids[@]}"; do
         kill "$pid" 2>/dev/null || true
+        # Give it 5 s to shut down gracefully, then SIGKILL: never hang here.
+        for ((i = 0; i < 50; i++)); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -9 "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
     done
     rm -rf "$TMP"
@@ -119,7 +129,7 @@ run() {
     t1=$(date +%s%N)
     elapsed_ms=$(((t1 - t0) / 1000000))
     if [[ -n $vglog ]]; then
-        local name="valgrind clean: $prog $*"
+        local name="valgrind clean: $prog $* (${elapsed_ms} ms)"
         if grep -q "ERROR SUMMARY: 0 errors" "$vglog" 2>/dev/null; then
             vg_clean=$((vg_clean + 1))
             ok "$name"

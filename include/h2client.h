@@ -325,7 +325,8 @@ void h2_client_free(struct h2_client *client);
  * (free it with `h2_response_free`). Any HTTP status is a success (H2_OK); failures return an
  * H2_E_* code with `*out` set to NULL, and `h2_last_error` / `h2_last_error_message` tell
  * what happened, including whether the server may have processed the request. Requests the
- * server provably did not process are retried on another connection first.
+ * server provably did not process are retried first (REFUSED_STREAM on the same or
+ * another connection, streams above a GOAWAY's last stream id on another one).
  *
  * Must not be called from a library callback or runtime thread (returns H2_E_WRONG_THREAD).
  */
@@ -435,7 +436,7 @@ h2_result h2_config_set_max_response_body(struct h2_config *cfg, uint64_t value)
 
 /**
  * How many times a request the server provably did not process (REFUSED_STREAM, above
- * GOAWAY's last stream id, never written) is retried on another connection
+ * GOAWAY's last stream id, never written) is retried before the request fails
  * (default 3; at most 10).
  */
 h2_result h2_config_set_max_retries(struct h2_config *cfg, uint32_t value);

@@ -58,6 +58,11 @@ fn closed_error() -> Error {
     )
 }
 
+/// Why a connection ends when its client is freed.
+fn client_freed() -> Error {
+    Error::new(ErrorKind::Closed, "client closed (h2_client_free)")
+}
+
 impl PoolInner {
     /// A pool for `target`.
     pub(crate) fn new(target: Target, cfg: Arc<Config>) -> Arc<PoolInner> {
@@ -270,7 +275,7 @@ impl PoolInner {
                     st.dialing = false;
                     if st.closed {
                         drop(st);
-                        conn.shutdown(closed_error());
+                        conn.shutdown(client_freed());
                         return;
                     }
                     st.conns.push(conn);
@@ -312,7 +317,7 @@ impl PoolInner {
             p.finish(Err(closed_error()));
         }
         for c in &conns {
-            c.shutdown(closed_error());
+            c.shutdown(client_freed());
         }
         if grace.is_zero() {
             return;

@@ -871,3 +871,27 @@ fn connect_refused_is_clear() {
     assert_eq!(e.processed, Processed::No);
     assert!(e.message.contains("refused"), "{}", e.message);
 }
+
+#[test]
+fn bad_priority_on_an_idle_stream_is_not_answered_with_rst() {
+    let srv = RawServer::start(|_, mut c| {
+        c.handshake(&[]);
+        let r = c.next_request().unwrap();
+        c.send(PRIORITY, 0, 99, &[0, 0, 0, 0]); // wrong length, idle stream
+        c.respond(r.stream_id, 200, b"ok");
+        let r2 = c.next_request().unwrap();
+        c.respond(r2.stream_id, 200, b"ok");
+        assert!(
+            !c.seen
+                .iter()
+                .any(|f| f.kind == RST_STREAM && f.stream_id == 99),
+            "RST_STREAM sent for an idle stream"
+        );
+        c.expect_eof(Duration::from_secs(5));
+    });
+    let c = quick(&srv.url());
+    assert_eq!(get(&c, "/a").unwrap().body(), b"ok");
+    assert_eq!(get(&c, "/b").unwrap().body(), b"ok");
+    drop(c);
+    srv.finish();
+}

@@ -304,13 +304,15 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
     }
 
     /// A stream error we detected: reset the stream and fail its request.
+    /// Streams no longer in the map were already reset or finished: a second RST_STREAM is
+    /// pointless, and an idle stream must never get one (§5.1).
     fn stream_error(&mut self, id: u32, reason: Reason, what: &str) {
-        self.closed_event(id, 0, reason, what);
-        let _ = self.cmd.send(Command::Reset {
-            stream_id: id,
-            reason,
-        });
         if let Some(s) = self.remove(id) {
+            self.closed_event(id, 0, reason, what);
+            let _ = self.cmd.send(Command::Reset {
+                stream_id: id,
+                reason,
+            });
             let e = Error::protocol(reason, what).with_processed(s.builder.processed());
             s.pending.finish(Err(e));
         }

@@ -87,7 +87,8 @@ pub unsafe extern "C" fn h2_client_free(client: *mut h2_client) {
 /// (free it with `h2_response_free`). Any HTTP status is a success (H2_OK); failures return an
 /// H2_E_* code with `*out` set to NULL, and `h2_last_error` / `h2_last_error_message` tell
 /// what happened, including whether the server may have processed the request. Requests the
-/// server provably did not process are retried on another connection first.
+/// server provably did not process are retried first (REFUSED_STREAM on the same or
+/// another connection, streams above a GOAWAY's last stream id on another one).
 ///
 /// Must not be called from a library callback or runtime thread (returns H2_E_WRONG_THREAD).
 #[no_mangle]

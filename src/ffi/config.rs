@@ -232,7 +232,7 @@ pub unsafe extern "C" fn h2_config_set_max_response_body(
 }
 
 /// How many times a request the server provably did not process (REFUSED_STREAM, above
-/// GOAWAY's last stream id, never written) is retried on another connection
+/// GOAWAY's last stream id, never written) is retried before the request fails
 /// (default 3; at most 10).
 #[no_mangle]
 pub unsafe extern "C" fn h2_config_set_max_retries(cfg: *mut h2_config, value: u32) -> h2_result {
