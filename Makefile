@@ -3,8 +3,11 @@ CARGO ?= cargo
 
 .PHONY: all demo test lint header-check rust-test c-test clean
 
+# The shared library's soname is libh2client.so.0; cargo writes only libh2client.so, so the
+# link lets programs linked against target/release find it at run time.
 all:
 	$(CARGO) build --release --workspace
+	ln -sfn libh2client.so target/release/libh2client.so.0
 
 demo: all
 	./scripts/demo.sh

@@ -22,5 +22,5 @@ echo "demo: h2get -v -i -P 4 $url/ $url/bytes/32 $url/trailers $url/status/404"
 echo
 "$h2get" -v -i -P 4 "$url/" "$url/bytes/32" "$url/trailers" "$url/status/404"
 echo
-echo "demo: 8 concurrent requests for 64 KiB each, bodies checked:"
+echo "demo: 8 concurrent requests for 64 KiB each on one connection; bytes received:"
 for i in $(seq 8); do printf '%s/bytes/65536 ' "$url"; done | xargs "$h2get" -P 8 | wc -c
