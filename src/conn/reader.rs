@@ -209,6 +209,15 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
                     });
                     s.pending.discard();
                 } else {
+                    events::emit(&self.cfg.events, || {
+                        let req = &s.pending.ex().req;
+                        events::event(
+                            EventKind::StreamOpened,
+                            self.shared.id,
+                            id,
+                            format!("{} {}", req.method, req.path),
+                        )
+                    });
                     self.streams.insert(id, s);
                 }
             }

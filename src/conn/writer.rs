@@ -139,8 +139,9 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Writer<W> {
             )
             .with_origin(Origin::Transport),
             Err(e) => {
+                // The reader fails the open streams with this error and marks the connection
+                // closed (which runs the event callback: the writer runs no caller code).
                 let _ = self.rdr.send(ReaderMsg::Close(e.clone()));
-                self.shared.mark_closed(&e);
                 e
             }
         };
@@ -359,14 +360,6 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Writer<W> {
             self.stop = Stop::Close;
             return;
         }
-        crate::events::emit(&self.cfg.events, || {
-            crate::events::event(
-                crate::events::EventKind::StreamOpened,
-                self.shared.id,
-                id,
-                format!("{} {}", req.method, req.path),
-            )
-        });
         Headers::encode(
             id,
             &self.block,
