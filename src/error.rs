@@ -276,6 +276,12 @@ impl Error {
         self
     }
 
+    /// Records the last stream id of the GOAWAY that caused the failure.
+    pub fn with_goaway(mut self, last_stream_id: u32) -> Error {
+        self.goaway_last_stream_id = last_stream_id;
+        self
+    }
+
     /// Sets whether the request may have been processed.
     pub fn with_processed(mut self, p: Processed) -> Error {
         self.processed = p;

@@ -180,6 +180,7 @@ fn goaway_with_error_is_kept_as_the_cause() {
     let e = get(&c, "/x").unwrap_err();
     assert_eq!(e.kind, ErrorKind::GoAway);
     assert_eq!(e.reason, Some(Reason::ENHANCE_YOUR_CALM));
+    assert_eq!(e.goaway_last_stream_id, 1);
     assert!(
         e.message
             .contains("GOAWAY(ENHANCE_YOUR_CALM, last_stream_id=1)"),

@@ -265,6 +265,7 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
                 format!("{}; then the connection failed: {e}", g.describe()),
             )
             .with_reason(g.reason)
+            .with_goaway(g.last_stream_id)
             .with_origin(Origin::Remote)
             .with_processed(Processed::Maybe),
             None => Error::io(&format!("read from {} failed", self.shared.peer), e),
@@ -278,6 +279,7 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
                 format!("{}; the server then closed the connection", g.describe()),
             )
             .with_reason(g.reason)
+            .with_goaway(g.last_stream_id)
             .with_origin(Origin::Remote)
             .with_processed(Processed::Maybe),
             None => Error::new(
@@ -380,6 +382,7 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
                     format!("{} (stream {id} was not processed)", g.describe()),
                 )
                 .with_reason(g.reason)
+                .with_goaway(g.last_stream_id)
                 .with_origin(Origin::Remote)
                 .with_processed(Processed::No);
                 self.retry(s, e);
