@@ -21,6 +21,16 @@
 #include <stdbool.h>
 
 /**
+ * TLS 1.2, for `h2_config_set_tls_versions`.
+ */
+#define H2_TLS_1_2 1
+
+/**
+ * TLS 1.3, for `h2_config_set_tls_versions`.
+ */
+#define H2_TLS_1_3 2
+
+/**
  * The server certainly did not process the request: it was never sent, was refused with
  * REFUSED_STREAM, or was above the last stream id of the server's GOAWAY. Safe to retry.
  */
@@ -305,10 +315,12 @@ extern "C" {
 #endif // __cplusplus
 
 /**
- * A client for `base_url`, "http://host[:port]" (HTTP/2 over cleartext with prior
- * knowledge, RFC 9113 §3.3). Any path in the URL is ignored: each request names its own.
- * `cfg` may be NULL for defaults; it is copied. No connection is opened until the first
- * request. Returns NULL on error (H2_E_INVALID_URL, H2_E_INVALID_ARGUMENT; see
+ * A client for `base_url`: "http://host[:port]" for HTTP/2 over cleartext with prior
+ * knowledge (RFC 9113 §3.3), or "https://host[:port]" for HTTP/2 over TLS (ALPN "h2", SNI
+ * from the host unless it is an IP literal, the system's CA store unless the config names
+ * other roots). Any path in the URL is ignored: each request names its own. `cfg` may be
+ * NULL for defaults; it is copied. No connection is opened until the first request. Returns
+ * NULL on error (H2_E_INVALID_URL, H2_E_INVALID_ARGUMENT, H2_E_TLS; see
  * `h2_last_error_message`).
  */
 struct h2_client *h2_client_new(const char *base_url, const struct h2_config *cfg);
@@ -440,6 +452,42 @@ h2_result h2_config_set_max_response_body(struct h2_config *cfg, uint64_t value)
  * (default 3; at most 10).
  */
 h2_result h2_config_set_max_retries(struct h2_config *cfg, uint32_t value);
+
+/**
+ * For https clients: trust only the CA certificates in the PEM file at `path` instead of the
+ * system's store. The file is read now: H2_E_TLS if it cannot be read or holds no usable
+ * certificate (the message names the path); the config is then unchanged.
+ */
+h2_result h2_config_set_ca_file(struct h2_config *cfg, const char *path);
+
+/**
+ * For https clients: trust only the CA certificates in `len` bytes of PEM at `data`
+ * (copied). H2_E_TLS if it holds no usable certificate.
+ */
+h2_result h2_config_set_ca_pem(struct h2_config *cfg, const uint8_t *data, size_t len);
+
+/**
+ * **FOR TESTING ONLY. NEVER IN PRODUCTION.** With `insecure` true, https clients accept ANY
+ * server certificate: expired, self-signed, for another name. Anyone on the network path can
+ * then read and change the traffic. Default false.
+ */
+h2_result h2_config_set_insecure_skip_verify(struct h2_config *cfg, bool insecure);
+
+/**
+ * For https clients: present the client certificate chain in the PEM file `cert_pem_path`
+ * with the private key in the PEM file `key_pem_path` (PKCS#8, PKCS#1 or SEC1), for servers
+ * that require mutual TLS. Both files are read now: H2_E_TLS if either is unreadable or
+ * unusable (the message names the file).
+ */
+h2_result h2_config_set_client_cert_file(struct h2_config *cfg,
+                                         const char *cert_pem_path,
+                                         const char *key_pem_path);
+
+/**
+ * The TLS versions https clients may use: `H2_TLS_1_2`, `H2_TLS_1_3`, or both OR-ed
+ * (the default).
+ */
+h2_result h2_config_set_tls_versions(struct h2_config *cfg, uint32_t versions);
 
 /**
  * The library version, e.g. "0.1.0". Static string.

@@ -43,15 +43,13 @@ impl Client {
     /// A client for the authority of `base_url` (`http://host[:port]`; any path is ignored).
     pub fn new(base_url: &str, cfg: Config) -> Result<Client> {
         let target = Target::parse(base_url)?;
-        if target.scheme == Scheme::Https {
-            return Err(Error::new(
-                ErrorKind::Tls,
-                "https:// is not supported by this build yet (use http:// with an HTTP/2 prior-knowledge server)",
-            ));
-        }
+        let tls = match target.scheme {
+            Scheme::Https => Some(crate::tls::client_config(&cfg.tls)?),
+            Scheme::Http => None,
+        };
         runtime::get()?;
         Ok(Client {
-            pool: PoolInner::new(target, Arc::new(cfg)),
+            pool: PoolInner::new(target, Arc::new(cfg), tls),
         })
     }
 

@@ -5,6 +5,7 @@ use std::time::Duration;
 use crate::error::{Error, Result};
 use crate::events::EventHook;
 use crate::frame::{DEFAULT_MAX_FRAME_SIZE, MAX_MAX_FRAME_SIZE, MAX_WINDOW_SIZE};
+use crate::tls::TlsOptions;
 
 /// Every tunable of a client. `Config::default()` holds the documented defaults.
 #[derive(Clone, Debug)]
@@ -45,6 +46,8 @@ pub struct Config {
     pub max_retries: u32,
     /// Observer of connection and stream events.
     pub events: Option<EventHook>,
+    /// TLS options for `https://` clients.
+    pub tls: TlsOptions,
 }
 
 impl Default for Config {
@@ -67,6 +70,7 @@ impl Default for Config {
             max_response_body: 1 << 30,
             max_retries: 3,
             events: None,
+            tls: TlsOptions::default(),
         }
     }
 }

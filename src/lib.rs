@@ -22,6 +22,7 @@ pub mod pool;
 pub mod request;
 pub mod response;
 pub mod runtime;
+pub mod tls;
 pub mod url;
 
 pub use client::Client;

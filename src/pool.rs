@@ -49,6 +49,8 @@ pub struct PoolInner {
     state: Mutex<PoolState>,
     waiting_len: AtomicUsize,
     pub(crate) counters: PoolCounters,
+    /// The TLS configuration of an https client.
+    tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 fn closed_error() -> Error {
@@ -65,7 +67,11 @@ fn client_freed() -> Error {
 
 impl PoolInner {
     /// A pool for `target`.
-    pub(crate) fn new(target: Target, cfg: Arc<Config>) -> Arc<PoolInner> {
+    pub(crate) fn new(
+        target: Target,
+        cfg: Arc<Config>,
+        tls: Option<Arc<rustls::ClientConfig>>,
+    ) -> Arc<PoolInner> {
         Arc::new(PoolInner {
             authority: Arc::from(target.authority.as_str()),
             cfg,
@@ -79,6 +85,7 @@ impl PoolInner {
             }),
             waiting_len: AtomicUsize::new(0),
             counters: PoolCounters::default(),
+            tls,
         })
     }
 
@@ -242,23 +249,28 @@ impl PoolInner {
     }
 
     async fn dial(self: Arc<Self>, assumed_limit: u32) {
-        let r = connect(&self.target, self.cfg.connect_timeout).await;
+        let r = connect(&self.target, &self.cfg, self.tls.clone()).await;
         match r {
-            Ok((tcp, addr)) => {
-                let (rd, wr) = tcp.into_split();
-                let conn = conn::start(
-                    rd,
-                    wr,
-                    ConnParams {
-                        id: NEXT_CONN_ID.fetch_add(1, Ordering::Relaxed),
-                        peer: addr.to_string(),
-                        cfg: self.cfg.clone(),
-                        pool: Arc::downgrade(&self),
-                        scheme: self.target.scheme.as_str(),
-                        authority: self.authority.clone(),
-                        assumed_limit,
-                    },
-                );
+            Ok((stream, addr)) => {
+                let params = ConnParams {
+                    id: NEXT_CONN_ID.fetch_add(1, Ordering::Relaxed),
+                    peer: addr.to_string(),
+                    cfg: self.cfg.clone(),
+                    pool: Arc::downgrade(&self),
+                    scheme: self.target.scheme.as_str(),
+                    authority: self.authority.clone(),
+                    assumed_limit,
+                };
+                let conn = match stream {
+                    Transport::Tcp(tcp) => {
+                        let (rd, wr) = tcp.into_split();
+                        conn::start(rd, wr, params)
+                    }
+                    Transport::Tls(tls) => {
+                        let (rd, wr) = tokio::io::split(*tls);
+                        conn::start(rd, wr, params)
+                    }
+                };
                 self.counters
                     .connections_opened
                     .fetch_add(1, Ordering::Relaxed);
@@ -339,10 +351,50 @@ impl PoolInner {
     }
 }
 
-/// Resolves and connects, trying each address in turn within one overall timeout.
-async fn connect(t: &Target, timeout: Duration) -> Result<(TcpStream, SocketAddr), Error> {
-    let hostport = format!("{}:{}", t.authority_host(), t.port);
+/// An established transport.
+enum Transport {
+    Tcp(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+/// Resolves, connects (trying each address in turn) and, for https, does the TLS handshake,
+/// all within the connect timeout.
+async fn connect(
+    t: &Target,
+    cfg: &Config,
+    tls: Option<Arc<rustls::ClientConfig>>,
+) -> Result<(Transport, SocketAddr), Error> {
+    let timeout = cfg.connect_timeout;
     let deadline = tokio::time::Instant::now() + timeout;
+    let (tcp, addr) = connect_tcp(t, timeout, deadline).await?;
+    let Some(tls) = tls else {
+        return Ok((Transport::Tcp(tcp), addr));
+    };
+    let system =
+        matches!(cfg.tls.trust, crate::tls::Trust::System) && !cfg.tls.insecure_skip_verify;
+    match tokio::time::timeout_at(deadline, crate::tls::handshake(tcp, &t.host, tls, system)).await
+    {
+        Ok(Ok(s)) => Ok((Transport::Tls(Box::new(s)), addr)),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(Error::new(
+            ErrorKind::Timeout,
+            format!(
+                "timed out during the TLS handshake with {addr} (connect timeout {} ms)",
+                timeout.as_millis()
+            ),
+        )
+        .with_origin(Origin::Transport)
+        .with_processed(Processed::No)),
+    }
+}
+
+/// Resolves and connects TCP, trying each address in turn, by `deadline`.
+async fn connect_tcp(
+    t: &Target,
+    timeout: Duration,
+    deadline: tokio::time::Instant,
+) -> Result<(TcpStream, SocketAddr), Error> {
+    let hostport = format!("{}:{}", t.authority_host(), t.port);
     let fail = |kind: ErrorKind, msg: String| {
         Error::new(kind, msg)
             .with_origin(Origin::Transport)

@@ -268,7 +268,15 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
             .with_goaway(g.last_stream_id)
             .with_origin(Origin::Remote)
             .with_processed(Processed::Maybe),
-            None => Error::io(&format!("read from {} failed", self.shared.peer), e),
+            None => match crate::tls::rustls_error(e) {
+                Some(te) => Error::new(
+                    ErrorKind::Tls,
+                    crate::tls::describe(te, &self.shared.peer, false),
+                )
+                .with_origin(Origin::Transport)
+                .with_processed(Processed::Maybe),
+                None => Error::io(&format!("read from {} failed", self.shared.peer), e),
+            },
         }
     }
 

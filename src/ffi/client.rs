@@ -22,10 +22,12 @@ pub struct h2_client {
     active: AtomicUsize,
 }
 
-/// A client for `base_url`, "http://host[:port]" (HTTP/2 over cleartext with prior
-/// knowledge, RFC 9113 §3.3). Any path in the URL is ignored: each request names its own.
-/// `cfg` may be NULL for defaults; it is copied. No connection is opened until the first
-/// request. Returns NULL on error (H2_E_INVALID_URL, H2_E_INVALID_ARGUMENT; see
+/// A client for `base_url`: "http://host[:port]" for HTTP/2 over cleartext with prior
+/// knowledge (RFC 9113 §3.3), or "https://host[:port]" for HTTP/2 over TLS (ALPN "h2", SNI
+/// from the host unless it is an IP literal, the system's CA store unless the config names
+/// other roots). Any path in the URL is ignored: each request names its own. `cfg` may be
+/// NULL for defaults; it is copied. No connection is opened until the first request. Returns
+/// NULL on error (H2_E_INVALID_URL, H2_E_INVALID_ARGUMENT, H2_E_TLS; see
 /// `h2_last_error_message`).
 #[no_mangle]
 pub unsafe extern "C" fn h2_client_new(

@@ -1,9 +1,11 @@
 //! `h2_config`: options for a client. Setters return `H2_E_INVALID_ARGUMENT` for a NULL
 //! config or an out-of-range value (the config is then unchanged).
 
-use super::{fail, guard, h2_result, invalid, H2_OK};
+use std::ffi::c_char;
+
+use super::{c_slice, c_str, fail, guard, h2_result, invalid, H2_OK};
 use crate::config::Config;
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// Options for `h2_client_new`. Create with `h2_config_new`, change with the
 /// `h2_config_set_*` functions, free with `h2_config_free`. A config is copied by
@@ -238,4 +240,97 @@ pub unsafe extern "C" fn h2_config_set_max_response_body(
 pub unsafe extern "C" fn h2_config_set_max_retries(cfg: *mut h2_config, value: u32) -> h2_result {
     // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config).
     unsafe { set(cfg, |c| c.set_max_retries(value)) }
+}
+
+/// TLS 1.2, for `h2_config_set_tls_versions`.
+pub const H2_TLS_1_2: u32 = 1;
+/// TLS 1.3, for `h2_config_set_tls_versions`.
+pub const H2_TLS_1_3: u32 = 2;
+
+/// For https clients: trust only the CA certificates in the PEM file at `path` instead of the
+/// system's store. The file is read now: H2_E_TLS if it cannot be read or holds no usable
+/// certificate (the message names the path); the config is then unchanged.
+#[no_mangle]
+pub unsafe extern "C" fn h2_config_set_ca_file(
+    cfg: *mut h2_config,
+    path: *const c_char,
+) -> h2_result {
+    // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config, path a C string).
+    unsafe {
+        set(cfg, |c| match c_str(path, "CA file path") {
+            Ok(p) => c.tls.set_ca_file(p),
+            Err(_) => Err(Error::invalid("CA file path is NULL or not UTF-8")),
+        })
+    }
+}
+
+/// For https clients: trust only the CA certificates in `len` bytes of PEM at `data`
+/// (copied). H2_E_TLS if it holds no usable certificate.
+#[no_mangle]
+pub unsafe extern "C" fn h2_config_set_ca_pem(
+    cfg: *mut h2_config,
+    data: *const u8,
+    len: usize,
+) -> h2_result {
+    // SAFETY: forwarded caller contract; data is valid for len bytes.
+    unsafe {
+        set(cfg, |c| match c_slice(data, len, "CA PEM data") {
+            Ok(pem) => c.tls.set_ca_pem(pem),
+            Err(_) => Err(Error::invalid("CA PEM data is NULL")),
+        })
+    }
+}
+
+/// **FOR TESTING ONLY. NEVER IN PRODUCTION.** With `insecure` true, https clients accept ANY
+/// server certificate: expired, self-signed, for another name. Anyone on the network path can
+/// then read and change the traffic. Default false.
+#[no_mangle]
+pub unsafe extern "C" fn h2_config_set_insecure_skip_verify(
+    cfg: *mut h2_config,
+    insecure: bool,
+) -> h2_result {
+    // SAFETY: forwarded caller contract.
+    unsafe {
+        set(cfg, |c| {
+            c.tls.insecure_skip_verify = insecure;
+            Ok(())
+        })
+    }
+}
+
+/// For https clients: present the client certificate chain in the PEM file `cert_pem_path`
+/// with the private key in the PEM file `key_pem_path` (PKCS#8, PKCS#1 or SEC1), for servers
+/// that require mutual TLS. Both files are read now: H2_E_TLS if either is unreadable or
+/// unusable (the message names the file).
+#[no_mangle]
+pub unsafe extern "C" fn h2_config_set_client_cert_file(
+    cfg: *mut h2_config,
+    cert_pem_path: *const c_char,
+    key_pem_path: *const c_char,
+) -> h2_result {
+    // SAFETY: forwarded caller contract.
+    unsafe {
+        set(cfg, |c| {
+            match (
+                c_str(cert_pem_path, "certificate path"),
+                c_str(key_pem_path, "key path"),
+            ) {
+                (Ok(cert), Ok(key)) => c.tls.set_client_cert_files(cert, key),
+                _ => Err(Error::invalid(
+                    "certificate or key path is NULL or not UTF-8",
+                )),
+            }
+        })
+    }
+}
+
+/// The TLS versions https clients may use: `H2_TLS_1_2`, `H2_TLS_1_3`, or both OR-ed
+/// (the default).
+#[no_mangle]
+pub unsafe extern "C" fn h2_config_set_tls_versions(
+    cfg: *mut h2_config,
+    versions: u32,
+) -> h2_result {
+    // SAFETY: forwarded caller contract.
+    unsafe { set(cfg, |c| c.tls.set_versions(versions)) }
 }

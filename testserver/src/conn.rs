@@ -27,8 +27,8 @@ use crate::{handlers, stopped, OpenConnection, Settings, Stats, SHUTDOWN_GRACE};
 type StreamTask = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// Serves one connection until the client closes it, it fails, or the
-/// server stops. Generic over the byte stream so that a future TLS mode can
-/// pass in an already-wrapped socket.
+/// server stops. Generic over the byte stream: a TCP socket in h2c mode, a
+/// TLS stream over it in TLS mode (see `tls::serve_tls_connection`).
 pub(crate) async fn serve_connection<IO>(
     io: IO,
     id: u64,

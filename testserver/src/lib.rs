@@ -5,10 +5,11 @@
 //! of the [`h2`] crate), so that the client under test is checked against
 //! somebody else's reading of RFC 9113 rather than against itself.
 //!
-//! The server speaks HTTP/2 with prior knowledge over cleartext TCP ("h2c",
-//! RFC 9113 §3.3): no HTTP/1.1, no `Upgrade`, no TLS. The per-connection code
-//! only needs an `AsyncRead + AsyncWrite + Unpin + Send` stream, so a TLS mode
-//! can later wrap the accepted socket before handing it over.
+//! By default the server speaks HTTP/2 with prior knowledge over cleartext
+//! TCP ("h2c", RFC 9113 §3.3): no HTTP/1.1, no `Upgrade`. With
+//! [`Options::tls`] set it speaks HTTP/2 over TLS instead ("h2", RFC 9113
+//! §3.2), with a certificate generated at start-up and signed by a fresh CA
+//! ([`Server::tls_ca_pem`]); see [`tls`] and [`TlsOptions`].
 //!
 //! # Endpoints
 //!
@@ -44,6 +45,22 @@
 //! server.stop();
 //! ```
 //!
+//! Over TLS, give the client [`Server::tls_ca_pem`] as its trust root:
+//!
+//! ```no_run
+//! use h2client_testserver::{Options, Server, TlsOptions};
+//!
+//! let server = Server::start(Options {
+//!     tls: Some(TlsOptions::default()),
+//!     ..Options::default()
+//! })
+//! .expect("start test server");
+//! assert!(server.url().starts_with("https://"));
+//! let ca_pem = server.tls_ca_pem().expect("TLS mode");
+//! // ... make the client trust `ca_pem` and connect to `server.url()` ...
+//! # let _ = ca_pem;
+//! ```
+//!
 //! Logging to stderr is off unless the environment variable
 //! `H2TESTSERVER_LOG` is set to `1`.
 
@@ -57,6 +74,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
 
 /// Writes one line to stderr when `H2TESTSERVER_LOG=1`; a no-op otherwise.
 macro_rules! log {
@@ -69,6 +87,9 @@ macro_rules! log {
 
 mod conn;
 mod handlers;
+pub mod tls;
+
+pub use tls::TlsOptions;
 
 /// Whether `H2TESTSERVER_LOG=1` was set (read once).
 fn logging_enabled() -> bool {
@@ -114,6 +135,9 @@ pub struct Options {
     pub max_frame_size: Option<u32>,
     /// `SETTINGS_MAX_HEADER_LIST_SIZE` (default [`DEFAULT_MAX_HEADER_LIST_SIZE`]).
     pub max_header_list_size: Option<u32>,
+    /// `None` (the default): cleartext HTTP/2 with prior knowledge (h2c).
+    /// `Some`: HTTP/2 over TLS, configured as given.
+    pub tls: Option<TlsOptions>,
 }
 
 impl Default for Options {
@@ -125,6 +149,7 @@ impl Default for Options {
             initial_window_size: None,
             max_frame_size: None,
             max_header_list_size: None,
+            tls: None,
         }
     }
 }
@@ -204,6 +229,7 @@ struct Stats {
     requests_served: AtomicUsize,
     resets_received: AtomicUsize,
     max_streams_seen: AtomicUsize,
+    tls_handshake_failures: AtomicUsize,
 }
 
 /// Keeps `connections_open` right however a connection task ends (normal
@@ -244,6 +270,8 @@ async fn stopped(mut stop: watch::Receiver<bool>) {
 #[derive(Debug)]
 pub struct Server {
     addr: SocketAddr,
+    /// The CA that signed the server certificate, in TLS mode.
+    tls_ca_pem: Option<String>,
     stats: Arc<Stats>,
     stop: Option<watch::Sender<bool>>,
     thread: Option<JoinHandle<()>>,
@@ -254,10 +282,16 @@ impl Server {
     /// returns once the socket is listening (connections made from then on
     /// are queued even before the first `accept`).
     ///
-    /// Fails if an option is out of its legal range, the address cannot be
-    /// bound, or the thread or runtime cannot be created.
+    /// In TLS mode the server certificate (and its CA) is generated here.
+    ///
+    /// Fails if an option is out of its legal range (including invalid
+    /// [`TlsOptions`]), the address cannot be bound, or the thread or runtime
+    /// cannot be created.
     pub fn start(opts: Options) -> io::Result<Server> {
         let settings = Arc::new(Settings::from_options(&opts)?);
+        let tls = opts.tls.as_ref().map(tls::server_tls).transpose()?;
+        let tls_ca_pem = tls.as_ref().map(|tls| tls.ca_pem.clone());
+        let acceptor = tls.map(|tls| tls.acceptor);
         let std_listener = std::net::TcpListener::bind((opts.host.as_str(), opts.port))?;
         std_listener.set_nonblocking(true)?;
         let addr = std_listener.local_addr()?;
@@ -295,7 +329,13 @@ impl Server {
                     }
                 };
                 let _ = ready_tx.send(Ok(()));
-                runtime.block_on(accept_loop(listener, settings, thread_stats, stop_rx));
+                runtime.block_on(accept_loop(
+                    listener,
+                    acceptor,
+                    settings,
+                    thread_stats,
+                    stop_rx,
+                ));
                 // Anything still running after the grace period (e.g. a
                 // handler stuck in a long /delay) is simply dropped.
                 runtime.shutdown_timeout(Duration::from_millis(200));
@@ -304,6 +344,7 @@ impl Server {
         match ready_rx.recv() {
             Ok(Ok(())) => Ok(Server {
                 addr,
+                tls_ca_pem,
                 stats,
                 stop: Some(stop_tx),
                 thread: Some(thread),
@@ -326,12 +367,25 @@ impl Server {
         self.addr
     }
 
-    /// Base URL, e.g. `http://127.0.0.1:40123` (IPv6 hosts are bracketed).
+    /// Base URL, e.g. `http://127.0.0.1:40123`, or `https://...` in TLS
+    /// mode (IPv6 hosts are bracketed).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls_ca_pem.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", self.addr)
     }
 
-    /// Total TCP connections accepted so far.
+    /// In TLS mode, the PEM certificate of the CA that signed the server
+    /// certificate: what the client should trust. `None` in h2c mode.
+    pub fn tls_ca_pem(&self) -> Option<&str> {
+        self.tls_ca_pem.as_deref()
+    }
+
+    /// Total TCP connections accepted so far (in TLS mode, whether or not
+    /// their TLS handshake then succeeds).
     pub fn connections_accepted(&self) -> usize {
         self.stats.connections_accepted.load(Ordering::SeqCst)
     }
@@ -364,6 +418,16 @@ impl Server {
         self.stats.max_streams_seen.load(Ordering::SeqCst)
     }
 
+    /// TLS handshakes that failed (always 0 in h2c mode): e.g. the client
+    /// rejected the certificate, offered no acceptable version or ALPN
+    /// protocol, presented no (or a bad) certificate when one is required,
+    /// or closed the connection before finishing the handshake. Counted after
+    /// the server has sent its alert, so a client may see the failure first:
+    /// poll with a deadline.
+    pub fn tls_handshake_failures(&self) -> usize {
+        self.stats.tls_handshake_failures.load(Ordering::SeqCst)
+    }
+
     /// Stops accepting, closes every connection (after sending
     /// `GOAWAY(NO_ERROR)`, with a grace of about a second) and joins the
     /// server thread. Blocks the caller meanwhile.
@@ -387,9 +451,11 @@ impl Drop for Server {
     }
 }
 
-/// Accepts TCP connections until stopped, one task per connection.
+/// Accepts TCP connections until stopped, one task per connection (which
+/// runs the TLS handshake first when `tls` is set).
 async fn accept_loop(
     listener: TcpListener,
+    tls: Option<TlsAcceptor>,
     settings: Arc<Settings>,
     stats: Arc<Stats>,
     stop: watch::Receiver<bool>,
@@ -415,14 +481,25 @@ async fn accept_loop(
                     // responses) must not wait for Nagle.
                     let _ = tcp.set_nodelay(true);
                     let open = OpenConnection::new(Arc::clone(&stats));
-                    connections.spawn(conn::serve_connection(
-                        tcp,
-                        next_id,
-                        Arc::clone(&settings),
-                        Arc::clone(&stats),
-                        stop.clone(),
-                        open,
-                    ));
+                    match &tls {
+                        None => connections.spawn(conn::serve_connection(
+                            tcp,
+                            next_id,
+                            Arc::clone(&settings),
+                            Arc::clone(&stats),
+                            stop.clone(),
+                            open,
+                        )),
+                        Some(acceptor) => connections.spawn(tls::serve_tls_connection(
+                            tcp,
+                            acceptor.clone(),
+                            next_id,
+                            Arc::clone(&settings),
+                            Arc::clone(&stats),
+                            stop.clone(),
+                            open,
+                        )),
+                    };
                 }
                 Err(e) => {
                     // E.g. EMFILE: back off instead of spinning, keep serving.
