@@ -111,6 +111,18 @@
 #define H2_EVENT_RTT 9
 
 /**
+ * A request/response exchange in flight, from `h2_client_start`, `h2_client_submit` or
+ * `h2_client_submit_cb`. Free it with `h2_call_free` (which cancels it if it has not ended).
+ *
+ * Threads: `h2_call_cancel` may be called from any thread at any time; the other functions
+ * may be called from one thread at a time (e.g. one thread writes the body while another
+ * reads the response). Blocking functions (`h2_call_write`, `h2_call_wait_headers`,
+ * `h2_call_read`, `h2_call_wait`) must not be called from a library callback (they return
+ * H2_E_WRONG_THREAD there).
+ */
+typedef struct h2_call h2_call;
+
+/**
  * An HTTP/2 client for one authority (scheme, host, port), holding 0..N connections to it.
  *
  * Thread safety: an `h2_client` may be used from any number of threads at once; requests
@@ -127,6 +139,12 @@ typedef struct h2_client h2_client;
  * one config from several threads at once.
  */
 typedef struct h2_config h2_config;
+
+/**
+ * A completion queue. Any number of clients and calls may post to one queue; completions
+ * come out in completion order. Thread-safe.
+ */
+typedef struct h2_queue h2_queue;
 
 /**
  * A request: method, path, headers and an optional body. Build it with `h2_request_new`
@@ -183,6 +201,79 @@ typedef struct h2_error_info {
 } h2_error_info;
 
 /**
+ * Called when a call submitted with `h2_client_submit_cb` completes.
+ */
+typedef void (*h2_done_fn)(void *userdata, struct h2_call *call, h2_result result);
+
+/**
+ * A client's counters and state.
+ */
+typedef struct h2_stats {
+  /**
+   * Connections open (including draining ones).
+   */
+  uint32_t connections_open;
+  /**
+   * Connections being dialed (0 or 1: one dial at a time).
+   */
+  uint32_t connections_opening;
+  /**
+   * Connections that take no new streams (GOAWAY received, closing when idle).
+   */
+  uint32_t connections_draining;
+  /**
+   * Smallest concurrent-stream limit among the open connections (the server's
+   * SETTINGS_MAX_CONCURRENT_STREAMS capped by ours); 0 if none is open.
+   */
+  uint32_t peer_max_concurrent_streams_min;
+  /**
+   * Largest such limit.
+   */
+  uint32_t peer_max_concurrent_streams_max;
+  /**
+   * Streams open or about to open on the connections.
+   */
+  uint64_t streams_active;
+  /**
+   * Requests waiting for a stream slot.
+   */
+  uint64_t streams_queued;
+  /**
+   * Requests that got a response (any status).
+   */
+  uint64_t requests_completed;
+  /**
+   * Requests that failed.
+   */
+  uint64_t requests_failed;
+  /**
+   * Requests retried because the server did not process them.
+   */
+  uint64_t requests_retried;
+  /**
+   * Bytes written to the connections (TLS records included for https).
+   */
+  uint64_t bytes_sent;
+  /**
+   * Bytes read from the connections.
+   */
+  uint64_t bytes_received;
+  /**
+   * Connections opened since the client was created.
+   */
+  uint64_t connections_opened;
+  /**
+   * Smoothed round-trip time in microseconds from PING acks (the mean over open
+   * connections that have a sample), 0 if none measured yet.
+   */
+  uint64_t rtt_us;
+  /**
+   * Reserved for counters added later; zero.
+   */
+  uint64_t reserved[16];
+} h2_stats;
+
+/**
  * One event, valid only during the callback.
  */
 typedef struct h2_event {
@@ -216,6 +307,24 @@ typedef struct h2_event {
  * The callback type: `userdata` is what was passed to `h2_config_set_event_callback`.
  */
 typedef void (*h2_event_fn)(void *userdata, const struct h2_event *event);
+
+/**
+ * One completed call.
+ */
+typedef struct h2_completion {
+  /**
+   * The tag given to `h2_client_submit`.
+   */
+  uint64_t tag;
+  /**
+   * The call (take its response with `h2_call_response`, then `h2_call_free` it).
+   */
+  struct h2_call *call;
+  /**
+   * H2_OK if a response arrived (any HTTP status), else the H2_E_* code of the failure.
+   */
+  h2_result result;
+} h2_completion;
 
 /**
  * Success.
@@ -315,6 +424,132 @@ extern "C" {
 #endif // __cplusplus
 
 /**
+ * Writes `len` bytes of request body (copied once). Blocks while the call's upload queue is
+ * full, i.e. while the server's flow-control window is closed: a body of any size streams
+ * through in bounded memory. Only for requests marked with `h2_request_set_streaming_body`.
+ * Fails with the call's error if it has ended (reset, cancelled, timed out).
+ */
+h2_result h2_call_write(struct h2_call *c, const uint8_t *data, size_t len);
+
+/**
+ * Adds a trailer to send after the request body (before `h2_call_finish`). Names and values
+ * are checked as for `h2_request_add_header`.
+ */
+h2_result h2_call_add_trailer(struct h2_call *c, const char *name, const char *value);
+
+/**
+ * Ends the request body (END_STREAM), sending the trailers added with
+ * `h2_call_add_trailer` if any. Does not block.
+ */
+h2_result h2_call_finish(struct h2_call *c);
+
+/**
+ * Blocks until the final response head has arrived (1xx responses are skipped), then
+ * `h2_call_status` and the header accessors work. Returns the call's error if it failed first.
+ */
+h2_result h2_call_wait_headers(struct h2_call *c);
+
+/**
+ * Blocks until the call has ended (response complete, failed, or cancelled); returns H2_OK or
+ * its error.
+ */
+h2_result h2_call_wait(struct h2_call *c);
+
+/**
+ * Whether the call has ended. Does not block.
+ */
+bool h2_call_is_done(const struct h2_call *c);
+
+/**
+ * The HTTP status of the response head, or 0 until it has arrived (or if `c` is NULL).
+ */
+uint16_t h2_call_status(const struct h2_call *c);
+
+/**
+ * Number of response headers (0 until the head has arrived).
+ */
+size_t h2_call_header_count(const struct h2_call *c);
+
+/**
+ * The `i`th response header, as `h2_response_header_at`. The strings stay valid until
+ * `h2_call_free` (for submitted calls, until `h2_call_response`).
+ */
+h2_result h2_call_header_at(const struct h2_call *c,
+                            size_t i,
+                            const char **name,
+                            size_t *name_len,
+                            const char **value,
+                            size_t *value_len);
+
+/**
+ * The first value of response header `name`, or NULL; as `h2_response_header`.
+ */
+const char *h2_call_header(const struct h2_call *c, const char *name);
+
+/**
+ * Reads up to `cap` bytes of the response body into `buf`, blocking until some arrive;
+ * `*n` is set to the count, 0 at the end of the body. The stream's flow-control window is
+ * reopened only as the body is read, so a caller that stops reading stops the server after
+ * one window (`h2_config_set_initial_window_size`) while other streams keep flowing. Only for
+ * calls from `h2_client_start`. Returns the call's error if it failed.
+ */
+h2_result h2_call_read(struct h2_call *c, uint8_t *buf, size_t cap, size_t *n);
+
+/**
+ * Number of trailers (0 until the body has ended).
+ */
+size_t h2_call_trailer_count(const struct h2_call *c);
+
+/**
+ * The `i`th trailer, once the body has ended; as `h2_response_header_at`.
+ */
+h2_result h2_call_trailer_at(const struct h2_call *c,
+                             size_t i,
+                             const char **name,
+                             size_t *name_len,
+                             const char **value,
+                             size_t *value_len);
+
+/**
+ * The first value of trailer `name`, or NULL.
+ */
+const char *h2_call_trailer(const struct h2_call *c, const char *name);
+
+/**
+ * Cancels the call, from any thread, at any time: the stream is reset with
+ * RST_STREAM(CANCEL) and functions waiting on the call return H2_E_CANCELED. Harmless after
+ * the call has ended.
+ */
+h2_result h2_call_cancel(struct h2_call *c);
+
+/**
+ * Fills `*out` with the call's error and returns its code; H2_OK (and an empty record) if the
+ * call has not failed (yet).
+ */
+h2_result h2_call_error(const struct h2_call *c, struct h2_error_info *out);
+
+/**
+ * Takes the buffered response of a completed submitted call (`h2_client_submit`,
+ * `h2_client_submit_cb`) and stores it in `*out` (free it with `h2_response_free`). Works
+ * once. Returns the call's error if it failed, H2_E_INVALID_ARGUMENT if it has not completed
+ * or was started with `h2_client_start`.
+ */
+h2_result h2_call_response(struct h2_call *c, struct h2_response **out);
+
+/**
+ * Response body bytes received and not yet read (`h2_client_start` calls): at most one
+ * stream window, whatever the body size.
+ */
+size_t h2_call_buffered(const struct h2_call *c);
+
+/**
+ * Frees the call, cancelling it if it has not ended. A completion of the call not yet
+ * collected from its queue is removed, and a callback not yet run will not run. NULL is
+ * allowed.
+ */
+void h2_call_free(struct h2_call *c);
+
+/**
  * A client for `base_url`: "http://host[:port]" for HTTP/2 over cleartext with prior
  * knowledge (RFC 9113 §3.3), or "https://host[:port]" for HTTP/2 over TLS (ALPN "h2", SNI
  * from the host unless it is an IP literal, the system's CA store unless the config names
@@ -347,6 +582,49 @@ h2_result h2_client_do(struct h2_client *client,
                        struct h2_response **out);
 
 /**
+ * Starts `req` and returns at once with a call in `*out` (free it with `h2_call_free`). The
+ * response is read as it arrives: `h2_call_wait_headers`, `h2_call_status`, the header
+ * accessors, `h2_call_read` until it gives 0 bytes, then the trailers. If the request was
+ * marked with `h2_request_set_streaming_body`, HEADERS go out without END_STREAM and the body
+ * is written with `h2_call_write` and ended with `h2_call_finish`.
+ */
+h2_result h2_client_start(struct h2_client *client,
+                          const struct h2_request *req,
+                          struct h2_call **out);
+
+/**
+ * Submits the request and returns at once. The whole response is buffered (up to
+ * `max_response_body`) and the completion `{tag, call, result}` is posted to `q`; take the
+ * response with `h2_call_response(call, ...)`, then `h2_call_free(call)`. `*out` receives
+ * the call at once, so it can be cancelled early. One queue serves any number of clients and
+ * calls.
+ */
+h2_result h2_client_submit(struct h2_client *client,
+                           const struct h2_request *req,
+                           struct h2_queue *q,
+                           uint64_t tag,
+                           struct h2_call **out);
+
+/**
+ * Like `h2_client_submit`, but instead of posting to a queue, calls `done(userdata, call,
+ * result)` once the response is buffered or the request failed. `done` runs on a library
+ * thread (also when the request fails at once): it must return quickly, must not block, and
+ * must not call blocking functions of the library (they return H2_E_WRONG_THREAD there). It
+ * may call `h2_call_response` and `h2_call_free` on its call. If the call is freed before it
+ * completes, `done` is not called.
+ */
+h2_result h2_client_submit_cb(struct h2_client *client,
+                              const struct h2_request *req,
+                              h2_done_fn done,
+                              void *userdata,
+                              struct h2_call **out);
+
+/**
+ * Fills `*out` with the client's counters and state.
+ */
+h2_result h2_client_stats(const struct h2_client *client, struct h2_stats *out);
+
+/**
  * A config with every option at its default (see each setter). NULL only if out of memory.
  */
 struct h2_config *h2_config_new(void);
@@ -367,6 +645,19 @@ h2_result h2_config_set_connect_timeout_ms(struct h2_config *cfg, uint32_t value
  * H2_E_TIMEOUT and resets the stream with RST_STREAM(CANCEL).
  */
 h2_result h2_config_set_request_timeout_ms(struct h2_config *cfg, uint32_t value);
+
+/**
+ * Time-to-response-headers timeout in milliseconds, from submission (time waiting for a
+ * connection included) to the final response head (default 0 = none). Expiry: H2_E_TIMEOUT
+ * "timed out waiting for the response headers", and RST_STREAM(CANCEL).
+ */
+h2_result h2_config_set_headers_timeout_ms(struct h2_config *cfg, uint32_t value);
+
+/**
+ * Body idle timeout in milliseconds: the longest gap without DATA once the response head has
+ * arrived (default 0 = none). Expiry: H2_E_TIMEOUT "no DATA for N ms", and RST_STREAM(CANCEL).
+ */
+h2_result h2_config_set_body_idle_timeout_ms(struct h2_config *cfg, uint32_t value);
 
 /**
  * A connection with no open streams for this many milliseconds is closed
@@ -531,6 +822,32 @@ h2_result h2_last_error(struct h2_error_info *out);
 h2_result h2_config_set_event_callback(struct h2_config *cfg, h2_event_fn callback, void *userdata);
 
 /**
+ * A new completion queue, or NULL (with H2_E_INTERNAL recorded) if no eventfd can be made.
+ */
+struct h2_queue *h2_queue_new(void);
+
+/**
+ * Frees a queue (NULL allowed). Completions still to come for its calls are dropped; free
+ * the calls themselves with `h2_call_free`.
+ */
+void h2_queue_free(struct h2_queue *q);
+
+/**
+ * A file descriptor (an eventfd) that is readable exactly while completions are pending
+ * (level-triggered): add it to epoll/poll/select and call `h2_queue_poll` when it is
+ * readable. Do not read or close it. -1 if `q` is NULL.
+ */
+int32_t h2_queue_fd(const struct h2_queue *q);
+
+/**
+ * Takes up to `max` completions into `out`, in completion order, waiting up to `timeout_ms`
+ * for the first one (0 = do not wait, -1 = wait forever). Returns how many were stored (0 on
+ * timeout or on error, with the error recorded: NULL arguments, or a waiting poll from a
+ * library callback, H2_E_WRONG_THREAD).
+ */
+size_t h2_queue_poll(struct h2_queue *q, struct h2_completion *out, size_t max, int32_t timeout_ms);
+
+/**
  * A new request for `path` (origin form, e.g. "/index.html?q=1"; or "*") with `method`
  * (e.g. "GET"). `:scheme` and `:authority` come from the client. Returns NULL (and records
  * H2_E_INVALID_ARGUMENT) if either is NULL or invalid: the method must be a token, the path
@@ -566,6 +883,29 @@ h2_result h2_request_set_timeout_ms(struct h2_request *req, uint32_t timeout_ms)
  * have returned.
  */
 void h2_request_free(struct h2_request *req);
+
+/**
+ * Marks the request's body as streamed: `h2_client_start` sends HEADERS without END_STREAM
+ * and the caller writes the body with `h2_call_write` and ends it with `h2_call_finish`
+ * (`streaming` false undoes it). Such a request cannot be sent with `h2_client_do`, and
+ * since a streamed body cannot be replayed, it is not retried once part of it went out: a
+ * refusal then fails with processed = H2_PROCESSED_NO.
+ */
+h2_result h2_request_set_streaming_body(struct h2_request *req, bool streaming);
+
+/**
+ * This request's time-to-response-headers timeout in milliseconds (from submission, time
+ * waiting for a connection included), overriding the client's (0 = use the client's).
+ * Expiry: H2_E_TIMEOUT "timed out waiting for the response headers", and RST_STREAM(CANCEL).
+ */
+h2_result h2_request_set_headers_timeout_ms(struct h2_request *req, uint32_t timeout_ms);
+
+/**
+ * This request's body idle timeout in milliseconds (longest gap without DATA once the head
+ * arrived), overriding the client's (0 = use the client's). Expiry: H2_E_TIMEOUT "no DATA for
+ * N ms", and RST_STREAM(CANCEL).
+ */
+h2_result h2_request_set_body_idle_timeout_ms(struct h2_request *req, uint32_t timeout_ms);
 
 /**
  * The HTTP status code (e.g. 200), or 0 if `resp` is NULL.

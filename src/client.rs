@@ -5,7 +5,8 @@ use std::time::{Duration, Instant};
 
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Processed, Result};
-use crate::exchange::{Exchange, Pending};
+use crate::exchange::{Deadlines, Exchange, Mode, Notify, Pending};
+use crate::headers::HeaderList;
 use crate::pool::PoolInner;
 use crate::request::Request;
 use crate::response::Response;
@@ -37,6 +38,18 @@ pub struct ClientSnapshot {
     pub retries: u64,
     /// Each connection's smoothed PING round trip in microseconds (0 until measured).
     pub rtt_us: Vec<u64>,
+    /// A connection is being dialed.
+    pub dialing: bool,
+    /// Connections that take no new streams (GOAWAY received, idle close, ...).
+    pub draining: usize,
+    /// Requests that got a response.
+    pub requests_completed: u64,
+    /// Requests that failed.
+    pub requests_failed: u64,
+    /// Bytes written to the connections.
+    pub bytes_sent: u64,
+    /// Bytes read from the connections.
+    pub bytes_received: u64,
 }
 
 impl Client {
@@ -58,24 +71,56 @@ impl Client {
         &self.pool.cfg
     }
 
+    /// Builds the exchange for `req`: deadlines from the request or the client, and a timer
+    /// task when a timeout is not waited out by a blocked caller.
+    fn prepare(
+        &self,
+        req: Arc<Request>,
+        mode: Mode,
+        notify: Option<Notify>,
+        caller_waits_whole: bool,
+    ) -> Result<Arc<Exchange>> {
+        req.check_complete()?;
+        let cfg = &self.pool.cfg;
+        let now = Instant::now();
+        let deadlines = Deadlines {
+            whole: req.timeout.or(cfg.request_timeout).map(|t| (now + t, t)),
+            headers: req
+                .headers_timeout
+                .or(cfg.headers_timeout)
+                .map(|t| (now + t, t)),
+            body_idle: req.body_idle_timeout.or(cfg.body_idle_timeout),
+        };
+        let ex = Exchange::with(
+            req,
+            mode,
+            deadlines,
+            notify,
+            Some(self.pool.counters.clone()),
+        );
+        if ex.needs_timer(caller_waits_whole) {
+            let h = runtime::spawn(ex.clone().run_timer())?;
+            ex.set_timer(h.abort_handle());
+        }
+        Ok(ex)
+    }
+
     /// Sends `req` and blocks until the whole response has arrived or the request failed.
     /// Must not be called from a runtime thread.
     pub fn execute(&self, req: Arc<Request>) -> Result<Response> {
-        if runtime::on_runtime_thread() {
-            return Err(Error::new(
-                ErrorKind::WrongThread,
-                "h2_client_do called from a library (runtime) thread, where blocking would deadlock",
+        check_thread("h2_client_do")?;
+        if req.streaming_body {
+            return Err(Error::invalid(
+                "a request with a streaming body must be started with h2_client_start",
             ));
         }
-        req.check_complete()?;
-        let timeout = req.timeout.or(self.pool.cfg.request_timeout);
-        let deadline = timeout.map(|t| Instant::now() + t);
-        let ex = Exchange::new(req);
+        let ex = self.prepare(req, Mode::Buffered, None, true)?;
+        let whole = ex.deadlines.whole;
         self.pool.submit(Pending::new(ex.clone()));
-        if let Some(r) = ex.wait(deadline) {
+        if let Some(r) = ex.wait(whole.map(|(at, _)| at)) {
             return r;
         }
-        let ms = timeout.map(|t| t.as_millis()).unwrap_or(0);
+        let ms = whole.map(|(_, t)| t.as_millis()).unwrap_or(0);
         ex.abort(
             Error::new(
                 ErrorKind::Timeout,
@@ -89,6 +134,23 @@ impl Client {
                 "request finished without a result",
             ))
         })
+    }
+
+    /// Starts `req` and returns at once. The response is read as it arrives
+    /// ([`Call::wait_headers`], [`Call::read`]); a streaming request body is written with
+    /// [`Call::write`] and ended with [`Call::finish`].
+    pub fn start(&self, req: Arc<Request>) -> Result<Call> {
+        let ex = self.prepare(req, Mode::Streaming, None, false)?;
+        self.pool.submit(Pending::new(ex.clone()));
+        Ok(Call { ex })
+    }
+
+    /// Submits `req` and returns at once; `notify` runs once the whole response is buffered
+    /// (or the request failed), on the thread that completed it.
+    pub fn submit(&self, req: Arc<Request>, notify: Notify) -> Result<Call> {
+        let ex = self.prepare(req, Mode::Buffered, Some(notify), false)?;
+        self.pool.submit(Pending::new(ex.clone()));
+        Ok(Call { ex })
     }
 
     /// Closes every connection (GOAWAY(NO_ERROR)); requests still waiting fail with
@@ -106,7 +168,15 @@ impl Client {
     /// A snapshot of the pool.
     pub fn snapshot(&self) -> ClientSnapshot {
         let conns = self.pool.connections();
+        let c = &self.pool.counters;
+        let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
         ClientSnapshot {
+            dialing: self.pool.dialing(),
+            draining: conns.iter().filter(|c| !c.is_usable()).count(),
+            requests_completed: load(&c.requests_completed),
+            requests_failed: load(&c.requests_failed),
+            bytes_sent: load(&c.bytes_sent),
+            bytes_received: load(&c.bytes_received),
             connections: conns.len(),
             connections_opened: self
                 .pool
@@ -122,6 +192,129 @@ impl Client {
                 .counters
                 .retries
                 .load(std::sync::atomic::Ordering::Relaxed),
+        }
+    }
+}
+
+/// Refuses a blocking call on a runtime thread (a library callback), where it would
+/// deadlock.
+pub(crate) fn check_thread(what: &str) -> Result<()> {
+    if runtime::on_runtime_thread() {
+        return Err(Error::new(
+            ErrorKind::WrongThread,
+            format!(
+                "{what} called from a library thread (a callback), where blocking would deadlock"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// A request/response exchange in flight. Dropping it cancels the exchange if it has not
+/// ended.
+pub struct Call {
+    ex: Arc<Exchange>,
+}
+
+impl Call {
+    /// Writes request body bytes (copied once); blocks while the upload queue is full (flow
+    /// control). Only for requests marked with a streaming body.
+    pub fn write(&self, data: &[u8]) -> Result<()> {
+        if !self.ex.streaming_body {
+            return Err(Error::invalid(
+                "the request was not marked with a streaming body (h2_request_set_streaming_body)",
+            ));
+        }
+        check_thread("h2_call_write")?;
+        self.ex.write(data)
+    }
+
+    /// Ends the request body (END_STREAM), with trailers if given.
+    pub fn finish(&self, trailers: Option<HeaderList>) -> Result<()> {
+        if !self.ex.streaming_body {
+            return Err(Error::invalid(
+                "the request was not marked with a streaming body (h2_request_set_streaming_body)",
+            ));
+        }
+        self.ex.finish_body(trailers)
+    }
+
+    /// Blocks until the final response head arrives (1xx skipped) or the call fails.
+    pub fn wait_headers(&self) -> Result<()> {
+        check_thread("h2_call_wait_headers")?;
+        self.ex.wait_head()
+    }
+
+    /// The status (0 until the head arrived).
+    pub fn status(&self) -> u16 {
+        self.ex.with_head(|r| r.status)
+    }
+
+    /// Runs `f` on the response head (status and headers; empty until it arrived).
+    pub fn with_head<T>(&self, f: impl FnOnce(&Response) -> T) -> T {
+        self.ex.with_head(f)
+    }
+
+    /// Runs `f` on the trailers once the body has ended (`None` before).
+    pub fn with_trailers<T>(&self, f: impl FnOnce(Option<&HeaderList>) -> T) -> T {
+        self.ex.with_trailers(f)
+    }
+
+    /// Reads body bytes as they arrive; blocks until some are available; `Ok(0)` at the end.
+    pub fn read(&self, buf: &mut [u8]) -> Result<usize> {
+        if self.ex.mode != Mode::Streaming {
+            return Err(Error::invalid(
+                "a submitted call buffers its response: use h2_call_response",
+            ));
+        }
+        check_thread("h2_call_read")?;
+        self.ex.read(buf)
+    }
+
+    /// Cancels the exchange (RST_STREAM(CANCEL) if its stream is open); waiting calls return
+    /// `Canceled`. Harmless after the end.
+    pub fn cancel(&self) {
+        self.ex.abort(
+            Error::new(ErrorKind::Canceled, "request canceled by the caller")
+                .with_processed(Processed::Maybe),
+        );
+    }
+
+    /// The error the call ended with, if it failed.
+    pub fn error(&self) -> Option<Error> {
+        self.ex.error()
+    }
+
+    /// Whether the call has ended (response complete, failed, or cancelled).
+    pub fn is_done(&self) -> bool {
+        self.ex.is_done()
+    }
+
+    /// Blocks until the call has ended.
+    pub fn wait(&self) -> Result<()> {
+        check_thread("h2_call_wait")?;
+        self.ex.wait_done(None);
+        match self.ex.error() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Takes the buffered response of a completed submitted call (once).
+    pub fn response(&self) -> Result<Response> {
+        self.ex.take_response()
+    }
+
+    /// Response body bytes received and not yet read (streaming calls).
+    pub fn buffered(&self) -> usize {
+        self.ex.buffered()
+    }
+}
+
+impl Drop for Call {
+    fn drop(&mut self) {
+        if !self.ex.is_done() {
+            self.cancel();
         }
     }
 }

@@ -15,6 +15,10 @@ pub struct Config {
     /// Whole-request timeout, from submission (time waiting for a connection included) to the
     /// end of the response; `None` = no limit (curl's and Go's default).
     pub request_timeout: Option<Duration>,
+    /// Time from submission to the final response head; `None` = no limit.
+    pub headers_timeout: Option<Duration>,
+    /// Longest gap without DATA once the response head has arrived; `None` = no limit.
+    pub body_idle_timeout: Option<Duration>,
     /// A connection without open streams for this long is closed; `None` = never.
     pub idle_timeout: Option<Duration>,
     /// After this long without receiving anything, a PING is sent; `None` = no keepalive.
@@ -55,6 +59,8 @@ impl Default for Config {
         Config {
             connect_timeout: Duration::from_secs(10),
             request_timeout: None,
+            headers_timeout: None,
+            body_idle_timeout: None,
             idle_timeout: Some(Duration::from_secs(90)),
             keepalive_interval: Some(Duration::from_secs(30)),
             keepalive_timeout: Duration::from_secs(15),
@@ -95,6 +101,14 @@ impl Config {
     /// Sets the whole-request timeout in milliseconds (0 = none).
     pub fn set_request_timeout_ms(&mut self, v: u32) {
         self.request_timeout = ms_opt(v);
+    }
+    /// Sets the time-to-response-headers timeout in milliseconds (0 = none).
+    pub fn set_headers_timeout_ms(&mut self, v: u32) {
+        self.headers_timeout = ms_opt(v);
+    }
+    /// Sets the body idle timeout in milliseconds (0 = none).
+    pub fn set_body_idle_timeout_ms(&mut self, v: u32) {
+        self.body_idle_timeout = ms_opt(v);
     }
     /// Sets the idle-connection timeout in milliseconds (0 = never close idle connections).
     pub fn set_idle_timeout_ms(&mut self, v: u32) {

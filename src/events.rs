@@ -33,6 +33,8 @@ pub enum EventKind {
     Retry = 8,
     /// A PING round trip was measured (`value`: microseconds).
     Rtt = 9,
+    /// A request body waits for the server's flow-control window (`stream_id`).
+    FlowStall = 10,
 }
 
 /// One event.

@@ -1,36 +1,137 @@
-//! One request/response exchange in flight, shared by the caller waiting for it and the
-//! connection serving it.
+//! One request/response exchange in flight ("a call"), shared by the caller and the connection
+//! serving it.
 //!
 //! Exactly one result is ever delivered: [`Exchange::complete`] is first-wins, so a response
 //! racing a timeout or a cancel cannot be delivered twice. Inside the library an exchange is
 //! held through a [`Pending`], whose `Drop` fails the exchange if nobody completed it: a bug or
 //! a panic inside a connection task wakes the caller with an error instead of leaving it
 //! blocked forever.
+//!
+//! Two ways to receive the response:
+//! - buffered (`h2_client_do`, `h2_client_submit`): the reader builds the whole response and
+//!   completes the exchange with it;
+//! - streaming (`h2_client_start`): the reader hands over the head, then DATA chunks as they
+//!   arrive; the stream's receive window is reopened only as the caller reads them, so a
+//!   caller that stops reading stops the server after one window.
+//!
+//! A streaming request body is queued here by the caller (`write`) and pulled by the
+//! connection's writer as flow control allows; the caller blocks while too much is queued.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
 
 use crate::conn::ConnShared;
 use crate::error::{Error, ErrorKind, Processed, Result};
+use crate::headers::HeaderList;
 use crate::request::Request;
 use crate::response::Response;
 
-/// Where an exchange currently is, so that a cancel can reach its stream.
+/// Most request-body bytes queued by `write` and not yet taken by the writer; `write` blocks
+/// beyond this. Bounds memory per streaming upload whatever the body size.
+pub const UPLOAD_QUEUE_LIMIT: usize = 256 << 10;
+
+/// Streaming uploads coalesce small writes into chunks of up to this size.
+const UPLOAD_CHUNK: usize = 64 << 10;
+
+/// How the response is received.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// The whole response is built and delivered at the end.
+    Buffered,
+    /// The head, then body chunks, are handed over as they arrive.
+    Streaming,
+}
+
+/// Called once, after the exchange completed (on whatever thread completed it).
+pub type Notify = Box<dyn Fn(&Exchange) + Send + Sync>;
+
+/// Where an exchange currently is, so that a cancel, a window update or an upload can reach
+/// its stream.
+#[derive(Clone)]
 struct Location {
     conn: Weak<ConnShared>,
     stream_id: u32,
+}
+
+/// Response side of a streaming exchange.
+#[derive(Default)]
+struct Incoming {
+    chunks: VecDeque<Bytes>,
+    buffered: usize,
+    /// The final response head has arrived (`resp.status`, `resp.headers` are set).
+    head: bool,
+    /// END_STREAM arrived (`resp.trailers` is set).
+    end: bool,
+    /// Bytes read by the caller since the last stream WINDOW_UPDATE.
+    unacked: u32,
+}
+
+/// Request body of a streaming upload.
+#[derive(Default)]
+struct Outgoing {
+    chunks: VecDeque<Bytes>,
+    tail: BytesMut,
+    queued: usize,
+    finished: bool,
+    trailers: Option<HeaderList>,
+    /// The writer has started the stream (it then pulls from here).
+    attached: bool,
+    /// Bytes the writer has taken.
+    taken: u64,
+}
+
+struct State {
+    resp: Response,
+    error: Option<Error>,
+    /// The buffered response is ready to be taken (buffered mode, success).
+    ready: bool,
+    incoming: Incoming,
+    outgoing: Outgoing,
+}
+
+/// Per-request deadlines, fixed at submission.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Deadlines {
+    /// The whole request.
+    pub whole: Option<(Instant, Duration)>,
+    /// The final response head.
+    pub headers: Option<(Instant, Duration)>,
+    /// Longest gap without DATA once the head has arrived.
+    pub body_idle: Option<Duration>,
 }
 
 /// A request in flight.
 pub struct Exchange {
     /// The request (shared with the caller's `h2_request`, copy-on-write).
     pub(crate) req: Arc<Request>,
+    /// How the response is delivered.
+    pub(crate) mode: Mode,
+    /// The request body is written by the caller while the call runs.
+    pub(crate) streaming_body: bool,
+    /// Timeouts of this request.
+    pub(crate) deadlines: Deadlines,
     done: AtomicBool,
     retries: AtomicU32,
-    slot: Mutex<Option<Result<Response>>>,
+    state: Mutex<State>,
     cv: Condvar,
     location: Mutex<Option<Location>>,
+    notify: Option<Notify>,
+    /// Receive window of the stream (streaming mode), shared by the reader, which spends it,
+    /// and the caller, which reopens it as it reads.
+    pub(crate) recv_window: AtomicI64,
+    /// Our initial stream window when the stream started (half of it is the credit step).
+    pub(crate) initial_window: AtomicU32,
+    /// When DATA last arrived, in ms since `created` (body idle timeout).
+    last_data_ms: AtomicU64,
+    created: Instant,
+    /// The head arrived (for the headers timeout).
+    head_seen: AtomicBool,
+    timer: Mutex<Option<tokio::task::AbortHandle>>,
+    counters: Option<Arc<crate::pool::PoolCounters>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -39,16 +140,54 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// How a blocking wait ended.
+pub(crate) enum Waited<T> {
+    /// Got it.
+    Ready(T),
+    /// The deadline passed first.
+    TimedOut,
+}
+
 impl Exchange {
-    /// A new exchange for `req`.
+    /// A buffered exchange for `req` with no notification (a thread will wait for it).
+    #[cfg(test)]
     pub(crate) fn new(req: Arc<Request>) -> Arc<Exchange> {
+        Exchange::with(req, Mode::Buffered, Deadlines::default(), None, None)
+    }
+
+    /// An exchange with every option.
+    pub(crate) fn with(
+        req: Arc<Request>,
+        mode: Mode,
+        deadlines: Deadlines,
+        notify: Option<Notify>,
+        counters: Option<Arc<crate::pool::PoolCounters>>,
+    ) -> Arc<Exchange> {
+        let streaming_body = req.streaming_body;
         Arc::new(Exchange {
             req,
+            mode,
+            streaming_body,
+            deadlines,
             done: AtomicBool::new(false),
             retries: AtomicU32::new(0),
-            slot: Mutex::new(None),
+            state: Mutex::new(State {
+                resp: Response::default(),
+                error: None,
+                ready: false,
+                incoming: Incoming::default(),
+                outgoing: Outgoing::default(),
+            }),
             cv: Condvar::new(),
             location: Mutex::new(None),
+            notify,
+            recv_window: AtomicI64::new(0),
+            initial_window: AtomicU32::new(65_535),
+            last_data_ms: AtomicU64::new(0),
+            created: Instant::now(),
+            head_seen: AtomicBool::new(false),
+            timer: Mutex::new(None),
+            counters,
         })
     }
 
@@ -67,36 +206,115 @@ impl Exchange {
     }
 
     /// Delivers the result if none was delivered yet; returns whether this call delivered it.
-    pub(crate) fn complete(&self, mut result: Result<Response>) -> bool {
+    /// In streaming mode `Ok` carries only the trailers (the head and body went before).
+    pub(crate) fn complete(&self, result: Result<Response>) -> bool {
         if self.done.swap(true, Ordering::AcqRel) {
             return false;
         }
-        if let Err(e) = &mut result {
-            e.retries = self.retries();
+        let ok = result.is_ok();
+        {
+            let mut st = lock(&self.state);
+            match result {
+                Ok(resp) => match self.mode {
+                    Mode::Buffered => {
+                        st.resp = resp;
+                        st.ready = true;
+                    }
+                    Mode::Streaming => {
+                        st.resp.trailers = resp.trailers;
+                        st.incoming.end = true;
+                    }
+                },
+                Err(mut e) => {
+                    e.retries = self.retries();
+                    if e.kind == ErrorKind::Canceled {
+                        // The caller does not want the rest: drop what was buffered.
+                        st.incoming.chunks.clear();
+                        st.incoming.buffered = 0;
+                    }
+                    st.error = Some(e);
+                }
+            }
         }
-        *lock(&self.slot) = Some(result);
         self.cv.notify_all();
+        if let Some(t) = lock(&self.timer).take() {
+            t.abort();
+        }
+        if let Some(c) = &self.counters {
+            if ok {
+                c.requests_completed.fetch_add(1, Ordering::Relaxed);
+                c.earn_retry();
+            } else {
+                c.requests_failed.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        if let Some(n) = &self.notify {
+            n(self);
+        }
         true
     }
 
-    /// Blocks the calling thread until the result arrives or `deadline` passes; `None` on
-    /// timeout.
+    /// The error the exchange ended with, if it failed.
+    pub fn error(&self) -> Option<Error> {
+        lock(&self.state).error.clone()
+    }
+
+    /// Blocks until the exchange is done or `deadline` passes.
+    pub(crate) fn wait_done(&self, deadline: Option<Instant>) -> Waited<()> {
+        let st = lock(&self.state);
+        match self.wait_until(st, deadline, |_| self.is_done()) {
+            Waited::Ready(_) => Waited::Ready(()),
+            Waited::TimedOut => Waited::TimedOut,
+        }
+    }
+
+    /// Blocks the calling thread until the buffered result arrives or `deadline` passes.
     pub(crate) fn wait(&self, deadline: Option<Instant>) -> Option<Result<Response>> {
-        let mut slot = lock(&self.slot);
+        match self.wait_done(deadline) {
+            Waited::Ready(()) => Some(self.take_response()),
+            Waited::TimedOut => None,
+        }
+    }
+
+    /// Takes the buffered response of a completed exchange (once).
+    pub(crate) fn take_response(&self) -> Result<Response> {
+        let mut st = lock(&self.state);
+        if let Some(e) = &st.error {
+            return Err(e.clone());
+        }
+        if !st.ready {
+            return Err(Error::invalid(if self.mode == Mode::Streaming {
+                "a streaming call has no buffered response: read its body with h2_call_read"
+            } else if self.is_done() {
+                "the response was already taken"
+            } else {
+                "the call has not completed yet"
+            }));
+        }
+        st.ready = false;
+        Ok(std::mem::take(&mut st.resp))
+    }
+
+    fn wait_until<'a>(
+        &self,
+        mut st: MutexGuard<'a, State>,
+        deadline: Option<Instant>,
+        ready: impl Fn(&State) -> bool,
+    ) -> Waited<MutexGuard<'a, State>> {
         loop {
-            if let Some(r) = slot.take() {
-                return Some(r);
+            if ready(&st) {
+                return Waited::Ready(st);
             }
             match deadline {
-                None => slot = self.cv.wait(slot).unwrap_or_else(|e| e.into_inner()),
+                None => st = self.cv.wait(st).unwrap_or_else(|e| e.into_inner()),
                 Some(d) => {
                     let now = Instant::now();
                     if now >= d {
-                        return None;
+                        return Waited::TimedOut;
                     }
-                    slot = self
+                    st = self
                         .cv
-                        .wait_timeout(slot, d - now)
+                        .wait_timeout(st, d - now)
                         .unwrap_or_else(|e| e.into_inner())
                         .0;
                 }
@@ -107,14 +325,14 @@ impl Exchange {
     /// Fails the exchange with `err` (a timeout, a cancel) and, if that delivered the result,
     /// resets its stream.
     pub(crate) fn abort(self: &Arc<Self>, mut err: Error) {
-        if err.processed == Processed::Maybe && lock(&self.location).is_none() {
+        let loc = lock(&self.location).clone();
+        if err.processed == Processed::Maybe && loc.is_none() {
             // Never written to any connection: the server cannot have seen it.
             err.processed = Processed::No;
         }
         if !self.complete(Err(err)) {
             return;
         }
-        let loc = lock(&self.location).take();
         if let Some(loc) = loc {
             if let Some(conn) = loc.conn.upgrade() {
                 conn.cancel_stream(self.clone(), loc.stream_id);
@@ -134,6 +352,357 @@ impl Exchange {
     pub(crate) fn clear_location(&self) {
         *lock(&self.location) = None;
     }
+
+    fn location(&self) -> Option<(Arc<ConnShared>, u32)> {
+        let loc = lock(&self.location).clone()?;
+        Some((loc.conn.upgrade()?, loc.stream_id))
+    }
+
+    // ---- Timers ----------------------------------------------------------------------------
+
+    /// Whether this exchange needs a timer task (any timeout the caller does not wait out
+    /// itself).
+    pub(crate) fn needs_timer(&self, caller_waits_whole: bool) -> bool {
+        let d = &self.deadlines;
+        (d.whole.is_some() && !caller_waits_whole) || d.headers.is_some() || d.body_idle.is_some()
+    }
+
+    /// Runs the per-request timeouts until the exchange completes (the task is aborted then).
+    pub(crate) async fn run_timer(self: Arc<Self>) {
+        loop {
+            if self.is_done() {
+                return;
+            }
+            let now = Instant::now();
+            let d = self.deadlines;
+            let mut next: Option<Instant> = None;
+            let mut fire: Option<Error> = None;
+            if let Some((at, t)) = d.whole {
+                if now >= at {
+                    fire = Some(timeout_error(format!(
+                        "timed out: no complete response within {} ms (request timeout)",
+                        t.as_millis()
+                    )));
+                }
+                next = Some(next.map_or(at, |n| n.min(at)));
+            }
+            let head = self.head_seen.load(Ordering::Acquire);
+            if let (Some((at, t)), false) = (d.headers, head) {
+                if now >= at && fire.is_none() {
+                    fire = Some(timeout_error(format!(
+                        "timed out waiting for the response headers ({} ms headers timeout)",
+                        t.as_millis()
+                    )));
+                }
+                next = Some(next.map_or(at, |n| n.min(at)));
+            }
+            if let (Some(idle), true) = (d.body_idle, head) {
+                let last =
+                    self.created + Duration::from_millis(self.last_data_ms.load(Ordering::Acquire));
+                let at = last + idle;
+                if now >= at && fire.is_none() {
+                    fire = Some(timeout_error(format!(
+                        "timed out: no DATA for {} ms (body idle timeout)",
+                        idle.as_millis()
+                    )));
+                }
+                next = Some(next.map_or(at, |n| n.min(at)));
+            } else if d.body_idle.is_some() {
+                // Re-check once the head may have arrived.
+                let poll = now + Duration::from_millis(50);
+                next = Some(next.map_or(poll, |n| n.min(poll)));
+            }
+            if let Some(e) = fire {
+                self.abort(e);
+                return;
+            }
+            match next {
+                Some(at) => tokio::time::sleep_until(at.into()).await,
+                None => return,
+            }
+        }
+    }
+
+    /// Keeps the timer task's handle so completion can stop it.
+    pub(crate) fn set_timer(&self, h: tokio::task::AbortHandle) {
+        if self.is_done() {
+            h.abort();
+        } else {
+            *lock(&self.timer) = Some(h);
+        }
+    }
+
+    // ---- Response side (reader) ------------------------------------------------------------
+
+    /// The reader received the final head of a streaming response.
+    pub(crate) fn deliver_head(&self, status: u16, headers: HeaderList) {
+        self.head_seen.store(true, Ordering::Release);
+        self.touch_data();
+        {
+            let mut st = lock(&self.state);
+            st.resp.status = status;
+            st.resp.headers = headers;
+            st.incoming.head = true;
+        }
+        self.cv.notify_all();
+    }
+
+    /// The head arrived (buffered mode: for the headers timeout only).
+    pub(crate) fn mark_head(&self) {
+        if !self.head_seen.swap(true, Ordering::AcqRel) {
+            self.touch_data();
+        }
+    }
+
+    /// DATA arrived (for the body idle timeout).
+    pub(crate) fn touch_data(&self) {
+        if self.deadlines.body_idle.is_some() {
+            let ms = self.created.elapsed().as_millis() as u64;
+            self.last_data_ms.store(ms, Ordering::Release);
+        }
+    }
+
+    /// The reader received body data for a streaming response.
+    pub(crate) fn deliver_data(&self, chunk: Bytes) {
+        self.touch_data();
+        if chunk.is_empty() {
+            return;
+        }
+        {
+            let mut st = lock(&self.state);
+            st.incoming.buffered += chunk.len();
+            st.incoming.chunks.push_back(chunk);
+        }
+        self.cv.notify_all();
+    }
+
+    /// Body bytes received and not yet read (streaming mode).
+    pub(crate) fn buffered(&self) -> usize {
+        lock(&self.state).incoming.buffered
+    }
+
+    // ---- Response side (caller) ------------------------------------------------------------
+
+    /// Blocks until the final response head (or the failure) arrives.
+    pub(crate) fn wait_head(&self) -> Result<()> {
+        let st = lock(&self.state);
+        let st = match self.wait_until(st, None, |s| {
+            s.incoming.head || s.ready || s.error.is_some()
+        }) {
+            Waited::Ready(st) => st,
+            Waited::TimedOut => unreachable!("no deadline"),
+        };
+        match &st.error {
+            Some(e) if !st.incoming.head && !st.ready => Err(e.clone()),
+            _ => Ok(()),
+        }
+    }
+
+    /// Runs `f` on the response head, if it has arrived (status 0 and no headers otherwise).
+    pub(crate) fn with_head<T>(&self, f: impl FnOnce(&Response) -> T) -> T {
+        let st = lock(&self.state);
+        f(&st.resp)
+    }
+
+    /// Copies up to `buf.len()` body bytes, blocking until some arrive; `Ok(0)` at the end.
+    /// Reopens the stream's receive window for what was read.
+    pub(crate) fn read(&self, buf: &mut [u8]) -> Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let st = lock(&self.state);
+        let mut st = match self.wait_until(st, None, |s| {
+            !s.incoming.chunks.is_empty() || s.incoming.end || s.error.is_some()
+        }) {
+            Waited::Ready(st) => st,
+            Waited::TimedOut => unreachable!("no deadline"),
+        };
+        let mut n = 0;
+        while n < buf.len() {
+            let Some(front) = st.incoming.chunks.front_mut() else {
+                break;
+            };
+            let k = front.len().min(buf.len() - n);
+            buf[n..n + k].copy_from_slice(&front[..k]);
+            bytes::Buf::advance(front, k);
+            if front.is_empty() {
+                st.incoming.chunks.pop_front();
+            }
+            n += k;
+        }
+        if n == 0 {
+            if let Some(e) = &st.error {
+                return Err(e.clone());
+            }
+            return Ok(0);
+        }
+        st.incoming.buffered -= n;
+        st.incoming.unacked += n as u32;
+        let credit = if st.incoming.unacked >= self.req_window_half() && !st.incoming.end {
+            std::mem::take(&mut st.incoming.unacked)
+        } else {
+            0
+        };
+        drop(st);
+        if credit > 0 {
+            self.recv_window
+                .fetch_add(i64::from(credit), Ordering::AcqRel);
+            if let Some((conn, id)) = self.location() {
+                conn.window_update(id, credit);
+            }
+        }
+        Ok(n)
+    }
+
+    fn req_window_half(&self) -> u32 {
+        (self.initial_window.load(Ordering::Relaxed) / 2).max(1)
+    }
+
+    /// The trailers, once the body has ended.
+    pub(crate) fn with_trailers<T>(&self, f: impl FnOnce(Option<&HeaderList>) -> T) -> T {
+        let st = lock(&self.state);
+        if st.incoming.end || st.ready {
+            f(Some(&st.resp.trailers))
+        } else {
+            f(None)
+        }
+    }
+
+    // ---- Request body (caller) -------------------------------------------------------------
+
+    /// Queues body bytes (copied once), blocking while the queue is full. Fails if the call
+    /// has ended or the body was finished.
+    pub(crate) fn write(&self, mut data: &[u8]) -> Result<()> {
+        while !data.is_empty() {
+            let st = lock(&self.state);
+            let mut st = match self.wait_until(st, None, |s| {
+                s.outgoing.queued < UPLOAD_QUEUE_LIMIT || s.error.is_some() || self.is_done()
+            }) {
+                Waited::Ready(st) => st,
+                Waited::TimedOut => unreachable!("no deadline"),
+            };
+            if let Some(e) = &st.error {
+                return Err(e.clone());
+            }
+            if st.outgoing.finished {
+                return Err(Error::invalid("the request body was already finished"));
+            }
+            if self.is_done() {
+                return Err(Error::invalid("the call has already ended"));
+            }
+            let room = UPLOAD_QUEUE_LIMIT - st.outgoing.queued;
+            let k = data.len().min(room);
+            let out = &mut st.outgoing;
+            out.tail.extend_from_slice(&data[..k]);
+            out.queued += k;
+            while out.tail.len() >= UPLOAD_CHUNK {
+                let c = out.tail.split_to(UPLOAD_CHUNK).freeze();
+                out.chunks.push_back(c);
+            }
+            let attached = out.attached;
+            drop(st);
+            data = &data[k..];
+            if attached {
+                self.poke_writer();
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends the request body, with optional trailers.
+    pub(crate) fn finish_body(&self, trailers: Option<HeaderList>) -> Result<()> {
+        let attached = {
+            let mut st = lock(&self.state);
+            if let Some(e) = &st.error {
+                return Err(e.clone());
+            }
+            if st.outgoing.finished {
+                return Err(Error::invalid("the request body was already finished"));
+            }
+            st.outgoing.finished = true;
+            st.outgoing.trailers = trailers;
+            st.outgoing.attached
+        };
+        if attached {
+            self.poke_writer();
+        }
+        Ok(())
+    }
+
+    fn poke_writer(&self) {
+        if let Some((conn, id)) = self.location() {
+            conn.upload_ready(id);
+        }
+    }
+
+    // ---- Request body (writer) -------------------------------------------------------------
+
+    /// The writer started the stream: from now on it pulls the body from here.
+    pub(crate) fn attach_upload(&self) {
+        lock(&self.state).outgoing.attached = true;
+    }
+
+    /// The writer takes up to `max` queued body bytes; also says whether the body is finished
+    /// (and hands over the trailers) once everything queued was taken.
+    pub(crate) fn take_upload(&self, max: usize) -> UploadTake {
+        let mut st = lock(&self.state);
+        let out = &mut st.outgoing;
+        if out.chunks.is_empty() && !out.tail.is_empty() {
+            let c = out.tail.split().freeze();
+            out.chunks.push_back(c);
+        }
+        let mut chunks = Vec::new();
+        let mut n = 0;
+        while n < max {
+            let Some(front) = out.chunks.front_mut() else {
+                break;
+            };
+            if front.len() <= max - n {
+                let c = out.chunks.pop_front().unwrap_or_default();
+                n += c.len();
+                chunks.push(c);
+            } else {
+                let c = front.split_to(max - n);
+                n += c.len();
+                chunks.push(c);
+            }
+        }
+        out.queued -= n;
+        out.taken += n as u64;
+        let drained = out.chunks.is_empty() && out.tail.is_empty();
+        let end = drained && out.finished;
+        let trailers = if end { out.trailers.take() } else { None };
+        drop(st);
+        if n > 0 {
+            self.cv.notify_all();
+        }
+        UploadTake {
+            chunks,
+            end,
+            trailers,
+        }
+    }
+
+    /// The stream that pulled the body is gone (the request is retried elsewhere).
+    pub(crate) fn detach_upload(&self) {
+        lock(&self.state).outgoing.attached = false;
+    }
+
+    /// Whether any body byte was handed to a connection (a streamed body cannot be replayed).
+    pub(crate) fn upload_started(&self) -> bool {
+        lock(&self.state).outgoing.taken > 0
+    }
+}
+
+/// What the writer took from a streaming upload.
+pub(crate) struct UploadTake {
+    pub chunks: Vec<Bytes>,
+    pub end: bool,
+    pub trailers: Option<HeaderList>,
+}
+
+fn timeout_error(msg: String) -> Error {
+    Error::new(ErrorKind::Timeout, msg).with_processed(Processed::Maybe)
 }
 
 /// Ownership of an exchange inside the library. Dropping it without calling
@@ -185,7 +754,6 @@ impl Drop for Pending {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     fn ex() -> Arc<Exchange> {
         Exchange::new(Arc::new(Request::new("GET", "/").unwrap()))
@@ -218,5 +786,53 @@ mod tests {
         let r = e.wait(None).unwrap();
         assert_eq!(r.unwrap_err().kind, ErrorKind::Internal);
         t.join().unwrap();
+    }
+
+    #[test]
+    fn streaming_read_and_end() {
+        let mut r = Request::new("GET", "/").unwrap();
+        r.streaming_body = true;
+        let e = Exchange::with(
+            Arc::new(r),
+            Mode::Streaming,
+            Deadlines::default(),
+            None,
+            None,
+        );
+        e.deliver_head(200, HeaderList::new());
+        e.deliver_data(Bytes::from_static(b"hello "));
+        e.deliver_data(Bytes::from_static(b"world"));
+        let mut buf = [0u8; 4];
+        assert_eq!(e.read(&mut buf).unwrap(), 4);
+        assert_eq!(&buf, b"hell");
+        let mut rest = [0u8; 64];
+        assert_eq!(e.read(&mut rest).unwrap(), 7);
+        assert_eq!(&rest[..7], b"o world");
+        assert_eq!(e.buffered(), 0);
+        e.complete(Ok(Response::default()));
+        assert_eq!(e.read(&mut rest).unwrap(), 0);
+    }
+
+    #[test]
+    fn upload_queue_coalesces_and_finishes() {
+        let mut r = Request::new("POST", "/").unwrap();
+        r.streaming_body = true;
+        let e = Exchange::with(
+            Arc::new(r),
+            Mode::Streaming,
+            Deadlines::default(),
+            None,
+            None,
+        );
+        e.write(b"abc").unwrap();
+        e.write(b"def").unwrap();
+        e.finish_body(None).unwrap();
+        assert!(e.write(b"x").is_err());
+        let t = e.take_upload(4);
+        assert_eq!(t.chunks.concat(), b"abcd");
+        assert!(!t.end);
+        let t = e.take_upload(100);
+        assert_eq!(t.chunks.concat(), b"ef");
+        assert!(t.end);
     }
 }

@@ -19,6 +19,7 @@ pub mod frame;
 pub mod headers;
 pub mod hpack;
 pub mod pool;
+pub mod queue;
 pub mod request;
 pub mod response;
 pub mod runtime;

@@ -9,7 +9,7 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -25,11 +25,62 @@ use crate::url::Target;
 
 static NEXT_CONN_ID: AtomicU64 = AtomicU64::new(1);
 
+/// Retry budget: tokens are tenths of a retry; a retry costs 10, a success earns 1, so at
+/// most one retry per ten successes is sustained (plus an initial allowance), and a server that
+/// refuses everything cannot cause a retry storm.
+const RETRY_BUDGET_MAX: i64 = 1000;
+const RETRY_COST: i64 = 10;
+
 /// Counters a client keeps.
-#[derive(Default)]
-pub(crate) struct PoolCounters {
+pub struct PoolCounters {
+    /// Connections opened since creation.
     pub connections_opened: AtomicU64,
+    /// Retries of unprocessed requests.
     pub retries: AtomicU64,
+    /// Requests that got a response.
+    pub requests_completed: AtomicU64,
+    /// Requests that failed.
+    pub requests_failed: AtomicU64,
+    /// Bytes written to connections.
+    pub bytes_sent: AtomicU64,
+    /// Bytes read from connections.
+    pub bytes_received: AtomicU64,
+    /// Retry budget in tenths of a retry.
+    retry_budget: AtomicI64,
+}
+
+impl Default for PoolCounters {
+    fn default() -> PoolCounters {
+        PoolCounters {
+            connections_opened: AtomicU64::new(0),
+            retries: AtomicU64::new(0),
+            requests_completed: AtomicU64::new(0),
+            requests_failed: AtomicU64::new(0),
+            bytes_sent: AtomicU64::new(0),
+            bytes_received: AtomicU64::new(0),
+            retry_budget: AtomicI64::new(RETRY_BUDGET_MAX),
+        }
+    }
+}
+
+impl PoolCounters {
+    /// A success refills the retry budget a little.
+    pub(crate) fn earn_retry(&self) {
+        let _ = self
+            .retry_budget
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+                (v < RETRY_BUDGET_MAX).then_some(v + 1)
+            });
+    }
+
+    /// Spends a retry; false if the budget is exhausted.
+    fn spend_retry(&self) -> bool {
+        self.retry_budget
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+                (v >= RETRY_COST).then_some(v - RETRY_COST)
+            })
+            .is_ok()
+    }
 }
 
 struct PoolState {
@@ -48,7 +99,7 @@ pub struct PoolInner {
     authority: Arc<str>,
     state: Mutex<PoolState>,
     waiting_len: AtomicUsize,
-    pub(crate) counters: PoolCounters,
+    pub(crate) counters: Arc<PoolCounters>,
     /// The TLS configuration of an https client.
     tls: Option<Arc<rustls::ClientConfig>>,
 }
@@ -84,7 +135,7 @@ impl PoolInner {
                 closed: false,
             }),
             waiting_len: AtomicUsize::new(0),
-            counters: PoolCounters::default(),
+            counters: Arc::new(PoolCounters::default()),
             tls,
         })
     }
@@ -140,24 +191,42 @@ impl PoolInner {
         }
     }
 
-    /// Re-submits a request the server provably did not process, within the retry cap.
+    /// Re-submits a request the server provably did not process, within the per-request cap
+    /// and the client's retry budget. A streamed request body cannot be replayed: once part
+    /// of it went out, the request fails instead (still with processed = NO).
     pub(crate) fn retry(self: &Arc<Self>, p: Pending, mut err: Error) {
-        if p.ex().is_done() {
+        let ex = p.ex();
+        if ex.is_done() {
             p.discard();
             return;
         }
-        let n = p.ex().retries();
-        if n >= self.cfg.max_retries || self.lock().closed {
+        let n = ex.retries();
+        let give_up = if ex.streaming_body && ex.upload_started() {
+            Some("a streamed request body cannot be replayed")
+        } else if n >= self.cfg.max_retries || self.lock().closed {
+            Some("")
+        } else if charges_budget(&err) && !self.counters.spend_retry() {
+            Some("the client's retry budget is exhausted")
+        } else {
+            None
+        };
+        if let Some(why) = give_up {
+            let mut msg = err.message.to_string();
             if n > 0 {
-                err.message = format!("{} (gave up after {n} retries)", err.message).into();
+                msg.push_str(&format!(" (gave up after {n} retries)"));
             }
+            if !why.is_empty() {
+                msg.push_str(&format!(" (not retried: {why})"));
+            }
+            err.message = msg.into();
             if err.reason == Some(Reason::REFUSED_STREAM) && n > 0 {
                 err.kind = ErrorKind::Refused;
             }
             p.finish(Err(err));
             return;
         }
-        let attempt = p.ex().add_retry();
+        let attempt = ex.add_retry();
+        ex.detach_upload();
         self.counters.retries.fetch_add(1, Ordering::Relaxed);
         events::emit(&self.cfg.events, || {
             let mut ev = events::event(EventKind::Retry, 0, 0, err.message.to_string());
@@ -260,6 +329,7 @@ impl PoolInner {
                     scheme: self.target.scheme.as_str(),
                     authority: self.authority.clone(),
                     assumed_limit,
+                    counters: self.counters.clone(),
                 };
                 let conn = match stream {
                     Transport::Tcp(tcp) => {
@@ -345,6 +415,11 @@ impl PoolInner {
         self.lock().conns.clone()
     }
 
+    /// Whether a connection is being dialed.
+    pub(crate) fn dialing(&self) -> bool {
+        self.lock().dialing
+    }
+
     /// Requests waiting for a stream slot.
     pub(crate) fn waiting(&self) -> usize {
         self.waiting_len.load(Ordering::Acquire)
@@ -355,6 +430,19 @@ impl PoolInner {
 enum Transport {
     Tcp(TcpStream),
     Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+/// Whether a retry caused by `err` is paid from the retry budget. A graceful GOAWAY(NO_ERROR)
+/// after the server made progress, and requests moved off a draining connection, are normal
+/// operation (nginx does it every `keepalive_requests`); refusals, GOAWAYs with an error or
+/// with nothing processed, and failed connections are what a retry storm is made of.
+fn charges_budget(err: &Error) -> bool {
+    match (err.kind, err.reason) {
+        (_, Some(Reason::REFUSED_STREAM)) => true,
+        (ErrorKind::GoAway, Some(r)) => r != Reason::NO_ERROR || err.goaway_last_stream_id == 0,
+        (ErrorKind::GoAway, None) => false,
+        _ => true,
+    }
 }
 
 /// Resolves, connects (trying each address in turn) and, for https, does the TLS handshake,

@@ -22,6 +22,12 @@ pub struct Request {
     pub(crate) body: Bytes,
     pub(crate) has_content_length: bool,
     pub(crate) timeout: Option<Duration>,
+    /// Time-to-response-headers timeout, overriding the client's.
+    pub(crate) headers_timeout: Option<Duration>,
+    /// Body idle timeout, overriding the client's.
+    pub(crate) body_idle_timeout: Option<Duration>,
+    /// The body is written by the caller while the call runs (`h2_call_write`).
+    pub(crate) streaming_body: bool,
     list_size: usize,
 }
 
@@ -44,6 +50,32 @@ pub(crate) fn is_connection_specific(name: &[u8]) -> bool {
         name,
         b"connection" | b"keep-alive" | b"proxy-connection" | b"transfer-encoding" | b"upgrade"
     )
+}
+
+/// Checks a header or trailer field from the caller and returns its lowercased name: the
+/// name must be a token, not a pseudo-header nor connection-specific; the value must not
+/// contain NUL, CR or LF nor start or end with whitespace.
+pub(crate) fn check_field(name: &[u8], value: &[u8]) -> Result<Vec<u8>> {
+    if name.is_empty() || !name.iter().all(|&b| is_tchar(b)) {
+        return Err(Error::invalid(format!(
+            "invalid header name '{}'",
+            String::from_utf8_lossy(name)
+        )));
+    }
+    let lower = name.to_ascii_lowercase();
+    if is_connection_specific(&lower) {
+        return Err(Error::invalid(format!(
+            "header '{}' is connection-specific and not allowed in HTTP/2",
+            String::from_utf8_lossy(&lower)
+        )));
+    }
+    if !valid_value(value) {
+        return Err(Error::invalid(format!(
+            "invalid value for header '{}': contains NUL, CR or LF, or starts or ends with whitespace",
+            String::from_utf8_lossy(&lower)
+        )));
+    }
+    Ok(lower)
 }
 
 impl Request {
@@ -70,6 +102,9 @@ impl Request {
             body: Bytes::new(),
             has_content_length: false,
             timeout: None,
+            headers_timeout: None,
+            body_idle_timeout: None,
+            streaming_body: false,
             list_size: 0,
         })
     }
@@ -77,25 +112,7 @@ impl Request {
     /// Adds a header. The name is lowercased; invalid names and values, pseudo-headers and
     /// HTTP/1.1 connection-specific headers are refused. A `host` header sets `:authority`.
     pub fn add_header(&mut self, name: &[u8], value: &[u8]) -> Result<()> {
-        if name.is_empty() || !name.iter().all(|&b| is_tchar(b)) {
-            return Err(Error::invalid(format!(
-                "invalid header name '{}'",
-                String::from_utf8_lossy(name)
-            )));
-        }
-        let lower = name.to_ascii_lowercase();
-        if is_connection_specific(&lower) {
-            return Err(Error::invalid(format!(
-                "header '{}' is connection-specific and not allowed in HTTP/2",
-                String::from_utf8_lossy(&lower)
-            )));
-        }
-        if !valid_value(value) {
-            return Err(Error::invalid(format!(
-                "invalid value for header '{}': contains NUL, CR or LF, or starts or ends with whitespace",
-                String::from_utf8_lossy(&lower)
-            )));
-        }
+        let lower = check_field(name, value)?;
         if lower == b"te" && !value.eq_ignore_ascii_case(b"trailers") {
             return Err(Error::invalid(
                 "header 'te' may only be 'trailers' in HTTP/2",
@@ -133,6 +150,22 @@ impl Request {
         self.timeout = t;
     }
 
+    /// Sets a time-to-response-headers timeout for this request.
+    pub fn set_headers_timeout(&mut self, t: Option<Duration>) {
+        self.headers_timeout = t;
+    }
+
+    /// Sets a body idle timeout (longest gap without DATA) for this request.
+    pub fn set_body_idle_timeout(&mut self, t: Option<Duration>) {
+        self.body_idle_timeout = t;
+    }
+
+    /// Marks the body as streamed by the caller (`h2_call_write`, `h2_call_finish`) instead of
+    /// set up front.
+    pub fn set_streaming_body(&mut self, on: bool) {
+        self.streaming_body = on;
+    }
+
     /// The method.
     pub fn method(&self) -> &str {
         &self.method
@@ -146,6 +179,14 @@ impl Request {
     /// Checks what can only be checked once the request is complete: a caller's
     /// content-length must match the body.
     pub(crate) fn check_complete(&self) -> Result<()> {
+        if self.streaming_body && !self.body.is_empty() {
+            return Err(Error::invalid(
+                "a request with a streaming body cannot also have a body set up front",
+            ));
+        }
+        if self.streaming_body {
+            return Ok(());
+        }
         if let Some(v) = self.headers.value(b"content-length") {
             let n = std::str::from_utf8(v)
                 .ok()

@@ -32,7 +32,7 @@ use crate::config::Config;
 use crate::error::{Error, Reason};
 use crate::events::{self, EventHook, EventKind};
 use crate::exchange::{Exchange, Pending};
-use crate::pool::PoolInner;
+use crate::pool::{PoolCounters, PoolInner};
 
 pub(crate) use recv::RecvStream;
 
@@ -67,6 +67,10 @@ pub(crate) enum Command {
     Reset { stream_id: u32, reason: Reason },
     /// Send a keepalive PING.
     Ping([u8; 8]),
+    /// The caller read streamed body data: reopen the stream's receive window.
+    WindowUpdate { stream_id: u32, increment: u32 },
+    /// The caller queued request body data (or finished the body) for this stream.
+    UploadReady(u32),
     /// Take no new streams; answer `ReaderMsg::Drained`.
     Drain,
     /// A connection error: send GOAWAY with this code and debug text, then close.
@@ -87,6 +91,8 @@ pub(crate) enum ReaderMsg {
     Drained,
     /// Stop now and fail every stream with this error.
     Close(Error),
+    /// The writer stalled on flow control for this stream (for the event callback).
+    Stalled(u32),
 }
 
 /// A stream slot reserved on a connection; released when dropped.
@@ -122,6 +128,8 @@ pub struct ConnShared {
     pub(crate) events: Option<EventHook>,
     /// Smoothed PING round trip in microseconds (0 until measured).
     rtt_us: AtomicU64,
+    /// The client's counters (bytes sent and received).
+    pub(crate) counters: Arc<PoolCounters>,
 }
 
 impl ConnShared {
@@ -196,6 +204,19 @@ impl ConnShared {
             })
     }
 
+    /// Reopens a stream's receive window (the caller read that much).
+    pub(crate) fn window_update(&self, stream_id: u32, increment: u32) {
+        let _ = self.cmd_tx.send(Command::WindowUpdate {
+            stream_id,
+            increment,
+        });
+    }
+
+    /// Tells the writer that a streaming upload has data (or its end) to send.
+    pub(crate) fn upload_ready(&self, stream_id: u32) {
+        let _ = self.cmd_tx.send(Command::UploadReady(stream_id));
+    }
+
     /// Resets the stream of an exchange the caller gave up on.
     pub(crate) fn cancel_stream(&self, ex: Arc<Exchange>, stream_id: u32) {
         let _ = self.rdr_tx.send(ReaderMsg::Cancel(stream_id, ex));
@@ -254,6 +275,8 @@ pub(crate) struct ConnParams {
     pub authority: Arc<str>,
     /// Concurrent streams to assume until the server's SETTINGS arrive.
     pub assumed_limit: u32,
+    /// The client's counters.
+    pub counters: Arc<PoolCounters>,
 }
 
 /// Starts the reader and writer tasks on the current runtime over an established transport.
@@ -276,6 +299,7 @@ where
         pool: p.pool,
         events: p.cfg.events.clone(),
         rtt_us: AtomicU64::new(0),
+        counters: p.counters,
     });
     let w = writer::Writer::new(
         wr,

@@ -3,10 +3,11 @@
 
 use std::collections::HashMap;
 use std::pin::pin;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::{Buf, BytesMut};
+use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
@@ -159,7 +160,9 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
                 r = self.io.read_buf(&mut self.buf) => {
                     match r {
                         Ok(0) => return Err(self.eof_error()),
-                        Ok(_) => {}
+                        Ok(n) => {
+                            self.shared.counters.bytes_received.fetch_add(n as u64, Ordering::Relaxed);
+                        }
                         Err(e) => return Err(self.read_error(&e)),
                     }
                     self.last_read = Instant::now();
@@ -244,6 +247,16 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
                 }
             }
             ReaderMsg::Drained => self.drained = true,
+            ReaderMsg::Stalled(id) => {
+                events::emit(&self.cfg.events, || {
+                    events::event(
+                        EventKind::FlowStall,
+                        self.shared.id,
+                        id,
+                        "request body waits for the server's flow-control window",
+                    )
+                });
+            }
             ReaderMsg::Close(e) => return Err(e),
         }
         Ok(())
@@ -514,23 +527,15 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
         }
     }
 
+    /// Parses every complete frame in the read buffer. Each frame is split off as its own
+    /// `Bytes`, so streamed DATA reaches the caller without a copy.
     fn process(&mut self) -> Result<(), Error> {
-        let mut buf = std::mem::take(&mut self.buf);
-        let r = self.process_frames(&buf);
-        let consumed = *r.as_ref().unwrap_or(&0);
-        buf.advance(consumed);
-        self.buf = buf;
-        r.map(|_| ())
-    }
-
-    fn process_frames(&mut self, buf: &[u8]) -> Result<usize, Error> {
-        let mut pos = 0;
-        while let Some(head) = FrameHeader::parse(&buf[pos..]) {
+        while let Some(head) = FrameHeader::parse(&self.buf) {
             if !self.got_settings && (head.kind != kind::SETTINGS || head.has(flag::ACK)) {
-                let what = if buf.starts_with(b"HTTP/") {
+                let what = if self.buf.starts_with(b"HTTP/") {
                     format!(
                         "server answered with HTTP/1.x ('{}'): it does not speak HTTP/2 with prior knowledge",
-                        lossy(buf.split(|&b| b == b'\r').next().unwrap_or_default(), 60)
+                        lossy(self.buf[..].split(|&b| b == b'\r').next().unwrap_or_default(), 60)
                     )
                 } else {
                     format!(
@@ -552,17 +557,14 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
                 ));
             }
             let total = HEADER_LEN + head.len as usize;
-            if buf.len() - pos < total {
-                if self.buf.capacity() < total {
-                    self.buf.reserve(total);
-                }
+            if self.buf.len() < total {
+                self.buf.reserve(total - self.buf.len());
                 break;
             }
-            let payload = &buf[pos + HEADER_LEN..pos + total];
-            self.on_frame(&head, payload)?;
-            pos += total;
+            let frame = self.buf.split_to(total).freeze();
+            self.on_frame(&head, &frame)?;
         }
-        Ok(pos)
+        Ok(())
     }
 
     /// Ids of streams we never opened are idle: frames on them are connection errors (§5.1).
@@ -586,7 +588,8 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
         Ok(())
     }
 
-    fn on_frame(&mut self, head: &FrameHeader, payload: &[u8]) -> Result<(), Error> {
+    fn on_frame(&mut self, head: &FrameHeader, frame: &Bytes) -> Result<(), Error> {
+        let payload = &frame[HEADER_LEN..];
         if let Some(c) = &self.cont {
             if head.kind != kind::CONTINUATION || head.stream_id != c.stream_id {
                 let what = format!(
@@ -599,7 +602,7 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
             }
         }
         match head.kind {
-            kind::DATA => self.on_data(head, payload),
+            kind::DATA => self.on_data(head, frame),
             kind::HEADERS => self.on_headers(head, payload),
             kind::CONTINUATION => self.on_continuation(head, payload),
             kind::PRIORITY => match priority::validate(head) {
@@ -620,8 +623,8 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
         }
     }
 
-    fn on_data(&mut self, head: &FrameHeader, payload: &[u8]) -> Result<(), Error> {
-        let d = match Data::decode(head, payload) {
+    fn on_data(&mut self, head: &FrameHeader, frame: &Bytes) -> Result<(), Error> {
+        let d = match Data::decode(head, &frame[HEADER_LEN..]) {
             Ok(d) => d,
             Err(fe) => return self.frame_error(head.stream_id, fe),
         };
@@ -636,27 +639,48 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
                 ),
             ));
         }
-        // Buffered responses consume data as it arrives, so it is credited back at once
-        // (frames for streams we no longer track included: no slow leak of the window).
+        // The connection window is reopened as data arrives (frames for streams we no longer
+        // track included: no slow leak of the window); what each stream may hold unread is
+        // bounded by its own window, reopened only as its data is consumed.
         self.conn_window -= flow;
         self.conn_unacked += d.flow_len;
         let id = d.stream_id;
         let Some(s) = self.streams.get_mut(&id) else {
             return Ok(());
         };
-        if flow > s.window {
-            let what = format!(
-                "DATA of {flow} bytes exceeds the stream receive window ({})",
-                s.window
-            );
+        let streaming = s.builder.is_streaming();
+        let left = if streaming {
+            s.pending.ex().recv_window.fetch_sub(flow, Ordering::AcqRel)
+        } else {
+            s.window
+        };
+        if flow > left {
+            let what = format!("DATA of {flow} bytes exceeds the stream receive window ({left})");
             self.stream_error(id, Reason::FLOW_CONTROL_ERROR, &what);
             return Ok(());
         }
-        s.window -= flow;
-        s.unacked += d.flow_len;
-        match s.builder.on_data(d.data, d.end_stream) {
+        let progress = s.builder.on_data(d.data, d.end_stream);
+        if streaming {
+            if progress.is_ok() {
+                s.pending.ex().deliver_data(frame.slice_ref(d.data));
+            }
+            // Padding is never read by the caller: credit it now.
+            let pad = d.flow_len - d.data.len() as u32;
+            if pad > 0 && !d.end_stream {
+                s.pending
+                    .ex()
+                    .recv_window
+                    .fetch_add(i64::from(pad), Ordering::AcqRel);
+                crate::frame::WindowUpdate::encode(id, pad, &mut self.out);
+            }
+        } else {
+            s.window -= flow;
+            s.unacked += d.flow_len;
+            s.pending.ex().touch_data();
+        }
+        match progress {
             Ok(Progress::More) => {
-                if s.unacked >= self.cfg.initial_window_size / 2 {
+                if !streaming && s.unacked >= self.cfg.initial_window_size / 2 {
                     crate::frame::WindowUpdate::encode(id, s.unacked, &mut self.out);
                     s.window += i64::from(s.unacked);
                     s.unacked = 0;
@@ -751,7 +775,20 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
             Ok(false) => Ok(()),
             Ok(true) => {
                 let r = match self.streams.get_mut(&id) {
-                    Some(s) => s.builder.end_block(end_stream),
+                    Some(s) => {
+                        let had_head = s.builder.has_head();
+                        let r = s.builder.end_block(end_stream);
+                        if !had_head && s.builder.has_head() {
+                            let ex = s.pending.ex();
+                            if s.builder.is_streaming() {
+                                let (status, headers) = s.builder.take_head();
+                                ex.deliver_head(status, headers);
+                            } else {
+                                ex.mark_head();
+                            }
+                        }
+                        r
+                    }
                     None => return Ok(()),
                 };
                 match r {

@@ -2,6 +2,7 @@
 //! receive state the reader keeps.
 
 use crate::error::{Error, ErrorKind, Processed, Reason};
+use crate::exchange::Mode;
 use crate::exchange::Pending;
 use crate::request::{is_connection_specific, is_tchar, valid_value};
 use crate::response::Response;
@@ -39,6 +40,8 @@ pub(crate) struct ResponseBuilder {
     content_length: Option<u64>,
     received: u64,
     no_content: bool,
+    /// Streaming mode: DATA is handed over, not kept.
+    streaming: bool,
     max_body: u64,
     max_list: usize,
     // State of the header block being decoded.
@@ -50,13 +53,14 @@ pub(crate) struct ResponseBuilder {
 
 impl ResponseBuilder {
     /// A builder for the response to a request with `method`.
-    pub(crate) fn new(method: &str, max_body: u64, max_list: usize) -> ResponseBuilder {
+    pub(crate) fn new(method: &str, max_body: u64, max_list: usize, mode: Mode) -> ResponseBuilder {
         ResponseBuilder {
             phase: Phase::Head,
             resp: Response::default(),
             content_length: None,
             received: 0,
             no_content: method == "HEAD",
+            streaming: mode == Mode::Streaming,
             max_body,
             max_list,
             blk_status: None,
@@ -258,7 +262,7 @@ impl ResponseBuilder {
                     return Err(self.malformed(&format!("more DATA than content-length {cl}")));
                 }
             }
-            if self.received > self.max_body {
+            if self.received > self.max_body && !self.streaming {
                 return Err(self.fault(
                     Reason::CANCEL,
                     ErrorKind::BodyTooLarge,
@@ -268,12 +272,14 @@ impl ResponseBuilder {
                     ),
                 ));
             }
-            if self.resp.body.is_empty() {
-                if let Some(cl) = self.content_length {
-                    self.resp.body.reserve(cl.min(self.max_body) as usize);
+            if !self.streaming {
+                if self.resp.body.is_empty() {
+                    if let Some(cl) = self.content_length {
+                        self.resp.body.reserve(cl.min(self.max_body) as usize);
+                    }
                 }
+                self.resp.body.extend_from_slice(data);
             }
-            self.resp.body.extend_from_slice(data);
         }
         if end_stream {
             return self.finish();
@@ -296,6 +302,16 @@ impl ResponseBuilder {
     /// The finished response.
     pub(crate) fn take(&mut self) -> Response {
         std::mem::take(&mut self.resp)
+    }
+
+    /// Whether DATA is handed over as it arrives.
+    pub(crate) fn is_streaming(&self) -> bool {
+        self.streaming
+    }
+
+    /// Moves the head out (streaming mode hands it to the caller as soon as it arrives).
+    pub(crate) fn take_head(&mut self) -> (u16, crate::headers::HeaderList) {
+        (self.resp.status, std::mem::take(&mut self.resp.headers))
     }
 }
 
@@ -332,7 +348,7 @@ mod tests {
     }
 
     fn builder() -> ResponseBuilder {
-        ResponseBuilder::new("GET", 1 << 20, 16 << 10)
+        ResponseBuilder::new("GET", 1 << 20, 16 << 10, Mode::Buffered)
     }
 
     #[test]
@@ -431,7 +447,7 @@ mod tests {
         .unwrap();
         assert!(b.on_data(b"a", true).is_err());
         // HEAD: content-length describes the GET body, no DATA.
-        let mut b = ResponseBuilder::new("HEAD", 100, 1 << 14);
+        let mut b = ResponseBuilder::new("HEAD", 100, 1 << 14, Mode::Buffered);
         assert_eq!(
             block(
                 &mut b,
@@ -466,13 +482,13 @@ mod tests {
 
     #[test]
     fn limits() {
-        let mut b = ResponseBuilder::new("GET", 4, 1 << 14);
+        let mut b = ResponseBuilder::new("GET", 4, 1 << 14, Mode::Buffered);
         block(&mut b, &[(":status", "200")], false).unwrap();
         assert_eq!(
             b.on_data(b"12345", false).unwrap_err().error.kind,
             ErrorKind::BodyTooLarge
         );
-        let mut b = ResponseBuilder::new("GET", 4, 100);
+        let mut b = ResponseBuilder::new("GET", 4, 100, Mode::Buffered);
         let long = "v".repeat(100);
         let e = block(&mut b, &[(":status", "200"), ("x", &long)], false).unwrap_err();
         assert_eq!(e.error.kind, ErrorKind::HeadersTooLarge);

@@ -17,6 +17,7 @@ use super::recv::{RecvStream, ResponseBuilder};
 use super::{Assigned, Command, ConnShared, PeerSettings, ReaderMsg};
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Origin, Processed, Reason};
+use crate::exchange::Exchange;
 use crate::frame::{
     Data, GoAway, Headers, Ping, RstStream, Setting, Settings, WindowUpdate,
     DEFAULT_MAX_FRAME_SIZE, DEFAULT_WINDOW_SIZE, MAX_STREAM_ID, MAX_WINDOW_SIZE, PREFACE,
@@ -41,8 +42,26 @@ enum Seg {
 /// so that window overflows are caught after the body is sent too.
 struct SendStream {
     window: i64,
-    body: Bytes,
+    /// Body bytes ready to go out.
+    body: VecDeque<Bytes>,
+    /// A streaming body is pulled from the caller's exchange as the window allows.
+    source: Option<Arc<Exchange>>,
+    /// END_STREAM has been written.
+    ended: bool,
+    /// In the ready queue.
     queued: bool,
+    /// Reported a flow-control stall (once per stall).
+    stalled: bool,
+    /// Trailers to send after the body (streaming uploads).
+    trailers: Option<crate::headers::HeaderList>,
+    /// The body is streamed by the caller.
+    streamed: bool,
+}
+
+impl SendStream {
+    fn has_data(&self) -> bool {
+        !self.body.is_empty()
+    }
 }
 
 /// Why the writer stops after the current flush.
@@ -216,7 +235,7 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Writer<W> {
                 rst_if_sending,
             } => {
                 if let Some(st) = self.sending.remove(&stream_id) {
-                    if let (Some(r), false) = (rst_if_sending, st.body.is_empty()) {
+                    if let (Some(r), false) = (rst_if_sending, st.ended) {
                         RstStream::encode(stream_id, r, &mut self.buf);
                     }
                 }
@@ -226,6 +245,18 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Writer<W> {
                 RstStream::encode(stream_id, reason, &mut self.buf);
             }
             Command::Ping(p) => Ping::encode(false, p, &mut self.buf),
+            Command::WindowUpdate {
+                stream_id,
+                increment,
+            } => WindowUpdate::encode(stream_id, increment, &mut self.buf),
+            Command::UploadReady(id) => {
+                if let Some(st) = self.sending.get_mut(&id) {
+                    if !st.queued && !st.ended && st.window > 0 {
+                        st.queued = true;
+                        self.ready.push_back(id);
+                    }
+                }
+            }
             Command::Drain => {
                 self.draining = true;
                 let _ = self.rdr.send(ReaderMsg::Drained);
@@ -280,6 +311,8 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Writer<W> {
         let req = &ex.req;
         let authority: &str = req.authority.as_deref().unwrap_or(&self.authority);
         let body_len = req.body.len();
+        let streaming = ex.streaming_body;
+        let has_body = body_len > 0 || streaming;
         let cl_buf = itoa_buf(body_len as u64);
         let add_cl = body_len > 0 && !req.has_content_length;
         let cl: &[u8] = if add_cl { cl_buf.as_slice() } else { &[] };
@@ -325,6 +358,11 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Writer<W> {
 
         let id = self.next_id;
         self.next_id = self.next_id.saturating_add(2);
+        let initial = self.cfg.initial_window_size;
+        ex.initial_window
+            .store(initial, std::sync::atomic::Ordering::Relaxed);
+        ex.recv_window
+            .store(i64::from(initial), std::sync::atomic::Ordering::Release);
         ex.set_location(&self.shared, id);
         let Assigned { pending, slot } = a;
         let stream = Box::new(RecvStream {
@@ -334,10 +372,11 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Writer<W> {
                 &req.method,
                 self.cfg.max_response_body,
                 self.cfg.max_header_list_size as usize,
+                ex.mode,
             ),
-            window: i64::from(self.cfg.initial_window_size),
+            window: i64::from(initial),
             unacked: 0,
-            has_body: body_len > 0,
+            has_body,
             send_window: self.peer_initial_window,
         });
         if let Err(e) = self.rdr.send(ReaderMsg::Register(id, stream)) {
@@ -363,17 +402,30 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Writer<W> {
         Headers::encode(
             id,
             &self.block,
-            body_len == 0,
+            !has_body,
             self.peer_max_frame,
             &mut self.buf,
         );
-        if body_len > 0 {
+        if has_body {
+            let mut body = VecDeque::new();
+            if body_len > 0 {
+                body.push_back(req.body.clone());
+            }
+            let source = streaming.then(|| {
+                ex.attach_upload();
+                ex.clone()
+            });
             self.sending.insert(
                 id,
                 SendStream {
                     window: self.peer_initial_window,
-                    body: req.body.clone(),
+                    body,
+                    source,
+                    ended: false,
                     queued: true,
+                    stalled: false,
+                    trailers: None,
+                    streamed: streaming,
                 },
             );
             self.ready.push_back(id);
@@ -399,7 +451,7 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Writer<W> {
                 if st.window > i64::from(MAX_WINDOW_SIZE) {
                     overflow = Some(*id);
                 }
-                if st.window > 0 && !st.queued && !st.body.is_empty() {
+                if st.window > 0 && !st.queued && !st.ended {
                     st.queued = true;
                     self.ready.push_back(*id);
                 }
@@ -429,9 +481,12 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Writer<W> {
 
     fn open_window(&mut self, stream_id: u32, inc: u32) {
         if stream_id == 0 {
+            let was_blocked = self.conn_window <= 0;
             self.conn_window += i64::from(inc);
             if self.conn_window > i64::from(MAX_WINDOW_SIZE) {
                 self.flow_error("WINDOW_UPDATE overflows the connection window".into());
+            } else if was_blocked && self.conn_window > 0 {
+                self.requeue_blocked();
             }
             return;
         }
@@ -449,7 +504,7 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Writer<W> {
             let _ = self.rdr.send(ReaderMsg::StreamError(stream_id, e));
             return;
         }
-        if st.window > 0 && !st.queued && !st.body.is_empty() {
+        if st.window > 0 && !st.queued && !st.ended {
             st.queued = true;
             self.ready.push_back(stream_id);
         }
@@ -459,29 +514,79 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Writer<W> {
         self.conn_window > 0 && !self.ready.is_empty() && self.stop == Stop::No
     }
 
-    /// Writes DATA for ready streams, round robin, one frame per stream per turn.
+    /// Writes DATA for ready streams, round robin, one frame per stream per turn; pulls
+    /// streaming bodies from their callers as the windows allow; ends each body with
+    /// END_STREAM (on the last DATA, an empty DATA, or trailers).
     fn send_data(&mut self) {
-        while self.conn_window > 0 && self.buf.len() < BATCH_BYTES {
+        while self.buf.len() < BATCH_BYTES {
             let Some(id) = self.ready.pop_front() else {
                 break;
             };
             let Some(st) = self.sending.get_mut(&id) else {
                 continue;
             };
-            if st.window <= 0 {
+            if st.ended {
                 st.queued = false;
                 continue;
             }
-            let n = (st.body.len() as i64)
+            if !st.has_data() {
+                if let Some(src) = &st.source {
+                    let room = st.window.min(self.conn_window).clamp(0, BATCH_BYTES as i64);
+                    let t = src.take_upload(room as usize);
+                    st.body.extend(t.chunks);
+                    if t.end {
+                        st.source = None;
+                        st.trailers = t.trailers;
+                    }
+                }
+            }
+            if !st.has_data() {
+                st.queued = false;
+                if st.source.is_some() {
+                    // Waiting for the caller's data (UploadReady) or for window.
+                    continue;
+                }
+                st.ended = true;
+                match st.trailers.take() {
+                    Some(t) => {
+                        self.block.clear();
+                        self.enc.begin_block(&mut self.block);
+                        for (n, v) in t.iter() {
+                            self.enc.encode_field(n, v, &mut self.block);
+                        }
+                        Headers::encode(id, &self.block, true, self.peer_max_frame, &mut self.buf);
+                    }
+                    None => Data::encode(id, &[], true, &mut self.buf),
+                }
+                continue;
+            }
+            if st.window <= 0 || self.conn_window <= 0 {
+                // Requeued by a WINDOW_UPDATE for the stream or the connection.
+                st.queued = false;
+                if !st.stalled {
+                    st.stalled = true;
+                    let _ = self.rdr.send(ReaderMsg::Stalled(id));
+                }
+                continue;
+            }
+            st.stalled = false;
+            let Some(front) = st.body.front_mut() else {
+                continue;
+            };
+            let n = (front.len() as i64)
                 .min(st.window)
                 .min(self.conn_window)
                 .min(self.peer_max_frame as i64) as usize;
-            let chunk = st.body.split_to(n);
-            let end = st.body.is_empty();
+            let chunk = front.split_to(n);
+            if front.is_empty() {
+                st.body.pop_front();
+            }
             st.window -= n as i64;
             self.conn_window -= n as i64;
-            Data::encode_header(id, n, end, &mut self.buf);
-            if n >= ZERO_COPY_MIN {
+            let last = st.body.is_empty() && st.source.is_none() && st.trailers.is_none();
+            Data::encode_header(id, n, last, &mut self.buf);
+            // Streamed bodies are always written in place: the caller's bytes are copied once.
+            if n >= ZERO_COPY_MIN || st.streamed {
                 if self.buf_mark < self.buf.len() {
                     self.segs.push(Seg::Buf(self.buf_mark, self.buf.len()));
                 }
@@ -490,12 +595,21 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Writer<W> {
             } else {
                 self.buf.extend_from_slice(&chunk);
             }
-            if end {
+            if last {
+                st.ended = true;
                 st.queued = false;
-            } else if st.window > 0 {
-                self.ready.push_back(id);
             } else {
-                st.queued = false;
+                self.ready.push_back(id);
+            }
+        }
+    }
+
+    /// Requeues every stream that waits only for window.
+    fn requeue_blocked(&mut self) {
+        for (id, st) in self.sending.iter_mut() {
+            if !st.queued && !st.ended && st.window > 0 {
+                st.queued = true;
+                self.ready.push_back(*id);
             }
         }
     }
@@ -540,6 +654,10 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Writer<W> {
                     .with_origin(Origin::Transport)
                     .with_processed(Processed::Maybe),
                 })?;
+            shared
+                .counters
+                .bytes_sent
+                .fetch_add(written as u64, std::sync::atomic::Ordering::Relaxed);
             let mut w = written;
             while w > 0 && idx < segs.len() {
                 let len = match &segs[idx] {

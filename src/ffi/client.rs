@@ -1,15 +1,17 @@
 //! `h2_client`: a client for one authority.
 
-use std::ffi::c_char;
+use std::ffi::{c_char, c_void};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use super::queue::{completion_code, Posting, Target};
 use super::{
-    c_str, fail, guard, guard_or, h2_config, h2_request, h2_response, h2_result, invalid, put,
-    H2_OK,
+    c_str, fail, guard, guard_or, h2_call, h2_config, h2_done_fn, h2_queue, h2_request,
+    h2_response, h2_result, invalid, put, H2_OK,
 };
 use crate::client::Client;
 use crate::config::Config;
+use crate::exchange::{Exchange, Notify};
 
 /// An HTTP/2 client for one authority (scheme, host, port), holding 0..N connections to it.
 ///
@@ -121,5 +123,202 @@ pub unsafe extern "C" fn h2_client_do(
             }
             Err(e) => fail(e),
         }
+    })
+}
+
+/// Starts `req` and returns at once with a call in `*out` (free it with `h2_call_free`). The
+/// response is read as it arrives: `h2_call_wait_headers`, `h2_call_status`, the header
+/// accessors, `h2_call_read` until it gives 0 bytes, then the trailers. If the request was
+/// marked with `h2_request_set_streaming_body`, HEADERS go out without END_STREAM and the body
+/// is written with `h2_call_write` and ended with `h2_call_finish`.
+#[no_mangle]
+pub unsafe extern "C" fn h2_client_start(
+    client: *mut h2_client,
+    req: *const h2_request,
+    out: *mut *mut h2_call,
+) -> h2_result {
+    guard(|| {
+        // SAFETY: out is NULL or writable.
+        unsafe { put(out, std::ptr::null_mut()) };
+        // SAFETY: client and req are NULL or live (caller contract).
+        let (Some(c), Some(r)) = (unsafe { client.as_ref() }, unsafe { req.as_ref() }) else {
+            return invalid("h2_client_start: client or request is NULL");
+        };
+        if out.is_null() {
+            return invalid("h2_client_start: out is NULL");
+        }
+        match c.inner.start(r.inner.clone()) {
+            Ok(call) => {
+                let b = Box::into_raw(Box::new(h2_call::new(call, None)));
+                // SAFETY: out is non-null and writable.
+                unsafe { put(out, b) };
+                H2_OK
+            }
+            Err(e) => fail(e),
+        }
+    })
+}
+
+/// Submits the request and returns at once. The whole response is buffered (up to
+/// `max_response_body`) and the completion `{tag, call, result}` is posted to `q`; take the
+/// response with `h2_call_response(call, ...)`, then `h2_call_free(call)`. `*out` receives
+/// the call at once, so it can be cancelled early. One queue serves any number of clients and
+/// calls.
+#[no_mangle]
+pub unsafe extern "C" fn h2_client_submit(
+    client: *mut h2_client,
+    req: *const h2_request,
+    q: *mut h2_queue,
+    tag: u64,
+    out: *mut *mut h2_call,
+) -> h2_result {
+    // SAFETY: q is NULL or a live h2_queue.
+    let Some(queue) = (unsafe { q.as_ref() }) else {
+        return invalid("h2_client_submit: queue is NULL");
+    };
+    let target = Target::Queue {
+        q: queue.inner.clone(),
+        tag,
+    };
+    // SAFETY: forwarded caller contract.
+    unsafe { submit(client, req, target, out) }
+}
+
+/// Like `h2_client_submit`, but instead of posting to a queue, calls `done(userdata, call,
+/// result)` once the response is buffered or the request failed. `done` runs on a library
+/// thread (also when the request fails at once): it must return quickly, must not block, and
+/// must not call blocking functions of the library (they return H2_E_WRONG_THREAD there). It
+/// may call `h2_call_response` and `h2_call_free` on its call. If the call is freed before it
+/// completes, `done` is not called.
+#[no_mangle]
+pub unsafe extern "C" fn h2_client_submit_cb(
+    client: *mut h2_client,
+    req: *const h2_request,
+    done: h2_done_fn,
+    userdata: *mut c_void,
+    out: *mut *mut h2_call,
+) -> h2_result {
+    let Some(f) = done else {
+        return invalid("h2_client_submit_cb: done is NULL");
+    };
+    let target = Target::Callback {
+        f,
+        userdata: userdata as usize,
+    };
+    // SAFETY: forwarded caller contract.
+    unsafe { submit(client, req, target, out) }
+}
+
+unsafe fn submit(
+    client: *mut h2_client,
+    req: *const h2_request,
+    target: Target,
+    out: *mut *mut h2_call,
+) -> h2_result {
+    guard(|| {
+        // SAFETY: out is NULL or writable.
+        unsafe { put(out, std::ptr::null_mut()) };
+        // SAFETY: client and req are NULL or live (caller contract).
+        let (Some(c), Some(r)) = (unsafe { client.as_ref() }, unsafe { req.as_ref() }) else {
+            return invalid("submit: client or request is NULL");
+        };
+        if out.is_null() {
+            return invalid("submit: out is NULL");
+        }
+        let posting = Posting::new(target);
+        let p2 = posting.clone();
+        let notify: Notify =
+            Box::new(move |ex: &Exchange| p2.notify(completion_code(ex.error().as_ref())));
+        match c.inner.submit(r.inner.clone(), notify) {
+            Ok(call) => {
+                let b = Box::into_raw(Box::new(h2_call::new(call, Some(posting.clone()))));
+                posting.bind(b as usize);
+                // SAFETY: out is non-null and writable.
+                unsafe { put(out, b) };
+                H2_OK
+            }
+            Err(e) => fail(e),
+        }
+    })
+}
+
+/// A client's counters and state.
+#[repr(C)]
+#[derive(Default, Clone, Copy)]
+pub struct h2_stats {
+    /// Connections open (including draining ones).
+    pub connections_open: u32,
+    /// Connections being dialed (0 or 1: one dial at a time).
+    pub connections_opening: u32,
+    /// Connections that take no new streams (GOAWAY received, closing when idle).
+    pub connections_draining: u32,
+    /// Smallest concurrent-stream limit among the open connections (the server's
+    /// SETTINGS_MAX_CONCURRENT_STREAMS capped by ours); 0 if none is open.
+    pub peer_max_concurrent_streams_min: u32,
+    /// Largest such limit.
+    pub peer_max_concurrent_streams_max: u32,
+    /// Streams open or about to open on the connections.
+    pub streams_active: u64,
+    /// Requests waiting for a stream slot.
+    pub streams_queued: u64,
+    /// Requests that got a response (any status).
+    pub requests_completed: u64,
+    /// Requests that failed.
+    pub requests_failed: u64,
+    /// Requests retried because the server did not process them.
+    pub requests_retried: u64,
+    /// Bytes written to the connections (TLS records included for https).
+    pub bytes_sent: u64,
+    /// Bytes read from the connections.
+    pub bytes_received: u64,
+    /// Connections opened since the client was created.
+    pub connections_opened: u64,
+    /// Smoothed round-trip time in microseconds from PING acks (the mean over open
+    /// connections that have a sample), 0 if none measured yet.
+    pub rtt_us: u64,
+    /// Reserved for counters added later; zero.
+    pub reserved: [u64; 16],
+}
+
+/// Fills `*out` with the client's counters and state.
+#[no_mangle]
+pub unsafe extern "C" fn h2_client_stats(
+    client: *const h2_client,
+    out: *mut h2_stats,
+) -> h2_result {
+    guard(|| {
+        // SAFETY: client is NULL or live.
+        let Some(c) = (unsafe { client.as_ref() }) else {
+            return invalid("h2_client_stats: client is NULL");
+        };
+        if out.is_null() {
+            return invalid("h2_client_stats: out is NULL");
+        }
+        let s = c.inner.snapshot();
+        let rtts: Vec<u64> = s.rtt_us.iter().copied().filter(|&r| r > 0).collect();
+        let st = h2_stats {
+            connections_open: s.connections as u32,
+            connections_opening: u32::from(s.dialing),
+            connections_draining: s.draining as u32,
+            peer_max_concurrent_streams_min: s.stream_limits.iter().copied().min().unwrap_or(0),
+            peer_max_concurrent_streams_max: s.stream_limits.iter().copied().max().unwrap_or(0),
+            streams_active: s.open_streams,
+            streams_queued: s.waiting as u64,
+            requests_completed: s.requests_completed,
+            requests_failed: s.requests_failed,
+            requests_retried: s.retries,
+            bytes_sent: s.bytes_sent,
+            bytes_received: s.bytes_received,
+            connections_opened: s.connections_opened,
+            rtt_us: if rtts.is_empty() {
+                0
+            } else {
+                rtts.iter().sum::<u64>() / rtts.len() as u64
+            },
+            reserved: [0; 16],
+        };
+        // SAFETY: out is non-null and writable.
+        unsafe { put(out, st) };
+        H2_OK
     })
 }

@@ -75,6 +75,39 @@ pub unsafe extern "C" fn h2_config_set_request_timeout_ms(
     }
 }
 
+/// Time-to-response-headers timeout in milliseconds, from submission (time waiting for a
+/// connection included) to the final response head (default 0 = none). Expiry: H2_E_TIMEOUT
+/// "timed out waiting for the response headers", and RST_STREAM(CANCEL).
+#[no_mangle]
+pub unsafe extern "C" fn h2_config_set_headers_timeout_ms(
+    cfg: *mut h2_config,
+    value: u32,
+) -> h2_result {
+    // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config).
+    unsafe {
+        set(cfg, |c| {
+            c.set_headers_timeout_ms(value);
+            Ok(())
+        })
+    }
+}
+
+/// Body idle timeout in milliseconds: the longest gap without DATA once the response head has
+/// arrived (default 0 = none). Expiry: H2_E_TIMEOUT "no DATA for N ms", and RST_STREAM(CANCEL).
+#[no_mangle]
+pub unsafe extern "C" fn h2_config_set_body_idle_timeout_ms(
+    cfg: *mut h2_config,
+    value: u32,
+) -> h2_result {
+    // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config).
+    unsafe {
+        set(cfg, |c| {
+            c.set_body_idle_timeout_ms(value);
+            Ok(())
+        })
+    }
+}
+
 /// A connection with no open streams for this many milliseconds is closed
 /// (default 90000; 0 = never).
 #[no_mangle]

@@ -13,10 +13,12 @@
 // NUL-terminated, buffers of the stated length), and objects are freed once.
 #![allow(clippy::missing_safety_doc)]
 
+pub mod call;
 pub mod client;
 pub mod config;
 pub mod error;
 pub mod events;
+pub mod queue;
 pub mod request;
 pub mod response;
 
@@ -26,12 +28,17 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use crate::error::{Error, ErrorKind};
 
+pub use call::*;
 pub use client::*;
 pub use config::*;
 pub use error::*;
 pub use events::*;
+pub use queue::*;
 pub use request::*;
 pub use response::*;
+
+pub(crate) use queue::Posting;
+pub(crate) use response::{field_at, find};
 
 /// Result code of the C API: `H2_OK` or one of the `H2_E_*` codes.
 pub type h2_result = u32;

@@ -126,3 +126,60 @@ pub unsafe extern "C" fn h2_request_free(req: *mut h2_request) {
         drop(unsafe { Box::from_raw(req) });
     }
 }
+
+/// Marks the request's body as streamed: `h2_client_start` sends HEADERS without END_STREAM
+/// and the caller writes the body with `h2_call_write` and ends it with `h2_call_finish`
+/// (`streaming` false undoes it). Such a request cannot be sent with `h2_client_do`, and
+/// since a streamed body cannot be replayed, it is not retried once part of it went out: a
+/// refusal then fails with processed = H2_PROCESSED_NO.
+#[no_mangle]
+pub unsafe extern "C" fn h2_request_set_streaming_body(
+    req: *mut h2_request,
+    streaming: bool,
+) -> h2_result {
+    // SAFETY: forwarded caller contract.
+    unsafe {
+        with_req(req, |r| {
+            r.set_streaming_body(streaming);
+            H2_OK
+        })
+    }
+}
+
+/// This request's time-to-response-headers timeout in milliseconds (from submission, time
+/// waiting for a connection included), overriding the client's (0 = use the client's).
+/// Expiry: H2_E_TIMEOUT "timed out waiting for the response headers", and RST_STREAM(CANCEL).
+#[no_mangle]
+pub unsafe extern "C" fn h2_request_set_headers_timeout_ms(
+    req: *mut h2_request,
+    timeout_ms: u32,
+) -> h2_result {
+    // SAFETY: forwarded caller contract.
+    unsafe {
+        with_req(req, |r| {
+            r.set_headers_timeout(
+                (timeout_ms > 0).then(|| Duration::from_millis(u64::from(timeout_ms))),
+            );
+            H2_OK
+        })
+    }
+}
+
+/// This request's body idle timeout in milliseconds (longest gap without DATA once the head
+/// arrived), overriding the client's (0 = use the client's). Expiry: H2_E_TIMEOUT "no DATA for
+/// N ms", and RST_STREAM(CANCEL).
+#[no_mangle]
+pub unsafe extern "C" fn h2_request_set_body_idle_timeout_ms(
+    req: *mut h2_request,
+    timeout_ms: u32,
+) -> h2_result {
+    // SAFETY: forwarded caller contract.
+    unsafe {
+        with_req(req, |r| {
+            r.set_body_idle_timeout(
+                (timeout_ms > 0).then(|| Duration::from_millis(u64::from(timeout_ms))),
+            );
+            H2_OK
+        })
+    }
+}

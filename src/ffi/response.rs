@@ -33,7 +33,7 @@ pub unsafe extern "C" fn h2_response_header_count(resp: *const h2_response) -> u
         .unwrap_or(0)
 }
 
-unsafe fn field_at(
+pub(crate) unsafe fn field_at(
     list: Option<&HeaderList>,
     i: usize,
     name: *mut *const c_char,
@@ -85,7 +85,7 @@ pub unsafe extern "C" fn h2_response_header_at(
     })
 }
 
-unsafe fn find(list: Option<&HeaderList>, name: *const c_char) -> *const c_char {
+pub(crate) unsafe fn find(list: Option<&HeaderList>, name: *const c_char) -> *const c_char {
     let Some(list) = list else {
         return std::ptr::null();
     };

@@ -1,0 +1,373 @@
+//! `h2_call`: one request/response exchange in flight.
+
+use std::ffi::c_char;
+use std::sync::Mutex;
+
+use super::{
+    c_bytes, c_slice, fail, field_at, find, guard, guard_or, h2_error_info, h2_response, h2_result,
+    invalid, put, Posting, H2_OK,
+};
+use crate::client::Call;
+use crate::headers::HeaderList;
+use crate::request::check_field;
+
+/// A request/response exchange in flight, from `h2_client_start`, `h2_client_submit` or
+/// `h2_client_submit_cb`. Free it with `h2_call_free` (which cancels it if it has not ended).
+///
+/// Threads: `h2_call_cancel` may be called from any thread at any time; the other functions
+/// may be called from one thread at a time (e.g. one thread writes the body while another
+/// reads the response). Blocking functions (`h2_call_write`, `h2_call_wait_headers`,
+/// `h2_call_read`, `h2_call_wait`) must not be called from a library callback (they return
+/// H2_E_WRONG_THREAD there).
+pub struct h2_call {
+    pub(crate) inner: Call,
+    pub(crate) posting: Option<std::sync::Arc<Posting>>,
+    trailers: Mutex<Option<HeaderList>>,
+}
+
+impl h2_call {
+    pub(crate) fn new(inner: Call, posting: Option<std::sync::Arc<Posting>>) -> h2_call {
+        h2_call {
+            inner,
+            posting,
+            trailers: Mutex::new(None),
+        }
+    }
+}
+
+unsafe fn call<'a>(c: *const h2_call) -> Option<&'a h2_call> {
+    // SAFETY: c is NULL or a live h2_call (caller contract).
+    unsafe { c.as_ref() }
+}
+
+fn result(r: crate::error::Result<()>) -> h2_result {
+    match r {
+        Ok(()) => H2_OK,
+        Err(e) => fail(e),
+    }
+}
+
+/// Writes `len` bytes of request body (copied once). Blocks while the call's upload queue is
+/// full, i.e. while the server's flow-control window is closed: a body of any size streams
+/// through in bounded memory. Only for requests marked with `h2_request_set_streaming_body`.
+/// Fails with the call's error if it has ended (reset, cancelled, timed out).
+#[no_mangle]
+pub unsafe extern "C" fn h2_call_write(c: *mut h2_call, data: *const u8, len: usize) -> h2_result {
+    guard(|| {
+        // SAFETY: forwarded caller contract.
+        let Some(c) = (unsafe { call(c) }) else {
+            return invalid("call is NULL");
+        };
+        // SAFETY: data is valid for len bytes (caller contract).
+        match unsafe { c_slice(data, len, "data") } {
+            Ok(d) => result(c.inner.write(d)),
+            Err(code) => code,
+        }
+    })
+}
+
+/// Adds a trailer to send after the request body (before `h2_call_finish`). Names and values
+/// are checked as for `h2_request_add_header`.
+#[no_mangle]
+pub unsafe extern "C" fn h2_call_add_trailer(
+    c: *mut h2_call,
+    name: *const c_char,
+    value: *const c_char,
+) -> h2_result {
+    guard(|| {
+        // SAFETY: forwarded caller contract.
+        let Some(c) = (unsafe { call(c) }) else {
+            return invalid("call is NULL");
+        };
+        // SAFETY: C strings or NULL (caller contract).
+        let (n, v) = match unsafe {
+            (
+                c_bytes(name, "trailer name"),
+                c_bytes(value, "trailer value"),
+            )
+        } {
+            (Ok(n), Ok(v)) => (n, v),
+            (Err(e), _) | (_, Err(e)) => return e,
+        };
+        match check_field(n, v) {
+            Ok(lower) => {
+                let mut t = c.trailers.lock().unwrap_or_else(|e| e.into_inner());
+                t.get_or_insert_with(HeaderList::new).push(&lower, v);
+                H2_OK
+            }
+            Err(e) => fail(e),
+        }
+    })
+}
+
+/// Ends the request body (END_STREAM), sending the trailers added with
+/// `h2_call_add_trailer` if any. Does not block.
+#[no_mangle]
+pub unsafe extern "C" fn h2_call_finish(c: *mut h2_call) -> h2_result {
+    guard(|| {
+        // SAFETY: forwarded caller contract.
+        let Some(c) = (unsafe { call(c) }) else {
+            return invalid("call is NULL");
+        };
+        let trailers = c.trailers.lock().unwrap_or_else(|e| e.into_inner()).take();
+        result(c.inner.finish(trailers))
+    })
+}
+
+/// Blocks until the final response head has arrived (1xx responses are skipped), then
+/// `h2_call_status` and the header accessors work. Returns the call's error if it failed first.
+#[no_mangle]
+pub unsafe extern "C" fn h2_call_wait_headers(c: *mut h2_call) -> h2_result {
+    guard(|| {
+        // SAFETY: forwarded caller contract.
+        let Some(c) = (unsafe { call(c) }) else {
+            return invalid("call is NULL");
+        };
+        result(c.inner.wait_headers())
+    })
+}
+
+/// Blocks until the call has ended (response complete, failed, or cancelled); returns H2_OK or
+/// its error.
+#[no_mangle]
+pub unsafe extern "C" fn h2_call_wait(c: *mut h2_call) -> h2_result {
+    guard(|| {
+        // SAFETY: forwarded caller contract.
+        let Some(c) = (unsafe { call(c) }) else {
+            return invalid("call is NULL");
+        };
+        result(c.inner.wait())
+    })
+}
+
+/// Whether the call has ended. Does not block.
+#[no_mangle]
+pub unsafe extern "C" fn h2_call_is_done(c: *const h2_call) -> bool {
+    // SAFETY: forwarded caller contract.
+    unsafe { call(c) }.is_some_and(|c| c.inner.is_done())
+}
+
+/// The HTTP status of the response head, or 0 until it has arrived (or if `c` is NULL).
+#[no_mangle]
+pub unsafe extern "C" fn h2_call_status(c: *const h2_call) -> u16 {
+    // SAFETY: forwarded caller contract.
+    unsafe { call(c) }.map_or(0, |c| c.inner.status())
+}
+
+/// Number of response headers (0 until the head has arrived).
+#[no_mangle]
+pub unsafe extern "C" fn h2_call_header_count(c: *const h2_call) -> usize {
+    // SAFETY: forwarded caller contract.
+    unsafe { call(c) }.map_or(0, |c| c.inner.with_head(|r| r.headers().len()))
+}
+
+/// The `i`th response header, as `h2_response_header_at`. The strings stay valid until
+/// `h2_call_free` (for submitted calls, until `h2_call_response`).
+#[no_mangle]
+pub unsafe extern "C" fn h2_call_header_at(
+    c: *const h2_call,
+    i: usize,
+    name: *mut *const c_char,
+    name_len: *mut usize,
+    value: *mut *const c_char,
+    value_len: *mut usize,
+) -> h2_result {
+    guard(|| {
+        // SAFETY: forwarded caller contract.
+        let Some(c) = (unsafe { call(c) }) else {
+            return invalid("call is NULL");
+        };
+        // SAFETY: out pointers are NULL or writable; the list is not changed again.
+        c.inner.with_head(|r| unsafe {
+            field_at(Some(r.headers()), i, name, name_len, value, value_len)
+        })
+    })
+}
+
+/// The first value of response header `name`, or NULL; as `h2_response_header`.
+#[no_mangle]
+pub unsafe extern "C" fn h2_call_header(c: *const h2_call, name: *const c_char) -> *const c_char {
+    guard_or(std::ptr::null(), || {
+        // SAFETY: forwarded caller contract.
+        match unsafe { call(c) } {
+            // SAFETY: name is a C string or NULL.
+            Some(c) => c
+                .inner
+                .with_head(|r| unsafe { find(Some(r.headers()), name) }),
+            None => std::ptr::null(),
+        }
+    })
+}
+
+/// Reads up to `cap` bytes of the response body into `buf`, blocking until some arrive;
+/// `*n` is set to the count, 0 at the end of the body. The stream's flow-control window is
+/// reopened only as the body is read, so a caller that stops reading stops the server after
+/// one window (`h2_config_set_initial_window_size`) while other streams keep flowing. Only for
+/// calls from `h2_client_start`. Returns the call's error if it failed.
+#[no_mangle]
+pub unsafe extern "C" fn h2_call_read(
+    c: *mut h2_call,
+    buf: *mut u8,
+    cap: usize,
+    n: *mut usize,
+) -> h2_result {
+    guard(|| {
+        // SAFETY: n is NULL or writable.
+        unsafe { put(n, 0) };
+        // SAFETY: forwarded caller contract.
+        let Some(c) = (unsafe { call(c) }) else {
+            return invalid("call is NULL");
+        };
+        if n.is_null() || (buf.is_null() && cap > 0) || cap > isize::MAX as usize {
+            return invalid("h2_call_read: buf or n is NULL, or cap is too large");
+        }
+        let dst: &mut [u8] = if cap == 0 {
+            &mut []
+        } else {
+            // SAFETY: buf is valid for cap bytes (caller contract).
+            unsafe { std::slice::from_raw_parts_mut(buf, cap) }
+        };
+        match c.inner.read(dst) {
+            Ok(k) => {
+                // SAFETY: n is non-null and writable.
+                unsafe { put(n, k) };
+                H2_OK
+            }
+            Err(e) => fail(e),
+        }
+    })
+}
+
+/// Number of trailers (0 until the body has ended).
+#[no_mangle]
+pub unsafe extern "C" fn h2_call_trailer_count(c: *const h2_call) -> usize {
+    // SAFETY: forwarded caller contract.
+    unsafe { call(c) }.map_or(0, |c| c.inner.with_trailers(|t| t.map_or(0, |t| t.len())))
+}
+
+/// The `i`th trailer, once the body has ended; as `h2_response_header_at`.
+#[no_mangle]
+pub unsafe extern "C" fn h2_call_trailer_at(
+    c: *const h2_call,
+    i: usize,
+    name: *mut *const c_char,
+    name_len: *mut usize,
+    value: *mut *const c_char,
+    value_len: *mut usize,
+) -> h2_result {
+    guard(|| {
+        // SAFETY: forwarded caller contract.
+        let Some(c) = (unsafe { call(c) }) else {
+            return invalid("call is NULL");
+        };
+        // SAFETY: out pointers are NULL or writable; trailers are not changed again.
+        c.inner
+            .with_trailers(|t| unsafe { field_at(t, i, name, name_len, value, value_len) })
+    })
+}
+
+/// The first value of trailer `name`, or NULL.
+#[no_mangle]
+pub unsafe extern "C" fn h2_call_trailer(c: *const h2_call, name: *const c_char) -> *const c_char {
+    guard_or(std::ptr::null(), || {
+        // SAFETY: forwarded caller contract.
+        match unsafe { call(c) } {
+            // SAFETY: name is a C string or NULL.
+            Some(c) => c.inner.with_trailers(|t| unsafe { find(t, name) }),
+            None => std::ptr::null(),
+        }
+    })
+}
+
+/// Cancels the call, from any thread, at any time: the stream is reset with
+/// RST_STREAM(CANCEL) and functions waiting on the call return H2_E_CANCELED. Harmless after
+/// the call has ended.
+#[no_mangle]
+pub unsafe extern "C" fn h2_call_cancel(c: *mut h2_call) -> h2_result {
+    guard(|| {
+        // SAFETY: forwarded caller contract.
+        match unsafe { call(c) } {
+            Some(c) => {
+                c.inner.cancel();
+                H2_OK
+            }
+            None => invalid("call is NULL"),
+        }
+    })
+}
+
+/// Fills `*out` with the call's error and returns its code; H2_OK (and an empty record) if the
+/// call has not failed (yet).
+#[no_mangle]
+pub unsafe extern "C" fn h2_call_error(c: *const h2_call, out: *mut h2_error_info) -> h2_result {
+    guard(|| {
+        // SAFETY: forwarded caller contract.
+        let Some(c) = (unsafe { call(c) }) else {
+            return invalid("call is NULL");
+        };
+        if out.is_null() {
+            return invalid("h2_call_error: out is NULL");
+        }
+        let e = c.inner.error();
+        let info = h2_error_info::from_error(e.as_ref());
+        // SAFETY: out is non-null and writable.
+        unsafe { put(out, info) };
+        info.code
+    })
+}
+
+/// Takes the buffered response of a completed submitted call (`h2_client_submit`,
+/// `h2_client_submit_cb`) and stores it in `*out` (free it with `h2_response_free`). Works
+/// once. Returns the call's error if it failed, H2_E_INVALID_ARGUMENT if it has not completed
+/// or was started with `h2_client_start`.
+#[no_mangle]
+pub unsafe extern "C" fn h2_call_response(
+    c: *mut h2_call,
+    out: *mut *mut h2_response,
+) -> h2_result {
+    guard(|| {
+        // SAFETY: out is NULL or writable.
+        unsafe { put(out, std::ptr::null_mut()) };
+        // SAFETY: forwarded caller contract.
+        let Some(c) = (unsafe { call(c) }) else {
+            return invalid("call is NULL");
+        };
+        if out.is_null() {
+            return invalid("h2_call_response: out is NULL");
+        }
+        match c.inner.response() {
+            Ok(r) => {
+                // SAFETY: out is non-null and writable.
+                unsafe { put(out, Box::into_raw(Box::new(h2_response { inner: r }))) };
+                H2_OK
+            }
+            Err(e) => fail(e),
+        }
+    })
+}
+
+/// Response body bytes received and not yet read (`h2_client_start` calls): at most one
+/// stream window, whatever the body size.
+#[no_mangle]
+pub unsafe extern "C" fn h2_call_buffered(c: *const h2_call) -> usize {
+    // SAFETY: forwarded caller contract.
+    unsafe { call(c) }.map_or(0, |c| c.inner.buffered())
+}
+
+/// Frees the call, cancelling it if it has not ended. A completion of the call not yet
+/// collected from its queue is removed, and a callback not yet run will not run. NULL is
+/// allowed.
+#[no_mangle]
+pub unsafe extern "C" fn h2_call_free(c: *mut h2_call) {
+    if c.is_null() {
+        return;
+    }
+    guard_or((), || {
+        // SAFETY: c came from this library and is freed once (caller contract).
+        let b = unsafe { Box::from_raw(c) };
+        if let Some(p) = &b.posting {
+            p.detach(c as usize);
+        }
+        drop(b);
+    });
+}

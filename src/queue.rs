@@ -1,0 +1,207 @@
+//! A completion queue: calls submitted with a queue post their completion here, and a program
+//! collects them with `poll`, or waits for the queue's file descriptor (an eventfd) to become
+//! readable in its own event loop (epoll, poll, libuv, Ruby's IO.select, Go's netpoller).
+//!
+//! The fd is level-triggered by construction: it is readable exactly while completions are
+//! pending, because the eventfd counter is set when the queue goes from empty to non-empty and
+//! cleared when `poll` empties it, both under the queue's lock.
+
+use std::collections::VecDeque;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// One finished call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Completion {
+    /// The caller's tag.
+    pub tag: u64,
+    /// The caller's handle of the call (an opaque pointer value to us).
+    pub call: usize,
+    /// `H2_OK` or the `H2_E_*` code the call ended with.
+    pub result: u32,
+}
+
+/// The queue.
+pub struct Queue {
+    items: Mutex<VecDeque<Completion>>,
+    cv: Condvar,
+    fd: OwnedFd,
+}
+
+fn lock(m: &Mutex<VecDeque<Completion>>) -> MutexGuard<'_, VecDeque<Completion>> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Queue {
+    /// A new, empty queue with its eventfd.
+    pub fn new() -> Result<Queue> {
+        // SAFETY: eventfd has no memory-safety preconditions; the result is checked.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(Error::new(
+                ErrorKind::Internal,
+                format!("eventfd failed: {}", std::io::Error::last_os_error()),
+            ));
+        }
+        // SAFETY: fd is a freshly created descriptor that nothing else owns.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        Ok(Queue {
+            items: Mutex::new(VecDeque::new()),
+            cv: Condvar::new(),
+            fd,
+        })
+    }
+
+    /// The descriptor that is readable while completions are pending.
+    pub fn fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    fn signal(&self) {
+        let one: u64 = 1;
+        // SAFETY: writes 8 bytes from a valid u64 to our own eventfd.
+        let _ = unsafe { libc::write(self.fd(), (&one as *const u64).cast(), 8) };
+    }
+
+    fn clear(&self) {
+        let mut v: u64 = 0;
+        // SAFETY: reads 8 bytes into a valid u64 from our own non-blocking eventfd.
+        let _ = unsafe { libc::read(self.fd(), (&mut v as *mut u64).cast(), 8) };
+    }
+
+    /// Posts a completion (from any thread).
+    pub fn push(&self, c: Completion) {
+        let mut items = lock(&self.items);
+        if items.is_empty() {
+            self.signal();
+        }
+        items.push_back(c);
+        drop(items);
+        self.cv.notify_one();
+    }
+
+    /// Takes up to `max` completions in completion order, waiting up to `timeout` for the
+    /// first (`None` = forever, zero = not at all).
+    pub fn poll(&self, max: usize, timeout: Option<Duration>, out: &mut Vec<Completion>) {
+        if max == 0 {
+            return;
+        }
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut items = lock(&self.items);
+        while items.is_empty() {
+            match deadline {
+                None => items = self.cv.wait(items).unwrap_or_else(|e| e.into_inner()),
+                Some(d) => {
+                    let now = Instant::now();
+                    if now >= d {
+                        return;
+                    }
+                    items = self
+                        .cv
+                        .wait_timeout(items, d - now)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0;
+                }
+            }
+        }
+        let n = max.min(items.len());
+        out.extend(items.drain(..n));
+        if items.is_empty() {
+            self.clear();
+        }
+    }
+
+    /// Removes the pending completions of a call that is being freed.
+    pub fn forget(&self, call: usize) {
+        let mut items = lock(&self.items);
+        let had = !items.is_empty();
+        items.retain(|c| c.call != call);
+        if had && items.is_empty() {
+            self.clear();
+        }
+    }
+
+    /// Completions waiting.
+    pub fn len(&self) -> usize {
+        lock(&self.items).len()
+    }
+
+    /// Whether none is waiting.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn readable(fd: RawFd) -> bool {
+        let mut p = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        unsafe { libc::poll(&mut p, 1, 0) == 1 }
+    }
+
+    #[test]
+    fn fd_is_level_triggered() {
+        let q = Queue::new().unwrap();
+        assert!(!readable(q.fd()));
+        for t in 0..3 {
+            q.push(Completion {
+                tag: t,
+                call: 1,
+                result: 0,
+            });
+        }
+        assert!(readable(q.fd()));
+        let mut out = Vec::new();
+        q.poll(2, Some(Duration::ZERO), &mut out);
+        assert_eq!(out.iter().map(|c| c.tag).collect::<Vec<_>>(), [0, 1]);
+        assert!(readable(q.fd()), "one left");
+        q.poll(10, Some(Duration::ZERO), &mut out);
+        assert_eq!(out.len(), 3);
+        assert!(!readable(q.fd()));
+    }
+
+    #[test]
+    fn poll_waits_and_times_out() {
+        let q = std::sync::Arc::new(Queue::new().unwrap());
+        let mut out = Vec::new();
+        let t0 = Instant::now();
+        q.poll(1, Some(Duration::from_millis(30)), &mut out);
+        assert!(out.is_empty());
+        assert!(t0.elapsed() >= Duration::from_millis(30));
+        let q2 = q.clone();
+        let th = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            q2.push(Completion {
+                tag: 9,
+                call: 2,
+                result: 4,
+            });
+        });
+        q.poll(1, None, &mut out);
+        assert_eq!(out[0].tag, 9);
+        th.join().unwrap();
+    }
+
+    #[test]
+    fn forget_drops_a_calls_completions() {
+        let q = Queue::new().unwrap();
+        q.push(Completion {
+            tag: 1,
+            call: 10,
+            result: 0,
+        });
+        q.forget(10);
+        assert!(q.is_empty());
+        assert!(!readable(q.fd()));
+    }
+}
