@@ -111,6 +111,12 @@
 #define H2_EVENT_RTT 9
 
 /**
+ * A request body waits for the server's flow-control window (`stream_id`); reported once per
+ * stall.
+ */
+#define H2_EVENT_FLOW_STALL 10
+
+/**
  * A request/response exchange in flight, from `h2_client_start`, `h2_client_submit` or
  * `h2_client_submit_cb`. Free it with `h2_call_free` (which cancels it if it has not ended).
  *

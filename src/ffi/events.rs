@@ -28,6 +28,9 @@ pub const H2_EVENT_STREAM_CLOSED: u32 = 7;
 pub const H2_EVENT_RETRY: u32 = 8;
 /// A PING round trip was measured (`value`: microseconds).
 pub const H2_EVENT_RTT: u32 = 9;
+/// A request body waits for the server's flow-control window (`stream_id`); reported once per
+/// stall.
+pub const H2_EVENT_FLOW_STALL: u32 = 10;
 
 /// One event, valid only during the callback.
 #[repr(C)]
@@ -106,6 +109,7 @@ mod tests {
             (H2_EVENT_STREAM_CLOSED, EventKind::StreamClosed),
             (H2_EVENT_RETRY, EventKind::Retry),
             (H2_EVENT_RTT, EventKind::Rtt),
+            (H2_EVENT_FLOW_STALL, EventKind::FlowStall),
         ] {
             assert_eq!(c, k as u32);
         }
