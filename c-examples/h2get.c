@@ -2,13 +2,15 @@
  * h2get: a small curl-like HTTP/2 client over h2client's C API.
  *
  *   h2get [-X METHOD] [-H 'name: value']... [-d DATA | -d @FILE] [-o FILE] [-i] [-v]
- *         [--timeout MS] [-P PARALLEL] URL...
+ *         [--timeout MS] [-P PARALLEL] [--cacert FILE] [-k] [--cert FILE --key FILE] URL...
  *
- * All URLs must share scheme://host:port; they are fetched over ONE h2_client by a pool of
- * up to PARALLEL threads that each call the blocking h2_client_do. Bodies are written in URL
- * order whatever the completion order: each response is kept until every earlier one has
- * been written. Exit status: 0 if every request got a response (any HTTP status), 1 if any
- * failed, 2 for usage errors.
+ * http:// URLs use HTTP/2 over cleartext with prior knowledge, https:// URLs HTTP/2 over TLS
+ * (ALPN h2); --cacert, -k, --cert and --key mean what they mean to curl. All URLs must share
+ * scheme://host:port; they are fetched over ONE h2_client by a pool of up to PARALLEL threads
+ * that each call the blocking h2_client_do. Bodies are written in URL order whatever the
+ * completion order: each response is kept until every earlier one has been written. Exit
+ * status: 0 if every request got a response (any HTTP status), 1 if any failed, 2 for usage
+ * errors (unreadable or unusable certificate files included).
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -29,10 +31,12 @@
 
 static const char USAGE[] =
     "usage: h2get [-X METHOD] [-H 'name: value']... [-d DATA | -d @FILE] [-o FILE] [-i] [-v]\n"
-    "             [--timeout MS] [-P PARALLEL] URL...\n"
+    "             [--timeout MS] [-P PARALLEL] [--cacert FILE] [-k] [--cert FILE --key FILE]\n"
+    "             URL...\n"
     "\n"
-    "Fetches URLs over HTTP/2 (cleartext, prior knowledge) and writes their bodies to\n"
-    "stdout in URL order. All URLs must share scheme://host:port (one client).\n"
+    "Fetches URLs over HTTP/2 and writes their bodies to stdout in URL order: http://\n"
+    "URLs over cleartext with prior knowledge, https:// URLs over TLS (ALPN h2). All\n"
+    "URLs must share scheme://host:port (one client).\n"
     "\n"
     "  -X, --request METHOD  request method (default GET, or POST with -d)\n"
     "  -H, --header 'N: V'   add a request header (repeatable)\n"
@@ -43,10 +47,17 @@ static const char USAGE[] =
     "  -v, --verbose         print connection, stream and request events to stderr\n"
     "      --timeout MS      per-request timeout in milliseconds (0 = none, the default)\n"
     "  -P, --parallel N      requests in flight at once (default 8)\n"
+    "      --cacert FILE     https: trust the CA certificates in this PEM file instead\n"
+    "                        of the system's store\n"
+    "  -k, --insecure        https: accept any server certificate (no verification;\n"
+    "                        for testing only)\n"
+    "      --cert FILE       https: client certificate chain (PEM) for mutual TLS;\n"
+    "                        needs --key\n"
+    "      --key FILE        https: the client certificate's private key (PEM)\n"
     "  -h, --help            print this help\n"
     "\n"
     "Exit status: 0 if every request got a response (any HTTP status), 1 if one failed,\n"
-    "2 for usage errors.\n";
+    "2 for usage errors (including unreadable or unusable --cacert/--cert/--key files).\n";
 
 /* ---- command line ---------------------------------------------------------------------- */
 
@@ -68,6 +79,10 @@ static struct {
     int verbose;
     uint32_t timeout_ms;
     unsigned long parallel;
+    const char *cacert;
+    int insecure;
+    const char *cert;
+    const char *key;
     const char **urls;
     size_t nurls;
 } opt = {.parallel = DEFAULT_PARALLEL};
@@ -503,6 +518,15 @@ static int apply_option(char letter, const char *name, const char *val) {
         }
         opt.timeout_ms = (uint32_t)n;
         return 0;
+    case 'C':
+        opt.cacert = val;
+        return 0;
+    case 'E':
+        opt.cert = val;
+        return 0;
+    case 'K':
+        opt.key = val;
+        return 0;
     }
     return 2;
 }
@@ -514,6 +538,7 @@ static const struct {
 } LONG_OPTIONS[] = {
     {"request", 'X', 1}, {"header", 'H', 1},  {"data", 'd', 1},    {"output", 'o', 1},
     {"include", 'i', 0}, {"verbose", 'v', 0}, {"parallel", 'P', 1}, {"timeout", 'T', 1},
+    {"cacert", 'C', 1},  {"insecure", 'k', 0}, {"cert", 'E', 1},     {"key", 'K', 1},
     {"help", 'h', 0},
 };
 
@@ -555,6 +580,8 @@ static int parse_args(int argc, char **argv) {
                 }
                 if (letter == 'i')
                     opt.include = 1;
+                else if (letter == 'k')
+                    opt.insecure = 1;
                 else
                     opt.verbose = 1;
                 continue;
@@ -578,6 +605,8 @@ static int parse_args(int argc, char **argv) {
                 opt.include = 1;
             } else if (c == 'v') {
                 opt.verbose = 1;
+            } else if (c == 'k') {
+                opt.insecure = 1;
             } else if (c == 'h') {
                 fputs(USAGE, stdout);
                 return 0;
@@ -598,6 +627,14 @@ static int parse_args(int argc, char **argv) {
             }
         }
     }
+    if (opt.cert && !opt.key) {
+        usage_error("--cert needs --key (the client certificate's private key)");
+        return 2;
+    }
+    if (opt.key && !opt.cert) {
+        usage_error("--key needs --cert (the client certificate)");
+        return 2;
+    }
     if (opt.nurls == 0) {
         usage_error("no URL given");
         return 2;
@@ -608,6 +645,42 @@ static int parse_args(int argc, char **argv) {
 }
 
 /* ---- main ------------------------------------------------------------------------------ */
+
+static int is_https(const char *url) {
+    return strncasecmp(url, "https://", 8) == 0;
+}
+
+/* Reports a failed h2_config_set_* call: "h2get: H2_E_NAME: message". Returns 2. */
+static int config_error(h2_result rc) {
+    char *msg = last_error_message();
+    errorf("%s: %s", h2_error_name(rc), msg);
+    free(msg);
+    return 2;
+}
+
+/* Applies --cacert, -k, --cert/--key to `cfg`. Returns 0, or 2 after printing why. */
+static int configure_tls(h2_config *cfg) {
+    h2_result rc;
+    if (opt.cacert && (rc = h2_config_set_ca_file(cfg, opt.cacert)) != H2_OK)
+        return config_error(rc);
+    if (opt.insecure && (rc = h2_config_set_insecure_skip_verify(cfg, true)) != H2_OK)
+        return config_error(rc);
+    if (opt.cert && (rc = h2_config_set_client_cert_file(cfg, opt.cert, opt.key)) != H2_OK)
+        return config_error(rc);
+    if (!opt.verbose || !(opt.cacert || opt.insecure || opt.cert))
+        return 0;
+    if (!is_https(work.slots[0].url)) {
+        fputs("* TLS: options ignored for a cleartext http:// URL\n", stderr);
+        return 0;
+    }
+    if (opt.cacert)
+        fprintf(stderr, "* TLS: trusting %s\n", opt.cacert);
+    if (opt.insecure)
+        fputs("* TLS: certificate verification DISABLED (-k)\n", stderr);
+    if (opt.cert)
+        fprintf(stderr, "* TLS: client certificate %s, key %s\n", opt.cert, opt.key);
+    return 0;
+}
 
 /* Builds the request of one slot. Returns 0, or 2 after printing why. */
 static int build_request(struct slot *s) {
@@ -716,6 +789,11 @@ int main(int argc, char **argv) {
     }
     if (opt.verbose)
         h2_config_set_event_callback(cfg, on_event, NULL);
+    if (configure_tls(cfg) != 0) {
+        h2_config_free(cfg);
+        cleanup();
+        return 2;
+    }
     work.client = h2_client_new(work.slots[0].base, cfg);
     h2_config_free(cfg);
     if (!work.client) {

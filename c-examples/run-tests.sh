@@ -3,7 +3,9 @@
 # Prints TAP-like "ok - NAME" / "not ok - NAME" lines; exits 1 if any check failed.
 #
 #   VALGRIND=1   run each C program under valgrind (smaller counts); a run whose log lacks
-#                "ERROR SUMMARY: 0 errors" fails its own "valgrind clean" check
+#                "ERROR SUMMARY: 0 errors" fails its own "valgrind clean" check. Of the HTTPS
+#                checks only a few run under valgrind (TLS handshakes are slow there), with
+#                valgrind.supp (false positives in rustls/ring's crypto, explained there)
 #   BUILD=DIR    where the programs are (default build)
 set -euo pipefail
 
@@ -65,6 +67,9 @@ show_run() {
         echo "# stdout (first 10 lines, made printable):"
         head -c 2000 "$TMP/out" | cat -v | head -n 10 | sed 's/^/#   /'
     fi
+    if ((rc > 128 && rc != 255)); then
+        echo "# (exit status $rc: killed by SIG$(kill -l $((rc - 128)) 2>/dev/null || echo '?'))"
+    fi
     if [[ -s $TMP/err ]]; then
         echo "# stderr (first 20 lines):"
         head -c 4000 "$TMP/err" | cat -v | head -n 20 | sed 's/^/#   /'
@@ -83,18 +88,26 @@ check() {
 }
 
 # start_server VAR [ARGS...]: starts h2testserver --port 0 ARGS in the background and sets
-# VAR to its base URL, parsed from its first stdout line (waits up to 10 s).
+# VAR to its base URL (http:// or, with --tls, https://127.0.0.1:PORT), parsed from its first
+# stdout line (waits up to 10 s). With --tls it also waits for the certificate lines and sets
+# VAR_CA to the CA file's path, and with --require-client-cert VAR_CERT and VAR_KEY to the
+# client certificate's and key's.
 start_server() {
     local var=$1
     shift
     local out=$TMP/server-$var.out
+    local want='^listening on http://'
+    [[ " $* " == *" --tls "* ]] && want='^ca certificate: '
+    [[ " $* " == *" --require-client-cert "* ]] && want='^client key: '
     "$SERVER_BIN" --port 0 "$@" >"$out" 2>"$TMP/server-$var.err" &
     local pid=$!
     server_pids+=("$pid")
     local port="" i
     for ((i = 0; i < 100; i++)); do
-        port=$(sed -n '1s|^listening on http://[^ ]*:\([0-9][0-9]*\)$|\1|p' "$out")
-        [[ -n $port ]] && break
+        if grep -q "$want" "$out"; then
+            port=$(sed -n '1s|^listening on https\{0,1\}://[^ ]*:\([0-9][0-9]*\)$|\1|p' "$out")
+            break
+        fi
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
     done
@@ -103,22 +116,28 @@ start_server() {
         sed 's/^/# /' "$out" "$TMP/server-$var.err"
         exit 1
     fi
-    printf -v "$var" 'http://127.0.0.1:%s' "$port"
+    local scheme
+    scheme=$(sed -n '1s|^listening on \([a-z]*\)://.*|\1|p' "$out")
+    printf -v "$var" '%s://127.0.0.1:%s' "$scheme" "$port"
+    printf -v "${var}_CA" '%s' "$(sed -n 's|^ca certificate: ||p' "$out")"
+    printf -v "${var}_CERT" '%s' "$(sed -n 's|^client certificate: ||p' "$out")"
+    printf -v "${var}_KEY" '%s' "$(sed -n 's|^client key: ||p' "$out")"
 }
 
 # run PROG ARGS...: runs $BUILD/PROG (under valgrind if asked) with stdout in $TMP/out and
 # stderr in $TMP/err, its exit status in $rc and its wall time (ms) in $elapsed_ms. Never
 # fails itself; a run that exceeds its time limit gets rc 124.
+# run_native PROG ARGS...: the same, never under valgrind.
 run() {
     local prog=$1
     shift
     local -a cmd=("$BUILD/$prog" "$@")
     local limit=60 vglog=""
-    if [[ -n $VALGRIND ]]; then
+    if [[ -n $VALGRIND && -z ${NO_VALGRIND:-} ]]; then
         vg_runs=$((vg_runs + 1))
         vglog=$TMP/valgrind-$vg_runs.log
         cmd=(valgrind --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=1
-            --log-file="$vglog" "${cmd[@]}")
+            --suppressions="$PWD/valgrind.supp" --log-file="$vglog" "${cmd[@]}")
         limit=300
     fi
     last_cmd="${cmd[*]}"
@@ -140,6 +159,10 @@ run() {
         grep -h "ERROR SUMMARY\|definitely lost" "$vglog" | sed 's/^==[0-9]*== */# /' >>"$TMP/vg-summary"
     fi
     return 0
+}
+
+run_native() {
+    NO_VALGRIND=1 run "$@"
 }
 
 # The body of a "HEAD\n\nBODY" output (get's format, h2get -i's).
@@ -311,6 +334,113 @@ check "h2get not-a-url: exit 2" '[[ $rc == 2 ]]'
 
 run h2get --help
 check "h2get --help: usage on stdout, exit 0" '[[ $rc == 0 ]] && grep -q "^usage: h2get" "$TMP/out"'
+
+# ---- HTTPS (h2get; get has no option for a CA file) ------------------------------------
+# Each server writes its certificates into its own --tls-dir. Under VALGRIND=1 only the
+# checks using `run` (not `run_native`) run under valgrind.
+mkdir -p "$TMP/tls" "$TMP/tls-mtls" "$TMP/tls-expired" "$TMP/tls-name" "$TMP/tls-alpn"
+start_server TLS --tls --tls-dir "$TMP/tls"
+start_server MTLS --tls --tls-dir "$TMP/tls-mtls" --require-client-cert
+start_server EXPIRED --tls --tls-dir "$TMP/tls-expired" --tls-expired
+start_server BADNAME --tls --tls-dir "$TMP/tls-name" --tls-name example.test
+start_server ALPN11 --tls --tls-dir "$TMP/tls-alpn" --tls-alpn http/1.1
+CA=$TLS_CA
+
+run h2get --cacert "$CA" "$TLS/bytes/100000"
+check "h2get --cacert https:// /bytes/100000: body byte-exact" \
+    '[[ $rc == 0 && ! -s $TMP/err ]] && cmp -s "$TMP/out" "$TMP/bytes100000"'
+
+run_native h2get -i --cacert "$CA" "$TLS/bytes/10"
+check "h2get -i --cacert https://: HTTP/2 200, headers, body" \
+    '[[ $rc == 0 && $(head -n 1 "$TMP/out") == "HTTP/2 200" ]] && grep -qx "content-length: 10" "$TMP/out" && [[ "$(body_of "$TMP/out")" == abcdefghij ]]'
+
+run_native h2get -P 3 --cacert "$CA" "$TLS/bytes/10" "$TLS/bytes/20" "$TLS/bytes/30"
+check "h2get --cacert https:// 3 URLs -P 3: bodies in URL order" \
+    '[[ $rc == 0 && ! -s $TMP/err ]] && cmp -s "$TMP/out" "$TMP/bytes10-20-30"'
+
+run_native h2get -v --cacert "$CA" "$TLS/delay/300" "$TLS/bytes/10" "$TLS/delay/100"
+printf 'delayed 300\nabcdefghijdelayed 100\n' >"$TMP/expected"
+check "h2get --cacert https://: concurrent on one connection, URL order kept" \
+    '[[ $rc == 0 ]] && cmp -s "$TMP/out" "$TMP/expected" && [[ $(grep -c "\] connected to " "$TMP/err") == 1 ]]'
+check "h2get -v --cacert: '* TLS: trusting FILE' on stderr" 'grep -qxF "* TLS: trusting $CA" "$TMP/err"'
+
+run_native h2get --cacert "$CA" "https://localhost:${TLS##*:}/"
+check "h2get --cacert https://localhost:PORT/ (SNI, DNS name in the certificate): 200" \
+    '[[ $rc == 0 && "$(cat "$TMP/out")" == "hello from h2testserver" ]]'
+
+run h2get "$TLS/"
+check "h2get https:// without --cacert: exit 1, H2_E_TLS, unknown CA" \
+    '[[ $rc == 1 && ! -s $TMP/out ]] && grep -Eq "^h2get: https://127\.0\.0\.1:[0-9]+/: H2_E_TLS: .*unknown CA" "$TMP/err"'
+
+run_native get "$TLS/"
+check "get https:// (system CA store): exit 1, get: H2_E_TLS: ... unknown CA" \
+    '[[ $rc == 1 ]] && grep -q "^get: H2_E_TLS: .*unknown CA" "$TMP/err"'
+
+run_native h2get --cacert "$MTLS_CA" "$TLS/"
+check "h2get --cacert OTHER-CA: exit 1, H2_E_TLS, unknown CA" \
+    '[[ $rc == 1 ]] && grep -q "H2_E_TLS: .*unknown CA" "$TMP/err"'
+
+run_native h2get -k "$TLS/bytes/10"
+check "h2get -k https:// (no CA): succeeds, no warning without -v" \
+    '[[ $rc == 0 && "$(cat "$TMP/out")" == abcdefghij && ! -s $TMP/err ]]'
+
+run_native h2get --insecure -v "$TLS/bytes/10"
+check "h2get --insecure -v: '* TLS: certificate verification DISABLED (-k)' on stderr" \
+    '[[ $rc == 0 && "$(cat "$TMP/out")" == abcdefghij ]] && grep -qxF "* TLS: certificate verification DISABLED (-k)" "$TMP/err"'
+
+run_native h2get --cacert "$EXPIRED_CA" "$EXPIRED/"
+check "h2get on an expired certificate: exit 1, H2_E_TLS, expired" \
+    '[[ $rc == 1 ]] && grep -q "H2_E_TLS: .*expired" "$TMP/err"'
+
+run_native h2get -k "$EXPIRED/bytes/10"
+check "h2get -k on an expired certificate: succeeds" '[[ $rc == 0 && "$(cat "$TMP/out")" == abcdefghij ]]'
+
+run_native h2get --cacert "$BADNAME_CA" "$BADNAME/"
+check "h2get on a certificate for example.test: exit 1, H2_E_TLS, name mismatch" \
+    '[[ $rc == 1 ]] && grep -q "H2_E_TLS: .*name mismatch" "$TMP/err"'
+
+run_native h2get --cacert "$ALPN11_CA" "$ALPN11/"
+check "h2get on a server with ALPN http/1.1 only: exit 1, H2_E_TLS, did not negotiate h2" \
+    '[[ $rc == 1 ]] && grep -q "H2_E_TLS: .*did not negotiate h2" "$TMP/err"'
+
+# The server rejects the handshake after the client has finished its part (TLS 1.3), so
+# whether the client is writing when the connection closes is a race: try a few times.
+for ((i = 0; i < 5; i++)); do
+    run_native h2get --cacert "$MTLS_CA" "$MTLS/bytes/10"
+    [[ $rc == 1 ]] || break
+done
+check "h2get on a server requiring a client certificate, without one: exit 1, H2_E_TLS (5 runs)" \
+    '[[ $rc == 1 ]] && grep -q "^h2get: https://127\.0\.0\.1:[0-9]*/bytes/10: H2_E_TLS: " "$TMP/err"'
+
+run h2get --cacert "$MTLS_CA" --cert "$MTLS_CERT" --key "$MTLS_KEY" "$MTLS/bytes/10"
+check "h2get --cert --key (mutual TLS): 200" \
+    '[[ $rc == 0 && "$(cat "$TMP/out")" == abcdefghij && ! -s $TMP/err ]]'
+
+run_native h2get --cacert /nonexistent/ca.pem "$TLS/"
+check "h2get --cacert /nonexistent/ca.pem: exit 2, h2get: H2_E_TLS: ... the path" \
+    '[[ $rc == 2 ]] && grep -q "^h2get: H2_E_TLS: .*/nonexistent/ca\.pem" "$TMP/err"'
+
+run_native h2get --cacert "$TMP/bytes10-20-30" "$TLS/"
+check "h2get --cacert NOT-PEM: exit 2, H2_E_TLS" \
+    '[[ $rc == 2 ]] && grep -q "^h2get: H2_E_TLS: " "$TMP/err"'
+
+run_native h2get --cert /nonexistent/cert.pem --key "$MTLS_KEY" "$MTLS/"
+check "h2get --cert /nonexistent/cert.pem: exit 2, H2_E_TLS with the path" \
+    '[[ $rc == 2 ]] && grep -q "^h2get: H2_E_TLS: .*/nonexistent/cert\.pem" "$TMP/err"'
+
+run_native h2get --cacert "$MTLS_CA" --cert "$MTLS_CERT" "$MTLS/"
+check "h2get --cert without --key: exit 2, usage error" \
+    '[[ $rc == 2 ]] && grep -q "needs --key" "$TMP/err" && grep -q "h2get --help" "$TMP/err"'
+
+run_native h2get --key "$MTLS_KEY" "$MTLS/"
+check "h2get --key without --cert: exit 2" '[[ $rc == 2 ]]'
+
+run_native h2get --cacert
+check "h2get --cacert without a value: exit 2" '[[ $rc == 2 ]] && grep -q "needs a value" "$TMP/err"'
+
+run_native h2get --help
+check "h2get --help: documents --cacert, -k, --cert, --key" \
+    '[[ $rc == 0 ]] && grep -q -- "--cacert FILE" "$TMP/out" && grep -q -- "-k, --insecure" "$TMP/out" && grep -q -- "--cert FILE" "$TMP/out" && grep -q -- "--key FILE" "$TMP/out"'
 
 # ---- threads ---------------------------------------------------------------------------
 run threads -t "$T_THREADS" -n "$N_REQS" "$URL/"

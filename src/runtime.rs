@@ -23,12 +23,28 @@ fn worker_threads() -> usize {
         })
 }
 
+/// Blocks SIGPIPE on the calling thread. Our sockets are written only from runtime threads,
+/// so a write to a connection the peer closed returns EPIPE there instead of raising a
+/// SIGPIPE that would kill the host program (a C program has SIGPIPE's default action; only
+/// Rust binaries ignore it).
+fn block_sigpipe() {
+    // SAFETY: sigemptyset/sigaddset initialise a local sigset_t; pthread_sigmask only changes
+    // this thread's mask.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGPIPE);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+}
+
 /// The runtime, built on first use.
 pub fn get() -> Result<&'static Runtime> {
     RUNTIME.get_or_try_init(|| {
         Builder::new_multi_thread()
             .worker_threads(worker_threads())
             .thread_name("h2client-worker")
+            .on_thread_start(block_sigpipe)
             .enable_all()
             .build()
             .map_err(|e| {
