@@ -117,6 +117,12 @@
 #define H2_EVENT_FLOW_STALL 10
 
 /**
+ * A defence limit tripped: a flood cut off, a header list or body over our limits
+ * (`message`: which; `h2_error`: the HTTP/2 code we sent).
+ */
+#define H2_EVENT_LIMIT 11
+
+/**
  * A request/response exchange in flight, from `h2_client_start`, `h2_client_submit` or
  * `h2_client_submit_cb`. Free it with `h2_call_free` (which cancels it if it has not ended).
  *

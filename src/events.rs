@@ -35,6 +35,8 @@ pub enum EventKind {
     Rtt = 9,
     /// A request body waits for the server's flow-control window (`stream_id`).
     FlowStall = 10,
+    /// A defence limit tripped (`message`: which; `h2_error`: the code sent).
+    LimitTripped = 11,
 }
 
 /// One event.

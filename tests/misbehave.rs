@@ -896,3 +896,33 @@ fn bad_priority_on_an_idle_stream_is_not_answered_with_rst() {
     drop(c);
     srv.finish();
 }
+
+#[test]
+fn tripped_limits_are_reported_as_events() {
+    use h2client::events::{Event, EventHook, EventKind};
+    let srv = RawServer::start(|_, mut c| {
+        c.handshake(&[]);
+        let r = c.next_request().unwrap();
+        c.send(HEADERS, 0, r.stream_id, &[0x88]);
+        for _ in 0..100_000 {
+            c.send(CONTINUATION, 0, r.stream_id, &[]);
+        }
+        c.expect_goaway();
+    });
+    let seen = Arc::new(std::sync::Mutex::new(Vec::<Event>::new()));
+    let s2 = seen.clone();
+    let c = client_with(&srv.url(), |cfg| {
+        cfg.events = Some(EventHook(Arc::new(move |e: &Event| {
+            s2.lock().unwrap().push(e.clone())
+        })));
+    });
+    assert!(get(&c, "/x").is_err());
+    srv.finish();
+    let seen = seen.lock().unwrap();
+    let ev = seen
+        .iter()
+        .find(|e| e.kind == EventKind::LimitTripped)
+        .expect("a LimitTripped event");
+    assert_eq!(ev.h2_error, ENHANCE_YOUR_CALM);
+    assert!(ev.message.contains("CONTINUATION"), "{}", ev.message);
+}

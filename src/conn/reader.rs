@@ -319,6 +319,9 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
     /// Records a connection error to answer with GOAWAY.
     fn conn_error(&mut self, reason: Reason, what: impl Into<String>) -> Error {
         let what = what.into();
+        if reason == Reason::ENHANCE_YOUR_CALM {
+            self.limit_event(0, reason, &what);
+        }
         let e = Error::protocol(reason, &what);
         if self.send_goaway.is_none() {
             self.send_goaway = Some((reason, what));
@@ -359,7 +362,22 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
         });
     }
 
+    /// Reports a tripped defence limit to the event callback.
+    fn limit_event(&self, stream_id: u32, reason: Reason, what: &str) {
+        events::emit(&self.cfg.events, || {
+            let mut ev = events::event(EventKind::LimitTripped, self.shared.id, stream_id, what);
+            ev.h2_error = reason.0;
+            ev
+        });
+    }
+
     fn fault(&mut self, id: u32, f: StreamFault) {
+        if matches!(
+            f.error.kind,
+            ErrorKind::HeadersTooLarge | ErrorKind::BodyTooLarge
+        ) {
+            self.limit_event(id, f.reason, &f.error.message);
+        }
         self.closed_event(id, 0, f.reason, &f.error.message);
         let _ = self.cmd.send(Command::Reset {
             stream_id: id,

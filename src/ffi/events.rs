@@ -31,6 +31,9 @@ pub const H2_EVENT_RTT: u32 = 9;
 /// A request body waits for the server's flow-control window (`stream_id`); reported once per
 /// stall.
 pub const H2_EVENT_FLOW_STALL: u32 = 10;
+/// A defence limit tripped: a flood cut off, a header list or body over our limits
+/// (`message`: which; `h2_error`: the HTTP/2 code we sent).
+pub const H2_EVENT_LIMIT: u32 = 11;
 
 /// One event, valid only during the callback.
 #[repr(C)]
@@ -110,6 +113,7 @@ mod tests {
             (H2_EVENT_RETRY, EventKind::Retry),
             (H2_EVENT_RTT, EventKind::Rtt),
             (H2_EVENT_FLOW_STALL, EventKind::FlowStall),
+            (H2_EVENT_LIMIT, EventKind::LimitTripped),
         ] {
             assert_eq!(c, k as u32);
         }
