@@ -85,6 +85,8 @@ struct Outgoing {
 }
 
 struct State {
+    /// Threads blocked on `cv`: notify only when someone waits (a futex wake is a syscall).
+    waiters: u32,
     resp: Response,
     error: Option<Error>,
     /// The buffered response is ready to be taken (buffered mode, success).
@@ -172,6 +174,7 @@ impl Exchange {
             done: AtomicBool::new(false),
             retries: AtomicU32::new(0),
             state: Mutex::new(State {
+                waiters: 0,
                 resp: Response::default(),
                 error: None,
                 ready: false,
@@ -235,8 +238,8 @@ impl Exchange {
                     st.error = Some(e);
                 }
             }
+            self.wake(st);
         }
-        self.cv.notify_all();
         if let Some(t) = lock(&self.timer).take() {
             t.abort();
         }
@@ -305,11 +308,13 @@ impl Exchange {
             if ready(&st) {
                 return Waited::Ready(st);
             }
+            st.waiters += 1;
             match deadline {
                 None => st = self.cv.wait(st).unwrap_or_else(|e| e.into_inner()),
                 Some(d) => {
                     let now = Instant::now();
                     if now >= d {
+                        st.waiters -= 1;
                         return Waited::TimedOut;
                     }
                     st = self
@@ -319,6 +324,16 @@ impl Exchange {
                         .0;
                 }
             }
+            st.waiters -= 1;
+        }
+    }
+
+    /// Wakes blocked threads, if any (`st` is the guard the change was made under).
+    fn wake(&self, st: MutexGuard<'_, State>) {
+        let any = st.waiters > 0;
+        drop(st);
+        if any {
+            self.cv.notify_all();
         }
     }
 
@@ -438,13 +453,11 @@ impl Exchange {
     pub(crate) fn deliver_head(&self, status: u16, headers: HeaderList) {
         self.head_seen.store(true, Ordering::Release);
         self.touch_data();
-        {
-            let mut st = lock(&self.state);
-            st.resp.status = status;
-            st.resp.headers = headers;
-            st.incoming.head = true;
-        }
-        self.cv.notify_all();
+        let mut st = lock(&self.state);
+        st.resp.status = status;
+        st.resp.headers = headers;
+        st.incoming.head = true;
+        self.wake(st);
     }
 
     /// The head arrived (buffered mode: for the headers timeout only).
@@ -468,12 +481,10 @@ impl Exchange {
         if chunk.is_empty() {
             return;
         }
-        {
-            let mut st = lock(&self.state);
-            st.incoming.buffered += chunk.len();
-            st.incoming.chunks.push_back(chunk);
-        }
-        self.cv.notify_all();
+        let mut st = lock(&self.state);
+        st.incoming.buffered += chunk.len();
+        st.incoming.chunks.push_back(chunk);
+        self.wake(st);
     }
 
     /// Body bytes received and not yet read (streaming mode).
@@ -672,9 +683,8 @@ impl Exchange {
         let drained = out.chunks.is_empty() && out.tail.is_empty();
         let end = drained && out.finished;
         let trailers = if end { out.trailers.take() } else { None };
-        drop(st);
         if n > 0 {
-            self.cv.notify_all();
+            self.wake(st);
         }
         UploadTake {
             chunks,

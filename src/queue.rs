@@ -26,12 +26,20 @@ pub struct Completion {
 
 /// The queue.
 pub struct Queue {
-    items: Mutex<VecDeque<Completion>>,
+    items: Mutex<Items>,
     cv: Condvar,
     fd: OwnedFd,
 }
 
-fn lock(m: &Mutex<VecDeque<Completion>>) -> MutexGuard<'_, VecDeque<Completion>> {
+/// The completions and how many threads wait in `poll` (notify only then: a futex wake is a
+/// syscall).
+#[derive(Default)]
+struct Items {
+    q: VecDeque<Completion>,
+    waiters: u32,
+}
+
+fn lock(m: &Mutex<Items>) -> MutexGuard<'_, Items> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -49,7 +57,7 @@ impl Queue {
         // SAFETY: fd is a freshly created descriptor that nothing else owns.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
         Ok(Queue {
-            items: Mutex::new(VecDeque::new()),
+            items: Mutex::new(Items::default()),
             cv: Condvar::new(),
             fd,
         })
@@ -75,12 +83,15 @@ impl Queue {
     /// Posts a completion (from any thread).
     pub fn push(&self, c: Completion) {
         let mut items = lock(&self.items);
-        if items.is_empty() {
+        if items.q.is_empty() {
             self.signal();
         }
-        items.push_back(c);
+        items.q.push_back(c);
+        let wake = items.waiters > 0;
         drop(items);
-        self.cv.notify_one();
+        if wake {
+            self.cv.notify_one();
+        }
     }
 
     /// Takes up to `max` completions in completion order, waiting up to `timeout` for the
@@ -91,25 +102,26 @@ impl Queue {
         }
         let deadline = timeout.map(|t| Instant::now() + t);
         let mut items = lock(&self.items);
-        while items.is_empty() {
-            match deadline {
-                None => items = self.cv.wait(items).unwrap_or_else(|e| e.into_inner()),
+        while items.q.is_empty() {
+            let now = Instant::now();
+            if deadline.is_some_and(|d| now >= d) {
+                return;
+            }
+            items.waiters += 1;
+            items = match deadline {
+                None => self.cv.wait(items).unwrap_or_else(|e| e.into_inner()),
                 Some(d) => {
-                    let now = Instant::now();
-                    if now >= d {
-                        return;
-                    }
-                    items = self
-                        .cv
+                    self.cv
                         .wait_timeout(items, d - now)
                         .unwrap_or_else(|e| e.into_inner())
-                        .0;
+                        .0
                 }
-            }
+            };
+            items.waiters -= 1;
         }
-        let n = max.min(items.len());
-        out.extend(items.drain(..n));
-        if items.is_empty() {
+        let n = max.min(items.q.len());
+        out.extend(items.q.drain(..n));
+        if items.q.is_empty() {
             self.clear();
         }
     }
@@ -117,16 +129,16 @@ impl Queue {
     /// Removes the pending completions of a call that is being freed.
     pub fn forget(&self, call: usize) {
         let mut items = lock(&self.items);
-        let had = !items.is_empty();
-        items.retain(|c| c.call != call);
-        if had && items.is_empty() {
+        let had = !items.q.is_empty();
+        items.q.retain(|c| c.call != call);
+        if had && items.q.is_empty() {
             self.clear();
         }
     }
 
     /// Completions waiting.
     pub fn len(&self) -> usize {
-        lock(&self.items).len()
+        lock(&self.items).q.len()
     }
 
     /// Whether none is waiting.
