@@ -19,6 +19,8 @@ const CLOSE_GRACE: Duration = Duration::from_millis(250);
 /// An HTTP/2 client for one authority. Cheap to share between threads (`&Client` is enough).
 pub struct Client {
     pool: Arc<PoolInner>,
+    /// The fork generation the client was created in (see `runtime::generation`).
+    gen: usize,
 }
 
 /// A snapshot of a client's state, for tests and statistics.
@@ -63,6 +65,7 @@ impl Client {
         runtime::get()?;
         Ok(Client {
             pool: PoolInner::new(target, Arc::new(cfg), tls),
+            gen: runtime::generation(),
         })
     }
 
@@ -80,6 +83,7 @@ impl Client {
         notify: Option<Notify>,
         caller_waits_whole: bool,
     ) -> Result<Arc<Exchange>> {
+        runtime::check_fork(self.gen, "this client")?;
         req.check_complete()?;
         let cfg = &self.pool.cfg;
         let now = Instant::now();
@@ -142,7 +146,7 @@ impl Client {
     pub fn start(&self, req: Arc<Request>) -> Result<Call> {
         let ex = self.prepare(req, Mode::Streaming, None, false)?;
         self.pool.submit(Pending::new(ex.clone()));
-        Ok(Call { ex })
+        Ok(Call { ex, gen: self.gen })
     }
 
     /// Submits `req` and returns at once; `notify` runs once the whole response is buffered
@@ -150,13 +154,18 @@ impl Client {
     pub fn submit(&self, req: Arc<Request>, notify: Notify) -> Result<Call> {
         let ex = self.prepare(req, Mode::Buffered, Some(notify), false)?;
         self.pool.submit(Pending::new(ex.clone()));
-        Ok(Call { ex })
+        Ok(Call { ex, gen: self.gen })
     }
 
     /// Closes every connection (GOAWAY(NO_ERROR)); requests still waiting fail with
     /// `H2_E_CLOSED`. Waits briefly for the GOAWAY to be written unless called from a runtime
     /// thread.
     pub fn close(&self) {
+        if runtime::check_fork(self.gen, "client").is_err() {
+            // The connections belong to the parent process; touching them here could
+            // deadlock on locks held by threads that do not exist in this process.
+            return;
+        }
         let grace = if runtime::on_runtime_thread() {
             Duration::ZERO
         } else {
@@ -214,6 +223,7 @@ pub(crate) fn check_thread(what: &str) -> Result<()> {
 /// ended.
 pub struct Call {
     ex: Arc<Exchange>,
+    gen: usize,
 }
 
 impl Call {
@@ -226,6 +236,7 @@ impl Call {
             ));
         }
         check_thread("h2_call_write")?;
+        self.check_fork()?;
         self.ex.write(data)
     }
 
@@ -236,12 +247,18 @@ impl Call {
                 "the request was not marked with a streaming body (h2_request_set_streaming_body)",
             ));
         }
+        self.check_fork()?;
         self.ex.finish_body(trailers)
+    }
+
+    fn check_fork(&self) -> Result<()> {
+        runtime::check_fork(self.gen, "this call")
     }
 
     /// Blocks until the final response head arrives (1xx skipped) or the call fails.
     pub fn wait_headers(&self) -> Result<()> {
         check_thread("h2_call_wait_headers")?;
+        self.check_fork()?;
         self.ex.wait_head()
     }
 
@@ -268,12 +285,16 @@ impl Call {
             ));
         }
         check_thread("h2_call_read")?;
+        self.check_fork()?;
         self.ex.read(buf)
     }
 
     /// Cancels the exchange (RST_STREAM(CANCEL) if its stream is open); waiting calls return
     /// `Canceled`. Harmless after the end.
     pub fn cancel(&self) {
+        if self.check_fork().is_err() {
+            return;
+        }
         self.ex.abort(
             Error::new(ErrorKind::Canceled, "request canceled by the caller")
                 .with_processed(Processed::Maybe),
@@ -293,6 +314,7 @@ impl Call {
     /// Blocks until the call has ended.
     pub fn wait(&self) -> Result<()> {
         check_thread("h2_call_wait")?;
+        self.check_fork()?;
         self.ex.wait_done(None);
         match self.ex.error() {
             Some(e) => Err(e),
@@ -313,6 +335,11 @@ impl Call {
 
 impl Drop for Call {
     fn drop(&mut self) {
+        if self.check_fork().is_err() {
+            // Leak what belongs to the parent process rather than run its teardown here.
+            std::mem::forget(self.ex.clone());
+            return;
+        }
         if !self.ex.is_done() {
             self.cancel();
         }
@@ -321,6 +348,11 @@ impl Drop for Call {
 
 impl Drop for Client {
     fn drop(&mut self) {
+        if runtime::check_fork(self.gen, "client").is_err() {
+            // Leak the parent's pool: its teardown would touch the parent's runtime.
+            std::mem::forget(self.pool.clone());
+            return;
+        }
         self.close();
     }
 }

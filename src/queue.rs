@@ -26,6 +26,8 @@ pub struct Completion {
 
 /// The queue.
 pub struct Queue {
+    /// The fork generation the queue was made in: its eventfd is shared with that process.
+    gen: usize,
     items: Mutex<Items>,
     cv: Condvar,
     fd: OwnedFd,
@@ -57,6 +59,7 @@ impl Queue {
         // SAFETY: fd is a freshly created descriptor that nothing else owns.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
         Ok(Queue {
+            gen: crate::runtime::generation(),
             items: Mutex::new(Items::default()),
             cv: Condvar::new(),
             fd,
@@ -96,16 +99,22 @@ impl Queue {
 
     /// Takes up to `max` completions in completion order, waiting up to `timeout` for the
     /// first (`None` = forever, zero = not at all).
-    pub fn poll(&self, max: usize, timeout: Option<Duration>, out: &mut Vec<Completion>) {
+    pub fn poll(
+        &self,
+        max: usize,
+        timeout: Option<Duration>,
+        out: &mut Vec<Completion>,
+    ) -> Result<()> {
+        crate::runtime::check_fork(self.gen, "this queue")?;
         if max == 0 {
-            return;
+            return Ok(());
         }
         let deadline = timeout.map(|t| Instant::now() + t);
         let mut items = lock(&self.items);
         while items.q.is_empty() {
             let now = Instant::now();
             if deadline.is_some_and(|d| now >= d) {
-                return;
+                return Ok(());
             }
             items.waiters += 1;
             items = match deadline {
@@ -124,6 +133,7 @@ impl Queue {
         if items.q.is_empty() {
             self.clear();
         }
+        Ok(())
     }
 
     /// Removes the pending completions of a call that is being freed.
@@ -174,10 +184,10 @@ mod tests {
         }
         assert!(readable(q.fd()));
         let mut out = Vec::new();
-        q.poll(2, Some(Duration::ZERO), &mut out);
+        q.poll(2, Some(Duration::ZERO), &mut out).unwrap();
         assert_eq!(out.iter().map(|c| c.tag).collect::<Vec<_>>(), [0, 1]);
         assert!(readable(q.fd()), "one left");
-        q.poll(10, Some(Duration::ZERO), &mut out);
+        q.poll(10, Some(Duration::ZERO), &mut out).unwrap();
         assert_eq!(out.len(), 3);
         assert!(!readable(q.fd()));
     }
@@ -187,7 +197,8 @@ mod tests {
         let q = std::sync::Arc::new(Queue::new().unwrap());
         let mut out = Vec::new();
         let t0 = Instant::now();
-        q.poll(1, Some(Duration::from_millis(30)), &mut out);
+        q.poll(1, Some(Duration::from_millis(30)), &mut out)
+            .unwrap();
         assert!(out.is_empty());
         assert!(t0.elapsed() >= Duration::from_millis(30));
         let q2 = q.clone();
@@ -199,7 +210,7 @@ mod tests {
                 result: 4,
             });
         });
-        q.poll(1, None, &mut out);
+        q.poll(1, None, &mut out).unwrap();
         assert_eq!(out[0].tag, 9);
         th.join().unwrap();
     }

@@ -96,7 +96,10 @@ pub unsafe extern "C" fn h2_queue_poll(
             }
         }
         let mut got = Vec::with_capacity(max.min(1024));
-        q.inner.poll(max, timeout, &mut got);
+        if let Err(e) = q.inner.poll(max, timeout, &mut got) {
+            fail(e);
+            return 0;
+        }
         for (i, c) in got.iter().enumerate() {
             // SAFETY: out has room for max entries (caller contract) and i < max.
             unsafe {
