@@ -1,7 +1,18 @@
 # Top-level targets. `make demo` runs the demo, `make test` runs every test (what CI runs).
 CARGO ?= cargo
 
-.PHONY: all demo test lint header-check rust-test c-test clean
+# Installation (make install PREFIX=/usr/local DESTDIR=...).
+PREFIX     ?= /usr/local
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+VERSION    := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+SOMAJOR    := 0
+# What a program linking libh2client.a statically also needs (from
+# `cargo rustc --release --lib --crate-type staticlib -- --print native-static-libs`).
+STATIC_LIBS := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
+
+.PHONY: all demo test lint header-check rust-test c-test clean install uninstall install-test
 
 # The shared library's soname is libh2client.so.0; cargo writes only libh2client.so, so the
 # link lets programs linked against target/release find it at run time.
@@ -15,7 +26,7 @@ demo: all
 # Every test: formatting and lints, the generated header is current, the Rust tests (unit,
 # HPACK vectors, scripted misbehaving servers, pool, C API, interop with nghttpd, h2o and
 # nginx), and the C examples against the local test server.
-test: lint rust-test header-check c-test
+test: lint rust-test header-check c-test install-test
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -32,6 +43,31 @@ header-check:
 c-test: all
 	$(MAKE) -C c-examples test
 	$(MAKE) -C c-examples test VALGRIND=1
+
+# libh2client.so.$(VERSION) with the .so.$(SOMAJOR) (soname) and .so links, the static
+# library, the headers and a pkg-config file.
+install: all
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
+	install -m 0755 target/release/libh2client.so $(DESTDIR)$(LIBDIR)/libh2client.so.$(VERSION)
+	ln -sfn libh2client.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libh2client.so.$(SOMAJOR)
+	ln -sfn libh2client.so.$(SOMAJOR) $(DESTDIR)$(LIBDIR)/libh2client.so
+	install -m 0644 target/release/libh2client.a $(DESTDIR)$(LIBDIR)/libh2client.a
+	install -m 0644 include/h2client.h $(DESTDIR)$(INCLUDEDIR)/h2client.h
+	if [ -f include/h2client.hpp ]; then install -m 0644 include/h2client.hpp $(DESTDIR)$(INCLUDEDIR)/h2client.hpp; fi
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+	    -e 's|@VERSION@|$(VERSION)|' -e 's|@STATIC_LIBS@|$(STATIC_LIBS)|' h2client.pc.in \
+	    > $(DESTDIR)$(PKGCONFIGDIR)/h2client.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(LIBDIR)/libh2client.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libh2client.so.$(SOMAJOR) \
+	    $(DESTDIR)$(LIBDIR)/libh2client.so $(DESTDIR)$(LIBDIR)/libh2client.a \
+	    $(DESTDIR)$(INCLUDEDIR)/h2client.h $(DESTDIR)$(INCLUDEDIR)/h2client.hpp \
+	    $(DESTDIR)$(PKGCONFIGDIR)/h2client.pc
+
+# Installs into a temporary prefix and builds and runs programs against the installed
+# library found through pkg-config (shared and static), so an install mistake is caught.
+install-test: all
+	./scripts/install-test.sh
 
 clean:
 	$(CARGO) clean

@@ -20,6 +20,15 @@
 #include <stdint.h>
 #include <stdbool.h>
 
+/** Version of this header: 0.1.0 (h2_version() gives the library's). */
+#define H2CLIENT_VERSION_MAJOR 0
+#define H2CLIENT_VERSION_MINOR 1
+#define H2CLIENT_VERSION_PATCH 0
+/** MAJOR * 10000 + MINOR * 100 + PATCH, for #if comparisons. */
+#define H2CLIENT_VERSION_NUMBER 100
+#define H2CLIENT_VERSION_STRING "0.1.0"
+
+
 /**
  * TLS 1.2, for `h2_config_set_tls_versions`.
  */

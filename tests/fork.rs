@@ -30,7 +30,7 @@ fn in_child(f: impl FnOnce() -> i32) -> i32 {
 #[test]
 fn fork_child_uses_its_own_clients() {
     let s = server();
-    let parent = client_with(&s.url(), |_| {});
+    let parent = client_with(&s.url(), |c| c.set_request_timeout_ms(3000));
     assert_eq!(get(&parent, "/").unwrap().status(), 200);
     let url = s.url();
     let parent = std::sync::Arc::new(parent);
