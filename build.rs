@@ -10,8 +10,7 @@ fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libh2client.so.0");
 
-    let mut config =
-        cbindgen::Config::from_file(dir.join("cbindgen.toml")).expect("cbindgen.toml");
+    let mut config = cbindgen::Config::from_file(dir.join("cbindgen.toml")).expect("cbindgen.toml");
     // Version macros from Cargo.toml, so C code can check at compile time what h2_version()
     // reports at run time.
     let v = |k: &str| std::env::var(k).expect("cargo sets the package version");

@@ -6,11 +6,29 @@
  *
  * http:// URLs use HTTP/2 over cleartext with prior knowledge, https:// URLs HTTP/2 over TLS
  * (ALPN h2); --cacert, -k, --cert and --key mean what they mean to curl. All URLs must share
- * scheme://host:port; they are fetched over ONE h2_client by a pool of up to PARALLEL threads
- * that each call the blocking h2_client_do. Bodies are written in URL order whatever the
- * completion order: each response is kept until every earlier one has been written. Exit
- * status: 0 if every request got a response (any HTTP status), 1 if any failed, 2 for usage
- * errors (unreadable or unusable certificate files included).
+ * scheme://host:port; they are fetched over ONE h2_client.
+ *
+ * Data path: every request is a call from h2_client_start, and bodies are streamed: the
+ * current URL's body is written to stdout (or -o FILE) as it arrives, read with h2_call_read,
+ * so a body of any size goes through in bounded memory. Output stays in URL order: up to
+ * PARALLEL calls are in flight (the current one and the next ones), but a later call is read
+ * only when its turn comes; until then the library holds at most one stream window of its
+ * body (h2_config_set_initial_window_size, 4 MiB by default) and flow control pauses the
+ * server. Memory is thus bounded by PARALLEL stream windows, whatever the body sizes; and
+ * --timeout (h2_request_set_timeout_ms, the whole call) also counts the time a started URL
+ * waits for its turn. A request body from -d @FILE (a regular file) is streamed from the file
+ * with h2_call_write by one uploader thread per call, never read into memory whole, with a
+ * content-length of the file's size (unless -H gives one); -d DATA and -d @- (stdin) are
+ * buffered and sent with h2_request_set_body.
+ *
+ * Ctrl-C: SIGINT is blocked in every thread and taken by a dedicated thread with sigwait,
+ * which cancels every active call (h2_call_cancel). Blocked reads and writes then return
+ * H2_E_CANCELED, h2get prints "h2get: URL: H2_E_CANCELED: ..." for each unfinished URL and
+ * exits 130. A second Ctrl-C exits at once. (If SIGINT was ignored when h2get started, as for
+ * background jobs of a non-interactive shell, it stays ignored.)
+ *
+ * Exit status: 0 if every request got a response (any HTTP status), 1 if any failed, 2 for
+ * usage errors (unreadable or unusable certificate files included), 130 if interrupted.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -18,29 +36,40 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "h2client.h"
 
 #define DEFAULT_PARALLEL 8
 #define MAX_PARALLEL 1024
+/* Response bodies are read in pieces of up to this size. */
+#define READ_BUF (256 * 1024)
+/* Streamed request bodies are read from their files in pieces of this size. */
+#define UPLOAD_PIECE (64 * 1024)
+/* Exit status after SIGINT, as for a shell's child killed by it. */
+#define EXIT_INTERRUPTED 130
 
 static const char USAGE[] =
     "usage: h2get [-X METHOD] [-H 'name: value']... [-d DATA | -d @FILE] [-o FILE] [-i] [-v]\n"
     "             [--timeout MS] [-P PARALLEL] [--cacert FILE] [-k] [--cert FILE --key FILE]\n"
     "             URL...\n"
     "\n"
-    "Fetches URLs over HTTP/2 and writes their bodies to stdout in URL order: http://\n"
-    "URLs over cleartext with prior knowledge, https:// URLs over TLS (ALPN h2). All\n"
-    "URLs must share scheme://host:port (one client).\n"
+    "Fetches URLs over HTTP/2 and writes their bodies to stdout in URL order, as they\n"
+    "arrive: http:// URLs over cleartext with prior knowledge, https:// URLs over TLS\n"
+    "(ALPN h2). All URLs must share scheme://host:port (one client).\n"
     "\n"
     "  -X, --request METHOD  request method (default GET, or POST with -d)\n"
     "  -H, --header 'N: V'   add a request header (repeatable)\n"
-    "  -d, --data DATA       request body; @FILE reads it from FILE (@- from stdin);\n"
+    "  -d, --data DATA       request body; @FILE streams it from FILE (@- reads stdin);\n"
     "                        repeated -d values are joined with '&'\n"
     "  -o, --output FILE     write the output to FILE instead of stdout\n"
     "  -i, --include         write the status line and headers before each body\n"
@@ -56,8 +85,9 @@ static const char USAGE[] =
     "      --key FILE        https: the client certificate's private key (PEM)\n"
     "  -h, --help            print this help\n"
     "\n"
-    "Exit status: 0 if every request got a response (any HTTP status), 1 if one failed,\n"
-    "2 for usage errors (including unreadable or unusable --cacert/--cert/--key files).\n";
+    "Ctrl-C cancels the requests in flight. Exit status: 0 if every request got a\n"
+    "response (any HTTP status), 1 if one failed, 2 for usage errors (including unreadable\n"
+    "or unusable --cacert/--cert/--key files), 130 if interrupted.\n";
 
 /* ---- command line ---------------------------------------------------------------------- */
 
@@ -67,13 +97,26 @@ struct header {
     const char *arg; /* the -H argument, for messages */
 };
 
+/*
+ * The request body is a sequence of parts: bytes in memory (-d DATA, -d @-, the '&'
+ * separators, non-regular files) and regular files streamed at send time (-d @FILE).
+ * Adjacent in-memory bytes are kept in one part.
+ */
+struct body_part {
+    uint8_t *data; /* owned; NULL for a file part */
+    size_t len;    /* bytes in memory, or the file's size when the options were parsed */
+    const char *path; /* file part: the file to stream */
+};
+
 static struct {
     const char *method;
     struct header *headers;
     size_t nheaders;
-    uint8_t *body; /* owned */
-    size_t body_len;
+    struct body_part *parts;
+    size_t nparts;
+    uint64_t body_len; /* sum of the parts */
     int has_body;
+    int stream_body; /* some part is a file: stream with h2_call_write */
     const char *output;
     int include;
     int verbose;
@@ -95,21 +138,34 @@ struct slot {
     char *origin; /* normalized scheme://host:port, for comparison */
     char *path;
     h2_request *req;
-    /* Set by the worker (under work.lock): */
-    int done;
-    h2_result rc;
-    h2_response *resp;
-    char *error; /* h2_last_error_message's text when rc != H2_OK */
+    /* Set when the call is started (main thread); `call` is changed under ctl.lock, so
+     * that the signal thread never cancels a freed call. */
+    int started;
+    h2_call *call;
+    h2_result rc; /* != H2_OK: h2_client_start or the call failed; `error` says why */
+    char *error;
+    /* The uploader thread of a streamed body; it sets upload_error (malloc'd) if it had to
+     * cancel the call (a file that cannot be read, or changed size). */
+    pthread_t uploader;
+    int has_uploader;
+    char *upload_error;
 };
 
 static struct {
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    size_t next; /* next slot to fetch */
     struct slot *slots;
     size_t n;
     h2_client *client;
-} work = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+} work;
+
+/* What the signal thread and the main thread share. */
+static struct {
+    pthread_mutex_t lock;
+    atomic_int interrupted; /* set once by the signal thread */
+    int quit; /* set by main (under lock) before it wakes the signal thread to end it */
+    int active; /* whether the signal thread runs */
+    pthread_t thread;
+    sigset_t set; /* {SIGINT} */
+} ctl = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 /* Serializes stderr lines: the event callback runs on library threads. */
 static pthread_mutex_t err_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -157,6 +213,18 @@ static char *xstrndup(const char *s, size_t n) {
     memcpy(d, s, n);
     d[n] = '\0';
     return d;
+}
+
+static char *xasprintf(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int len = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *s = xmalloc(len > 0 ? (size_t)len + 1 : 1);
+    va_start(ap, fmt);
+    vsnprintf(s, len > 0 ? (size_t)len + 1 : 1, fmt, ap);
+    va_end(ap);
+    return s;
 }
 
 /* The calling thread's last h2client error message, malloc'd. */
@@ -323,6 +391,15 @@ static void on_event(void *userdata, const h2_event *ev) {
     case H2_EVENT_RETRY:
         fprintf(stderr, "retrying (attempt %" PRIu64 "): %s\n", ev->value, msg);
         break;
+    case H2_EVENT_FLOW_STALL:
+        fprintf(stderr, "request body waits for the server's flow-control window: %s\n", msg);
+        break;
+    case H2_EVENT_LIMIT:
+        if (ev->h2_error)
+            fprintf(stderr, "limit tripped (%s): %s\n", h2_code_name(ev->h2_error), msg);
+        else
+            fprintf(stderr, "limit tripped: %s\n", msg);
+        break;
     case H2_EVENT_RTT:
         fprintf(stderr, "RTT %" PRIu64 ".%03" PRIu64 " ms\n", ev->value / 1000,
                 ev->value % 1000);
@@ -340,18 +417,20 @@ static void verbose_request(const struct slot *s) {
     for (size_t i = 0; i < opt.nheaders; i++)
         fprintf(stderr, "> %s: %s\n", opt.headers[i].name, opt.headers[i].value);
     if (opt.has_body)
-        fprintf(stderr, "* request body: %zu bytes\n", opt.body_len);
+        fprintf(stderr, "* request body: %" PRIu64 " bytes%s\n", opt.body_len,
+                opt.stream_body ? " (streamed)" : "");
     pthread_mutex_unlock(&err_lock);
 }
 
-static void write_fields(FILE *f, const char *prefix, const h2_response *resp, int trailers) {
-    size_t n = trailers ? h2_response_trailer_count(resp) : h2_response_header_count(resp);
+/* Writes the call's response headers (or trailers) as "PREFIXname: value" lines. */
+static void write_fields(FILE *f, const char *prefix, const h2_call *call, int trailers) {
+    size_t n = trailers ? h2_call_trailer_count(call) : h2_call_header_count(call);
     for (size_t i = 0; i < n; i++) {
         const char *name, *value;
         size_t name_len, value_len;
         h2_result rc = trailers
-                           ? h2_response_trailer_at(resp, i, &name, &name_len, &value, &value_len)
-                           : h2_response_header_at(resp, i, &name, &name_len, &value, &value_len);
+                           ? h2_call_trailer_at(call, i, &name, &name_len, &value, &value_len)
+                           : h2_call_header_at(call, i, &name, &name_len, &value, &value_len);
         if (rc != H2_OK)
             continue;
         fputs(prefix, f);
@@ -362,48 +441,23 @@ static void write_fields(FILE *f, const char *prefix, const h2_response *resp, i
     }
 }
 
-static void verbose_response(const struct slot *s, const h2_response *resp) {
-    size_t len;
-    h2_response_body(resp, &len);
+/* -v, once the head has arrived: the status line and headers. */
+static void verbose_head(const h2_call *call) {
     pthread_mutex_lock(&err_lock);
-    fprintf(stderr, "< HTTP/2 %u\n", (unsigned)h2_response_status(resp));
-    write_fields(stderr, "< ", resp, 0);
-    fprintf(stderr, "* %s %s: %zu body bytes\n", opt.method, s->path, len);
-    if (h2_response_trailer_count(resp) > 0) {
-        fputs("* trailers:\n", stderr);
-        write_fields(stderr, "< ", resp, 1);
-    }
+    fprintf(stderr, "< HTTP/2 %u\n", (unsigned)h2_call_status(call));
+    write_fields(stderr, "< ", call, 0);
     pthread_mutex_unlock(&err_lock);
 }
 
-/* ---- workers --------------------------------------------------------------------------- */
-
-static void *worker(void *arg) {
-    (void)arg;
-    for (;;) {
-        pthread_mutex_lock(&work.lock);
-        size_t i = work.next < work.n ? work.next++ : work.n;
-        pthread_mutex_unlock(&work.lock);
-        if (i == work.n)
-            return NULL;
-        struct slot *s = &work.slots[i];
-
-        if (opt.verbose)
-            verbose_request(s);
-        h2_response *resp = NULL;
-        h2_result rc = h2_client_do(work.client, s->req, &resp);
-        char *error = rc == H2_OK ? NULL : last_error_message();
-        if (rc == H2_OK && opt.verbose)
-            verbose_response(s, resp);
-
-        pthread_mutex_lock(&work.lock);
-        s->rc = rc;
-        s->resp = resp;
-        s->error = error;
-        s->done = 1;
-        pthread_cond_broadcast(&work.cond);
-        pthread_mutex_unlock(&work.lock);
+/* -v, once the body has ended: its size and the trailers. */
+static void verbose_end(const struct slot *s, uint64_t body_bytes) {
+    pthread_mutex_lock(&err_lock);
+    fprintf(stderr, "* %s %s: %" PRIu64 " body bytes\n", opt.method, s->path, body_bytes);
+    if (h2_call_trailer_count(s->call) > 0) {
+        fputs("* trailers:\n", stderr);
+        write_fields(stderr, "< ", s->call, 1);
     }
+    pthread_mutex_unlock(&err_lock);
 }
 
 /* ---- option parsing helpers ------------------------------------------------------------ */
@@ -447,28 +501,62 @@ static int read_file(const char *path, uint8_t **data, size_t *len) {
     return 0;
 }
 
-/* Appends a -d value (joined with '&' like curl when repeated). Returns 0 or exit status. */
+/* Appends bytes to the body, to the last part if it is in memory. */
+static void add_bytes(const uint8_t *data, size_t len) {
+    struct body_part *last = opt.nparts ? &opt.parts[opt.nparts - 1] : NULL;
+    if (!last || !last->data) {
+        opt.parts = xrealloc(opt.parts, (opt.nparts + 1) * sizeof *opt.parts);
+        last = &opt.parts[opt.nparts++];
+        *last = (struct body_part){.data = xmalloc(1)};
+    }
+    last->data = xrealloc(last->data, last->len + len);
+    if (len)
+        memcpy(last->data + last->len, data, len);
+    last->len += len;
+    opt.body_len += len;
+}
+
+/*
+ * Appends a -d value (joined with '&' like curl when repeated). @FILE of a regular file
+ * becomes a file part, streamed when sent (its size now, for content-length); @- and other
+ * files (pipes, devices: they can be read only once) are read into memory now. Returns 0 or
+ * an exit status.
+ */
 static int add_data(const char *arg) {
-    uint8_t *data = NULL;
-    size_t len = 0;
-    if (arg[0] == '@') {
-        int err = read_file(arg + 1, &data, &len);
-        if (err) {
-            usage_error("-d %s: %s", arg, strerror(err));
+    if (opt.has_body)
+        add_bytes((const uint8_t *)"&", 1);
+    opt.has_body = 1;
+    if (arg[0] != '@') {
+        add_bytes((const uint8_t *)arg, strlen(arg));
+        return 0;
+    }
+    const char *path = arg + 1;
+    struct stat st;
+    if (strcmp(path, "-") != 0) {
+        FILE *f = fopen(path, "rb");
+        if (!f) {
+            usage_error("-d %s: %s", arg, strerror(errno));
             return 2;
         }
-    } else {
-        len = strlen(arg);
-        data = (uint8_t *)xstrndup(arg, len);
+        int regular = fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode);
+        fclose(f);
+        if (regular) {
+            opt.parts = xrealloc(opt.parts, (opt.nparts + 1) * sizeof *opt.parts);
+            opt.parts[opt.nparts++] =
+                (struct body_part){.len = (size_t)st.st_size, .path = path};
+            opt.body_len += (uint64_t)st.st_size;
+            opt.stream_body = 1;
+            return 0;
+        }
     }
-    size_t sep = opt.has_body ? 1 : 0;
-    opt.body = xrealloc(opt.body, opt.body_len + sep + len);
-    if (sep)
-        opt.body[opt.body_len] = '&';
-    if (len)
-        memcpy(opt.body + opt.body_len + sep, data, len);
-    opt.body_len += sep + len;
-    opt.has_body = 1;
+    uint8_t *data = NULL;
+    size_t len = 0;
+    int err = read_file(path, &data, &len);
+    if (err) {
+        usage_error("-d %s: %s", arg, strerror(err));
+        return 2;
+    }
+    add_bytes(data, len);
     free(data);
     return 0;
 }
@@ -703,8 +791,20 @@ static int build_request(struct slot *s) {
         }
     }
     h2_result rc = H2_OK;
-    if (opt.has_body && opt.body_len > 0)
-        rc = h2_request_set_body(s->req, opt.body, opt.body_len);
+    if (opt.stream_body) {
+        /* Streamed with h2_call_write; announce the length as a buffered body would. */
+        int has_length = 0;
+        for (size_t i = 0; i < opt.nheaders; i++)
+            has_length |= strcasecmp(opt.headers[i].name, "content-length") == 0;
+        rc = h2_request_set_streaming_body(s->req, true);
+        if (rc == H2_OK && !has_length) {
+            char len[24];
+            snprintf(len, sizeof len, "%" PRIu64, opt.body_len);
+            rc = h2_request_add_header(s->req, "content-length", len);
+        }
+    } else if (opt.has_body && opt.body_len > 0) {
+        rc = h2_request_set_body(s->req, opt.parts[0].data, opt.parts[0].len);
+    }
     if (rc == H2_OK && opt.timeout_ms > 0)
         rc = h2_request_set_timeout_ms(s->req, opt.timeout_ms);
     if (rc != H2_OK) {
@@ -716,53 +816,317 @@ static int build_request(struct slot *s) {
     return 0;
 }
 
-/* Writes one finished slot to `out`; returns 0 if the request succeeded. */
-static int emit(FILE *out, const struct slot *s) {
-    if (s->rc != H2_OK) {
-        errorf("%s: %s: %s", s->url, h2_error_name(s->rc), s->error ? s->error : "");
-        return 1;
+
+/* ---- streamed request bodies: one uploader thread per call -------------------------------- */
+
+/*
+ * Sends the body parts of slot `arg` with h2_call_write, then h2_call_finish. A failed write
+ * is the call's failure (reset, cancelled, timed out), which the main thread reports from the
+ * response side. What only this thread knows (a file that cannot be read, or whose size
+ * changed since the options were parsed: content-length announced it) goes into upload_error,
+ * and the call is then cancelled so that the main thread stops waiting for it.
+ */
+static void *upload(void *arg) {
+    struct slot *s = arg;
+    h2_call *call = s->call; /* set before this thread was created */
+    uint8_t *piece = xmalloc(UPLOAD_PIECE);
+    char *problem = NULL;
+    h2_result rc = H2_OK;
+    for (size_t p = 0; p < opt.nparts && rc == H2_OK && !problem; p++) {
+        const struct body_part *part = &opt.parts[p];
+        if (part->data) {
+            if (part->len)
+                rc = h2_call_write(call, part->data, part->len);
+            continue;
+        }
+        FILE *f = fopen(part->path, "rb");
+        if (!f) {
+            problem = xasprintf("-d @%s: %s", part->path, strerror(errno));
+            break;
+        }
+        uint64_t left = part->len;
+        while (left > 0 && rc == H2_OK) {
+            size_t want = left < UPLOAD_PIECE ? (size_t)left : UPLOAD_PIECE;
+            size_t got = fread(piece, 1, want, f);
+            if (got == 0) {
+                problem = ferror(f) ? xasprintf("-d @%s: read error: %s", part->path,
+                                                strerror(errno ? errno : EIO))
+                                    : xasprintf("-d @%s: the file shrank while it was sent",
+                                                part->path);
+                break;
+            }
+            rc = h2_call_write(call, piece, got);
+            left -= got;
+        }
+        if (rc == H2_OK && !problem && fgetc(f) != EOF)
+            problem = xasprintf("-d @%s: the file grew while it was sent", part->path);
+        fclose(f);
     }
+    if (problem) {
+        s->upload_error = problem; /* read by the main thread after joining this one */
+        h2_call_cancel(call);
+    } else if (rc == H2_OK) {
+        h2_call_finish(call); /* a failure here is the call's, reported by the reader */
+    }
+    free(piece);
+    return NULL;
+}
+
+/* Waits for the slot's uploader, cancelling the call first if it has not ended (the
+ * response is complete or we gave up on it: the rest of the upload is not needed). */
+static void end_upload(struct slot *s) {
+    if (!s->has_uploader)
+        return;
+    if (!h2_call_is_done(s->call))
+        h2_call_cancel(s->call);
+    pthread_join(s->uploader, NULL);
+    s->has_uploader = 0;
+}
+
+/* Ends whatever is left of the slot's call (cancelling it if it has not ended) and frees it. */
+static void release_slot(struct slot *s) {
+    end_upload(s);
+    pthread_mutex_lock(&ctl.lock);
+    h2_call *call = s->call;
+    s->call = NULL;
+    pthread_mutex_unlock(&ctl.lock);
+    h2_call_free(call);
+}
+
+/* ---- SIGINT ----------------------------------------------------------------------------- */
+
+/*
+ * The only thread that takes SIGINT (every other thread blocks it). Before the calls start,
+ * SIGINT exits at once (the main thread may be reading -d @- from stdin); afterwards it
+ * cancels every active call and the main thread winds down; a second SIGINT (2 s or more
+ * later: one Ctrl-C may arrive twice) exits at once.
+ * main ends this thread by setting `quit` and sending it a SIGINT of its own.
+ */
+static void *signal_thread(void *arg) {
+    int *running = arg;
+    struct timespec first = {0, 0}; /* when the calls were cancelled */
+    for (;;) {
+        int sig = 0;
+        if (sigwait(&ctl.set, &sig) != 0)
+            continue;
+        pthread_mutex_lock(&ctl.lock);
+        if (ctl.quit) {
+            pthread_mutex_unlock(&ctl.lock);
+            return NULL;
+        }
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (atomic_load(&ctl.interrupted) && now.tv_sec - first.tv_sec < 2) {
+            /* A duplicate (`kill -INT` of the process plus its process group, as timeout(1)
+             * does), not a second Ctrl-C: the calls are already being cancelled. */
+            pthread_mutex_unlock(&ctl.lock);
+            continue;
+        }
+        if (!*running || atomic_load(&ctl.interrupted)) {
+            static const char msg[] = "h2get: interrupted\n";
+            pthread_mutex_lock(&err_lock); /* not in the middle of another line */
+            ssize_t ignored = write(STDERR_FILENO, msg, sizeof msg - 1);
+            (void)ignored;
+            _exit(EXIT_INTERRUPTED);
+        }
+        first = now;
+        atomic_store(&ctl.interrupted, 1);
+        for (size_t i = 0; i < work.n; i++)
+            if (work.slots[i].call)
+                h2_call_cancel(work.slots[i].call);
+        pthread_mutex_unlock(&ctl.lock);
+    }
+}
+
+/* Set (under ctl.lock) once the calls may start: SIGINT then cancels instead of exiting. */
+static int calls_running;
+
+/* Blocks SIGINT in this thread (and so in every thread created from now on, the library's
+ * included) and starts the signal thread, unless SIGINT is ignored. */
+static void start_signal_thread(void) {
+    struct sigaction sa;
+    if (sigaction(SIGINT, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
+        return;
+    sigemptyset(&ctl.set);
+    sigaddset(&ctl.set, SIGINT);
+    int e = pthread_sigmask(SIG_BLOCK, &ctl.set, NULL);
+    if (e == 0)
+        e = pthread_create(&ctl.thread, NULL, signal_thread, &calls_running);
+    if (e != 0) {
+        /* Without the thread, keep SIGINT's default action (it kills us). */
+        fprintf(stderr, "h2get: cannot handle SIGINT: %s\n", strerror(e));
+        pthread_sigmask(SIG_UNBLOCK, &ctl.set, NULL);
+        return;
+    }
+    ctl.active = 1;
+}
+
+static void stop_signal_thread(void) {
+    if (!ctl.active)
+        return;
+    pthread_mutex_lock(&ctl.lock);
+    ctl.quit = 1;
+    pthread_mutex_unlock(&ctl.lock);
+    pthread_kill(ctl.thread, SIGINT);
+    pthread_join(ctl.thread, NULL);
+    ctl.active = 0;
+}
+
+/* ---- calls ------------------------------------------------------------------------------ */
+
+/* Starts the slot's call (and its uploader), unless SIGINT came first. */
+static void start_slot(struct slot *s) {
+    pthread_mutex_lock(&ctl.lock);
+    if (atomic_load(&ctl.interrupted)) {
+        pthread_mutex_unlock(&ctl.lock);
+        return;
+    }
+    if (opt.verbose)
+        verbose_request(s);
+    s->started = 1;
+    h2_result rc = h2_client_start(work.client, s->req, &s->call);
+    pthread_mutex_unlock(&ctl.lock);
+    if (rc != H2_OK) {
+        s->rc = rc;
+        s->error = last_error_message();
+        return;
+    }
+    if (opt.stream_body) {
+        int e = pthread_create(&s->uploader, NULL, upload, s);
+        if (e == 0) {
+            s->has_uploader = 1;
+        } else {
+            s->upload_error = xasprintf("cannot start the upload thread: %s", strerror(e));
+            h2_call_cancel(s->call);
+        }
+    }
+}
+
+enum outcome { DONE, FAILED, INTERRUPTED, WRITE_ERROR };
+
+/* errno of the failed write when run_slot returns WRITE_ERROR. */
+static int output_errno;
+
+/*
+ * The slot's turn: waits for the head, writes it with -i, streams the body to `out`, and
+ * reports a failure as "h2get: URL: H2_E_NAME: message" (except a cancel by SIGINT, which
+ * main reports with the other unfinished URLs, from s->rc and s->error).
+ */
+static enum outcome run_slot(FILE *out, struct slot *s, uint8_t *buf) {
+    if (s->rc != H2_OK) { /* h2_client_start failed */
+        errorf("%s: %s: %s", s->url, h2_error_name(s->rc), s->error ? s->error : "");
+        return FAILED;
+    }
+    h2_call *call = s->call;
+    h2_result rc = h2_call_wait_headers(call);
+    if (rc != H2_OK)
+        goto failed;
+    if (atomic_load(&ctl.interrupted))
+        return INTERRUPTED;
+    if (opt.verbose)
+        verbose_head(call);
     if (opt.include) {
-        fprintf(out, "HTTP/2 %u\n", (unsigned)h2_response_status(s->resp));
-        write_fields(out, "", s->resp, 0);
+        fprintf(out, "HTTP/2 %u\n", (unsigned)h2_call_status(call));
+        write_fields(out, "", call, 0);
         fputc('\n', out);
     }
-    size_t len;
-    const uint8_t *body = h2_response_body(s->resp, &len);
-    if (len)
-        fwrite(body, 1, len, out);
-    return 0;
+    uint64_t total = 0;
+    for (;;) {
+        size_t n = 0;
+        rc = h2_call_read(call, buf, READ_BUF, &n);
+        if (rc != H2_OK)
+            goto failed;
+        if (atomic_load(&ctl.interrupted))
+            return INTERRUPTED; /* bytes buffered before the cancel: dropped */
+        if (n == 0)
+            break;
+        /* Flushed at once: the body goes out as it arrives (e.g. into a pipe). */
+        if (fwrite(buf, 1, n, out) != n || fflush(out) != 0) {
+            output_errno = errno;
+            return WRITE_ERROR;
+        }
+        total += n;
+    }
+    if (fflush(out) != 0) {
+        output_errno = errno;
+        return WRITE_ERROR;
+    }
+    if (opt.verbose)
+        verbose_end(s, total);
+    end_upload(s);
+    if (s->upload_error) {
+        errorf("%s: %s", s->url, s->upload_error);
+        return FAILED;
+    }
+    return DONE;
+
+failed:
+    s->rc = rc;
+    s->error = last_error_message();
+    end_upload(s);
+    if (s->upload_error) {
+        errorf("%s: %s", s->url, s->upload_error);
+        return FAILED;
+    }
+    if (rc == H2_E_CANCELED && atomic_load(&ctl.interrupted))
+        return INTERRUPTED;
+    errorf("%s: %s: %s", s->url, h2_error_name(rc), s->error);
+    return FAILED;
+}
+
+/* After SIGINT: "h2get: URL: H2_E_CANCELED: ..." for a URL whose output is not complete (or
+ * its own error, if it had failed before). */
+static void report_unfinished(struct slot *s) {
+    h2_error_info info;
+    if (s->rc != H2_OK) {
+        errorf("%s: %s: %s", s->url, h2_error_name(s->rc), s->error ? s->error : "");
+    } else if (s->call && h2_call_error(s->call, &info) != H2_OK) {
+        errorf("%s: %s: %s", s->url, h2_error_name(info.code), info.message);
+    } else {
+        errorf("%s: %s: interrupted by SIGINT %s", s->url, h2_error_name(H2_E_CANCELED),
+               s->started ? "before the response was written" : "before the request was sent");
+    }
 }
 
 static void cleanup(void) {
     for (size_t i = 0; i < work.n; i++) {
         struct slot *s = &work.slots[i];
+        release_slot(s);
         free(s->base);
         free(s->origin);
         free(s->path);
         free(s->error);
+        free(s->upload_error);
         h2_request_free(s->req);
-        h2_response_free(s->resp);
     }
+    stop_signal_thread();
     free(work.slots);
     for (size_t i = 0; i < opt.nheaders; i++)
         free(opt.headers[i].name);
     free(opt.headers);
-    free(opt.body);
+    for (size_t i = 0; i < opt.nparts; i++)
+        free(opt.parts[i].data);
+    free(opt.parts);
     free(opt.urls);
     h2_client_free(work.client);
 }
 
 int main(int argc, char **argv) {
+    /* First, before any other thread exists: SIGINT goes to the signal thread only. */
+    start_signal_thread();
+
     int status = parse_args(argc, argv);
     if (status >= 0) {
         cleanup();
         return status;
     }
 
+    struct slot *slots = xmalloc(opt.nurls * sizeof *slots);
+    memset(slots, 0, opt.nurls * sizeof *slots);
+    pthread_mutex_lock(&ctl.lock); /* the signal thread reads work.slots */
+    work.slots = slots;
     work.n = opt.nurls;
-    work.slots = xmalloc(work.n * sizeof *work.slots);
-    memset(work.slots, 0, work.n * sizeof *work.slots);
+    pthread_mutex_unlock(&ctl.lock);
     for (size_t i = 0; i < work.n; i++) {
         struct slot *s = &work.slots[i];
         s->url = opt.urls[i];
@@ -819,41 +1183,44 @@ int main(int argc, char **argv) {
         return 1;
     }
 
-    size_t nthreads = opt.parallel < work.n ? opt.parallel : work.n;
-    pthread_t *threads = xmalloc(nthreads * sizeof *threads);
-    size_t started = 0;
-    for (; started < nthreads; started++) {
-        int e = pthread_create(&threads[started], NULL, worker, NULL);
-        if (e != 0) {
-            errorf("pthread_create: %s (continuing with %zu threads)", strerror(e), started);
+    /* From here on SIGINT cancels the calls. */
+    pthread_mutex_lock(&ctl.lock);
+    calls_running = 1;
+    pthread_mutex_unlock(&ctl.lock);
+
+    /*
+     * Slot i's turn: slots i .. i+PARALLEL-1 are started (their responses arrive meanwhile,
+     * up to one stream window each), slot i's body is streamed to `out`, then its call is
+     * freed and the next one starts.
+     */
+    uint8_t *buf = xmalloc(READ_BUF);
+    int failed = 0, write_failed = 0;
+    size_t next = 0, i;
+    enum outcome outcome = DONE;
+    for (i = 0; i < work.n; i++) {
+        while (next < work.n && next < i + opt.parallel)
+            start_slot(&work.slots[next++]);
+        if (atomic_load(&ctl.interrupted))
             break;
-        }
-    }
-    if (started == 0)
-        worker(NULL); /* no thread could be started: fetch everything from here */
-
-    /* Write in URL order, each as soon as it and all earlier ones are done. */
-    int failed = 0;
-    for (size_t i = 0; i < work.n; i++) {
-        struct slot *s = &work.slots[i];
-        pthread_mutex_lock(&work.lock);
-        while (!s->done)
-            pthread_cond_wait(&work.cond, &work.lock);
-        pthread_mutex_unlock(&work.lock);
-        if (emit(out, s) != 0)
+        outcome = run_slot(out, &work.slots[i], buf);
+        if (outcome == INTERRUPTED || outcome == WRITE_ERROR)
+            break;
+        if (outcome == FAILED)
             failed = 1;
-        else if (fflush(out) != 0)
-            break; /* reported below */
-        h2_response_free(s->resp);
-        s->resp = NULL;
+        release_slot(&work.slots[i]);
     }
+    free(buf);
+    int write_errno = output_errno;
+    if (outcome == WRITE_ERROR)
+        write_failed = 1;
 
-    for (size_t i = 0; i < started; i++)
-        pthread_join(threads[i], NULL);
-    free(threads);
+    int interrupted = i < work.n && atomic_load(&ctl.interrupted);
+    if (interrupted)
+        for (size_t j = i; j < work.n; j++)
+            report_unfinished(&work.slots[j]);
 
-    int write_failed = ferror(out) != 0;
-    int write_errno = errno;
+    if (!write_failed && ferror(out))
+        write_failed = 1, write_errno = errno;
     if (out != stdout) {
         if (fclose(out) != 0 && !write_failed)
             write_failed = 1, write_errno = errno;
@@ -865,5 +1232,5 @@ int main(int argc, char **argv) {
         failed = 1;
     }
     cleanup();
-    return failed ? 1 : 0;
+    return interrupted ? EXIT_INTERRUPTED : failed ? 1 : 0;
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Tests the C examples (build/get, get-static, h2get, threads) against h2testserver.
+# Tests the C examples (build/get, get-static, h2get, threads, poll, stream, cancel) against
+# h2testserver.
 # Prints TAP-like "ok - NAME" / "not ok - NAME" lines; exits 1 if any check failed.
 #
 #   VALGRIND=1   run each C program under valgrind (smaller counts); a run whose log lacks
@@ -7,6 +8,9 @@
 #                checks only a few run under valgrind (TLS handshakes are slow there), with
 #                valgrind.supp (false positives in rustls/ring's crypto, explained there)
 #   BUILD=DIR    where the programs are (default build)
+#
+# The big-body checks (100 MiB through h2get, 50 MB and 64 MiB through stream) need about
+# 600 MB in $TMPDIR; under VALGRIND=1 they run with small sizes.
 set -euo pipefail
 
 cd "$(dirname "$0")"
@@ -19,7 +23,7 @@ if [[ -n $VALGRIND ]] && ldd "$BUILD/h2get" 2>/dev/null | grep -q 'lib[a-z]*san\
     exit 1
 fi
 
-for p in get get-static h2get threads; do
+for p in get get-static h2get threads poll stream cancel h2bench; do
     [[ -x $BUILD/$p ]] || { echo "Bail out! $BUILD/$p not built (run make)"; exit 1; }
 done
 [[ -x $SERVER_BIN ]] || { echo "Bail out! $SERVER_BIN not built (run make)"; exit 1; }
@@ -104,7 +108,7 @@ start_server() {
     server_pids+=("$pid")
     local port="" i
     for ((i = 0; i < 100; i++)); do
-        if grep -q "$want" "$out"; then
+        if grep -q "$want" "$out" 2>/dev/null; then
             port=$(sed -n '1s|^listening on https\{0,1\}://[^ ]*:\([0-9][0-9]*\)$|\1|p' "$out")
             break
         fi
@@ -126,7 +130,10 @@ start_server() {
 
 # run PROG ARGS...: runs $BUILD/PROG (under valgrind if asked) with stdout in $TMP/out and
 # stderr in $TMP/err, its exit status in $rc and its wall time (ms) in $elapsed_ms. Never
-# fails itself; a run that exceeds its time limit gets rc 124.
+# fails itself; a run that exceeds its time limit gets rc 124. With INT_AFTER=SECONDS, the
+# program gets a SIGINT after that long instead (timeout --preserve-status -s INT: rc is the
+# program's own). With RSS=1 (not under valgrind) its peak RSS in KiB goes to $rss_kb, from
+# /usr/bin/time, if installed (else rss_kb is empty).
 # run_native PROG ARGS...: the same, never under valgrind.
 run() {
     local prog=$1
@@ -140,13 +147,21 @@ run() {
             --suppressions="$PWD/valgrind.supp" --log-file="$vglog" "${cmd[@]}")
         limit=300
     fi
+    rss_kb=""
+    rm -f "$TMP/rss"
+    if [[ -n ${RSS:-} && -z $vglog && -x /usr/bin/time ]]; then
+        cmd=(/usr/bin/time -f %M -o "$TMP/rss" "${cmd[@]}")
+    fi
+    local -a tmo=(timeout -k 5 "$limit")
+    [[ -n ${INT_AFTER:-} ]] && tmo=(timeout -k 10 --preserve-status -s INT "$INT_AFTER")
     last_cmd="${cmd[*]}"
     local t0 t1
     t0=$(date +%s%N)
     rc=0
-    timeout -k 5 "$limit" "${cmd[@]}" <"${STDIN_FILE:-/dev/null}" >"$TMP/out" 2>"$TMP/err" || rc=$?
+    "${tmo[@]}" "${cmd[@]}" <"${STDIN_FILE:-/dev/null}" >"$TMP/out" 2>"$TMP/err" || rc=$?
     t1=$(date +%s%N)
     elapsed_ms=$(((t1 - t0) / 1000000))
+    [[ -s $TMP/rss ]] && rss_kb=$(tail -n 1 "$TMP/rss")
     if [[ -n $vglog ]]; then
         local name="valgrind clean: $prog $* (${elapsed_ms} ms)"
         if grep -q "ERROR SUMMARY: 0 errors" "$vglog" 2>/dev/null; then
@@ -170,9 +185,14 @@ body_of() {
     python3 -c 'import sys; d = open(sys.argv[1], "rb").read(); sys.stdout.buffer.write(d.split(b"\n\n", 1)[1] if b"\n\n" in d else b"")' "$1"
 }
 
-# pattern N: the test server's /bytes/N body.
+# pattern N: the test server's /bytes/N body (byte i is 'a' + i % 26).
 pattern() {
-    python3 -c 'import sys; n = int(sys.argv[1]); sys.stdout.buffer.write(bytes(97 + i % 26 for i in range(n)))' "$1"
+    python3 -c 'import sys; n = int(sys.argv[1]); sys.stdout.buffer.write((b"abcdefghijklmnopqrstuvwxyz" * (n // 26 + 1))[:n])' "$1"
+}
+
+# is_prefix FILE N: FILE is a prefix of the /bytes/N pattern, non-empty and shorter than it.
+is_prefix() {
+    python3 -c 'import sys; d = open(sys.argv[1], "rb").read(); n = int(sys.argv[2]); sys.exit(0 if 0 < len(d) < n and d == (b"abcdefghijklmnopqrstuvwxyz" * (len(d) // 26 + 1))[:len(d)] else 1)' "$1" "$2"
 }
 
 # A free port with nothing listening on it.
@@ -184,8 +204,13 @@ start_server URL
 
 if [[ -n $VALGRIND ]]; then
     T_THREADS=8 N_REQS=20 C_THREADS=4 C_REQS=10 M_THREADS=16 M_REQS=5
+    # poll, stream, h2get streaming: small sizes; SIGINT later (valgrind starts slowly).
+    POLL_N=50 POLL_C=10 DL_SIZE=1000000 UP_SIZE=$((1 << 20)) BIG=2000000 UP_BIG=$((1 << 20))
+    INT_DELAY=4 CANCEL_LIMIT=3000
 else
     T_THREADS=64 N_REQS=1000 C_THREADS=8 C_REQS=200 M_THREADS=64 M_REQS=50
+    POLL_N=1000 POLL_C=100 DL_SIZE=50000000 UP_SIZE=$((64 << 20)) BIG=104857600
+    UP_BIG=$((20 << 20)) INT_DELAY=0.5 CANCEL_LIMIT=1000
 fi
 
 pattern 100000 >"$TMP/bytes100000"
@@ -265,6 +290,69 @@ check "h2get /trailers: trailers on stderr with -v, not on stdout" \
 
 run h2get "$URL/status/503"
 check "h2get /status/503: exit 0 (any HTTP status is a response)" '[[ $rc == 0 ]]'
+
+# ---- h2get: streamed bodies -------------------------------------------------------------
+# Bodies go to the output as they arrive (h2_call_read), uploads from -d @FILE stream from
+# the file (h2_call_write): memory stays bounded whatever the size.
+pattern "$BIG" >"$TMP/big"
+RSS=1 run h2get -o "$TMP/big.out" "$URL/bytes/$BIG"
+check "h2get -o FILE /bytes/$BIG: byte-exact" \
+    '[[ $rc == 0 && ! -s $TMP/out && ! -s $TMP/err ]] && cmp -s "$TMP/big.out" "$TMP/big"'
+if [[ -z $VALGRIND && -n $rss_kb ]]; then
+    check "h2get /bytes/$BIG: peak RSS under 32 MiB (${rss_kb} KiB)" '(( rss_kb < 32768 ))'
+fi
+rm -f "$TMP/big.out"
+
+python3 -c 'import os, sys; sys.stdout.buffer.write(os.urandom(int(sys.argv[1])))' "$UP_BIG" >"$TMP/upbig"
+RSS=1 run h2get -o "$TMP/upbig.out" -d "@$TMP/upbig" "$URL/echo"
+check "h2get -d @FILE ($UP_BIG bytes) to /echo: echoed byte-exactly" \
+    '[[ $rc == 0 && ! -s $TMP/err ]] && cmp -s "$TMP/upbig.out" "$TMP/upbig"'
+if [[ -z $VALGRIND && -n $rss_kb ]]; then
+    check "h2get -d @FILE ($UP_BIG bytes): peak RSS under 32 MiB (${rss_kb} KiB)" \
+        '(( rss_kb < 32768 ))'
+fi
+rm -f "$TMP/upbig.out"
+
+run h2get -i -d "@$TMP/mib" "$URL/echo"
+check "h2get -d @FILE: content-length sent with the streamed body" \
+    '[[ $rc == 0 ]] && grep -qx "x-echo-h-content-length: 1048576" "$TMP/out"'
+
+printf 'x' >"$TMP/x"
+run h2get -d a -d "@$TMP/x" -d b "$URL/echo"
+check "h2get -d a -d @FILE -d b: parts joined with '&' (a&x&b)" \
+    '[[ $rc == 0 && "$(cat "$TMP/out")" == "a&x&b" ]]'
+
+run h2get -P 3 -d "@$TMP/mib" "$URL/echo" "$URL/echo" "$URL/echo"
+cat "$TMP/mib" "$TMP/mib" "$TMP/mib" >"$TMP/mib3"
+check "h2get -P 3 -d @FILE, 3 URLs: each upload echoed, in URL order" \
+    '[[ $rc == 0 ]] && cmp -s "$TMP/out" "$TMP/mib3"'
+
+if [[ -z $VALGRIND ]]; then
+    # Later URLs are started but read only in their turn: their windows fill and the server
+    # waits. Bodies larger than a stream window (4 MiB) check that nothing deadlocks.
+    { pattern 20000000; pattern 10; pattern 20000000; } >"$TMP/big3"
+    RSS=1 run h2get -P 3 -o "$TMP/big3.out" "$URL/bytes/20000000" "$URL/bytes/10" \
+        "$URL/bytes/20000000"
+    check "h2get -P 3, three URLs, two of 20 MB: bodies in URL order, byte-exact" \
+        '[[ $rc == 0 ]] && cmp -s "$TMP/big3.out" "$TMP/big3"'
+    rm -f "$TMP/big3.out" "$TMP/big3"
+fi
+
+# SIGINT: the signal thread cancels the calls; blocked reads return H2_E_CANCELED.
+SLOW=/slow-bytes/1000000/1000/10 # 1000 pieces 10 ms apart: 10 s
+INT_AFTER=$INT_DELAY run h2get "$URL$SLOW"
+check "h2get, SIGINT while downloading $SLOW: exit 130, H2_E_CANCELED" \
+    '[[ $rc == 130 ]] && grep -Eq "^h2get: http://127\.0\.0\.1:[0-9]+$SLOW: H2_E_CANCELED: " "$TMP/err"'
+check "h2get, SIGINT: the body so far was written as it arrived (a prefix of the pattern)" \
+    'is_prefix "$TMP/out" 1000000'
+if [[ -z $VALGRIND ]]; then
+    check "h2get, SIGINT: exits promptly (${elapsed_ms} ms from the start, SIGINT at 500 ms)" \
+        '(( elapsed_ms < 1500 ))'
+fi
+
+INT_AFTER=$INT_DELAY run_native h2get "$URL/bytes/10" "$URL$SLOW" "$URL/delay/30000"
+check "h2get, SIGINT with 3 URLs: exit 130, one H2_E_CANCELED line per unfinished URL" \
+    '[[ $rc == 130 && $(grep -c "H2_E_CANCELED" "$TMP/err") == 2 ]] && grep -q "$SLOW: H2_E_CANCELED" "$TMP/err" && grep -q "/delay/30000: H2_E_CANCELED" "$TMP/err" && [[ $(head -c 10 "$TMP/out") == abcdefghij ]]'
 
 # ---- h2get failures --------------------------------------------------------------------
 run h2get "$URL/reset/7"
@@ -407,7 +495,7 @@ check "h2get on a server with ALPN http/1.1 only: exit 1, H2_E_TLS, did not nego
 # whether the client is writing when the connection closes is a race: try a few times.
 for ((i = 0; i < 5; i++)); do
     run_native h2get --cacert "$MTLS_CA" "$MTLS/bytes/10"
-    [[ $rc == 1 ]] || break
+    [[ $rc == 1 ]] && ! grep -q "H2_E_TLS: " "$TMP/err" || break
 done
 check "h2get on a server requiring a client certificate, without one: exit 1, H2_E_TLS (5 runs)" \
     '[[ $rc == 1 ]] && grep -q "^h2get: https://127\.0\.0\.1:[0-9]*/bytes/10: H2_E_TLS: " "$TMP/err"'
@@ -464,6 +552,77 @@ run threads -t "$M_THREADS" -n "$M_REQS" "$URL2/delay/20"
 check "threads -t $M_THREADS -n $M_REQS /delay/20 on a server with 10 streams/conn: 0 failed" \
     '[[ $rc == 0 ]] && grep -q "$((M_THREADS * M_REQS)) ok, 0 failed" "$TMP/out"'
 sed 's/^/# /' "$TMP/out"
+
+# ---- poll: one completion queue in an epoll loop -------------------------------------------
+run poll -n "$POLL_N" -c "$POLL_C" "$URL/bytes/1000"
+check "poll -n $POLL_N -c $POLL_C /bytes/1000: all ok (status 200, 1000 bytes each)" \
+    '[[ $rc == 0 ]] && grep -Eq "^poll: $POLL_N requests, $POLL_N ok, 0 failed in [0-9]+\.[0-9]{3} s \([0-9]+ req/s\)$" "$TMP/out"'
+check "poll: never more than $POLL_C in flight" \
+    'grep -Eq "at most ([0-9]+) in flight" "$TMP/out" && (( $(sed -n "s/.*at most \([0-9]*\) in flight.*/\1/p" "$TMP/out") <= POLL_C ))'
+sed 's/^/# /' "$TMP/out"
+
+# ---- h2bench: a smoke run (not for timing) ---------------------------------------------------
+run_native h2bench -n 20000 -c 2 -m 50 -t 1 "$URL/bytes/1024"
+check "h2bench -n 20000 -c 2 -m 50: 20000 succeeded, h2load-style output" \
+    '[[ $rc == 0 ]] && grep -q "^requests: 20000 total, 20000 started, 20000 done, 20000 succeeded, 0 failed, 0 errored, 0 timeout" "$TMP/out" && grep -q "^finished in" "$TMP/out" && grep -q "^time for request:" "$TMP/out"'
+run_native h2bench --blocking -D 1 -c 1 -m 4 "$URL/"
+check "h2bench --blocking -D 1: some requests, 0 failed" \
+    '[[ $rc == 0 ]] && grep -Eq "^requests: [1-9][0-9]* total, .* 0 failed, 0 errored" "$TMP/out"'
+
+run poll -n 20 -c 5 "$URL/reset/2"
+check "poll /reset/2: exit 1, 0 ok, 20 failed" \
+    '[[ $rc == 1 ]] && grep -q "^poll: 20 requests, 0 ok, 20 failed" "$TMP/out" && grep -q "H2_E_STREAM_RESET" "$TMP/err"'
+
+run_native poll -n 10 -c 3 "$URL/bytes/1000/x"
+check "poll on a 404: exit 1" '[[ $rc == 1 ]] && grep -q "0 ok, 10 failed" "$TMP/out"'
+
+# ---- stream: h2_call_read / h2_call_write in bounded memory ---------------------------------
+pattern "$DL_SIZE" >"$TMP/dl.expected"
+RSS=1 run stream download "$URL/bytes/$DL_SIZE" "$TMP/dl"
+check "stream download /bytes/$DL_SIZE: byte-exact" \
+    '[[ $rc == 0 ]] && cmp -s "$TMP/dl" "$TMP/dl.expected"'
+grep "^stream: download: [0-9]* bytes in" "$TMP/err" | sed 's/^/# /'
+[[ -n $rss_kb ]] && echo "# peak RSS: $rss_kb KiB"
+rm -f "$TMP/dl" "$TMP/dl.expected"
+
+python3 -c 'import os, sys; sys.stdout.buffer.write(os.urandom(int(sys.argv[1])))' "$UP_SIZE" >"$TMP/up"
+RSS=1 run stream upload "$URL/echo" "$TMP/up"
+check "stream upload of $UP_SIZE bytes to /echo: echo verified (length, FNV-1a, trailer)" \
+    '[[ $rc == 0 ]] && grep -q "^stream: upload: echo verified: $UP_SIZE bytes" "$TMP/err"'
+grep "^stream: upload: [0-9]* bytes sent" "$TMP/err" | sed 's/^/# /'
+[[ -n $rss_kb ]] && echo "# peak RSS: $rss_kb KiB"
+rm -f "$TMP/up"
+
+run_native stream upload "$URL/reset/2" "$TMP/mib"
+check "stream upload to /reset/2: exit 1, H2_E_STREAM_RESET" \
+    '[[ $rc == 1 ]] && grep -q "H2_E_STREAM_RESET" "$TMP/err"'
+
+run_native stream download "$URL/status/404" "$TMP/dl"
+check "stream download of a 404: exit 1" '[[ $rc == 1 ]] && grep -q "HTTP status 404" "$TMP/err"'
+
+# ---- cancel: h2_call_cancel from another thread -------------------------------------------
+H2TESTSERVER_LOG=1 start_server LOGGED
+run cancel -l "$CANCEL_LIMIT" "$LOGGED"
+check "cancel: blocked h2_call_wait_headers and h2_call_read return H2_E_CANCELED" \
+    '[[ $rc == 0 ]] && grep -q "^cancel: GET /delay/5000: h2_call_wait_headers returned H2_E_CANCELED after" "$TMP/out" && grep -q "^cancel: GET /wait-reset: h2_call_read returned H2_E_CANCELED after" "$TMP/out"'
+cancel_ms=$(sed -n 's/^cancel: GET [^:]*: h2_call_[a-z_]* returned H2_E_CANCELED after \([0-9]*\) ms.*/\1/p' "$TMP/out" | sort -n | tail -n 1)
+check "cancel: both return within $CANCEL_LIMIT ms of the start (cancel at 200 ms; slowest ${cancel_ms:-?} ms)" \
+    '[[ -n $cancel_ms ]] && (( cancel_ms < CANCEL_LIMIT ))'
+sed 's/^/# /' "$TMP/out"
+# The server logs "conn C: stream StreamId(N): reset by client" when RST_STREAM arrives.
+server_saw_reset() { # PATH: the stream that carried GET PATH was reset by the client
+    local id
+    id=$(sed -n "s|^\[h2testserver\] \(conn [0-9]*: stream StreamId([0-9]*)\): GET $1\$|\1|p" \
+        "$TMP/server-LOGGED.err" | tail -n 1)
+    [[ -n $id ]] && grep -qF "[h2testserver] $id: reset by client" "$TMP/server-LOGGED.err"
+}
+for ((i = 0; i < 30; i++)); do # the log line may come a moment later
+    server_saw_reset /delay/5000 && server_saw_reset /wait-reset && break
+    sleep 0.1
+done
+check "cancel: the server log shows RST_STREAM from the client for both streams" \
+    'server_saw_reset /delay/5000 && server_saw_reset /wait-reset'
+grep "GET /delay/5000\|GET /wait-reset\|reset by client" "$TMP/server-LOGGED.err" | sed 's/^/# server: /'
 
 # ---- summary ---------------------------------------------------------------------------
 if [[ -n $VALGRIND ]]; then

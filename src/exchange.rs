@@ -341,7 +341,10 @@ impl Exchange {
     /// resets its stream.
     pub(crate) fn abort(self: &Arc<Self>, mut err: Error) {
         let loc = lock(&self.location).clone();
-        if err.processed == Processed::Maybe && loc.is_none() {
+        if self.head_seen.load(Ordering::Acquire) {
+            // The server answered: it processed the request.
+            err.processed = Processed::Yes;
+        } else if err.processed == Processed::Maybe && loc.is_none() {
             // Never written to any connection: the server cannot have seen it.
             err.processed = Processed::No;
         }

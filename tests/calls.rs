@@ -169,6 +169,7 @@ fn cancel_before_headers_during_body_after_and_twice() {
     call.cancel();
     assert_eq!(call.wait_headers().unwrap_err().kind, ErrorKind::Canceled);
     assert_eq!(call.error().unwrap().kind, ErrorKind::Canceled);
+    assert_eq!(call.error().unwrap().processed, Processed::Maybe);
     wait_for("server sees the first reset", || s.resets_received() >= 1);
     // During the body.
     let call = c.start(req("GET", "/slow-bytes/100000/1000/20")).unwrap();
@@ -176,7 +177,13 @@ fn cancel_before_headers_during_body_after_and_twice() {
     let mut buf = [0u8; 100];
     assert!(call.read(&mut buf).unwrap() > 0);
     call.cancel();
-    assert_eq!(call.read(&mut buf).unwrap_err().kind, ErrorKind::Canceled);
+    let e = call.read(&mut buf).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Canceled);
+    assert_eq!(
+        e.processed,
+        Processed::Yes,
+        "cancelled after the response head"
+    );
     wait_for("server sees the second reset", || s.resets_received() >= 2);
     // After completion: nothing happens.
     let call = c.start(req("GET", "/")).unwrap();
@@ -232,7 +239,8 @@ fn ten_thousand_submits_through_one_queue() {
             "only {} of {N} completed",
             got.len()
         );
-        q.poll(1000, Some(Duration::from_millis(100)), &mut got);
+        q.poll(1000, Some(Duration::from_millis(100)), &mut got)
+            .unwrap();
     }
     for comp in &got {
         assert_eq!(

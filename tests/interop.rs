@@ -1,10 +1,14 @@
-//! Interop tests against real HTTP/2 servers over h2c with prior knowledge: nghttpd (nghttp2),
-//! h2o and nginx, as Debian 12 packages them (nghttp2-server 1.52, h2o 2.2.5, nginx 1.22 with
-//! nginx-light's echo module). The servers must be installed — a missing binary fails the test
-//! with an install hint; CI installs them with apt.
+//! Interop tests against real HTTP/2 servers — nghttpd (nghttp2), h2o and nginx, as Debian 12
+//! packages them (nghttp2-server 1.52, h2o 2.2.5 and nginx 1.22 with nginx-light's echo module,
+//! all on OpenSSL 3.0) — over h2c with prior knowledge and over TLS (h2 by ALPN). The servers
+//! must be installed — a missing binary fails the test with an install hint; CI installs them
+//! with apt.
 //!
 //! Every test starts its own server process in its own temporary directory (a fixed-content
-//! docroot and a generated config) and kills it on drop, so tests run in parallel.
+//! docroot, a generated config and, for TLS, a certificate made at test time by
+//! `h2client_testserver::tls::generate`) and kills it on drop, so tests run in parallel. The h2c
+//! cases are at the top level (`static_files::nghttpd`, ...), the same cases over TLS and the
+//! TLS-only ones in `tls::` (`tls::static_files::nghttpd`, `tls::by_name::h2o`, ...).
 //!
 //! What the servers do with the edge cases (observed with the Debian 12 versions):
 //!
@@ -16,13 +20,35 @@
 //!   the connection with GOAWAY(ENHANCE_YOUR_CALM) whose last stream id *includes* the
 //!   request, without answering it; with `large_client_header_buffers 4 64k` it answers 200.
 //!   nginx announces SETTINGS_MAX_FRAME_SIZE 16777215: once the client has it, the block goes
-//!   out as one HEADERS frame.
+//!   out as one HEADERS frame. Over TLS the answers are the same; the frames are not
+//!   checked there (the relay cannot read them).
 //! * POST of 1 MiB: nghttpd `--echo-upload`, an h2o mruby handler and nginx's echo module
 //!   (`echo_read_request_body; echo_request_body;`) echo the body. POST to a static file gets
 //!   405 from h2o and from nginx; nginx answers before reading the body and then sends
 //!   RST_STREAM(NO_ERROR), which the client must treat as a complete response.
 //! * nginx sends GOAWAY(NO_ERROR) after `keepalive_requests` requests on a connection and after
 //!   `keepalive_timeout` of idleness; h2o after `http2-idle-timeout`.
+//!
+//! What each server negotiates with h2client over TLS (their default TLS settings, an ECDSA
+//! P-256 certificate; seen once by hand in the plaintext ClientHello/ServerHello through a
+//! loopback relay, and in h2o's and nginx's access logs with `%{ssl.protocol-version}x
+//! %{ssl.cipher}x %{ssl.session-reused}x` and `$ssl_protocol $ssl_cipher $ssl_session_reused`):
+//!
+//! * nghttpd: TLS 1.3, TLS_AES_256_GCM_SHA384. nghttpd accepts only the P-256 group, so every
+//!   full handshake takes a HelloRetryRequest (rustls offers an X25519 key share first); a
+//!   resumed one offers P-256 directly. It issues TLS 1.3 session tickets: a client's second
+//!   connection resumes (PSK).
+//! * h2o: TLS 1.3, TLS_AES_256_GCM_SHA384, X25519; resumes with TLS 1.3 session tickets.
+//!   `ocsp-update-interval: 0` stops it from starting its OCSP fetcher for the test certificate.
+//! * nginx 1.22: TLS 1.2 (its default `ssl_protocols` lacks TLSv1.3 before 1.23.4),
+//!   ECDHE-ECDSA-AES256-GCM-SHA384, X25519; resumes with TLS 1.2 session tickets. So the
+//!   nginx cases are the TLS 1.2 ones.
+//!
+//! `openssl s_client -alpn h2` (OpenSSL 3.0) negotiates the same with each. With the client
+//! limited to TLS 1.2 (`set_versions(TLS_1_2)`), nghttpd picks ECDHE-ECDSA-AES128-GCM-SHA256
+//! and resumes by session id, h2o ECDHE-ECDSA-AES256-GCM-SHA384 and resumes by session ticket.
+//! Resumption needs the same `Client` (reconnecting): each `Client` has its own rustls session
+//! cache, so a new one does a full handshake even with a copy of the same `Config`.
 
 use std::fmt;
 use std::io::{Read, Write};
@@ -36,7 +62,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use h2client::events::{Event, EventHook, EventKind};
-use h2client::{Client, Config, ErrorKind, Reason, Request, Response};
+use h2client::{Client, Config, ErrorKind, Processed, Reason, Request, Response};
+use h2client_testserver::tls::CertBundle;
 
 const INSTALL_HINT: &str = "the interop tests need real HTTP/2 servers: install them with \
      `apt-get install nghttp2-server h2o nginx-light` (CI installs them)";
@@ -117,9 +144,33 @@ impl fmt::Display for Kind {
     }
 }
 
+/// How the client reaches a server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    /// HTTP/2 over cleartext TCP, with prior knowledge.
+    H2c,
+    /// HTTP/2 over TLS, `h2` selected by ALPN.
+    Tls,
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Mode::H2c => "h2c",
+            Mode::Tls => "TLS",
+        })
+    }
+}
+
+/// The names of the servers' TLS certificates (subject alternative names).
+const CERT_NAMES: &[&str] = &["localhost", "127.0.0.1"];
+
 /// How to start a server.
 #[derive(Default, Clone)]
 struct Setup {
+    /// Serve TLS (h2 by ALPN) with a certificate made at start for these names, signed by a
+    /// fresh CA; h2c when `None`.
+    tls: Option<&'static [&'static str]>,
     /// Also write the 64 MiB file.
     big_file: bool,
     /// nghttpd: `-v` (frames and received header fields on stdout).
@@ -129,6 +180,16 @@ struct Setup {
     /// nginx: a second `server` block on its own port (`ServerProc::port2`) with these
     /// directives instead of `extra`.
     second_server: Option<String>,
+}
+
+impl Setup {
+    /// The defaults, over `mode` (TLS with a certificate for [`CERT_NAMES`]).
+    fn new(mode: Mode) -> Setup {
+        Setup {
+            tls: (mode == Mode::Tls).then_some(CERT_NAMES),
+            ..Setup::default()
+        }
+    }
 }
 
 /// Looks for a server binary in PATH and the sbin directories (which a non-root PATH lacks).
@@ -181,6 +242,8 @@ struct ServerProc {
     dir: PathBuf,
     port: u16,
     port2: Option<u16>,
+    /// The CA and the certificate it serves, when it serves TLS.
+    tls: Option<CertBundle>,
 }
 
 impl ServerProc {
@@ -200,6 +263,14 @@ impl ServerProc {
         if setup.big_file {
             std::fs::write(docroot.join("f64m"), data).unwrap();
         }
+        // TLS: cert.pem and key.pem for the server (ca.pem only for a person debugging).
+        let tls = setup.tls.map(|names| {
+            let b = h2client_testserver::tls::generate(names);
+            std::fs::write(dir.join("cert.pem"), &b.cert_pem).unwrap();
+            std::fs::write(dir.join("key.pem"), &b.key_pem).unwrap();
+            std::fs::write(dir.join("ca.pem"), &b.ca_pem).unwrap();
+            b
+        });
         // A port can be taken between probing and binding: retry a few times.
         let mut last_log = String::new();
         for _attempt in 0..3 {
@@ -208,20 +279,19 @@ impl ServerProc {
             let mut cmd = Command::new(&bin);
             match kind {
                 Kind::Nghttpd => {
-                    cmd.args([
-                        "--no-tls",
-                        "-a",
-                        "127.0.0.1",
-                        "-n",
-                        "1",
-                        "--echo-upload",
-                        "-d",
-                    ])
-                    .arg(&docroot);
+                    // TLS unless --no-tls: `nghttpd [options] PORT KEY CERT`, h2 by ALPN.
+                    if tls.is_none() {
+                        cmd.arg("--no-tls");
+                    }
+                    cmd.args(["-a", "127.0.0.1", "-n", "1", "--echo-upload", "-d"])
+                        .arg(&docroot);
                     if setup.verbose {
                         cmd.arg("-v");
                     }
                     cmd.arg(port.to_string());
+                    if tls.is_some() {
+                        cmd.arg(dir.join("key.pem")).arg(dir.join("cert.pem"));
+                    }
                 }
                 Kind::H2o => {
                     let conf = dir.join("h2o.conf");
@@ -255,6 +325,7 @@ impl ServerProc {
                 dir: dir.clone(),
                 port,
                 port2,
+                tls: tls.clone(),
             };
             if s.wait_ready() {
                 return s;
@@ -290,8 +361,25 @@ impl ServerProc {
         true
     }
 
+    /// The base URL: `http://127.0.0.1:PORT`, `https://` when the server serves TLS.
     fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        self.url_to("127.0.0.1", self.port)
+    }
+
+    /// The base URL for `host` (a name or an address of the server) and `port`.
+    fn url_to(&self, host: &str, port: u16) -> String {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{host}:{port}")
+    }
+
+    /// The PEM of the CA that signed the server's certificate (TLS only).
+    fn ca_pem(&self) -> Option<&str> {
+        self.tls.as_ref().map(|b| b.ca_pem.as_str())
+    }
+
+    /// A client for [`ServerProc::url`], trusting the server's CA only.
+    fn client(&self) -> (Client, EventLog) {
+        new_client(&self.url(), self.ca_pem())
     }
 
     /// The server's stdout, stderr and error log.
@@ -345,11 +433,21 @@ fn is_root() -> bool {
 fn h2o_config(dir: &Path, docroot: &Path, port: u16, setup: &Setup) -> String {
     // h2o drops privileges to `nobody` when started as root unless told otherwise.
     let user = if is_root() { "user: root\n" } else { "" };
+    // TLS: no OCSP stapling, which would start h2o's OCSP fetcher for the test certificate.
+    let ssl = if setup.tls.is_some() {
+        format!(
+            "  ssl:\n    certificate-file: {d}/cert.pem\n    key-file: {d}/key.pem\n    \
+             ocsp-update-interval: 0\n",
+            d = dir.display()
+        )
+    } else {
+        String::new()
+    };
     format!(
         r#"listen:
   host: 127.0.0.1
   port: {port}
-{user}num-threads: 1
+{ssl}{user}num-threads: 1
 pid-file: {dir}/h2o.pid
 error-log: {dir}/error.log
 access-log: /dev/null
@@ -391,10 +489,19 @@ fn nginx_config(
         echo_module.display()
     );
     let d = dir.display();
+    // TLS with nginx's defaults otherwise (TLS 1.2 only, in 1.22).
+    let (ssl, tls) = if setup.tls.is_some() {
+        (
+            " ssl",
+            format!("\n    ssl_certificate {d}/cert.pem;\n    ssl_certificate_key {d}/key.pem;"),
+        )
+    } else {
+        ("", String::new())
+    };
     let server = |port: u16, extra: &str| {
         format!(
             r#"  server {{
-    listen 127.0.0.1:{port} http2;
+    listen 127.0.0.1:{port}{ssl} http2;{tls}
     root {docroot};
     client_max_body_size 8m;
     client_body_buffer_size 2m;
@@ -495,9 +602,8 @@ impl FrameSpy {
                     Ok(0) | Err(_) => break,
                     Ok(n) => n,
                 };
-                if s_wr.write_all(&buf[..n]).is_err() {
-                    break;
-                }
+                // Record first, then forward: once the server has the bytes it may answer,
+                // and the test may look at the frames as soon as the client has the answer.
                 let mut b = &buf[..n];
                 while !b.is_empty() {
                     if preface > 0 {
@@ -526,6 +632,9 @@ impl FrameSpy {
                             head.clear();
                         }
                     }
+                }
+                if s_wr.write_all(&buf[..n]).is_err() {
+                    break;
                 }
             }
             let _ = s_wr.shutdown(Shutdown::Write);
@@ -560,8 +669,9 @@ impl Drop for FrameSpy {
 
 type EventLog = Arc<Mutex<Vec<Event>>>;
 
-/// A client with a request timeout and an event log.
-fn new_client(url: &str) -> (Client, EventLog) {
+/// The tests' client configuration: a request timeout, an event log and, for `https://`, trust
+/// in the CA `ca_pem` only.
+fn client_config(ca_pem: Option<&str>) -> (Config, EventLog) {
     let log: EventLog = Arc::new(Mutex::new(Vec::new()));
     let l = log.clone();
     let mut cfg = Config::default();
@@ -571,6 +681,15 @@ fn new_client(url: &str) -> (Client, EventLog) {
             l.lock().unwrap().push(e.clone());
         }
     })));
+    if let Some(pem) = ca_pem {
+        cfg.tls.set_ca_pem(pem.as_bytes()).expect("set_ca_pem");
+    }
+    (cfg, log)
+}
+
+/// A client of [`client_config`].
+fn new_client(url: &str, ca_pem: Option<&str>) -> (Client, EventLog) {
+    let (cfg, log) = client_config(ca_pem);
     (Client::new(url, cfg).expect("client"), log)
 }
 
@@ -634,22 +753,22 @@ fn post(
 // Cases run against every server
 
 /// Sequential GETs of 0 B .. 64 MiB files, byte-exact, over one connection.
-fn static_files(kind: Kind) {
+fn static_files(kind: Kind, mode: Mode) {
     let s = ServerProc::start(
         kind,
         Setup {
             big_file: true,
-            ..Setup::default()
+            ..Setup::new(mode)
         },
     );
-    let (c, _) = new_client(&s.url());
+    let (c, _) = s.client();
     let t0 = Instant::now();
     for (name, n) in FILES.into_iter().chain([("f64m", BIG)]) {
         get_file(kind, &c, name, n);
     }
     let snap = c.snapshot();
     println!(
-        "{kind}: static files 0 B..64 MiB in {:?}, connections opened {}",
+        "{kind} ({mode}): static files 0 B..64 MiB in {:?}, connections opened {}",
         t0.elapsed(),
         snap.connections_opened
     );
@@ -661,9 +780,9 @@ fn static_files(kind: Kind) {
 
 /// 100 threads share one client; two rounds of 100 simultaneous GETs of the 16 KiB and 1 MiB
 /// files.
-fn concurrent_100(kind: Kind) {
-    let s = ServerProc::start(kind, Setup::default());
-    let (c, log) = new_client(&s.url());
+fn concurrent_100(kind: Kind, mode: Mode) {
+    let s = ServerProc::start(kind, Setup::new(mode));
+    let (c, log) = s.client();
     let c = Arc::new(c);
     let done = Arc::new(AtomicBool::new(false));
     let peak = Arc::new(AtomicU64::new(0));
@@ -705,8 +824,8 @@ fn concurrent_100(kind: Kind) {
     monitor.join().unwrap();
     let snap = c.snapshot();
     println!(
-        "{kind}: 200 concurrent GETs in {:?}: connections opened {}, peak open streams {}, \
-         stream limits {:?}, retries {}, GOAWAYs {}",
+        "{kind} ({mode}): 200 concurrent GETs in {:?}: connections opened {}, peak open \
+         streams {}, stream limits {:?}, retries {}, GOAWAYs {}",
         t0.elapsed(),
         snap.connections_opened,
         peak.load(Ordering::Relaxed),
@@ -729,23 +848,27 @@ fn concurrent_100(kind: Kind) {
     );
 }
 
-/// A request whose header block (20 KiB) exceeds the 16 KiB default frame size.
-fn big_header_block(kind: Kind) {
+/// A request whose header block (20 KiB) exceeds the 16 KiB default frame size. Over h2c a
+/// relay checks the frames the client sends; over TLS only the outcome is checked.
+fn big_header_block(kind: Kind, mode: Mode) {
     let setup = match kind {
         Kind::Nghttpd => Setup {
             verbose: true,
-            ..Setup::default()
+            ..Setup::new(mode)
         },
-        Kind::H2o => Setup::default(),
+        Kind::H2o => Setup::new(mode),
         Kind::Nginx => Setup {
             second_server: Some("large_client_header_buffers 4 64k;".into()),
-            ..Setup::default()
+            ..Setup::new(mode)
         },
     };
     let s = ServerProc::start(kind, setup);
     let value = big_header_value();
-    let spy = FrameSpy::start(s.port);
-    let (c, log) = new_client(&spy.url());
+    let spy = (mode == Mode::H2c).then(|| FrameSpy::start(s.port));
+    let (c, log) = match &spy {
+        Some(spy) => new_client(&spy.url(), None),
+        None => s.client(),
+    };
     let path = if kind == Kind::Nghttpd {
         "/f16k"
     } else {
@@ -762,7 +885,7 @@ fn big_header_block(kind: Kind) {
         Err(e) => format!("error {e:?}"),
     };
     println!(
-        "{kind}: 20 KiB header block -> {outcome} in {:?}",
+        "{kind} ({mode}): 20 KiB header block -> {outcome} in {:?}",
         t0.elapsed()
     );
 
@@ -771,14 +894,16 @@ fn big_header_block(kind: Kind) {
     // 16 KiB. nginx announces 16777215, but the request normally goes out before nginx's
     // SETTINGS have arrived (and then must be split too); should the SETTINGS win the race,
     // one HEADERS frame is right.
-    let head = header_frames(&spy, 1);
-    println!("{kind}: header block frames {head:?}");
-    if kind == Kind::Nginx && head.len() == 1 {
-        assert_eq!(head[0].kind, HEADERS, "{kind}: {head:?}");
-        assert_eq!(head[0].flags & END_HEADERS, END_HEADERS, "{kind}: {head:?}");
-        assert!(head[0].len > 20 << 10, "{kind}: {head:?}");
-    } else {
-        check_split_header_block(kind, &head);
+    if let Some(spy) = &spy {
+        let head = header_frames(spy, 1);
+        println!("{kind}: header block frames {head:?}");
+        if kind == Kind::Nginx && head.len() == 1 {
+            assert_eq!(head[0].kind, HEADERS, "{kind}: {head:?}");
+            assert_eq!(head[0].flags & END_HEADERS, END_HEADERS, "{kind}: {head:?}");
+            assert!(head[0].len > 20 << 10, "{kind}: {head:?}");
+        } else {
+            check_split_header_block(kind, &head);
+        }
     }
 
     match kind {
@@ -837,24 +962,29 @@ fn big_header_block(kind: Kind) {
     // the client knows nginx's SETTINGS_MAX_FRAME_SIZE (16777215), so the block goes out as a
     // single HEADERS frame.
     if let Some(p2) = s.port2 {
-        let spy2 = FrameSpy::start(p2);
-        let (c2, _) = new_client(&spy2.url());
+        let spy2 = (mode == Mode::H2c).then(|| FrameSpy::start(p2));
+        let (c2, _) = match &spy2 {
+            Some(spy2) => new_client(&spy2.url(), None),
+            None => new_client(&s.url_to("127.0.0.1", p2), s.ca_pem()),
+        };
         get_file(kind, &c2, "f1", 1);
         let r = c2
             .execute(req)
             .unwrap_or_else(|e| panic!("{kind} (64k header buffers): {e:?}"));
         assert_eq!(r.status(), 200, "{kind} (64k header buffers)");
         check_bytes(&format!("{kind}: echoed x-big"), r.body(), &value);
-        let head = header_frames(&spy2, 3);
-        println!("{kind} (64k header buffers, after SETTINGS): header block frames {head:?}");
-        assert_eq!(
-            head.len(),
-            1,
-            "{kind}: expected one HEADERS frame: {head:?}"
-        );
-        assert_eq!(head[0].kind, HEADERS, "{kind}: {head:?}");
-        assert_eq!(head[0].flags & END_HEADERS, END_HEADERS, "{kind}: {head:?}");
-        assert!(head[0].len > 20 << 10, "{kind}: {head:?}");
+        if let Some(spy2) = &spy2 {
+            let head = header_frames(spy2, 3);
+            println!("{kind} (64k header buffers, after SETTINGS): header block frames {head:?}");
+            assert_eq!(
+                head.len(),
+                1,
+                "{kind}: expected one HEADERS frame: {head:?}"
+            );
+            assert_eq!(head[0].kind, HEADERS, "{kind}: {head:?}");
+            assert_eq!(head[0].flags & END_HEADERS, END_HEADERS, "{kind}: {head:?}");
+            assert!(head[0].len > 20 << 10, "{kind}: {head:?}");
+        }
         get_file(kind, &c2, "f16k", 16 << 10);
         assert_eq!(c2.snapshot().connections_opened, 1);
     }
@@ -908,9 +1038,9 @@ fn check_split_header_block(kind: Kind, head: &[FrameHead]) {
 
 /// POST 1 MiB bodies: echoed back by each server; POST to a static file where the server refuses
 /// it.
-fn post_1mib(kind: Kind) {
-    let s = ServerProc::start(kind, Setup::default());
-    let (c, _) = new_client(&s.url());
+fn post_1mib(kind: Kind, mode: Mode) {
+    let s = ServerProc::start(kind, Setup::new(mode));
+    let (c, _) = s.client();
     let body = post_body(1 << 20);
     let t0 = Instant::now();
     // Three in a row (3 MiB in total: beyond every initial window), with and without
@@ -930,7 +1060,7 @@ fn post_1mib(kind: Kind) {
     get_file(kind, &c, "f16k", 16 << 10);
     let snap = c.snapshot();
     println!(
-        "{kind}: POSTs done in {:?}, connections opened {}",
+        "{kind} ({mode}): POSTs done in {:?}, connections opened {}",
         t0.elapsed(),
         snap.connections_opened
     );
@@ -940,26 +1070,29 @@ fn post_1mib(kind: Kind) {
     );
 }
 
+/// A module per case with a test per server: `per_server!(Tls: static_files)` makes
+/// `static_files::{nghttpd, h2o, nginx}` calling `static_files(Kind::..., Mode::Tls)`.
 macro_rules! per_server {
-    ($($case:ident),*) => {$(
+    ($mode:ident: $($case:ident),*) => {$(
         mod $case {
+            use crate::{Kind, Mode};
             #[test]
             fn nghttpd() {
-                super::$case(super::Kind::Nghttpd)
+                crate::$case(Kind::Nghttpd, Mode::$mode)
             }
             #[test]
             fn h2o() {
-                super::$case(super::Kind::H2o)
+                crate::$case(Kind::H2o, Mode::$mode)
             }
             #[test]
             fn nginx() {
-                super::$case(super::Kind::Nginx)
+                crate::$case(Kind::Nginx, Mode::$mode)
             }
         }
     )*};
 }
 
-per_server!(static_files, concurrent_100, big_header_block, post_1mib);
+per_server!(H2c: static_files, concurrent_100, big_header_block, post_1mib);
 
 // ---------------------------------------------------------------------------------------------
 // Server-specific cases
@@ -968,15 +1101,19 @@ per_server!(static_files, concurrent_100, big_header_block, post_1mib);
 /// concurrent GETs must all succeed on fresh connections.
 #[test]
 fn nginx_goaway_after_keepalive_requests() {
+    nginx_keepalive_requests(Mode::H2c);
+}
+
+fn nginx_keepalive_requests(mode: Mode) {
     let kind = Kind::Nginx;
     let s = ServerProc::start(
         kind,
         Setup {
             extra: "keepalive_requests 50;".into(),
-            ..Setup::default()
+            ..Setup::new(mode)
         },
     );
-    let (c, log) = new_client(&s.url());
+    let (c, log) = s.client();
     let c = Arc::new(c);
     let one = move |c: &Client, i: usize| {
         try_get_file(kind, c, "f16k", 16 << 10).map_err(|e| format!("#{i}: {e}"))
@@ -987,8 +1124,8 @@ fn nginx_goaway_after_keepalive_requests() {
     let seq = c.snapshot();
     let seq_goaways = count_events(&log, EventKind::GoAway);
     println!(
-        "nginx keepalive_requests 50: 1000 sequential GETs in {:?}: {} errors, connections \
-         opened {}, GOAWAYs {}, retries {}",
+        "nginx ({mode}) keepalive_requests 50: 1000 sequential GETs in {:?}: {} errors, \
+         connections opened {}, GOAWAYs {}, retries {}",
         t0.elapsed(),
         errors.len(),
         seq.connections_opened,
@@ -1029,8 +1166,8 @@ fn nginx_goaway_after_keepalive_requests() {
     }
     let conc = c.snapshot();
     println!(
-        "nginx keepalive_requests 50: 1000 GETs from 20 threads in {:?}: {} errors, connections \
-         opened {}, GOAWAYs {}, retries {}",
+        "nginx ({mode}) keepalive_requests 50: 1000 GETs from 20 threads in {:?}: {} errors, \
+         connections opened {}, GOAWAYs {}, retries {}",
         t0.elapsed(),
         errors.len(),
         conc.connections_opened - seq.connections_opened,
@@ -1060,15 +1197,15 @@ fn nginx_goaway_after_keepalive_requests() {
 }
 
 /// The server closes an idle connection (GOAWAY after 1 s); the next request reconnects.
-fn idle_close(kind: Kind, extra: &str) {
+fn idle_close(kind: Kind, mode: Mode, extra: &str) {
     let s = ServerProc::start(
         kind,
         Setup {
             extra: extra.into(),
-            ..Setup::default()
+            ..Setup::new(mode)
         },
     );
-    let (c, log) = new_client(&s.url());
+    let (c, log) = s.client();
     get_file(kind, &c, "f16k", 16 << 10);
     thread::sleep(Duration::from_millis(2500));
     let goaways = count_events(&log, EventKind::GoAway);
@@ -1076,8 +1213,8 @@ fn idle_close(kind: Kind, extra: &str) {
     get_file(kind, &c, "f16k", 16 << 10);
     let snap = c.snapshot();
     println!(
-        "{kind} idle close ({extra}): GOAWAYs {goaways}, closes {closed} while idle; connections \
-         opened {}, retries {}",
+        "{kind} ({mode}) idle close ({extra}): GOAWAYs {goaways}, closes {closed} while idle; \
+         connections opened {}, retries {}",
         snap.connections_opened, snap.retries
     );
     assert!(
@@ -1091,10 +1228,369 @@ fn idle_close(kind: Kind, extra: &str) {
 
 #[test]
 fn nginx_idle_close() {
-    idle_close(Kind::Nginx, "keepalive_timeout 1s;");
+    idle_close(Kind::Nginx, Mode::H2c, "keepalive_timeout 1s;");
 }
 
 #[test]
 fn h2o_idle_close() {
-    idle_close(Kind::H2o, "http2-idle-timeout: 1");
+    idle_close(Kind::H2o, Mode::H2c, "http2-idle-timeout: 1");
+}
+
+// ---------------------------------------------------------------------------------------------
+// TLS
+
+/// The server by name (`https://localhost:PORT`): SNI `localhost`, the certificate's DNS name
+/// checked.
+fn by_name(kind: Kind, mode: Mode) {
+    assert_eq!(mode, Mode::Tls, "by_name is a TLS case");
+    let s = ServerProc::start(kind, Setup::new(mode));
+    let (c, _) = new_client(&s.url_to("localhost", s.port), s.ca_pem());
+    get_file(kind, &c, "f16k", 16 << 10);
+    get_file(kind, &c, "f1m", 1 << 20);
+    assert_eq!(
+        c.snapshot().connections_opened,
+        1,
+        "{kind}: one connection by name"
+    );
+}
+
+/// The cases over TLS (h2 by ALPN, the server's certificate verified against the CA made for
+/// it), and the TLS-only ones.
+mod tls {
+    use super::*;
+
+    per_server!(Tls: static_files, concurrent_100, big_header_block, post_1mib, by_name);
+
+    #[test]
+    fn nginx_goaway_after_keepalive_requests() {
+        nginx_keepalive_requests(Mode::Tls);
+    }
+
+    #[test]
+    fn nginx_idle_close() {
+        idle_close(Kind::Nginx, Mode::Tls, "keepalive_timeout 1s;");
+    }
+
+    #[test]
+    fn h2o_idle_close() {
+        idle_close(Kind::H2o, Mode::Tls, "http2-idle-timeout: 1");
+    }
+
+    /// A client trusting another CA: `ErrorKind::Tls` with "unknown CA", by address and by
+    /// name; a client trusting the server's CA gets the file.
+    #[test]
+    fn nghttpd_unknown_ca() {
+        let kind = Kind::Nghttpd;
+        let s = ServerProc::start(kind, Setup::new(Mode::Tls));
+        let other = h2client_testserver::tls::generate(CERT_NAMES);
+        for host in ["127.0.0.1", "localhost"] {
+            let (c, _) = new_client(&s.url_to(host, s.port), Some(&other.ca_pem));
+            for attempt in 0..2 {
+                let what = format!("{kind}: {host}, another CA, request #{attempt}");
+                let e = get(&c, "/f16k")
+                    .map(|r| r.status())
+                    .expect_err(&format!("{what}: an untrusted certificate was accepted"));
+                println!("{what}: {:?}: {}", e.kind, e.message);
+                assert_eq!(e.kind, ErrorKind::Tls, "{what}: {e:?}");
+                assert!(e.message.contains("unknown CA"), "{what}: {e:?}");
+                assert_eq!(e.processed, Processed::No, "{what}: {e:?}");
+            }
+        }
+        let (c, _) = s.client();
+        get_file(kind, &c, "f16k", 16 << 10);
+    }
+
+    /// A certificate for `localhost` only: by address (127.0.0.1) the client fails with
+    /// `ErrorKind::Tls` and "name mismatch"; by name it gets the file.
+    #[test]
+    fn nghttpd_name_mismatch() {
+        let kind = Kind::Nghttpd;
+        let s = ServerProc::start(
+            kind,
+            Setup {
+                tls: Some(&["localhost"]),
+                ..Setup::default()
+            },
+        );
+        let (c, _) = s.client();
+        let e = get(&c, "/f16k")
+            .map(|r| r.status())
+            .expect_err("127.0.0.1 accepted with a certificate for localhost only");
+        println!(
+            "{kind}: 127.0.0.1, certificate for localhost: {:?}: {}",
+            e.kind, e.message
+        );
+        assert_eq!(e.kind, ErrorKind::Tls, "{kind}: {e:?}");
+        assert!(e.message.contains("name mismatch"), "{kind}: {e:?}");
+        assert!(e.message.contains("127.0.0.1"), "{kind}: {e:?}");
+        assert_eq!(e.processed, Processed::No, "{kind}: {e:?}");
+        let (c, _) = new_client(&s.url_to("localhost", s.port), s.ca_pem());
+        get_file(kind, &c, "f16k", 16 << 10);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Measurements, by hand only (ignored by `cargo test`):
+//
+//   cargo test --release --test interop -- --ignored --nocapture measure_tls_cost
+
+/// h2c and TLS side by side against nghttpd (`-n 1`) and h2o (`num-threads: 1`), an h2c and a
+/// TLS server of each, otherwise configured alike. Prints figures; asserts only that the
+/// requests succeed.
+///
+/// 1. Connection setup: `Client::new` + a first GET of the 1-byte file (a fresh client: TCP,
+///    for TLS a full handshake, the HTTP/2 preface); the same client reconnecting after its
+///    idle timeout (10 ms) closed its connection (TLS may resume the session); and, for
+///    reference, a GET on an open connection. Alternating the variants, 20 warm-up rounds,
+///    then [`SETUP_ROUNDS`]; median and p90.
+/// 2. Bulk: [`BULK_REQUESTS`] GETs of the 1 MiB file from [`BULK_THREADS`] threads on one
+///    client; MiB/s and the CPU time of this process (getrusage) and of the server
+///    (/proc/PID/stat); h2c and TLS alternating, [`BULK_ROUNDS`] rounds each after a warm-up
+///    round; medians.
+#[test]
+#[ignore = "measurement, by hand: --ignored --nocapture, in release"]
+fn measure_tls_cost() {
+    for kind in [Kind::Nghttpd, Kind::H2o] {
+        let servers = [Mode::H2c, Mode::Tls].map(|m| ServerProc::start(kind, Setup::new(m)));
+        measure_setup(kind, &servers);
+        measure_bulk(kind, &servers);
+    }
+}
+
+const SETUP_ROUNDS: usize = 200;
+const BULK_REQUESTS: usize = 1000;
+const BULK_THREADS: usize = 8;
+const BULK_ROUNDS: usize = 3;
+
+/// A plain configuration for `s` (no event hook).
+fn measure_config(s: &ServerProc) -> Config {
+    let (mut cfg, _) = client_config(s.ca_pem());
+    cfg.events = None;
+    cfg
+}
+
+/// GET /f1, which must be the 1-byte file.
+fn small_get(c: &Client) {
+    let r = get(c, "/f1").unwrap_or_else(|e| panic!("GET /f1: {e:?}"));
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.body(), &file_bytes()[..1]);
+}
+
+fn micros(d: Duration) -> u64 {
+    d.as_micros().try_into().unwrap_or(u64::MAX)
+}
+
+/// Median and 90th percentile.
+fn median_p90(v: &mut [u64]) -> (u64, u64) {
+    v.sort_unstable();
+    (v[v.len() / 2], v[v.len() * 9 / 10])
+}
+
+fn measure_setup(kind: Kind, servers: &[ServerProc; 2]) {
+    const WARMUP: usize = 20;
+    let cfgs = servers.each_ref().map(measure_config);
+    let reconnecting = servers.each_ref().map(|s| {
+        let mut cfg = measure_config(s);
+        cfg.set_idle_timeout_ms(10);
+        Client::new(&s.url(), cfg).expect("client")
+    });
+    let open = servers
+        .each_ref()
+        .map(|s| Client::new(&s.url(), measure_config(s)).expect("client"));
+    // [mode] -> samples in µs
+    let (mut fresh, mut again, mut warm) = ([vec![], vec![]], [vec![], vec![]], [vec![], vec![]]);
+    for round in 0..WARMUP + SETUP_ROUNDS {
+        for m in 0..2 {
+            let t0 = Instant::now();
+            let c = Client::new(&servers[m].url(), cfgs[m].clone()).expect("client");
+            small_get(&c);
+            let t_fresh = t0.elapsed();
+            drop(c);
+
+            let rc = &reconnecting[m];
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while rc.snapshot().connections > 0 {
+                assert!(Instant::now() < deadline, "the idle connection stays open");
+                thread::sleep(Duration::from_millis(1));
+            }
+            let t0 = Instant::now();
+            small_get(rc);
+            let t_again = t0.elapsed();
+
+            let t0 = Instant::now();
+            small_get(&open[m]);
+            let t_warm = t0.elapsed();
+
+            if round >= WARMUP {
+                fresh[m].push(micros(t_fresh));
+                again[m].push(micros(t_again));
+                warm[m].push(micros(t_warm));
+            }
+        }
+    }
+    for m in 0..2 {
+        let opened = reconnecting[m].snapshot().connections_opened;
+        assert_eq!(
+            opened,
+            (WARMUP + SETUP_ROUNDS) as u64,
+            "{kind}: the reconnecting client opened {opened} connections"
+        );
+        assert_eq!(open[m].snapshot().connections_opened, 1);
+    }
+    // Where the time goes: CPU per connection of this process and of the server, the variants
+    // one after the other this time.
+    let mut cpu = [[(0u64, 0u64); 2]; 2];
+    for m in 0..2 {
+        let (u0, s0) = process_cpu();
+        let srv0 = server_cpu(&servers[m]);
+        for _ in 0..SETUP_ROUNDS {
+            let c = Client::new(&servers[m].url(), cfgs[m].clone()).expect("client");
+            small_get(&c);
+        }
+        let (u1, s1) = process_cpu();
+        let n = SETUP_ROUNDS as u64;
+        cpu[m][0] = (
+            micros((u1 + s1) - (u0 + s0)) / n,
+            micros(server_cpu(&servers[m]) - srv0) / n,
+        );
+        let rc = &reconnecting[m];
+        let (u0, s0) = process_cpu();
+        let srv0 = server_cpu(&servers[m]);
+        for _ in 0..SETUP_ROUNDS {
+            // One sleep past the idle timeout, so that polling adds next to no CPU time.
+            thread::sleep(Duration::from_millis(15));
+            while rc.snapshot().connections > 0 {
+                thread::sleep(Duration::from_millis(1));
+            }
+            small_get(rc);
+        }
+        let (u1, s1) = process_cpu();
+        cpu[m][1] = (
+            micros((u1 + s1) - (u0 + s0)) / n,
+            micros(server_cpu(&servers[m]) - srv0) / n,
+        );
+    }
+    println!("{kind}: connection setup on loopback, {SETUP_ROUNDS} runs, µs (median / p90)");
+    for (m, mode) in [Mode::H2c, Mode::Tls].into_iter().enumerate() {
+        let (f50, f90) = median_p90(&mut fresh[m]);
+        let (a50, a90) = median_p90(&mut again[m]);
+        let (w50, w90) = median_p90(&mut warm[m]);
+        println!(
+            "  {mode:<3}  new client + first GET {f50:>6} / {f90:>6}   same client reconnect + \
+             GET {a50:>6} / {a90:>6}   GET on open connection {w50:>5} / {w90:>5}"
+        );
+        println!(
+            "       CPU µs per connection (client / server): new client {} / {}, same client \
+             reconnect {} / {}",
+            cpu[m][0].0, cpu[m][0].1, cpu[m][1].0, cpu[m][1].1
+        );
+    }
+}
+
+/// User and system CPU time of this process.
+fn process_cpu() -> (Duration, Duration) {
+    // SAFETY: getrusage fills the struct it is given; an all-zero rusage is a valid value.
+    let ru = unsafe {
+        let mut ru: libc::rusage = std::mem::zeroed();
+        assert_eq!(libc::getrusage(libc::RUSAGE_SELF, &mut ru), 0, "getrusage");
+        ru
+    };
+    let tv = |t: libc::timeval| {
+        Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+    };
+    (tv(ru.ru_utime), tv(ru.ru_stime))
+}
+
+/// User + system CPU time of a server process, from /proc/PID/stat (clock-tick resolution).
+fn server_cpu(s: &ServerProc) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", s.child.id())).expect("stat");
+    // After "pid (comm) ": state is field 3; utime and stime are fields 14 and 15.
+    let rest = &stat[stat.rfind(')').expect("comm") + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap();
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
+    Duration::from_secs_f64(ticks as f64 / hz as f64)
+}
+
+struct Bulk {
+    mib_s: f64,
+    user: Duration,
+    sys: Duration,
+    server: Duration,
+}
+
+/// [`BULK_REQUESTS`] GETs of /f1m from [`BULK_THREADS`] threads on one client.
+fn bulk_round(s: &ServerProc) -> Bulk {
+    let c = Client::new(&s.url(), measure_config(s)).expect("client");
+    small_get(&c);
+    let (u0, s0) = process_cpu();
+    let srv0 = server_cpu(s);
+    let t0 = Instant::now();
+    thread::scope(|sc| {
+        for _ in 0..BULK_THREADS {
+            sc.spawn(|| {
+                for _ in 0..BULK_REQUESTS / BULK_THREADS {
+                    let r = get(&c, "/f1m").unwrap_or_else(|e| panic!("GET /f1m: {e:?}"));
+                    assert_eq!(r.status(), 200);
+                    assert_eq!(r.body().len(), 1 << 20);
+                }
+            });
+        }
+    });
+    let wall = t0.elapsed();
+    let (u1, s1) = process_cpu();
+    assert_eq!(c.snapshot().connections_opened, 1);
+    Bulk {
+        mib_s: BULK_REQUESTS as f64 / wall.as_secs_f64(),
+        user: u1 - u0,
+        sys: s1 - s0,
+        server: server_cpu(s) - srv0,
+    }
+}
+
+fn measure_bulk(kind: Kind, servers: &[ServerProc; 2]) {
+    for s in servers {
+        bulk_round(s);
+    }
+    let mut rounds: [Vec<Bulk>; 2] = [vec![], vec![]];
+    for _ in 0..BULK_ROUNDS {
+        for m in 0..2 {
+            rounds[m].push(bulk_round(&servers[m]));
+        }
+    }
+    println!(
+        "{kind}: {BULK_REQUESTS} GETs of 1 MiB from {BULK_THREADS} threads, one client \
+         ({BULK_ROUNDS} rounds each, alternating)"
+    );
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    for (m, mode) in [Mode::H2c, Mode::Tls].into_iter().enumerate() {
+        let r = &rounds[m];
+        let each: Vec<String> = r
+            .iter()
+            .map(|b| {
+                format!(
+                    "{:.0} MiB/s cpu {:.2}+{:.2} s server {:.2} s",
+                    b.mib_s,
+                    b.user.as_secs_f64(),
+                    b.sys.as_secs_f64(),
+                    b.server.as_secs_f64()
+                )
+            })
+            .collect();
+        let mib_s = median(r.iter().map(|b| b.mib_s).collect());
+        let user = median(r.iter().map(|b| b.user.as_secs_f64()).collect());
+        let sys = median(r.iter().map(|b| b.sys.as_secs_f64()).collect());
+        let cpu = median(r.iter().map(|b| (b.user + b.sys).as_secs_f64()).collect());
+        let server = median(r.iter().map(|b| b.server.as_secs_f64()).collect());
+        println!(
+            "  {mode:<3}  median {mib_s:.0} MiB/s, client CPU {cpu:.2} s (user {user:.2}, sys \
+             {sys:.2}; {:.2} ms per MiB), server CPU {server:.2} s   [rounds: {}]",
+            cpu * 1000.0 / BULK_REQUESTS as f64,
+            each.join("; ")
+        );
+    }
 }
