@@ -26,6 +26,14 @@ impl HeaderList {
         HeaderList::default()
     }
 
+    /// An empty list with room for `fields` fields of `bytes` bytes in total.
+    pub fn with_capacity(bytes: usize, fields: usize) -> HeaderList {
+        HeaderList {
+            buf: Vec::with_capacity(bytes),
+            fields: Vec::with_capacity(fields),
+        }
+    }
+
     /// Appends a field. Lists are bounded by the caller's limits far below 4 GiB.
     pub fn push(&mut self, name: &[u8], value: &[u8]) {
         let name_off = self.buf.len() as u32;

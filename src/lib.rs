@@ -31,3 +31,8 @@ pub use config::Config;
 pub use error::{Error, ErrorKind, Origin, Processed, Reason};
 pub use request::Request;
 pub use response::Response;
+
+/// The allocator of the library's own allocations (C code keeps using malloc).
+#[cfg(feature = "fast-alloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -39,6 +39,9 @@ pub struct Queue {
 struct Items {
     q: VecDeque<Completion>,
     waiters: u32,
+    /// Someone asked for the fd: from then on it mirrors the queue. Until then nobody can be
+    /// watching it, so the two syscalls per batch are skipped.
+    armed: bool,
 }
 
 fn lock(m: &Mutex<Items>) -> MutexGuard<'_, Items> {
@@ -68,25 +71,32 @@ impl Queue {
 
     /// The descriptor that is readable while completions are pending.
     pub fn fd(&self) -> RawFd {
+        let mut items = lock(&self.items);
+        if !items.armed {
+            items.armed = true;
+            if !items.q.is_empty() {
+                self.signal();
+            }
+        }
         self.fd.as_raw_fd()
     }
 
     fn signal(&self) {
         let one: u64 = 1;
         // SAFETY: writes 8 bytes from a valid u64 to our own eventfd.
-        let _ = unsafe { libc::write(self.fd(), (&one as *const u64).cast(), 8) };
+        let _ = unsafe { libc::write(self.fd.as_raw_fd(), (&one as *const u64).cast(), 8) };
     }
 
     fn clear(&self) {
         let mut v: u64 = 0;
         // SAFETY: reads 8 bytes into a valid u64 from our own non-blocking eventfd.
-        let _ = unsafe { libc::read(self.fd(), (&mut v as *mut u64).cast(), 8) };
+        let _ = unsafe { libc::read(self.fd.as_raw_fd(), (&mut v as *mut u64).cast(), 8) };
     }
 
     /// Posts a completion (from any thread).
     pub fn push(&self, c: Completion) {
         let mut items = lock(&self.items);
-        if items.q.is_empty() {
+        if items.q.is_empty() && items.armed {
             self.signal();
         }
         items.q.push_back(c);
@@ -130,7 +140,7 @@ impl Queue {
         }
         let n = max.min(items.q.len());
         out.extend(items.q.drain(..n));
-        if items.q.is_empty() {
+        if items.q.is_empty() && items.armed {
             self.clear();
         }
         Ok(())
@@ -141,7 +151,7 @@ impl Queue {
         let mut items = lock(&self.items);
         let had = !items.q.is_empty();
         items.q.retain(|c| c.call != call);
-        if had && items.q.is_empty() {
+        if had && items.q.is_empty() && items.armed {
             self.clear();
         }
     }
@@ -189,6 +199,20 @@ mod tests {
         assert!(readable(q.fd()), "one left");
         q.poll(10, Some(Duration::ZERO), &mut out).unwrap();
         assert_eq!(out.len(), 3);
+        assert!(!readable(q.fd()));
+    }
+
+    #[test]
+    fn fd_asked_for_late_still_reflects_the_queue() {
+        let q = Queue::new().unwrap();
+        q.push(Completion {
+            tag: 1,
+            call: 1,
+            result: 0,
+        });
+        assert!(readable(q.fd()), "armed with a completion pending");
+        let mut out = Vec::new();
+        q.poll(1, Some(Duration::ZERO), &mut out).unwrap();
         assert!(!readable(q.fd()));
     }
 

@@ -33,13 +33,65 @@ pub struct Request {
 
 /// RFC 9110 §5.6.2 token characters.
 pub(crate) fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+    CHAR_CLASS[b as usize] & TCHAR != 0
 }
+
+/// Whether `name` is a valid HTTP/2 field name: non-empty lowercase token characters.
+pub(crate) fn is_lower_token(name: &[u8]) -> bool {
+    !name.is_empty()
+        && name
+            .iter()
+            .all(|&b| CHAR_CLASS[b as usize] & LOWER_TCHAR != 0)
+}
+
+const TCHAR: u8 = 1;
+const LOWER_TCHAR: u8 = 2;
+const VALUE_FORBIDDEN: u8 = 4;
+
+/// Byte classes, looked up once per byte: field checks run on every response header, so a
+/// table beats a chain of comparisons.
+static CHAR_CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        let tchar = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'!' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'.'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'|'
+                    | b'~'
+            );
+        if tchar {
+            t[i] |= TCHAR;
+            if !b.is_ascii_uppercase() {
+                t[i] |= LOWER_TCHAR;
+            }
+        }
+        if b == 0 || b == b'\r' || b == b'\n' {
+            t[i] |= VALUE_FORBIDDEN;
+        }
+        i += 1;
+    }
+    t
+};
 
 /// A field value may not contain NUL, CR or LF, nor start or end with whitespace
 /// (RFC 9113 §8.2.1).
 pub(crate) fn valid_value(v: &[u8]) -> bool {
-    !v.iter().any(|&b| b == 0 || b == b'\r' || b == b'\n')
+    !v.iter()
+        .any(|&b| CHAR_CLASS[b as usize] & VALUE_FORBIDDEN != 0)
         && !v.first().is_some_and(|&b| b == b' ' || b == b'\t')
         && !v.last().is_some_and(|&b| b == b' ' || b == b'\t')
 }

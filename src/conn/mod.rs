@@ -315,3 +315,26 @@ where
     tokio::spawn(r.run());
     shared
 }
+
+/// Hashes stream ids (small odd integers chosen by us, never by the peer) with one multiply:
+/// SipHash's protection against chosen keys buys nothing here and costs on every frame.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct StreamIdHasher(u64);
+
+impl std::hash::Hasher for StreamIdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u32(&mut self, v: u32) {
+        self.0 = u64::from(v).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+/// A map keyed by stream id.
+pub(crate) type StreamMap<V> =
+    std::collections::HashMap<u32, V, std::hash::BuildHasherDefault<StreamIdHasher>>;

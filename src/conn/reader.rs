@@ -1,7 +1,6 @@
 //! The reader task: parses every frame from the server, handles connection-level frames itself
 //! and dispatches stream frames to the stream map it owns.
 
-use std::collections::HashMap;
 use std::pin::pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -60,7 +59,7 @@ pub(crate) struct Reader<R> {
     cfg: Arc<Config>,
     buf: BytesMut,
     dec: Decoder,
-    streams: HashMap<u32, Box<RecvStream>>,
+    streams: super::StreamMap<Box<RecvStream>>,
     /// Highest stream id registered by the writer; higher ids are idle.
     max_id: u32,
     cont: Option<Continuing>,
@@ -117,7 +116,7 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
             conn_window: i64::from(cfg.connection_window_size),
             cfg,
             buf: BytesMut::with_capacity(READ_CHUNK),
-            streams: HashMap::new(),
+            streams: super::StreamMap::default(),
             max_id: 0,
             cont: None,
             block: Vec::new(),

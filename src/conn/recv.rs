@@ -4,7 +4,7 @@
 use crate::error::{Error, ErrorKind, Processed, Reason};
 use crate::exchange::Mode;
 use crate::exchange::Pending;
-use crate::request::{is_connection_specific, is_tchar, valid_value};
+use crate::request::{is_connection_specific, is_lower_token, valid_value};
 use crate::response::Response;
 
 use super::Slot;
@@ -56,7 +56,11 @@ impl ResponseBuilder {
     pub(crate) fn new(method: &str, max_body: u64, max_list: usize, mode: Mode) -> ResponseBuilder {
         ResponseBuilder {
             phase: Phase::Head,
-            resp: Response::default(),
+            // Sized for a typical response head, so decoding it reallocates nothing.
+            resp: Response {
+                headers: crate::headers::HeaderList::with_capacity(512, 16),
+                ..Response::default()
+            },
             content_length: None,
             received: 0,
             no_content: method == "HEAD",
@@ -144,7 +148,7 @@ impl ResponseBuilder {
             return;
         }
         self.blk_regular_seen = true;
-        if name.is_empty() || !name.iter().all(|&b| is_tchar(b) && !b.is_ascii_uppercase()) {
+        if !is_lower_token(name) {
             self.blk_error = Some(format!(
                 "invalid header name '{}' (names must be lowercase tokens)",
                 String::from_utf8_lossy(name)

@@ -1,7 +1,7 @@
 //! The writer task: serializes requests and control frames, owns stream ids, the HPACK
 //! encoder and the send windows, and writes in batches (one vectored write per wakeup).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::future::Future;
 use std::io::IoSlice;
 use std::pin::pin;
@@ -91,7 +91,7 @@ pub(crate) struct Writer<W> {
     peer_initial_window: i64,
     peer_max_header_list: u64,
     conn_window: i64,
-    sending: HashMap<u32, SendStream>,
+    sending: super::StreamMap<SendStream>,
     ready: VecDeque<u32>,
     draining: bool,
     stop: Stop,
@@ -132,7 +132,7 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Writer<W> {
             peer_initial_window: i64::from(DEFAULT_WINDOW_SIZE),
             peer_max_header_list: u64::MAX,
             conn_window: i64::from(DEFAULT_WINDOW_SIZE),
-            sending: HashMap::new(),
+            sending: super::StreamMap::default(),
             ready: VecDeque::new(),
             draining: false,
             stop: Stop::No,
