@@ -6,9 +6,10 @@
 //! pending, because the eventfd counter is set when the queue goes from empty to non-empty and
 //! cleared when `poll` empties it, both under the queue's lock.
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, ErrorKind, Result};
@@ -42,6 +43,37 @@ struct Items {
     /// Someone asked for the fd: from then on it mirrors the queue. Until then nobody can be
     /// watching it, so the two syscalls per batch are skipped.
     armed: bool,
+    /// The eventfd counter is non-zero.
+    signaled: bool,
+}
+
+thread_local! {
+    /// Queues that got completions during the current [`batch`] on this thread.
+    static DEFERRED: RefCell<Option<Vec<Arc<Queue>>>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` (a connection's handling of one read: many streams may complete) and wakes each
+/// queue's pollers once at the end instead of once per completion: one wake-up per batch,
+/// and no poller woken while the completing thread still holds per-call locks.
+pub fn batch<R>(f: impl FnOnce() -> R) -> R {
+    let outer = DEFERRED.with(|d| {
+        let mut d = d.borrow_mut();
+        if d.is_some() {
+            true
+        } else {
+            *d = Some(Vec::new());
+            false
+        }
+    });
+    let r = f();
+    if !outer {
+        let list = DEFERRED.with(|d| d.borrow_mut().take()).unwrap_or_default();
+        for q in list {
+            let items = lock(&q.items);
+            q.kick_locked(items);
+        }
+    }
+    r
 }
 
 fn lock(m: &Mutex<Items>) -> MutexGuard<'_, Items> {
@@ -76,6 +108,7 @@ impl Queue {
             items.armed = true;
             if !items.q.is_empty() {
                 self.signal();
+                items.signaled = true;
             }
         }
         self.fd.as_raw_fd()
@@ -93,13 +126,37 @@ impl Queue {
         let _ = unsafe { libc::read(self.fd.as_raw_fd(), (&mut v as *mut u64).cast(), 8) };
     }
 
-    /// Posts a completion (from any thread).
-    pub fn push(&self, c: Completion) {
+    /// Posts a completion (from any thread). Inside [`batch`] the wake-up of pollers (the
+    /// condvar and the eventfd) is deferred to the end of the batch.
+    pub fn push(self: &Arc<Self>, c: Completion) {
+        let deferred = DEFERRED.with(|d| {
+            let mut d = d.borrow_mut();
+            match d.as_mut() {
+                Some(list) => {
+                    if !list.iter().any(|q| Arc::ptr_eq(q, self)) {
+                        list.push(self.clone());
+                    }
+                    true
+                }
+                None => false,
+            }
+        });
         let mut items = lock(&self.items);
-        if items.q.is_empty() && items.armed {
-            self.signal();
-        }
         items.q.push_back(c);
+        if !deferred {
+            self.kick_locked(items);
+        }
+    }
+
+    /// Makes the fd readable and wakes one poller if completions are pending.
+    fn kick_locked(&self, mut items: MutexGuard<'_, Items>) {
+        if items.q.is_empty() {
+            return;
+        }
+        if items.armed && !items.signaled {
+            self.signal();
+            items.signaled = true;
+        }
         let wake = items.waiters > 0;
         drop(items);
         if wake {
@@ -140,8 +197,9 @@ impl Queue {
         }
         let n = max.min(items.q.len());
         out.extend(items.q.drain(..n));
-        if items.q.is_empty() && items.armed {
+        if items.q.is_empty() && items.signaled {
             self.clear();
+            items.signaled = false;
         }
         Ok(())
     }
@@ -151,8 +209,9 @@ impl Queue {
         let mut items = lock(&self.items);
         let had = !items.q.is_empty();
         items.q.retain(|c| c.call != call);
-        if had && items.q.is_empty() && items.armed {
+        if had && items.q.is_empty() && items.signaled {
             self.clear();
+            items.signaled = false;
         }
     }
 
@@ -183,7 +242,7 @@ mod tests {
 
     #[test]
     fn fd_is_level_triggered() {
-        let q = Queue::new().unwrap();
+        let q = Arc::new(Queue::new().unwrap());
         assert!(!readable(q.fd()));
         for t in 0..3 {
             q.push(Completion {
@@ -204,7 +263,7 @@ mod tests {
 
     #[test]
     fn fd_asked_for_late_still_reflects_the_queue() {
-        let q = Queue::new().unwrap();
+        let q = Arc::new(Queue::new().unwrap());
         q.push(Completion {
             tag: 1,
             call: 1,
@@ -217,8 +276,32 @@ mod tests {
     }
 
     #[test]
+    fn batch_defers_wakeups_to_its_end() {
+        let q = Arc::new(Queue::new().unwrap());
+        let fd = q.fd();
+        batch(|| {
+            q.push(Completion {
+                tag: 1,
+                call: 1,
+                result: 0,
+            });
+            q.push(Completion {
+                tag: 2,
+                call: 2,
+                result: 0,
+            });
+            assert!(!readable(fd), "not signalled inside the batch");
+        });
+        assert!(readable(fd));
+        let mut out = Vec::new();
+        q.poll(10, Some(Duration::ZERO), &mut out).unwrap();
+        assert_eq!(out.len(), 2);
+        assert!(!readable(fd));
+    }
+
+    #[test]
     fn poll_waits_and_times_out() {
-        let q = std::sync::Arc::new(Queue::new().unwrap());
+        let q = Arc::new(Queue::new().unwrap());
         let mut out = Vec::new();
         let t0 = Instant::now();
         q.poll(1, Some(Duration::from_millis(30)), &mut out)
@@ -241,7 +324,7 @@ mod tests {
 
     #[test]
     fn forget_drops_a_calls_completions() {
-        let q = Queue::new().unwrap();
+        let q = Arc::new(Queue::new().unwrap());
         q.push(Completion {
             tag: 1,
             call: 10,

@@ -165,13 +165,17 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
                         Err(e) => return Err(self.read_error(&e)),
                     }
                     self.last_read = Instant::now();
-                    // Registrations sent before the HEADERS were written must be seen before
-                    // any response frame is.
-                    while let Ok(m) = self.rx.try_recv() {
-                        self.on_msg(m)?;
-                    }
-                    self.process()?;
-                    self.flush_out();
+                    // Completions of this read wake their queues once, at the end.
+                    crate::queue::batch(|| -> Result<(), Error> {
+                        // Registrations sent before the HEADERS were written must be seen
+                        // before any response frame is.
+                        while let Ok(m) = self.rx.try_recv() {
+                            self.on_msg(m)?;
+                        }
+                        self.process()?;
+                        self.flush_out();
+                        Ok(())
+                    })?;
                 }
                 _ = &mut timer => {
                     self.on_timer()?;
