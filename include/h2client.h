@@ -289,9 +289,34 @@ typedef struct h2_stats {
    */
   uint64_t rtt_us;
   /**
+   * Header blocks cut off for too many CONTINUATION frames (flood defence).
+   */
+  uint64_t limit_continuation_flood;
+  /**
+   * Header blocks or lists over our limits (`max_header_list_size`).
+   */
+  uint64_t limit_header_list;
+  /**
+   * Connections closed for a flood of empty DATA frames (`max_empty_data_frames`).
+   */
+  uint64_t limit_empty_data_flood;
+  /**
+   * Connections closed for a PING/SETTINGS flood (`max_pending_acks`).
+   */
+  uint64_t limit_ack_flood;
+  /**
+   * Connections closed for too many pointless frames (`max_glitches`).
+   */
+  uint64_t limit_glitch_flood;
+  /**
+   * Connections that stopped taking streams because callers reset streams too fast
+   * (`max_resets_per_second`).
+   */
+  uint64_t limit_reset_rate;
+  /**
    * Reserved for counters added later; zero.
    */
-  uint64_t reserved[16];
+  uint64_t reserved[10];
 } h2_stats;
 
 /**
@@ -800,6 +825,38 @@ h2_result h2_config_set_client_cert_file(struct h2_config *cfg,
  * (the default).
  */
 h2_result h2_config_set_tls_versions(struct h2_config *cfg, uint32_t versions);
+
+/**
+ * Most CONTINUATION frames accepted in one response header block (default 0 = derived from
+ * `max_header_list_size`: enough for a maximal block in frames of 4 KiB). More is a
+ * CONTINUATION flood (CVE-2024-27316 class): GOAWAY(ENHANCE_YOUR_CALM).
+ */
+h2_result h2_config_set_max_continuation_frames(struct h2_config *cfg, uint32_t value);
+
+/**
+ * Empty DATA frames (without END_STREAM) a server may send per connection per minute
+ * (default 100; must be > 0). More: GOAWAY(ENHANCE_YOUR_CALM).
+ */
+h2_result h2_config_set_max_empty_data_frames(struct h2_config *cfg, uint32_t value);
+
+/**
+ * PING and SETTINGS acknowledgements allowed to wait for the socket (default 1000; must be
+ * > 0). A server flooding PINGs or SETTINGS while not reading: GOAWAY(ENHANCE_YOUR_CALM).
+ */
+h2_result h2_config_set_max_pending_acks(struct h2_config *cfg, uint32_t value);
+
+/**
+ * Pointless frames a server may send per connection per minute: RST_STREAM, PRIORITY,
+ * unknown frame types (default 1000; must be > 0). More: GOAWAY(ENHANCE_YOUR_CALM).
+ */
+h2_result h2_config_set_max_glitches(struct h2_config *cfg, uint32_t value);
+
+/**
+ * Stream resets we send per connection per second before the connection stops taking new
+ * streams (default 200; must be > 0), so that callers cancelling in bulk cannot make this
+ * client a rapid-reset source (CVE-2023-44487).
+ */
+h2_result h2_config_set_max_resets_per_second(struct h2_config *cfg, uint32_t value);
 
 /**
  * The library version, e.g. "0.1.0". Static string.

@@ -52,6 +52,8 @@ pub struct ClientSnapshot {
     pub bytes_sent: u64,
     /// Bytes read from the connections.
     pub bytes_received: u64,
+    /// How often each defence tripped (indexed by `conn::defence::Trip`).
+    pub limits_tripped: [u64; crate::conn::defence::Trip::COUNT],
 }
 
 impl Client {
@@ -186,6 +188,7 @@ impl Client {
             requests_failed: load(&c.requests_failed),
             bytes_sent: load(&c.bytes_sent),
             bytes_received: load(&c.bytes_received),
+            limits_tripped: std::array::from_fn(|i| load(&c.limits_tripped[i])),
             connections: conns.len(),
             connections_opened: self
                 .pool

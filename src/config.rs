@@ -48,6 +48,19 @@ pub struct Config {
     pub max_response_body: u64,
     /// How many times a request the server provably did not process is retried.
     pub max_retries: u32,
+    /// Most CONTINUATION frames in one header block; 0 = derived from the header list size.
+    pub max_continuation_frames: u32,
+    /// Empty DATA frames (without END_STREAM) a server may send per connection per minute.
+    pub max_empty_data_frames: u32,
+    /// PING and SETTINGS acknowledgements allowed to wait for the socket (PING/SETTINGS
+    /// flood defence).
+    pub max_pending_acks: u32,
+    /// Pointless frames ("glitches": RST_STREAM, PRIORITY, unknown frame types) per
+    /// connection per minute.
+    pub max_glitches: u32,
+    /// RST_STREAMs we send per connection per second before it takes no new streams (so that
+    /// callers cancelling in bulk do not make us a rapid-reset source, CVE-2023-44487).
+    pub max_resets_per_second: u32,
     /// Observer of connection and stream events.
     pub events: Option<EventHook>,
     /// TLS options for `https://` clients.
@@ -75,6 +88,11 @@ impl Default for Config {
             header_table_size: 4096,
             max_response_body: 1 << 30,
             max_retries: 3,
+            max_continuation_frames: 0,
+            max_empty_data_frames: 100,
+            max_pending_acks: 1000,
+            max_glitches: 1000,
+            max_resets_per_second: 200,
             events: None,
             tls: TlsOptions::default(),
         }
@@ -226,6 +244,27 @@ impl Config {
     /// Most CONTINUATION frames per header block: enough for a maximal block in frames of a
     /// quarter of the smallest legal frame size, so that only a flood of tiny frames trips it.
     pub fn max_continuation_frames(&self) -> usize {
+        if self.max_continuation_frames > 0 {
+            return self.max_continuation_frames as usize;
+        }
         self.max_header_block() / (DEFAULT_MAX_FRAME_SIZE as usize / 4) + 16
+    }
+
+    /// The connection's defence budgets.
+    pub(crate) fn defence_limits(&self) -> crate::conn::defence::Limits {
+        crate::conn::defence::Limits {
+            empty_data: self.max_empty_data_frames,
+            glitches: self.max_glitches,
+            resets_per_second: self.max_resets_per_second,
+        }
+    }
+
+    /// Sets a limit that must be positive.
+    pub fn set_positive(slot: &mut u32, v: u32, name: &str) -> Result<()> {
+        if v == 0 {
+            return Err(Error::invalid(format!("{name} must be > 0")));
+        }
+        *slot = v;
+        Ok(())
     }
 }

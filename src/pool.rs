@@ -47,6 +47,8 @@ pub struct PoolCounters {
     pub bytes_received: AtomicU64,
     /// Retry budget in tenths of a retry.
     retry_budget: AtomicI64,
+    /// How often each defence tripped (indexed by `conn::defence::Trip`).
+    pub limits_tripped: [AtomicU64; crate::conn::defence::Trip::COUNT],
 }
 
 impl Default for PoolCounters {
@@ -59,6 +61,7 @@ impl Default for PoolCounters {
             bytes_sent: AtomicU64::new(0),
             bytes_received: AtomicU64::new(0),
             retry_budget: AtomicI64::new(RETRY_BUDGET_MAX),
+            limits_tripped: Default::default(),
         }
     }
 }

@@ -17,6 +17,7 @@
 //! A request never written is re-submitted to the pool (processed = NO); a stream that was
 //! written fails with the connection's error, unless GOAWAY proves the server never saw it.
 
+pub mod defence;
 mod reader;
 mod recv;
 mod writer;
@@ -50,9 +51,9 @@ pub(crate) struct PeerSettings {
 pub(crate) enum Command {
     /// Open a stream for this request.
     Request(Assigned),
-    /// Pre-encoded control frames from the reader (PING and SETTINGS ACKs, WINDOW_UPDATE,
-    /// RST_STREAM), written as they are.
-    Frames(Vec<u8>),
+    /// Pre-encoded control frames from the reader (PING ACKs, WINDOW_UPDATE), written as
+    /// they are; `acks` of them are PING ACKs (counted against the flood limit until written).
+    Frames { bytes: Vec<u8>, acks: u32 },
     /// The server's SETTINGS: apply, then acknowledge.
     PeerSettings(PeerSettings),
     /// The server opened a send window (0 = the connection's).
@@ -130,6 +131,8 @@ pub struct ConnShared {
     rtt_us: AtomicU64,
     /// The client's counters (bytes sent and received).
     pub(crate) counters: Arc<PoolCounters>,
+    /// PING/SETTINGS acknowledgements handed to the writer and not yet written.
+    pub(crate) pending_acks: AtomicU32,
 }
 
 impl ConnShared {
@@ -300,6 +303,7 @@ where
         events: p.cfg.events.clone(),
         rtt_us: AtomicU64::new(0),
         counters: p.counters,
+        pending_acks: AtomicU32::new(0),
     });
     let w = writer::Writer::new(
         wr,

@@ -10,6 +10,7 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
+use super::defence::{Defences, Trip};
 use super::recv::{Progress, RecvStream, StreamFault};
 use super::{Command, ConnShared, PeerSettings, ReaderMsg};
 use crate::config::Config;
@@ -83,6 +84,10 @@ pub(crate) struct Reader<R> {
     send_goaway: Option<(Reason, String)>,
     /// The server's SETTINGS_INITIAL_WINDOW_SIZE (for streams without a body).
     peer_initial_window: i64,
+    /// Flood and abuse budgets.
+    defences: Defences,
+    /// PING ACKs in `out` (counted against the pending-ack limit).
+    out_acks: u32,
 }
 
 fn lossy(b: &[u8], max: usize) -> String {
@@ -106,6 +111,7 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
         cfg: Arc<Config>,
     ) -> Self {
         let now = Instant::now();
+        let limits = cfg.defence_limits();
         Reader {
             io,
             shared,
@@ -134,6 +140,8 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
             drained: false,
             send_goaway: None,
             peer_initial_window: i64::from(crate::frame::DEFAULT_WINDOW_SIZE),
+            defences: Defences::new(limits, now),
+            out_acks: 0,
         }
     }
 
@@ -197,9 +205,10 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
             self.conn_unacked = 0;
         }
         if !self.out.is_empty() {
-            let _ = self
-                .cmd
-                .send(Command::Frames(std::mem::take(&mut self.out)));
+            let _ = self.cmd.send(Command::Frames {
+                bytes: std::mem::take(&mut self.out),
+                acks: std::mem::take(&mut self.out_acks),
+            });
         }
     }
 
@@ -234,6 +243,7 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
                     .is_some_and(|s| Arc::ptr_eq(s.pending.ex(), &ex))
                 {
                     if let Some(s) = self.remove(id) {
+                        self.reset_budget();
                         self.closed_event(id, 0, Reason::CANCEL, "cancelled");
                         let _ = self.cmd.send(Command::Reset {
                             stream_id: id,
@@ -365,6 +375,21 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
         });
     }
 
+    /// We are about to reset a stream the caller gave up on. Past the rate limit the
+    /// connection takes no new streams, so bulk cancels cannot churn streams on it.
+    fn reset_budget(&mut self) {
+        if self.defences.reset_sent(Instant::now()).is_err() && self.shared.is_usable() {
+            self.count_trip(Trip::Resets);
+            let what = format!(
+                "more than {} stream resets per second: no new streams on this connection",
+                self.cfg.max_resets_per_second
+            );
+            self.limit_event(0, Reason::CANCEL, &what);
+            self.shared.set_going_away();
+            self.request_drain();
+        }
+    }
+
     /// Reports a tripped defence limit to the event callback.
     fn limit_event(&self, stream_id: u32, reason: Reason, what: &str) {
         events::emit(&self.cfg.events, || {
@@ -379,6 +404,9 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
             f.error.kind,
             ErrorKind::HeadersTooLarge | ErrorKind::BodyTooLarge
         ) {
+            if f.error.kind == ErrorKind::HeadersTooLarge {
+                self.count_trip(Trip::HeaderList);
+            }
             self.limit_event(id, f.reason, &f.error.message);
         }
         self.closed_event(id, 0, f.reason, &f.error.message);
@@ -627,7 +655,7 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
             kind::HEADERS => self.on_headers(head, payload),
             kind::CONTINUATION => self.on_continuation(head, payload),
             kind::PRIORITY => match priority::validate(head) {
-                Ok(()) => Ok(()),
+                Ok(()) => self.glitch("PRIORITY"),
                 Err(fe) => self.frame_error(head.stream_id, fe),
             },
             kind::RST_STREAM => self.on_rst(head, payload),
@@ -639,8 +667,8 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
             kind::PING => self.on_ping(head, payload),
             kind::GOAWAY => self.on_goaway(head, payload),
             kind::WINDOW_UPDATE => self.on_window_update(head, payload),
-            // Unknown frame types are ignored (§4.1, §5.5).
-            _ => Ok(()),
+            // Unknown frame types are ignored (§4.1, §5.5), within the glitch budget.
+            _ => self.glitch("unknown frame type"),
         }
     }
 
@@ -665,8 +693,19 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
         // bounded by its own window, reopened only as its data is consumed.
         self.conn_window -= flow;
         self.conn_unacked += d.flow_len;
+        if d.data.is_empty() && !d.end_stream && self.defences.empty_data(Instant::now()).is_err() {
+            return Err(self.trip(
+                Trip::EmptyData,
+                format!(
+                    "flood of empty DATA frames (more than {} per minute)",
+                    self.cfg.max_empty_data_frames
+                ),
+            ));
+        }
         let id = d.stream_id;
         let Some(s) = self.streams.get_mut(&id) else {
+            // Frames for streams we reset keep coming until the server sees the reset: normal,
+            // and cheap (the data is credited back), so not a glitch.
             return Ok(());
         };
         let streaming = s.builder.is_streaming();
@@ -735,12 +774,37 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
     fn check_block_size(&mut self) -> Result<(), Error> {
         let max = self.cfg.max_header_block();
         if self.block.len() > max {
-            return Err(self.conn_error(
-                Reason::ENHANCE_YOUR_CALM,
+            return Err(self.trip(
+                Trip::HeaderList,
                 format!("header block larger than {max} bytes (CONTINUATION flood defence)"),
             ));
         }
         Ok(())
+    }
+
+    /// A defence tripped on the server's behaviour: count it and close the connection with
+    /// GOAWAY(ENHANCE_YOUR_CALM).
+    fn trip(&mut self, t: Trip, what: String) -> Error {
+        self.count_trip(t);
+        self.conn_error(Reason::ENHANCE_YOUR_CALM, what)
+    }
+
+    fn count_trip(&self, t: Trip) {
+        self.shared.counters.limits_tripped[t as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a pointless frame against the glitch budget.
+    fn glitch(&mut self, what: &str) -> Result<(), Error> {
+        match self.defences.glitch(Instant::now()) {
+            Ok(()) => Ok(()),
+            Err(t) => Err(self.trip(
+                t,
+                format!(
+                    "too many pointless frames ({what} and others: more than {} per minute)",
+                    self.cfg.max_glitches
+                ),
+            )),
+        }
     }
 
     fn on_continuation(&mut self, head: &FrameHeader, payload: &[u8]) -> Result<(), Error> {
@@ -760,8 +824,8 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
         };
         state.frames += 1;
         if state.frames > max_frames {
-            return Err(self.conn_error(
-                Reason::ENHANCE_YOUR_CALM,
+            return Err(self.trip(
+                Trip::Continuation,
                 format!("more than {max_frames} CONTINUATION frames in one header block (flood defence)"),
             ));
         }
@@ -828,6 +892,7 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
             Err(fe) => return self.frame_error(head.stream_id, fe),
         };
         self.check_stream(head)?;
+        self.glitch("RST_STREAM")?;
         let Some(s) = self.remove(r.stream_id) else {
             return Ok(());
         };
@@ -912,6 +977,7 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
                 pool.limit_announced(announced);
             }
         }
+        self.ack_queued()?;
         let _ = self.cmd.send(Command::PeerSettings(ps));
         events::emit(&self.cfg.events, || {
             let mut ev = events::event(
@@ -961,7 +1027,22 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
                 }
             }
         } else {
+            self.ack_queued()?;
             Ping::encode(true, p.payload, &mut self.out);
+            self.out_acks += 1;
+        }
+        Ok(())
+    }
+
+    /// An acknowledgement (PING or SETTINGS) is queued for the writer: a server that floods us
+    /// with PINGs or SETTINGS while not reading what we write makes these pile up.
+    fn ack_queued(&mut self) -> Result<(), Error> {
+        let n = self.shared.pending_acks.fetch_add(1, Ordering::AcqRel) + 1;
+        if n > self.cfg.max_pending_acks {
+            return Err(self.trip(
+                Trip::Acks,
+                format!("PING/SETTINGS flood: {n} acknowledgements waiting to be written"),
+            ));
         }
         Ok(())
     }

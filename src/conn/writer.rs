@@ -95,6 +95,8 @@ pub(crate) struct Writer<W> {
     ready: VecDeque<u32>,
     draining: bool,
     stop: Stop,
+    /// PING/SETTINGS ACKs in the buffer, released from the pending count once written.
+    acks_in_buf: u32,
     /// A connection error found here (flow-control violation by the server): reported to the
     /// reader after our GOAWAY is flushed.
     fatal: Option<Error>,
@@ -137,6 +139,7 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Writer<W> {
             draining: false,
             stop: Stop::No,
             fatal: None,
+            acks_in_buf: 0,
         }
     }
 
@@ -224,7 +227,10 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Writer<W> {
     fn handle(&mut self, cmd: Command) {
         match cmd {
             Command::Request(a) => self.start_stream(a),
-            Command::Frames(f) => self.buf.extend_from_slice(&f),
+            Command::Frames { bytes, acks } => {
+                self.buf.extend_from_slice(&bytes);
+                self.acks_in_buf += acks;
+            }
             Command::PeerSettings(s) => self.apply_settings(s),
             Command::SendWindow {
                 stream_id,
@@ -463,6 +469,7 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Writer<W> {
             }
         }
         Settings::encode_ack(&mut self.buf);
+        self.acks_in_buf += 1;
     }
 
     /// A connection-level flow-control violation by the server.
@@ -678,6 +685,12 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Writer<W> {
         segs.clear();
         buf.clear();
         self.buf_mark = 0;
+        if self.acks_in_buf > 0 {
+            let n = std::mem::take(&mut self.acks_in_buf);
+            self.shared
+                .pending_acks
+                .fetch_sub(n, std::sync::atomic::Ordering::AcqRel);
+        }
         Ok(())
     }
 }

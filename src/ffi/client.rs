@@ -276,8 +276,21 @@ pub struct h2_stats {
     /// Smoothed round-trip time in microseconds from PING acks (the mean over open
     /// connections that have a sample), 0 if none measured yet.
     pub rtt_us: u64,
+    /// Header blocks cut off for too many CONTINUATION frames (flood defence).
+    pub limit_continuation_flood: u64,
+    /// Header blocks or lists over our limits (`max_header_list_size`).
+    pub limit_header_list: u64,
+    /// Connections closed for a flood of empty DATA frames (`max_empty_data_frames`).
+    pub limit_empty_data_flood: u64,
+    /// Connections closed for a PING/SETTINGS flood (`max_pending_acks`).
+    pub limit_ack_flood: u64,
+    /// Connections closed for too many pointless frames (`max_glitches`).
+    pub limit_glitch_flood: u64,
+    /// Connections that stopped taking streams because callers reset streams too fast
+    /// (`max_resets_per_second`).
+    pub limit_reset_rate: u64,
     /// Reserved for counters added later; zero.
-    pub reserved: [u64; 16],
+    pub reserved: [u64; 10],
 }
 
 /// Fills `*out` with the client's counters and state.
@@ -315,7 +328,13 @@ pub unsafe extern "C" fn h2_client_stats(
             } else {
                 rtts.iter().sum::<u64>() / rtts.len() as u64
             },
-            reserved: [0; 16],
+            limit_continuation_flood: s.limits_tripped[0],
+            limit_header_list: s.limits_tripped[1],
+            limit_empty_data_flood: s.limits_tripped[2],
+            limit_ack_flood: s.limits_tripped[3],
+            limit_glitch_flood: s.limits_tripped[4],
+            limit_reset_rate: s.limits_tripped[5],
+            reserved: [0; 10],
         };
         // SAFETY: out is non-null and writable.
         unsafe { put(out, st) };

@@ -367,3 +367,78 @@ pub unsafe extern "C" fn h2_config_set_tls_versions(
     // SAFETY: forwarded caller contract.
     unsafe { set(cfg, |c| c.tls.set_versions(versions)) }
 }
+
+/// Most CONTINUATION frames accepted in one response header block (default 0 = derived from
+/// `max_header_list_size`: enough for a maximal block in frames of 4 KiB). More is a
+/// CONTINUATION flood (CVE-2024-27316 class): GOAWAY(ENHANCE_YOUR_CALM).
+#[no_mangle]
+pub unsafe extern "C" fn h2_config_set_max_continuation_frames(
+    cfg: *mut h2_config,
+    value: u32,
+) -> h2_result {
+    // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config).
+    unsafe {
+        set(cfg, |c| {
+            c.max_continuation_frames = value;
+            Ok(())
+        })
+    }
+}
+
+/// Empty DATA frames (without END_STREAM) a server may send per connection per minute
+/// (default 100; must be > 0). More: GOAWAY(ENHANCE_YOUR_CALM).
+#[no_mangle]
+pub unsafe extern "C" fn h2_config_set_max_empty_data_frames(
+    cfg: *mut h2_config,
+    value: u32,
+) -> h2_result {
+    // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config).
+    unsafe {
+        set(cfg, |c| {
+            Config::set_positive(&mut c.max_empty_data_frames, value, "max_empty_data_frames")
+        })
+    }
+}
+
+/// PING and SETTINGS acknowledgements allowed to wait for the socket (default 1000; must be
+/// > 0). A server flooding PINGs or SETTINGS while not reading: GOAWAY(ENHANCE_YOUR_CALM).
+#[no_mangle]
+pub unsafe extern "C" fn h2_config_set_max_pending_acks(
+    cfg: *mut h2_config,
+    value: u32,
+) -> h2_result {
+    // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config).
+    unsafe {
+        set(cfg, |c| {
+            Config::set_positive(&mut c.max_pending_acks, value, "max_pending_acks")
+        })
+    }
+}
+
+/// Pointless frames a server may send per connection per minute: RST_STREAM, PRIORITY,
+/// unknown frame types (default 1000; must be > 0). More: GOAWAY(ENHANCE_YOUR_CALM).
+#[no_mangle]
+pub unsafe extern "C" fn h2_config_set_max_glitches(cfg: *mut h2_config, value: u32) -> h2_result {
+    // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config).
+    unsafe {
+        set(cfg, |c| {
+            Config::set_positive(&mut c.max_glitches, value, "max_glitches")
+        })
+    }
+}
+
+/// Stream resets we send per connection per second before the connection stops taking new
+/// streams (default 200; must be > 0), so that callers cancelling in bulk cannot make this
+/// client a rapid-reset source (CVE-2023-44487).
+#[no_mangle]
+pub unsafe extern "C" fn h2_config_set_max_resets_per_second(
+    cfg: *mut h2_config,
+    value: u32,
+) -> h2_result {
+    // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config).
+    unsafe {
+        set(cfg, |c| {
+            Config::set_positive(&mut c.max_resets_per_second, value, "max_resets_per_second")
+        })
+    }
+}
