@@ -42,6 +42,7 @@ header-check:
 
 c-test: all
 	$(MAKE) -C c-examples test
+	$(MAKE) -C c-examples test SANITIZE=address
 	$(MAKE) -C c-examples test VALGRIND=1
 
 # libh2client.so.$(VERSION) with the .so.$(SOMAJOR) (soname) and .so links, the static
