@@ -337,7 +337,7 @@ impl PoolInner {
                 let conn = match stream {
                     Transport::Tcp(tcp) => {
                         let (rd, wr) = tcp.into_split();
-                        conn::start(rd, wr, params)
+                        conn::start_tcp(rd, wr, params)
                     }
                     Transport::Tls(tls) => {
                         let (rd, wr) = tokio::io::split(*tls);

@@ -68,6 +68,9 @@ pub(crate) enum Command {
     Reset { stream_id: u32, reason: Reason },
     /// Send a keepalive PING.
     Ping([u8; 8]),
+    /// Nothing to do but wake the writer: output or streams are waiting (left by a fast-path
+    /// write that the socket did not take in full).
+    Flush,
     /// The caller read streamed body data: reopen the stream's receive window.
     WindowUpdate { stream_id: u32, increment: u32 },
     /// The caller queued request body data (or finished the body) for this stream.
@@ -94,6 +97,9 @@ pub(crate) enum ReaderMsg {
     Close(Error),
     /// The writer stalled on flow control for this stream (for the event callback).
     Stalled(u32),
+    /// Requests the writer never wrote, handed over when it stops: the reader re-submits them
+    /// with the connection's real failure as the cause.
+    NotSent(Vec<Assigned>),
 }
 
 /// A stream slot reserved on a connection; released when dropped.
@@ -133,6 +139,19 @@ pub struct ConnShared {
     pub(crate) counters: Arc<PoolCounters>,
     /// PING/SETTINGS acknowledgements handed to the writer and not yet written.
     pub(crate) pending_acks: AtomicU32,
+    /// Why the connection closed, once it has.
+    close_reason: std::sync::Mutex<Option<Error>>,
+    /// Commands sent to the writer and not yet taken.
+    queued_cmds: std::sync::atomic::AtomicUsize,
+    /// The caller-thread write path, for plain TCP connections.
+    fast: std::sync::OnceLock<Arc<dyn FastSubmit>>,
+}
+
+/// Writing a new stream from the submitting thread when the connection is idle.
+pub(crate) trait FastSubmit: Send + Sync {
+    /// Starts the stream and writes what the socket takes now; gives the request back when
+    /// the connection is busy (the writer task then handles it).
+    fn try_submit(&self, a: Assigned) -> Result<(), Assigned>;
 }
 
 impl ConnShared {
@@ -197,19 +216,45 @@ impl ConnShared {
         }
     }
 
-    /// Hands a request to the writer; gives it back if the writer is gone.
-    pub(crate) fn submit(&self, a: Assigned) -> Result<(), Assigned> {
-        self.cmd_tx
-            .send(Command::Request(a))
-            .map_err(|e| match e.0 {
-                Command::Request(a) => a,
-                _ => unreachable!("send returns the command it was given"),
-            })
+    /// Sends a command to the writer, counting it until the writer takes it; gives it back if
+    /// the writer is gone.
+    pub(crate) fn send_cmd(&self, cmd: Command) -> Result<(), Command> {
+        self.queued_cmds.fetch_add(1, Ordering::AcqRel);
+        self.cmd_tx.send(cmd).map_err(|e| {
+            self.queued_cmds.fetch_sub(1, Ordering::AcqRel);
+            e.0
+        })
+    }
+
+    /// The writer took a command off its channel.
+    pub(crate) fn command_taken(&self) {
+        self.queued_cmds.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// Whether commands wait in the writer's channel.
+    pub(crate) fn has_queued_commands(&self) -> bool {
+        self.queued_cmds.load(Ordering::Acquire) != 0
+    }
+
+    /// Hands a request to the writer; gives it back if the writer is gone. When the
+    /// connection is idle the calling thread writes the HEADERS itself (no wake-up of the
+    /// writer task, one thread hand-off less per request).
+    pub(crate) fn submit(&self, mut a: Assigned) -> Result<(), Assigned> {
+        if let Some(f) = self.fast.get() {
+            match f.try_submit(a) {
+                Ok(()) => return Ok(()),
+                Err(back) => a = back,
+            }
+        }
+        self.send_cmd(Command::Request(a)).map_err(|c| match c {
+            Command::Request(a) => a,
+            _ => unreachable!("send returns the command it was given"),
+        })
     }
 
     /// Reopens a stream's receive window (the caller read that much).
     pub(crate) fn window_update(&self, stream_id: u32, increment: u32) {
-        let _ = self.cmd_tx.send(Command::WindowUpdate {
+        let _ = self.send_cmd(Command::WindowUpdate {
             stream_id,
             increment,
         });
@@ -217,7 +262,7 @@ impl ConnShared {
 
     /// Tells the writer that a streaming upload has data (or its end) to send.
     pub(crate) fn upload_ready(&self, stream_id: u32) {
-        let _ = self.cmd_tx.send(Command::UploadReady(stream_id));
+        let _ = self.send_cmd(Command::UploadReady(stream_id));
     }
 
     /// Resets the stream of an exchange the caller gave up on.
@@ -230,13 +275,14 @@ impl ConnShared {
         self.going_away.store(true, Ordering::Release);
         // The reader hears first, so that the EOF our GOAWAY provokes cannot overtake it.
         let _ = self.rdr_tx.send(ReaderMsg::Close(err));
-        let _ = self.cmd_tx.send(Command::Close);
+        let _ = self.send_cmd(Command::Close);
     }
 
     /// Marks the connection closed (once) and tells the pool.
     fn mark_closed(self: &Arc<Self>, why: &Error) {
         self.going_away.store(true, Ordering::Release);
         if !self.closed.swap(true, Ordering::AcqRel) {
+            *self.close_reason.lock().unwrap_or_else(|e| e.into_inner()) = Some(why.clone());
             events::emit(&self.events, || {
                 let mut ev = events::event(EventKind::Closed, self.id, 0, why.message.to_string());
                 ev.h2_error = why.reason.map(|r| r.0).unwrap_or(0);
@@ -246,6 +292,14 @@ impl ConnShared {
                 pool.conn_closed(self);
             }
         }
+    }
+
+    /// Why the connection closed, if it has.
+    pub(crate) fn close_reason(&self) -> Option<Error> {
+        self.close_reason
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Folds a PING round trip into the smoothed RTT (RFC 6298 style, alpha = 1/8).
@@ -282,8 +336,29 @@ pub(crate) struct ConnParams {
     pub counters: Arc<PoolCounters>,
 }
 
+/// Starts a connection over plain TCP, with the caller-thread write path.
+pub(crate) fn start_tcp(
+    rd: tokio::net::tcp::OwnedReadHalf,
+    wr: tokio::net::tcp::OwnedWriteHalf,
+    p: ConnParams,
+) -> Arc<ConnShared> {
+    let (shared, core) = start_inner(rd, wr, p);
+    let _ = shared.fast.set(core);
+    shared
+}
+
 /// Starts the reader and writer tasks on the current runtime over an established transport.
 pub(crate) fn start<R, W>(rd: R, wr: W, p: ConnParams) -> Arc<ConnShared>
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    start_inner(rd, wr, p).0
+}
+
+type SharedCore<W> = Arc<std::sync::Mutex<writer::Core<W>>>;
+
+fn start_inner<R, W>(rd: R, wr: W, p: ConnParams) -> (Arc<ConnShared>, SharedCore<W>)
 where
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
@@ -304,20 +379,23 @@ where
         rtt_us: AtomicU64::new(0),
         counters: p.counters,
         pending_acks: AtomicU32::new(0),
+        queued_cmds: std::sync::atomic::AtomicUsize::new(0),
+        close_reason: std::sync::Mutex::new(None),
+        fast: std::sync::OnceLock::new(),
     });
-    let w = writer::Writer::new(
+    let core = Arc::new(std::sync::Mutex::new(writer::Core::new(
         wr,
         shared.clone(),
-        cmd_rx,
         rdr_tx,
         p.cfg.clone(),
         p.scheme,
         p.authority,
-    );
-    let r = reader::Reader::new(rd, shared.clone(), rdr_rx, cmd_tx, p.cfg);
+    )));
+    let w = writer::Writer::new(core.clone(), cmd_rx);
+    let r = reader::Reader::new(rd, shared.clone(), rdr_rx, p.cfg);
     tokio::spawn(w.run());
     tokio::spawn(r.run());
-    shared
+    (shared, core)
 }
 
 /// Hashes stream ids (small odd integers chosen by us, never by the peer) with one multiply:

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt};
-use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
+use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::defence::{Defences, Trip};
 use super::recv::{Progress, RecvStream, StreamFault};
@@ -56,7 +56,6 @@ pub(crate) struct Reader<R> {
     io: R,
     shared: Arc<ConnShared>,
     rx: UnboundedReceiver<ReaderMsg>,
-    cmd: UnboundedSender<Command>,
     cfg: Arc<Config>,
     buf: BytesMut,
     dec: Decoder,
@@ -88,6 +87,8 @@ pub(crate) struct Reader<R> {
     defences: Defences,
     /// PING ACKs in `out` (counted against the pending-ack limit).
     out_acks: u32,
+    /// Requests the writer never wrote (re-submitted at teardown).
+    not_sent: Vec<super::Assigned>,
 }
 
 fn lossy(b: &[u8], max: usize) -> String {
@@ -107,7 +108,6 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
         io: R,
         shared: Arc<ConnShared>,
         rx: UnboundedReceiver<ReaderMsg>,
-        cmd: UnboundedSender<Command>,
         cfg: Arc<Config>,
     ) -> Self {
         let now = Instant::now();
@@ -116,7 +116,6 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
             io,
             shared,
             rx,
-            cmd,
             // Until the server acknowledges our SETTINGS it may use the default table size.
             dec: Decoder::new((cfg.header_table_size as usize).max(4096)),
             conn_window: i64::from(cfg.connection_window_size),
@@ -142,6 +141,7 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
             peer_initial_window: i64::from(crate::frame::DEFAULT_WINDOW_SIZE),
             defences: Defences::new(limits, now),
             out_acks: 0,
+            not_sent: Vec::new(),
         }
     }
 
@@ -160,6 +160,7 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
                 biased;
                 msg = self.rx.recv() => {
                     match msg {
+                        Some(ReaderMsg::Close(e)) => return Err(self.last_words(e).await),
                         Some(m) => self.on_msg(m)?,
                         None => return Err(Error::new(ErrorKind::Closed, "connection dropped")),
                     }
@@ -197,6 +198,35 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
         }
     }
 
+    /// The writer failed (say, EPIPE): the server probably said why before closing (a TLS
+    /// alert, a GOAWAY). Read briefly for it and report that instead of the bare write error.
+    async fn last_words(&mut self, e: Error) -> Error {
+        if e.origin != Origin::Transport || e.kind != ErrorKind::Connection {
+            return e;
+        }
+        let until = tokio::time::Instant::now() + Duration::from_millis(50);
+        loop {
+            if self.buf.capacity() - self.buf.len() < READ_CHUNK / 4 {
+                self.buf.reserve(READ_CHUNK);
+            }
+            match tokio::time::timeout_at(until, self.io.read_buf(&mut self.buf)).await {
+                Ok(Ok(0)) | Err(_) => {
+                    return if self.goaway.is_some() {
+                        self.eof_error()
+                    } else {
+                        e
+                    };
+                }
+                Ok(Ok(_)) => {
+                    if let Err(pe) = self.process() {
+                        return pe;
+                    }
+                }
+                Ok(Err(re)) => return self.read_error(&re),
+            }
+        }
+    }
+
     fn flush_out(&mut self) {
         let half = self.cfg.connection_window_size / 2;
         if self.conn_unacked > 0 && self.conn_unacked >= half {
@@ -205,7 +235,7 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
             self.conn_unacked = 0;
         }
         if !self.out.is_empty() {
-            let _ = self.cmd.send(Command::Frames {
+            let _ = self.shared.send_cmd(Command::Frames {
                 bytes: std::mem::take(&mut self.out),
                 acks: std::mem::take(&mut self.out_acks),
             });
@@ -218,7 +248,7 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
                 self.max_id = self.max_id.max(id);
                 if s.pending.ex().is_done() {
                     // Cancelled while the writer was starting it.
-                    let _ = self.cmd.send(Command::Reset {
+                    let _ = self.shared.send_cmd(Command::Reset {
                         stream_id: id,
                         reason: Reason::CANCEL,
                     });
@@ -245,7 +275,7 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
                     if let Some(s) = self.remove(id) {
                         self.reset_budget();
                         self.closed_event(id, 0, Reason::CANCEL, "cancelled");
-                        let _ = self.cmd.send(Command::Reset {
+                        let _ = self.shared.send_cmd(Command::Reset {
                             stream_id: id,
                             reason: Reason::CANCEL,
                         });
@@ -271,6 +301,7 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
                 });
             }
             ReaderMsg::Close(e) => return Err(e),
+            ReaderMsg::NotSent(v) => self.not_sent.extend(v),
         }
         Ok(())
     }
@@ -357,7 +388,7 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
     fn stream_error(&mut self, id: u32, reason: Reason, what: &str) {
         if let Some(s) = self.remove(id) {
             self.closed_event(id, 0, reason, what);
-            let _ = self.cmd.send(Command::Reset {
+            let _ = self.shared.send_cmd(Command::Reset {
                 stream_id: id,
                 reason,
             });
@@ -410,7 +441,7 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
             self.limit_event(id, f.reason, &f.error.message);
         }
         self.closed_event(id, 0, f.reason, &f.error.message);
-        let _ = self.cmd.send(Command::Reset {
+        let _ = self.shared.send_cmd(Command::Reset {
             stream_id: id,
             reason: f.reason,
         });
@@ -423,7 +454,7 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
         if let Some(mut s) = self.remove(id) {
             if s.has_body {
                 // The server answered before reading the whole body: stop sending it.
-                let _ = self.cmd.send(Command::StopSending {
+                let _ = self.shared.send_cmd(Command::StopSending {
                     stream_id: id,
                     rst_if_sending: Some(Reason::CANCEL),
                 });
@@ -465,18 +496,19 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
 
     fn teardown(mut self, result: Result<(), Error>) {
         let err = match result {
+            // A graceful close: nothing failed (re-submissions spend no retry budget).
             Ok(()) => Error::new(
-                ErrorKind::Connection,
-                format!("connection to {} closed", self.shared.peer),
+                ErrorKind::GoAway,
+                format!("connection to {} closed gracefully", self.shared.peer),
             ),
             Err(e) => e,
         };
         match self.send_goaway.take() {
             Some((reason, debug)) => {
-                let _ = self.cmd.send(Command::GoAway { reason, debug });
+                let _ = self.shared.send_cmd(Command::GoAway { reason, debug });
             }
             None => {
-                let _ = self.cmd.send(Command::Close);
+                let _ = self.shared.send_cmd(Command::Close);
             }
         }
         self.shared.mark_closed(&err);
@@ -486,8 +518,23 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
             self.end_stream_with(id, *s, &err);
         }
         while let Ok(m) = self.rx.try_recv() {
-            if let ReaderMsg::Register(id, s) = m {
-                self.end_stream_with(id, *s, &err);
+            match m {
+                ReaderMsg::Register(id, s) => self.end_stream_with(id, *s, &err),
+                ReaderMsg::NotSent(v) => self.not_sent.extend(v),
+                _ => {}
+            }
+        }
+        let cause = err.clone().with_processed(Processed::No);
+        for a in std::mem::take(&mut self.not_sent) {
+            let super::Assigned { pending, slot } = a;
+            drop(slot);
+            if pending.ex().is_done() {
+                pending.discard();
+                continue;
+            }
+            match self.shared.pool.upgrade() {
+                Some(pool) => pool.retry(pending, cause.clone()),
+                None => pending.finish(Err(cause.clone())),
             }
         }
     }
@@ -566,13 +613,13 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
         self.ping_count += 1;
         let payload = self.ping_count.to_be_bytes();
         self.ping = Some((payload, now, now + self.cfg.keepalive_timeout));
-        let _ = self.cmd.send(Command::Ping(payload));
+        let _ = self.shared.send_cmd(Command::Ping(payload));
     }
 
     fn request_drain(&mut self) {
         if !self.drain_requested {
             self.drain_requested = true;
-            let _ = self.cmd.send(Command::Drain);
+            let _ = self.shared.send_cmd(Command::Drain);
         }
     }
 
@@ -897,7 +944,7 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
             return Ok(());
         };
         if s.has_body {
-            let _ = self.cmd.send(Command::StopSending {
+            let _ = self.shared.send_cmd(Command::StopSending {
                 stream_id: r.stream_id,
                 rst_if_sending: None,
             });
@@ -978,7 +1025,7 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
             }
         }
         self.ack_queued()?;
-        let _ = self.cmd.send(Command::PeerSettings(ps));
+        let _ = self.shared.send_cmd(Command::PeerSettings(ps));
         events::emit(&self.cfg.events, || {
             let mut ev = events::event(
                 EventKind::Settings,
@@ -1079,7 +1126,7 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
         for id in above {
             if let Some(s) = self.remove(id) {
                 if s.has_body {
-                    let _ = self.cmd.send(Command::StopSending {
+                    let _ = self.shared.send_cmd(Command::StopSending {
                         stream_id: id,
                         rst_if_sending: None,
                     });
@@ -1120,7 +1167,7 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
                 return Ok(());
             }
         }
-        let _ = self.cmd.send(Command::SendWindow {
+        let _ = self.shared.send_cmd(Command::SendWindow {
             stream_id: w.stream_id,
             increment: w.increment,
         });

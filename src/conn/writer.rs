@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::io::IoSlice;
 use std::pin::pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Poll;
 use std::time::Duration;
 
@@ -73,10 +73,15 @@ enum Stop {
     Close,
 }
 
-pub(crate) struct Writer<W> {
-    io: W,
+/// Everything the writer owns, behind a lock so that a caller's thread can write a new
+/// stream's HEADERS itself when the connection is idle (see [`FastSubmit`]); the writer task
+/// takes the lock per batch, never across an await.
+pub(crate) struct Core<W> {
+    /// The socket's write half; taken out by the task while it flushes asynchronously.
+    io: Option<W>,
+    /// The task is flushing a batch (the fast path must not write around it).
+    flushing: bool,
     shared: Arc<ConnShared>,
-    rx: UnboundedReceiver<Command>,
     rdr: UnboundedSender<ReaderMsg>,
     cfg: Arc<Config>,
     scheme: &'static str,
@@ -106,20 +111,159 @@ fn io_error(e: &std::io::Error, peer: &str) -> Error {
     Error::io(&format!("write to {peer} failed"), e)
 }
 
+/// The writer task: waits for commands, handles them under the core's lock, and flushes each
+/// batch with one vectored write.
+pub(crate) struct Writer<W> {
+    core: Arc<Mutex<Core<W>>>,
+    rx: UnboundedReceiver<Command>,
+}
+
+fn lock<W>(m: &Mutex<Core<W>>) -> MutexGuard<'_, Core<W>> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 impl<W: AsyncWrite + Unpin + Send + 'static> Writer<W> {
+    pub(crate) fn new(core: Arc<Mutex<Core<W>>>, rx: UnboundedReceiver<Command>) -> Self {
+        Writer { core, rx }
+    }
+
+    /// Runs until the connection closes; then re-submits every request it never wrote.
+    pub(crate) async fn run(mut self) {
+        let mut result = self.run_inner().await;
+        let (shared, rdr, peer) = {
+            let mut c = lock(&self.core);
+            c.stop = Stop::Close;
+            if let Some(e) = c.fatal.take() {
+                result = Err(e);
+            }
+            (c.shared.clone(), c.rdr.clone(), c.shared.peer.clone())
+        };
+        // Stop being offered requests before collecting the ones already queued.
+        shared.set_going_away();
+        let cause = match result {
+            Ok(()) => Error::new(
+                ErrorKind::Connection,
+                format!("connection to {peer} closed before the request was sent"),
+            )
+            .with_origin(Origin::Transport),
+            Err(e) => {
+                // The reader fails the open streams with this error and marks the connection
+                // closed (which runs the event callback: the writer runs no caller code).
+                let _ = rdr.send(ReaderMsg::Close(e.clone()));
+                e
+            }
+        };
+        self.rx.close();
+        let mut not_sent = Vec::new();
+        while let Some(cmd) = self.rx.recv().await {
+            shared.command_taken();
+            if let Command::Request(a) = cmd {
+                not_sent.push(a);
+            }
+        }
+        if !not_sent.is_empty() {
+            // The reader knows the real failure (a TLS alert, a GOAWAY): let it re-submit.
+            if let Err(e) = rdr.send(ReaderMsg::NotSent(not_sent)) {
+                if let ReaderMsg::NotSent(back) = e.0 {
+                    let cause = shared.close_reason().unwrap_or(cause);
+                    let c = lock(&self.core);
+                    for a in back {
+                        c.resubmit(a, &cause);
+                    }
+                }
+            }
+        }
+        let io = lock(&self.core).io.take();
+        if let Some(mut io) = io {
+            let _ = tokio::time::timeout(Duration::from_millis(100), io.shutdown()).await;
+        }
+    }
+
+    async fn run_inner(&mut self) -> Result<(), Error> {
+        loop {
+            let idle = {
+                let c = lock(&self.core);
+                c.buf.is_empty() && c.segs.is_empty() && !c.can_send_data()
+            };
+            if idle {
+                match self.rx.recv().await {
+                    Some(cmd) => {
+                        let mut c = lock(&self.core);
+                        c.shared.command_taken();
+                        c.handle(cmd);
+                    }
+                    None => return Ok(()),
+                }
+            }
+            let batch = {
+                let mut c = lock(&self.core);
+                while c.stop == Stop::No && c.buf.len() < BATCH_BYTES {
+                    match self.rx.try_recv() {
+                        Ok(cmd) => {
+                            c.shared.command_taken();
+                            c.handle(cmd);
+                        }
+                        Err(_) => break,
+                    }
+                }
+                if c.stop == Stop::No {
+                    c.send_data();
+                }
+                c.take_batch()
+            };
+            let Some(mut batch) = batch else {
+                if lock(&self.core).stop == Stop::Close {
+                    return Ok(());
+                }
+                continue;
+            };
+            let r = batch.write().await;
+            let mut c = lock(&self.core);
+            c.end_batch(batch, r.is_ok());
+            r?;
+            if c.stop == Stop::Close {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// A batch being flushed by the task, without the core's lock.
+struct Batch<W> {
+    io: W,
+    buf: Vec<u8>,
+    segs: Vec<Seg>,
+    acks: u32,
+    shared: Arc<ConnShared>,
+    timeout: Duration,
+}
+
+impl<W: AsyncWrite + Unpin> Batch<W> {
+    async fn write(&mut self) -> Result<(), Error> {
+        write_segs(
+            &mut self.io,
+            &self.buf,
+            &self.segs,
+            self.timeout,
+            &self.shared,
+        )
+        .await
+    }
+}
+
+impl<W> Core<W> {
     pub(crate) fn new(
         io: W,
         shared: Arc<ConnShared>,
-        rx: UnboundedReceiver<Command>,
         rdr: UnboundedSender<ReaderMsg>,
         cfg: Arc<Config>,
         scheme: &'static str,
         authority: Arc<str>,
     ) -> Self {
-        Writer {
-            io,
+        let mut c = Core {
+            io: Some(io),
+            flushing: false,
             shared,
-            rx,
             rdr,
             cfg,
             scheme,
@@ -140,65 +284,55 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Writer<W> {
             stop: Stop::No,
             fatal: None,
             acks_in_buf: 0,
-        }
-    }
-
-    /// Runs until the connection closes; then re-submits every request it never wrote.
-    pub(crate) async fn run(mut self) {
-        let mut result = self.run_inner().await;
-        if let Some(e) = self.fatal.take() {
-            result = Err(e);
-        }
-        // Stop being offered requests before collecting the ones already queued.
-        self.shared.set_going_away();
-        let cause = match result {
-            Ok(()) => Error::new(
-                ErrorKind::Connection,
-                format!(
-                    "connection to {} closed before the request was sent",
-                    self.shared.peer
-                ),
-            )
-            .with_origin(Origin::Transport),
-            Err(e) => {
-                // The reader fails the open streams with this error and marks the connection
-                // closed (which runs the event callback: the writer runs no caller code).
-                let _ = self.rdr.send(ReaderMsg::Close(e.clone()));
-                e
-            }
         };
-        self.rx.close();
-        while let Some(cmd) = self.rx.recv().await {
-            if let Command::Request(a) = cmd {
-                self.resubmit(a, &cause);
-            }
-        }
-        let _ = tokio::time::timeout(Duration::from_millis(100), self.io.shutdown()).await;
+        c.write_preface();
+        c
     }
 
-    async fn run_inner(&mut self) -> Result<(), Error> {
-        self.write_preface();
-        loop {
-            if self.buf.is_empty() && self.segs.is_empty() && !self.can_send_data() {
-                match self.rx.recv().await {
-                    Some(cmd) => self.handle(cmd),
-                    None => return Ok(()),
-                }
-            }
-            while self.stop == Stop::No && self.buf.len() < BATCH_BYTES {
-                match self.rx.try_recv() {
-                    Ok(cmd) => self.handle(cmd),
-                    Err(_) => break,
-                }
-            }
-            if self.stop == Stop::No {
-                self.send_data();
-            }
-            self.flush().await?;
-            if self.stop == Stop::Close {
-                return Ok(());
-            }
+    /// Hands the collected output to the task for an asynchronous flush (with the socket).
+    fn take_batch(&mut self) -> Option<Batch<W>> {
+        if self.buf.is_empty() && self.segs.is_empty() {
+            return None;
         }
+        self.close_buf_seg();
+        let io = self.io.take()?;
+        self.flushing = true;
+        self.buf_mark = 0;
+        Some(Batch {
+            io,
+            buf: std::mem::take(&mut self.buf),
+            segs: std::mem::take(&mut self.segs),
+            acks: std::mem::take(&mut self.acks_in_buf),
+            shared: self.shared.clone(),
+            timeout: self.cfg.write_timeout,
+        })
+    }
+
+    /// Takes the socket back after a flush and recycles the buffers.
+    fn end_batch(&mut self, mut b: Batch<W>, ok: bool) {
+        self.io = Some(b.io);
+        self.flushing = false;
+        if ok && b.acks > 0 {
+            self.shared
+                .pending_acks
+                .fetch_sub(b.acks, std::sync::atomic::Ordering::AcqRel);
+        }
+        if self.buf.is_empty() {
+            b.buf.clear();
+            self.buf = b.buf;
+        }
+        b.segs.clear();
+        if self.segs.is_empty() {
+            self.segs = b.segs;
+        }
+    }
+
+    /// Ends the current frame-buffer segment (before a body chunk or a write).
+    fn close_buf_seg(&mut self) {
+        if self.buf_mark < self.buf.len() {
+            self.segs.push(Seg::Buf(self.buf_mark, self.buf.len()));
+        }
+        self.buf_mark = self.buf.len();
     }
 
     fn write_preface(&mut self) {
@@ -251,6 +385,7 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Writer<W> {
                 RstStream::encode(stream_id, reason, &mut self.buf);
             }
             Command::Ping(p) => Ping::encode(false, p, &mut self.buf),
+            Command::Flush => {}
             Command::WindowUpdate {
                 stream_id,
                 increment,
@@ -298,10 +433,12 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Writer<W> {
             return;
         }
         if self.draining || self.stop != Stop::No || !self.shared.is_usable() {
-            let cause = Error::new(
-                ErrorKind::GoAway,
-                format!("connection to {} is going away", self.shared.peer),
-            );
+            let cause = self.shared.close_reason().unwrap_or_else(|| {
+                Error::new(
+                    ErrorKind::GoAway,
+                    format!("connection to {} is going away", self.shared.peer),
+                )
+            });
             self.resubmit(a, &cause);
             return;
         }
@@ -620,78 +757,156 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Writer<W> {
             }
         }
     }
+}
 
-    /// Writes everything collected, with a stall deadline on each write.
-    async fn flush(&mut self) -> Result<(), Error> {
-        if self.buf_mark < self.buf.len() {
-            self.segs.push(Seg::Buf(self.buf_mark, self.buf.len()));
+impl super::FastSubmit for Mutex<Core<tokio::net::tcp::OwnedWriteHalf>> {
+    fn try_submit(&self, a: Assigned) -> Result<(), Assigned> {
+        // Never wait for the lock: a busy writer takes the request through its channel.
+        let Ok(mut c) = self.try_lock() else {
+            return Err(a);
+        };
+        let idle = !c.flushing
+            && c.io.is_some()
+            && c.buf.is_empty()
+            && c.segs.is_empty()
+            && c.ready.is_empty()
+            && c.stop == Stop::No
+            && !c.draining
+            && !c.shared.has_queued_commands();
+        if !idle {
+            return Err(a);
         }
-        let Writer {
-            io,
-            buf,
-            segs,
-            cfg,
-            shared,
-            ..
-        } = self;
-        let (mut idx, mut off) = (0usize, 0usize);
-        while idx < segs.len() {
-            let mut iov = [IoSlice::new(&[]); MAX_IOV];
-            let mut n = 0;
-            for (i, seg) in segs[idx..].iter().take(MAX_IOV).enumerate() {
-                let s: &[u8] = match seg {
-                    Seg::Buf(a, b) => &buf[*a..*b],
-                    Seg::Body(b) => b,
-                };
-                iov[n] = IoSlice::new(if i == 0 { &s[off..] } else { s });
-                n += 1;
-            }
-            let written = write_with_deadline(io, &iov[..n], cfg.write_timeout)
-                .await
-                .map_err(|e| match e {
-                    WriteFail::Io(e) => io_error(&e, &shared.peer),
-                    WriteFail::Stalled => Error::new(
-                        ErrorKind::Timeout,
-                        format!(
-                            "timed out: {} accepted no data for {} ms (write stalled)",
-                            shared.peer,
-                            cfg.write_timeout.as_millis()
-                        ),
-                    )
-                    .with_origin(Origin::Transport)
-                    .with_processed(Processed::Maybe),
-                })?;
-            shared
-                .counters
-                .bytes_sent
-                .fetch_add(written as u64, std::sync::atomic::Ordering::Relaxed);
-            let mut w = written;
-            while w > 0 && idx < segs.len() {
-                let len = match &segs[idx] {
-                    Seg::Buf(a, b) => b - a,
-                    Seg::Body(b) => b.len(),
-                };
-                let rem = len - off;
-                if w >= rem {
-                    w -= rem;
-                    idx += 1;
-                    off = 0;
-                } else {
-                    off += w;
-                    w = 0;
-                }
-            }
-        }
-        segs.clear();
-        buf.clear();
-        self.buf_mark = 0;
-        if self.acks_in_buf > 0 {
-            let n = std::mem::take(&mut self.acks_in_buf);
-            self.shared
-                .pending_acks
-                .fetch_sub(n, std::sync::atomic::Ordering::AcqRel);
+        c.start_stream(a);
+        c.send_data();
+        c.write_now();
+        let wake = !c.buf.is_empty() || !c.segs.is_empty() || c.can_send_data();
+        let shared = c.shared.clone();
+        drop(c);
+        if wake {
+            let _ = shared.send_cmd(Command::Flush);
         }
         Ok(())
+    }
+}
+
+impl Core<tokio::net::tcp::OwnedWriteHalf> {
+    /// Writes what the socket takes without blocking; the rest stays for the writer task.
+    fn write_now(&mut self) {
+        self.close_buf_seg();
+        let Some(io) = &self.io else {
+            return;
+        };
+        let (mut idx, mut off) = (0usize, 0usize);
+        while idx < self.segs.len() {
+            let mut iov = [IoSlice::new(&[]); MAX_IOV];
+            let n = fill_iov(&self.buf, &self.segs[idx..], off, &mut iov);
+            match io.try_write_vectored(&iov[..n]) {
+                Ok(0) => break,
+                Ok(w) => {
+                    self.shared
+                        .counters
+                        .bytes_sent
+                        .fetch_add(w as u64, std::sync::atomic::Ordering::Relaxed);
+                    advance(&self.segs, &mut idx, &mut off, w);
+                }
+                // WouldBlock: the task waits for the socket; any other error the task meets
+                // again on its next write and reports.
+                Err(_) => break,
+            }
+        }
+        if idx >= self.segs.len() {
+            self.buf.clear();
+            self.segs.clear();
+            self.buf_mark = 0;
+            if self.acks_in_buf > 0 {
+                let n = std::mem::take(&mut self.acks_in_buf);
+                self.shared
+                    .pending_acks
+                    .fetch_sub(n, std::sync::atomic::Ordering::AcqRel);
+            }
+            return;
+        }
+        self.segs.drain(..idx);
+        if off > 0 {
+            match &mut self.segs[0] {
+                Seg::Buf(a, _) => *a += off,
+                Seg::Body(b) => bytes::Buf::advance(b, off),
+            }
+        }
+    }
+}
+
+/// Writes the segments, with a stall deadline on each write.
+async fn write_segs<W: AsyncWrite + Unpin>(
+    io: &mut W,
+    buf: &[u8],
+    segs: &[Seg],
+    timeout: Duration,
+    shared: &ConnShared,
+) -> Result<(), Error> {
+    let (mut idx, mut off) = (0usize, 0usize);
+    while idx < segs.len() {
+        let mut iov = [IoSlice::new(&[]); MAX_IOV];
+        let n = fill_iov(buf, &segs[idx..], off, &mut iov);
+        let written = write_with_deadline(io, &iov[..n], timeout)
+            .await
+            .map_err(|e| match e {
+                WriteFail::Io(e) => io_error(&e, &shared.peer),
+                WriteFail::Stalled => Error::new(
+                    ErrorKind::Timeout,
+                    format!(
+                        "timed out: {} accepted no data for {} ms (write stalled)",
+                        shared.peer,
+                        timeout.as_millis()
+                    ),
+                )
+                .with_origin(Origin::Transport)
+                .with_processed(Processed::Maybe),
+            })?;
+        shared
+            .counters
+            .bytes_sent
+            .fetch_add(written as u64, std::sync::atomic::Ordering::Relaxed);
+        advance(segs, &mut idx, &mut off, written);
+    }
+    Ok(())
+}
+
+/// Points `iov` at the segments from `segs[0]` (skipping `off` bytes of it); returns how many.
+fn fill_iov<'a>(
+    buf: &'a [u8],
+    segs: &'a [Seg],
+    off: usize,
+    iov: &mut [IoSlice<'a>; MAX_IOV],
+) -> usize {
+    let mut n = 0;
+    for (i, seg) in segs.iter().take(MAX_IOV).enumerate() {
+        let s: &[u8] = match seg {
+            Seg::Buf(a, b) => &buf[*a..*b],
+            Seg::Body(b) => b,
+        };
+        iov[n] = IoSlice::new(if i == 0 { &s[off..] } else { s });
+        n += 1;
+    }
+    n
+}
+
+/// Moves the position (`idx`, `off`) past `written` bytes.
+fn advance(segs: &[Seg], idx: &mut usize, off: &mut usize, mut written: usize) {
+    while written > 0 && *idx < segs.len() {
+        let len = match &segs[*idx] {
+            Seg::Buf(a, b) => b - a,
+            Seg::Body(b) => b.len(),
+        };
+        let rem = len - *off;
+        if written >= rem {
+            written -= rem;
+            *idx += 1;
+            *off = 0;
+        } else {
+            *off += written;
+            written = 0;
+        }
     }
 }
 
