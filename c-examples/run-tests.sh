@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Tests the C examples (build/get, get-static, h2get, threads, poll, stream, cancel) against
-# h2testserver.
+# Tests the C examples (build/get, get-static, h2get, threads, poll, stream, cancel) and the
+# C++ binding's programs (build/get-cpp, cpp_test, cpp_test-noexcept) against h2testserver.
 # Prints TAP-like "ok - NAME" / "not ok - NAME" lines; exits 1 if any check failed.
 #
 #   VALGRIND=1   run each C program under valgrind (smaller counts); a run whose log lacks
@@ -169,7 +169,7 @@ run() {
             ok "$name"
         else
             not_ok "$name"
-            sed 's/^/#   /' "$vglog" | head -n 80
+            head -n 80 "$vglog" | sed "s/^/#   /"
         fi
         grep -h "ERROR SUMMARY\|definitely lost" "$vglog" | sed 's/^==[0-9]*== */# /' >>"$TMP/vg-summary"
     fi
@@ -623,6 +623,34 @@ done
 check "cancel: the server log shows RST_STREAM from the client for both streams" \
     'server_saw_reset /delay/5000 && server_saw_reset /wait-reset'
 grep "GET /delay/5000\|GET /wait-reset\|reset by client" "$TMP/server-LOGGED.err" | sed 's/^/# server: /'
+
+# ---- C++ binding (include/h2client.hpp): get-cpp, cpp_test -------------------------------
+for p in get-cpp cpp_test cpp_test-noexcept; do
+    [[ -x $BUILD/$p ]] || { echo "Bail out! $BUILD/$p not built (run make)"; exit 1; }
+done
+run get-cpp "$URL/"
+check "get-cpp /: status 200, headers, blank line, hello body" \
+    '[[ $rc == 0 && $(head -n 1 "$TMP/out") == "HTTP/2 200" ]] && grep -qx "content-length: 24" "$TMP/out" && [[ "$(body_of "$TMP/out")" == "hello from h2testserver" ]]'
+
+run_native get-cpp "$URL/bytes/100000"
+body_of "$TMP/out" >"$TMP/body"
+check "get-cpp /bytes/100000: body matches the pattern" '[[ $rc == 0 ]] && cmp -s "$TMP/body" "$TMP/bytes100000"'
+
+run get-cpp "http://127.0.0.1:$(closed_port)/"
+check "get-cpp on a closed port: exit 1, get.cpp: H2_E_CONNECT: ..." \
+    '[[ $rc == 1 && ! -s $TMP/out ]] && grep -q "^get.cpp: H2_E_CONNECT: " "$TMP/err"'
+
+cpp_args=()
+[[ -n $VALGRIND ]] && cpp_args=(--quick)
+run cpp_test "${cpp_args[@]}" "$URL"
+check "cpp_test: every check passed" \
+    '[[ $rc == 0 ]] && grep -q "^cpp_test: [0-9]* checks, 0 failed$" "$TMP/out"'
+sed 's/^/# /' "$TMP/out"
+
+run cpp_test-noexcept "${cpp_args[@]}" "$URL"
+check "cpp_test built with -fno-exceptions (non-throwing API): every check passed" \
+    '[[ $rc == 0 ]] && grep -q "^cpp_test: [0-9]* checks, 0 failed (built without exceptions)$" "$TMP/out"'
+sed 's/^/# /' "$TMP/out"
 
 # ---- summary ---------------------------------------------------------------------------
 if [[ -n $VALGRIND ]]; then

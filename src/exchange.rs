@@ -215,6 +215,16 @@ impl Exchange {
             return false;
         }
         let ok = result.is_ok();
+        // Counted before anyone is woken, so a caller reading the stats right after its
+        // request returned sees it.
+        if let Some(c) = &self.counters {
+            if ok {
+                c.requests_completed.fetch_add(1, Ordering::Relaxed);
+                c.earn_retry();
+            } else {
+                c.requests_failed.fetch_add(1, Ordering::Relaxed);
+            }
+        }
         {
             let mut st = lock(&self.state);
             match result {
@@ -242,14 +252,6 @@ impl Exchange {
         }
         if let Some(t) = lock(&self.timer).take() {
             t.abort();
-        }
-        if let Some(c) = &self.counters {
-            if ok {
-                c.requests_completed.fetch_add(1, Ordering::Relaxed);
-                c.earn_retry();
-            } else {
-                c.requests_failed.fetch_add(1, Ordering::Relaxed);
-            }
         }
         if let Some(n) = &self.notify {
             n(self);

@@ -143,8 +143,23 @@ pub struct ConnShared {
     close_reason: std::sync::Mutex<Option<Error>>,
     /// Commands sent to the writer and not yet taken.
     queued_cmds: std::sync::atomic::AtomicUsize,
-    /// The caller-thread write path, for plain TCP connections.
-    fast: std::sync::OnceLock<Arc<dyn FastSubmit>>,
+    /// The caller-thread write path, for plain TCP connections. Weak: the writer core holds
+    /// this ConnShared, so a strong reference back would be a cycle (a leaked connection).
+    fast: std::sync::OnceLock<Box<dyn FastSubmit>>,
+}
+
+static LIVE_CONNECTIONS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Connections whose state is still allocated in this process (for leak tests).
+#[doc(hidden)]
+pub fn live_connections() -> usize {
+    LIVE_CONNECTIONS.load(Ordering::Acquire)
+}
+
+impl Drop for ConnShared {
+    fn drop(&mut self) {
+        LIVE_CONNECTIONS.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// Writing a new stream from the submitting thread when the connection is idle.
@@ -343,7 +358,7 @@ pub(crate) fn start_tcp(
     p: ConnParams,
 ) -> Arc<ConnShared> {
     let (shared, core) = start_inner(rd, wr, p);
-    let _ = shared.fast.set(core);
+    let _ = shared.fast.set(Box::new(Arc::downgrade(&core)));
     shared
 }
 
@@ -365,6 +380,7 @@ where
 {
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     let (rdr_tx, rdr_rx) = mpsc::unbounded_channel();
+    LIVE_CONNECTIONS.fetch_add(1, Ordering::AcqRel);
     let shared = Arc::new(ConnShared {
         id: p.id,
         peer: p.peer,

@@ -759,10 +759,13 @@ impl<W> Core<W> {
     }
 }
 
-impl super::FastSubmit for Mutex<Core<tokio::net::tcp::OwnedWriteHalf>> {
+impl super::FastSubmit for std::sync::Weak<Mutex<Core<tokio::net::tcp::OwnedWriteHalf>>> {
     fn try_submit(&self, a: Assigned) -> Result<(), Assigned> {
+        let Some(core) = self.upgrade() else {
+            return Err(a);
+        };
         // Never wait for the lock: a busy writer takes the request through its channel.
-        let Ok(mut c) = self.try_lock() else {
+        let Ok(mut c) = core.try_lock() else {
             return Err(a);
         };
         let idle = !c.flushing

@@ -172,7 +172,8 @@ pub unsafe extern "C" fn h2_client_submit(
     tag: u64,
     out: *mut *mut h2_call,
 ) -> h2_result {
-    // SAFETY: q is NULL or a live h2_queue.
+    // SAFETY: out is NULL or writable; q is NULL or a live h2_queue.
+    unsafe { put(out, std::ptr::null_mut()) };
     let Some(queue) = (unsafe { q.as_ref() }) else {
         return invalid("h2_client_submit: queue is NULL");
     };
@@ -188,8 +189,9 @@ pub unsafe extern "C" fn h2_client_submit(
 /// result)` once the response is buffered or the request failed. `done` runs on a library
 /// thread (also when the request fails at once): it must return quickly, must not block, and
 /// must not call blocking functions of the library (they return H2_E_WRONG_THREAD there). It
-/// may call `h2_call_response` and `h2_call_free` on its call. If the call is freed before it
-/// completes, `done` is not called.
+/// may call `h2_call_response` and `h2_call_free` on its call. If the call is freed before its
+/// completion is delivered, `done` is not called; do not free a call from another thread while
+/// its `done` may be running (free it in `done`, or after `done` ran).
 #[no_mangle]
 pub unsafe extern "C" fn h2_client_submit_cb(
     client: *mut h2_client,
@@ -198,6 +200,8 @@ pub unsafe extern "C" fn h2_client_submit_cb(
     userdata: *mut c_void,
     out: *mut *mut h2_call,
 ) -> h2_result {
+    // SAFETY: out is NULL or writable.
+    unsafe { put(out, std::ptr::null_mut()) };
     let Some(f) = done else {
         return invalid("h2_client_submit_cb: done is NULL");
     };
