@@ -1,0 +1,895 @@
+/*
+ * cpp_test [--quick] URL
+ *
+ * Tests the C++ binding (include/h2client.hpp) against h2testserver at URL
+ * (http://127.0.0.1:PORT; its endpoints /, /bytes/N, /echo, /status/N, /delay/MS, /trailers,
+ * /reset/CODE, /wait-reset). --quick uses smaller sizes and counts (for valgrind).
+ *
+ * Prints "ok - cpp: SECTION" or "not ok - cpp: SECTION" per section, a "FAIL file:line:
+ * condition -- details" line per failed check, and a summary line
+ *
+ *   cpp_test: 123 checks, 0 failed
+ *
+ * Exit status 0 if every check passed, 1 otherwise, 2 for usage errors.
+ *
+ * Built twice: normally (every section), and with -fno-exceptions (H2_CPP_EXCEPTIONS 0: only
+ * the sections that use the non-throwing API, which must also work there).
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <type_traits>
+#include <unordered_map>
+#include <vector>
+
+#include "h2client.hpp"
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+static int checks = 0, failures = 0, section_failures = 0;
+static bool quick = false;
+static std::string url;
+
+#define CHECK(cond, details)                                                                     \
+    do {                                                                                         \
+        ++checks;                                                                                \
+        if (!(cond)) {                                                                           \
+            ++failures;                                                                          \
+            ++section_failures;                                                                  \
+            std::ostringstream os_;                                                              \
+            os_ << details;                                                                      \
+            std::fprintf(stderr, "FAIL %s:%d: %s -- %s\n", __FILE__, __LINE__, #cond,            \
+                         os_.str().c_str());                                                     \
+        }                                                                                        \
+    } while (0)
+
+/* Milliseconds since `t0`. */
+static long long ms_since(Clock::time_point t0) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
+}
+
+/* The test server's /bytes body: byte i is 'a' + i % 26. */
+static std::string pattern(size_t n, size_t offset = 0) {
+    std::string s(n, '\0');
+    for (size_t i = 0; i < n; i++)
+        s[i] = static_cast<char>('a' + (offset + i) % 26);
+    return s;
+}
+
+/* A port on 127.0.0.1 with nothing listening. */
+static int closed_port() {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (fd < 0 || bind(fd, reinterpret_cast<sockaddr *>(&a), sizeof a) != 0 ||
+        getsockname(fd, reinterpret_cast<sockaddr *>(&a), &len) != 0) {
+        std::perror("cpp_test: socket");
+        std::exit(1);
+    }
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static std::string describe(const h2::Error &e) { return e.what(); }
+
+/* Describes a Result's error for failure messages. */
+template <class T>
+static std::string err_of(const h2::Result<T> &r) {
+    return r.ok() ? std::string("(ok)") : describe(r.error());
+}
+
+/* Runs one section, reporting it TAP-style; with exceptions, an escaping one fails it. */
+static void section(const char *name, const std::function<void()> &fn) {
+    section_failures = 0;
+    auto t0 = Clock::now();
+#if H2_CPP_EXCEPTIONS
+    try {
+        fn();
+    } catch (const h2::Error &e) {
+        ++failures;
+        ++section_failures;
+        std::fprintf(stderr, "FAIL %s: unexpected h2::Error: %s\n", name, e.what());
+    } catch (const std::exception &e) {
+        ++failures;
+        ++section_failures;
+        std::fprintf(stderr, "FAIL %s: unexpected exception: %s\n", name, e.what());
+    }
+#else
+    fn();
+#endif
+    std::printf("%s - cpp: %s (%lld ms)\n", section_failures ? "not ok" : "ok", name, ms_since(t0));
+    std::fflush(stdout);
+}
+
+// ---- compile-time properties -----------------------------------------------------------------
+
+template <class T>
+constexpr bool move_only_v = !std::is_copy_constructible_v<T> && !std::is_copy_assignable_v<T> &&
+                             std::is_nothrow_move_constructible_v<T> &&
+                             std::is_nothrow_move_assignable_v<T>;
+static_assert(move_only_v<h2::Client>, "Client is move-only, nothrow-movable");
+static_assert(move_only_v<h2::Config>, "Config is move-only, nothrow-movable");
+static_assert(move_only_v<h2::Request>, "Request is move-only, nothrow-movable");
+static_assert(move_only_v<h2::Response>, "Response is move-only, nothrow-movable");
+static_assert(move_only_v<h2::Call>, "Call is move-only, nothrow-movable");
+static_assert(move_only_v<h2::Queue>, "Queue is move-only, nothrow-movable");
+static_assert(std::is_base_of_v<std::runtime_error, h2::Error>, "Error is a runtime_error");
+static_assert(std::is_copy_constructible_v<h2::Error>, "Error is copyable");
+
+// ---- sections using only the non-throwing API (also built with -fno-exceptions) -------------
+
+static void test_try_basic() {
+    h2::Result<h2::Client> cr = h2::Client::create(url);
+    CHECK(cr.ok(), "Client::create(" << url << "): " << err_of(cr));
+    if (!cr)
+        return;
+    h2::Client &c = *cr;
+
+    auto r = c.try_get("/");
+    CHECK(r.ok(), "try_get /: " << err_of(r));
+    if (r) {
+        CHECK(r->status() == 200, "status " << r->status());
+        CHECK(r->body() == "hello from h2testserver\n", "body '" << r->body() << "'");
+        CHECK(r->header("content-length") == "24", "content-length");
+        CHECK(r->header("Content-Type") == "text/plain", "header lookup is case-insensitive");
+        CHECK(!r->header("x-absent"), "absent header gives nullopt");
+        CHECK(!r->header(std::string_view("content-length\0x", 16)), "a name with NUL finds nothing");
+        bool found = false;
+        for (auto [name, value] : r->headers())
+            found |= name == "content-length" && value == "24";
+        CHECK(found, "headers() holds content-length: 24");
+        CHECK(r->trailers().empty(), "no trailers");
+    }
+
+    auto reset = c.try_get("/reset/2");
+    CHECK(!reset.ok(), "try_get /reset/2 fails");
+    if (!reset) {
+        const h2::Error &e = reset.error();
+        CHECK(e.code() == H2_E_STREAM_RESET, "code " << e.code_name());
+        CHECK(e.h2_error() == 2, "h2_error " << e.h2_error());
+        CHECK(e.origin() == h2::Origin::remote, "origin " << int(e.origin()));
+        CHECK(std::string(e.code_name()) == "H2_E_STREAM_RESET", e.code_name());
+        CHECK(std::string(e.what()).rfind("H2_E_STREAM_RESET: ", 0) == 0, "what() " << e.what());
+        CHECK(std::strlen(e.message()) > 0, "message is empty");
+        CHECK(e.info().code == H2_E_STREAM_RESET, "info().code");
+    }
+    h2::Response fallback = c.try_get("/reset/2").value_or(h2::Response());
+    CHECK(!fallback && fallback.status() == 0, "value_or gives the fallback");
+
+    auto s404 = c.try_get("/status/404");
+    CHECK(s404.ok() && s404->status() == 404, "an HTTP error status is a response: " << err_of(s404));
+
+    auto bad_url = h2::Client::create("ftp://example.com");
+    CHECK(!bad_url && bad_url.error().code() == H2_E_INVALID_URL, "ftp:// " << err_of(bad_url));
+
+    auto refused = h2::Client::create("http://127.0.0.1:" + std::to_string(closed_port()));
+    CHECK(refused.ok(), "no connection is made by create");
+    if (refused) {
+        auto rr = refused->try_get("/");
+        CHECK(!rr && rr.error().code() == H2_E_CONNECT, "closed port: " << err_of(rr));
+        CHECK(!rr && rr.error().processed() == h2::Processed::no, "refused: processed no");
+    }
+
+    h2::Request bad("GET", "/");
+    bad.header("bad name", "x");
+    CHECK(!bad.ok() && bad.error() && bad.error()->code() == H2_E_INVALID_ARGUMENT, "bad header kept");
+    auto sent = c.try_send(bad);
+    CHECK(!sent && sent.error().code() == H2_E_INVALID_ARGUMENT, "sending it fails: " << err_of(sent));
+
+    auto post = c.try_post("/echo", "abc", {{"x-q", "1"}});
+    CHECK(post && post->body() == "abc" && post->header("x-echo-h-x-q") == "1", "try_post echo");
+
+    // Not ">= 3": the library counts a request after waking its h2_client_do caller (a race,
+    // reported), so the latest ones may not show yet. The queue test checks the count exactly.
+    auto st = c.try_stats();
+    CHECK(st && st->requests_completed >= 1 && st->connections_open >= 1,
+          "stats: completed " << (st ? st->requests_completed : 0));
+}
+
+static void test_try_streaming() {
+    auto c = h2::Client::create(url);
+    CHECK(c.ok(), err_of(c));
+    if (!c)
+        return;
+    const size_t n = quick ? 300000 : 5000000;
+    auto call = c->try_start(h2::Request("GET", "/bytes/" + std::to_string(n)));
+    CHECK(call.ok(), "try_start: " << err_of(call));
+    if (!call)
+        return;
+    auto wh = call->try_wait_headers();
+    CHECK(wh.ok() && call->status() == 200, "head: " << err_of(wh) << " status " << call->status());
+    CHECK(call->header("content-length") == std::to_string(n), "content-length");
+    std::vector<char> buf(65536);
+    size_t total = 0, max_buffered = 0;
+    bool same = true;
+    for (;;) {
+        auto got = call->try_read(buf.data(), buf.size());
+        if (!got || *got == 0) {
+            CHECK(got.ok(), "try_read: " << err_of(got));
+            break;
+        }
+        same = same && std::string_view(buf.data(), *got) == pattern(*got, total);
+        total += *got;
+        max_buffered = std::max(max_buffered, call->buffered());
+    }
+    CHECK(total == n && same, "read " << total << " of " << n << " bytes, pattern ok " << same);
+    CHECK(max_buffered <= (4u << 20), "at most one window buffered: " << max_buffered);
+    CHECK(call->is_done() && !call->error(), "done without error");
+
+    auto all = c->try_start(h2::Request("GET", "/trailers"));
+    CHECK(all.ok(), err_of(all));
+    if (all) {
+        auto body = all->try_read_all();
+        CHECK(body && *body == "body with trailers\n", "read_all: " << err_of(body));
+        CHECK(all->trailer("x-trailer-two") == "two" && all->trailers().size() == 2, "call trailers");
+    }
+}
+
+static void test_try_queue() {
+    auto c = h2::Client::create(url);
+    auto q = h2::Queue::create();
+    CHECK(c && q, "create");
+    if (!c || !q)
+        return;
+    CHECK(q->fd() >= 0, "fd " << q->fd());
+    auto none = q->try_poll(8, 0ms);
+    CHECK(none && none->empty(), "empty poll: " << err_of(none));
+    const int n = quick ? 50 : 300;
+    int submitted = 0;
+    for (int i = 0; i < n; i++) {
+        auto s = c->try_submit_detached(h2::Request("GET", "/bytes/" + std::to_string(i)), *q, i);
+        submitted += s.ok();
+        if (!s)
+            std::fprintf(stderr, "submit_detached: %s\n", s.error().what());
+    }
+    CHECK(submitted == n, submitted << " of " << n << " submitted");
+    auto owned = c->try_submit(h2::Request("GET", "/reset/8"), *q, 100000);
+    CHECK(owned.ok(), err_of(owned));
+    int got = 0, good = 0;
+    bool owned_seen = false;
+    auto t0 = Clock::now();
+    while ((got < n || !owned_seen) && ms_since(t0) < 60000) {
+        auto batch = q->try_poll(64, 1000ms);
+        CHECK(batch.ok(), err_of(batch));
+        if (!batch)
+            break;
+        for (h2::Completion &comp : *batch) {
+            if (comp.tag == 100000) {
+                owned_seen = true;
+                CHECK(comp.handle == owned->get(), "the owned call's handle");
+                CHECK(!comp.ok() && comp.result == H2_E_STREAM_RESET, "reset/8: " << comp.result);
+                CHECK(!comp.response && comp.response.error().h2_error() == 8, "error record");
+                continue;
+            }
+            got++;
+            CHECK(comp.handle == nullptr, "detached completions have no handle");
+            good += comp.ok() && comp.response && comp.response->status() == 200 &&
+                    comp.response->body() == pattern(comp.tag);
+        }
+    }
+    CHECK(got == n && good == n && owned_seen, got << " completions, " << good << " good of " << n);
+    CHECK(q->detached() == 0, "detached left: " << q->detached());
+}
+
+static void test_try_moves() {
+    auto made = h2::Client::create(url);
+    CHECK(made.ok(), err_of(made));
+    if (!made)
+        return;
+    h2::Client a = std::move(*made);
+    CHECK(!*made && a, "moved out of the Result");
+    h2::Client b(std::move(a));
+    CHECK(!a && b, "move construction empties the source");
+    auto on_empty = a.try_get("/");
+    CHECK(!on_empty && on_empty.error().code() == H2_E_INVALID_ARGUMENT,
+          "a moved-from client fails cleanly: " << err_of(on_empty));
+    a = std::move(b);
+    CHECK(a && !b, "move assignment");
+    auto r = a.try_get("/bytes/5");
+    CHECK(r && r->body() == "abcde", err_of(r));
+
+    h2::Response r1 = std::move(*r);
+    h2::Response r2;
+    r2 = std::move(r1);
+    CHECK(!r1 && r1.status() == 0 && r1.body().empty() && r1.headers().empty(), "moved-from response");
+    CHECK(r2.body() == "abcde", "moved-to response");
+
+    auto call = a.try_start(h2::Request("GET", "/bytes/10"));
+    CHECK(call.ok(), err_of(call));
+    h2::Call c1 = std::move(*call);
+    h2::Call c2 = std::move(c1);
+    c1.cancel(); // harmless on an empty call
+    auto rd = c1.try_read(nullptr, 0);
+    CHECK(!rd && rd.error().code() == H2_E_INVALID_ARGUMENT, "read on a moved-from call: " << err_of(rd));
+    CHECK(!c1.is_done() && c1.status() == 0 && !c1.error(), "moved-from call accessors");
+    auto body = c2.try_read_all();
+    CHECK(body && *body == "abcdefghij", err_of(body));
+
+    auto q = h2::Queue::create();
+    CHECK(q.ok(), err_of(q));
+    h2::Queue q1 = std::move(*q);
+    h2::Queue q2 = std::move(q1);
+    CHECK(q1.fd() == -1 && !q1.get() && q2.fd() >= 0, "moved-from queue");
+    auto p = q1.try_poll(1, 0ms);
+    CHECK(!p && p.error().code() == H2_E_INVALID_ARGUMENT, "poll on a moved-from queue: " << err_of(p));
+    auto sd = a.try_submit_detached(h2::Request("GET", "/"), q1, 1);
+    CHECK(!sd && sd.error().code() == H2_E_INVALID_ARGUMENT, "submit to a moved-from queue");
+    auto so = a.try_submit(h2::Request("GET", "/"), q1, 1);
+    CHECK(!so && so.error().code() == H2_E_INVALID_ARGUMENT, "owned submit to a moved-from queue");
+
+    h2::Request req1("GET", "/bytes/3");
+    h2::Request req2 = std::move(req1);
+    auto on_moved_req = a.try_send(req1);
+    CHECK(!on_moved_req && on_moved_req.error().code() == H2_E_INVALID_ARGUMENT, "moved-from request");
+    auto sent = a.try_send(req2);
+    CHECK(sent && sent->body() == "abc", err_of(sent));
+
+    h2::Config cfg1;
+    cfg1.max_retries(2);
+    h2::Config cfg2 = std::move(cfg1);
+    CHECK(cfg2.ok() && !cfg1.ok(), "moved config");
+    auto from_moved = h2::Client::create(url, cfg1);
+    CHECK(!from_moved && from_moved.error().code() == H2_E_INVALID_ARGUMENT, "client from a moved-from config");
+    auto from_cfg = h2::Client::create(url, cfg2);
+    CHECK(from_cfg.ok(), err_of(from_cfg));
+
+    // Containers move their elements when they grow.
+    std::vector<h2::Call> calls;
+    for (int i = 0; i < 20; i++) {
+        auto s = a.try_start(h2::Request("GET", "/bytes/" + std::to_string(i)));
+        CHECK(s.ok(), err_of(s));
+        if (s)
+            calls.push_back(std::move(*s));
+    }
+    int ok = 0;
+    for (size_t i = 0; i < calls.size(); i++) {
+        auto all = calls[i].try_read_all();
+        ok += all && *all == pattern(i);
+    }
+    CHECK(ok == 20, ok << " of 20 calls in a vector read right");
+}
+
+static void test_try_builders() {
+    h2::Config cfg;
+    cfg.max_frame_size(1);
+    CHECK(!cfg.ok() && cfg.error()->code() == H2_E_INVALID_ARGUMENT, "max_frame_size(1) refused");
+    cfg.max_retries(1); // a later success keeps the first failure
+    CHECK(!cfg.ok(), "the first failure is kept");
+    auto cl = h2::Client::create(url, cfg);
+    CHECK(!cl && cl.error().code() == H2_E_INVALID_ARGUMENT, "client from a failed config");
+
+    h2::Config zero;
+    zero.max_resets_per_second(0);
+    CHECK(zero.error() && zero.error()->code() == H2_E_INVALID_ARGUMENT, "max_resets_per_second(0)");
+
+    h2::Config tls;
+    tls.ca_file("/nonexistent/ca.pem");
+    CHECK(tls.error() && tls.error()->code() == H2_E_TLS &&
+              std::strstr(tls.error()->message(), "/nonexistent/ca.pem"),
+          "ca_file names the path: " << (tls.error() ? tls.error()->what() : "(ok)"));
+
+    h2::Config neg;
+    neg.request_timeout(std::chrono::milliseconds(-5));
+    CHECK(neg.error() && neg.error()->code() == H2_E_INVALID_ARGUMENT, "negative duration");
+    h2::Config big;
+    big.connect_timeout(std::chrono::hours(24 * 365));
+    CHECK(big.error() && big.error()->code() == H2_E_INVALID_ARGUMENT, "duration above UINT32_MAX ms");
+
+    h2::Config all;
+    all.connect_timeout(5s).request_timeout(0ms).headers_timeout(0ms).body_idle_timeout(0ms)
+        .idle_timeout(90s).keepalive_interval(30s).keepalive_timeout(15s).settings_timeout(10s)
+        .write_timeout(30s).connect_timeout_ms(5000).request_timeout_ms(0).headers_timeout_ms(0)
+        .body_idle_timeout_ms(0).idle_timeout_ms(90000).keepalive_interval_ms(30000)
+        .keepalive_timeout_ms(15000).settings_timeout_ms(10000).write_timeout_ms(30000)
+        .max_connections(4).max_concurrent_streams(100).initial_window_size(1 << 20)
+        .connection_window_size(1 << 24).max_frame_size(16384).max_header_list_size(1 << 16)
+        .header_table_size(4096).max_response_body(1 << 30).max_retries(3)
+        .max_continuation_frames(0).max_empty_data_frames(100).max_pending_acks(1000)
+        .max_glitches(1000).max_resets_per_second(200)
+        .insecure_skip_verify(false).tls_versions(h2::tls_1_2 | h2::tls_1_3);
+    CHECK(all.ok(), "every setter: " << (all.error() ? all.error()->what() : ""));
+    auto with_all = h2::Client::create(url, all);
+    CHECK(with_all.ok(), err_of(with_all));
+    if (with_all) {
+        auto r = with_all->try_get("/bytes/26");
+        CHECK(r && r->body() == pattern(26), err_of(r));
+    }
+
+    h2::Request nul("GET", "/");
+    nul.header("x-a", std::string_view("a\0b", 3));
+    CHECK(nul.error() && nul.error()->code() == H2_E_INVALID_ARGUMENT &&
+              std::strstr(nul.error()->message(), "NUL"),
+          "a value with a NUL byte is refused");
+    h2::Request bad_path("GET", "no-slash");
+    CHECK(bad_path.error() && bad_path.error()->code() == H2_E_INVALID_ARGUMENT, "path without /");
+    h2::Request conn("GET", "/");
+    conn.header("connection", "close");
+    CHECK(conn.error() && conn.error()->code() == H2_E_INVALID_ARGUMENT, "connection header refused");
+
+    // An rvalue chain moves into a named request, which is then sent twice.
+    h2::Request req = h2::Request("PATCH", "/echo?q=1")
+                          .header("x-one", "1")
+                          .headers({{"x-two", "2"}, {"X-Three", "3"}})
+                          .body("payload", 7)
+                          .timeout(5s)
+                          .headers_timeout_ms(5000)
+                          .body_idle_timeout(5s);
+    CHECK(req.ok(), "builder chain: " << (req.error() ? req.error()->what() : ""));
+    auto c = h2::Client::create(url);
+    for (int i = 0; c && i < 2; i++) {
+        auto r = c->try_send(req);
+        CHECK(r && r->body() == "payload" && r->header("x-echo-method") == "PATCH" &&
+                  r->header("x-echo-path") == "/echo?q=1" && r->header("x-echo-h-x-one") == "1" &&
+                  r->header("x-echo-h-x-two") == "2" && r->header("x-echo-h-x-three") == "3",
+              "send #" << i << ": " << err_of(r));
+    }
+}
+
+// ---- sections using exceptions ----------------------------------------------------------------
+
+#if H2_CPP_EXCEPTIONS
+
+/* Runs fn, which must throw an h2::Error; returns it (or a synthesized one if it did not). */
+static h2::Error expect_error(const std::function<void()> &fn) {
+    try {
+        fn();
+    } catch (const h2::Error &e) {
+        return e;
+    }
+    return h2::Error(H2_OK, "no exception was thrown");
+}
+
+static void test_get_post() {
+    h2::Client c(url);
+    h2::Response r = c.get("/");
+    CHECK(r.status() == 200 && r.body() == "hello from h2testserver\n", "GET /");
+    h2::Response b = c.get("/bytes/100000");
+    CHECK(b.body() == pattern(100000) && b.body_size() == 100000, "GET /bytes/100000");
+    CHECK(std::memcmp(b.body_data(), pattern(26).data(), 26) == 0, "body_data");
+
+    h2::Response e = c.post("/echo", "hello, echo", {{"x-test", "v1"}, {"X-Upper", "Up"}});
+    CHECK(e.status() == 200 && e.body() == "hello, echo", "POST /echo body '" << e.body() << "'");
+    CHECK(e.header("x-echo-method") == "POST", "method");
+    CHECK(e.header("x-echo-h-x-test") == "v1" && e.header("x-echo-h-x-upper") == "Up", "echoed headers");
+    CHECK(e.header("x-echo-h-content-length") == "11", "content-length was added");
+
+    std::string binary("bin\0ary\xff", 8);
+    h2::Response p = c.request("PUT", "/echo", {{"content-type", "application/octet-stream"}}, binary);
+    CHECK(p.body() == binary && p.header("x-echo-method") == "PUT", "binary PUT echoed");
+
+    for (int code : {201, 204, 404, 503}) {
+        h2::Response s = c.get("/status/" + std::to_string(code));
+        CHECK(s.status() == code, "status " << s.status() << " for /status/" << code);
+    }
+
+    h2::Response t = c.get("/trailers");
+    CHECK(t.body() == "body with trailers\n", "trailers body");
+    CHECK(t.trailer("x-trailer-one") == "1" && t.trailer("X-Trailer-Two") == "two", "trailer lookup");
+    h2::FieldViews tr = t.trailers();
+    CHECK(tr.size() == 2 && tr[0].first == "x-trailer-one" && tr[0].second == "1", "trailers()");
+    CHECK(!t.trailer("x-trailer-three"), "absent trailer");
+}
+
+static void test_errors() {
+    h2::Client c(url);
+    h2::Error reset = expect_error([&] { c.get("/reset/2"); });
+    CHECK(reset.code() == H2_E_STREAM_RESET && reset.h2_error() == 2, "reset/2: " << describe(reset));
+    CHECK(reset.origin() == h2::Origin::remote, "origin remote");
+    try {
+        c.get("/reset/2");
+        CHECK(false, "no exception");
+    } catch (const std::runtime_error &e) {
+        CHECK(std::string(e.what()).find("H2_E_STREAM_RESET") == 0, "catchable as runtime_error");
+    }
+
+    h2::Client refused("http://127.0.0.1:" + std::to_string(closed_port()));
+    h2::Error conn = expect_error([&] { refused.get("/"); });
+    CHECK(conn.code() == H2_E_CONNECT, "closed port: " << describe(conn));
+    CHECK(conn.processed() == h2::Processed::no, "processed no");
+    CHECK(std::strstr(conn.message(), "refused") != nullptr, "message: " << conn.message());
+
+    auto t0 = Clock::now();
+    h2::Client slow(url, h2::Config().request_timeout(300ms));
+    h2::Error tmo = expect_error([&] { slow.get("/delay/5000"); });
+    long long took = ms_since(t0);
+    CHECK(tmo.code() == H2_E_TIMEOUT, "config request_timeout: " << describe(tmo));
+    CHECK(took < 3000, "timed out after " << took << " ms");
+
+    h2::Error per = expect_error([&] { c.send(h2::Request("GET", "/delay/5000").timeout_ms(200)); });
+    CHECK(per.code() == H2_E_TIMEOUT, "per-request timeout: " << describe(per));
+    h2::Error head = expect_error([&] { c.send(h2::Request("GET", "/delay/5000").headers_timeout(200ms)); });
+    CHECK(head.code() == H2_E_TIMEOUT && std::strstr(head.message(), "headers"),
+          "headers timeout: " << describe(head));
+
+    h2::Error url_err = expect_error([] { h2::Client bad("ftp://example.com"); });
+    CHECK(url_err.code() == H2_E_INVALID_URL, describe(url_err));
+    h2::Error cfg_err = expect_error([&] { h2::Client bad(url, h2::Config().ca_file("/nonexistent/ca.pem")); });
+    CHECK(cfg_err.code() == H2_E_TLS, "the config's failure: " << describe(cfg_err));
+    h2::Error hdr = expect_error([&] { c.get("/", {{"bad name", "x"}}); });
+    CHECK(hdr.code() == H2_E_INVALID_ARGUMENT, describe(hdr));
+    h2::Error streamed = expect_error([&] { c.send(h2::Request("POST", "/echo").streaming_body()); });
+    CHECK(streamed.code() == H2_E_INVALID_ARGUMENT, "streaming request through send: " << describe(streamed));
+
+    // Result::value() throws the held error.
+    h2::Error via_value = expect_error([&] { (void)c.try_get("/reset/3").value(); });
+    CHECK(via_value.code() == H2_E_STREAM_RESET && via_value.h2_error() == 3, describe(via_value));
+    h2::Error via_void = expect_error([&] { h2::Call none; none.try_finish().value(); });
+    CHECK(via_void.code() == H2_E_INVALID_ARGUMENT, describe(via_void));
+
+    // An Error survives copies and outlives everything it came from.
+    h2::Error copy = reset;
+    CHECK(copy.code() == reset.code() && std::string(copy.message()) == reset.message(), "copy");
+    h2::Error local(H2_E_TIMEOUT, "made up");
+    CHECK(std::string(local.what()) == "H2_E_TIMEOUT: made up" && local.origin() == h2::Origin::local,
+          local.what());
+}
+
+static void test_stream_download() {
+    h2::Client c(url);
+    const size_t n = quick ? 1000000 : 20000000;
+    h2::Call call = c.start(h2::Request("GET", "/bytes/" + std::to_string(n)));
+    call.wait_headers();
+    CHECK(call.status() == 200 && call.header("content-length") == std::to_string(n), "head");
+    bool has_type = false;
+    for (auto [name, value] : call.headers())
+        has_type |= name == "content-type" && value == "application/octet-stream";
+    CHECK(has_type, "call headers()");
+    std::vector<char> buf(1 << 16);
+    size_t total = 0, max_buffered = 0;
+    bool same = true;
+    while (size_t got = call.read(buf.data(), buf.size())) {
+        same = same && std::string_view(buf.data(), got) == pattern(got, total);
+        total += got;
+        max_buffered = std::max(max_buffered, call.buffered());
+    }
+    CHECK(total == n && same, "downloaded " << total << " of " << n << ", pattern ok " << same);
+    CHECK(max_buffered <= (4u << 20), "at most one window buffered: " << max_buffered);
+    CHECK(call.read(buf.data(), buf.size()) == 0, "read after the end gives 0");
+    call.wait();
+    CHECK(call.is_done(), "done");
+
+    h2::Call small = c.start(h2::Request("GET", "/bytes/100000"));
+    CHECK(small.read_all() == pattern(100000), "read_all");
+
+    h2::Call err = c.start(h2::Request("GET", "/reset/2"));
+    h2::Error e = expect_error([&] { err.wait_headers(); });
+    CHECK(e.code() == H2_E_STREAM_RESET, describe(e));
+    CHECK(err.error() && err.error()->code() == H2_E_STREAM_RESET, "Call::error()");
+}
+
+static uint64_t fnv1a(uint64_t h, std::string_view s) {
+    for (unsigned char ch : s) {
+        h ^= ch;
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+static void test_stream_upload() {
+    h2::Client c(url);
+    const size_t total = quick ? (1u << 20) : (16u << 20);
+    h2::Call call = c.start(h2::Request("POST", "/echo").header("x-up", "1").streaming_body());
+
+    // /echo streams the body back and stops reading once its response window is full, so the
+    // response is read on another thread while this one writes.
+    std::string echoed;
+    std::string reader_error;
+    std::thread reader([&] {
+        try {
+            call.wait_headers();
+            echoed = call.read_all();
+        } catch (const h2::Error &e) {
+            reader_error = e.what();
+        }
+    });
+    std::string sent;
+    sent.reserve(total);
+    uint64_t state = 88172645463325252ULL;
+    std::string piece(50000, '\0');
+    while (sent.size() < total) {
+        size_t len = std::min(piece.size(), total - sent.size());
+        for (size_t i = 0; i < len; i++) {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            piece[i] = static_cast<char>(state);
+        }
+        call.write(piece.data(), len);
+        sent.append(piece, 0, len);
+    }
+    char hex[17];
+    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(fnv1a(0xcbf29ce484222325ULL, sent)));
+    call.add_trailer("x-checksum", hex);
+    call.finish();
+    reader.join();
+    CHECK(reader_error.empty(), "reader: " << reader_error);
+    CHECK(call.status() == 200 && call.header("x-echo-h-x-up") == "1", "echo head");
+    CHECK(echoed.size() == sent.size() && echoed == sent, "echoed " << echoed.size() << " of " << sent.size());
+    CHECK(call.trailer("x-echo-trailer-x-checksum") == std::string_view(hex), "echoed trailer");
+
+    // Writing to a call that is not streamed fails cleanly.
+    h2::Call plain = c.start(h2::Request("GET", "/"));
+    h2::Error w = expect_error([&] { plain.write("x"); });
+    CHECK(w.code() != H2_OK, "write on a non-streamed call: " << describe(w));
+    CHECK(plain.read_all() == "hello from h2testserver\n", "that call still works");
+}
+
+static void test_cancel() {
+    h2::Client c(url);
+    const long long limit = quick ? 5000 : 2000;
+
+    h2::Call slow = c.start(h2::Request("GET", "/delay/5000"));
+    auto t0 = Clock::now();
+    std::thread canceler([&] {
+        std::this_thread::sleep_for(200ms);
+        slow.cancel();
+    });
+    h2::Error e = expect_error([&] { slow.wait_headers(); });
+    long long took = ms_since(t0);
+    canceler.join();
+    CHECK(e.code() == H2_E_CANCELED, "wait_headers: " << describe(e));
+    CHECK(took >= 150 && took < limit, "returned after " << took << " ms");
+    CHECK(slow.error() && slow.error()->code() == H2_E_CANCELED, "Call::error() after cancel");
+
+    h2::Call waiting = c.start(h2::Request("GET", "/wait-reset"));
+    waiting.wait_headers();
+    CHECK(waiting.status() == 200, "wait-reset head");
+    t0 = Clock::now();
+    std::thread canceler2([&] {
+        std::this_thread::sleep_for(200ms);
+        waiting.cancel();
+    });
+    char buf[256];
+    auto r = waiting.try_read(buf, sizeof buf);
+    took = ms_since(t0);
+    canceler2.join();
+    CHECK(!r && r.error().code() == H2_E_CANCELED, "try_read: " << err_of(r));
+    CHECK(took < limit, "read returned after " << took << " ms");
+    waiting.cancel(); // again: harmless
+
+    CHECK(c.get("/").status() == 200, "the client works after cancels");
+}
+
+static void test_queue() {
+    h2::Client c(url);
+    h2::Queue q;
+    CHECK(q.poll(16, 0ms).empty(), "nothing pending");
+
+    // The fd is readable once a completion is pending.
+    c.submit_detached(h2::Request("GET", "/bytes/3"), q, 7);
+    pollfd pfd{q.fd(), POLLIN, 0};
+    int ready = ::poll(&pfd, 1, 10000);
+    CHECK(ready == 1 && (pfd.revents & POLLIN), "fd readable");
+    auto first = q.poll(4, 0ms);
+    CHECK(first.size() == 1 && first[0].tag == 7 && first[0].response->body() == "abc", "first completion");
+
+    const int n = quick ? 200 : 1000;
+    for (int i = 0; i < n; i++)
+        c.submit_detached(h2::Request("GET", "/bytes/" + std::to_string(i % 100)), q, i);
+    // Calls we own: some cancelled early, one reset.
+    std::unordered_map<uint64_t, h2::Call> mine;
+    for (uint64_t t = 0; t < 10; t++)
+        mine.emplace(100000 + t, c.submit(h2::Request("GET", t < 5 ? "/delay/5000" : "/bytes/26"), q, 100000 + t));
+    mine.emplace(200000, c.submit(h2::Request("GET", "/reset/2"), q, 200000));
+    for (uint64_t t = 0; t < 5; t++)
+        mine.at(100000 + t).cancel();
+    // One owned call destroyed before completing: its completion never shows.
+    c.submit(h2::Request("GET", "/delay/200"), q, 300000);
+
+    int detached_ok = 0, detached_bad = 0, owned = 0;
+    auto t0 = Clock::now();
+    while ((detached_ok + detached_bad < n || owned < 11) && ms_since(t0) < 60000) {
+        for (h2::Completion &comp : q.poll(64, 1000ms)) {
+            if (comp.tag < static_cast<uint64_t>(n)) {
+                bool good = comp.handle == nullptr && comp.ok() && comp.response->status() == 200 &&
+                            comp.response->body() == pattern(comp.tag % 100);
+                (good ? detached_ok : detached_bad)++;
+                continue;
+            }
+            CHECK(comp.tag != 300000, "a destroyed call's completion came out");
+            auto it = mine.find(comp.tag);
+            CHECK(it != mine.end(), "unknown tag " << comp.tag);
+            if (it == mine.end())
+                continue;
+            owned++;
+            CHECK(comp.handle == it->second.get(), "handle matches the Call");
+            CHECK(it->second.is_done(), "the call is done");
+            if (comp.tag == 200000) {
+                CHECK(comp.result == H2_E_STREAM_RESET && comp.response.error().h2_error() == 2,
+                      "reset: " << err_of(comp.response));
+            } else if (comp.tag < 100005) {
+                CHECK(comp.result == H2_E_CANCELED && comp.response.error().code() == H2_E_CANCELED,
+                      "cancelled: " << err_of(comp.response));
+            } else {
+                CHECK(comp.ok() && comp.response->body() == pattern(26), "owned: " << err_of(comp.response));
+                auto again = it->second.try_response();
+                CHECK(!again, "the response was moved into the completion");
+            }
+            mine.erase(it);
+        }
+    }
+    CHECK(detached_ok == n && detached_bad == 0, detached_ok << " ok, " << detached_bad << " bad of " << n);
+    CHECK(owned == 11 && mine.empty(), owned << " owned completions");
+    CHECK(q.detached() == 0, "no detached call left: " << q.detached());
+    CHECK(q.poll(8, 300ms).empty(), "nothing else arrives");
+
+    // cancel_detached: everything in flight completes at once with H2_E_CANCELED.
+    for (int i = 0; i < 10; i++)
+        c.submit_detached(h2::Request("GET", "/delay/5000"), q, i);
+    CHECK(q.detached() == 10, "10 detached in flight");
+    t0 = Clock::now();
+    q.cancel_detached();
+    int cancelled = 0;
+    while (cancelled < 10 && ms_since(t0) < 10000)
+        for (h2::Completion &comp : q.poll(16, 1000ms))
+            cancelled += comp.result == H2_E_CANCELED;
+    CHECK(cancelled == 10 && ms_since(t0) < 3000, cancelled << " cancelled in " << ms_since(t0) << " ms");
+
+    // Queue completions are posted after the counters are updated: exact.
+    h2::Stats st = c.stats();
+    CHECK(st.requests_completed == static_cast<uint64_t>(n + 1 + 5) && st.requests_failed == 7 + 10,
+          "stats: " << st.requests_completed << " completed, " << st.requests_failed << " failed");
+}
+
+static void test_threads() {
+    h2::Client c(url);
+    const int threads = quick ? 4 : 8, per = quick ? 10 : 100;
+    std::atomic<int> ok{0};
+    std::vector<std::thread> ts;
+    for (int t = 0; t < threads; t++)
+        ts.emplace_back([&, t] {
+            for (int i = 0; i < per; i++) {
+                auto r = c.try_get("/bytes/" + std::to_string(t + i));
+                ok += r && r->body() == pattern(t + i);
+            }
+        });
+    for (auto &t : ts)
+        t.join();
+    CHECK(ok == threads * per, ok << " of " << threads * per);
+}
+
+static void test_events() {
+    std::atomic<int> connected{0}, opened{0}, closed_streams{0};
+    std::atomic<int> after{0};
+    std::atomic<bool> gone{false};
+    {
+        h2::Config cfg;
+        cfg.on_event([&](const h2::Event &e) {
+            if (gone)
+                after++;
+            if (e.kind == H2_EVENT_CONNECTED)
+                connected++;
+            if (e.kind == H2_EVENT_STREAM_OPENED)
+                opened++;
+            if (e.kind == H2_EVENT_STREAM_CLOSED)
+                closed_streams++;
+            if (e.kind == H2_EVENT_RTT)
+                throw std::runtime_error("ignored"); // must not reach the library
+        });
+        h2::Client one(url, cfg);
+        h2::Client two(url, cfg);
+        one.get("/");
+        one.get("/bytes/10");
+        two.get("/");
+        // A client created from a config whose callback failed registration: none.
+        h2::Error e = expect_error([&] { h2::Client bad("ftp://x", cfg); });
+        CHECK(e.code() == H2_E_INVALID_URL, describe(e));
+        gone = true; // the clients are destroyed at the end of this scope
+    }
+    std::this_thread::sleep_for(100ms);
+    CHECK(connected >= 2, "connected events: " << connected);
+    CHECK(opened >= 3 && closed_streams >= 3, "stream events: " << opened << " opened, " << closed_streams << " closed");
+    int late = after;
+    std::this_thread::sleep_for(100ms);
+    CHECK(after == late, "no callback after the clients were destroyed");
+}
+
+static void test_raii_under_exceptions() {
+    // Everything in flight when an exception leaves the scope is freed (valgrind checks).
+    bool caught = false;
+    auto t0 = Clock::now();
+    try {
+        h2::Config cfg = h2::Config().request_timeout_ms(10000).on_event([](const h2::Event &) {});
+        h2::Client c(url, cfg);
+        h2::Queue q;
+        for (int i = 0; i < 10; i++)
+            c.submit_detached(h2::Request("GET", "/delay/3000"), q, i);
+        h2::Call owned = c.submit(h2::Request("GET", "/delay/3000"), q, 99);
+        h2::Call streaming = c.start(h2::Request("POST", "/echo").streaming_body());
+        streaming.write(std::string(100000, 'x'));
+        h2::Call waiting = c.start(h2::Request("GET", "/delay/3000"));
+        h2::Response r = c.get("/bytes/1000");
+        h2::Request req = h2::Request("POST", "/echo").body("x");
+        throw std::runtime_error("boom");
+    } catch (const std::runtime_error &e) {
+        caught = std::string(e.what()) == "boom";
+    }
+    CHECK(caught, "the exception came through");
+    CHECK(ms_since(t0) < (quick ? 2900 : 2500),
+          "the destructors did not wait for the server: " << ms_since(t0) << " ms");
+
+    // An h2::Error thrown by the library in the middle of a scope.
+    h2::Error e = expect_error([&] {
+        h2::Client c(url);
+        h2::Queue q;
+        c.submit_detached(h2::Request("GET", "/delay/3000"), q, 1);
+        h2::Call s = c.start(h2::Request("GET", "/delay/3000"));
+        c.get("/reset/2");
+    });
+    CHECK(e.code() == H2_E_STREAM_RESET, describe(e));
+
+    // A constructor that throws leaves nothing behind (also with an event hook registered).
+    h2::Error ctor = expect_error([&] { h2::Client c("no-scheme", h2::Config().on_event([](const h2::Event &) {})); });
+    CHECK(ctor.code() == H2_E_INVALID_URL, describe(ctor));
+
+    // A queue destroyed before the calls it served, and a client before its calls.
+    h2::Call outlives;
+    h2::Call outlives_queue;
+    {
+        h2::Client c(url, h2::Config().request_timeout_ms(10000));
+        {
+            h2::Queue q;
+            outlives_queue = c.submit(h2::Request("GET", "/bytes/10"), q, 1);
+        }
+        outlives = c.start(h2::Request("GET", "/delay/3000"));
+    }
+    t0 = Clock::now();
+    auto w = outlives.try_wait();
+    CHECK(!w && ms_since(t0) < 5000,
+          "a call whose client is gone fails: " << err_of(w) << " after " << ms_since(t0) << " ms");
+    if (!w)
+        std::printf("# a call whose client was destroyed: %s\n", w.error().what());
+    outlives_queue.cancel();
+}
+
+#endif // H2_CPP_EXCEPTIONS
+
+int main(int argc, char **argv) {
+    int i = 1;
+    if (i < argc && std::strcmp(argv[i], "--quick") == 0) {
+        quick = true;
+        i++;
+    }
+    if (argc - i != 1) {
+        std::fprintf(stderr, "usage: cpp_test [--quick] URL\n");
+        return 2;
+    }
+    url = argv[i];
+    while (!url.empty() && url.back() == '/')
+        url.pop_back();
+
+    section("non-throwing: create, try_get, errors, stats", test_try_basic);
+    section("non-throwing: builders, config setters, sticky errors", test_try_builders);
+    section("non-throwing: streaming download with try_read", test_try_streaming);
+    section("non-throwing: queue with detached and owned calls", test_try_queue);
+    section("non-throwing: move semantics", test_try_moves);
+#if H2_CPP_EXCEPTIONS
+    section("GET, POST /echo, request(), status codes, trailers", test_get_post);
+    section("errors as exceptions: reset, connect, timeouts, invalid input", test_errors);
+    section("streaming download with Call::read", test_stream_download);
+    section("streaming upload with write/finish and trailers", test_stream_upload);
+    section("cancel from another thread", test_cancel);
+    section("queue: 1000 submits, owned and detached, cancel, fd", test_queue);
+    section("one client from several threads", test_threads);
+    section("event callback", test_events);
+    section("RAII under exceptions", test_raii_under_exceptions);
+#endif
+    std::printf("cpp_test: %d checks, %d failed%s\n", checks, failures,
+                H2_CPP_EXCEPTIONS ? "" : " (built without exceptions)");
+    return failures ? 1 : 0;
+}
