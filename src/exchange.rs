@@ -87,6 +87,9 @@ struct Outgoing {
 struct State {
     /// Threads blocked on `cv`: notify only when someone waits (a futex wake is a syscall).
     waiters: u32,
+    /// The result is in (set under the lock, unlike the `done` flag, which is set first so
+    /// that exactly one completer wins).
+    finished: bool,
     resp: Response,
     error: Option<Error>,
     /// The buffered response is ready to be taken (buffered mode, success).
@@ -175,6 +178,7 @@ impl Exchange {
             retries: AtomicU32::new(0),
             state: Mutex::new(State {
                 waiters: 0,
+                finished: false,
                 resp: Response::default(),
                 error: None,
                 ready: false,
@@ -227,6 +231,7 @@ impl Exchange {
         }
         {
             let mut st = lock(&self.state);
+            st.finished = true;
             match result {
                 Ok(resp) => match self.mode {
                     Mode::Buffered => {
@@ -267,7 +272,7 @@ impl Exchange {
     /// Blocks until the exchange is done or `deadline` passes.
     pub(crate) fn wait_done(&self, deadline: Option<Instant>) -> Waited<()> {
         let st = lock(&self.state);
-        match self.wait_until(st, deadline, |_| self.is_done()) {
+        match self.wait_until(st, deadline, |s| s.finished) {
             Waited::Ready(_) => Waited::Ready(()),
             Waited::TimedOut => Waited::TimedOut,
         }
@@ -780,6 +785,20 @@ mod tests {
         assert!(e.complete(Ok(Response::default())));
         assert!(!e.complete(Err(Error::invalid("late"))));
         assert!(e.wait(None).unwrap().is_ok());
+    }
+
+    #[test]
+    fn a_waiter_never_sees_done_without_the_result() {
+        // complete() wins the `done` flag before it stores the result: a waiter must wait for
+        // the result itself, not for the flag (seen about once in 20,000 h2_client_do calls).
+        for _ in 0..5_000 {
+            let e = ex();
+            let e2 = e.clone();
+            let t = std::thread::spawn(move || e2.complete(Ok(Response::default())));
+            let r = e.wait(None).unwrap();
+            assert!(r.is_ok(), "{:?}", r.err());
+            t.join().unwrap();
+        }
     }
 
     #[test]
