@@ -66,6 +66,22 @@ check sh -c "'$tmp/get' '$url/' | grep -q 'hello from h2testserver'"
 check sh -c "'$tmp/get-static' '$url/' | grep -q 'hello from h2testserver'"
 if [ -x "$tmp/get-cpp" ]; then check sh -c "'$tmp/get-cpp' '$url/' | grep -q 'hello from h2testserver'"; fi
 
+# The Go and Ruby bindings, built and tested against the installed library (pkg-config).
+export H2TESTSERVER="$root/target/release/h2testserver"
+(
+  cd "$root/bindings/go"
+  export LD_LIBRARY_PATH="$prefix/lib" GOFLAGS=-mod=mod
+  go vet ./... && go test -count=1 ./...
+) > "$tmp/go.log" 2>&1 && echo "ok - install: go vet and go test (bindings/go)" \
+  || { echo "not ok - install: go test (bindings/go)"; sed 's/^/#   /' "$tmp/go.log" | tail -n 40; fail=1; }
+(
+  cd "$root/bindings/ruby"
+  env -u H2CLIENT_LIB ruby -w -Ilib -Itest test/all_test.rb
+) > "$tmp/ruby.log" 2>&1 && echo "ok - install: ruby minitest (bindings/ruby)" \
+  || { echo "not ok - install: ruby minitest (bindings/ruby)"; sed 's/^/#   /' "$tmp/ruby.log" | tail -n 40; fail=1; }
+grep -E "^[0-9]+ runs" "$tmp/ruby.log" | sed 's/^/# ruby: /' || true
+grep -E "^(ok|FAIL)" "$tmp/go.log" | sed 's/^/# go: /' || true
+
 make -s -C "$root" uninstall PREFIX="$prefix" >/dev/null
 check test ! -e "$prefix/lib/libh2client.so.0"
 check test ! -e "$prefix/include/h2client.h"

@@ -1,0 +1,113 @@
+// Package h2client is the Go binding of h2client, an HTTP/2 client library written in Rust
+// with a C ABI (libh2client, found through pkg-config). It uses cgo and the standard library
+// only.
+//
+// # Transport
+//
+// NewTransport returns a *Transport for one authority (scheme, host, port). It implements
+// http.RoundTripper, so net/http's Client works unchanged on top of it:
+//
+//	tr, err := h2client.NewTransport("https://example.com", h2client.WithCAFile("ca.pem"))
+//	if err != nil { ... }
+//	defer tr.Close()
+//	client := &http.Client{Transport: tr}
+//	resp, err := client.Get("https://example.com/index.html")
+//
+// "http://" speaks HTTP/2 over cleartext TCP with prior knowledge, "https://" HTTP/2 over TLS
+// (ALPN h2). One Transport multiplexes the requests of any number of goroutines over its
+// connections (opening more when a server's stream limit is reached). A request for another
+// authority fails with ErrInvalidArgument (so does a redirect to one): make one Transport per
+// authority. Options (With...) set the library's configuration: timeouts, connection and
+// stream limits, flow-control windows, CA file or PEM, client certificate, TLS versions.
+//
+// # Requests
+//
+// The method, the path and query (URL.RequestURI), and the headers are sent; the library
+// lowercases the names. Connection-specific fields HTTP/2 forbids are dropped: Connection
+// and the fields it names, Keep-Alive, Proxy-Connection, Transfer-Encoding, Upgrade, and TE
+// unless it is "trailers". Request.Host, when it differs from the URL's host, becomes
+// :authority. Values are trimmed of surrounding spaces and tabs. No User-Agent or
+// Accept-Encoding is added (and no transparent gzip is done).
+//
+// A body whose length is known (ContentLength > 0) and at most the inline limit
+// (WithInlineBodyLimit, 1 MiB by default) is read at once and sent as one buffer; the library
+// may then retry the request on another connection if the server did not process it. Any
+// other body (unknown length, larger, or with Request.Trailer) is streamed: a goroutine reads
+// Request.Body and passes each chunk to h2_call_write, which copies it (the Go buffer is lent
+// to C for the duration of the call only, as cgo's rules allow for memory without Go
+// pointers) and blocks while the server's flow-control window is closed, so a body of any
+// size streams in bounded memory. Once the body returns io.EOF, the values of Request.Trailer
+// are sent as trailers (the keys are declared in a "trailer" header up front) and the stream
+// is ended. A streamed body is not retried once part of it went out. If reading the body
+// fails, the request is cancelled and the error returned to the caller wraps the read error.
+// The body is always closed, as the RoundTripper contract requires.
+//
+// # Responses
+//
+// RoundTrip returns when the response head has arrived (1xx responses are skipped).
+// Proto is "HTTP/2.0" (ProtoMajor 2), ContentLength comes from content-length (-1 without
+// one), and Body reads the body as it arrives (h2_call_read): the stream's receive window
+// is reopened only as the body is read, so a slow reader slows the server down rather than
+// filling memory. Closing the body before the end resets the stream (RST_STREAM(CANCEL)).
+// Response.TLS is nil.
+//
+// Trailers follow net/http's convention as far as HTTP/2 allows: Response.Trailer holds the
+// keys the server declared in a "Trailer" header (with nil values) when RoundTrip returns,
+// and the values (plus any undeclared trailers) are filled in when Body.Read returns io.EOF.
+// Read them only after that.
+//
+// # Cancellation, deadlines, timeouts
+//
+// The request's context (and the deprecated Request.Cancel, which http.Client.Timeout also
+// uses) is watched while the request is in flight: when it ends, the call is cancelled with
+// h2_call_cancel (RST_STREAM(CANCEL)) and the waiting RoundTrip or Body.Read returns at
+// once with an *Error of code ErrCanceled that wraps ctx.Err(), so
+// errors.Is(err, context.Canceled) and errors.Is(err, context.DeadlineExceeded) work, and
+// Timeout() is true for a deadline. The watching goroutine is started only for contexts that
+// can end, and ends when the body is closed or read to the end. The library's own timeouts
+// (WithRequestTimeout, WithHeadersTimeout, WithBodyIdleTimeout, ...) fail with ErrTimeout.
+//
+// # Errors
+//
+// Failures reported by the library are *Error values with the fields of h2_error_info: the
+// code (Code; ErrTimeout, ErrStreamReset, ...), its name, the HTTP/2 error code, whether the
+// server may have processed the request (Processed: ProcessedNo means it is safe to retry),
+// who detected it (Origin), GOAWAY's last stream id, the retries made, and the message. The
+// Code constants are errors themselves: errors.Is(err, h2client.ErrStreamReset). http.Client
+// wraps them in *url.Error; errors.As finds them through it. The library's per-thread last
+// error is read in the same C call that failed (small C helpers in gh2.c), never in a later
+// cgo call, which could run on another OS thread.
+//
+// # Threads: streaming mode and buffered mode
+//
+// A blocking C call occupies an OS thread while it blocks. cgo lets the other goroutines run
+// (the thread's P is handed to another thread when the call takes long), but every blocked
+// call holds its own thread, and the hand-off itself costs time. The Transport therefore has
+// two modes:
+//
+// Streaming mode (the default) is the one with net/http's semantics: h2_client_start, then
+// h2_call_wait_headers, h2_call_read and h2_call_write, each blocking a thread while it waits.
+// It streams bodies both ways with flow control, and returns after the head. Its cost is one
+// OS thread per request that is waiting at that moment, plus the scheduler's hand-offs. With
+// 1,000 goroutines doing GETs on one Transport (2 CPUs, cmd/h2gobench): for a fast endpoint,
+// 250 to 1,000 threads, 7,500 to 11,000 req/s and 100 to 120 µs of CPU per request, against
+// 12 to 30 threads, 19,000 to 23,000 req/s and 30 µs in buffered mode; for an endpoint that
+// answers after 200 ms, 800 to 970 threads, 2,000 req/s and 300 µs of CPU per request,
+// against 8 to 10 threads, 4,000 to 4,700 req/s (of 5,000 possible) and 50 to 60 µs. Go
+// aborts a program that exceeds 10,000 threads (debug.SetMaxThreads), so do not keep more
+// than a few thousand slow requests in flight in this mode.
+//
+// Buffered mode (WithBufferedResponses, or ContextWithBuffering per request) submits the
+// request to the library's completion queue (h2_client_submit) and returns once the whole
+// response has arrived, body and trailers included (bounded by WithMaxResponseBody). One
+// queue serves every Transport of the process; one goroutine collects its completions by
+// waiting for the queue's eventfd in Go's netpoller, so no thread is held while requests
+// wait, whatever their number, and each completion goes to the goroutine that submitted it,
+// which converts the response itself. It is also faster under concurrency (64 goroutines:
+// about 50 µs per request against about 90 µs in streaming mode, near the C API's 42 µs with
+// 64 threads). Requests whose body is streamed always use streaming mode. Use
+// buffered mode for many concurrent requests with small responses (APIs, RPC); use streaming
+// mode (the default) for large or long responses, downloads, event streams and uploads. A
+// sequential caller is slightly better served by streaming mode (one goroutine hand-off less
+// per request).
+package h2client

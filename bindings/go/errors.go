@@ -1,0 +1,182 @@
+package h2client
+
+/*
+#include "gh2.h"
+*/
+import "C"
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// Code is an h2client result code (H2_E_* in h2client.h). A Code is itself an error, so the
+// constants below serve as sentinels: errors.Is(err, h2client.ErrTimeout) reports whether err
+// is (or wraps) an *Error with that code.
+type Code uint32
+
+// The library's result codes (stable numbers; new ones may be added).
+const (
+	OK                 Code = 0
+	ErrInvalidArgument Code = 1
+	ErrInvalidURL      Code = 2
+	ErrConnect         Code = 3
+	ErrTimeout         Code = 4
+	ErrProtocol        Code = 5
+	ErrStreamReset     Code = 6
+	ErrGoAway          Code = 7
+	ErrConnection      Code = 8
+	ErrClosed          Code = 9
+	ErrCanceled        Code = 10
+	ErrHeadersTooLarge Code = 11
+	ErrBodyTooLarge    Code = 12
+	ErrRefused         Code = 13
+	ErrWrongThread     Code = 14
+	ErrInternal        Code = 15
+	ErrTLS             Code = 16
+	ErrForked          Code = 17
+)
+
+// Name is the code's name in h2client.h, e.g. "H2_E_TIMEOUT" ("H2_E_UNKNOWN" for codes this
+// library version does not know).
+func (c Code) Name() string { return C.GoString(C.h2_error_name(C.h2_result(c))) }
+
+// String is the same as Name.
+func (c Code) String() string { return c.Name() }
+
+// Error describes the code ("timed out", ...).
+func (c Code) Error() string {
+	return "h2client: " + C.GoString(C.h2_strerror(C.h2_result(c)))
+}
+
+// Processed says whether the server may have processed a failed request.
+type Processed uint8
+
+const (
+	// ProcessedNo: the server certainly did not process the request (never sent, refused with
+	// REFUSED_STREAM, or above the last stream id of a GOAWAY). Safe to retry.
+	ProcessedNo Processed = 0
+	// ProcessedMaybe: the server may have processed it.
+	ProcessedMaybe Processed = 1
+	// ProcessedYes: the server processed it (a response head arrived).
+	ProcessedYes Processed = 2
+)
+
+func (p Processed) String() string {
+	switch p {
+	case ProcessedNo:
+		return "NO"
+	case ProcessedMaybe:
+		return "MAYBE"
+	case ProcessedYes:
+		return "YES"
+	}
+	return fmt.Sprintf("Processed(%d)", uint8(p))
+}
+
+// Origin says who detected a failure.
+type Origin uint8
+
+const (
+	OriginLocal     Origin = 0 // h2client (a check, a timeout, the caller)
+	OriginRemote    Origin = 1 // the server (RST_STREAM, GOAWAY)
+	OriginTransport Origin = 2 // TCP or TLS
+)
+
+func (o Origin) String() string {
+	switch o {
+	case OriginLocal:
+		return "LOCAL"
+	case OriginRemote:
+		return "REMOTE"
+	case OriginTransport:
+		return "TRANSPORT"
+	}
+	return fmt.Sprintf("Origin(%d)", uint8(o))
+}
+
+// Error is a failure reported by the library: the fields of h2_error_info.
+//
+// When the request's context was cancelled or its deadline passed, Code is ErrCanceled and
+// the error wraps ctx.Err(), so errors.Is(err, context.Canceled) or
+// errors.Is(err, context.DeadlineExceeded) holds. When reading the request body failed, the
+// error wraps that error.
+type Error struct {
+	Code               Code      // H2_E_*
+	CodeName           string    // "H2_E_TIMEOUT", ...
+	H2Error            uint32    // HTTP/2 error code (RST_STREAM, GOAWAY, or detected), or 0
+	Processed          Processed // whether the server may have processed the request
+	Origin             Origin    // who detected the failure
+	GoAwayLastStreamID uint32
+	Retries            uint32 // how many times the request was retried
+	Message            string // what happened, e.g. "stream reset by the server: CANCEL"
+
+	cause error // context error or request-body read error, if any
+}
+
+func (e *Error) Error() string {
+	msg := "h2client: " + e.CodeName
+	if e.Message != "" {
+		msg += ": " + e.Message
+	}
+	if e.cause != nil {
+		msg += " (" + e.cause.Error() + ")"
+	}
+	return msg
+}
+
+// Unwrap returns the context error or the request body's read error behind a cancellation.
+func (e *Error) Unwrap() error { return e.cause }
+
+// Is reports whether target is this error's Code (errors.Is(err, h2client.ErrTimeout)).
+func (e *Error) Is(target error) bool {
+	c, ok := target.(Code)
+	return ok && c == e.Code
+}
+
+// Timeout reports whether the failure is a timeout: the library's own (ErrTimeout) or the
+// request context's deadline. It makes *Error satisfy net.Error's Timeout.
+func (e *Error) Timeout() bool {
+	return e.Code == ErrTimeout || errors.Is(e.cause, context.DeadlineExceeded)
+}
+
+func newError(info *C.h2_error_info, code C.h2_result) *Error {
+	c := Code(code)
+	if info.code != 0 {
+		c = Code(info.code)
+	}
+	return &Error{
+		Code:               c,
+		CodeName:           c.Name(),
+		H2Error:            uint32(info.h2_error),
+		Processed:          Processed(info.processed),
+		Origin:             Origin(info.origin),
+		GoAwayLastStreamID: uint32(info.goaway_last_stream_id),
+		Retries:            uint32(info.retries),
+		Message:            C.GoString(&info.message[0]),
+	}
+}
+
+// ctxError is the error for a request whose context ended before it was started.
+func ctxError(err error) *Error {
+	return &Error{
+		Code:      ErrCanceled,
+		CodeName:  ErrCanceled.Name(),
+		Processed: ProcessedNo,
+		Origin:    OriginLocal,
+		Message:   "request not sent: its context is done",
+		cause:     err,
+	}
+}
+
+// localError is an error detected by the binding before calling the library.
+func localError(code Code, format string, args ...interface{}) *Error {
+	return &Error{
+		Code:      code,
+		CodeName:  code.Name(),
+		Processed: ProcessedNo,
+		Origin:    OriginLocal,
+		Message:   fmt.Sprintf(format, args...),
+	}
+}

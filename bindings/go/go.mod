@@ -1,0 +1,3 @@
+module h2client.example/h2client
+
+go 1.19

@@ -1,0 +1,245 @@
+package h2client
+
+/*
+#include "gh2.h"
+*/
+import "C"
+
+import (
+	"crypto/tls"
+	"fmt"
+	"math"
+	"time"
+)
+
+// An Option configures a Transport (NewTransport). Each one sets one h2_config option; the
+// library checks the values, and NewTransport reports the first one it refuses.
+type Option func(*options) error
+
+type numOpt struct {
+	name  string
+	opt   C.int
+	value uint64
+}
+
+type strOpt struct {
+	name string
+	opt  C.int
+	a, b string
+	data []byte
+}
+
+type options struct {
+	nums      []numOpt
+	strs      []strOpt
+	buffered  bool
+	inlineMax int64
+}
+
+func num(name string, opt C.int, v uint64) Option {
+	return func(o *options) error {
+		o.nums = append(o.nums, numOpt{name, opt, v})
+		return nil
+	}
+}
+
+func count(name string, opt C.int, n int) Option {
+	if n < 0 || uint64(n) > math.MaxUint32 {
+		return func(*options) error { return fmt.Errorf("h2client: %s(%d): out of range", name, n) }
+	}
+	return num(name, opt, uint64(n))
+}
+
+// millis converts a duration to whole milliseconds, rounding up (0 stays 0, so "none").
+func millis(name string, opt C.int, d time.Duration) Option {
+	if d < 0 {
+		return func(*options) error { return fmt.Errorf("h2client: %s(%v): negative duration", name, d) }
+	}
+	ms := (d + time.Millisecond - 1) / time.Millisecond
+	if ms > math.MaxUint32 {
+		return func(*options) error { return fmt.Errorf("h2client: %s(%v): too long", name, d) }
+	}
+	return num(name, opt, uint64(ms))
+}
+
+// WithConnectTimeout sets the TCP connect timeout, DNS and TLS handshake included
+// (default 10s).
+func WithConnectTimeout(d time.Duration) Option {
+	return millis("WithConnectTimeout", C.GH2_CONNECT_TIMEOUT, d)
+}
+
+// WithRequestTimeout sets the library's whole-request timeout, time waiting for a connection
+// included (default 0: none). Expiry fails the request with an *Error of code ErrTimeout
+// (while waiting for the head, or from Body.Read). A context deadline is the Go way to bound a
+// single request; this one applies to every request of the Transport.
+func WithRequestTimeout(d time.Duration) Option {
+	return millis("WithRequestTimeout", C.GH2_REQUEST_TIMEOUT, d)
+}
+
+// WithHeadersTimeout bounds the time from submission to the response head (default none).
+func WithHeadersTimeout(d time.Duration) Option {
+	return millis("WithHeadersTimeout", C.GH2_HEADERS_TIMEOUT, d)
+}
+
+// WithBodyIdleTimeout bounds the gap between DATA frames of a response body (default none).
+func WithBodyIdleTimeout(d time.Duration) Option {
+	return millis("WithBodyIdleTimeout", C.GH2_BODY_IDLE_TIMEOUT, d)
+}
+
+// WithIdleTimeout closes connections without streams after d (default 90s; 0 = never).
+func WithIdleTimeout(d time.Duration) Option {
+	return millis("WithIdleTimeout", C.GH2_IDLE_TIMEOUT, d)
+}
+
+// WithKeepalive sends a PING after interval without traffic (0 = no keepalive; default 30s)
+// and fails the connection if it is not acknowledged within timeout (default 15s).
+func WithKeepalive(interval, timeout time.Duration) Option {
+	a := millis("WithKeepalive", C.GH2_KEEPALIVE_INTERVAL, interval)
+	b := millis("WithKeepalive", C.GH2_KEEPALIVE_TIMEOUT, timeout)
+	return func(o *options) error {
+		if err := a(o); err != nil {
+			return err
+		}
+		return b(o)
+	}
+}
+
+// WithSettingsTimeout bounds the wait for the server's SETTINGS acknowledgement (default 10s).
+func WithSettingsTimeout(d time.Duration) Option {
+	return millis("WithSettingsTimeout", C.GH2_SETTINGS_TIMEOUT, d)
+}
+
+// WithWriteTimeout fails a connection whose socket accepts nothing for d (default 30s).
+func WithWriteTimeout(d time.Duration) Option {
+	return millis("WithWriteTimeout", C.GH2_WRITE_TIMEOUT, d)
+}
+
+// WithMaxConnections caps the connections to the authority (default 256).
+func WithMaxConnections(n int) Option {
+	return count("WithMaxConnections", C.GH2_MAX_CONNECTIONS, n)
+}
+
+// WithMaxConcurrentStreams caps the streams per connection (default 1000; the server's
+// SETTINGS_MAX_CONCURRENT_STREAMS applies too).
+func WithMaxConcurrentStreams(n int) Option {
+	return count("WithMaxConcurrentStreams", C.GH2_MAX_CONCURRENT_STREAMS, n)
+}
+
+// WithInitialWindowSize sets each stream's receive window (default 4 MiB). A response body
+// that is not read holds back the server after this many bytes.
+func WithInitialWindowSize(n int) Option {
+	return count("WithInitialWindowSize", C.GH2_INITIAL_WINDOW_SIZE, n)
+}
+
+// WithConnectionWindowSize sets each connection's receive window (default 1 GiB).
+func WithConnectionWindowSize(n int) Option {
+	return count("WithConnectionWindowSize", C.GH2_CONNECTION_WINDOW_SIZE, n)
+}
+
+// WithMaxFrameSize sets the largest frame the server may send (default 16384).
+func WithMaxFrameSize(n int) Option {
+	return count("WithMaxFrameSize", C.GH2_MAX_FRAME_SIZE, n)
+}
+
+// WithMaxHeaderListSize sets the largest response header list accepted (default 256 KiB).
+func WithMaxHeaderListSize(n int) Option {
+	return count("WithMaxHeaderListSize", C.GH2_MAX_HEADER_LIST_SIZE, n)
+}
+
+// WithHeaderTableSize sets the HPACK table the server may use towards us (default 4096).
+func WithHeaderTableSize(n int) Option {
+	return count("WithHeaderTableSize", C.GH2_HEADER_TABLE_SIZE, n)
+}
+
+// WithMaxResponseBody caps the bodies of buffered responses (WithBufferedResponses;
+// default 1 GiB): a larger one fails with ErrBodyTooLarge. Streamed bodies are not capped.
+func WithMaxResponseBody(n int64) Option {
+	if n < 0 {
+		return func(*options) error { return fmt.Errorf("h2client: WithMaxResponseBody(%d): negative", n) }
+	}
+	return num("WithMaxResponseBody", C.GH2_MAX_RESPONSE_BODY, uint64(n))
+}
+
+// WithMaxRetries sets how often a request the server provably did not process is retried
+// (default 3, at most 10). Streamed request bodies are not retried once part went out.
+func WithMaxRetries(n int) Option {
+	return count("WithMaxRetries", C.GH2_MAX_RETRIES, n)
+}
+
+// WithCAFile trusts only the CA certificates of this PEM file (https), instead of the
+// system's store.
+func WithCAFile(path string) Option {
+	return func(o *options) error {
+		o.strs = append(o.strs, strOpt{name: "WithCAFile", opt: C.GH2_CA_FILE, a: path})
+		return nil
+	}
+}
+
+// WithCAPEM trusts only the CA certificates in pem (https).
+func WithCAPEM(pem []byte) Option {
+	data := append([]byte(nil), pem...)
+	return func(o *options) error {
+		o.strs = append(o.strs, strOpt{name: "WithCAPEM", opt: C.GH2_CA_PEM, data: data})
+		return nil
+	}
+}
+
+// WithInsecureSkipVerify makes https accept ANY server certificate. FOR TESTING ONLY.
+func WithInsecureSkipVerify() Option {
+	return num("WithInsecureSkipVerify", C.GH2_INSECURE_SKIP_VERIFY, 1)
+}
+
+// WithClientCertFile presents a client certificate chain and key (PEM files) for mutual TLS.
+func WithClientCertFile(certFile, keyFile string) Option {
+	return func(o *options) error {
+		o.strs = append(o.strs, strOpt{name: "WithClientCertFile", opt: C.GH2_CLIENT_CERT_FILE, a: certFile, b: keyFile})
+		return nil
+	}
+}
+
+// WithTLSVersions restricts the TLS versions (tls.VersionTLS12, tls.VersionTLS13; both by
+// default).
+func WithTLSVersions(versions ...uint16) Option {
+	return func(o *options) error {
+		var mask uint64
+		for _, v := range versions {
+			switch v {
+			case tls.VersionTLS12:
+				mask |= C.H2_TLS_1_2
+			case tls.VersionTLS13:
+				mask |= C.H2_TLS_1_3
+			default:
+				return fmt.Errorf("h2client: WithTLSVersions: unsupported version %#x (TLS 1.2 and 1.3 only)", v)
+			}
+		}
+		o.nums = append(o.nums, numOpt{"WithTLSVersions", C.GH2_TLS_VERSIONS, mask})
+		return nil
+	}
+}
+
+// WithBufferedResponses makes buffered mode the Transport's default: requests without a
+// streamed body are submitted to the library's completion queue and RoundTrip returns once
+// the WHOLE response has arrived (bounded by WithMaxResponseBody). No OS thread is held while
+// such requests wait, so it scales to many thousands of concurrent requests; but the body is
+// not streamed. ContextWithBuffering overrides the mode per request. See the package
+// documentation.
+func WithBufferedResponses(on bool) Option {
+	return func(o *options) error {
+		o.buffered = on
+		return nil
+	}
+}
+
+// WithInlineBodyLimit sets the largest request body with a known ContentLength that is read
+// up front and sent as one buffer (default 1 MiB): such a body can be retried by the library
+// and can go through the completion queue. Larger bodies, and bodies of unknown length
+// (ContentLength 0 with a non-nil Body, or -1), are streamed. 0 streams every body.
+func WithInlineBodyLimit(n int64) Option {
+	return func(o *options) error {
+		if n < 0 {
+			return fmt.Errorf("h2client: WithInlineBodyLimit(%d): negative", n)
+		}
+		o.inlineMax = n
+		return nil
+	}
+}

@@ -1,0 +1,238 @@
+package h2client
+
+/*
+#include "gh2.h"
+*/
+import "C"
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"os"
+	"runtime"
+	"sync"
+	"syscall"
+)
+
+// The buffered mode's completion queue: one per process, shared by every Transport (one
+// h2_queue serves any number of clients). Completions are collected by one goroutine that
+// waits for the queue's eventfd in Go's netpoller, so waiting holds no OS thread; each
+// completion is handed to the goroutine that submitted the request, which converts the
+// response itself (in parallel with the others).
+
+type completion struct {
+	result C.h2_result
+}
+
+type dispatcher struct {
+	q       *C.h2_queue
+	mu      sync.Mutex
+	next    uint64
+	waiters map[uint64]chan completion
+}
+
+var (
+	dispOnce sync.Once
+	disp     *dispatcher
+	dispErr  error
+)
+
+// pollBatch is how many completions one h2_queue_poll takes.
+const pollBatch = 128
+
+func queue() (*dispatcher, error) {
+	dispOnce.Do(func() {
+		var info C.h2_error_info
+		q := C.gh2_queue_new(&info)
+		if q == nil {
+			dispErr = newError(&info, C.H2_E_INTERNAL)
+			return
+		}
+		d := &dispatcher{q: q, waiters: make(map[uint64]chan completion)}
+		if os.Getenv("H2CLIENT_GO_POLLER") == "thread" {
+			go d.pollThread()
+		} else if err := d.startNetpoll(); err != nil {
+			go d.pollThread()
+		}
+		disp = d
+	})
+	return disp, dispErr
+}
+
+// startNetpoll registers a duplicate of the queue's eventfd (non-blocking, like the
+// original: they share the open file description) with Go's netpoller. The library keeps
+// the eventfd readable exactly while completions are pending; the netpoller's
+// edge-triggered epoll is fine with that because the poller drains the queue each time.
+func (d *dispatcher) startNetpoll() error {
+	fd := int(C.h2_queue_fd(d.q))
+	if fd < 0 {
+		return syscall.EINVAL
+	}
+	nfd, _, errno := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_DUPFD_CLOEXEC, 0)
+	if errno != 0 {
+		return errno
+	}
+	f := os.NewFile(nfd, "h2_queue")
+	rc, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		return err
+	}
+	go func() {
+		comps := make([]C.h2_completion, pollBatch)
+		for {
+			err := rc.Read(func(uintptr) bool {
+				for d.drain(comps, 0) > 0 {
+				}
+				return false // wait for the fd to become readable again
+			})
+			if err != nil { // cannot happen: the file is never closed
+				runtime.KeepAlive(f)
+				d.pollThread()
+				return
+			}
+		}
+	}()
+	return nil
+}
+
+// pollThread is the fallback: a goroutine blocked in h2_queue_poll (holding one OS thread).
+func (d *dispatcher) pollThread() {
+	comps := make([]C.h2_completion, pollBatch)
+	for {
+		d.drain(comps, 1000)
+	}
+}
+
+// drain takes up to a batch of completions (waiting up to timeoutMS) and hands them out.
+func (d *dispatcher) drain(comps []C.h2_completion, timeoutMS C.int32_t) int {
+	n := int(C.h2_queue_poll(d.q, &comps[0], C.size_t(len(comps)), timeoutMS))
+	if n == 0 {
+		return 0
+	}
+	d.mu.Lock()
+	for i := 0; i < n; i++ {
+		tag := uint64(comps[i].tag)
+		if w, ok := d.waiters[tag]; ok {
+			delete(d.waiters, tag)
+			w <- completion{result: comps[i].result}
+		}
+	}
+	d.mu.Unlock()
+	return n
+}
+
+var waiterPool = sync.Pool{New: func() interface{} { return make(chan completion, 1) }}
+
+// roundTripQueued: h2_client_submit to the process's queue, wait for the completion (or the
+// context), then take the buffered response.
+func (t *Transport) roundTripQueued(req *http.Request, ctx context.Context, packed []byte, nhdr int,
+	inline []byte) (*http.Response, error) {
+	d, err := queue()
+	if err != nil {
+		return nil, err
+	}
+	w := waiterPool.Get().(chan completion)
+	d.mu.Lock()
+	d.next++
+	tag := d.next
+	d.waiters[tag] = w
+	d.mu.Unlock()
+
+	out := new(C.gh2_out)
+	t.mu.RLock()
+	var rc C.h2_result
+	if t.client == nil {
+		rc = C.H2_E_CLOSED
+	} else {
+		rc = C.gh2_submit(t.client, d.q, C.uint64_t(tag), charPtr(packed), C.size_t(nhdr),
+			bytesPtr(inline), C.size_t(len(inline)), out)
+	}
+	t.mu.RUnlock()
+	if rc != 0 {
+		d.mu.Lock()
+		delete(d.waiters, tag)
+		d.mu.Unlock()
+		waiterPool.Put(w)
+		if t.client == nil {
+			return nil, localError(ErrClosed, "the Transport is closed")
+		}
+		return nil, newError(&out.err, rc)
+	}
+	c := out.call
+	var comp completion
+	select {
+	case comp = <-w:
+	default:
+		done := ctx.Done()
+		select {
+		case comp = <-w:
+		case <-done:
+			C.h2_call_cancel(c)
+			comp = <-w
+		case <-req.Cancel:
+			C.h2_call_cancel(c)
+			comp = <-w
+		}
+	}
+	waiterPool.Put(w)
+
+	if comp.result == 0 {
+		rc = C.gh2_take(c, out)
+	} else {
+		rc = C.h2_call_error(c, &out.err)
+		if rc == 0 {
+			rc = comp.result
+		}
+	}
+	if rc != 0 {
+		C.h2_call_free(c)
+		e := newError(&out.err, rc)
+		if e.Code == ErrCanceled {
+			if err := ctx.Err(); err != nil {
+				e.cause = err
+			} else {
+				e.cause = context.Canceled // req.Cancel
+			}
+		}
+		return nil, e
+	}
+	count, ntrailers := int(out.count), int(out.trailers)
+	var fp *[]byte
+	var fields []byte
+	if out.n <= 4096 {
+		fp = fieldsPool.Get().(*[]byte)
+		fields = (*fp)[:out.n]
+	} else {
+		fields = make([]byte, out.n)
+	}
+	var bodyBytes []byte
+	if out.body_len > 0 {
+		bodyBytes = make([]byte, out.body_len)
+	}
+	C.gh2_copy_response(out.resp, c, bytesPtr(fields), C.size_t(len(fields)), bytesPtr(bodyBytes), C.size_t(len(bodyBytes)))
+	h := make(http.Header, count)
+	var trailer http.Header
+	unpackFields(fields, count, h, &trailer)
+	if ntrailers > 0 {
+		rest := fields[unpackedSize(fields, count):]
+		if trailer == nil {
+			trailer = make(http.Header, ntrailers)
+		}
+		unpackFields(rest, ntrailers, trailer, nil)
+	}
+	if fp != nil {
+		fieldsPool.Put(fp)
+	}
+	resp := newResponse(req, int(out.status), h, trailer)
+	resp.Body = &bufferedBody{Reader: bytes.NewReader(bodyBytes)}
+	return resp, nil
+}
+
+// bufferedBody is a complete response body in Go memory.
+type bufferedBody struct {
+	*bytes.Reader
+}
+
+func (b *bufferedBody) Close() error { return nil }

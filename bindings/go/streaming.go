@@ -1,0 +1,367 @@
+package h2client
+
+/*
+#include "gh2.h"
+*/
+import "C"
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"sort"
+	"sync"
+	"unsafe"
+)
+
+// call is one streaming exchange (h2_client_start). It is freed when its last owner lets go:
+// the response side (RoundTrip, then the response body) and the request-body writer.
+type call struct {
+	c   *C.h2_call // constant until freed; nil after
+	ctx context.Context
+	req *http.Request
+
+	mu        sync.Mutex
+	refs      int
+	writing   bool  // the writer goroutine has not ended
+	writerErr error // reading req.Body failed
+
+	stop      chan struct{} // closed when the response side is done (ends the watcher)
+	stopOnce  sync.Once
+	closeOnce sync.Once // closes req.Body
+}
+
+// cancel resets the stream (h2_call_cancel), unless the call was freed.
+func (cl *call) cancel() {
+	cl.mu.Lock()
+	if cl.c != nil {
+		C.h2_call_cancel(cl.c)
+	}
+	cl.mu.Unlock()
+}
+
+func (cl *call) release() {
+	cl.mu.Lock()
+	cl.refs--
+	if cl.refs == 0 {
+		C.h2_call_free(cl.c)
+		cl.c = nil
+	}
+	cl.mu.Unlock()
+}
+
+func (cl *call) closeReqBody() {
+	cl.closeOnce.Do(func() {
+		if cl.req.Body != nil {
+			cl.req.Body.Close()
+		}
+	})
+}
+
+// watch cancels the call when the request's context ends (or its legacy Cancel channel is
+// closed), until the response side is done.
+func (cl *call) watch(done <-chan struct{}, legacy <-chan struct{}) {
+	cl.stop = make(chan struct{})
+	go func() {
+		select {
+		case <-done:
+			cl.cancel()
+		case <-legacy:
+			cl.cancel()
+		case <-cl.stop:
+		}
+	}()
+}
+
+// responseDone ends the response side: stops the watcher, stops a writer that is still
+// sending (the response is over, or abandoned), and drops the response side's reference.
+func (cl *call) responseDone() {
+	if cl.stop != nil {
+		cl.stopOnce.Do(func() { close(cl.stop) })
+	}
+	cl.mu.Lock()
+	writing := cl.writing
+	cl.mu.Unlock()
+	if writing {
+		cl.cancel()
+		cl.closeReqBody()
+	}
+	cl.release()
+}
+
+// failure turns a failed library call into the Go error: the context's error or the request
+// body's read error is attached to a cancellation.
+func (cl *call) failure(info *C.h2_error_info, rc C.h2_result) error {
+	e := newError(info, rc)
+	if e.Code == ErrCanceled {
+		if err := cl.ctx.Err(); err != nil {
+			e.cause = err
+		} else if cl.req.Cancel != nil && isClosed(cl.req.Cancel) {
+			e.cause = context.Canceled
+		} else {
+			cl.mu.Lock()
+			e.cause = cl.writerErr
+			cl.mu.Unlock()
+		}
+	}
+	return e
+}
+
+func isClosed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
+const writeChunk = 64 << 10
+
+var writePool = sync.Pool{New: func() interface{} { b := make([]byte, writeChunk); return &b }}
+
+// writeBody streams req.Body with h2_call_write (which copies each chunk, so the Go buffer
+// is only lent for the duration of the call), then the trailers, then END_STREAM.
+func (cl *call) writeBody() {
+	defer func() {
+		cl.mu.Lock()
+		cl.writing = false
+		cl.mu.Unlock()
+		cl.closeReqBody()
+		cl.release()
+	}()
+	var info C.h2_error_info
+	bp := writePool.Get().(*[]byte)
+	defer writePool.Put(bp)
+	buf := *bp
+	for {
+		n, err := cl.req.Body.Read(buf)
+		if n > 0 {
+			if C.gh2_write(cl.c, bytesPtr(buf[:n]), C.size_t(n), &info) != 0 {
+				return // the call failed: the response side reports why
+			}
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			cl.fail(err)
+			return
+		}
+	}
+	var packed []byte
+	n := 0
+	if len(cl.req.Trailer) > 0 {
+		keys := make([]string, 0, len(cl.req.Trailer))
+		for k := range cl.req.Trailer {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			for _, v := range cl.req.Trailer[k] {
+				if checkString("trailer", k+v) != nil {
+					cl.fail(localError(ErrInvalidArgument, "trailer %s contains a NUL byte", k))
+					return
+				}
+				packed = append(packed, k...)
+				packed = append(packed, 0)
+				packed = append(packed, trimOWS(v)...)
+				packed = append(packed, 0)
+				n++
+			}
+		}
+	}
+	var ptr *C.char
+	if n > 0 {
+		ptr = charPtr(packed)
+	}
+	if rc := C.gh2_finish(cl.c, ptr, C.size_t(n), &info); rc != 0 && Code(rc) == ErrInvalidArgument {
+		cl.fail(newError(&info, rc))
+	}
+}
+
+// fail records why the request body could not be sent and cancels the call, so the
+// response side returns an *Error wrapping err.
+func (cl *call) fail(err error) {
+	cl.mu.Lock()
+	if cl.writerErr == nil {
+		cl.writerErr = err
+	}
+	cl.mu.Unlock()
+	cl.cancel()
+}
+
+func trimOWS(v string) string {
+	for len(v) > 0 && (v[0] == ' ' || v[0] == '\t') {
+		v = v[1:]
+	}
+	for len(v) > 0 && (v[len(v)-1] == ' ' || v[len(v)-1] == '\t') {
+		v = v[:len(v)-1]
+	}
+	return v
+}
+
+// roundTripStreaming: h2_client_start, a writer goroutine for a streamed body, a watcher for
+// the context, h2_call_wait_headers; the body reads with h2_call_read.
+func (t *Transport) roundTripStreaming(req *http.Request, ctx context.Context, packed []byte, nhdr int,
+	inline []byte, streaming bool) (*http.Response, error) {
+	// The helpers' outputs live in their own allocation: cgo checks that memory passed to C
+	// holds no Go pointers, and a field of body would be checked as the whole body.
+	out := new(C.gh2_out)
+	b := &body{out: out}
+	t.mu.RLock()
+	if t.client == nil {
+		t.mu.RUnlock()
+		if streaming {
+			req.Body.Close()
+		}
+		return nil, localError(ErrClosed, "the Transport is closed")
+	}
+	sflag := C.int(0)
+	if streaming {
+		sflag = 1
+	}
+	rc := C.gh2_start(t.client, charPtr(packed), C.size_t(nhdr), bytesPtr(inline), C.size_t(len(inline)), sflag, out)
+	t.mu.RUnlock()
+	if rc != 0 {
+		if streaming {
+			req.Body.Close()
+		}
+		return nil, newError(&out.err, rc)
+	}
+	cl := &call{c: out.call, ctx: ctx, req: req, refs: 1}
+	b.cl = cl
+	if streaming {
+		cl.refs++
+		cl.writing = true
+		go cl.writeBody()
+	}
+	if done := ctx.Done(); done != nil || req.Cancel != nil {
+		cl.watch(done, req.Cancel)
+	}
+
+	fp := fieldsPool.Get().(*[]byte)
+	fields := *fp
+	rc = C.gh2_wait_head(cl.c, bytesPtr(fields), C.size_t(len(fields)), out)
+	if rc != 0 {
+		fieldsPool.Put(fp)
+		err := cl.failure(&out.err, rc)
+		cl.responseDone()
+		return nil, err
+	}
+	status, count := int(out.status), int(out.count)
+	if need := int(out.n); need > len(fields) {
+		fields = make([]byte, need)
+		C.gh2_pack_headers(cl.c, bytesPtr(fields), C.size_t(need), &out.count)
+		count = int(out.count)
+	}
+	h := make(http.Header, count)
+	var trailer http.Header
+	unpackFields(fields[:out.n], count, h, &trailer)
+	fieldsPool.Put(fp)
+	resp := newResponse(req, status, h, trailer)
+	b.resp = resp
+	resp.Body = b
+	return resp, nil
+}
+
+// body is a streamed response body: Read is h2_call_read. Read and Close may be called from
+// different goroutines; Close during a Read cancels the call and makes the Read return.
+type body struct {
+	cl   *call
+	resp *http.Response
+	out  *C.gh2_out // used by one Read at a time
+
+	mu       sync.Mutex
+	reading  bool
+	closed   bool
+	released bool
+	err      error // sticky: io.EOF or the failure
+}
+
+func (b *body) Read(p []byte) (int, error) {
+	b.mu.Lock()
+	switch {
+	case b.err != nil:
+		err := b.err
+		b.mu.Unlock()
+		return 0, err
+	case b.closed:
+		b.mu.Unlock()
+		return 0, errBodyClosed
+	case b.reading:
+		b.mu.Unlock()
+		return 0, localError(ErrInvalidArgument, "concurrent Read calls on one response body")
+	case len(p) == 0:
+		b.mu.Unlock()
+		return 0, nil
+	}
+	b.reading = true
+	b.mu.Unlock()
+
+	rc := C.gh2_read(b.cl.c, (*C.uint8_t)(unsafe.Pointer(&p[0])), C.size_t(len(p)), b.out)
+	n := int(b.out.n)
+	var err error
+	if rc != 0 {
+		err = b.cl.failure(&b.out.err, rc)
+	} else if b.out.eof != 0 {
+		if b.out.trailers > 0 {
+			b.trailers(int(b.out.trailers))
+		}
+		err = io.EOF
+	}
+
+	b.mu.Lock()
+	b.reading = false
+	if b.closed {
+		err = errBodyClosed
+	}
+	if err != nil {
+		b.err = err
+	}
+	release := (err != nil || b.closed) && !b.released
+	if release {
+		b.released = true
+	}
+	b.mu.Unlock()
+	if release {
+		b.cl.responseDone()
+	}
+	return n, err
+}
+
+// trailers stores the response trailers in resp.Trailer (at the end of the body).
+func (b *body) trailers(count int) {
+	var need C.uint32_t
+	size := C.gh2_pack_trailers(b.cl.c, nil, 0, &need)
+	buf := make([]byte, int(size))
+	C.gh2_pack_trailers(b.cl.c, bytesPtr(buf), size, &need)
+	if b.resp.Trailer == nil {
+		b.resp.Trailer = make(http.Header, count)
+	}
+	unpackFields(buf, int(need), b.resp.Trailer, nil)
+}
+
+// Close frees the call; if the body was not read to the end, the stream is reset with
+// RST_STREAM(CANCEL).
+func (b *body) Close() error {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil
+	}
+	b.closed = true
+	reading := b.reading
+	release := !reading && !b.released
+	if release {
+		b.released = true
+	}
+	b.mu.Unlock()
+	if reading {
+		b.cl.cancel() // the Read returns and releases
+	}
+	if release {
+		b.cl.responseDone()
+	}
+	return nil
+}

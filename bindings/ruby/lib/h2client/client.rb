@@ -1,0 +1,637 @@
+# frozen_string_literal: true
+
+module H2Client
+  # An HTTP/2 client for one authority ("http://host:port" for cleartext HTTP/2 with prior
+  # knowledge, "https://host:port" for HTTP/2 over TLS), holding 0..N connections.
+  #
+  # Thread-safe: share one client between any number of threads; their requests are
+  # multiplexed over its connections. A request blocks only the calling thread (the GVL is
+  # released while it waits).
+  #
+  #   client = H2Client::Client.new("http://127.0.0.1:8080", request_timeout_ms: 5_000)
+  #   res = client.get("/", headers: { "accept" => "text/plain" })
+  #   res.status                 # => 200
+  #   res.headers                # => {"content-type"=>"text/plain", ...}
+  #   res.body                   # => "hello ..." (binary String)
+  #   client.get("/big") { |chunk| file.write(chunk) }   # streams the body
+  #   client.close
+  class Client
+    # Options that map to an h2_config_set_<name>(cfg, uint32_t) setter.
+    UINT32_OPTIONS = %i[connect_timeout_ms request_timeout_ms headers_timeout_ms
+                        body_idle_timeout_ms idle_timeout_ms keepalive_interval_ms
+                        keepalive_timeout_ms settings_timeout_ms write_timeout_ms
+                        max_connections max_concurrent_streams initial_window_size
+                        connection_window_size max_frame_size max_header_list_size
+                        header_table_size max_retries].freeze
+    # Every option Client.new accepts.
+    OPTIONS = (UINT32_OPTIONS + %i[max_response_body ca_file ca_pem insecure_skip_verify
+                                    client_cert_file client_cert client_key
+                                    tls_versions]).freeze
+
+    # Largest piece of a streamed response body handed to a block at once.
+    READ_CHUNK = 64 * 1024
+    # Largest piece of a streamed request body passed to h2_call_write at once.
+    WRITE_CHUNK = 64 * 1024
+
+    UINT32_MAX = 0xffff_ffff
+    UINT64_MAX = 0xffff_ffff_ffff_ffff
+    EMPTY = [].freeze
+    private_constant :UINT32_MAX, :UINT64_MAX, :EMPTY
+
+    attr_reader :base_url
+
+    # Like new, but with a block: yields the client and closes it when the block returns.
+    def self.open(base_url, **opts)
+      client = new(base_url, **opts)
+      return client unless block_given?
+
+      begin
+        yield client
+      ensure
+        client.close
+      end
+    end
+
+    # A client for +base_url+ (any path in it is ignored). No connection is opened until
+    # the first request. Options (see h2client.h or the README for defaults):
+    #
+    # connect_timeout_ms, request_timeout_ms, headers_timeout_ms, body_idle_timeout_ms,
+    # idle_timeout_ms, keepalive_interval_ms, keepalive_timeout_ms, settings_timeout_ms,
+    # write_timeout_ms, max_connections, max_concurrent_streams, initial_window_size,
+    # connection_window_size, max_frame_size, max_header_list_size, header_table_size,
+    # max_retries:: Integers (h2_config_set_<name>).
+    # max_response_body:: Integer, bytes.
+    # ca_file:: path of a PEM file: trust only its CA certificates.
+    # ca_pem:: the same as a String of PEM data.
+    # insecure_skip_verify:: true accepts any certificate. Testing only.
+    # client_cert_file:: [cert_pem_path, key_pem_path] for mutual TLS (or give
+    #                    client_cert: and client_key:).
+    # tls_versions:: :tls1_2, :tls1_3 or an Array of them (default both).
+    #
+    # Raises ArgumentError for an unknown option, TypeError for a value of the wrong type,
+    # InvalidArgumentError for a value out of range, InvalidURLError, TLSError (unreadable
+    # CA or certificate file).
+    def initialize(base_url, **opts)
+      @base_url = base_url.to_s
+      cfg = Lib.h2_config_new
+      raise NoMemoryError, "h2_config_new failed" if cfg.null?
+
+      begin
+        Client.configure(cfg, opts)
+        ptr = Lib.h2_client_new(@base_url, cfg)
+        raise Error.last if ptr.null?
+      ensure
+        Lib.h2_config_free(cfg)
+      end
+      # The finalizer frees the native client if the Client is garbage collected unclosed.
+      @ptr = FFI::AutoPointer.new(ptr, Lib.method(:h2_client_free))
+      @lock = Mutex.new
+      @inflight = 0
+      @closed = false
+    end
+
+    # GET +path+. With a block, streams the body: see #request (also for the timeouts).
+    def get(path, headers: nil, timeout_ms: nil, headers_timeout_ms: nil,
+            body_idle_timeout_ms: nil, &block)
+      perform("GET", path, headers, nil, timeout_ms, headers_timeout_ms,
+              body_idle_timeout_ms, block)
+    end
+
+    # HEAD +path+.
+    def head(path, headers: nil, timeout_ms: nil, headers_timeout_ms: nil,
+             body_idle_timeout_ms: nil)
+      perform("HEAD", path, headers, nil, timeout_ms, headers_timeout_ms,
+              body_idle_timeout_ms, nil)
+    end
+
+    # POST +body+ to +path+. With a block, streams the response body: see #request.
+    def post(path, body: nil, headers: nil, timeout_ms: nil, headers_timeout_ms: nil,
+             body_idle_timeout_ms: nil, &block)
+      perform("POST", path, headers, body, timeout_ms, headers_timeout_ms,
+              body_idle_timeout_ms, block)
+    end
+
+    # PUT +body+ to +path+.
+    def put(path, body: nil, headers: nil, timeout_ms: nil, headers_timeout_ms: nil,
+            body_idle_timeout_ms: nil, &block)
+      perform("PUT", path, headers, body, timeout_ms, headers_timeout_ms,
+              body_idle_timeout_ms, block)
+    end
+
+    # PATCH +body+ to +path+.
+    def patch(path, body: nil, headers: nil, timeout_ms: nil, headers_timeout_ms: nil,
+              body_idle_timeout_ms: nil, &block)
+      perform("PATCH", path, headers, body, timeout_ms, headers_timeout_ms,
+              body_idle_timeout_ms, block)
+    end
+
+    # DELETE +path+.
+    def delete(path, headers: nil, timeout_ms: nil, headers_timeout_ms: nil,
+               body_idle_timeout_ms: nil, &block)
+      perform("DELETE", path, headers, nil, timeout_ms, headers_timeout_ms,
+              body_idle_timeout_ms, block)
+    end
+
+    # Sends a request and returns its Response. Any HTTP status is a success; failures
+    # raise an H2Client::Error subclass.
+    #
+    # method:: "GET", "POST", ... (a Symbol is upcased: :get is "GET").
+    # path:: origin form: "/index.html?q=1".
+    # headers:: Hash (or Array of pairs) of name => value; a value may be an Array of
+    #           values. Names are lowercased by the library.
+    # body:: nil, a String (sent as is, binary), or a streamed body: an IO-like object
+    #        (responds to read) or an Enumerable of Strings. A streamed body is written by
+    #        a helper thread while the response is read, so an echoing server works for
+    #        any size; it is never retried once part of it went out.
+    # timeout_ms, headers_timeout_ms, body_idle_timeout_ms:: this request's timeouts,
+    #        overriding the client's.
+    #
+    # With a block, the response body is not buffered: the block is called with each
+    # piece as it arrives (a binary String of at most READ_CHUNK bytes) and the Response
+    # so far (status and headers set; trailers are added after the last piece), and the
+    # Response is returned with a nil body. Breaking out of the block, or an exception in
+    # it, cancels the request (RST_STREAM(CANCEL)).
+    def request(method, path, headers: nil, body: nil, timeout_ms: nil, headers_timeout_ms: nil,
+                body_idle_timeout_ms: nil, &block)
+      method = method.is_a?(Symbol) ? method.to_s.upcase : method.to_str
+      perform(method, path, headers, body, timeout_ms, headers_timeout_ms,
+              body_idle_timeout_ms, block)
+    end
+
+    # The client's counters and state (h2_stats) as a Hash of Symbol => Integer:
+    # connections_open, connections_opening, connections_draining,
+    # peer_max_concurrent_streams_min, peer_max_concurrent_streams_max, streams_active,
+    # streams_queued, requests_completed, requests_failed, requests_retried, bytes_sent,
+    # bytes_received, connections_opened, rtt_us.
+    def stats
+      st = Lib::Stats.new
+      ptr = enter
+      begin
+        rc = Lib.h2_client_stats(ptr, st)
+        raise Error.last(rc) unless rc == Lib::H2_OK
+      ensure
+        leave
+      end
+      (Lib::Stats.members - [:reserved]).to_h { |m| [m, st[m]] }
+    end
+
+    # Closes the client: new requests raise ClosedError, and the native client is freed
+    # (GOAWAY sent on its connections, which are then closed) as soon as no request of
+    # this process is using it: at once if none is in flight, else when the last one
+    # returns. Idempotent. A client that is never closed is freed when garbage collected.
+    def close
+      free_now = @lock.synchronize do
+        return nil if @closed
+
+        @closed = true
+        @inflight.zero?
+      end
+      free_native if free_now
+      nil
+    end
+
+    def closed?
+      @closed
+    end
+
+    def inspect
+      "#<#{self.class} #{@base_url}#{@closed ? ' (closed)' : ''}>"
+    end
+
+    # ----- internals ---------------------------------------------------------------------
+
+    # The request behind get, post, ..., request: positional, to spare a keyword Hash.
+    def perform(method, path, headers, body, timeout_ms, headers_timeout_ms,
+                body_idle_timeout_ms, block)
+      path = path.to_str
+      source = nil
+      unless body.nil? || body.is_a?(String)
+        if body.respond_to?(:to_str)
+          body = body.to_str
+        elsif body.respond_to?(:read) || body.respond_to?(:each)
+          source = body
+          body = nil
+        else
+          raise TypeError, "body must be a String, an IO or an Enumerable of Strings, " \
+                           "not #{body.class}"
+        end
+      end
+
+      ptr = enter
+      req = nil
+      begin
+        req = Lib.h2_request_new(method, path)
+        raise Error.last if req.null?
+
+        setup_request(req, headers, body, source, timeout_ms, headers_timeout_ms,
+                      body_idle_timeout_ms)
+        if block || source
+          run_call(ptr, req, source, block)
+        else
+          run_do(ptr, req)
+        end
+      ensure
+        Lib.h2_request_free(req) if req
+        leave
+      end
+    end
+
+    # Marks a request in flight; returns the native client. The in-flight count keeps close
+    # from freeing the native client while another thread is about to use it (h2_client_free
+    # must not race with new calls).
+    def enter
+      @lock.synchronize do
+        raise ClosedError.new("the client is closed", processed: :no) if @closed
+
+        @inflight += 1
+      end
+      @ptr
+    end
+
+    def leave
+      free_now = @lock.synchronize do
+        @inflight -= 1
+        @closed && @inflight.zero?
+      end
+      free_native if free_now
+    end
+
+    # Frees the native client once. The finalizer is disarmed first: h2_client_free blocks
+    # (GVL released), and an interrupt pending when it returns is raised right away, which
+    # inside AutoPointer#free would leave the finalizer armed to free the client again.
+    def free_native
+      @ptr.autorelease = false
+      Lib.h2_client_free(@ptr)
+    end
+
+    def setup_request(req, headers, body, source, timeout_ms, headers_timeout_ms,
+                      body_idle_timeout_ms)
+      headers&.each do |name, value|
+        name = name.to_s
+        if value.is_a?(Array)
+          value.each { |v| check(Lib.h2_request_add_header(req, name, v.to_s)) }
+        else
+          check(Lib.h2_request_add_header(req, name, value.to_s))
+        end
+      end
+      check(Lib.h2_request_set_body(req, body, body.bytesize)) if body && !body.empty?
+      check(Lib.h2_request_set_streaming_body(req, true)) if source
+      if timeout_ms
+        check(Lib.h2_request_set_timeout_ms(req, Client.uint(:timeout_ms, timeout_ms)))
+      end
+      if headers_timeout_ms
+        check(Lib.h2_request_set_headers_timeout_ms(
+                req, Client.uint(:headers_timeout_ms, headers_timeout_ms)
+              ))
+      end
+      return unless body_idle_timeout_ms
+
+      check(Lib.h2_request_set_body_idle_timeout_ms(
+              req, Client.uint(:body_idle_timeout_ms, body_idle_timeout_ms)
+            ))
+    end
+
+    # h2_client_do: the whole response at once.
+    def run_do(ptr, req)
+      s = Scratch.acquire
+      out = s.out
+      out.put_pointer(0, nil)
+      begin
+        rc = Lib.h2_client_do(ptr, req, out)
+        raise Error.last(rc) unless rc == Lib::H2_OK
+
+        resp = out.get_pointer(0)
+        status = Lib.h2_response_status(resp)
+        headers = s.fields(Lib.h2_response_header_count(resp)) do |i, a, b, c, d|
+          Lib.h2_response_header_at(resp, i, a, b, c, d)
+        end
+        data = Lib.h2_response_body(resp, s.len)
+        len = s.len.get(:size_t, 0)
+        body = len.zero? ? String.new(encoding: Encoding::BINARY) : data.get_bytes(0, len)
+        count = Lib.h2_response_trailer_count(resp)
+        trailers = if count.zero?
+                     EMPTY
+                   else
+                     s.fields(count) do |i, a, b, c, d|
+                       Lib.h2_response_trailer_at(resp, i, a, b, c, d)
+                     end
+                   end
+        Response.new(status, headers, body, trailers)
+      ensure
+        # Read from +out+, not from a local: an interrupt (Thread#raise, Ctrl-C) pending
+        # while h2_client_do waited is raised as soon as it returns, before the assignment.
+        resp = out.get_pointer(0)
+        Lib.h2_response_free(resp) unless resp.null?
+        Scratch.release(s)
+      end
+    end
+
+    # h2_client_start: the body read as it arrives (to a block, or into a String), and/or
+    # the request body written as it is produced.
+    def run_call(ptr, req, source, block)
+      s = Scratch.acquire
+      out = s.out
+      out.put_pointer(0, nil)
+      call = nil
+      writer = nil
+      begin
+        rc = Lib.h2_client_start(ptr, req, out)
+        raise Error.last(rc) unless rc == Lib::H2_OK
+
+        # Also an AutoPointer: freed by GC should an asynchronous exception cut the ensure.
+        call = FFI::AutoPointer.new(out.get_pointer(0), Lib.method(:h2_call_free))
+        writer = start_writer(call, source) if source
+        begin
+          response = read_call(call, block, s)
+        rescue Error => e
+          raise writer_failure(call, writer) || e if writer
+
+          raise
+        end
+        if writer
+          failure = writer_failure(call, writer)
+          raise failure if failure
+        end
+        response
+      ensure
+        if writer&.alive?
+          Lib.h2_call_cancel(call)
+          writer.kill
+          begin
+            writer.join
+          rescue Exception # rubocop:disable Lint/RescueException
+            nil # already reported, or superseded by the exception in flight
+          end
+        end
+        # Frees (and cancels, if it has not ended: a break out of the block) the call;
+        # finalizer disarmed first, as in free_native.
+        if call
+          call.autorelease = false
+          Lib.h2_call_free(call)
+        else
+          raw = out.get_pointer(0)
+          Lib.h2_call_free(raw) unless raw.null?
+        end
+        Scratch.release(s)
+      end
+    end
+
+    def read_call(call, block, s)
+      rc = Lib.h2_call_wait_headers(call)
+      raise Error.of_call(call, rc) unless rc == Lib::H2_OK
+
+      status = Lib.h2_call_status(call)
+      headers = s.fields(Lib.h2_call_header_count(call)) do |i, a, b, c, d|
+        Lib.h2_call_header_at(call, i, a, b, c, d)
+      end
+      body = block ? nil : String.new(encoding: Encoding::BINARY)
+      response = Response.new(status, headers, body, EMPTY)
+      buf = s.read_buffer
+      loop do
+        rc = Lib.h2_call_read(call, buf, READ_CHUNK, s.len)
+        raise Error.of_call(call, rc) unless rc == Lib::H2_OK
+
+        n = s.len.get(:size_t, 0)
+        break if n.zero?
+
+        chunk = buf.get_bytes(0, n)
+        if block
+          block.call(chunk, response)
+        else
+          body << chunk
+        end
+      end
+      count = Lib.h2_call_trailer_count(call)
+      unless count.zero?
+        response._set_trailers(s.fields(count) do |i, a, b, c, d|
+          Lib.h2_call_trailer_at(call, i, a, b, c, d)
+        end)
+      end
+      response
+    end
+
+    # A thread writing the streamed body +source+ to +call+, then ending it. The GVL is
+    # released while h2_call_write waits for flow control, so the calling thread reads the
+    # response meanwhile (required when the server answers before reading everything).
+    def start_writer(call, source)
+      Thread.new do
+        Thread.current.report_on_exception = false
+        Thread.current.name = "h2client body writer"
+        buf = FFI::MemoryPointer.new(:uint8, WRITE_CHUNK)
+        Client.each_chunk(source) do |chunk|
+          size = chunk.bytesize
+          off = 0
+          while off < size
+            n = size - off
+            n = WRITE_CHUNK if n > WRITE_CHUNK
+            buf.put_bytes(0, chunk, off, n)
+            rc = Lib.h2_call_write(call, buf, n)
+            raise Error.of_call(call, rc) unless rc == Lib::H2_OK
+
+            off += n
+          end
+        end
+        rc = Lib.h2_call_finish(call)
+        raise Error.of_call(call, rc) unless rc == Lib::H2_OK
+
+        nil
+      rescue Exception # rubocop:disable Lint/RescueException
+        # The body source failed (or the call did): stop the exchange, so that the
+        # reading thread does not wait for a response to a request that never ends.
+        Lib.h2_call_cancel(call)
+        raise
+      end
+    end
+
+    # The exception to raise for the body writer, or nil. A failure of the body source
+    # itself (not an H2Client::Error) is the root cause of whatever the reader saw; the
+    # writer's H2Client errors only repeat the call's. A writer still running (the response
+    # ended, or failed, while the body was being produced) is stopped: the stream is over.
+    def writer_failure(call, writer)
+      if writer.alive?
+        Lib.h2_call_cancel(call) # harmless after the call has ended
+        writer.kill
+      end
+      begin
+        writer.join
+        nil
+      rescue Error
+        nil
+      rescue Exception => e # rubocop:disable Lint/RescueException
+        e
+      end
+    end
+
+    def check(rc)
+      raise Error.last(rc) unless rc == Lib::H2_OK
+    end
+
+    private :perform, :enter, :leave, :free_native, :setup_request, :run_do, :run_call, :read_call,
+            :start_writer, :writer_failure, :check
+
+    # ----- class helpers -----------------------------------------------------------------
+
+    # Yields each String of a streamed body: an IO-like source is read in WRITE_CHUNK
+    # pieces, anything else is iterated with each.
+    def self.each_chunk(source)
+      if source.respond_to?(:read)
+        buf = String.new(capacity: WRITE_CHUNK)
+        while source.read(WRITE_CHUNK, buf)
+          yield buf
+        end
+      else
+        source.each do |chunk|
+          chunk = chunk.to_str
+          yield chunk unless chunk.empty?
+        end
+      end
+    end
+
+    def self.uint(name, value, max = UINT32_MAX)
+      unless value.is_a?(Integer)
+        raise TypeError, "#{name}: expected an Integer, got #{value.inspect}"
+      end
+      unless value.between?(0, max)
+        raise InvalidArgumentError.new("#{name}: #{value} is out of range (0..#{max})",
+                                       processed: :no)
+      end
+
+      value
+    end
+
+    # Applies +opts+ to the h2_config +cfg+.
+    def self.configure(cfg, opts)
+      opts = opts.dup
+      cert = opts.delete(:client_cert)
+      key = opts.delete(:client_key)
+      if cert || key
+        raise ArgumentError, "client_cert: and client_key: go together" unless cert && key
+
+        opts[:client_cert_file] = [cert, key]
+      end
+      opts.each do |name, value|
+        rc =
+          case name
+          when *UINT32_OPTIONS
+            Lib.public_send(:"h2_config_set_#{name}", cfg, uint(name, value))
+          when :max_response_body
+            Lib.h2_config_set_max_response_body(cfg, uint(name, value, UINT64_MAX))
+          when :ca_file
+            Lib.h2_config_set_ca_file(cfg, path_string(value))
+          when :ca_pem
+            pem = value.to_str
+            Lib.h2_config_set_ca_pem(cfg, pem, pem.bytesize)
+          when :insecure_skip_verify
+            Lib.h2_config_set_insecure_skip_verify(cfg, value ? true : false)
+          when :client_cert_file
+            cert, key = value
+            Lib.h2_config_set_client_cert_file(cfg, path_string(cert), path_string(key))
+          when :tls_versions
+            Lib.h2_config_set_tls_versions(cfg, tls_versions(value))
+          else
+            raise ArgumentError, "unknown option #{name.inspect} (known: #{OPTIONS.join(', ')})"
+          end
+        raise Error.last(rc) unless rc == Lib::H2_OK
+      end
+    end
+
+    def self.path_string(value)
+      value.respond_to?(:to_path) ? value.to_path : value.to_str
+    end
+
+    TLS_VERSIONS = { tls1_2: Lib::H2_TLS_1_2, tls1_3: Lib::H2_TLS_1_3,
+                     "1.2" => Lib::H2_TLS_1_2, "1.3" => Lib::H2_TLS_1_3 }.freeze
+
+    def self.tls_versions(value)
+      return value if value.is_a?(Integer)
+
+      Array(value).inject(0) do |acc, v|
+        acc | TLS_VERSIONS.fetch(v) do
+          raise ArgumentError, "tls_versions: unknown version #{v.inspect} " \
+                               "(use :tls1_2, :tls1_3)"
+        end
+      end
+    end
+
+    # Native scratch memory for out-parameters, so that a request allocates no
+    # FFI::MemoryPointer. One is kept per fiber and taken exclusively while a request uses
+    # it: a request made meanwhile on the same fiber (inside a streaming block, or in a
+    # signal trap handler that runs when a blocking call returns) gets a fresh one.
+    class Scratch # :nodoc:
+      KEY = :__h2client_scratch__
+
+      # The four out-parameters of the *_header_at / *_trailer_at functions. The strings
+      # are NUL-terminated (HTTP/2 field names and values cannot contain NUL), so the
+      # :string members read them without an intermediate FFI::Pointer; the lengths
+      # guard that.
+      class Field < FFI::Struct
+        layout :name, :string,
+               :name_len, :size_t,
+               :value, :string,
+               :value_len, :size_t
+      end
+
+      attr_reader :out, :len
+
+      def self.acquire
+        t = Thread.current
+        s = t[KEY]
+        return new unless s
+
+        t[KEY] = nil
+        s
+      end
+
+      def self.release(scratch)
+        Thread.current[KEY] = scratch
+      end
+
+      def initialize
+        @out = FFI::MemoryPointer.new(:pointer)
+        @len = FFI::MemoryPointer.new(:size_t)
+        @field = Field.new
+        base = @field.pointer
+        @name = base + Field.offset_of(:name)
+        @name_len = base + Field.offset_of(:name_len)
+        @value = base + Field.offset_of(:value)
+        @value_len = base + Field.offset_of(:value_len)
+        @read_buffer = nil
+      end
+
+      def read_buffer
+        @read_buffer ||= FFI::MemoryPointer.new(:uint8, READ_CHUNK)
+      end
+
+      # Reads +count+ fields with the given *_at function (called by the block with the
+      # index and the four out-pointers) into an Array of frozen [name, value] pairs.
+      def fields(count)
+        list = Array.new(count)
+        f = @field
+        i = 0
+        while i < count
+          rc = yield(i, @name, @name_len, @value, @value_len)
+          raise Error.last(rc) unless rc == Lib::H2_OK
+
+          name = f[:name]
+          value = f[:value]
+          name = exact(:name) if name.bytesize != f[:name_len]
+          value = exact(:value) if value.bytesize != f[:value_len]
+          name.force_encoding(Encoding::UTF_8)
+          value.force_encoding(Encoding::UTF_8)
+          value.force_encoding(Encoding::BINARY) unless value.valid_encoding?
+          list[i] = [name.freeze, value.freeze].freeze
+          i += 1
+        end
+        list
+      end
+
+      private
+
+      # The member's bytes by its length (a string with a NUL in it; not expected).
+      def exact(member)
+        ptr = @field.pointer.get_pointer(Field.offset_of(member))
+        ptr.get_bytes(0, @field[:"#{member}_len"])
+      end
+    end
+  end
+end

@@ -1,0 +1,172 @@
+# frozen_string_literal: true
+
+module H2Client
+  # Base class of every error the library reports. One subclass per +H2_E_*+ code (see
+  # CODES); each carries the fields of the C library's +h2_error_info+.
+  #
+  #   rescue H2Client::StreamResetError => e
+  #     e.h2_error       # => 2 (the RST_STREAM code)
+  #     e.h2_error_name  # => "INTERNAL_ERROR"
+  #     e.processed      # => :no, :maybe or :yes
+  #     e.processed?     # => false for :no, true for :yes, nil for :maybe
+  class Error < StandardError
+    # The +H2_E_*+ code (Integer); the class's CODE unless the library sent an unknown one.
+    attr_reader :code
+    # HTTP/2 error code (RFC 9113 §7) from RST_STREAM or GOAWAY, or of the violation
+    # detected; 0 if none applies.
+    attr_reader :h2_error
+    # Whether the server processed the request: :no (certainly not: safe to retry),
+    # :maybe, or :yes (a response head arrived).
+    attr_reader :processed
+    # Who detected the failure: :local (h2client: a check, a timeout, the caller), :remote
+    # (the server: RST_STREAM, GOAWAY) or :transport (TCP or TLS).
+    attr_reader :origin
+    # GOAWAY's last stream id when a GOAWAY caused the failure, else 0.
+    attr_reader :goaway_last_stream_id
+    # How many times the request was retried before it failed.
+    attr_reader :retries
+
+    def initialize(message = nil, code: nil, h2_error: 0, processed: :maybe, origin: :local,
+                   goaway_last_stream_id: 0, retries: 0)
+      @code = code || self.class::CODE
+      @h2_error = h2_error
+      @processed = processed
+      @origin = origin
+      @goaway_last_stream_id = goaway_last_stream_id
+      @retries = retries
+      message = Lib.h2_strerror(@code) if message.nil? || message.empty?
+      super(message)
+    end
+
+    # The code's name as in h2client.h, e.g. "H2_E_TIMEOUT".
+    def code_name
+      Lib.h2_error_name(@code)
+    end
+
+    # true if the server processed the request, false if it certainly did not (safe to
+    # retry), nil if it may have (+processed+ is then :maybe).
+    def processed?
+      case @processed
+      when :yes then true
+      when :no then false
+      end
+    end
+
+    # Name of the HTTP/2 error code +h2_error+ as in RFC 9113 ("NO_ERROR" for 0, "CANCEL",
+    # ...), "0x..." for codes it does not name.
+    def h2_error_name
+      H2_ERROR_NAMES.fetch(@h2_error) { format("0x%x", @h2_error) }
+    end
+
+    CODE = 0
+
+    # Builds the error for +info+ (an Lib::ErrorInfo), +full_message+ replacing its
+    # (truncated) message if given.
+    def self.from_info(info, full_message = nil)
+      code = info[:code]
+      message = full_message || info[:message].to_s
+      message = message.dup.force_encoding(Encoding::UTF_8)
+      message.force_encoding(Encoding::BINARY) unless message.valid_encoding?
+      CODES.fetch(code, Error).new(
+        message,
+        code: code,
+        h2_error: info[:h2_error],
+        processed: PROCESSED.fetch(info[:processed], :maybe),
+        origin: ORIGINS.fetch(info[:origin], :local),
+        goaway_last_stream_id: info[:goaway_last_stream_id],
+        retries: info[:retries]
+      )
+    end
+
+    # The calling thread's last error, which must be the one recorded by the function that
+    # just failed (returning +rc+, or NULL if +rc+ is nil). The library keeps it per native
+    # thread, and Ruby runs an FFI call (blocking: true or not) on the calling Ruby
+    # thread's own native thread, so reading it right after the failed call, on the same
+    # thread, gives that call's error.
+    def self.last(rc = nil)
+      info = Lib::ErrorInfo.new
+      code = Lib.h2_last_error(info)
+      if code == Lib::H2_OK || (rc && code != rc)
+        # Not expected: never report an unrelated record.
+        rc ||= InternalError::CODE
+        return CODES.fetch(rc, Error).new("#{Lib.h2_strerror(rc)} (no error details recorded)",
+                                          code: rc)
+      end
+      message = nil
+      if info[:message].to_s.bytesize >= 255 # truncated: fetch the whole text
+        len = Lib.h2_last_error_message(nil, 0)
+        buf = FFI::MemoryPointer.new(:char, len + 1)
+        Lib.h2_last_error_message(buf, len + 1)
+        message = buf.read_string(len)
+      end
+      from_info(info, message)
+    end
+
+    # The error of call +call+ (h2_call_error), which is per call, not per thread; falls
+    # back to the thread's last error (argument checks record only that).
+    def self.of_call(call, rc)
+      info = Lib::ErrorInfo.new
+      code = Lib.h2_call_error(call, info)
+      return last(rc) if code == Lib::H2_OK
+
+      from_info(info)
+    end
+  end
+
+  # H2_E_INVALID_ARGUMENT: an invalid header name or value, method or path, an
+  # out-of-range option.
+  class InvalidArgumentError < Error; CODE = 1; end
+  # H2_E_INVALID_URL: the base URL could not be parsed or uses another scheme.
+  class InvalidURLError < Error; CODE = 2; end
+  # H2_E_CONNECT: the TCP connection could not be established (refused, unreachable,
+  # name not found).
+  class ConnectError < Error; CODE = 3; end
+  # H2_E_TIMEOUT: a timeout expired; the message says which.
+  class TimeoutError < Error; CODE = 4; end
+  # H2_E_PROTOCOL: an HTTP/2 protocol violation (see h2_error).
+  class ProtocolError < Error; CODE = 5; end
+  # H2_E_STREAM_RESET: the server reset the stream with RST_STREAM (code in h2_error).
+  class StreamResetError < Error; CODE = 6; end
+  # H2_E_GOAWAY: the server closed the connection with GOAWAY before completing the request.
+  class GoAwayError < Error; CODE = 7; end
+  # H2_E_CONNECTION: the transport failed (reset, closed by the peer, write error).
+  class ConnectionError < Error; CODE = 8; end
+  # H2_E_CLOSED: the client was closed.
+  class ClosedError < Error; CODE = 9; end
+  # H2_E_CANCELED: the request was cancelled.
+  class CanceledError < Error; CODE = 10; end
+  # H2_E_HEADERS_TOO_LARGE: a header list exceeded a limit.
+  class HeadersTooLargeError < Error; CODE = 11; end
+  # H2_E_BODY_TOO_LARGE: the response body exceeded max_response_body.
+  class BodyTooLargeError < Error; CODE = 12; end
+  # H2_E_REFUSED: the server refused the request (REFUSED_STREAM) every time it was retried.
+  class RefusedError < Error; CODE = 13; end
+  # H2_E_WRONG_THREAD: a blocking function was called from a library thread.
+  class WrongThreadError < Error; CODE = 14; end
+  # H2_E_INTERNAL: a bug in h2client (a panic was caught).
+  class InternalError < Error; CODE = 15; end
+  # H2_E_TLS: TLS failed: handshake, certificate, ALPN, or an unusable PEM file.
+  class TLSError < Error; CODE = 16; end
+  # H2_E_FORKED: a client created before fork() was used in the child process.
+  class ForkedError < Error; CODE = 17; end
+
+  class Error
+    # H2_E_* code => class.
+    CODES = [InvalidArgumentError, InvalidURLError, ConnectError, TimeoutError, ProtocolError,
+             StreamResetError, GoAwayError, ConnectionError, ClosedError, CanceledError,
+             HeadersTooLargeError, BodyTooLargeError, RefusedError, WrongThreadError,
+             InternalError, TLSError, ForkedError].to_h { |c| [c::CODE, c] }.freeze
+
+    PROCESSED = { Lib::H2_PROCESSED_NO => :no, Lib::H2_PROCESSED_MAYBE => :maybe,
+                  Lib::H2_PROCESSED_YES => :yes }.freeze
+    ORIGINS = { Lib::H2_ORIGIN_LOCAL => :local, Lib::H2_ORIGIN_REMOTE => :remote,
+                Lib::H2_ORIGIN_TRANSPORT => :transport }.freeze
+
+    # RFC 9113 §7.
+    H2_ERROR_NAMES = %w[NO_ERROR PROTOCOL_ERROR INTERNAL_ERROR FLOW_CONTROL_ERROR
+                        SETTINGS_TIMEOUT STREAM_CLOSED FRAME_SIZE_ERROR REFUSED_STREAM CANCEL
+                        COMPRESSION_ERROR CONNECT_ERROR ENHANCE_YOUR_CALM
+                        INADEQUATE_SECURITY HTTP_1_1_REQUIRED]
+                     .each_with_index.to_h { |name, i| [i, name] }.freeze
+  end
+end
