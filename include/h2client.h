@@ -656,8 +656,9 @@ h2_result h2_client_submit(struct h2_client *client,
  * result)` once the response is buffered or the request failed. `done` runs on a library
  * thread (also when the request fails at once): it must return quickly, must not block, and
  * must not call blocking functions of the library (they return H2_E_WRONG_THREAD there). It
- * may call `h2_call_response` and `h2_call_free` on its call. If the call is freed before it
- * completes, `done` is not called.
+ * may call `h2_call_response` and `h2_call_free` on its call. If the call is freed before its
+ * completion is delivered, `done` is not called; do not free a call from another thread while
+ * its `done` may be running (free it in `done`, or after `done` ran).
  */
 h2_result h2_client_submit_cb(struct h2_client *client,
                               const struct h2_request *req,
