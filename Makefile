@@ -12,7 +12,7 @@ SOMAJOR    := 0
 # `cargo rustc --release --lib --crate-type staticlib -- --print native-static-libs`).
 STATIC_LIBS := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
 
-.PHONY: all demo test lint header-check rust-test c-test clean install uninstall install-test
+.PHONY: all demo test lint header-check rust-test c-test fuzz-smoke interop-matrix clean install uninstall install-test
 
 # The shared library's soname is libh2client.so.0; cargo writes only libh2client.so, so the
 # link lets programs linked against target/release find it at run time.
@@ -25,8 +25,9 @@ demo: all
 
 # Every test: formatting and lints, the generated header is current, the Rust tests (unit,
 # HPACK vectors, scripted misbehaving servers, pool, C API, interop with nghttpd, h2o and
-# nginx), and the C examples against the local test server.
-test: lint rust-test header-check c-test install-test
+# nginx, Go), the C examples against the local test server (plain, AddressSanitizer,
+# valgrind), the installed library, and each fuzz target for SMOKE_SECONDS (60).
+test: lint rust-test header-check c-test install-test fuzz-smoke
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -69,6 +70,14 @@ uninstall:
 # library found through pkg-config (shared and static), so an install mistake is caught.
 install-test: all
 	./scripts/install-test.sh
+
+# cargo fuzz (libFuzzer) on the stable toolchain; see fuzz/README.md.
+fuzz-smoke:
+	./fuzz/smoke
+
+# The README's interop table: every interop case against every peer, in release.
+interop-matrix:
+	./scripts/interop-matrix.sh
 
 clean:
 	$(CARGO) clean

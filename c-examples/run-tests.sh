@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Tests the C examples (build/get, get-static, h2get, threads, poll, stream, cancel) and the
+# Tests the C examples (build/get, get-static, h2get, threads, poll, stream, cancel, fork) and the
 # C++ binding's programs (build/get-cpp, cpp_test, cpp_test-noexcept) against h2testserver.
 # Prints TAP-like "ok - NAME" / "not ok - NAME" lines; exits 1 if any check failed.
 #
@@ -23,7 +23,7 @@ if [[ -n $VALGRIND ]] && ldd "$BUILD/h2get" 2>/dev/null | grep -q 'lib[a-z]*san\
     exit 1
 fi
 
-for p in get get-static h2get threads poll stream cancel h2bench; do
+for p in get get-static h2get threads poll stream cancel fork h2bench; do
     [[ -x $BUILD/$p ]] || { echo "Bail out! $BUILD/$p not built (run make)"; exit 1; }
 done
 [[ -x $SERVER_BIN ]] || { echo "Bail out! $SERVER_BIN not built (run make)"; exit 1; }
@@ -623,6 +623,14 @@ done
 check "cancel: the server log shows RST_STREAM from the client for both streams" \
     'server_saw_reset /delay/5000 && server_saw_reset /wait-reset'
 grep "GET /delay/5000\|GET /wait-reset\|reset by client" "$TMP/server-LOGGED.err" | sed 's/^/# server: /'
+
+# ---- fork: the parent's client in a child fails with H2_E_FORKED; new clients work -------
+run fork "$URL/"
+check "fork: child 1 gets H2_E_FORKED from the parent's client, then a new client works" \
+    '[[ $rc == 0 ]] && grep -qx "child 1: GET with the parent.s client fails with H2_E_FORKED: ok" "$TMP/out" && [[ $(grep -c "^child 1: GET / with the new client: ok" "$TMP/out") == 3 ]]'
+check "fork: child 2 (new client only) fetches; the parent keeps working before and after" \
+    '[[ $(grep -c "^child 2: GET / with the new client: ok" "$TMP/out") == 3 && $(grep -c "^parent: GET / after fork: ok" "$TMP/out") == 5 ]] && grep -qx "parent: GET / after the children exited: ok" "$TMP/out" && grep -qx "fork: all steps passed" "$TMP/out"'
+[[ $rc == 0 ]] || sed 's/^/# /' "$TMP/out" "$TMP/err"
 
 # ---- C++ binding (include/h2client.hpp): get-cpp, cpp_test -------------------------------
 for p in get-cpp cpp_test cpp_test-noexcept; do

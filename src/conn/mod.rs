@@ -18,6 +18,8 @@
 //! written fails with the connection's error, unless GOAWAY proves the server never saw it.
 
 pub mod defence;
+#[doc(hidden)]
+pub mod fuzzing;
 mod reader;
 mod recv;
 mod writer;

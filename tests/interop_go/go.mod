@@ -1,0 +1,3 @@
+module h2client/interop_go
+
+go 1.19
