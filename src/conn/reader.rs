@@ -24,6 +24,8 @@ use crate::hpack::Decoder;
 
 /// Read buffer growth step.
 const READ_CHUNK: usize = 64 << 10;
+/// Read buffer of a connection without open streams (PING, SETTINGS, GOAWAY fit).
+const IDLE_READ_CHUNK: usize = 4 << 10;
 
 /// A header block being reassembled from HEADERS + CONTINUATION.
 struct Continuing {
@@ -120,7 +122,7 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
             dec: Decoder::new((cfg.header_table_size as usize).max(4096)),
             conn_window: i64::from(cfg.connection_window_size),
             cfg,
-            buf: BytesMut::with_capacity(READ_CHUNK),
+            buf: BytesMut::new(),
             streams: super::StreamMap::default(),
             max_id: 0,
             cont: None,
@@ -153,9 +155,7 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
     async fn run_inner(&mut self) -> Result<(), Error> {
         let mut timer = pin!(tokio::time::sleep_until(self.next_deadline().into()));
         loop {
-            if self.buf.capacity() - self.buf.len() < READ_CHUNK / 4 {
-                self.buf.reserve(READ_CHUNK);
-            }
+            self.make_read_space();
             tokio::select! {
                 biased;
                 msg = self.rx.recv() => {
@@ -198,6 +198,21 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
         }
     }
 
+    /// Room for the next read: `READ_CHUNK` while streams are open or a frame is partly read;
+    /// a small buffer for an idle connection, so that it does not pin 64 KiB (a thousand idle
+    /// connections would hold 64 MiB that nothing reads into).
+    fn make_read_space(&mut self) {
+        if self.buf.is_empty() && self.streams.is_empty() {
+            if self.buf.capacity() > IDLE_READ_CHUNK {
+                self.buf = BytesMut::with_capacity(IDLE_READ_CHUNK);
+            }
+            return;
+        }
+        if self.buf.capacity() - self.buf.len() < READ_CHUNK / 4 {
+            self.buf.reserve(READ_CHUNK);
+        }
+    }
+
     /// The writer failed (say, EPIPE): the server probably said why before closing (a TLS
     /// alert, a GOAWAY). Read briefly for it and report that instead of the bare write error.
     async fn last_words(&mut self, e: Error) -> Error {
@@ -206,9 +221,7 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
         }
         let until = tokio::time::Instant::now() + Duration::from_millis(50);
         loop {
-            if self.buf.capacity() - self.buf.len() < READ_CHUNK / 4 {
-                self.buf.reserve(READ_CHUNK);
-            }
+            self.make_read_space();
             match tokio::time::timeout_at(until, self.io.read_buf(&mut self.buf)).await {
                 Ok(Ok(0)) | Err(_) => {
                     return if self.goaway.is_some() {
