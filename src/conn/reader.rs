@@ -91,6 +91,9 @@ pub(crate) struct Reader<R> {
     out_acks: u32,
     /// Requests the writer never wrote (re-submitted at teardown).
     not_sent: Vec<super::Assigned>,
+    /// WINDOW_UPDATE increments received in this read, per stream (0: the connection), for
+    /// the writer.
+    window_updates: Vec<(u32, u32)>,
 }
 
 fn lossy(b: &[u8], max: usize) -> String {
@@ -144,6 +147,7 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
             defences: Defences::new(limits, now),
             out_acks: 0,
             not_sent: Vec::new(),
+            window_updates: Vec::new(),
         }
     }
 
@@ -246,6 +250,12 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
             crate::frame::WindowUpdate::encode(0, self.conn_unacked, &mut self.out);
             self.conn_window += i64::from(self.conn_unacked);
             self.conn_unacked = 0;
+        }
+        for (stream_id, increment) in self.window_updates.drain(..) {
+            let _ = self.shared.send_cmd(Command::SendWindow {
+                stream_id,
+                increment,
+            });
         }
         if !self.out.is_empty() {
             let _ = self.shared.send_cmd(Command::Frames {
@@ -1165,6 +1175,8 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
         if w.stream_id != 0 {
             self.check_stream(head)?;
             let Some(s) = self.streams.get_mut(&w.stream_id) else {
+                // A closed stream: legal (the frame may have crossed our END_STREAM or
+                // RST_STREAM), and nothing to do.
                 return Ok(());
             };
             if !s.has_body {
@@ -1180,10 +1192,17 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
                 return Ok(());
             }
         }
-        let _ = self.shared.send_cmd(Command::SendWindow {
-            stream_id: w.stream_id,
-            increment: w.increment,
-        });
+        // Coalesced per read and handed to the writer in `flush_out`: a flood of tiny
+        // increments costs one writer command per stream per read, not one per frame.
+        match self
+            .window_updates
+            .iter_mut()
+            .find(|(id, _)| *id == w.stream_id)
+        {
+            // Saturating: a sum past the largest window is a FLOW_CONTROL_ERROR either way.
+            Some((_, inc)) => *inc = inc.saturating_add(w.increment),
+            None => self.window_updates.push((w.stream_id, w.increment)),
+        }
         Ok(())
     }
 }
