@@ -54,6 +54,9 @@ pub struct ClientSnapshot {
     pub bytes_received: u64,
     /// How often each defence tripped (indexed by `conn::defence::Trip`).
     pub limits_tripped: [u64; crate::conn::defence::Trip::COUNT],
+    /// Requests whose HEADERS the submitting thread wrote itself instead of the connection's
+    /// writer task (plain TCP, a request alone on its connection).
+    pub fast_submits: u64,
 }
 
 impl Client {
@@ -189,6 +192,7 @@ impl Client {
             bytes_sent: load(&c.bytes_sent),
             bytes_received: load(&c.bytes_received),
             limits_tripped: std::array::from_fn(|i| load(&c.limits_tripped[i])),
+            fast_submits: load(&c.fast_submits),
             connections: conns.len(),
             connections_opened: self
                 .pool

@@ -45,6 +45,9 @@ pub struct PoolCounters {
     pub bytes_sent: AtomicU64,
     /// Bytes read from connections.
     pub bytes_received: AtomicU64,
+    /// Requests whose HEADERS the submitting thread wrote itself (plain TCP, a request alone
+    /// on its connection).
+    pub fast_submits: AtomicU64,
     /// Retry budget in tenths of a retry.
     retry_budget: AtomicI64,
     /// How often each defence tripped (indexed by `conn::defence::Trip`).
@@ -58,6 +61,7 @@ impl Default for PoolCounters {
             retries: AtomicU64::new(0),
             requests_completed: AtomicU64::new(0),
             requests_failed: AtomicU64::new(0),
+            fast_submits: AtomicU64::new(0),
             bytes_sent: AtomicU64::new(0),
             bytes_received: AtomicU64::new(0),
             retry_budget: AtomicI64::new(RETRY_BUDGET_MAX),

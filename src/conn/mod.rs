@@ -257,10 +257,18 @@ impl ConnShared {
     /// connection is idle the calling thread writes the HEADERS itself (no wake-up of the
     /// writer task, one thread hand-off less per request).
     pub(crate) fn submit(&self, mut a: Assigned) -> Result<(), Assigned> {
-        if let Some(f) = self.fast.get() {
-            match f.try_submit(a) {
-                Ok(()) => return Ok(()),
-                Err(back) => a = back,
+        // Only for a request alone on its connection (its own slot is the one open): with
+        // others in flight the writer task batches many HEADERS into one write, where the
+        // caller's thread would make a system call (and the server a wake-up) per request.
+        if self.open_streams() <= 1 {
+            if let Some(f) = self.fast.get() {
+                match f.try_submit(a) {
+                    Ok(()) => {
+                        self.counters.fast_submits.fetch_add(1, Ordering::Relaxed);
+                        return Ok(());
+                    }
+                    Err(back) => a = back,
+                }
             }
         }
         self.send_cmd(Command::Request(a)).map_err(|c| match c {
