@@ -506,6 +506,9 @@ async fn resets_at_the_limit_do_not_overcount() {
     for _ in 0..10 {
         open.push_back(start_one(client.clone()).await);
     }
+    // The server must have all ten open before the resets start; otherwise a HEADERS and
+    // its RST_STREAM can be handled in one read and the limit is never reached (seen in CI).
+    eventually("10 streams open", || server.max_streams_seen() == 10).await;
     for _ in 0..30 {
         let (response, mut send) = open.pop_front().expect("open stream");
         send.send_reset(Reason::CANCEL);
