@@ -71,6 +71,11 @@ export H2TESTSERVER="$root/target/release/h2testserver"
 (
   cd "$root/bindings/go"
   export LD_LIBRARY_PATH="$prefix/lib" GOFLAGS=-mod=mod
+  # Go's build cache keeps the flags a cached package was built with, not pkg-config's
+  # current answer: an earlier run's (deleted) prefix would be linked against. The prefix in
+  # CGO_* is part of the cache key.
+  CGO_CFLAGS="$(pkg-config --cflags h2client)" CGO_LDFLAGS="$(pkg-config --libs h2client)"
+  export CGO_CFLAGS CGO_LDFLAGS
   go vet ./... && go test -count=1 ./...
 ) > "$tmp/go.log" 2>&1 && echo "ok - install: go vet and go test (bindings/go)" \
   || { echo "not ok - install: go test (bindings/go)"; sed 's/^/#   /' "$tmp/go.log" | tail -n 40; fail=1; }
