@@ -9,21 +9,9 @@ use h2client::frame::{
     Data, FrameHeader, Headers, Setting, Settings, WindowUpdate, DEFAULT_MAX_FRAME_SIZE, HEADER_LEN,
 };
 use std::hint::black_box;
-use std::time::Instant;
 
-/// Best-of-`runs` nanoseconds per call of `f`, each run `iters` calls.
-fn time_ns(runs: usize, iters: u32, mut f: impl FnMut()) -> f64 {
-    let mut best = f64::INFINITY;
-    for _ in 0..runs {
-        let start = Instant::now();
-        for _ in 0..iters {
-            f();
-        }
-        let ns = start.elapsed().as_nanos() as f64 / f64::from(iters);
-        best = best.min(ns);
-    }
-    best
-}
+mod common;
+use common::time_ns;
 
 const RUNS: usize = 7;
 const ITERS: u32 = 1_000_000;
