@@ -9,8 +9,9 @@
  * scheme://host:port; they are fetched over ONE h2_client.
  *
  * Data path: every request is a call from h2_client_start, and bodies are streamed: the
- * current URL's body is written to stdout (or -o FILE) as it arrives, read with h2_call_read,
- * so a body of any size goes through in bounded memory. Output stays in URL order: up to
+ * current URL's body is written to stdout (or -o FILE) as it arrives, taken piece by piece
+ * with h2_call_read_view (no copy: each piece is written from the buffer the library read it
+ * into), so a body of any size goes through in bounded memory. Output stays in URL order: up to
  * PARALLEL calls are in flight (the current one and the next ones), but a later call is read
  * only when its turn comes; until then the library holds at most one stream window of its
  * body (h2_config_set_initial_window_size, 4 MiB by default) and flow control pauses the
@@ -44,6 +45,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -51,8 +53,8 @@
 
 #define DEFAULT_PARALLEL 8
 #define MAX_PARALLEL 1024
-/* Response bodies are read in pieces of up to this size. */
-#define READ_BUF (256 * 1024)
+/* Response body pieces taken (and written with one writev) at a time. */
+#define VIEW_PIECES 64
 /* Streamed request bodies are read from their files in pieces of this size. */
 #define UPLOAD_PIECE (64 * 1024)
 /* Exit status after SIGINT, as for a shell's child killed by it. */
@@ -1012,7 +1014,41 @@ static int output_errno;
  * reports a failure as "h2get: URL: H2_E_NAME: message" (except a cancel by SIGINT, which
  * main reports with the other unfinished URLs, from s->rc and s->error).
  */
-static enum outcome run_slot(FILE *out, struct slot *s, uint8_t *buf) {
+/* Writes all the pieces with as few writev calls as the descriptor allows. Returns the byte
+ * count, or UINT64_MAX with output_errno set. */
+static uint64_t write_pieces(int fd, const h2_piece *pieces, size_t count) {
+    struct iovec iov[VIEW_PIECES];
+    uint64_t total = 0;
+    for (size_t i = 0; i < count; i++) {
+        iov[i].iov_base = (void *)pieces[i].data;
+        iov[i].iov_len = pieces[i].len;
+        total += pieces[i].len;
+    }
+    struct iovec *v = iov;
+    int left = (int)count;
+    while (left > 0) {
+        ssize_t w = writev(fd, v, left);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            output_errno = errno;
+            return UINT64_MAX;
+        }
+        size_t k = (size_t)w;
+        while (left > 0 && k >= v->iov_len) {
+            k -= v->iov_len;
+            v++;
+            left--;
+        }
+        if (left > 0) {
+            v->iov_base = (char *)v->iov_base + k;
+            v->iov_len -= k;
+        }
+    }
+    return total;
+}
+
+static enum outcome run_slot(FILE *out, struct slot *s) {
     if (s->rc != H2_OK) { /* h2_client_start failed */
         errorf("%s: %s: %s", s->url, h2_error_name(s->rc), s->error ? s->error : "");
         return FAILED;
@@ -1031,20 +1067,26 @@ static enum outcome run_slot(FILE *out, struct slot *s, uint8_t *buf) {
         fputc('\n', out);
     }
     uint64_t total = 0;
+    /* Whatever -i printed goes before the body, which bypasses stdio. */
+    if (fflush(out) != 0) {
+        output_errno = errno;
+        return WRITE_ERROR;
+    }
     for (;;) {
-        size_t n = 0;
-        rc = h2_call_read(call, buf, READ_BUF, &n);
+        /* The body pieces received so far, lent without a copy until the next read. */
+        h2_piece pieces[VIEW_PIECES];
+        size_t count = 0;
+        rc = h2_call_read_view(call, pieces, VIEW_PIECES, &count);
         if (rc != H2_OK)
             goto failed;
         if (atomic_load(&ctl.interrupted))
             return INTERRUPTED; /* bytes buffered before the cancel: dropped */
-        if (n == 0)
+        if (count == 0)
             break;
-        /* Flushed at once: the body goes out as it arrives (e.g. into a pipe). */
-        if (fwrite(buf, 1, n, out) != n || fflush(out) != 0) {
-            output_errno = errno;
+        /* Written at once: the body goes out as it arrives (e.g. into a pipe). */
+        uint64_t n = write_pieces(fileno(out), pieces, count);
+        if (n == UINT64_MAX)
             return WRITE_ERROR;
-        }
         total += n;
     }
     if (fflush(out) != 0) {
@@ -1193,7 +1235,6 @@ int main(int argc, char **argv) {
      * up to one stream window each), slot i's body is streamed to `out`, then its call is
      * freed and the next one starts.
      */
-    uint8_t *buf = xmalloc(READ_BUF);
     int failed = 0, write_failed = 0;
     size_t next = 0, i;
     enum outcome outcome = DONE;
@@ -1202,14 +1243,13 @@ int main(int argc, char **argv) {
             start_slot(&work.slots[next++]);
         if (atomic_load(&ctl.interrupted))
             break;
-        outcome = run_slot(out, &work.slots[i], buf);
+        outcome = run_slot(out, &work.slots[i]);
         if (outcome == INTERRUPTED || outcome == WRITE_ERROR)
             break;
         if (outcome == FAILED)
             failed = 1;
         release_slot(&work.slots[i]);
     }
-    free(buf);
     int write_errno = output_errno;
     if (outcome == WRITE_ERROR)
         write_failed = 1;

@@ -187,6 +187,21 @@ typedef struct h2_response h2_response;
 typedef uint32_t h2_result;
 
 /**
+ * A piece of a response body lent by `h2_call_read_view` (same layout as POSIX
+ * `struct iovec`, but read-only).
+ */
+typedef struct h2_piece {
+  /**
+   * The bytes.
+   */
+  const uint8_t *data;
+  /**
+   * How many.
+   */
+  size_t len;
+} h2_piece;
+
+/**
  * Everything known about a failure.
  */
 typedef struct h2_error_info {
@@ -540,6 +555,17 @@ const char *h2_call_header(const struct h2_call *c, const char *name);
  * calls from `h2_client_start`. Returns the call's error if it failed.
  */
 h2_result h2_call_read(struct h2_call *c, uint8_t *buf, size_t cap, size_t *n);
+
+/**
+ * Borrows the response body without copying it: blocks like `h2_call_read` until body
+ * bytes arrive, then fills `pieces` with up to `max` of the pieces received so far (each
+ * usually one DATA frame's payload, in order) and sets `*count`; `*count` is 0 at the end of
+ * the body. The bytes stay valid, read-only, until the next `h2_call_read`,
+ * `h2_call_read_view` or `h2_call_free` on this call (one `writev` can send them all). The
+ * window is reopened as with `h2_call_read`. Only for calls from `h2_client_start`. Returns
+ * the call's error if it failed.
+ */
+h2_result h2_call_read_view(struct h2_call *c, struct h2_piece *pieces, size_t max, size_t *count);
 
 /**
  * Number of trailers (0 until the body has ended).

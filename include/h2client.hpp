@@ -1082,6 +1082,18 @@ public:
             return Error::last(rc);
         return n;
     }
+    /**
+     * Lends up to `max` received body pieces without copying them (h2_call_read_view): fills
+     * `pieces`, returns their count, 0 at the end of the body. They stay valid until the next
+     * read on this call.
+     */
+    Result<size_t> try_read_view(h2_piece *pieces, size_t max) {
+        size_t n = 0;
+        h2_result rc = h2_call_read_view(h_, pieces, max, &n);
+        if (rc != H2_OK)
+            return Error::last(rc);
+        return n;
+    }
     /** Reads the rest of the body into a string (memory grows with the body). */
     Result<std::string> try_read_all() {
         std::string out;
@@ -1123,6 +1135,8 @@ public:
     void wait() { try_wait().value(); }
     /** Reads up to `cap` body bytes (0 at the end); throws Error. */
     size_t read(void *buf, size_t cap) { return try_read(buf, cap).value(); }
+    /** Lends up to `max` received body pieces (0 at the end); throws Error. */
+    size_t read_view(h2_piece *pieces, size_t max) { return try_read_view(pieces, max).value(); }
     /** Reads the rest of the body; throws Error. */
     std::string read_all() { return try_read_all().value(); }
     /** Takes the buffered response of a completed submitted call; throws Error. */

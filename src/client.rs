@@ -57,6 +57,9 @@ pub struct ClientSnapshot {
     /// Requests whose HEADERS the submitting thread wrote itself instead of the connection's
     /// writer task (plain TCP, a request alone on its connection).
     pub fast_submits: u64,
+    /// Times a connection's reader task woke up for a message (a stream to register, a
+    /// cancel, ...) rather than for the socket or a timer.
+    pub reader_messages: u64,
 }
 
 impl Client {
@@ -193,6 +196,7 @@ impl Client {
             bytes_received: load(&c.bytes_received),
             limits_tripped: std::array::from_fn(|i| load(&c.limits_tripped[i])),
             fast_submits: load(&c.fast_submits),
+            reader_messages: load(&c.reader_messages),
             connections: conns.len(),
             connections_opened: self
                 .pool
@@ -294,6 +298,20 @@ impl Call {
         check_thread("h2_call_read")?;
         self.check_fork()?;
         self.ex.read(buf)
+    }
+
+    /// Moves up to `max` pieces of the response body to `out` without copying them (each a
+    /// DATA frame's payload), blocking until there is one; none at the end of the body.
+    /// Reopens the stream's window as [`Call::read`] does.
+    pub fn read_chunks(&self, max: usize, out: &mut Vec<bytes::Bytes>) -> Result<()> {
+        if self.ex.mode != Mode::Streaming {
+            return Err(Error::invalid(
+                "a submitted call buffers its response: use h2_call_response",
+            ));
+        }
+        check_thread("h2_call_read_view")?;
+        self.check_fork()?;
+        self.ex.read_chunks(max, out)
     }
 
     /// Cancels the exchange (RST_STREAM(CANCEL) if its stream is open); waiting calls return

@@ -48,6 +48,9 @@ pub struct PoolCounters {
     /// Requests whose HEADERS the submitting thread wrote itself (plain TCP, a request alone
     /// on its connection).
     pub fast_submits: AtomicU64,
+    /// Times a connection's reader task woke up for a message (a stream to register, a
+    /// cancel, ...) rather than for the socket or a timer.
+    pub reader_messages: AtomicU64,
     /// Retry budget in tenths of a retry.
     retry_budget: AtomicI64,
     /// How often each defence tripped (indexed by `conn::defence::Trip`).
@@ -62,6 +65,7 @@ impl Default for PoolCounters {
             requests_completed: AtomicU64::new(0),
             requests_failed: AtomicU64::new(0),
             fast_submits: AtomicU64::new(0),
+            reader_messages: AtomicU64::new(0),
             bytes_sent: AtomicU64::new(0),
             bytes_received: AtomicU64::new(0),
             retry_budget: AtomicI64::new(RETRY_BUDGET_MAX),

@@ -40,3 +40,31 @@ fn requests_in_flight_go_through_the_writer() {
         "{fast} of 50 concurrent requests were written by the submitting thread"
     );
 }
+
+/// A request written by the submitting thread registers its stream with the reader without
+/// waking the reader's task: that wake-up cost the runtime's thread a second sleep and wake
+/// per request at `-c1 -m1` (the response read picks the registration up).
+#[test]
+fn a_lone_request_does_not_wake_the_reader() {
+    let s = server();
+    let c = Client::new(&s.url(), Config::default()).unwrap();
+    let get = Arc::new(Request::new("GET", "/").unwrap());
+    // Connect and settle (SETTINGS exchange).
+    assert_eq!(c.execute(get.clone()).unwrap().status(), 200);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let before = c.snapshot();
+    for _ in 0..100 {
+        assert_eq!(c.execute(get.clone()).unwrap().status(), 200);
+    }
+    let after = c.snapshot();
+    let fast = after.fast_submits - before.fast_submits;
+    let woken = after.reader_messages - before.reader_messages;
+    assert!(
+        fast >= 90,
+        "only {fast} of 100 lone requests took the fast path"
+    );
+    assert!(
+        woken <= 5,
+        "the reader woke for {woken} messages during 100 sequential requests"
+    );
+}

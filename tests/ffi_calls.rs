@@ -249,3 +249,97 @@ fn streaming_call_through_the_c_api() {
         assert_eq!(h2_call_status(null()), 0);
     }
 }
+
+/// `h2_call_read_view` lends the received pieces in order, reopens the window as they are
+/// taken (a 1 MiB body through a 64 KiB stream window completes), ends with a count of 0,
+/// and checks its arguments.
+#[test]
+fn read_view_lends_the_body_in_pieces() {
+    let s = server();
+    unsafe {
+        let cfg = h2_config_new();
+        assert_eq!(h2_config_set_initial_window_size(cfg, 64 << 10), H2_OK);
+        let client = h2_client_new(cs(&s.url()).as_ptr(), cfg);
+        h2_config_free(cfg);
+        assert!(!client.is_null());
+        let len = 1usize << 20;
+        let req = h2_request_new(cs("GET").as_ptr(), cs(&format!("/bytes/{len}")).as_ptr());
+        let mut call = null_mut();
+        assert_eq!(h2_client_start(client, req, &mut call), H2_OK);
+        h2_request_free(req);
+        assert_eq!(h2_call_wait_headers(call), H2_OK);
+        let mut pieces: [h2_piece; 4] = std::mem::zeroed();
+        let mut count = 99;
+        assert_eq!(
+            h2_call_read_view(call, pieces.as_mut_ptr(), 0, &mut count),
+            H2_E_INVALID_ARGUMENT
+        );
+        assert_eq!(count, 0);
+        assert_eq!(
+            h2_call_read_view(call, null_mut(), 4, &mut count),
+            H2_E_INVALID_ARGUMENT
+        );
+        assert_eq!(
+            h2_call_read_view(call, pieces.as_mut_ptr(), 4, null_mut()),
+            H2_E_INVALID_ARGUMENT
+        );
+        assert_eq!(
+            h2_call_read_view(null_mut(), pieces.as_mut_ptr(), 4, &mut count),
+            H2_E_INVALID_ARGUMENT
+        );
+        let mut got = Vec::with_capacity(len);
+        let mut reads = 0;
+        loop {
+            assert_eq!(
+                h2_call_read_view(call, pieces.as_mut_ptr(), pieces.len(), &mut count),
+                H2_OK
+            );
+            assert!(count <= pieces.len());
+            if count == 0 {
+                break;
+            }
+            reads += 1;
+            for p in &pieces[..count] {
+                assert!(p.len > 0 && !p.data.is_null());
+                got.extend_from_slice(std::slice::from_raw_parts(p.data, p.len));
+            }
+        }
+        assert_eq!(got.len(), len);
+        assert!(got
+            .iter()
+            .enumerate()
+            .all(|(i, &b)| b == b'a' + (i % 26) as u8));
+        assert!(
+            reads >= len / (4 * 16384),
+            "{reads} reads of at most 4 frames"
+        );
+        // At the end it stays at the end; a plain read agrees.
+        assert_eq!(
+            h2_call_read_view(call, pieces.as_mut_ptr(), 4, &mut count),
+            H2_OK
+        );
+        assert_eq!(count, 0);
+        let mut buf = [0u8; 8];
+        let mut n = 1;
+        assert_eq!(
+            h2_call_read(call, buf.as_mut_ptr(), buf.len(), &mut n),
+            H2_OK
+        );
+        assert_eq!(n, 0);
+        h2_call_free(call);
+
+        // A submitted call buffers its response: no view.
+        let q = h2_queue_new();
+        let req = h2_request_new(cs("GET").as_ptr(), cs("/").as_ptr());
+        let mut call = null_mut();
+        assert_eq!(h2_client_submit(client, req, q, 1, &mut call), H2_OK);
+        assert_eq!(
+            h2_call_read_view(call, pieces.as_mut_ptr(), 4, &mut count),
+            H2_E_INVALID_ARGUMENT
+        );
+        h2_call_free(call);
+        h2_queue_free(q);
+        h2_request_free(req);
+        h2_client_free(client);
+    }
+}

@@ -148,6 +148,17 @@ pub struct ConnShared {
     /// The caller-thread write path, for plain TCP connections. Weak: the writer core holds
     /// this ConnShared, so a strong reference back would be a cycle (a leaked connection).
     fast: std::sync::OnceLock<Box<dyn FastSubmit>>,
+    /// Streams started on the caller-thread path, for the reader to pick up when it next
+    /// wakes (it always does before it reads their response): telling it through its channel
+    /// would wake the runtime's thread for nothing once per request.
+    quiet: std::sync::Mutex<QuietRegistrations>,
+}
+
+/// Streams registered without waking the reader; closed when the reader stops.
+#[derive(Default)]
+pub(crate) struct QuietRegistrations {
+    closed: bool,
+    streams: Vec<(u32, Box<RecvStream>)>,
 }
 
 static LIVE_CONNECTIONS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
@@ -275,6 +286,28 @@ impl ConnShared {
             Command::Request(a) => a,
             _ => unreachable!("send returns the command it was given"),
         })
+    }
+
+    /// Registers a stream with the reader without waking it (see `quiet`); gives the stream
+    /// back if the reader has stopped.
+    pub(crate) fn register_quietly(
+        &self,
+        id: u32,
+        s: Box<RecvStream>,
+    ) -> Result<(), Box<RecvStream>> {
+        let mut q = self.quiet.lock().unwrap_or_else(|e| e.into_inner());
+        if q.closed {
+            return Err(s);
+        }
+        q.streams.push((id, s));
+        Ok(())
+    }
+
+    /// The streams registered quietly since the last call; with `close`, refuses any more.
+    pub(crate) fn take_quiet(&self, close: bool) -> Vec<(u32, Box<RecvStream>)> {
+        let mut q = self.quiet.lock().unwrap_or_else(|e| e.into_inner());
+        q.closed |= close;
+        std::mem::take(&mut q.streams)
     }
 
     /// Reopens a stream's receive window (the caller read that much).
@@ -408,6 +441,7 @@ where
         queued_cmds: std::sync::atomic::AtomicUsize::new(0),
         close_reason: std::sync::Mutex::new(None),
         fast: std::sync::OnceLock::new(),
+        quiet: std::sync::Mutex::new(QuietRegistrations::default()),
     });
     let core = Arc::new(std::sync::Mutex::new(writer::Core::new(
         wr,

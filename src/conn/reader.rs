@@ -16,6 +16,7 @@ use super::{Command, ConnShared, PeerSettings, ReaderMsg};
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Origin, Processed, Reason};
 use crate::events::{self, EventKind};
+use crate::exchange::Exchange;
 use crate::frame::{
     flag, kind, kind_name, priority, Continuation, Data, FrameError, FrameHeader, GoAway, Headers,
     Ping, PushPromise, RstStream, Setting, Settings, WindowUpdate, HEADER_LEN,
@@ -24,6 +25,9 @@ use crate::hpack::Decoder;
 
 /// Read buffer growth step.
 const READ_CHUNK: usize = 64 << 10;
+/// Largest read while reads keep filling the buffer (a fast bulk download): fewer reads and,
+/// above all, fewer wake-ups of a caller blocked on the body.
+const MAX_READ_CHUNK: usize = 256 << 10;
 /// Read buffer of a connection without open streams (PING, SETTINGS, GOAWAY fit).
 const IDLE_READ_CHUNK: usize = 4 << 10;
 
@@ -94,6 +98,10 @@ pub(crate) struct Reader<R> {
     /// WINDOW_UPDATE increments received in this read, per stream (0: the connection), for
     /// the writer.
     window_updates: Vec<(u32, u32)>,
+    /// Streamed responses that received data in this read, to wake once at its end.
+    data_for: Vec<Arc<Exchange>>,
+    /// Current read size (adaptive, `READ_CHUNK` to `MAX_READ_CHUNK`).
+    read_chunk: usize,
 }
 
 fn lossy(b: &[u8], max: usize) -> String {
@@ -148,6 +156,8 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
             out_acks: 0,
             not_sent: Vec::new(),
             window_updates: Vec::new(),
+            data_for: Vec::new(),
+            read_chunk: READ_CHUNK,
         }
     }
 
@@ -160,9 +170,13 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
         let mut timer = pin!(tokio::time::sleep_until(self.next_deadline().into()));
         loop {
             self.make_read_space();
+            let spare = self.buf.capacity() - self.buf.len();
             tokio::select! {
                 biased;
                 msg = self.rx.recv() => {
+                    self.shared.counters.reader_messages.fetch_add(1, Ordering::Relaxed);
+                    // A message may concern a stream started on the caller's thread.
+                    self.pick_up_quiet();
                     match msg {
                         Some(ReaderMsg::Close(e)) => return Err(self.last_words(e).await),
                         Some(m) => self.on_msg(m)?,
@@ -174,14 +188,16 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
                         Ok(0) => return Err(self.eof_error()),
                         Ok(n) => {
                             self.shared.counters.bytes_received.fetch_add(n as u64, Ordering::Relaxed);
+                            self.adapt_read_chunk(n, spare);
                         }
                         Err(e) => return Err(self.read_error(&e)),
                     }
                     self.last_read = Instant::now();
                     // Completions of this read wake their queues once, at the end.
                     crate::queue::batch(|| -> Result<(), Error> {
-                        // Registrations sent before the HEADERS were written must be seen
+                        // Registrations made before the HEADERS were written must be seen
                         // before any response frame is.
+                        self.pick_up_quiet();
                         while let Ok(m) = self.rx.try_recv() {
                             self.on_msg(m)?;
                         }
@@ -191,6 +207,7 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
                     })?;
                 }
                 _ = &mut timer => {
+                    self.pick_up_quiet();
                     self.on_timer()?;
                     self.flush_out();
                     timer.as_mut().reset(self.next_deadline().into());
@@ -202,7 +219,14 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
         }
     }
 
-    /// Room for the next read: `READ_CHUNK` while streams are open or a frame is partly read;
+    /// Takes the streams the caller-thread path registered since the last wake-up.
+    fn pick_up_quiet(&mut self) {
+        for (id, s) in self.shared.take_quiet(false) {
+            let _ = self.on_msg(ReaderMsg::Register(id, s));
+        }
+    }
+
+    /// Room for the next read: `read_chunk` while streams are open or a frame is partly read;
     /// a small buffer for an idle connection, so that it does not pin 64 KiB (a thousand idle
     /// connections would hold 64 MiB that nothing reads into).
     fn make_read_space(&mut self) {
@@ -212,8 +236,18 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
             }
             return;
         }
-        if self.buf.capacity() - self.buf.len() < READ_CHUNK / 4 {
-            self.buf.reserve(READ_CHUNK);
+        if self.buf.capacity() - self.buf.len() < self.read_chunk / 4 {
+            self.buf.reserve(self.read_chunk);
+        }
+    }
+
+    /// Doubles the read size while reads fill the space offered (more is waiting in the
+    /// socket), halves it back when they do not.
+    fn adapt_read_chunk(&mut self, n: usize, offered: usize) {
+        if n >= offered && offered >= self.read_chunk / 4 {
+            self.read_chunk = (self.read_chunk * 2).min(MAX_READ_CHUNK);
+        } else if n < offered / 2 {
+            self.read_chunk = (self.read_chunk / 2).max(READ_CHUNK);
         }
     }
 
@@ -245,6 +279,9 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
     }
 
     fn flush_out(&mut self) {
+        for ex in self.data_for.drain(..) {
+            ex.wake_readers();
+        }
         let half = self.cfg.connection_window_size / 2;
         if self.conn_unacked > 0 && self.conn_unacked >= half {
             crate::frame::WindowUpdate::encode(0, self.conn_unacked, &mut self.out);
@@ -534,8 +571,14 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
                 let _ = self.shared.send_cmd(Command::Close);
             }
         }
+        for ex in self.data_for.drain(..) {
+            ex.wake_readers();
+        }
         self.shared.mark_closed(&err);
         self.rx.close();
+        for (id, s) in self.shared.take_quiet(true) {
+            self.end_stream_with(id, *s, &err);
+        }
         let streams: Vec<_> = self.streams.drain().collect();
         for (id, s) in streams {
             self.end_stream_with(id, *s, &err);
@@ -791,8 +834,11 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
         }
         let progress = s.builder.on_data(d.data, d.end_stream);
         if streaming {
-            if progress.is_ok() {
-                s.pending.ex().deliver_data(frame.slice_ref(d.data));
+            if progress.is_ok() && s.pending.ex().deliver_data(frame.slice_ref(d.data)) {
+                let ex = s.pending.ex();
+                if !self.data_for.last().is_some_and(|l| Arc::ptr_eq(l, ex)) {
+                    self.data_for.push(ex.clone());
+                }
             }
             // Padding is never read by the caller: credit it now.
             let pad = d.flow_len - d.data.len() as u32;

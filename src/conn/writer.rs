@@ -81,6 +81,8 @@ pub(crate) struct Core<W> {
     io: Option<W>,
     /// The task is flushing a batch (the fast path must not write around it).
     flushing: bool,
+    /// A caller's thread is starting a stream: register it without waking the reader.
+    quiet_register: bool,
     shared: Arc<ConnShared>,
     rdr: UnboundedSender<ReaderMsg>,
     cfg: Arc<Config>,
@@ -263,6 +265,7 @@ impl<W> Core<W> {
         let mut c = Core {
             io: Some(io),
             flushing: false,
+            quiet_register: false,
             shared,
             rdr,
             cfg,
@@ -522,10 +525,20 @@ impl<W> Core<W> {
             has_body,
             send_window: self.peer_initial_window,
         });
-        if let Err(e) = self.rdr.send(ReaderMsg::Register(id, stream)) {
+        let registered = if self.quiet_register {
+            self.shared.register_quietly(id, stream)
+        } else {
+            self.rdr
+                .send(ReaderMsg::Register(id, stream))
+                .map_err(|e| match e.0 {
+                    ReaderMsg::Register(_, s) => s,
+                    _ => unreachable!("send returns the message it was given"),
+                })
+        };
+        if let Err(s) = registered {
             // The reader is gone, so the connection is closing; nothing was written for this
             // stream, but the encoder's table now differs from the server's: stop writing.
-            if let ReaderMsg::Register(_, s) = e.0 {
+            {
                 let s = *s;
                 let cause = Error::new(
                     ErrorKind::Connection,
@@ -779,7 +792,9 @@ impl super::FastSubmit for std::sync::Weak<Mutex<Core<tokio::net::tcp::OwnedWrit
         if !idle {
             return Err(a);
         }
+        c.quiet_register = true;
         c.start_stream(a);
+        c.quiet_register = false;
         c.send_data();
         c.write_now();
         let wake = !c.buf.is_empty() || !c.segs.is_empty() || c.can_send_data();

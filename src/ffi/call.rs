@@ -23,6 +23,8 @@ pub struct h2_call {
     pub(crate) inner: Call,
     pub(crate) posting: Option<std::sync::Arc<Posting>>,
     trailers: Mutex<Option<HeaderList>>,
+    /// The body pieces lent out by `h2_call_read_view`, kept alive until the next read.
+    view: Mutex<Vec<bytes::Bytes>>,
 }
 
 impl h2_call {
@@ -31,6 +33,7 @@ impl h2_call {
             inner,
             posting,
             trailers: Mutex::new(None),
+            view: Mutex::new(Vec::new()),
         }
     }
 }
@@ -221,6 +224,7 @@ pub unsafe extern "C" fn h2_call_read(
         if n.is_null() || (buf.is_null() && cap > 0) || cap > isize::MAX as usize {
             return invalid("h2_call_read: buf or n is NULL, or cap is too large");
         }
+        c.release_view();
         let dst: &mut [u8] = if cap == 0 {
             &mut []
         } else {
@@ -236,6 +240,70 @@ pub unsafe extern "C" fn h2_call_read(
             Err(e) => fail(e),
         }
     })
+}
+
+/// A piece of a response body lent by `h2_call_read_view` (same layout as POSIX
+/// `struct iovec`, but read-only).
+#[repr(C)]
+pub struct h2_piece {
+    /// The bytes.
+    pub data: *const u8,
+    /// How many.
+    pub len: usize,
+}
+
+/// Borrows the response body without copying it: blocks like `h2_call_read` until body
+/// bytes arrive, then fills `pieces` with up to `max` of the pieces received so far (each
+/// usually one DATA frame's payload, in order) and sets `*count`; `*count` is 0 at the end of
+/// the body. The bytes stay valid, read-only, until the next `h2_call_read`,
+/// `h2_call_read_view` or `h2_call_free` on this call (one `writev` can send them all). The
+/// window is reopened as with `h2_call_read`. Only for calls from `h2_client_start`. Returns
+/// the call's error if it failed.
+#[no_mangle]
+pub unsafe extern "C" fn h2_call_read_view(
+    c: *mut h2_call,
+    pieces: *mut h2_piece,
+    max: usize,
+    count: *mut usize,
+) -> h2_result {
+    guard(|| {
+        // SAFETY: count is NULL or writable.
+        unsafe { put(count, 0) };
+        // SAFETY: forwarded caller contract.
+        let Some(c) = (unsafe { call(c) }) else {
+            return invalid("call is NULL");
+        };
+        if pieces.is_null() || count.is_null() || max == 0 {
+            return invalid("h2_call_read_view: pieces or count is NULL, or max is 0");
+        }
+        if max > isize::MAX as usize / std::mem::size_of::<h2_piece>() {
+            return invalid("h2_call_read_view: max is too large");
+        }
+        let mut lent = c.view.lock().unwrap_or_else(|e| e.into_inner());
+        lent.clear();
+        if let Err(e) = c.inner.read_chunks(max, &mut lent) {
+            return fail(e);
+        }
+        for (i, piece) in lent.iter().enumerate() {
+            // SAFETY: pieces is valid for max entries (caller contract) and i < max.
+            unsafe {
+                pieces.add(i).write(h2_piece {
+                    data: piece.as_ptr(),
+                    len: piece.len(),
+                })
+            };
+        }
+        // SAFETY: count is non-null and writable.
+        unsafe { put(count, lent.len()) };
+        H2_OK
+    })
+}
+
+impl h2_call {
+    /// Drops the pieces lent by `h2_call_read_view` (the caller is done with them).
+    fn release_view(&self) {
+        self.view.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
 }
 
 /// Number of trailers (0 until the body has ended).
