@@ -63,8 +63,10 @@ fn a_lone_request_does_not_wake_the_reader() {
         fast >= 90,
         "only {fast} of 100 lone requests took the fast path"
     );
+    // A request that found the writer busy went through its channel (and registered with a
+    // message); the fast ones must not have woken the reader.
     assert!(
-        woken <= 5,
-        "the reader woke for {woken} messages during 100 sequential requests"
+        woken <= 100 - fast + 3,
+        "the reader woke for {woken} messages during 100 sequential requests ({fast} fast)"
     );
 }

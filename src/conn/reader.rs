@@ -521,7 +521,11 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
             }
             let resp = s.builder.take();
             self.closed_event(id, resp.status, Reason::NO_ERROR, "complete");
-            s.pending.finish(Ok(resp));
+            let RecvStream { pending, slot, .. } = s;
+            // Free the stream's slot before waking the caller: a caller that submits its next
+            // request at once must find the connection empty (and take the fast path).
+            drop(slot);
+            pending.finish(Ok(resp));
         }
     }
 
