@@ -25,9 +25,6 @@ use crate::hpack::Decoder;
 
 /// Read buffer growth step.
 const READ_CHUNK: usize = 64 << 10;
-/// Largest read while reads keep filling the buffer (a fast bulk download): fewer reads and,
-/// above all, fewer wake-ups of a caller blocked on the body.
-const MAX_READ_CHUNK: usize = 256 << 10;
 /// Read buffer of a connection without open streams (PING, SETTINGS, GOAWAY fit).
 const IDLE_READ_CHUNK: usize = 4 << 10;
 
@@ -100,8 +97,6 @@ pub(crate) struct Reader<R> {
     window_updates: Vec<(u32, u32)>,
     /// Streamed responses that received data in this read, to wake once at its end.
     data_for: Vec<Arc<Exchange>>,
-    /// Current read size (adaptive, `READ_CHUNK` to `MAX_READ_CHUNK`).
-    read_chunk: usize,
 }
 
 fn lossy(b: &[u8], max: usize) -> String {
@@ -157,7 +152,6 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
             not_sent: Vec::new(),
             window_updates: Vec::new(),
             data_for: Vec::new(),
-            read_chunk: READ_CHUNK,
         }
     }
 
@@ -170,7 +164,6 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
         let mut timer = pin!(tokio::time::sleep_until(self.next_deadline().into()));
         loop {
             self.make_read_space();
-            let spare = self.buf.capacity() - self.buf.len();
             tokio::select! {
                 biased;
                 msg = self.rx.recv() => {
@@ -188,7 +181,6 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
                         Ok(0) => return Err(self.eof_error()),
                         Ok(n) => {
                             self.shared.counters.bytes_received.fetch_add(n as u64, Ordering::Relaxed);
-                            self.adapt_read_chunk(n, spare);
                         }
                         Err(e) => return Err(self.read_error(&e)),
                     }
@@ -226,7 +218,7 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
         }
     }
 
-    /// Room for the next read: `read_chunk` while streams are open or a frame is partly read;
+    /// Room for the next read: `READ_CHUNK` while streams are open or a frame is partly read;
     /// a small buffer for an idle connection, so that it does not pin 64 KiB (a thousand idle
     /// connections would hold 64 MiB that nothing reads into).
     fn make_read_space(&mut self) {
@@ -236,18 +228,8 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
             }
             return;
         }
-        if self.buf.capacity() - self.buf.len() < self.read_chunk / 4 {
-            self.buf.reserve(self.read_chunk);
-        }
-    }
-
-    /// Doubles the read size while reads fill the space offered (more is waiting in the
-    /// socket), halves it back when they do not.
-    fn adapt_read_chunk(&mut self, n: usize, offered: usize) {
-        if n >= offered && offered >= self.read_chunk / 4 {
-            self.read_chunk = (self.read_chunk * 2).min(MAX_READ_CHUNK);
-        } else if n < offered / 2 {
-            self.read_chunk = (self.read_chunk / 2).max(READ_CHUNK);
+        if self.buf.capacity() - self.buf.len() < READ_CHUNK / 4 {
+            self.buf.reserve(READ_CHUNK);
         }
     }
 
