@@ -100,9 +100,7 @@ fn ping_flood_bounded_by_pending_acks() {
         // One burst, read by the client in one go: the ACKs queue up before any is written.
         let mut burst = Vec::new();
         for i in 0..200u64 {
-            let l = 8u32.to_be_bytes();
-            burst.extend_from_slice(&[l[1], l[2], l[3], PING, 0, 0, 0, 0, 0]);
-            burst.extend_from_slice(&i.to_be_bytes());
+            frame_into(&mut burst, PING, 0, 0, &i.to_be_bytes());
         }
         c.raw(&burst);
         c.auto_ping_ack = false;
@@ -123,7 +121,7 @@ fn settings_flood_bounded_by_pending_acks() {
         let _r = c.next_request().unwrap();
         let mut burst = Vec::new();
         for _ in 0..200 {
-            burst.extend_from_slice(&[0, 0, 6, SETTINGS, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 100]);
+            frame_into(&mut burst, SETTINGS, 0, 0, &[0, 3, 0, 0, 0, 100]);
         }
         c.raw(&burst);
         c.auto_settings_ack = false;
@@ -224,9 +222,13 @@ fn window_update_flood_is_coalesced_exactly() {
         c.window_update(0, 1 << 20);
         let mut burst = Vec::with_capacity(13 * BODY);
         for _ in 0..BODY {
-            burst.extend_from_slice(&[0, 0, 4, WINDOW_UPDATE, 0]);
-            burst.extend_from_slice(&r.stream_id.to_be_bytes());
-            burst.extend_from_slice(&1u32.to_be_bytes());
+            frame_into(
+                &mut burst,
+                WINDOW_UPDATE,
+                0,
+                r.stream_id,
+                &1u32.to_be_bytes(),
+            );
         }
         c.raw(&burst);
         let body = c.finish_body(r.stream_id).unwrap();
@@ -254,8 +256,7 @@ fn coalesced_window_updates_still_overflow() {
         c.headers(r.stream_id, &[(":status", "200")], false);
         let mut two = Vec::new();
         for _ in 0..2 {
-            two.extend_from_slice(&[0, 0, 4, WINDOW_UPDATE, 0, 0, 0, 0, 0]);
-            two.extend_from_slice(&0x4000_0000u32.to_be_bytes());
+            frame_into(&mut two, WINDOW_UPDATE, 0, 0, &0x4000_0000u32.to_be_bytes());
         }
         c.raw(&two);
         let (_, code, _) = c.expect_goaway();

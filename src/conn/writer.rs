@@ -64,6 +64,16 @@ impl SendStream {
     }
 }
 
+/// How a new stream is made known to the reader.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Register {
+    /// Through its channel (wakes it): the writer task's own streams.
+    ByMessage,
+    /// Through `ConnShared::register_quietly`, picked up when it next wakes: streams started
+    /// on a caller's thread.
+    Quietly,
+}
+
 /// Why the writer stops after the current flush.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Stop {
@@ -81,8 +91,6 @@ pub(crate) struct Core<W> {
     io: Option<W>,
     /// The task is flushing a batch (the fast path must not write around it).
     flushing: bool,
-    /// A caller's thread is starting a stream: register it without waking the reader.
-    quiet_register: bool,
     shared: Arc<ConnShared>,
     rdr: UnboundedSender<ReaderMsg>,
     cfg: Arc<Config>,
@@ -265,7 +273,6 @@ impl<W> Core<W> {
         let mut c = Core {
             io: Some(io),
             flushing: false,
-            quiet_register: false,
             shared,
             rdr,
             cfg,
@@ -363,7 +370,7 @@ impl<W> Core<W> {
 
     fn handle(&mut self, cmd: Command) {
         match cmd {
-            Command::Request(a) => self.start_stream(a),
+            Command::Request(a) => self.start_stream(a, Register::ByMessage),
             Command::Frames { bytes, acks } => {
                 self.buf.extend_from_slice(&bytes);
                 self.acks_in_buf += acks;
@@ -430,7 +437,7 @@ impl<W> Core<W> {
         }
     }
 
-    fn start_stream(&mut self, a: Assigned) {
+    fn start_stream(&mut self, a: Assigned, how: Register) {
         if a.pending.ex().is_done() {
             a.pending.discard();
             return;
@@ -525,33 +532,31 @@ impl<W> Core<W> {
             has_body,
             send_window: self.peer_initial_window,
         });
-        let registered = if self.quiet_register {
-            self.shared.register_quietly(id, stream)
-        } else {
-            self.rdr
-                .send(ReaderMsg::Register(id, stream))
-                .map_err(|e| match e.0 {
-                    ReaderMsg::Register(_, s) => s,
-                    _ => unreachable!("send returns the message it was given"),
-                })
+        let registered = match how {
+            Register::Quietly => self.shared.register_quietly(id, stream),
+            Register::ByMessage => {
+                self.rdr
+                    .send(ReaderMsg::Register(id, stream))
+                    .map_err(|e| match e.0 {
+                        ReaderMsg::Register(_, s) => s,
+                        _ => unreachable!("send returns the message it was given"),
+                    })
+            }
         };
         if let Err(s) = registered {
             // The reader is gone, so the connection is closing; nothing was written for this
             // stream, but the encoder's table now differs from the server's: stop writing.
-            {
-                let s = *s;
-                let cause = Error::new(
-                    ErrorKind::Connection,
-                    format!("connection to {} closed", self.shared.peer),
-                );
-                self.resubmit(
-                    Assigned {
-                        pending: s.pending,
-                        slot: s.slot,
-                    },
-                    &cause,
-                );
-            }
+            let cause = Error::new(
+                ErrorKind::Connection,
+                format!("connection to {} closed", self.shared.peer),
+            );
+            self.resubmit(
+                Assigned {
+                    pending: s.pending,
+                    slot: s.slot,
+                },
+                &cause,
+            );
             self.stop = Stop::Close;
             return;
         }
@@ -792,9 +797,9 @@ impl super::FastSubmit for std::sync::Weak<Mutex<Core<tokio::net::tcp::OwnedWrit
         if !idle {
             return Err(a);
         }
-        c.quiet_register = true;
-        c.start_stream(a);
-        c.quiet_register = false;
+        // The reader picks the stream up when it next wakes: waking it now costs the
+        // runtime's thread a sleep and a wake-up per request.
+        c.start_stream(a, Register::Quietly);
         c.send_data();
         c.write_now();
         let wake = !c.buf.is_empty() || !c.segs.is_empty() || c.can_send_data();

@@ -30,6 +30,15 @@ pub const PADDED: u8 = 8;
 
 pub const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
+/// Appends one frame (9-byte header and payload) to `out`: for bursts that must reach the
+/// client in one write (`raw`).
+pub fn frame_into(out: &mut Vec<u8>, kind: u8, flags: u8, stream_id: u32, payload: &[u8]) {
+    let l = (payload.len() as u32).to_be_bytes();
+    out.extend_from_slice(&[l[1], l[2], l[3], kind, flags]);
+    out.extend_from_slice(&stream_id.to_be_bytes());
+    out.extend_from_slice(payload);
+}
+
 /// One frame as read off the wire.
 #[derive(Debug, Clone)]
 pub struct Frame {
@@ -328,10 +337,7 @@ impl RawConn {
 
     pub fn send(&mut self, kind: u8, flags: u8, stream_id: u32, payload: &[u8]) {
         let mut out = Vec::with_capacity(9 + payload.len());
-        let l = (payload.len() as u32).to_be_bytes();
-        out.extend_from_slice(&[l[1], l[2], l[3], kind, flags]);
-        out.extend_from_slice(&stream_id.to_be_bytes());
-        out.extend_from_slice(payload);
+        frame_into(&mut out, kind, flags, stream_id, payload);
         let _ = self.s.write_all(&out);
     }
 
