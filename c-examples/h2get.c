@@ -1009,11 +1009,6 @@ enum outcome { DONE, FAILED, INTERRUPTED, WRITE_ERROR };
 /* errno of the failed write when run_slot returns WRITE_ERROR. */
 static int output_errno;
 
-/*
- * The slot's turn: waits for the head, writes it with -i, streams the body to `out`, and
- * reports a failure as "h2get: URL: H2_E_NAME: message" (except a cancel by SIGINT, which
- * main reports with the other unfinished URLs, from s->rc and s->error).
- */
 /* Writes all the pieces with as few writev calls as the descriptor allows. Returns the byte
  * count, or UINT64_MAX with output_errno set. */
 static uint64_t write_pieces(int fd, const h2_piece *pieces, size_t count) {
@@ -1048,6 +1043,11 @@ static uint64_t write_pieces(int fd, const h2_piece *pieces, size_t count) {
     return total;
 }
 
+/*
+ * The slot's turn: waits for the head, writes it with -i, streams the body to `out`, and
+ * reports a failure as "h2get: URL: H2_E_NAME: message" (except a cancel by SIGINT, which
+ * main reports with the other unfinished URLs, from s->rc and s->error).
+ */
 static enum outcome run_slot(FILE *out, struct slot *s) {
     if (s->rc != H2_OK) { /* h2_client_start failed */
         errorf("%s: %s: %s", s->url, h2_error_name(s->rc), s->error ? s->error : "");
