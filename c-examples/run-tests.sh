@@ -6,7 +6,8 @@
 #   VALGRIND=1   run each C program under valgrind (smaller counts); a run whose log lacks
 #                "ERROR SUMMARY: 0 errors" fails its own "valgrind clean" check. Of the HTTPS
 #                checks only a few run under valgrind (TLS handshakes are slow there), with
-#                valgrind.supp (false positives in rustls/ring's crypto, explained there)
+#                valgrind.supp (false positives in rustls/ring's crypto, explained there);
+#                under make SANITIZE=address, LeakSanitizer reads lsan.supp
 #   BUILD=DIR    where the programs are (default build)
 #
 # The big-body checks (100 MiB through h2get, 50 MB and 64 MiB through stream) need about
@@ -22,6 +23,10 @@ if [[ -n $VALGRIND ]] && ldd "$BUILD/h2get" 2>/dev/null | grep -q 'lib[a-z]*san\
     echo "Bail out! VALGRIND=1 cannot run sanitizer builds (rebuild with make, without SANITIZE)"
     exit 1
 fi
+
+# Under SANITIZE=address: LeakSanitizer's suppressions (runtime threads still starting at
+# exit, explained in lsan.supp). Ignored by plain and valgrind runs.
+export LSAN_OPTIONS="suppressions=$PWD/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 
 for p in get get-static h2get threads poll stream cancel fork h2bench; do
     [[ -x $BUILD/$p ]] || { echo "Bail out! $BUILD/$p not built (run make)"; exit 1; }
