@@ -143,6 +143,11 @@ pub struct ConnShared {
     pub(crate) pending_acks: AtomicU32,
     /// Why the connection closed, once it has.
     close_reason: std::sync::Mutex<Option<Error>>,
+    /// A connection error the writer found (a flow-control violation by the server), kept
+    /// here from the moment it is found: the server may close the connection on our GOAWAY
+    /// before the writer's message reaches the reader, which must then report this error
+    /// rather than the EOF it provoked.
+    writer_error: std::sync::Mutex<Option<Error>>,
     /// Commands sent to the writer and not yet taken.
     queued_cmds: std::sync::atomic::AtomicUsize,
     /// The caller-thread write path, for plain TCP connections. Weak: the writer core holds
@@ -352,6 +357,24 @@ impl ConnShared {
         }
     }
 
+    /// Records the writer's connection error; false if one was already recorded.
+    pub(crate) fn set_writer_error(&self, e: Error) -> bool {
+        let mut slot = self.writer_error.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.is_some() {
+            return false;
+        }
+        *slot = Some(e);
+        true
+    }
+
+    /// The connection error the writer found, if any.
+    pub(crate) fn writer_error(&self) -> Option<Error> {
+        self.writer_error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     /// Why the connection closed, if it has.
     pub(crate) fn close_reason(&self) -> Option<Error> {
         self.close_reason
@@ -440,6 +463,7 @@ where
         pending_acks: AtomicU32::new(0),
         queued_cmds: std::sync::atomic::AtomicUsize::new(0),
         close_reason: std::sync::Mutex::new(None),
+        writer_error: std::sync::Mutex::new(None),
         fast: std::sync::OnceLock::new(),
         quiet: std::sync::Mutex::new(QuietRegistrations::default()),
     });

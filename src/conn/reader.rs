@@ -357,6 +357,9 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
     }
 
     fn read_error(&self, e: &std::io::Error) -> Error {
+        if let Some(we) = self.shared.writer_error() {
+            return we;
+        }
         match &self.goaway {
             // The server said why it is closing; a reset that follows is part of that.
             Some(g) => Error::new(
@@ -380,6 +383,10 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
     }
 
     fn eof_error(&self) -> Error {
+        // Our GOAWAY for an error the writer found provoked this close.
+        if let Some(we) = self.shared.writer_error() {
+            return we;
+        }
         match &self.goaway {
             Some(g) => Error::new(
                 ErrorKind::GoAway,

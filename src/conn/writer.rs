@@ -112,9 +112,6 @@ pub(crate) struct Core<W> {
     stop: Stop,
     /// PING/SETTINGS ACKs in the buffer, released from the pending count once written.
     acks_in_buf: u32,
-    /// A connection error found here (flow-control violation by the server): reported to the
-    /// reader after our GOAWAY is flushed.
-    fatal: Option<Error>,
 }
 
 fn io_error(e: &std::io::Error, peer: &str) -> Error {
@@ -143,7 +140,7 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Writer<W> {
         let (shared, rdr, peer) = {
             let mut c = lock(&self.core);
             c.stop = Stop::Close;
-            if let Some(e) = c.fatal.take() {
+            if let Some(e) = c.shared.writer_error() {
                 result = Err(e);
             }
             (c.shared.clone(), c.rdr.clone(), c.shared.peer.clone())
@@ -292,7 +289,6 @@ impl<W> Core<W> {
             ready: VecDeque::new(),
             draining: false,
             stop: Stop::No,
-            fatal: None,
             acks_in_buf: 0,
         };
         c.write_preface();
@@ -629,8 +625,8 @@ impl<W> Core<W> {
 
     /// A connection-level flow-control violation by the server.
     fn flow_error(&mut self, what: String) {
-        if self.fatal.is_none() {
-            self.fatal = Some(Error::protocol(Reason::FLOW_CONTROL_ERROR, &what));
+        let err = Error::protocol(Reason::FLOW_CONTROL_ERROR, &what);
+        if self.shared.set_writer_error(err) {
             GoAway::encode(
                 0,
                 Reason::FLOW_CONTROL_ERROR,
