@@ -926,3 +926,143 @@ fn tripped_limits_are_reported_as_events() {
     assert_eq!(ev.h2_error, ENHANCE_YOUR_CALM);
     assert!(ev.message.contains("CONTINUATION"), "{}", ev.message);
 }
+
+/// HEADERS, a WINDOW_UPDATE that overflows the connection's send window, then DATA with
+/// END_STREAM, in one write: processing stops at the overflow (the response is not delivered).
+#[test]
+fn frames_behind_a_connection_window_overflow_are_not_processed() {
+    let srv = RawServer::start(|_, mut c| {
+        c.handshake(&[]);
+        let r = c.next_request().unwrap();
+        let head = c.encode(&[(":status", "200")]);
+        let mut burst = Vec::new();
+        frame_into(&mut burst, HEADERS, END_HEADERS, r.stream_id, &head);
+        frame_into(
+            &mut burst,
+            WINDOW_UPDATE,
+            0,
+            0,
+            &0x7fff_ffffu32.to_be_bytes(),
+        );
+        frame_into(&mut burst, DATA, END_STREAM, r.stream_id, b"ok");
+        c.raw(&burst);
+        let (_, code, _) = c.expect_goaway();
+        assert_eq!(code, FLOW_CONTROL_ERROR);
+    });
+    let c = quick(&srv.url());
+    let e = get(&c, "/x").unwrap_err();
+    assert_eq!(e.reason, Some(Reason::FLOW_CONTROL_ERROR), "{}", e.message);
+    drop(c);
+    srv.finish();
+}
+
+/// The same with a stream's send window: the stream is reset at the overflow and the DATA
+/// behind it does not complete the request.
+#[test]
+fn frames_behind_a_stream_window_overflow_are_not_processed() {
+    let srv = RawServer::start(|_, mut c| {
+        c.handshake(&[(4, 0)]); // no stream window: the body waits
+        let r = c.next_headers().unwrap();
+        let head = c.encode(&[(":status", "200")]);
+        let mut burst = Vec::new();
+        frame_into(&mut burst, HEADERS, END_HEADERS, r.stream_id, &head);
+        // The body may have gone out before our SETTINGS arrived: overflow whatever is left.
+        for _ in 0..2 {
+            frame_into(
+                &mut burst,
+                WINDOW_UPDATE,
+                0,
+                r.stream_id,
+                &0x7fff_fff0u32.to_be_bytes(),
+            );
+        }
+        frame_into(&mut burst, DATA, END_STREAM, r.stream_id, b"ok");
+        c.raw(&burst);
+        assert_eq!(c.expect_rst(r.stream_id), FLOW_CONTROL_ERROR);
+    });
+    let c = quick(&srv.url());
+    let mut req = Request::new("POST", "/up").unwrap();
+    req.set_body(Bytes::from_static(b"hello"));
+    let e = c.execute(Arc::new(req)).unwrap_err();
+    assert_eq!(e.reason, Some(Reason::FLOW_CONTROL_ERROR), "{}", e.message);
+    drop(c);
+    srv.finish();
+}
+
+/// A SETTINGS_INITIAL_WINDOW_SIZE change that overflows a request body's send window is a
+/// connection error at the SETTINGS frame: what follows it is not processed.
+#[test]
+fn frames_behind_an_overflowing_settings_change_are_not_processed() {
+    let srv = RawServer::start(|_, mut c| {
+        c.handshake(&[(4, 0)]);
+        let r = c.next_headers().unwrap();
+        let head = c.encode(&[(":status", "200")]);
+        let mut burst = Vec::new();
+        frame_into(&mut burst, HEADERS, END_HEADERS, r.stream_id, &head);
+        frame_into(
+            &mut burst,
+            WINDOW_UPDATE,
+            0,
+            r.stream_id,
+            &0x7fff_fff0u32.to_be_bytes(),
+        );
+        let mut setting = 4u16.to_be_bytes().to_vec();
+        setting.extend_from_slice(&0x7fff_ffffu32.to_be_bytes());
+        frame_into(&mut burst, SETTINGS, 0, 0, &setting);
+        frame_into(&mut burst, DATA, END_STREAM, r.stream_id, b"ok");
+        c.raw(&burst);
+        let (_, code, _) = c.expect_goaway();
+        assert_eq!(code, FLOW_CONTROL_ERROR);
+    });
+    let c = quick(&srv.url());
+    let mut req = Request::new("POST", "/up").unwrap();
+    req.set_body(Bytes::from_static(b"hello"));
+    let e = c.execute(Arc::new(req)).unwrap_err();
+    assert_eq!(e.reason, Some(Reason::FLOW_CONTROL_ERROR), "{}", e.message);
+    assert!(
+        e.message.contains("SETTINGS_INITIAL_WINDOW_SIZE"),
+        "{}",
+        e.message
+    );
+    drop(c);
+    srv.finish();
+}
+
+/// DATA or HEADERS on a stream the server already ended is a connection error of type
+/// STREAM_CLOSED (RFC 9113 §5.1); the next request goes to a new connection.
+#[test]
+fn frames_after_end_stream_are_stream_closed() {
+    for kind in [DATA, HEADERS] {
+        let srv = RawServer::start(move |idx, mut c| {
+            c.handshake(&[]);
+            let r = c.next_request().unwrap();
+            if idx > 0 {
+                c.respond(r.stream_id, 200, b"fresh");
+                c.expect_eof(Duration::from_secs(5));
+                return;
+            }
+            c.respond(r.stream_id, 200, b"first");
+            if kind == DATA {
+                c.data(r.stream_id, b"more", true);
+            } else {
+                c.headers(r.stream_id, &[("x-late", "1")], true);
+            }
+            let (_, code, debug) = c.expect_goaway();
+            assert_eq!(
+                code,
+                5,
+                "STREAM_CLOSED: {}",
+                String::from_utf8_lossy(&debug)
+            );
+        });
+        let c = quick(&srv.url());
+        assert_eq!(get(&c, "/a").unwrap().body(), b"first");
+        let t0 = Instant::now();
+        while c.snapshot().connections > 0 && t0.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(get(&c, "/b").unwrap().body(), b"fresh");
+        drop(c);
+        srv.finish();
+    }
+}

@@ -39,14 +39,36 @@ use crate::pool::{PoolCounters, PoolInner};
 
 pub(crate) use recv::RecvStream;
 
-/// What the peer's SETTINGS changed on the sending side, applied by the writer before it
-/// acknowledges them.
+/// What the peer's SETTINGS changed on the sending side, applied to the writer's state before
+/// they are acknowledged.
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct PeerSettings {
     pub header_table_size: Option<u32>,
     pub initial_window_size: Option<u32>,
     pub max_frame_size: Option<u32>,
     pub max_header_list_size: Option<u32>,
+}
+
+/// Whether crediting a send window kept it within 2^31-1 (RFC 9113 §6.9.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WindowOutcome {
+    /// Credited.
+    Ok,
+    /// The credit would overflow the window: nothing was applied.
+    Overflow,
+}
+
+/// The sending side's flow-control and settings state, changed by the reader the moment a
+/// frame arrives: a window overflow or a bad SETTINGS change is then found at the frame that
+/// caused it, before any frame behind it is processed (a check left to the writer task ran
+/// after the reader had already delivered what followed).
+pub(crate) trait SendControl: Send + Sync {
+    /// Applies the server's SETTINGS and queues their ACK; `Err` is a connection
+    /// FLOW_CONTROL_ERROR. `Ok(true)`: the writer has work and must be woken.
+    fn apply_settings(&self, s: PeerSettings) -> Result<bool, String>;
+    /// Credits a stream's send window (0: the connection's); with whether the writer must be
+    /// woken.
+    fn open_window(&self, stream_id: u32, increment: u32) -> (WindowOutcome, bool);
 }
 
 /// Work for the writer task.
@@ -56,10 +78,6 @@ pub(crate) enum Command {
     /// Pre-encoded control frames from the reader (PING ACKs, WINDOW_UPDATE), written as
     /// they are; `acks` of them are PING ACKs (counted against the flood limit until written).
     Frames { bytes: Vec<u8>, acks: u32 },
-    /// The server's SETTINGS: apply, then acknowledge.
-    PeerSettings(PeerSettings),
-    /// The server opened a send window (0 = the connection's).
-    SendWindow { stream_id: u32, increment: u32 },
     /// Stop sending this stream's body; if it was still being sent and a reason is given,
     /// reset the stream with it.
     StopSending {
@@ -91,8 +109,6 @@ pub(crate) enum ReaderMsg {
     Register(u32, Box<RecvStream>),
     /// The caller gave up on this exchange (timeout or cancel): reset its stream.
     Cancel(u32, Arc<Exchange>),
-    /// The writer found a stream error (send window overflow): fail the stream.
-    StreamError(u32, Error),
     /// The writer takes no more streams.
     Drained,
     /// Stop now and fail every stream with this error.
@@ -143,11 +159,6 @@ pub struct ConnShared {
     pub(crate) pending_acks: AtomicU32,
     /// Why the connection closed, once it has.
     close_reason: std::sync::Mutex<Option<Error>>,
-    /// A connection error the writer found (a flow-control violation by the server), kept
-    /// here from the moment it is found: the server may close the connection on our GOAWAY
-    /// before the writer's message reaches the reader, which must then report this error
-    /// rather than the EOF it provoked.
-    writer_error: std::sync::Mutex<Option<Error>>,
     /// Commands sent to the writer and not yet taken.
     queued_cmds: std::sync::atomic::AtomicUsize,
     /// The caller-thread write path, for plain TCP connections. Weak: the writer core holds
@@ -357,24 +368,6 @@ impl ConnShared {
         }
     }
 
-    /// Records the writer's connection error; false if one was already recorded.
-    pub(crate) fn set_writer_error(&self, e: Error) -> bool {
-        let mut slot = self.writer_error.lock().unwrap_or_else(|e| e.into_inner());
-        if slot.is_some() {
-            return false;
-        }
-        *slot = Some(e);
-        true
-    }
-
-    /// The connection error the writer found, if any.
-    pub(crate) fn writer_error(&self) -> Option<Error> {
-        self.writer_error
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-
     /// Why the connection closed, if it has.
     pub(crate) fn close_reason(&self) -> Option<Error> {
         self.close_reason
@@ -463,7 +456,6 @@ where
         pending_acks: AtomicU32::new(0),
         queued_cmds: std::sync::atomic::AtomicUsize::new(0),
         close_reason: std::sync::Mutex::new(None),
-        writer_error: std::sync::Mutex::new(None),
         fast: std::sync::OnceLock::new(),
         quiet: std::sync::Mutex::new(QuietRegistrations::default()),
     });
@@ -476,7 +468,8 @@ where
         p.authority,
     )));
     let w = writer::Writer::new(core.clone(), cmd_rx);
-    let r = reader::Reader::new(rd, shared.clone(), rdr_rx, p.cfg);
+    let send: Arc<dyn SendControl> = core.clone();
+    let r = reader::Reader::new(rd, shared.clone(), rdr_rx, p.cfg, send);
     tokio::spawn(w.run());
     tokio::spawn(r.run());
     (shared, core)

@@ -12,7 +12,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::defence::{Defences, Trip};
 use super::recv::{Progress, RecvStream, StreamFault};
-use super::{Command, ConnShared, PeerSettings, ReaderMsg};
+use super::{Command, ConnShared, PeerSettings, ReaderMsg, SendControl, WindowOutcome};
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Origin, Processed, Reason};
 use crate::events::{self, EventKind};
@@ -92,11 +92,34 @@ pub(crate) struct Reader<R> {
     out_acks: u32,
     /// Requests the writer never wrote (re-submitted at teardown).
     not_sent: Vec<super::Assigned>,
-    /// WINDOW_UPDATE increments received in this read, per stream (0: the connection), for
-    /// the writer.
-    window_updates: Vec<(u32, u32)>,
+    /// The sending side's windows and settings, changed as their frames arrive.
+    send: Arc<dyn SendControl>,
+    /// The writer has work from a window or SETTINGS change: wake it at the end of the read.
+    wake_writer: bool,
+    /// Streams the server ended (END_STREAM) most recently: a frame on one of them is a
+    /// STREAM_CLOSED error, where a frame on a stream we reset is expected and ignored.
+    remote_closed: RecentIds,
     /// Streamed responses that received data in this read, to wake once at its end.
     data_for: Vec<Arc<Exchange>>,
+}
+
+/// The last few stream ids added, in a fixed ring (no allocation per stream, none sized by
+/// the peer). An id that fell out of the ring is treated as unknown: lenient, never wrong.
+#[derive(Default)]
+struct RecentIds {
+    ids: [u32; 32],
+    next: usize,
+}
+
+impl RecentIds {
+    fn add(&mut self, id: u32) {
+        self.ids[self.next % self.ids.len()] = id;
+        self.next = self.next.wrapping_add(1);
+    }
+
+    fn contains(&self, id: u32) -> bool {
+        id != 0 && self.ids.contains(&id)
+    }
 }
 
 fn lossy(b: &[u8], max: usize) -> String {
@@ -117,6 +140,7 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
         shared: Arc<ConnShared>,
         rx: UnboundedReceiver<ReaderMsg>,
         cfg: Arc<Config>,
+        send: Arc<dyn SendControl>,
     ) -> Self {
         let now = Instant::now();
         let limits = cfg.defence_limits();
@@ -150,7 +174,9 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
             defences: Defences::new(limits, now),
             out_acks: 0,
             not_sent: Vec::new(),
-            window_updates: Vec::new(),
+            send,
+            wake_writer: false,
+            remote_closed: RecentIds::default(),
             data_for: Vec::new(),
         }
     }
@@ -270,18 +296,15 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
             self.conn_window += i64::from(self.conn_unacked);
             self.conn_unacked = 0;
         }
-        for (stream_id, increment) in self.window_updates.drain(..) {
-            let _ = self.shared.send_cmd(Command::SendWindow {
-                stream_id,
-                increment,
-            });
-        }
         if !self.out.is_empty() {
             let _ = self.shared.send_cmd(Command::Frames {
                 bytes: std::mem::take(&mut self.out),
                 acks: std::mem::take(&mut self.out_acks),
             });
+        } else if std::mem::take(&mut self.wake_writer) {
+            let _ = self.shared.send_cmd(Command::Flush);
         }
+        self.wake_writer = false;
     }
 
     fn on_msg(&mut self, m: ReaderMsg) -> Result<(), Error> {
@@ -325,12 +348,6 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
                     }
                 }
             }
-            ReaderMsg::StreamError(id, e) => {
-                if let Some(s) = self.remove(id) {
-                    let p = s.builder.processed();
-                    s.pending.finish(Err(e.at_least(p)));
-                }
-            }
             ReaderMsg::Drained => self.drained = true,
             ReaderMsg::Stalled(id) => {
                 events::emit(&self.cfg.events, || {
@@ -357,9 +374,6 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
     }
 
     fn read_error(&self, e: &std::io::Error) -> Error {
-        if let Some(we) = self.shared.writer_error() {
-            return we;
-        }
         match &self.goaway {
             // The server said why it is closing; a reset that follows is part of that.
             Some(g) => Error::new(
@@ -383,10 +397,6 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
     }
 
     fn eof_error(&self) -> Error {
-        // Our GOAWAY for an error the writer found provoked this close.
-        if let Some(we) = self.shared.writer_error() {
-            return we;
-        }
         match &self.goaway {
             Some(g) => Error::new(
                 ErrorKind::GoAway,
@@ -508,6 +518,7 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
                     rst_if_sending: Some(Reason::CANCEL),
                 });
             }
+            self.remote_closed.add(id);
             let resp = s.builder.take();
             self.closed_event(id, resp.status, Reason::NO_ERROR, "complete");
             let RecvStream { pending, slot, .. } = s;
@@ -810,6 +821,7 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
         }
         let id = d.stream_id;
         let Some(s) = self.streams.get_mut(&id) else {
+            self.check_not_ended(id, "DATA")?;
             // Frames for streams we reset keep coming until the server sees the reset: normal,
             // and cheap (the data is credited back), so not a glitch.
             return Ok(());
@@ -952,7 +964,22 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
         Ok(())
     }
 
+    /// A stream the server already ended with END_STREAM gets no more DATA or HEADERS
+    /// (RFC 9113 §5.1, "closed": a connection error of type STREAM_CLOSED).
+    fn check_not_ended(&mut self, id: u32, what: &str) -> Result<(), Error> {
+        if self.remote_closed.contains(id) {
+            return Err(self.conn_error(
+                Reason::STREAM_CLOSED,
+                format!("{what} on stream {id} after the server ended it with END_STREAM"),
+            ));
+        }
+        Ok(())
+    }
+
     fn on_header_block(&mut self, id: u32, block: &[u8], end_stream: bool) -> Result<(), Error> {
+        if !self.streams.contains_key(&id) {
+            self.check_not_ended(id, "HEADERS")?;
+        }
         let decoded = match self.streams.get_mut(&id) {
             Some(s) => {
                 let b = &mut s.builder;
@@ -1061,18 +1088,20 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
         }
         if let Some(v) = ps.initial_window_size {
             let delta = i64::from(v) - self.peer_initial_window;
-            self.peer_initial_window = i64::from(v);
             let max = i64::from(crate::frame::MAX_WINDOW_SIZE);
-            let mut overflow = false;
+            if let Some((id, _)) = self
+                .streams
+                .iter()
+                .find(|(_, s)| !s.has_body && s.send_window + delta > max)
+            {
+                let what = format!(
+                    "SETTINGS_INITIAL_WINDOW_SIZE change overflows the send window of stream {id}"
+                );
+                return Err(self.conn_error(Reason::FLOW_CONTROL_ERROR, what));
+            }
+            self.peer_initial_window = i64::from(v);
             for s in self.streams.values_mut().filter(|s| !s.has_body) {
                 s.send_window += delta;
-                overflow |= s.send_window > max;
-            }
-            if overflow {
-                return Err(self.conn_error(
-                    Reason::FLOW_CONTROL_ERROR,
-                    "SETTINGS_INITIAL_WINDOW_SIZE change overflows a stream's send window",
-                ));
             }
         }
         let first = !self.got_settings;
@@ -1087,7 +1116,10 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
             }
         }
         self.ack_queued()?;
-        let _ = self.shared.send_cmd(Command::PeerSettings(ps));
+        match self.send.apply_settings(ps) {
+            Ok(wake) => self.wake_writer |= wake,
+            Err(what) => return Err(self.conn_error(Reason::FLOW_CONTROL_ERROR, what)),
+        }
         events::emit(&self.cfg.events, || {
             let mut ev = events::event(
                 EventKind::Settings,
@@ -1231,16 +1263,23 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
                 return Ok(());
             }
         }
-        // Coalesced per read and handed to the writer in `flush_out`: a flood of tiny
-        // increments costs one writer command per stream per read, not one per frame.
-        match self
-            .window_updates
-            .iter_mut()
-            .find(|(id, _)| *id == w.stream_id)
-        {
-            // Saturating: a sum past the largest window is a FLOW_CONTROL_ERROR either way.
-            Some((_, inc)) => *inc = inc.saturating_add(w.increment),
-            None => self.window_updates.push((w.stream_id, w.increment)),
+        // Applied now, so that an overflow stops processing at this frame; the writer is
+        // woken once per read (a flood of tiny increments costs no command per frame).
+        let (outcome, wake) = self.send.open_window(w.stream_id, w.increment);
+        self.wake_writer |= wake;
+        if outcome == WindowOutcome::Overflow {
+            let id = w.stream_id;
+            if id == 0 {
+                return Err(self.conn_error(
+                    Reason::FLOW_CONTROL_ERROR,
+                    "WINDOW_UPDATE overflows the connection send window",
+                ));
+            }
+            self.stream_error(
+                id,
+                Reason::FLOW_CONTROL_ERROR,
+                &format!("WINDOW_UPDATE overflows the send window of stream {id}"),
+            );
         }
         Ok(())
     }

@@ -14,7 +14,7 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
 use super::recv::{RecvStream, ResponseBuilder};
-use super::{Assigned, Command, ConnShared, PeerSettings, ReaderMsg};
+use super::{Assigned, Command, ConnShared, PeerSettings, ReaderMsg, SendControl, WindowOutcome};
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Origin, Processed, Reason};
 use crate::exchange::Exchange;
@@ -136,13 +136,10 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Writer<W> {
 
     /// Runs until the connection closes; then re-submits every request it never wrote.
     pub(crate) async fn run(mut self) {
-        let mut result = self.run_inner().await;
+        let result = self.run_inner().await;
         let (shared, rdr, peer) = {
             let mut c = lock(&self.core);
             c.stop = Stop::Close;
-            if let Some(e) = c.shared.writer_error() {
-                result = Err(e);
-            }
             (c.shared.clone(), c.rdr.clone(), c.shared.peer.clone())
         };
         // Stop being offered requests before collecting the ones already queued.
@@ -371,11 +368,6 @@ impl<W> Core<W> {
                 self.buf.extend_from_slice(&bytes);
                 self.acks_in_buf += acks;
             }
-            Command::PeerSettings(s) => self.apply_settings(s),
-            Command::SendWindow {
-                stream_id,
-                increment,
-            } => self.open_window(stream_id, increment),
             Command::StopSending {
                 stream_id,
                 rst_if_sending,
@@ -589,7 +581,30 @@ impl<W> Core<W> {
         }
     }
 
-    fn apply_settings(&mut self, s: PeerSettings) {
+    /// Applies the server's SETTINGS to the sending side and queues their acknowledgement.
+    /// Fails (a connection FLOW_CONTROL_ERROR, RFC 9113 §6.9.2) if the new initial window
+    /// overflows a stream's send window; nothing is acknowledged then.
+    fn apply_settings(&mut self, s: PeerSettings) -> Result<(), String> {
+        if let Some(v) = s.initial_window_size {
+            let delta = i64::from(v) - self.peer_initial_window;
+            if let Some((id, _)) = self
+                .sending
+                .iter()
+                .find(|(_, st)| st.window + delta > i64::from(MAX_WINDOW_SIZE))
+            {
+                return Err(format!(
+                    "SETTINGS_INITIAL_WINDOW_SIZE change overflows the send window of stream {id}"
+                ));
+            }
+            self.peer_initial_window = i64::from(v);
+            for (id, st) in self.sending.iter_mut() {
+                st.window += delta;
+                if st.window > 0 && !st.queued && !st.ended {
+                    st.queued = true;
+                    self.ready.push_back(*id);
+                }
+            }
+        }
         if let Some(v) = s.header_table_size {
             self.enc.set_max_table_size(v as usize);
         }
@@ -599,73 +614,42 @@ impl<W> Core<W> {
         if let Some(v) = s.max_header_list_size {
             self.peer_max_header_list = u64::from(v);
         }
-        if let Some(v) = s.initial_window_size {
-            let delta = i64::from(v) - self.peer_initial_window;
-            self.peer_initial_window = i64::from(v);
-            let mut overflow = None;
-            for (id, st) in self.sending.iter_mut() {
-                st.window += delta;
-                if st.window > i64::from(MAX_WINDOW_SIZE) {
-                    overflow = Some(*id);
-                }
-                if st.window > 0 && !st.queued && !st.ended {
-                    st.queued = true;
-                    self.ready.push_back(*id);
-                }
-            }
-            if let Some(id) = overflow {
-                return self.flow_error(format!(
-                    "SETTINGS_INITIAL_WINDOW_SIZE change overflows the window of stream {id}"
-                ));
-            }
-        }
         Settings::encode_ack(&mut self.buf);
         self.acks_in_buf += 1;
+        Ok(())
     }
 
-    /// A connection-level flow-control violation by the server.
-    fn flow_error(&mut self, what: String) {
-        let err = Error::protocol(Reason::FLOW_CONTROL_ERROR, &what);
-        if self.shared.set_writer_error(err) {
-            GoAway::encode(
-                0,
-                Reason::FLOW_CONTROL_ERROR,
-                what.as_bytes(),
-                &mut self.buf,
-            );
-        }
-        self.stop = Stop::Close;
-    }
-
-    fn open_window(&mut self, stream_id: u32, inc: u32) {
+    /// Credits a send window (0: the connection's). An overflow (RFC 9113 §6.9.1) is reported,
+    /// not acted on: the reader answers it at the frame that caused it.
+    fn open_window(&mut self, stream_id: u32, inc: u32) -> WindowOutcome {
         if stream_id == 0 {
             let was_blocked = self.conn_window <= 0;
+            if self.conn_window + i64::from(inc) > i64::from(MAX_WINDOW_SIZE) {
+                return WindowOutcome::Overflow;
+            }
             self.conn_window += i64::from(inc);
-            if self.conn_window > i64::from(MAX_WINDOW_SIZE) {
-                self.flow_error("WINDOW_UPDATE overflows the connection window".into());
-            } else if was_blocked && self.conn_window > 0 {
+            if was_blocked && self.conn_window > 0 {
                 self.requeue_blocked();
             }
-            return;
+            return WindowOutcome::Ok;
         }
         let Some(st) = self.sending.get_mut(&stream_id) else {
-            return;
+            return WindowOutcome::Ok;
         };
-        st.window += i64::from(inc);
-        if st.window > i64::from(MAX_WINDOW_SIZE) {
-            self.sending.remove(&stream_id);
-            RstStream::encode(stream_id, Reason::FLOW_CONTROL_ERROR, &mut self.buf);
-            let e = Error::protocol(
-                Reason::FLOW_CONTROL_ERROR,
-                format!("WINDOW_UPDATE overflows the send window of stream {stream_id}"),
-            );
-            let _ = self.rdr.send(ReaderMsg::StreamError(stream_id, e));
-            return;
+        if st.window + i64::from(inc) > i64::from(MAX_WINDOW_SIZE) {
+            return WindowOutcome::Overflow;
         }
+        st.window += i64::from(inc);
         if st.window > 0 && !st.queued && !st.ended {
             st.queued = true;
             self.ready.push_back(stream_id);
         }
+        WindowOutcome::Ok
+    }
+
+    /// Whether the writer task has output or sendable data waiting (it must be woken).
+    fn has_work(&self) -> bool {
+        !self.buf.is_empty() || !self.segs.is_empty() || self.can_send_data()
     }
 
     fn can_send_data(&self) -> bool {
@@ -770,6 +754,20 @@ impl<W> Core<W> {
                 self.ready.push_back(*id);
             }
         }
+    }
+}
+
+impl<W: Send> SendControl for Mutex<Core<W>> {
+    fn apply_settings(&self, s: PeerSettings) -> Result<bool, String> {
+        let mut c = lock(self);
+        c.apply_settings(s)?;
+        Ok(c.has_work())
+    }
+
+    fn open_window(&self, stream_id: u32, increment: u32) -> (WindowOutcome, bool) {
+        let mut c = lock(self);
+        let o = c.open_window(stream_id, increment);
+        (o, c.has_work())
     }
 }
 
