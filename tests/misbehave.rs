@@ -1066,3 +1066,35 @@ fn frames_after_end_stream_are_stream_closed() {
         srv.finish();
     }
 }
+
+/// With our initial window at its smallest legal value (1), half of it rounds down to 0:
+/// empty DATA frames must not make us send WINDOW_UPDATE with an increment of 0 (a
+/// PROTOCOL_ERROR at the server, RFC 9113 §6.9).
+#[test]
+fn smallest_window_never_sends_a_zero_increment() {
+    let srv = RawServer::start(|_, mut c| {
+        c.handshake(&[]);
+        let r = c.next_request().unwrap();
+        c.headers(r.stream_id, &[(":status", "200")], false);
+        c.data(r.stream_id, b"", false);
+        c.data(r.stream_id, b"", false);
+        c.data(r.stream_id, b"x", false);
+        c.data(r.stream_id, b"", false);
+        c.data(r.stream_id, b"", true);
+        while let Some(f) = c.read_frame() {
+            if f.kind == WINDOW_UPDATE {
+                assert_ne!(f.u32_at(0) & 0x7fff_ffff, 0, "WINDOW_UPDATE of 0: {f:?}");
+            }
+            if f.kind == GOAWAY {
+                break;
+            }
+        }
+    });
+    let c = client_with(&srv.url(), |c| {
+        c.set_request_timeout_ms(5000);
+        c.set_initial_window_size(1).unwrap();
+    });
+    assert_eq!(get(&c, "/").unwrap().body(), b"x");
+    drop(c);
+    srv.finish();
+}

@@ -290,8 +290,7 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
         for ex in self.data_for.drain(..) {
             ex.wake_readers();
         }
-        let half = self.cfg.connection_window_size / 2;
-        if self.conn_unacked > 0 && self.conn_unacked >= half {
+        if crate::frame::update_due(self.conn_unacked, self.cfg.connection_window_size) {
             crate::frame::WindowUpdate::encode(0, self.conn_unacked, &mut self.out);
             self.conn_window += i64::from(self.conn_unacked);
             self.conn_unacked = 0;
@@ -861,7 +860,7 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
         }
         match progress {
             Ok(Progress::More) => {
-                if !streaming && s.unacked >= self.cfg.initial_window_size / 2 {
+                if !streaming && crate::frame::update_due(s.unacked, self.cfg.initial_window_size) {
                     crate::frame::WindowUpdate::encode(id, s.unacked, &mut self.out);
                     s.window += i64::from(s.unacked);
                     s.unacked = 0;

@@ -22,7 +22,7 @@ pub use ping::Ping;
 pub use push_promise::PushPromise;
 pub use rst_stream::RstStream;
 pub use settings::{Setting, Settings, SettingsIter};
-pub use window_update::WindowUpdate;
+pub use window_update::{update_due, WindowUpdate};
 
 use crate::error::Reason;
 

@@ -37,15 +37,39 @@ impl WindowUpdate {
         })
     }
 
-    /// Appends a WINDOW_UPDATE frame.
+    /// Appends a WINDOW_UPDATE frame; nothing for an increment of 0, which the peer must treat
+    /// as a PROTOCOL_ERROR (§6.9): no caller can emit one by rounding a threshold down.
     pub fn encode(stream_id: u32, increment: u32, dst: &mut Vec<u8>) {
+        if increment & 0x7fff_ffff == 0 {
+            return;
+        }
         encode_header(dst, 4, kind::WINDOW_UPDATE, 0, stream_id);
         dst.extend_from_slice(&(increment & 0x7fff_ffff).to_be_bytes());
     }
 }
 
+/// Whether `unacked` consumed bytes are worth a WINDOW_UPDATE for a window of `window_size`:
+/// at half the window, and never for nothing (with a window of 1, half rounds down to 0).
+pub fn update_due(unacked: u32, window_size: u32) -> bool {
+    unacked > 0 && unacked >= (window_size / 2).max(1)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn no_update_for_nothing_at_the_smallest_windows() {
+        for size in [0, 1, 2, 3] {
+            assert!(!super::update_due(0, size), "{size}");
+            assert!(super::update_due(1, size), "{size}");
+        }
+        assert!(!super::update_due(32767, 65535));
+        assert!(super::update_due(32768, 65535));
+        let mut out = Vec::new();
+        super::WindowUpdate::encode(1, 0, &mut out);
+        super::WindowUpdate::encode(1, 0x8000_0000, &mut out);
+        assert!(out.is_empty());
+    }
+
     use super::*;
 
     #[test]
