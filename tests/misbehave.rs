@@ -1098,3 +1098,31 @@ fn smallest_window_never_sends_a_zero_increment() {
     drop(c);
     srv.finish();
 }
+
+/// A declared content-length sizes nothing: with no body limit (u64::MAX) a response claiming
+/// u64::MAX bytes (capacity overflow before) or a GiB (a GiB reserved before) and sending one
+/// byte fails as malformed, and the connection keeps serving.
+#[test]
+fn declared_content_length_allocates_nothing() {
+    for claimed in ["18446744073709551615", "1073741824"] {
+        let srv = RawServer::start(move |_, mut c| {
+            c.handshake(&[]);
+            let r = c.next_request().unwrap();
+            c.headers(r.stream_id, &[(":status", "200"), ("content-length", claimed)], false);
+            c.data(r.stream_id, b"x", true);
+            let r = c.next_request().unwrap();
+            c.respond(r.stream_id, 200, b"next");
+            c.expect_eof(Duration::from_secs(5));
+        });
+        let c = client_with(&srv.url(), |c| {
+            c.set_request_timeout_ms(5000);
+            c.set_max_response_body(u64::MAX);
+        });
+        let e = get(&c, "/big").unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Protocol, "{}", e.message);
+        assert!(e.message.contains("content-length"), "{}", e.message);
+        assert_eq!(get(&c, "/next").unwrap().body(), b"next");
+        drop(c);
+        srv.finish();
+    }
+}

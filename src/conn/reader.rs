@@ -723,7 +723,9 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
             }
             let total = HEADER_LEN + head.len as usize;
             if self.buf.len() < total {
-                self.buf.reserve(total - self.buf.len());
+                // Room for the next part of the frame, not for all that its header claims:
+                // the buffer grows as the bytes arrive.
+                self.buf.reserve((total - self.buf.len()).min(READ_CHUNK));
                 break;
             }
             let frame = self.buf.split_to(total).freeze();

@@ -9,6 +9,9 @@ use crate::response::Response;
 
 use super::Slot;
 
+/// The most a response's content-length reserves before its body arrives.
+const FIRST_BODY_CHUNK: u64 = 64 << 10;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
     /// Waiting for the response head (1xx heads are skipped).
@@ -278,8 +281,11 @@ impl ResponseBuilder {
             }
             if !self.streaming {
                 if self.resp.body.is_empty() {
+                    // A declared length sizes at most a first chunk: a server may claim a
+                    // GiB and send a byte; the buffer grows with what actually arrives.
                     if let Some(cl) = self.content_length {
-                        self.resp.body.reserve(cl.min(self.max_body) as usize);
+                        let first = cl.min(self.max_body).min(FIRST_BODY_CHUNK);
+                        self.resp.body.reserve(first as usize);
                     }
                 }
                 self.resp.body.extend_from_slice(data);
@@ -482,6 +488,18 @@ mod tests {
             block(&mut b, &[(":status", "200")], true).is_err(),
             "pseudo in trailers"
         );
+    }
+
+    #[test]
+    fn declared_length_does_not_size_the_buffer() {
+        for (cl, max) in [(1u64 << 30, 1u64 << 31), (u64::MAX, u64::MAX)] {
+            let mut b = ResponseBuilder::new("GET", max, 1 << 14, Mode::Buffered);
+            let cl = cl.to_string();
+            block(&mut b, &[(":status", "200"), ("content-length", &cl)], false).unwrap();
+            assert_eq!(b.on_data(b"x", false).unwrap(), Progress::More);
+            assert!(b.resp.body.capacity() <= FIRST_BODY_CHUNK as usize);
+            assert!(b.on_data(b"", true).is_err(), "content-length mismatch");
+        }
     }
 
     #[test]
