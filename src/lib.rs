@@ -18,6 +18,7 @@ pub mod ffi;
 pub mod frame;
 pub mod headers;
 pub mod hpack;
+mod panics;
 pub mod pool;
 pub mod queue;
 pub mod request;

@@ -1108,7 +1108,11 @@ fn declared_content_length_allocates_nothing() {
         let srv = RawServer::start(move |_, mut c| {
             c.handshake(&[]);
             let r = c.next_request().unwrap();
-            c.headers(r.stream_id, &[(":status", "200"), ("content-length", claimed)], false);
+            c.headers(
+                r.stream_id,
+                &[(":status", "200"), ("content-length", claimed)],
+                false,
+            );
             c.data(r.stream_id, b"x", true);
             let r = c.next_request().unwrap();
             c.respond(r.stream_id, 200, b"next");

@@ -22,6 +22,8 @@ pub mod defence;
 pub mod fuzzing;
 mod reader;
 mod recv;
+#[doc(hidden)]
+pub mod testing;
 mod writer;
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -350,6 +352,13 @@ impl ConnShared {
         // The reader hears first, so that the EOF our GOAWAY provokes cannot overtake it.
         let _ = self.rdr_tx.send(ReaderMsg::Close(err));
         let _ = self.send_cmd(Command::Close);
+    }
+
+    /// Ends the connection now with `err` (the streams fail with it; unwritten requests are
+    /// retried elsewhere), as a fatal I/O error would.
+    pub(crate) fn fail(&self, err: Error) {
+        self.going_away.store(true, Ordering::Release);
+        let _ = self.rdr_tx.send(ReaderMsg::Close(err));
     }
 
     /// Marks the connection closed (once) and tells the pool.

@@ -181,14 +181,25 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
         }
     }
 
+    /// Reads until the connection ends, then tears it down. Whatever ends the task (a
+    /// panic included) ends the connection: out of the pool, every stream failed with the
+    /// cause, unwritten requests retried elsewhere, the socket closed.
     pub(crate) async fn run(mut self) {
-        let result = self.run_inner().await;
-        self.teardown(result);
+        let result = match crate::panics::catch_future(self.run_inner()).await {
+            Ok(r) => r,
+            Err(msg) => Err(crate::panics::internal("the connection's reader", &msg)),
+        };
+        let shared = self.shared.clone();
+        if let Err(msg) = crate::panics::catch(|| self.teardown(result)) {
+            // The streams left in the reader fail as abandoned when it is dropped.
+            shared.mark_closed(&crate::panics::internal("the connection's teardown", &msg));
+        }
     }
 
     async fn run_inner(&mut self) -> Result<(), Error> {
         let mut timer = pin!(tokio::time::sleep_until(self.next_deadline().into()));
         loop {
+            super::testing::maybe_panic(super::testing::Task::Reader);
             self.make_read_space();
             tokio::select! {
                 biased;
@@ -557,7 +568,7 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
         s.pending.finish(Err(err.at_least(p)));
     }
 
-    fn teardown(mut self, result: Result<(), Error>) {
+    fn teardown(&mut self, result: Result<(), Error>) {
         let err = match result {
             // A graceful close: nothing failed (re-submissions spend no retry budget).
             Ok(()) => Error::new(

@@ -495,7 +495,12 @@ mod tests {
         for (cl, max) in [(1u64 << 30, 1u64 << 31), (u64::MAX, u64::MAX)] {
             let mut b = ResponseBuilder::new("GET", max, 1 << 14, Mode::Buffered);
             let cl = cl.to_string();
-            block(&mut b, &[(":status", "200"), ("content-length", &cl)], false).unwrap();
+            block(
+                &mut b,
+                &[(":status", "200"), ("content-length", &cl)],
+                false,
+            )
+            .unwrap();
             assert_eq!(b.on_data(b"x", false).unwrap(), Progress::More);
             assert!(b.resp.body.capacity() <= FIRST_BODY_CHUNK as usize);
             assert!(b.on_data(b"", true).is_err(), "content-length mismatch");

@@ -136,7 +136,10 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Writer<W> {
 
     /// Runs until the connection closes; then re-submits every request it never wrote.
     pub(crate) async fn run(mut self) {
-        let result = self.run_inner().await;
+        let result = match crate::panics::catch_future(self.run_inner()).await {
+            Ok(r) => r,
+            Err(msg) => Err(crate::panics::internal("the connection's writer", &msg)),
+        };
         let (shared, rdr, peer) = {
             let mut c = lock(&self.core);
             c.stop = Stop::Close;
@@ -362,6 +365,7 @@ impl<W> Core<W> {
     }
 
     fn handle(&mut self, cmd: Command) {
+        super::testing::maybe_panic(super::testing::Task::Writer);
         match cmd {
             Command::Request(a) => self.start_stream(a, Register::ByMessage),
             Command::Frames { bytes, acks } => {
@@ -793,11 +797,31 @@ impl super::FastSubmit for std::sync::Weak<Mutex<Core<tokio::net::tcp::OwnedWrit
         }
         // The reader picks the stream up when it next wakes: waking it now costs the
         // runtime's thread a sleep and a wake-up per request.
-        c.start_stream(a, Register::Quietly);
-        c.send_data();
-        c.write_now();
-        let wake = !c.buf.is_empty() || !c.segs.is_empty() || c.can_send_data();
+        let mut request = Some(a);
+        let started = crate::panics::catch(|| {
+            super::testing::maybe_panic(super::testing::Task::CallerWrite);
+            if let Some(a) = request.take() {
+                c.start_stream(a, Register::Quietly);
+            }
+            c.send_data();
+            c.write_now();
+        });
         let shared = c.shared.clone();
+        if let Err(msg) = started {
+            // The connection's state is suspect: end it like a failed task. A request the
+            // panic dropped fails as abandoned.
+            c.stop = Stop::Close;
+            drop(c);
+            let err = crate::panics::internal("a connection's caller-thread write", &msg);
+            if let Some(a) = request {
+                let Assigned { pending, slot } = a;
+                drop(slot);
+                pending.finish(Err(err.clone()));
+            }
+            shared.fail(err);
+            return Ok(());
+        }
+        let wake = c.has_work();
         drop(c);
         if wake {
             let _ = shared.send_cmd(Command::Flush);

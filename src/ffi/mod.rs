@@ -24,9 +24,8 @@ pub mod response;
 
 use std::cell::RefCell;
 use std::ffi::{c_char, CStr};
-use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use crate::error::{Error, ErrorKind};
+use crate::error::Error;
 
 pub use call::*;
 pub use client::*;
@@ -103,35 +102,24 @@ pub(crate) fn with_last_error<T>(f: impl FnOnce(Option<&Error>) -> T) -> T {
     LAST_ERROR.with(|l| f(l.borrow().as_ref()))
 }
 
-/// Runs `f`, turning a panic into `H2_E_INTERNAL`.
+/// Runs `f`, turning a panic into `H2_E_INTERNAL` (with the panic's message; nothing is
+/// printed on the host's stderr).
 pub(crate) fn guard(f: impl FnOnce() -> h2_result) -> h2_result {
-    match catch_unwind(AssertUnwindSafe(f)) {
+    match crate::panics::catch(f) {
         Ok(r) => r,
-        Err(p) => fail(panic_error(p)),
+        Err(msg) => fail(crate::panics::internal("h2client", &msg)),
     }
 }
 
 /// Runs `f`, turning a panic into `fallback` (and a recorded `H2_E_INTERNAL`).
 pub(crate) fn guard_or<T>(fallback: T, f: impl FnOnce() -> T) -> T {
-    match catch_unwind(AssertUnwindSafe(f)) {
+    match crate::panics::catch(f) {
         Ok(r) => r,
-        Err(p) => {
-            fail(panic_error(p));
+        Err(msg) => {
+            fail(crate::panics::internal("h2client", &msg));
             fallback
         }
     }
-}
-
-fn panic_error(p: Box<dyn std::any::Any + Send>) -> Error {
-    let what = p
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| p.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".into());
-    Error::new(
-        ErrorKind::Internal,
-        format!("internal error (a bug in h2client, please report it): {what}"),
-    )
 }
 
 /// Borrows a NUL-terminated C string; `Err` (recorded) if NULL or not UTF-8.
@@ -196,6 +184,7 @@ pub(crate) unsafe fn put<T>(out: *mut T, v: T) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorKind;
 
     #[test]
     fn codes_match_error_kinds() {

@@ -1,0 +1,35 @@
+//! Test-only fault injection: makes one of a connection's tasks panic, so that tests can prove
+//! that a dead task takes its connection down cleanly. One relaxed atomic load per check when
+//! unused.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+
+/// The code that panics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Task {
+    /// The reader task, at the top of its loop.
+    Reader = 1,
+    /// The writer task, handling its next command.
+    Writer = 2,
+    /// A caller's thread writing a new stream's HEADERS (plain TCP, idle connection).
+    CallerWrite = 3,
+}
+
+static NEXT_PANIC: AtomicU8 = AtomicU8::new(0);
+
+/// Makes the next check by `task` (in any connection of the process) panic, once.
+pub fn inject_panic(task: Task) {
+    NEXT_PANIC.store(task as u8, Ordering::Release);
+}
+
+/// Panics if a panic was injected for `task`.
+pub(crate) fn maybe_panic(task: Task) {
+    if NEXT_PANIC.load(Ordering::Relaxed) == task as u8
+        && NEXT_PANIC
+            .compare_exchange(task as u8, 0, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
+    {
+        panic!("injected panic in {task:?} (test hook)");
+    }
+}

@@ -1,0 +1,74 @@
+//! A connection whose task dies is dead: a panic in the reader, the writer or a caller's
+//! fast-path write ends the connection like a fatal I/O error (out of the pool, streams failed
+//! with the panic's message), and the next request succeeds on a new connection at once.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::*;
+use h2client::conn::testing::{inject_panic, Task};
+use h2client::ErrorKind;
+
+/// One test at a time: the injection is process-wide.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn check(task: Task, trigger: &str) {
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let srv = server();
+    let events = Arc::new(Mutex::new(Vec::<String>::new()));
+    let ev = events.clone();
+    let c = client_with(&srv.url(), move |c| {
+        c.set_request_timeout_ms(5000);
+        c.events = Some(h2client::events::EventHook(Arc::new(
+            move |e: &h2client::events::Event| {
+                ev.lock().unwrap().push(e.message.clone());
+            },
+        )));
+    });
+    assert_eq!(get(&c, "/").unwrap().status(), 200);
+    let t0 = Instant::now();
+    inject_panic(task);
+    // The request that meets the panic either completed before it or fails with its message.
+    match get(&c, trigger) {
+        Ok(r) => assert_eq!(r.status(), 200),
+        Err(e) => {
+            assert_eq!(e.kind, ErrorKind::Internal, "{}", e.message);
+            assert!(e.message.contains("injected panic"), "{}", e.message);
+        }
+    }
+    while c.snapshot().connections > 0 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(1),
+            "the dead connection stayed in the pool"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let r = get(&c, "/").expect("next request on a new connection");
+    assert_eq!(r.status(), 200);
+    assert!(t0.elapsed() < Duration::from_secs(1), "{:?}", t0.elapsed());
+    assert_eq!(c.snapshot().connections_opened, 2);
+    let seen = events.lock().unwrap().clone();
+    assert!(
+        seen.iter().any(|m| m.contains("injected panic")),
+        "no event carried the panic: {seen:?}"
+    );
+    drop(c);
+}
+
+#[test]
+fn reader_panic_ends_its_connection() {
+    check(Task::Reader, "/");
+}
+
+#[test]
+fn writer_panic_ends_its_connection() {
+    // A large body makes the reader hand WINDOW_UPDATEs to the writer.
+    check(Task::Writer, "/bytes/10000000");
+}
+
+#[test]
+fn caller_write_panic_ends_its_connection() {
+    check(Task::CallerWrite, "/");
+}
