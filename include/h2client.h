@@ -329,9 +329,14 @@ typedef struct h2_stats {
    */
   uint64_t limit_reset_rate;
   /**
+   * Streams reset for too many informational (1xx) responses
+   * (`max_informational_responses`).
+   */
+  uint64_t limit_informational_flood;
+  /**
    * Reserved for counters added later; zero.
    */
-  uint64_t reserved[10];
+  uint64_t reserved[9];
 } h2_stats;
 
 /**
@@ -877,6 +882,13 @@ h2_result h2_config_set_max_pending_acks(struct h2_config *cfg, uint32_t value);
  * unknown frame types (default 1000; must be > 0). More: GOAWAY(ENHANCE_YOUR_CALM).
  */
 h2_result h2_config_set_max_glitches(struct h2_config *cfg, uint32_t value);
+
+/**
+ * Informational (1xx) responses a server may send before a request's final response
+ * (default 16; must be > 0). More: the stream is reset with ENHANCE_YOUR_CALM, the request
+ * fails with `H2_E_PROTOCOL`, `limit_informational_flood` counts it.
+ */
+h2_result h2_config_set_max_informational_responses(struct h2_config *cfg, uint32_t value);
 
 /**
  * Stream resets we send per connection per second before the connection stops taking new

@@ -58,6 +58,9 @@ pub struct Config {
     /// Pointless frames ("glitches": RST_STREAM, PRIORITY, unknown frame types) per
     /// connection per minute.
     pub max_glitches: u32,
+    /// Informational (1xx) responses a server may send before a request's final response
+    /// (103 Early Hints, 100 Continue); more is a flood.
+    pub max_informational_responses: u32,
     /// RST_STREAMs we send per connection per second before it takes no new streams (so that
     /// callers cancelling in bulk do not make us a rapid-reset source, CVE-2023-44487).
     pub max_resets_per_second: u32,
@@ -92,6 +95,7 @@ impl Default for Config {
             max_empty_data_frames: 100,
             max_pending_acks: 1000,
             max_glitches: 1000,
+            max_informational_responses: 16,
             max_resets_per_second: 200,
             events: None,
             tls: TlsOptions::default(),

@@ -268,3 +268,39 @@ fn coalesced_window_updates_still_overflow() {
     drop(c);
     srv.finish();
 }
+
+/// A server that sends informational responses without end (200,000 `103`s were accepted
+/// before) is cut off at `max_informational_responses`: RST_STREAM(ENHANCE_YOUR_CALM), the
+/// counter, the event; the connection keeps serving.
+#[test]
+fn informational_response_flood_is_cut_off() {
+    let srv = RawServer::start(|_, mut c| {
+        c.handshake(&[]);
+        let r = c.next_request().unwrap();
+        let mut burst = Vec::new();
+        let early = c.encode(&[(":status", "103"), ("link", "</s.css>; rel=preload")]);
+        for _ in 0..1000 {
+            frame_into(&mut burst, HEADERS, END_HEADERS, r.stream_id, &early);
+        }
+        c.raw(&burst);
+        assert_eq!(c.expect_rst(r.stream_id), ENHANCE_YOUR_CALM);
+        let r = c.next_request().unwrap();
+        c.headers(r.stream_id, &[(":status", "103")], false);
+        c.respond(r.stream_id, 200, b"ok");
+        c.expect_eof(Duration::from_secs(5));
+    });
+    let (c, seen) = client(&srv.url(), |cfg| cfg.max_informational_responses = 8);
+    let e = get(&c, "/").unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Protocol, "{}", e.message);
+    assert_eq!(e.reason, Some(Reason::ENHANCE_YOUR_CALM));
+    assert!(
+        e.message.contains("more than 8 informational"),
+        "{}",
+        e.message
+    );
+    assert_eq!(tripped(&c, Trip::Informational), 1);
+    assert_eq!(limit_events(&seen), 1);
+    assert_eq!(get(&c, "/").unwrap().body(), b"ok");
+    drop(c);
+    srv.finish();
+}

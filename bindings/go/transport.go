@@ -157,6 +157,7 @@ type Stats struct {
 	BytesSent, BytesReceived, ConnectionsOpened, RTTMicros       uint64
 	LimitContinuationFlood, LimitHeaderList, LimitEmptyDataFlood uint64
 	LimitAckFlood, LimitGlitchFlood, LimitResetRate              uint64
+	LimitInformationalFlood                                      uint64
 }
 
 // Stats returns the client's counters (zero after Close).
@@ -180,7 +181,7 @@ func (t *Transport) Stats() Stats {
 		LimitContinuationFlood: uint64(s.limit_continuation_flood),
 		LimitHeaderList:        uint64(s.limit_header_list), LimitEmptyDataFlood: uint64(s.limit_empty_data_flood),
 		LimitAckFlood: uint64(s.limit_ack_flood), LimitGlitchFlood: uint64(s.limit_glitch_flood),
-		LimitResetRate: uint64(s.limit_reset_rate),
+		LimitResetRate: uint64(s.limit_reset_rate), LimitInformationalFlood: uint64(s.limit_informational_flood),
 	}
 }
 

@@ -22,11 +22,13 @@ pub enum Trip {
     Glitches = 4,
     /// We reset streams faster than allowed (callers cancelling in bulk).
     Resets = 5,
+    /// Too many informational (1xx) responses before a final one.
+    Informational = 6,
 }
 
 impl Trip {
     /// Number of kinds.
-    pub const COUNT: usize = 6;
+    pub const COUNT: usize = 7;
 }
 
 /// A count over a fixed window.

@@ -508,6 +508,9 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
                 self.count_trip(Trip::HeaderList);
             }
             self.limit_event(id, f.reason, &f.error.message);
+        } else if f.reason == Reason::ENHANCE_YOUR_CALM {
+            self.count_trip(Trip::Informational);
+            self.limit_event(id, f.reason, &f.error.message);
         }
         self.closed_event(id, 0, f.reason, &f.error.message);
         let _ = self.shared.send_cmd(Command::Reset {

@@ -47,6 +47,9 @@ pub(crate) struct ResponseBuilder {
     streaming: bool,
     max_body: u64,
     max_list: usize,
+    /// Informational (1xx) heads received, and how many are allowed.
+    informational: u32,
+    max_informational: u32,
     // State of the header block being decoded.
     blk_status: Option<u16>,
     blk_regular_seen: bool,
@@ -70,11 +73,19 @@ impl ResponseBuilder {
             streaming: mode == Mode::Streaming,
             max_body,
             max_list,
+            informational: 0,
+            max_informational: 16,
             blk_status: None,
             blk_regular_seen: false,
             blk_size: 0,
             blk_error: None,
         }
+    }
+
+    /// Sets how many informational (1xx) responses may precede the final one.
+    pub(crate) fn with_max_informational(mut self, n: u32) -> ResponseBuilder {
+        self.max_informational = n;
+        self
     }
 
     /// Whether the final response head has arrived (the server has processed the request).
@@ -226,6 +237,17 @@ impl ResponseBuilder {
                     }
                     if end_stream {
                         return Err(self.malformed("informational (1xx) response with END_STREAM"));
+                    }
+                    self.informational += 1;
+                    if self.informational > self.max_informational {
+                        return Err(self.fault(
+                            Reason::ENHANCE_YOUR_CALM,
+                            ErrorKind::Protocol,
+                            format!(
+                                "more than {} informational (1xx) responses before the final one (flood defence)",
+                                self.max_informational
+                            ),
+                        ));
                     }
                     self.resp.headers.clear();
                     self.content_length = None;
@@ -400,6 +422,19 @@ mod tests {
         let r = b.take();
         assert_eq!(r.status, 204);
         assert!(r.headers.is_empty());
+    }
+
+    #[test]
+    fn informational_responses_are_capped() {
+        let mut b = builder().with_max_informational(3);
+        for _ in 0..3 {
+            assert_eq!(
+                block(&mut b, &[(":status", "103")], false).unwrap(),
+                Progress::More
+            );
+        }
+        let e = block(&mut b, &[(":status", "103")], false).unwrap_err();
+        assert_eq!(e.reason, Reason::ENHANCE_YOUR_CALM);
     }
 
     #[test]

@@ -518,7 +518,8 @@ impl<W> Core<W> {
                 self.cfg.max_response_body,
                 self.cfg.max_header_list_size as usize,
                 ex.mode,
-            ),
+            )
+            .with_max_informational(self.cfg.max_informational_responses),
             window: i64::from(initial),
             unacked: 0,
             has_body,

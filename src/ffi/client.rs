@@ -11,6 +11,7 @@ use super::{
 };
 use crate::client::Client;
 use crate::config::Config;
+use crate::conn::defence::Trip;
 use crate::exchange::{Exchange, Notify};
 
 /// An HTTP/2 client for one authority (scheme, host, port), holding 0..N connections to it.
@@ -293,8 +294,11 @@ pub struct h2_stats {
     /// Connections that stopped taking streams because callers reset streams too fast
     /// (`max_resets_per_second`).
     pub limit_reset_rate: u64,
+    /// Streams reset for too many informational (1xx) responses
+    /// (`max_informational_responses`).
+    pub limit_informational_flood: u64,
     /// Reserved for counters added later; zero.
-    pub reserved: [u64; 10],
+    pub reserved: [u64; 9],
 }
 
 /// Fills `*out` with the client's counters and state.
@@ -332,13 +336,14 @@ pub unsafe extern "C" fn h2_client_stats(
             } else {
                 rtts.iter().sum::<u64>() / rtts.len() as u64
             },
-            limit_continuation_flood: s.limits_tripped[0],
-            limit_header_list: s.limits_tripped[1],
-            limit_empty_data_flood: s.limits_tripped[2],
-            limit_ack_flood: s.limits_tripped[3],
-            limit_glitch_flood: s.limits_tripped[4],
-            limit_reset_rate: s.limits_tripped[5],
-            reserved: [0; 10],
+            limit_continuation_flood: s.limits_tripped[Trip::Continuation as usize],
+            limit_header_list: s.limits_tripped[Trip::HeaderList as usize],
+            limit_empty_data_flood: s.limits_tripped[Trip::EmptyData as usize],
+            limit_ack_flood: s.limits_tripped[Trip::Acks as usize],
+            limit_glitch_flood: s.limits_tripped[Trip::Glitches as usize],
+            limit_reset_rate: s.limits_tripped[Trip::Resets as usize],
+            limit_informational_flood: s.limits_tripped[Trip::Informational as usize],
+            reserved: [0; 9],
         };
         // SAFETY: out is non-null and writable.
         unsafe { put(out, st) };

@@ -427,6 +427,26 @@ pub unsafe extern "C" fn h2_config_set_max_glitches(cfg: *mut h2_config, value: 
     }
 }
 
+/// Informational (1xx) responses a server may send before a request's final response
+/// (default 16; must be > 0). More: the stream is reset with ENHANCE_YOUR_CALM, the request
+/// fails with `H2_E_PROTOCOL`, `limit_informational_flood` counts it.
+#[no_mangle]
+pub unsafe extern "C" fn h2_config_set_max_informational_responses(
+    cfg: *mut h2_config,
+    value: u32,
+) -> h2_result {
+    // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config).
+    unsafe {
+        set(cfg, |c| {
+            Config::set_positive(
+                &mut c.max_informational_responses,
+                value,
+                "max_informational_responses",
+            )
+        })
+    }
+}
+
 /// Stream resets we send per connection per second before the connection stops taking new
 /// streams (default 200; must be > 0), so that callers cancelling in bulk cannot make this
 /// client a rapid-reset source (CVE-2023-44487).
