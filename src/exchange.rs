@@ -354,6 +354,14 @@ impl Exchange {
         } else if err.processed == Processed::Maybe && loc.is_none() {
             // Never written to any connection: the server cannot have seen it.
             err.processed = Processed::No;
+            if err.kind == ErrorKind::Timeout {
+                // Say why it waited, not only that it did.
+                err.message = format!(
+                    "{} while waiting for a stream: every connection was at its concurrent-stream limit (the server's SETTINGS_MAX_CONCURRENT_STREAMS; 0 while it allows none) or still being established; the request was not sent",
+                    err.message
+                )
+                .into();
+            }
         }
         if !self.complete(Err(err)) {
             return;

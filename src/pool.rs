@@ -101,7 +101,24 @@ struct PoolState {
     /// MAX_CONCURRENT_STREAMS the latest connection announced (100 before any).
     announced_limit: u32,
     closed: bool,
+    /// Dials held back while the server allows no streams (see `NoStreams`).
+    no_streams: Option<NoStreams>,
+    /// A timer task will run `maybe_dial` again.
+    timer_armed: bool,
 }
+
+/// While every connection allows no streams (SETTINGS_MAX_CONCURRENT_STREAMS = 0, legal and
+/// usually temporary), each new connection would say the same: one more dial is tried at
+/// once, later ones back off (doubling from `NO_STREAMS_FIRST_BACKOFF`, capped), and waiting
+/// requests fail after the connect timeout, as if no connection could be made.
+struct NoStreams {
+    since: Instant,
+    dials: u32,
+    next_dial: Instant,
+}
+
+const NO_STREAMS_FIRST_BACKOFF: Duration = Duration::from_millis(100);
+const NO_STREAMS_MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// The pool of one client.
 pub struct PoolInner {
@@ -144,6 +161,8 @@ impl PoolInner {
                 waiting: VecDeque::new(),
                 announced_limit: 100,
                 closed: false,
+                no_streams: None,
+                timer_armed: false,
             }),
             waiting_len: AtomicUsize::new(0),
             counters: Arc::new(PoolCounters::default()),
@@ -236,6 +255,8 @@ impl PoolInner {
             p.finish(Err(err));
             return;
         }
+        // Not on a stream any more (a timeout now must not blame the old one).
+        ex.clear_location();
         let attempt = ex.add_retry();
         ex.detach_upload();
         self.counters.retries.fetch_add(1, Ordering::Relaxed);
@@ -312,6 +333,40 @@ impl PoolInner {
         if st.dialing || st.closed || st.waiting.is_empty() {
             return;
         }
+        let mut usable = st.conns.iter().filter(|c| c.is_usable()).peekable();
+        let no_streams = usable.peek().is_some() && usable.all(|c| c.stream_limit() == 0);
+        if !no_streams {
+            st.no_streams = None;
+        } else {
+            let now = Instant::now();
+            let ns = st.no_streams.get_or_insert(NoStreams {
+                since: now,
+                dials: 0,
+                next_dial: now,
+            });
+            let give_up = ns.since + self.cfg.connect_timeout;
+            if now >= give_up {
+                let failed: Vec<_> = st.waiting.drain(..).collect();
+                self.waiting_len.store(0, Ordering::Release);
+                let err = self.no_streams_error();
+                for p in failed {
+                    p.finish(Err(err.clone()));
+                }
+                return;
+            }
+            let next_dial = ns.next_dial;
+            if now < next_dial || st.conns.len() >= self.cfg.max_connections as usize {
+                self.arm_timer(st, next_dial.max(now).min(give_up));
+                return;
+            }
+            let backoff = NO_STREAMS_FIRST_BACKOFF
+                .saturating_mul(1 << ns.dials.min(10))
+                .min(NO_STREAMS_MAX_BACKOFF);
+            ns.dials += 1;
+            ns.next_dial = now + backoff;
+            let wake = ns.next_dial.min(give_up);
+            self.arm_timer(st, wake);
+        }
         if st.conns.len() >= self.cfg.max_connections as usize {
             return;
         }
@@ -326,6 +381,38 @@ impl PoolInner {
                 p.finish(Err(e.clone()));
             }
         }
+    }
+
+    /// Runs `maybe_dial` again at `at` (one timer at a time; it re-arms itself as needed).
+    fn arm_timer(self: &Arc<Self>, st: &mut PoolState, at: Instant) {
+        if st.timer_armed {
+            return;
+        }
+        st.timer_armed = true;
+        let pool = Arc::downgrade(self);
+        let spawned = runtime::spawn(async move {
+            tokio::time::sleep_until(at.into()).await;
+            if let Some(pool) = pool.upgrade() {
+                pool.lock().timer_armed = false;
+                pool.drain();
+            }
+        });
+        if spawned.is_err() {
+            st.timer_armed = false;
+        }
+    }
+
+    fn no_streams_error(&self) -> Error {
+        Error::new(
+            ErrorKind::Refused,
+            format!(
+                "the server allows no streams: every connection to {} announced SETTINGS_MAX_CONCURRENT_STREAMS = 0 for {} ms (the connect timeout); the request was not sent",
+                self.authority,
+                self.cfg.connect_timeout.as_millis()
+            ),
+        )
+        .with_origin(Origin::Remote)
+        .with_processed(Processed::No)
     }
 
     async fn dial(self: Arc<Self>, assumed_limit: u32) {

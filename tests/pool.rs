@@ -176,3 +176,90 @@ fn write_stall_fails_the_connection() {
     drop(c);
     srv.finish();
 }
+
+/// Every connection answers SETTINGS_MAX_CONCURRENT_STREAMS = 0 and refuses what it got
+/// before: the pool does not storm (153 dials in 8 s before), and the waiting request fails
+/// after the connect timeout saying that the server allows no streams.
+#[test]
+fn zero_stream_limit_does_not_storm_and_fails_clearly() {
+    let srv = RawServer::start(|_, mut c| {
+        c.handshake(&[(3, 0)]);
+        while let Some(f) = c.wait_frame(|f| f.kind == HEADERS || f.kind == GOAWAY) {
+            if f.kind == GOAWAY {
+                break;
+            }
+            c.rst(f.stream_id, 7); // REFUSED_STREAM
+        }
+    });
+    let c = client_with(&srv.url(), |c| {
+        c.set_connect_timeout_ms(1500).unwrap();
+    });
+    let t0 = Instant::now();
+    let e = get(&c, "/").unwrap_err();
+    let took = t0.elapsed();
+    assert_eq!(e.kind, ErrorKind::Refused, "{}", e.message);
+    assert_eq!(e.processed, Processed::No);
+    assert!(e.message.contains("allows no streams"), "{}", e.message);
+    assert!(took < Duration::from_secs(4), "{took:?}");
+    // The first connection, one more at once, then 100, 200, 400, 800 ms of backoff.
+    let dials = srv.accepted();
+    assert!((2..=7).contains(&dials), "{dials} connections in {took:?}");
+    drop(c);
+    srv.finish();
+}
+
+/// With a request timeout shorter than that, the timeout says why the request waited.
+#[test]
+fn zero_stream_limit_timeout_names_the_cause() {
+    let srv = RawServer::start(|_, mut c| {
+        c.handshake(&[(3, 0)]);
+        while let Some(f) = c.wait_frame(|f| f.kind == HEADERS || f.kind == GOAWAY) {
+            if f.kind == GOAWAY {
+                break;
+            }
+            c.rst(f.stream_id, 7);
+        }
+    });
+    let c = client_with(&srv.url(), |c| c.set_request_timeout_ms(500));
+    let e = get(&c, "/").unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Timeout, "{}", e.message);
+    assert!(
+        e.message.contains("SETTINGS_MAX_CONCURRENT_STREAMS"),
+        "{}",
+        e.message
+    );
+    assert_eq!(e.processed, Processed::No);
+    assert!(srv.accepted() <= 5, "{} connections", srv.accepted());
+    drop(c);
+    srv.finish();
+}
+
+/// A later SETTINGS that raises the limit starts the waiting request at once.
+#[test]
+fn raised_stream_limit_starts_waiting_requests() {
+    let srv = RawServer::start(|idx, mut c| {
+        c.handshake(&[(3, 0)]);
+        if idx > 0 {
+            // Extra dials while the first connection allows nothing: stay silent.
+            c.expect_eof(Duration::from_secs(10));
+            return;
+        }
+        let early = c.next_headers().unwrap();
+        c.rst(early.stream_id, 7);
+        std::thread::sleep(Duration::from_millis(300));
+        c.settings(&[(3, 100)]);
+        let r = c.next_request().unwrap();
+        c.respond(r.stream_id, 200, b"now");
+        c.expect_eof(Duration::from_secs(10));
+    });
+    let c = client_with(&srv.url(), |c| c.set_request_timeout_ms(5000));
+    let t0 = Instant::now();
+    assert_eq!(get(&c, "/").unwrap().body(), b"now");
+    assert!(
+        t0.elapsed() < Duration::from_millis(1000),
+        "{:?}",
+        t0.elapsed()
+    );
+    drop(c);
+    srv.finish();
+}
