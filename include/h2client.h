@@ -494,7 +494,12 @@ h2_result h2_call_write(struct h2_call *c, const uint8_t *data, size_t len);
 
 /**
  * Adds a trailer to send after the request body (before `h2_call_finish`). Names and values
- * are checked as for `h2_request_add_header`.
+ * are checked as for `h2_request_add_header` (no pseudo-headers, no control characters but
+ * HTAB in values). Fields that frame, route or authenticate the message are refused too
+ * (RFC 9110 §6.5.1): content-length, transfer-encoding, host, te, trailer, content-type,
+ * content-encoding, content-range, authorization, proxy-authorization, cache-control,
+ * expect, max-forwards, pragma, range, set-cookie, cookie. A refused trailer returns
+ * H2_E_INVALID_ARGUMENT and is not added; the call goes on.
  */
 h2_result h2_call_add_trailer(struct h2_call *c, const char *name, const char *value);
 
@@ -954,26 +959,34 @@ size_t h2_queue_poll(struct h2_queue *q, struct h2_completion *out, size_t max, 
 
 /**
  * A new request for `path` (origin form, e.g. "/index.html?q=1"; or "*") with `method`
- * (e.g. "GET"). `:scheme` and `:authority` come from the client. Returns NULL (and records
- * H2_E_INVALID_ARGUMENT) if either is NULL or invalid: the method must be a token, the path
- * must start with '/' and contain no spaces or control characters (percent-encode them).
+ * (e.g. "GET"). `:scheme` and `:authority` come from the client. A fragment ("#..." and
+ * what follows) is removed from the path, as curl and Go do with URLs: it is never sent.
+ * Returns NULL (and records H2_E_INVALID_ARGUMENT) if either is NULL or invalid: the method
+ * must be a token and not CONNECT (RFC 9113 §8.5 CONNECT is not supported), the path must
+ * start with '/' and contain no spaces or control characters (percent-encode them). Records
+ * H2_E_HEADERS_TOO_LARGE if method and path alone exceed the 1 MiB header list limit.
  */
 struct h2_request *h2_request_new(const char *method, const char *path);
 
 /**
  * Adds a header. The name is lowercased; it must be a token (RFC 9110) and not a
- * pseudo-header. The value must not contain CR, LF or NUL, nor start or end with a space or
- * tab. Connection-specific headers (connection, keep-alive, proxy-connection,
- * transfer-encoding, upgrade) are refused, `te` is accepted only as "trailers", and `host`
- * sets `:authority`. Returns H2_E_INVALID_ARGUMENT for any of these (the request is
- * unchanged), H2_E_HEADERS_TOO_LARGE if the header list would exceed 1 MiB.
+ * pseudo-header. The value must not contain control characters other than HTAB (0x00-0x08,
+ * 0x0a-0x1f, 0x7f), nor start or end with a space or tab. Connection-specific headers
+ * (connection, keep-alive, proxy-connection, transfer-encoding, upgrade) are refused, `te` is
+ * accepted only as "trailers". `content-length` must be decimal digits only and be given
+ * once (even with the same value). `host` sets `:authority`, is given once, and must be
+ * `host[:port]`: a reg-name (letters, digits, "-._~!$&'()*+,;=", %XX) or an IP literal in
+ * brackets, without userinfo ("user@"). Returns H2_E_INVALID_ARGUMENT for any of these (the
+ * request is unchanged), H2_E_HEADERS_TOO_LARGE if the header list would exceed 1 MiB
+ * (RFC 7541 size, 32 bytes per field; method, path and `host` count).
  */
 h2_result h2_request_add_header(struct h2_request *req, const char *name, const char *value);
 
 /**
  * Sets the body to a copy of `len` bytes at `data` (`data` may be NULL when `len` is 0,
  * which removes the body). A `content-length` header is added when the request is sent
- * unless one was set.
+ * unless one was set; one that was set must equal `len`, or sending the request fails with
+ * H2_E_INVALID_ARGUMENT before anything is sent.
  */
 h2_result h2_request_set_body(struct h2_request *req, const uint8_t *data, size_t len);
 

@@ -9,7 +9,7 @@ use super::{
 };
 use crate::client::Call;
 use crate::headers::HeaderList;
-use crate::request::check_field;
+use crate::request::check_trailer;
 
 /// A request/response exchange in flight, from `h2_client_start`, `h2_client_submit` or
 /// `h2_client_submit_cb`. Free it with `h2_call_free` (which cancels it if it has not ended).
@@ -70,7 +70,12 @@ pub unsafe extern "C" fn h2_call_write(c: *mut h2_call, data: *const u8, len: us
 }
 
 /// Adds a trailer to send after the request body (before `h2_call_finish`). Names and values
-/// are checked as for `h2_request_add_header`.
+/// are checked as for `h2_request_add_header` (no pseudo-headers, no control characters but
+/// HTAB in values). Fields that frame, route or authenticate the message are refused too
+/// (RFC 9110 §6.5.1): content-length, transfer-encoding, host, te, trailer, content-type,
+/// content-encoding, content-range, authorization, proxy-authorization, cache-control,
+/// expect, max-forwards, pragma, range, set-cookie, cookie. A refused trailer returns
+/// H2_E_INVALID_ARGUMENT and is not added; the call goes on.
 #[no_mangle]
 pub unsafe extern "C" fn h2_call_add_trailer(
     c: *mut h2_call,
@@ -92,7 +97,7 @@ pub unsafe extern "C" fn h2_call_add_trailer(
             (Ok(n), Ok(v)) => (n, v),
             (Err(e), _) | (_, Err(e)) => return e,
         };
-        match check_field(n, v) {
+        match check_trailer(n, v) {
             Ok(lower) => {
                 let mut t = c.trailers.lock().unwrap_or_else(|e| e.into_inner());
                 t.get_or_insert_with(HeaderList::new).push(&lower, v);
