@@ -488,7 +488,10 @@ extern "C" {
  * Writes `len` bytes of request body (copied once). Blocks while the call's upload queue is
  * full, i.e. while the server's flow-control window is closed: a body of any size streams
  * through in bounded memory. Only for requests marked with `h2_request_set_streaming_body`.
- * Fails with the call's error if it has ended (reset, cancelled, timed out).
+ * Fails with the call's error if it has ended (reset, cancelled, timed out). If the request
+ * has a `content-length` header, a write that would take the body past it is refused whole
+ * with H2_E_INVALID_ARGUMENT and fails the call: the stream, if started, is reset with
+ * RST_STREAM(CANCEL), so the server never sees more body than was declared.
  */
 h2_result h2_call_write(struct h2_call *c, const uint8_t *data, size_t len);
 
@@ -505,7 +508,9 @@ h2_result h2_call_add_trailer(struct h2_call *c, const char *name, const char *v
 
 /**
  * Ends the request body (END_STREAM), sending the trailers added with
- * `h2_call_add_trailer` if any. Does not block.
+ * `h2_call_add_trailer` if any. Does not block. If the request has a `content-length` header
+ * and fewer bytes were written, the body is not ended: H2_E_INVALID_ARGUMENT, the call
+ * fails and its stream, if started, is reset with RST_STREAM(CANCEL).
  */
 h2_result h2_call_finish(struct h2_call *c);
 
@@ -1007,7 +1012,8 @@ void h2_request_free(struct h2_request *req);
  * and the caller writes the body with `h2_call_write` and ends it with `h2_call_finish`
  * (`streaming` false undoes it). Such a request cannot be sent with `h2_client_do`, and
  * since a streamed body cannot be replayed, it is not retried once part of it went out: a
- * refusal then fails with processed = H2_PROCESSED_NO.
+ * refusal then fails with processed = H2_PROCESSED_NO. With a `content-length` header, the
+ * body written must be exactly that long (see `h2_call_write` and `h2_call_finish`).
  */
 h2_result h2_request_set_streaming_body(struct h2_request *req, bool streaming);
 

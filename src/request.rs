@@ -337,6 +337,16 @@ pub(crate) fn check_trailer(name: &[u8], value: &[u8]) -> Result<Vec<u8>> {
     Ok(lower)
 }
 
+/// Checks every field of a trailer list, returning it with lowercased names.
+pub(crate) fn check_trailers(list: &HeaderList) -> Result<HeaderList> {
+    let mut out = HeaderList::new();
+    for (n, v) in list.iter() {
+        let lower = check_trailer(n, v)?;
+        out.push(&lower, v);
+    }
+    Ok(out)
+}
+
 /// RFC 7541 §4.1 size of one field.
 fn field_size(name_len: usize, value_len: usize) -> usize {
     name_len + value_len + 32
@@ -649,6 +659,11 @@ mod tests {
         }
         invalid_naming(check_trailer(b"x-sum", b"a").map(drop), "x-sum");
         assert_eq!(check_trailer(b"X-Sum", b"42").unwrap(), b"x-sum");
+        let mut list = HeaderList::new();
+        list.push(b"X-A", b"1");
+        assert_eq!(check_trailers(&list).unwrap().get(0).unwrap().0, b"x-a");
+        list.push(b"content-length", b"1");
+        assert!(check_trailers(&list).is_err());
     }
 
     #[test]

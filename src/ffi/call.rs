@@ -53,7 +53,10 @@ fn result(r: crate::error::Result<()>) -> h2_result {
 /// Writes `len` bytes of request body (copied once). Blocks while the call's upload queue is
 /// full, i.e. while the server's flow-control window is closed: a body of any size streams
 /// through in bounded memory. Only for requests marked with `h2_request_set_streaming_body`.
-/// Fails with the call's error if it has ended (reset, cancelled, timed out).
+/// Fails with the call's error if it has ended (reset, cancelled, timed out). If the request
+/// has a `content-length` header, a write that would take the body past it is refused whole
+/// with H2_E_INVALID_ARGUMENT and fails the call: the stream, if started, is reset with
+/// RST_STREAM(CANCEL), so the server never sees more body than was declared.
 #[no_mangle]
 pub unsafe extern "C" fn h2_call_write(c: *mut h2_call, data: *const u8, len: usize) -> h2_result {
     guard(|| {
@@ -109,7 +112,9 @@ pub unsafe extern "C" fn h2_call_add_trailer(
 }
 
 /// Ends the request body (END_STREAM), sending the trailers added with
-/// `h2_call_add_trailer` if any. Does not block.
+/// `h2_call_add_trailer` if any. Does not block. If the request has a `content-length` header
+/// and fewer bytes were written, the body is not ended: H2_E_INVALID_ARGUMENT, the call
+/// fails and its stream, if started, is reset with RST_STREAM(CANCEL).
 #[no_mangle]
 pub unsafe extern "C" fn h2_call_finish(c: *mut h2_call) -> h2_result {
     guard(|| {

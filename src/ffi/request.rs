@@ -139,7 +139,8 @@ pub unsafe extern "C" fn h2_request_free(req: *mut h2_request) {
 /// and the caller writes the body with `h2_call_write` and ends it with `h2_call_finish`
 /// (`streaming` false undoes it). Such a request cannot be sent with `h2_client_do`, and
 /// since a streamed body cannot be replayed, it is not retried once part of it went out: a
-/// refusal then fails with processed = H2_PROCESSED_NO.
+/// refusal then fails with processed = H2_PROCESSED_NO. With a `content-length` header, the
+/// body written must be exactly that long (see `h2_call_write` and `h2_call_finish`).
 #[no_mangle]
 pub unsafe extern "C" fn h2_request_set_streaming_body(
     req: *mut h2_request,
