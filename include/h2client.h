@@ -493,19 +493,29 @@ extern "C" {
  * Writes `len` bytes of request body (copied once). Blocks while the call's upload queue is
  * full, i.e. while the server's flow-control window is closed: a body of any size streams
  * through in bounded memory. Only for requests marked with `h2_request_set_streaming_body`.
- * Fails with the call's error if it has ended (reset, cancelled, timed out).
+ * Fails with the call's error if it has ended (reset, cancelled, timed out). If the request
+ * has a `content-length` header, a write that would take the body past it is refused whole
+ * with H2_E_INVALID_ARGUMENT and fails the call: the stream, if started, is reset with
+ * RST_STREAM(CANCEL), so the server never sees more body than was declared.
  */
 h2_result h2_call_write(struct h2_call *c, const uint8_t *data, size_t len);
 
 /**
  * Adds a trailer to send after the request body (before `h2_call_finish`). Names and values
- * are checked as for `h2_request_add_header`.
+ * are checked as for `h2_request_add_header` (no pseudo-headers, no control characters but
+ * HTAB in values). Fields that frame, route or authenticate the message are refused too
+ * (RFC 9110 §6.5.1): content-length, transfer-encoding, host, te, trailer, content-type,
+ * content-encoding, content-range, authorization, proxy-authorization, cache-control,
+ * expect, max-forwards, pragma, range, set-cookie, cookie. A refused trailer returns
+ * H2_E_INVALID_ARGUMENT and is not added; the call goes on.
  */
 h2_result h2_call_add_trailer(struct h2_call *c, const char *name, const char *value);
 
 /**
  * Ends the request body (END_STREAM), sending the trailers added with
- * `h2_call_add_trailer` if any. Does not block.
+ * `h2_call_add_trailer` if any. Does not block. If the request has a `content-length` header
+ * and fewer bytes were written, the body is not ended: H2_E_INVALID_ARGUMENT, the call
+ * fails and its stream, if started, is reset with RST_STREAM(CANCEL).
  */
 h2_result h2_call_finish(struct h2_call *c);
 
@@ -966,26 +976,34 @@ size_t h2_queue_poll(struct h2_queue *q, struct h2_completion *out, size_t max, 
 
 /**
  * A new request for `path` (origin form, e.g. "/index.html?q=1"; or "*") with `method`
- * (e.g. "GET"). `:scheme` and `:authority` come from the client. Returns NULL (and records
- * H2_E_INVALID_ARGUMENT) if either is NULL or invalid: the method must be a token, the path
- * must start with '/' and contain no spaces or control characters (percent-encode them).
+ * (e.g. "GET"). `:scheme` and `:authority` come from the client. A fragment ("#..." and
+ * what follows) is removed from the path, as curl and Go do with URLs: it is never sent.
+ * Returns NULL (and records H2_E_INVALID_ARGUMENT) if either is NULL or invalid: the method
+ * must be a token and not CONNECT (RFC 9113 §8.5 CONNECT is not supported), the path must
+ * start with '/' and contain no spaces or control characters (percent-encode them). Records
+ * H2_E_HEADERS_TOO_LARGE if method and path alone exceed the 1 MiB header list limit.
  */
 struct h2_request *h2_request_new(const char *method, const char *path);
 
 /**
  * Adds a header. The name is lowercased; it must be a token (RFC 9110) and not a
- * pseudo-header. The value must not contain CR, LF or NUL, nor start or end with a space or
- * tab. Connection-specific headers (connection, keep-alive, proxy-connection,
- * transfer-encoding, upgrade) are refused, `te` is accepted only as "trailers", and `host`
- * sets `:authority`. Returns H2_E_INVALID_ARGUMENT for any of these (the request is
- * unchanged), H2_E_HEADERS_TOO_LARGE if the header list would exceed 1 MiB.
+ * pseudo-header. The value must not contain control characters other than HTAB (0x00-0x08,
+ * 0x0a-0x1f, 0x7f), nor start or end with a space or tab. Connection-specific headers
+ * (connection, keep-alive, proxy-connection, transfer-encoding, upgrade) are refused, `te` is
+ * accepted only as "trailers". `content-length` must be decimal digits only and be given
+ * once (even with the same value). `host` sets `:authority`, is given once, and must be
+ * `host[:port]`: a reg-name (letters, digits, "-._~!$&'()*+,;=", %XX) or an IP literal in
+ * brackets, without userinfo ("user@"). Returns H2_E_INVALID_ARGUMENT for any of these (the
+ * request is unchanged), H2_E_HEADERS_TOO_LARGE if the header list would exceed 1 MiB
+ * (RFC 7541 size, 32 bytes per field; method, path and `host` count).
  */
 h2_result h2_request_add_header(struct h2_request *req, const char *name, const char *value);
 
 /**
  * Sets the body to a copy of `len` bytes at `data` (`data` may be NULL when `len` is 0,
  * which removes the body). A `content-length` header is added when the request is sent
- * unless one was set.
+ * unless one was set; one that was set must equal `len`, or sending the request fails with
+ * H2_E_INVALID_ARGUMENT before anything is sent.
  */
 h2_result h2_request_set_body(struct h2_request *req, const uint8_t *data, size_t len);
 
@@ -1006,7 +1024,8 @@ void h2_request_free(struct h2_request *req);
  * and the caller writes the body with `h2_call_write` and ends it with `h2_call_finish`
  * (`streaming` false undoes it). Such a request cannot be sent with `h2_client_do`, and
  * since a streamed body cannot be replayed, it is not retried once part of it went out: a
- * refusal then fails with processed = H2_PROCESSED_NO.
+ * refusal then fails with processed = H2_PROCESSED_NO. With a `content-length` header, the
+ * body written must be exactly that long (see `h2_call_write` and `h2_call_finish`).
  */
 h2_result h2_request_set_streaming_body(struct h2_request *req, bool streaming);
 

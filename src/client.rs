@@ -239,7 +239,8 @@ pub struct Call {
 
 impl Call {
     /// Writes request body bytes (copied once); blocks while the upload queue is full (flow
-    /// control). Only for requests marked with a streaming body.
+    /// control). Only for requests marked with a streaming body. A write that would exceed
+    /// the request's content-length is refused (`InvalidArgument`) and fails the call.
     pub fn write(&self, data: &[u8]) -> Result<()> {
         if !self.ex.streaming_body {
             return Err(Error::invalid(
@@ -251,7 +252,9 @@ impl Call {
         self.ex.write(data)
     }
 
-    /// Ends the request body (END_STREAM), with trailers if given.
+    /// Ends the request body (END_STREAM), with trailers if given. Trailers that are invalid
+    /// or frame, route or authenticate the message are refused (`InvalidArgument`, the body
+    /// stays open); a body short of the request's content-length fails the call.
     pub fn finish(&self, trailers: Option<HeaderList>) -> Result<()> {
         if !self.ex.streaming_body {
             return Err(Error::invalid(

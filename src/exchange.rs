@@ -27,7 +27,7 @@ use bytes::{Bytes, BytesMut};
 use crate::conn::ConnShared;
 use crate::error::{Error, ErrorKind, Processed, Result};
 use crate::headers::HeaderList;
-use crate::request::Request;
+use crate::request::{check_trailers, Request};
 use crate::response::Response;
 
 /// Most request-body bytes queued by `write` and not yet taken by the writer; `write` blocks
@@ -82,6 +82,8 @@ struct Outgoing {
     attached: bool,
     /// Bytes the writer has taken.
     taken: u64,
+    /// Bytes the caller has written (checked against the request's content-length).
+    written: u64,
 }
 
 struct State {
@@ -644,8 +646,27 @@ impl Exchange {
     // ---- Request body (caller) -------------------------------------------------------------
 
     /// Queues body bytes (copied once), blocking while the queue is full. Fails if the call
-    /// has ended or the body was finished.
-    pub(crate) fn write(&self, mut data: &[u8]) -> Result<()> {
+    /// has ended or the body was finished. A write that would take the body past the
+    /// request's content-length is refused whole and fails the call (the stream is reset),
+    /// so the server never sees more body than was declared.
+    pub(crate) fn write(self: &Arc<Self>, mut data: &[u8]) -> Result<()> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        {
+            let st = lock(&self.state);
+            self.check_open(&st)?;
+            if let Some(cl) = self.req.content_length {
+                let written = st.outgoing.written;
+                if written.saturating_add(data.len() as u64) > cl {
+                    drop(st);
+                    return Err(self.fail_upload(format!(
+                        "request body longer than its content-length {cl}: {written} bytes written, {} more refused",
+                        data.len()
+                    )));
+                }
+            }
+        }
         while !data.is_empty() {
             let st = lock(&self.state);
             let mut st = match self.wait_until(st, None, |s| {
@@ -654,20 +675,13 @@ impl Exchange {
                 Waited::Ready(st) => st,
                 Waited::TimedOut => unreachable!("no deadline"),
             };
-            if let Some(e) = &st.error {
-                return Err(e.clone());
-            }
-            if st.outgoing.finished {
-                return Err(Error::invalid("the request body was already finished"));
-            }
-            if self.is_done() {
-                return Err(Error::invalid("the call has already ended"));
-            }
+            self.check_open(&st)?;
             let room = UPLOAD_QUEUE_LIMIT - st.outgoing.queued;
             let k = data.len().min(room);
             let out = &mut st.outgoing;
             out.tail.extend_from_slice(&data[..k]);
             out.queued += k;
+            out.written += k as u64;
             while out.tail.len() >= UPLOAD_CHUNK {
                 let c = out.tail.split_to(UPLOAD_CHUNK).freeze();
                 out.chunks.push_back(c);
@@ -682,8 +696,35 @@ impl Exchange {
         Ok(())
     }
 
-    /// Ends the request body, with optional trailers.
-    pub(crate) fn finish_body(&self, trailers: Option<HeaderList>) -> Result<()> {
+    /// Whether the caller may still add to the request body.
+    fn check_open(&self, st: &State) -> Result<()> {
+        if let Some(e) = &st.error {
+            return Err(e.clone());
+        }
+        if st.outgoing.finished {
+            return Err(Error::invalid("the request body was already finished"));
+        }
+        if self.is_done() {
+            return Err(Error::invalid("the call has already ended"));
+        }
+        Ok(())
+    }
+
+    /// Fails the call because its streamed body breaks the request's content-length: the
+    /// stream, if started, is reset before END_STREAM, so the server cannot take the body
+    /// for a complete one. Returns the error for the caller's write or finish.
+    fn fail_upload(self: &Arc<Self>, msg: String) -> Error {
+        self.abort(Error::invalid(msg.clone()).with_processed(Processed::Maybe));
+        // The call's error carries `processed` as `abort` settled it; a response that
+        // completed the call just before leaves none.
+        self.error().unwrap_or_else(|| Error::invalid(msg))
+    }
+
+    /// Ends the request body, with optional trailers (checked as `check_trailer` does; a
+    /// refused list leaves the body open). A body short of the request's content-length
+    /// fails the call (the stream is reset) instead of ending.
+    pub(crate) fn finish_body(self: &Arc<Self>, trailers: Option<HeaderList>) -> Result<()> {
+        let trailers = trailers.as_ref().map(check_trailers).transpose()?;
         let attached = {
             let mut st = lock(&self.state);
             if let Some(e) = &st.error {
@@ -691,6 +732,15 @@ impl Exchange {
             }
             if st.outgoing.finished {
                 return Err(Error::invalid("the request body was already finished"));
+            }
+            if let Some(cl) = self.req.content_length {
+                let written = st.outgoing.written;
+                if written != cl {
+                    drop(st);
+                    return Err(self.fail_upload(format!(
+                        "request body ended after {written} bytes, short of its content-length {cl}"
+                    )));
+                }
             }
             st.outgoing.finished = true;
             st.outgoing.trailers = trailers;
@@ -983,5 +1033,72 @@ mod tests {
         let t = e.take_upload(100);
         assert_eq!(t.chunks.concat(), b"ef");
         assert!(t.end);
+    }
+
+    fn upload_with_content_length(cl: &str) -> Arc<Exchange> {
+        let mut r = Request::new("POST", "/").unwrap();
+        r.add_header(b"content-length", cl.as_bytes()).unwrap();
+        r.streaming_body = true;
+        Exchange::with(
+            Arc::new(r),
+            Mode::Streaming,
+            Deadlines::default(),
+            None,
+            None,
+        )
+    }
+
+    #[test]
+    fn upload_past_content_length_fails_the_call() {
+        let e = upload_with_content_length("5");
+        e.write(b"abc").unwrap();
+        let err = e.write(b"def").unwrap_err();
+        assert_eq!(err.kind, ErrorKind::InvalidArgument);
+        assert!(err.message.contains("content-length 5"), "{}", err.message);
+        assert!(e.is_done());
+        assert_eq!(e.error().unwrap().kind, ErrorKind::InvalidArgument);
+        // Nothing of the refused write was queued.
+        assert_eq!(e.take_upload(100).chunks.concat(), b"abc");
+        assert!(e.finish_body(None).is_err());
+    }
+
+    #[test]
+    fn upload_short_of_content_length_fails_the_call() {
+        let e = upload_with_content_length("5");
+        e.write(b"abc").unwrap();
+        let err = e.finish_body(None).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::InvalidArgument);
+        assert!(err.message.contains("content-length 5"), "{}", err.message);
+        assert!(e.is_done());
+        let t = e.take_upload(100);
+        assert!(!t.end, "a short body is never ended");
+    }
+
+    #[test]
+    fn upload_of_exactly_content_length_ends() {
+        let e = upload_with_content_length("6");
+        e.write(b"abc").unwrap();
+        e.write(b"def").unwrap();
+        e.finish_body(None).unwrap();
+        assert!(!e.is_done());
+        let t = e.take_upload(100);
+        assert_eq!(t.chunks.concat(), b"abcdef");
+        assert!(t.end);
+    }
+
+    #[test]
+    fn finish_refuses_forbidden_trailers_and_stays_open() {
+        let e = upload_with_content_length("0");
+        let mut t = HeaderList::new();
+        t.push(b"content-length", b"10");
+        let err = e.finish_body(Some(t)).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::InvalidArgument);
+        assert!(err.message.contains("content-length"), "{}", err.message);
+        let mut t = HeaderList::new();
+        t.push(b"X-Sum", b"1");
+        e.finish_body(Some(t)).unwrap();
+        let up = e.take_upload(100);
+        assert!(up.end);
+        assert_eq!(up.trailers.unwrap().get(0).unwrap().0, b"x-sum");
     }
 }

@@ -9,7 +9,7 @@ use super::{
 };
 use crate::client::Call;
 use crate::headers::HeaderList;
-use crate::request::check_field;
+use crate::request::check_trailer;
 
 /// A request/response exchange in flight, from `h2_client_start`, `h2_client_submit` or
 /// `h2_client_submit_cb`. Free it with `h2_call_free` (which cancels it if it has not ended).
@@ -53,7 +53,10 @@ fn result(r: crate::error::Result<()>) -> h2_result {
 /// Writes `len` bytes of request body (copied once). Blocks while the call's upload queue is
 /// full, i.e. while the server's flow-control window is closed: a body of any size streams
 /// through in bounded memory. Only for requests marked with `h2_request_set_streaming_body`.
-/// Fails with the call's error if it has ended (reset, cancelled, timed out).
+/// Fails with the call's error if it has ended (reset, cancelled, timed out). If the request
+/// has a `content-length` header, a write that would take the body past it is refused whole
+/// with H2_E_INVALID_ARGUMENT and fails the call: the stream, if started, is reset with
+/// RST_STREAM(CANCEL), so the server never sees more body than was declared.
 #[no_mangle]
 pub unsafe extern "C" fn h2_call_write(c: *mut h2_call, data: *const u8, len: usize) -> h2_result {
     guard(|| {
@@ -70,7 +73,12 @@ pub unsafe extern "C" fn h2_call_write(c: *mut h2_call, data: *const u8, len: us
 }
 
 /// Adds a trailer to send after the request body (before `h2_call_finish`). Names and values
-/// are checked as for `h2_request_add_header`.
+/// are checked as for `h2_request_add_header` (no pseudo-headers, no control characters but
+/// HTAB in values). Fields that frame, route or authenticate the message are refused too
+/// (RFC 9110 §6.5.1): content-length, transfer-encoding, host, te, trailer, content-type,
+/// content-encoding, content-range, authorization, proxy-authorization, cache-control,
+/// expect, max-forwards, pragma, range, set-cookie, cookie. A refused trailer returns
+/// H2_E_INVALID_ARGUMENT and is not added; the call goes on.
 #[no_mangle]
 pub unsafe extern "C" fn h2_call_add_trailer(
     c: *mut h2_call,
@@ -92,7 +100,7 @@ pub unsafe extern "C" fn h2_call_add_trailer(
             (Ok(n), Ok(v)) => (n, v),
             (Err(e), _) | (_, Err(e)) => return e,
         };
-        match check_field(n, v) {
+        match check_trailer(n, v) {
             Ok(lower) => {
                 let mut t = c.trailers.lock().unwrap_or_else(|e| e.into_inner());
                 t.get_or_insert_with(HeaderList::new).push(&lower, v);
@@ -104,7 +112,9 @@ pub unsafe extern "C" fn h2_call_add_trailer(
 }
 
 /// Ends the request body (END_STREAM), sending the trailers added with
-/// `h2_call_add_trailer` if any. Does not block.
+/// `h2_call_add_trailer` if any. Does not block. If the request has a `content-length` header
+/// and fewer bytes were written, the body is not ended: H2_E_INVALID_ARGUMENT, the call
+/// fails and its stream, if started, is reset with RST_STREAM(CANCEL).
 #[no_mangle]
 pub unsafe extern "C" fn h2_call_finish(c: *mut h2_call) -> h2_result {
     guard(|| {

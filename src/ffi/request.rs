@@ -18,9 +18,12 @@ pub struct h2_request {
 }
 
 /// A new request for `path` (origin form, e.g. "/index.html?q=1"; or "*") with `method`
-/// (e.g. "GET"). `:scheme` and `:authority` come from the client. Returns NULL (and records
-/// H2_E_INVALID_ARGUMENT) if either is NULL or invalid: the method must be a token, the path
-/// must start with '/' and contain no spaces or control characters (percent-encode them).
+/// (e.g. "GET"). `:scheme` and `:authority` come from the client. A fragment ("#..." and
+/// what follows) is removed from the path, as curl and Go do with URLs: it is never sent.
+/// Returns NULL (and records H2_E_INVALID_ARGUMENT) if either is NULL or invalid: the method
+/// must be a token and not CONNECT (RFC 9113 §8.5 CONNECT is not supported), the path must
+/// start with '/' and contain no spaces or control characters (percent-encode them). Records
+/// H2_E_HEADERS_TOO_LARGE if method and path alone exceed the 1 MiB header list limit.
 #[no_mangle]
 pub unsafe extern "C" fn h2_request_new(
     method: *const c_char,
@@ -54,11 +57,15 @@ unsafe fn with_req(req: *mut h2_request, f: impl FnOnce(&mut Request) -> h2_resu
 }
 
 /// Adds a header. The name is lowercased; it must be a token (RFC 9110) and not a
-/// pseudo-header. The value must not contain CR, LF or NUL, nor start or end with a space or
-/// tab. Connection-specific headers (connection, keep-alive, proxy-connection,
-/// transfer-encoding, upgrade) are refused, `te` is accepted only as "trailers", and `host`
-/// sets `:authority`. Returns H2_E_INVALID_ARGUMENT for any of these (the request is
-/// unchanged), H2_E_HEADERS_TOO_LARGE if the header list would exceed 1 MiB.
+/// pseudo-header. The value must not contain control characters other than HTAB (0x00-0x08,
+/// 0x0a-0x1f, 0x7f), nor start or end with a space or tab. Connection-specific headers
+/// (connection, keep-alive, proxy-connection, transfer-encoding, upgrade) are refused, `te` is
+/// accepted only as "trailers". `content-length` must be decimal digits only and be given
+/// once (even with the same value). `host` sets `:authority`, is given once, and must be
+/// `host[:port]`: a reg-name (letters, digits, "-._~!$&'()*+,;=", %XX) or an IP literal in
+/// brackets, without userinfo ("user@"). Returns H2_E_INVALID_ARGUMENT for any of these (the
+/// request is unchanged), H2_E_HEADERS_TOO_LARGE if the header list would exceed 1 MiB
+/// (RFC 7541 size, 32 bytes per field; method, path and `host` count).
 #[no_mangle]
 pub unsafe extern "C" fn h2_request_add_header(
     req: *mut h2_request,
@@ -82,7 +89,8 @@ pub unsafe extern "C" fn h2_request_add_header(
 
 /// Sets the body to a copy of `len` bytes at `data` (`data` may be NULL when `len` is 0,
 /// which removes the body). A `content-length` header is added when the request is sent
-/// unless one was set.
+/// unless one was set; one that was set must equal `len`, or sending the request fails with
+/// H2_E_INVALID_ARGUMENT before anything is sent.
 #[no_mangle]
 pub unsafe extern "C" fn h2_request_set_body(
     req: *mut h2_request,
@@ -131,7 +139,8 @@ pub unsafe extern "C" fn h2_request_free(req: *mut h2_request) {
 /// and the caller writes the body with `h2_call_write` and ends it with `h2_call_finish`
 /// (`streaming` false undoes it). Such a request cannot be sent with `h2_client_do`, and
 /// since a streamed body cannot be replayed, it is not retried once part of it went out: a
-/// refusal then fails with processed = H2_PROCESSED_NO.
+/// refusal then fails with processed = H2_PROCESSED_NO. With a `content-length` header, the
+/// body written must be exactly that long (see `h2_call_write` and `h2_call_finish`).
 #[no_mangle]
 pub unsafe extern "C" fn h2_request_set_streaming_body(
     req: *mut h2_request,
