@@ -1130,3 +1130,25 @@ fn declared_content_length_allocates_nothing() {
         srv.finish();
     }
 }
+
+/// A SETTINGS acknowledgement before the server's own SETTINGS is named as such (it was
+/// "expected SETTINGS ..., got SETTINGS").
+#[test]
+fn settings_ack_first_is_named() {
+    let srv = RawServer::start(|_, mut c| {
+        c.read_preface();
+        c.send(SETTINGS, ACK, 0, &[]);
+        let (_, code, _) = c.expect_goaway();
+        assert_eq!(code, PROTOCOL_ERROR);
+    });
+    let c = quick(&srv.url());
+    let e = get(&c, "/x").unwrap_err();
+    assert_eq!(e.reason, Some(Reason::PROTOCOL_ERROR), "{}", e.message);
+    assert!(
+        e.message
+            .contains("SETTINGS acknowledgement (ACK flag set)"),
+        "{}",
+        e.message
+    );
+    srv.finish();
+}

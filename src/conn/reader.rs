@@ -716,6 +716,8 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
                         "server answered with HTTP/1.x ('{}'): it does not speak HTTP/2 with prior knowledge",
                         lossy(self.buf[..].split(|&b| b == b'\r').next().unwrap_or_default(), 60)
                     )
+                } else if head.kind == kind::SETTINGS {
+                    "expected SETTINGS as the server's first frame, got a SETTINGS acknowledgement (ACK flag set) before the server's own SETTINGS".to_string()
                 } else {
                     format!(
                         "expected SETTINGS as the server's first frame, got {}",
