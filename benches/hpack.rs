@@ -56,7 +56,7 @@ fn main() {
     // A response stream encoded by nghttp2 (Huffman, dynamic table).
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../shared/hpack-test-case/nghttp2/story_22.json"
+        "/tests/fixtures/hpack-test-case/nghttp2/story_22.json"
     );
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let story: serde_json::Value = serde_json::from_str(&text).expect("story JSON");

@@ -1,5 +1,5 @@
 //! Known-answer tests for the HPACK codec: RFC 7541 Appendix C byte for
-//! byte, and the hpack-test-case corpus in `../shared/hpack-test-case`.
+//! byte, and the hpack-test-case corpus in `tests/fixtures/hpack-test-case`.
 
 use h2client::hpack::{Decoder, Encoder};
 use std::path::{Path, PathBuf};
@@ -368,7 +368,7 @@ fn rfc_c5_c6_responses_round_trip() {
 fn corpus_dir(folder: &str) -> PathBuf {
     let root = Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../shared/hpack-test-case"
+        "/tests/fixtures/hpack-test-case"
     ));
     let dir = root.join(folder);
     assert!(

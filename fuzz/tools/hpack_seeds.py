@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Seeds for the hpack_decode target from the hpack-test-case stories (shared/hpack-test-case).
+"""Seeds for the hpack_decode target from the hpack-test-case stories (tests/fixtures/hpack-test-case).
 
 One seed per story: its first blocks in order on one decoder, with the story's
 SETTINGS_HEADER_TABLE_SIZE changes as limit operations (see fuzz_targets/hpack_decode.rs for
