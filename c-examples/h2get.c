@@ -28,6 +28,13 @@
  * exits 130. A second Ctrl-C exits at once. (If SIGINT was ignored when h2get started, as for
  * background jobs of a non-interactive shell, it stays ignored.)
  *
+ * Errors: one line each on stderr, "h2get: URL: H2_E_NAME: message" for a failure of one URL
+ * (its request, or the URL itself: H2_E_INVALID_URL), "h2get: H2_E_NAME: message" for one
+ * that no single URL has (options, certificate files, the output): H2_E_INVALID_ARGUMENT
+ * for a bad option or value and for h2get's own files (-d @FILE, -o FILE, stdout), the
+ * library's code for what it refused (H2_E_TLS for --cacert, ...). The name is the stable
+ * part for scripts; a header that the library refuses is an option error ("-H '...': ...").
+ *
  * Exit status: 0 if every request got a response (any HTTP status), 1 if any failed, 2 for
  * usage errors (unreadable or unusable certificate files included), 130 if interrupted.
  */
@@ -86,6 +93,10 @@ static const char USAGE[] =
     "                        needs --key\n"
     "      --key FILE        https: the client certificate's private key (PEM)\n"
     "  -h, --help            print this help\n"
+    "\n"
+    "Errors go to stderr, one line each: 'h2get: URL: H2_E_NAME: message' for a URL\n"
+    "that failed (H2_E_INVALID_URL if it is malformed), 'h2get: H2_E_NAME: message'\n"
+    "otherwise (H2_E_INVALID_ARGUMENT for options, -H headers and h2get's own files).\n"
     "\n"
     "Ctrl-C cancels the requests in flight. Exit status: 0 if every request got a\n"
     "response (any HTTP status), 1 if one failed, 2 for usage errors (including unreadable\n"
@@ -151,6 +162,7 @@ struct slot {
     pthread_t uploader;
     int has_uploader;
     char *upload_error;
+    h2_result upload_rc; /* the H2_E_* name reported with upload_error */
 };
 
 static struct {
@@ -183,12 +195,30 @@ static void errorf(const char *fmt, ...) {
     va_end(ap);
 }
 
+/* A usage error: "h2get: [URL: ]H2_E_NAME: message" (URL NULL for errors no single URL
+ * has), then the --help hint. */
+static void vusage_error(const char *url, h2_result code, const char *fmt, va_list ap) {
+    if (url)
+        fprintf(stderr, "h2get: %s: %s: ", url, h2_error_name(code));
+    else
+        fprintf(stderr, "h2get: %s: ", h2_error_name(code));
+    vfprintf(stderr, fmt, ap);
+    fputs("\nTry 'h2get --help' for more information.\n", stderr);
+}
+
+/* A bad option or option value: H2_E_INVALID_ARGUMENT, tied to no URL. */
 static void usage_error(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    fputs("h2get: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputs("\nTry 'h2get --help' for more information.\n", stderr);
+    vusage_error(NULL, H2_E_INVALID_ARGUMENT, fmt, ap);
+    va_end(ap);
+}
+
+/* A usage error about one URL. */
+static void url_usage_error(const char *url, h2_result code, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vusage_error(url, code, fmt, ap);
     va_end(ap);
 }
 
@@ -787,7 +817,8 @@ static int build_request(struct slot *s) {
         h2_result rc = h2_request_add_header(s->req, opt.headers[i].name, opt.headers[i].value);
         if (rc != H2_OK) {
             char *msg = last_error_message();
-            errorf("-H '%s': %s: %s", opt.headers[i].arg, h2_error_name(rc), msg);
+            /* Every request would refuse it: an option error, not one URL's. */
+            errorf("%s: -H '%s': %s", h2_error_name(rc), opt.headers[i].arg, msg);
             free(msg);
             return 2;
         }
@@ -865,7 +896,9 @@ static void *upload(void *arg) {
         fclose(f);
     }
     if (problem) {
-        s->upload_error = problem; /* read by the main thread after joining this one */
+        /* read by the main thread after joining this one */
+        s->upload_error = problem;
+        s->upload_rc = H2_E_INVALID_ARGUMENT; /* a -d @FILE that could not be sent */
         h2_call_cancel(call);
     } else if (rc == H2_OK) {
         h2_call_finish(call); /* a failure here is the call's, reported by the reader */
@@ -925,7 +958,7 @@ static void *signal_thread(void *arg) {
             continue;
         }
         if (!*running || atomic_load(&ctl.interrupted)) {
-            static const char msg[] = "h2get: interrupted\n";
+            static const char msg[] = "h2get: H2_E_CANCELED: interrupted\n";
             pthread_mutex_lock(&err_lock); /* not in the middle of another line */
             ssize_t ignored = write(STDERR_FILENO, msg, sizeof msg - 1);
             (void)ignored;
@@ -999,6 +1032,7 @@ static void start_slot(struct slot *s) {
             s->has_uploader = 1;
         } else {
             s->upload_error = xasprintf("cannot start the upload thread: %s", strerror(e));
+            s->upload_rc = H2_E_CANCELED; /* h2get cancelled the call it could not feed */
             h2_call_cancel(s->call);
         }
     }
@@ -1097,7 +1131,7 @@ static enum outcome run_slot(FILE *out, struct slot *s) {
         verbose_end(s, total);
     end_upload(s);
     if (s->upload_error) {
-        errorf("%s: %s", s->url, s->upload_error);
+        errorf("%s: %s: %s", s->url, h2_error_name(s->upload_rc), s->upload_error);
         return FAILED;
     }
     return DONE;
@@ -1107,7 +1141,7 @@ failed:
     s->error = last_error_message();
     end_upload(s);
     if (s->upload_error) {
-        errorf("%s: %s", s->url, s->upload_error);
+        errorf("%s: %s: %s", s->url, h2_error_name(s->upload_rc), s->upload_error);
         return FAILED;
     }
     if (rc == H2_E_CANCELED && atomic_load(&ctl.interrupted))
@@ -1174,14 +1208,16 @@ int main(int argc, char **argv) {
         s->url = opt.urls[i];
         const char *why = split_url(s);
         if (why) {
-            usage_error("%s: %s", s->url, why);
+            url_usage_error(s->url, H2_E_INVALID_URL, "%s", why);
             cleanup();
             return 2;
         }
         if (i > 0 && strcmp(s->origin, work.slots[0].origin) != 0) {
-            usage_error("%s: not the same scheme://host:port as %s (%s vs %s); "
-                        "all URLs must share one",
-                        s->url, work.slots[0].url, s->origin, work.slots[0].origin);
+            /* A valid URL, but not usable with the first one: an argument error. */
+            url_usage_error(s->url, H2_E_INVALID_ARGUMENT,
+                            "not the same scheme://host:port as %s (%s vs %s); "
+                            "all URLs must share one",
+                            work.slots[0].url, s->origin, work.slots[0].origin);
             cleanup();
             return 2;
         }
@@ -1220,7 +1256,8 @@ int main(int argc, char **argv) {
 
     FILE *out = stdout;
     if (opt.output && !(out = fopen(opt.output, "wb"))) {
-        errorf("%s: %s", opt.output, strerror(errno));
+        errorf("%s: -o %s: %s", h2_error_name(H2_E_INVALID_ARGUMENT), opt.output,
+               strerror(errno));
         cleanup();
         return 1;
     }
@@ -1268,7 +1305,10 @@ int main(int argc, char **argv) {
         write_failed = 1, write_errno = errno;
     }
     if (write_failed) {
-        errorf("%s: write error: %s", opt.output ? opt.output : "stdout", strerror(write_errno));
+        /* The output is h2get's own file (-o FILE or stdout), tied to no single URL. */
+        errorf("%s: %s%s: write error: %s", h2_error_name(H2_E_INVALID_ARGUMENT),
+               opt.output ? "-o " : "", opt.output ? opt.output : "stdout",
+               strerror(write_errno));
         failed = 1;
     }
     cleanup();

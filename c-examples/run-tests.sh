@@ -384,46 +384,72 @@ check "h2get ok+failed+ok: exit 1, the good bodies in order, one error line" \
     '[[ $rc == 1 && "$(cat "$TMP/out")" == abcdeabc && $(grep -c "^h2get: " "$TMP/err") == 1 ]]'
 
 # ---- h2get usage errors ----------------------------------------------------------------
+# error_lines: every stderr line of the last run is "h2get: [URL: ]H2_E_NAME: message", or
+# the usage hint after one.
+error_lines() {
+    [[ -s $TMP/err ]] && ! grep -Evq -e "^Try 'h2get --help' for more information\.$" \
+        -e '^h2get: ([^ ]+: )?H2_E_[A-Z_]+: .' "$TMP/err"
+}
+
 run h2get "$URL/a" "http://localhost:${URL##*:}/b"
-check "h2get with mixed authorities: exit 2" '[[ $rc == 2 ]] && grep -q "^h2get: " "$TMP/err"'
+check "h2get with mixed authorities: exit 2, h2get: URL: H2_E_INVALID_ARGUMENT: not the same..." \
+    '[[ $rc == 2 ]] && error_lines && grep -Eq "^h2get: http://localhost:[0-9]+/b: H2_E_INVALID_ARGUMENT: not the same scheme://host:port as " "$TMP/err"'
 
 run h2get "$URL/a" "https://127.0.0.1:${URL##*:}/b"
-check "h2get with mixed schemes: exit 2" '[[ $rc == 2 ]]'
+check "h2get with mixed schemes: exit 2" '[[ $rc == 2 ]] && error_lines'
 
 run h2get -H 'bad header: x' "$URL/"
-check "h2get -H 'bad header: x': exit 2, H2_E_INVALID_ARGUMENT" \
-    '[[ $rc == 2 ]] && grep -q "H2_E_INVALID_ARGUMENT" "$TMP/err"'
+check "h2get -H 'bad header: x' (refused by the library): exit 2, h2get: H2_E_INVALID_ARGUMENT: -H '...': ..." \
+    '[[ $rc == 2 ]] && error_lines && grep -q "^h2get: H2_E_INVALID_ARGUMENT: -H '\''bad header: x'\'': invalid header name" "$TMP/err"'
 
 run h2get -H 'no-colon' "$URL/"
-check "h2get -H without a colon: exit 2" '[[ $rc == 2 ]]'
+check "h2get -H without a colon: exit 2, h2get: H2_E_INVALID_ARGUMENT: -H '...': expected..." \
+    '[[ $rc == 2 ]] && error_lines && grep -q "^h2get: H2_E_INVALID_ARGUMENT: -H '\''no-colon'\'': expected '\''name: value'\''" "$TMP/err"'
 
 run h2get -X 'BAD METHOD' "$URL/"
 check "h2get -X 'BAD METHOD': exit 2, H2_E_INVALID_ARGUMENT" \
-    '[[ $rc == 2 ]] && grep -q "H2_E_INVALID_ARGUMENT" "$TMP/err"'
+    '[[ $rc == 2 ]] && error_lines && grep -q "H2_E_INVALID_ARGUMENT" "$TMP/err"'
 
 run h2get --bogus "$URL/"
-check "h2get --bogus: exit 2 with usage hint" '[[ $rc == 2 ]] && grep -q "h2get --help" "$TMP/err"'
+check "h2get --bogus: exit 2, h2get: H2_E_INVALID_ARGUMENT: unknown option, usage hint" \
+    '[[ $rc == 2 ]] && error_lines && grep -q "^h2get: H2_E_INVALID_ARGUMENT: unknown option '\''--bogus'\''" "$TMP/err" && grep -q "h2get --help" "$TMP/err"'
 
 run h2get -Z "$URL/"
-check "h2get -Z: exit 2" '[[ $rc == 2 ]]'
+check "h2get -Z: exit 2" '[[ $rc == 2 ]] && error_lines'
 
 run h2get "$URL/" -X
-check "h2get -X without a value: exit 2" '[[ $rc == 2 ]] && grep -q "needs a value" "$TMP/err"'
+check "h2get -X without a value: exit 2" \
+    '[[ $rc == 2 ]] && error_lines && grep -q "needs a value" "$TMP/err"'
 
 run h2get -P 0 "$URL/"
-check "h2get -P 0: exit 2" '[[ $rc == 2 ]]'
+check "h2get -P 0: exit 2" '[[ $rc == 2 ]] && error_lines'
 
 run h2get --timeout abc "$URL/"
-check "h2get --timeout abc: exit 2" '[[ $rc == 2 ]]'
+check "h2get --timeout abc: exit 2" '[[ $rc == 2 ]] && error_lines'
 
 run h2get -d @/nonexistent/file "$URL/echo"
-check "h2get -d @missing-file: exit 2" '[[ $rc == 2 ]]'
+check "h2get -d @missing-file: exit 2, h2get: H2_E_INVALID_ARGUMENT: -d @FILE: ..." \
+    '[[ $rc == 2 ]] && error_lines && grep -q "^h2get: H2_E_INVALID_ARGUMENT: -d @/nonexistent/file: " "$TMP/err"'
+
+run h2get -o /nonexistent/dir/out "$URL/"
+check "h2get -o in a missing directory: exit 1, h2get: H2_E_INVALID_ARGUMENT: -o FILE: ..." \
+    '[[ $rc == 1 ]] && error_lines && grep -q "^h2get: H2_E_INVALID_ARGUMENT: -o /nonexistent/dir/out: " "$TMP/err"'
 
 run h2get
-check "h2get without URL: exit 2" '[[ $rc == 2 ]]'
+check "h2get without URL: exit 2, h2get: H2_E_INVALID_ARGUMENT: no URL given" \
+    '[[ $rc == 2 ]] && error_lines && grep -q "^h2get: H2_E_INVALID_ARGUMENT: no URL given" "$TMP/err"'
 
 run h2get not-a-url
-check "h2get not-a-url: exit 2" '[[ $rc == 2 ]]'
+check "h2get not-a-url: exit 2, h2get: not-a-url: H2_E_INVALID_URL: ..." \
+    '[[ $rc == 2 ]] && error_lines && grep -q "^h2get: not-a-url: H2_E_INVALID_URL: not an absolute URL" "$TMP/err"'
+
+run h2get "http://127.0.0.1:99999/"
+check "h2get with an invalid port: exit 2, h2get: URL: H2_E_INVALID_URL: invalid port" \
+    '[[ $rc == 2 ]] && error_lines && grep -q "^h2get: http://127\.0\.0\.1:99999/: H2_E_INVALID_URL: invalid port" "$TMP/err"'
+
+run h2get "https://127.0.0.1:${URL##*:}/"
+check "h2get https:// to the h2c server: exit 1, H2_E_TLS, says it is h2c: use http://" \
+    '[[ $rc == 1 ]] && error_lines && grep -Eq "^h2get: https://127\.0\.0\.1:[0-9]+/: H2_E_TLS: server at 127\.0\.0\.1:[0-9]+ answered our TLS ClientHello with an HTTP/2 SETTINGS frame in cleartext: it speaks HTTP/2 without TLS \(h2c\); use http://$" "$TMP/err"'
 
 run h2get --help
 check "h2get --help: usage on stdout, exit 0" '[[ $rc == 0 ]] && grep -q "^usage: h2get" "$TMP/out"'
@@ -523,7 +549,7 @@ check "h2get --cert /nonexistent/cert.pem: exit 2, H2_E_TLS with the path" \
 
 run_native h2get --cacert "$MTLS_CA" --cert "$MTLS_CERT" "$MTLS/"
 check "h2get --cert without --key: exit 2, usage error" \
-    '[[ $rc == 2 ]] && grep -q "needs --key" "$TMP/err" && grep -q "h2get --help" "$TMP/err"'
+    '[[ $rc == 2 ]] && error_lines && grep -q "needs --key" "$TMP/err" && grep -q "h2get --help" "$TMP/err"'
 
 run_native h2get --key "$MTLS_KEY" "$MTLS/"
 check "h2get --key without --cert: exit 2" '[[ $rc == 2 ]]'

@@ -527,7 +527,7 @@ impl PoolInner {
 /// An established transport.
 enum Transport {
     Tcp(TcpStream),
-    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+    Tls(Box<crate::tls::Stream>),
 }
 
 /// Whether a retry caused by `err` is paid from the retry budget. A graceful GOAWAY(NO_ERROR)
@@ -558,7 +558,11 @@ async fn connect(
     };
     let system =
         matches!(cfg.tls.trust, crate::tls::Trust::System) && !cfg.tls.insecure_skip_verify;
-    match tokio::time::timeout_at(deadline, crate::tls::handshake(tcp, &t.host, tls, system)).await
+    match tokio::time::timeout_at(
+        deadline,
+        crate::tls::handshake(tcp, addr, &t.host, tls, system),
+    )
+    .await
     {
         Ok(Ok(s)) => Ok((Transport::Tls(Box::new(s)), addr)),
         Ok(Err(e)) => Err(e),

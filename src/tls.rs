@@ -7,7 +7,11 @@
 //! exactly what curl on the same machine trusts. They are loaded once per process.
 
 use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use once_cell::sync::OnceCell;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -17,11 +21,16 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
 };
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
+use crate::diagnose;
 use crate::error::{Error, ErrorKind, Origin, Processed, Result};
+
+/// An established TLS connection.
+pub(crate) type Stream = TlsStream<Recorder<TcpStream>>;
 
 /// TLS 1.2 (bit for `TlsOptions::versions`).
 pub const TLS_1_2: u32 = 1;
@@ -218,27 +227,108 @@ pub(crate) fn client_config(o: &TlsOptions) -> Result<Arc<ClientConfig>> {
     Ok(Arc::new(cfg))
 }
 
-/// The TLS handshake over `tcp`, which must select h2 by ALPN.
+/// A byte stream that keeps the first `diagnose::FIRST_BYTES` bytes read from it: the
+/// server's answer to our ClientHello, which rustls consumes and, when it is not TLS, reports
+/// only as a "corrupt message". It stays under the TLS stream after the handshake because
+/// tokio-rustls cannot rebuild a `TlsStream` around the bare TCP stream; once full it costs
+/// one comparison per read.
+pub(crate) struct Recorder<S> {
+    inner: S,
+    first: [u8; diagnose::FIRST_BYTES],
+    len: usize,
+}
+
+impl<S> Recorder<S> {
+    fn new(inner: S) -> Recorder<S> {
+        Recorder {
+            inner,
+            first: [0; diagnose::FIRST_BYTES],
+            len: 0,
+        }
+    }
+
+    /// The first bytes read (fewer if fewer came).
+    fn first(&self) -> &[u8] {
+        &self.first[..self.len]
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Recorder<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let r = Pin::new(&mut this.inner).poll_read(cx, buf);
+        if this.len < this.first.len() {
+            let new = &buf.filled()[before..];
+            let n = new.len().min(this.first.len() - this.len);
+            this.first[this.len..this.len + n].copy_from_slice(&new[..n]);
+            this.len += n;
+        }
+        r
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Recorder<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+/// The TLS handshake over `tcp` (connected to `peer`), which must select h2 by ALPN.
 pub(crate) async fn handshake(
     tcp: TcpStream,
+    peer: SocketAddr,
     host: &str,
     cfg: Arc<ClientConfig>,
     trust_is_system: bool,
-) -> Result<TlsStream<TcpStream>> {
+) -> Result<Stream> {
     let name = ServerName::try_from(host.to_owned())
         .map_err(|_| tls_error(format!("'{host}' is not a valid TLS server name")))?;
-    let tls = TlsConnector::from(cfg)
-        .connect(name, tcp)
-        .await
-        .map_err(|e| {
-            let msg = match rustls_error(&e) {
-                Some(te) => describe(te, host, trust_is_system),
-                None => format!("TLS handshake with {host} failed: {e}"),
-            };
-            tls_error(msg)
-                .with_origin(Origin::Transport)
-                .with_processed(Processed::No)
-        })?;
+    let tls =
+        TlsConnector::from(cfg)
+            .connect(name, Recorder::new(tcp))
+            .into_fallible()
+            .await
+            .map_err(|(e, io)| {
+                // Bytes that are not TLS explain the failure better than rustls can: it only
+                // knows that they are not TLS.
+                let msg = diagnose::after_client_hello(io.first(), &peer.to_string())
+                    .unwrap_or_else(|| match rustls_error(&e) {
+                        Some(te) => describe(te, host, trust_is_system),
+                        None => format!("TLS handshake with {host} failed: {e}"),
+                    });
+                tls_error(msg)
+                    .with_origin(Origin::Transport)
+                    .with_processed(Processed::No)
+            })?;
     match tls.get_ref().1.alpn_protocol() {
         Some(b"h2") => Ok(tls),
         other => Err(tls_error(format!(
