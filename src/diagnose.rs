@@ -100,10 +100,6 @@ pub(crate) fn after_client_hello(first: &[u8], peer: &str) -> Option<String> {
 /// the first bytes are looked at), `eof` whether the server then closed the connection.
 /// Without EOF the reader calls this when `first` starts with a frame header that is not a
 /// SETTINGS frame (or is a SETTINGS ACK).
-#[cfg_attr(
-    not(test),
-    expect(dead_code, reason = "remove when reader.rs calls it (issue 12 item 6)")
-)]
 pub(crate) fn before_settings(first: &[u8], eof: bool, peer: &str) -> String {
     if tls_record(first) == Tls::Record {
         // A TLS server drops a preface it cannot parse, usually after an alert record.
@@ -143,7 +139,7 @@ pub(crate) fn before_settings(first: &[u8], eof: bool, peer: &str) -> String {
     match first[3] {
         // The reader's wording for an HTTP/2 frame in the wrong place.
         SETTINGS if first[4] & 0x1 != 0 => {
-            "expected SETTINGS as the server's first frame, got a SETTINGS ACK".into()
+            "expected SETTINGS as the server's first frame, got a SETTINGS acknowledgement (ACK flag set) before the server's own SETTINGS".into()
         }
         t if kind_name(t) != "UNKNOWN" => format!(
             "expected SETTINGS as the server's first frame, got {}",

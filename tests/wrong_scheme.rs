@@ -82,9 +82,7 @@ fn https_to_something_else_shows_its_bytes() {
     h.join().unwrap();
 }
 
-// enabled once reader.rs calls diagnose::before_settings
 #[test]
-#[ignore]
 fn http_to_a_tls_server_says_use_https() {
     let s = server_with(|o| o.tls = Some(ServerTls::default()));
     let url = s.url().replacen("https://", "http://", 1);

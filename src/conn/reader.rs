@@ -416,6 +416,14 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
             .with_goaway(g.last_stream_id)
             .with_origin(Origin::Remote)
             .with_processed(Processed::Maybe),
+            // Closed before its SETTINGS: say what it sent, and what that suggests (a TLS
+            // server answering our cleartext preface, say).
+            None if !self.got_settings => Error::new(
+                ErrorKind::Connection,
+                crate::diagnose::before_settings(&self.buf, true, &self.shared.peer),
+            )
+            .with_origin(Origin::Transport)
+            .with_processed(Processed::Maybe),
             None => Error::new(
                 ErrorKind::Connection,
                 format!(
@@ -711,19 +719,7 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
     fn process(&mut self) -> Result<(), Error> {
         while let Some(head) = FrameHeader::parse(&self.buf) {
             if !self.got_settings && (head.kind != kind::SETTINGS || head.has(flag::ACK)) {
-                let what = if self.buf.starts_with(b"HTTP/") {
-                    format!(
-                        "server answered with HTTP/1.x ('{}'): it does not speak HTTP/2 with prior knowledge",
-                        lossy(self.buf[..].split(|&b| b == b'\r').next().unwrap_or_default(), 60)
-                    )
-                } else if head.kind == kind::SETTINGS {
-                    "expected SETTINGS as the server's first frame, got a SETTINGS acknowledgement (ACK flag set) before the server's own SETTINGS".to_string()
-                } else {
-                    format!(
-                        "expected SETTINGS as the server's first frame, got {}",
-                        kind_name(head.kind)
-                    )
-                };
+                let what = crate::diagnose::before_settings(&self.buf, false, &self.shared.peer);
                 return Err(self.conn_error(Reason::PROTOCOL_ERROR, what));
             }
             if head.len > self.cfg.max_frame_size {

@@ -62,8 +62,8 @@ mod tests {
             assert!(!super::update_due(0, size), "{size}");
             assert!(super::update_due(1, size), "{size}");
         }
-        assert!(!super::update_due(32767, 65535));
-        assert!(super::update_due(32768, 65535));
+        assert!(!super::update_due(32766, 65535));
+        assert!(super::update_due(32767, 65535));
         let mut out = Vec::new();
         super::WindowUpdate::encode(1, 0, &mut out);
         super::WindowUpdate::encode(1, 0x8000_0000, &mut out);
