@@ -25,6 +25,9 @@ trap cleanup EXIT
 start_server() {
   local out=$1 ready=$2
   shift 2
+  # Created here, before the server starts: the background job's redirect may come later
+  # than the first grep below.
+  : >"$out"
   "$server" --port 0 "$@" >"$out" &
   pids+=($!)
   for _ in $(seq 100); do
