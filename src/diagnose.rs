@@ -303,7 +303,7 @@ mod tests {
         let ack = frame(SETTINGS, 1, 0, &[]);
         assert_eq!(
             before_settings(&ack, false, PEER),
-            "expected SETTINGS as the server's first frame, got a SETTINGS ACK"
+            "expected SETTINGS as the server's first frame, got a SETTINGS acknowledgement (ACK flag set) before the server's own SETTINGS"
         );
         let odd = frame(0x42, 0, 0, &[]);
         assert_eq!(
