@@ -215,5 +215,6 @@ int main(int argc, char **argv) {
         printf("cancel: FAILED: expected GET / to succeed on the same connection\n");
     h2_response_free(resp);
     h2_client_free(client);
+    h2_global_cleanup(); /* every object is freed: stop the library's threads */
     return good == 2 && after_ok && fflush(stdout) == 0 ? 0 : 1;
 }

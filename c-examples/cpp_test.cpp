@@ -906,6 +906,13 @@ int main(int argc, char **argv) {
     section("event callback", test_events);
     section("RAII under exceptions", test_raii_under_exceptions);
 #endif
+    section("h2::global_cleanup, last", [] {
+        CHECK(h2::global_cleanup() == H2_OK, "h2::global_cleanup");
+        auto cr = h2::Client::create(url);
+        CHECK(!cr.ok() && cr.error().code() == H2_E_CLOSED,
+              "Client::create after global_cleanup: " << (cr.ok() ? "succeeded" : err_of(cr)));
+        CHECK(h2::global_cleanup() == H2_OK, "a second h2::global_cleanup");
+    });
     std::printf("cpp_test: %d checks, %d failed%s\n", checks, failures,
                 H2_CPP_EXCEPTIONS ? "" : " (built without exceptions)");
     return failures ? 1 : 0;

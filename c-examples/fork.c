@@ -4,7 +4,9 @@
  *   - child 1 uses the parent's client: H2_E_FORKED at once, and freeing it is safe; a new
  *     client made in the child works;
  *   - child 2 frees the parent's client without using it, makes a new one and fetches.
- * Meanwhile the parent keeps using its client, and checks both children's exit status.
+ * Each child then shuts its own runtime down with h2_global_cleanup (the parent's threads do
+ * not exist there and are not touched). Meanwhile the parent keeps using its client, checks
+ * both children's exit status, and finally shuts its runtime down too.
  * Prints one line per step; exits 0 if every step went as expected. */
 #include <stdio.h>
 #include <string.h>
@@ -94,6 +96,7 @@ int main(int argc, char **argv) {
                        rc == H2_E_FORKED);
         h2_client_free(client); /* only releases memory in the child */
         failed += fresh_client("child 1", url);
+        failed += step("child 1", "h2_global_cleanup", h2_global_cleanup() == H2_OK);
         fflush(stdout);
         _exit(failed ? 1 : 0);
     }
@@ -108,6 +111,7 @@ int main(int argc, char **argv) {
          * (their connections are the parent's; this only releases memory). */
         h2_client_free(client);
         failed += fresh_client("child 2", url);
+        failed += step("child 2", "h2_global_cleanup", h2_global_cleanup() == H2_OK);
         fflush(stdout);
         _exit(failed ? 1 : 0);
     }
@@ -120,6 +124,7 @@ int main(int argc, char **argv) {
     failed += step("parent", "GET / after the children exited",
                    get(client, "/", &status) == H2_OK && status == 200);
     h2_client_free(client);
+    failed += step("parent", "h2_global_cleanup", h2_global_cleanup() == H2_OK);
     printf("fork: %s\n", failed ? "FAILED" : "all steps passed");
     return failed ? 1 : 0;
 }

@@ -30,6 +30,7 @@ int main(int argc, char **argv) {
         int status = fail();
         h2_request_free(req);
         h2_client_free(client);
+        h2_global_cleanup();
         return status;
     }
 
@@ -47,5 +48,7 @@ int main(int argc, char **argv) {
     h2_response_free(resp);
     h2_request_free(req);
     h2_client_free(client);
+    /* Optional, last: stop the library's threads (after every object is freed, once). */
+    h2_global_cleanup();
     return fflush(stdout) == 0 ? 0 : 1;
 }

@@ -14,6 +14,7 @@ int main(int argc, char **argv) {
     size_t authority = url.find("://");
     size_t slash = authority == url.npos ? url.npos : url.find('/', authority + 3);
     std::string_view path = slash == url.npos ? "/" : url.substr(slash);
+    h2::GlobalCleanup cleanup; // destroyed last: shuts the library down after the client
     try {
         h2::Client client(url);
         h2::Response resp = client.get(path);

@@ -1205,5 +1205,6 @@ int main(int argc, char **argv) {
     free(clients);
     free(drivers);
     free(bthreads);
+    h2_global_cleanup(); /* every object is freed: stop the library's threads */
     return 0;
 }

@@ -313,5 +313,6 @@ int main(int argc, char **argv) {
     h2_queue_free(q);
     h2_request_free(req);
     h2_client_free(client);
+    h2_global_cleanup(); /* every object is freed: stop the library's threads */
     return !loop_error && ok == total && fflush(stdout) == 0 ? 0 : 1;
 }

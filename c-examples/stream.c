@@ -357,10 +357,17 @@ int main(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
+    int status;
     if (strcmp(argv[1], "download") == 0)
-        return download(argv[2], argv[3]);
-    if (strcmp(argv[1], "upload") == 0)
-        return upload(argv[2], argv[3]);
+        status = download(argv[2], argv[3]);
+    else if (strcmp(argv[1], "upload") == 0)
+        status = upload(argv[2], argv[3]);
+    else
+        status = -1;
+    if (status >= 0) {
+        h2_global_cleanup(); /* download/upload freed every object: stop the library's threads */
+        return status;
+    }
     fprintf(stderr, "stream: unknown mode '%s'\n", argv[1]);
     usage(stderr);
     return 2;

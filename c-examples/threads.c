@@ -204,6 +204,7 @@ int main(int argc, char **argv) {
     if (!workers) {
         fprintf(stderr, "threads: out of memory\n");
         h2_client_free(shared.client);
+        h2_global_cleanup();
         return 1;
     }
 
@@ -242,5 +243,6 @@ int main(int argc, char **argv) {
 
     free(workers);
     h2_client_free(shared.client);
+    h2_global_cleanup(); /* every object is freed: stop the library's threads */
     return failed == 0 && !setup_failed && fflush(stdout) == 0 ? 0 : 1;
 }

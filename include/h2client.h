@@ -413,8 +413,8 @@ typedef struct h2_completion {
 #define H2_E_CONNECT 3
 
 /**
- * A timeout expired (connect, request, keepalive PING, SETTINGS ack, write stall); the
- * message says which.
+ * A timeout expired (connect, request, keepalive PING, SETTINGS ack, write stall, a thread
+ * in `h2_global_cleanup`); the message says which.
  */
 #define H2_E_TIMEOUT 4
 
@@ -440,7 +440,8 @@ typedef struct h2_completion {
 #define H2_E_CONNECTION 8
 
 /**
- * The client was closed (`h2_client_free`) while the request was waiting.
+ * The client was closed (`h2_client_free`) while the request was waiting, or the library was
+ * shut down (`h2_global_cleanup`).
  */
 #define H2_E_CLOSED 9
 
@@ -465,8 +466,8 @@ typedef struct h2_completion {
 #define H2_E_REFUSED 13
 
 /**
- * A blocking function was called from a library thread (a callback), where it would
- * deadlock.
+ * A blocking function (or `h2_global_cleanup`) was called from a library thread (a
+ * callback), where it would deadlock.
  */
 #define H2_E_WRONG_THREAD 14
 
@@ -642,8 +643,9 @@ void h2_call_free(struct h2_call *c);
  * from the host unless it is an IP literal, the system's CA store unless the config names
  * other roots). Any path in the URL is ignored: each request names its own. `cfg` may be
  * NULL for defaults; it is copied. No connection is opened until the first request. Returns
- * NULL on error (H2_E_INVALID_URL, H2_E_INVALID_ARGUMENT, H2_E_TLS; see
- * `h2_last_error_message`).
+ * NULL on error (H2_E_INVALID_URL, H2_E_INVALID_ARGUMENT, H2_E_TLS, H2_E_CLOSED after
+ * `h2_global_cleanup`; see `h2_last_error_message`). The first client starts the library's
+ * runtime (its worker threads, which are running when this returns).
  */
 struct h2_client *h2_client_new(const char *base_url, const struct h2_config *cfg);
 
@@ -947,6 +949,32 @@ h2_result h2_last_error(struct h2_error_info *out);
  * H2_E_WRONG_THREAD there). `userdata` must stay valid as long as such a client exists.
  */
 h2_result h2_config_set_event_callback(struct h2_config *cfg, h2_event_fn callback, void *userdata);
+
+/**
+ * Shuts the library down, like libcurl's `curl_global_cleanup`: stops the global runtime
+ * that runs every connection and joins its threads (the worker threads and the host-name
+ * lookup threads), so that nothing of the library is left running in the process.
+ *
+ * Call it once, from the program's own thread, after the last client, call and queue have
+ * been freed (for example at the end of `main`), or never: a program that exits without it
+ * also exits cleanly (`h2_client_new` returns only once the library's threads are running,
+ * so none is left half-started by an early exit). After it, functions
+ * that need the runtime fail with H2_E_CLOSED ("the library was shut down"):
+ * `h2_client_new` returns NULL, and `h2_client_do`, `h2_client_start`, `h2_client_submit` and
+ * `h2_client_submit_cb` on a client that was (wrongly) kept alive return H2_E_CLOSED; such a
+ * client can still be freed. Functions that need no runtime (configs, requests, queues,
+ * errors) keep working. There is no way to start the library again in this process; a child
+ * forked afterwards starts its own runtime on first use. In a forked child it shuts down the
+ * child's own runtime only (the parent's threads do not exist there and are never touched).
+ *
+ * Returns H2_OK, also when the runtime was never started or was already shut down (a second
+ * call does nothing). Returns H2_E_WRONG_THREAD, and shuts nothing down, when called from a
+ * library thread (an event or completion callback), where it would wait for itself. Returns
+ * H2_E_TIMEOUT when a thread did not finish within 5 s (a host-name lookup stuck in
+ * `getaddrinfo`): the library is shut down all the same and that thread is left to finish on
+ * its own.
+ */
+h2_result h2_global_cleanup(void);
 
 /**
  * A new completion queue, or NULL (with H2_E_INTERNAL recorded) if no eventfd can be made.

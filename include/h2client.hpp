@@ -141,6 +141,34 @@ inline const char *error_name(h2_result code) noexcept { return h2_error_name(co
 /** The library's version at run time, e.g. "0.1.0" (H2CLIENT_VERSION_STRING is the header's). */
 inline const char *version() noexcept { return h2_version(); }
 
+/**
+ * Shuts the library down (h2_global_cleanup): stops its runtime and joins its threads.
+ * Optional; call it once, after every Client, Call and Queue has been destroyed. Afterwards
+ * new clients and requests fail with H2_E_CLOSED. Returns H2_OK, H2_E_WRONG_THREAD when
+ * called from a library callback (nothing is shut down), or H2_E_TIMEOUT when a thread did
+ * not finish within 5 s (see h2client.h).
+ */
+inline h2_result global_cleanup() noexcept { return h2_global_cleanup(); }
+
+/**
+ * Calls h2::global_cleanup() when destroyed. Declare it in main() before any other h2 object,
+ * so that it is destroyed after all of them:
+ * @code
+ * int main() {
+ *     h2::GlobalCleanup cleanup;
+ *     h2::Client client("http://127.0.0.1:8080");
+ *     ...
+ * } // client destroyed, then the library shut down
+ * @endcode
+ */
+class GlobalCleanup {
+public:
+    GlobalCleanup() = default;
+    ~GlobalCleanup() { global_cleanup(); }
+    GlobalCleanup(const GlobalCleanup &) = delete;
+    GlobalCleanup &operator=(const GlobalCleanup &) = delete;
+};
+
 // ---- Error ----------------------------------------------------------------------------------
 
 /**

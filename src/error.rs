@@ -98,7 +98,8 @@ pub enum ErrorKind {
     GoAway = 7,
     /// The transport failed: connection reset, closed by the peer, write error.
     Connection = 8,
-    /// The client was closed (`h2_client_free`) while the request was waiting.
+    /// The client was closed (`h2_client_free`) while the request was waiting, or the library
+    /// was shut down (`h2_global_cleanup`).
     Closed = 9,
     /// The request was cancelled by the caller.
     Canceled = 10,

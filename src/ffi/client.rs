@@ -30,8 +30,9 @@ pub struct h2_client {
 /// from the host unless it is an IP literal, the system's CA store unless the config names
 /// other roots). Any path in the URL is ignored: each request names its own. `cfg` may be
 /// NULL for defaults; it is copied. No connection is opened until the first request. Returns
-/// NULL on error (H2_E_INVALID_URL, H2_E_INVALID_ARGUMENT, H2_E_TLS; see
-/// `h2_last_error_message`).
+/// NULL on error (H2_E_INVALID_URL, H2_E_INVALID_ARGUMENT, H2_E_TLS, H2_E_CLOSED after
+/// `h2_global_cleanup`; see `h2_last_error_message`). The first client starts the library's
+/// runtime (its worker threads, which are running when this returns).
 #[no_mangle]
 pub unsafe extern "C" fn h2_client_new(
     base_url: *const c_char,
@@ -112,6 +113,9 @@ pub unsafe extern "C" fn h2_client_do(
         let (Some(c), Some(r)) = (unsafe { client.as_ref() }, unsafe { req.as_ref() }) else {
             return invalid("h2_client_do: client or request is NULL");
         };
+        if let Err(e) = crate::runtime::check_running() {
+            return fail(e);
+        }
         c.active.fetch_add(1, Ordering::AcqRel);
         let result = c.inner.execute(r.inner.clone());
         c.active.fetch_sub(1, Ordering::AcqRel);
@@ -147,6 +151,9 @@ pub unsafe extern "C" fn h2_client_start(
         };
         if out.is_null() {
             return invalid("h2_client_start: out is NULL");
+        }
+        if let Err(e) = crate::runtime::check_running() {
+            return fail(e);
         }
         match c.inner.start(r.inner.clone()) {
             Ok(call) => {
@@ -229,6 +236,9 @@ unsafe fn submit(
         };
         if out.is_null() {
             return invalid("submit: out is NULL");
+        }
+        if let Err(e) = crate::runtime::check_running() {
+            return fail(e);
         }
         let posting = Posting::new(target);
         let p2 = posting.clone();

@@ -18,6 +18,7 @@ pub mod client;
 pub mod config;
 pub mod error;
 pub mod events;
+pub mod global;
 pub mod queue;
 pub mod request;
 pub mod response;
@@ -32,6 +33,7 @@ pub use client::*;
 pub use config::*;
 pub use error::*;
 pub use events::*;
+pub use global::*;
 pub use queue::*;
 pub use request::*;
 pub use response::*;
@@ -50,8 +52,8 @@ pub const H2_E_INVALID_ARGUMENT: h2_result = 1;
 pub const H2_E_INVALID_URL: h2_result = 2;
 /// The TCP connection could not be established (refused, unreachable, name not found).
 pub const H2_E_CONNECT: h2_result = 3;
-/// A timeout expired (connect, request, keepalive PING, SETTINGS ack, write stall); the
-/// message says which.
+/// A timeout expired (connect, request, keepalive PING, SETTINGS ack, write stall, a thread
+/// in `h2_global_cleanup`); the message says which.
 pub const H2_E_TIMEOUT: h2_result = 4;
 /// An HTTP/2 protocol violation, detected by us or reported by the server; see the HTTP/2
 /// error code in `h2_error_info.h2_error`.
@@ -62,7 +64,8 @@ pub const H2_E_STREAM_RESET: h2_result = 6;
 pub const H2_E_GOAWAY: h2_result = 7;
 /// The transport failed: connection reset, closed by the peer, write error.
 pub const H2_E_CONNECTION: h2_result = 8;
-/// The client was closed (`h2_client_free`) while the request was waiting.
+/// The client was closed (`h2_client_free`) while the request was waiting, or the library was
+/// shut down (`h2_global_cleanup`).
 pub const H2_E_CLOSED: h2_result = 9;
 /// The request was cancelled.
 pub const H2_E_CANCELED: h2_result = 10;
@@ -72,8 +75,8 @@ pub const H2_E_HEADERS_TOO_LARGE: h2_result = 11;
 pub const H2_E_BODY_TOO_LARGE: h2_result = 12;
 /// The server refused the request (REFUSED_STREAM) every time it was retried.
 pub const H2_E_REFUSED: h2_result = 13;
-/// A blocking function was called from a library thread (a callback), where it would
-/// deadlock.
+/// A blocking function (or `h2_global_cleanup`) was called from a library thread (a
+/// callback), where it would deadlock.
 pub const H2_E_WRONG_THREAD: h2_result = 14;
 /// An internal error (a bug in h2client): a panic was caught.
 pub const H2_E_INTERNAL: h2_result = 15;
