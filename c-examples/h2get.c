@@ -1185,6 +1185,7 @@ static void cleanup(void) {
     free(opt.parts);
     free(opt.urls);
     h2_client_free(work.client);
+    h2_global_cleanup(); /* every object is freed: stop the library's threads */
 }
 
 int main(int argc, char **argv) {
