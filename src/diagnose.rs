@@ -55,7 +55,7 @@ fn hex(b: &[u8]) -> String {
 }
 
 /// Up to `max` bytes of `b` as text, control characters as `.`, `...` when cut.
-fn lossy(b: &[u8], max: usize) -> String {
+pub(crate) fn lossy(b: &[u8], max: usize) -> String {
     let s: String = String::from_utf8_lossy(&b[..b.len().min(max)])
         .chars()
         .map(|c| if c.is_control() { '.' } else { c })

@@ -122,18 +122,6 @@ impl RecentIds {
     }
 }
 
-fn lossy(b: &[u8], max: usize) -> String {
-    let s: String = String::from_utf8_lossy(&b[..b.len().min(max)])
-        .chars()
-        .map(|c| if c.is_control() { '.' } else { c })
-        .collect();
-    if b.len() > max {
-        format!("{s}...")
-    } else {
-        s
-    }
-}
-
 impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
     pub(crate) fn new(
         io: R,
@@ -1214,7 +1202,7 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
         let info = GoAwayInfo {
             last_stream_id: last,
             reason: g.reason,
-            debug: lossy(g.debug_data, 200),
+            debug: crate::diagnose::lossy(g.debug_data, 200),
         };
         events::emit(&self.cfg.events, || {
             let mut ev = events::event(EventKind::GoAway, self.shared.id, 0, info.describe());
