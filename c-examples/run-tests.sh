@@ -397,7 +397,7 @@ check "h2get with mixed schemes: exit 2" '[[ $rc == 2 ]] && error_lines'
 
 run h2get -H 'bad header: x' "$URL/"
 check "h2get -H 'bad header: x' (refused by the library): exit 2, h2get: H2_E_INVALID_ARGUMENT: -H '...': ..." \
-    '[[ $rc == 2 ]] && error_lines && grep -q "^h2get: H2_E_INVALID_ARGUMENT: -H '\''bad header: x'\'': invalid header name" "$TMP/err"'
+    '[[ $rc == 2 ]] && error_lines && grep -q "^h2get: H2_E_INVALID_ARGUMENT: -H '\''bad header: x'\'': h2_request_add_header: invalid header name" "$TMP/err"'
 
 run h2get -H 'no-colon' "$URL/"
 check "h2get -H without a colon: exit 2, h2get: H2_E_INVALID_ARGUMENT: -H '...': expected..." \

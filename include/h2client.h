@@ -7,8 +7,10 @@
  * Errors: functions returning h2_result return H2_OK (0) or an H2_E_* code; constructors
  * return NULL on failure. Either way the failure is recorded for the calling thread:
  * h2_last_error() and h2_last_error_message() tell what happened. Every pointer argument may
- * be NULL (the function then fails with H2_E_INVALID_ARGUMENT or returns NULL/0); every
- * _free function accepts NULL.
+ * be NULL: the function then fails with H2_E_INVALID_ARGUMENT, or returns NULL, 0 or false
+ * (-1 for h2_queue_fd) with H2_E_INVALID_ARGUMENT recorded; every _free function accepts NULL.
+ * No function lets a panic (a bug in h2client) reach the caller: it returns H2_E_INTERNAL or
+ * the same NULL/0/false, with H2_E_INTERNAL recorded.
  */
 
 #ifndef H2CLIENT_H

@@ -120,10 +120,10 @@ impl Client {
     /// Sends `req` and blocks until the whole response has arrived or the request failed.
     /// Must not be called from a runtime thread.
     pub fn execute(&self, req: Arc<Request>) -> Result<Response> {
-        check_thread("h2_client_do")?;
+        check_thread("waiting for a whole response")?;
         if req.streaming_body {
             return Err(Error::invalid(
-                "a request with a streaming body must be started with h2_client_start",
+                "a request with a streaming body cannot be sent whole: start it as a call and write its body",
             ));
         }
         let ex = self.prepare(req, Mode::Buffered, None, true)?;
@@ -222,9 +222,7 @@ pub(crate) fn check_thread(what: &str) -> Result<()> {
     if runtime::on_runtime_thread() {
         return Err(Error::new(
             ErrorKind::WrongThread,
-            format!(
-                "{what} called from a library thread (a callback), where blocking would deadlock"
-            ),
+            format!("cannot block ({what}) on a library thread (a callback): it would deadlock"),
         ));
     }
     Ok(())
@@ -244,10 +242,10 @@ impl Call {
     pub fn write(&self, data: &[u8]) -> Result<()> {
         if !self.ex.streaming_body {
             return Err(Error::invalid(
-                "the request was not marked with a streaming body (h2_request_set_streaming_body)",
+                "the request was not marked with a streaming body",
             ));
         }
-        check_thread("h2_call_write")?;
+        check_thread("writing the request body")?;
         self.check_fork()?;
         self.ex.write(data)
     }
@@ -258,7 +256,7 @@ impl Call {
     pub fn finish(&self, trailers: Option<HeaderList>) -> Result<()> {
         if !self.ex.streaming_body {
             return Err(Error::invalid(
-                "the request was not marked with a streaming body (h2_request_set_streaming_body)",
+                "the request was not marked with a streaming body",
             ));
         }
         self.check_fork()?;
@@ -271,7 +269,7 @@ impl Call {
 
     /// Blocks until the final response head arrives (1xx skipped) or the call fails.
     pub fn wait_headers(&self) -> Result<()> {
-        check_thread("h2_call_wait_headers")?;
+        check_thread("waiting for the response head")?;
         self.check_fork()?;
         self.ex.wait_head()
     }
@@ -295,10 +293,10 @@ impl Call {
     pub fn read(&self, buf: &mut [u8]) -> Result<usize> {
         if self.ex.mode != Mode::Streaming {
             return Err(Error::invalid(
-                "a submitted call buffers its response: use h2_call_response",
+                "a submitted call buffers its response: take it whole once the call completed",
             ));
         }
-        check_thread("h2_call_read")?;
+        check_thread("reading the response body")?;
         self.check_fork()?;
         self.ex.read(buf)
     }
@@ -309,10 +307,10 @@ impl Call {
     pub fn read_chunks(&self, max: usize, out: &mut Vec<bytes::Bytes>) -> Result<()> {
         if self.ex.mode != Mode::Streaming {
             return Err(Error::invalid(
-                "a submitted call buffers its response: use h2_call_response",
+                "a submitted call buffers its response: take it whole once the call completed",
             ));
         }
-        check_thread("h2_call_read_view")?;
+        check_thread("reading the response body")?;
         self.check_fork()?;
         self.ex.read_chunks(max, out)
     }
@@ -341,7 +339,7 @@ impl Call {
 
     /// Blocks until the call has ended.
     pub fn wait(&self) -> Result<()> {
-        check_thread("h2_call_wait")?;
+        check_thread("waiting for the call to end")?;
         self.check_fork()?;
         self.ex.wait_done(None);
         match self.ex.error() {

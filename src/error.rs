@@ -78,115 +78,81 @@ impl fmt::Debug for Reason {
     }
 }
 
-/// What kind of failure happened. The numeric values are the C API's `H2_E_*` codes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[repr(u32)]
-pub enum ErrorKind {
+/// The one table of error kinds: for each, its doc, the variant, the C API's code and name
+/// (`H2_E_*`) and a short description. It generates [`ErrorKind`] and its name and
+/// description tables, and checks at compile time that the `H2_E_*` constant of `crate::ffi`
+/// (written out there because cbindgen reads the source without expanding macros) has this
+/// code. A test checks that the header has no other `H2_E_*` code.
+macro_rules! error_kinds {
+    ($($(#[doc = $doc:literal])* $variant:ident = $code:literal, $c_name:ident, $desc:literal;)*) => {
+        /// What kind of failure happened. The numeric values are the C API's `H2_E_*` codes.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[repr(u32)]
+        pub enum ErrorKind {
+            $($(#[doc = $doc])* $variant = $code,)*
+        }
+
+        impl ErrorKind {
+            /// Every kind, for tables and tests.
+            pub const ALL: [ErrorKind; [$($code),*].len()] = [$(ErrorKind::$variant),*];
+
+            /// The C name of the code, NUL-terminated, e.g. `"H2_E_TIMEOUT\0"`.
+            pub fn c_name_nul(self) -> &'static str {
+                match self {
+                    $(ErrorKind::$variant => concat!(stringify!($c_name), "\0"),)*
+                }
+            }
+
+            /// A short description of the code, NUL-terminated (what `h2_strerror` returns).
+            pub fn description_nul(self) -> &'static str {
+                match self {
+                    $(ErrorKind::$variant => concat!($desc, "\0"),)*
+                }
+            }
+        }
+
+        $(const _: () = assert!(crate::ffi::$c_name == ErrorKind::$variant as u32);)*
+    };
+}
+
+error_kinds! {
     /// A NULL pointer, an invalid header name or value, an out-of-range option.
-    InvalidArgument = 1,
+    InvalidArgument = 1, H2_E_INVALID_ARGUMENT, "invalid argument";
     /// The base URL could not be parsed or uses an unsupported scheme.
-    InvalidUrl = 2,
+    InvalidUrl = 2, H2_E_INVALID_URL, "invalid or unsupported URL";
     /// The TCP connection could not be established (refused, unreachable, name not found).
-    Connect = 3,
+    Connect = 3, H2_E_CONNECT, "could not connect to the server";
     /// A timeout expired (which one is in the message).
-    Timeout = 4,
+    Timeout = 4, H2_E_TIMEOUT, "timed out";
     /// An HTTP/2 protocol violation, detected by us or reported by the server.
-    Protocol = 5,
+    Protocol = 5, H2_E_PROTOCOL, "HTTP/2 protocol error";
     /// The server reset the stream with RST_STREAM.
-    StreamReset = 6,
+    StreamReset = 6, H2_E_STREAM_RESET, "stream reset by the server";
     /// The server closed the connection with GOAWAY before completing the request.
-    GoAway = 7,
+    GoAway = 7, H2_E_GOAWAY, "connection closed by the server with GOAWAY";
     /// The transport failed: connection reset, closed by the peer, write error.
-    Connection = 8,
-    /// The client was closed (`h2_client_free`) while the request was waiting, or the library
-    /// was shut down (`h2_global_cleanup`).
-    Closed = 9,
+    Connection = 8, H2_E_CONNECTION, "connection failed";
+    /// The client was closed while the request was waiting, or the library was shut down.
+    Closed = 9, H2_E_CLOSED, "client closed";
     /// The request was cancelled by the caller.
-    Canceled = 10,
+    Canceled = 10, H2_E_CANCELED, "request canceled";
     /// A header list exceeded a limit (the server's for requests, ours for responses).
-    HeadersTooLarge = 11,
+    HeadersTooLarge = 11, H2_E_HEADERS_TOO_LARGE, "header list too large";
     /// The response body exceeded the configured maximum.
-    BodyTooLarge = 12,
+    BodyTooLarge = 12, H2_E_BODY_TOO_LARGE, "response body too large";
     /// The server refused the request every time it was retried.
-    Refused = 13,
+    Refused = 13, H2_E_REFUSED, "request refused by the server (retries exhausted)";
     /// A blocking function was called from a library thread, where it would deadlock.
-    WrongThread = 14,
+    WrongThread = 14, H2_E_WRONG_THREAD, "blocking call from a library thread";
     /// An internal error (a bug): a panic was caught.
-    Internal = 15,
+    Internal = 15, H2_E_INTERNAL, "internal error";
     /// TLS failed: handshake, certificate, or ALPN.
-    Tls = 16,
+    Tls = 16, H2_E_TLS, "TLS error";
     /// The client was created before `fork()` and used in the child.
-    Forked = 17,
+    Forked = 17, H2_E_FORKED, "client used after fork()";
 }
 
 impl ErrorKind {
-    /// Every kind, for tables and tests.
-    pub const ALL: [ErrorKind; 17] = [
-        ErrorKind::InvalidArgument,
-        ErrorKind::InvalidUrl,
-        ErrorKind::Connect,
-        ErrorKind::Timeout,
-        ErrorKind::Protocol,
-        ErrorKind::StreamReset,
-        ErrorKind::GoAway,
-        ErrorKind::Connection,
-        ErrorKind::Closed,
-        ErrorKind::Canceled,
-        ErrorKind::HeadersTooLarge,
-        ErrorKind::BodyTooLarge,
-        ErrorKind::Refused,
-        ErrorKind::WrongThread,
-        ErrorKind::Internal,
-        ErrorKind::Tls,
-        ErrorKind::Forked,
-    ];
-
-    /// The C name of the code, NUL-terminated, e.g. `"H2_E_TIMEOUT\0"`.
-    pub fn c_name_nul(self) -> &'static str {
-        match self {
-            ErrorKind::InvalidArgument => "H2_E_INVALID_ARGUMENT\0",
-            ErrorKind::InvalidUrl => "H2_E_INVALID_URL\0",
-            ErrorKind::Connect => "H2_E_CONNECT\0",
-            ErrorKind::Timeout => "H2_E_TIMEOUT\0",
-            ErrorKind::Protocol => "H2_E_PROTOCOL\0",
-            ErrorKind::StreamReset => "H2_E_STREAM_RESET\0",
-            ErrorKind::GoAway => "H2_E_GOAWAY\0",
-            ErrorKind::Connection => "H2_E_CONNECTION\0",
-            ErrorKind::Closed => "H2_E_CLOSED\0",
-            ErrorKind::Canceled => "H2_E_CANCELED\0",
-            ErrorKind::HeadersTooLarge => "H2_E_HEADERS_TOO_LARGE\0",
-            ErrorKind::BodyTooLarge => "H2_E_BODY_TOO_LARGE\0",
-            ErrorKind::Refused => "H2_E_REFUSED\0",
-            ErrorKind::WrongThread => "H2_E_WRONG_THREAD\0",
-            ErrorKind::Internal => "H2_E_INTERNAL\0",
-            ErrorKind::Tls => "H2_E_TLS\0",
-            ErrorKind::Forked => "H2_E_FORKED\0",
-        }
-    }
-
-    /// A short description of the code, NUL-terminated (what `h2_strerror` returns).
-    pub fn description_nul(self) -> &'static str {
-        match self {
-            ErrorKind::InvalidArgument => "invalid argument\0",
-            ErrorKind::InvalidUrl => "invalid or unsupported URL\0",
-            ErrorKind::Connect => "could not connect to the server\0",
-            ErrorKind::Timeout => "timed out\0",
-            ErrorKind::Protocol => "HTTP/2 protocol error\0",
-            ErrorKind::StreamReset => "stream reset by the server\0",
-            ErrorKind::GoAway => "connection closed by the server with GOAWAY\0",
-            ErrorKind::Connection => "connection failed\0",
-            ErrorKind::Closed => "client closed\0",
-            ErrorKind::Canceled => "request canceled\0",
-            ErrorKind::HeadersTooLarge => "header list too large\0",
-            ErrorKind::BodyTooLarge => "response body too large\0",
-            ErrorKind::Refused => "request refused by the server (retries exhausted)\0",
-            ErrorKind::WrongThread => "blocking call from a library thread\0",
-            ErrorKind::Internal => "internal error\0",
-            ErrorKind::Tls => "TLS error\0",
-            ErrorKind::Forked => "client used after fork()\0",
-        }
-    }
-
     /// The C name of the code, e.g. `H2_E_TIMEOUT`.
     pub fn c_name(self) -> &'static str {
         self.c_name_nul().trim_end_matches('\0')

@@ -296,7 +296,7 @@ impl Exchange {
         }
         if !st.ready {
             return Err(Error::invalid(if self.mode == Mode::Streaming {
-                "a streaming call has no buffered response: read its body with h2_call_read"
+                "a streaming call has no buffered response: read its body as it arrives"
             } else if self.is_done() {
                 "the response was already taken"
             } else {

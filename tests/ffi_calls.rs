@@ -343,3 +343,107 @@ fn read_view_lends_the_body_in_pieces() {
         h2_client_free(client);
     }
 }
+
+fn last_message() -> String {
+    let mut buf = [0 as std::ffi::c_char; 512];
+    // SAFETY: buf is writable for its length.
+    unsafe { h2_last_error_message(buf.as_mut_ptr(), buf.len()) };
+    // SAFETY: NUL-terminated by h2_last_error_message.
+    unsafe { CStr::from_ptr(buf.as_ptr()) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Reading a call's trailers before its body ended is refused with a message that says so
+/// (it used to say "response is NULL").
+#[test]
+fn trailers_before_the_body_ended_say_so() {
+    let s = server();
+    unsafe {
+        let client = h2_client_new(cs(&s.url()).as_ptr(), null());
+        let req = h2_request_new(cs("GET").as_ptr(), cs("/slow-bytes/10/5/300").as_ptr());
+        let mut call = null_mut();
+        assert_eq!(h2_client_start(client, req, &mut call), H2_OK);
+        assert_eq!(h2_call_wait_headers(call), H2_OK);
+        let (mut name, mut value) = (null(), null());
+        let r = h2_call_trailer_at(call, 0, &mut name, null_mut(), &mut value, null_mut());
+        assert_eq!(r, H2_E_INVALID_ARGUMENT);
+        let msg = last_message();
+        assert_eq!(
+            msg,
+            "h2_call_trailer_at: no trailers yet: the response body has not ended"
+        );
+        assert!(name.is_null() && value.is_null());
+        // A NULL call is named as such.
+        assert_eq!(
+            h2_call_trailer_at(null(), 0, null_mut(), null_mut(), null_mut(), null_mut()),
+            H2_E_INVALID_ARGUMENT
+        );
+        assert_eq!(last_message(), "h2_call_trailer_at: c is NULL");
+        h2_call_free(call);
+        h2_request_free(req);
+        h2_client_free(client);
+    }
+}
+
+/// Misuse messages name the C function that was called, and the C function to use instead;
+/// the core's own messages name none.
+#[test]
+fn misuse_messages_name_c_functions() {
+    let s = server();
+    unsafe {
+        let client = h2_client_new(cs(&s.url()).as_ptr(), null());
+        let req = h2_request_new(cs("GET").as_ptr(), cs("/bytes/10").as_ptr());
+
+        // A submitted call is not read piecewise.
+        let q = h2_queue_new();
+        let mut call = null_mut();
+        assert_eq!(h2_client_submit(client, req, q, 1, &mut call), H2_OK);
+        let mut buf = [0u8; 16];
+        let mut n = 0;
+        assert_eq!(
+            h2_call_read(call, buf.as_mut_ptr(), buf.len(), &mut n),
+            H2_E_INVALID_ARGUMENT
+        );
+        assert_eq!(
+            last_message(),
+            "h2_call_read: a submitted call buffers its response: take it with h2_call_response"
+        );
+        h2_call_free(call);
+        h2_queue_free(q);
+
+        // A started call has no buffered response.
+        let mut call = null_mut();
+        assert_eq!(h2_client_start(client, req, &mut call), H2_OK);
+        let mut resp = null_mut();
+        assert_eq!(h2_call_response(call, &mut resp), H2_E_INVALID_ARGUMENT);
+        assert_eq!(
+            last_message(),
+            "h2_call_response: a call from h2_client_start has no buffered response: use \
+             h2_call_read"
+        );
+        // Writing a body the request did not announce: the core's message, named.
+        assert_eq!(h2_call_write(call, b"x".as_ptr(), 1), H2_E_INVALID_ARGUMENT);
+        assert_eq!(
+            last_message(),
+            "h2_call_write: the request was not marked with a streaming body"
+        );
+        h2_call_free(call);
+
+        // A streaming request is not sent whole.
+        assert_eq!(h2_request_set_streaming_body(req, true), H2_OK);
+        assert_eq!(h2_client_do(client, req, &mut resp), H2_E_INVALID_ARGUMENT);
+        assert_eq!(
+            last_message(),
+            "h2_client_do: a request with a streaming body must be started with h2_client_start"
+        );
+        assert_eq!(
+            h2_client_do(client, null(), &mut resp),
+            H2_E_INVALID_ARGUMENT
+        );
+        assert_eq!(last_message(), "h2_client_do: req is NULL");
+
+        h2_request_free(req);
+        h2_client_free(client);
+    }
+}

@@ -4,10 +4,11 @@ use std::ffi::c_char;
 use std::sync::Mutex;
 
 use super::{
-    c_bytes, c_slice, fail, field_at, find, guard, guard_or, h2_error_info, h2_response, h2_result,
-    invalid, put, Posting, H2_OK,
+    c_bytes, c_slice, entry, fail, field_at, find, h2_error_info, h2_response, h2_result, invalid,
+    put, try_ref, Posting, H2_OK,
 };
 use crate::client::Call;
+use crate::error::ErrorKind;
 use crate::headers::HeaderList;
 use crate::request::check_trailer;
 
@@ -38,10 +39,8 @@ impl h2_call {
     }
 }
 
-unsafe fn call<'a>(c: *const h2_call) -> Option<&'a h2_call> {
-    // SAFETY: c is NULL or a live h2_call (caller contract).
-    unsafe { c.as_ref() }
-}
+/// Why a submitted call cannot be read piecewise (the core's message does not name C functions).
+const SUBMITTED: &str = "a submitted call buffers its response: take it with h2_call_response";
 
 fn result(r: crate::error::Result<()>) -> h2_result {
     match r {
@@ -59,11 +58,8 @@ fn result(r: crate::error::Result<()>) -> h2_result {
 /// RST_STREAM(CANCEL), so the server never sees more body than was declared.
 #[no_mangle]
 pub unsafe extern "C" fn h2_call_write(c: *mut h2_call, data: *const u8, len: usize) -> h2_result {
-    guard(|| {
-        // SAFETY: forwarded caller contract.
-        let Some(c) = (unsafe { call(c) }) else {
-            return invalid("call is NULL");
-        };
+    entry!(h2_call_write, || {
+        let c = try_ref!(c);
         // SAFETY: data is valid for len bytes (caller contract).
         match unsafe { c_slice(data, len, "data") } {
             Ok(d) => result(c.inner.write(d)),
@@ -85,11 +81,8 @@ pub unsafe extern "C" fn h2_call_add_trailer(
     name: *const c_char,
     value: *const c_char,
 ) -> h2_result {
-    guard(|| {
-        // SAFETY: forwarded caller contract.
-        let Some(c) = (unsafe { call(c) }) else {
-            return invalid("call is NULL");
-        };
+    entry!(h2_call_add_trailer, || {
+        let c = try_ref!(c);
         // SAFETY: C strings or NULL (caller contract).
         let (n, v) = match unsafe {
             (
@@ -117,11 +110,8 @@ pub unsafe extern "C" fn h2_call_add_trailer(
 /// fails and its stream, if started, is reset with RST_STREAM(CANCEL).
 #[no_mangle]
 pub unsafe extern "C" fn h2_call_finish(c: *mut h2_call) -> h2_result {
-    guard(|| {
-        // SAFETY: forwarded caller contract.
-        let Some(c) = (unsafe { call(c) }) else {
-            return invalid("call is NULL");
-        };
+    entry!(h2_call_finish, || {
+        let c = try_ref!(c);
         let trailers = c.trailers.lock().unwrap_or_else(|e| e.into_inner()).take();
         result(c.inner.finish(trailers))
     })
@@ -131,11 +121,8 @@ pub unsafe extern "C" fn h2_call_finish(c: *mut h2_call) -> h2_result {
 /// `h2_call_status` and the header accessors work. Returns the call's error if it failed first.
 #[no_mangle]
 pub unsafe extern "C" fn h2_call_wait_headers(c: *mut h2_call) -> h2_result {
-    guard(|| {
-        // SAFETY: forwarded caller contract.
-        let Some(c) = (unsafe { call(c) }) else {
-            return invalid("call is NULL");
-        };
+    entry!(h2_call_wait_headers, || {
+        let c = try_ref!(c);
         result(c.inner.wait_headers())
     })
 }
@@ -144,11 +131,8 @@ pub unsafe extern "C" fn h2_call_wait_headers(c: *mut h2_call) -> h2_result {
 /// its error.
 #[no_mangle]
 pub unsafe extern "C" fn h2_call_wait(c: *mut h2_call) -> h2_result {
-    guard(|| {
-        // SAFETY: forwarded caller contract.
-        let Some(c) = (unsafe { call(c) }) else {
-            return invalid("call is NULL");
-        };
+    entry!(h2_call_wait, || {
+        let c = try_ref!(c);
         result(c.inner.wait())
     })
 }
@@ -156,22 +140,28 @@ pub unsafe extern "C" fn h2_call_wait(c: *mut h2_call) -> h2_result {
 /// Whether the call has ended. Does not block.
 #[no_mangle]
 pub unsafe extern "C" fn h2_call_is_done(c: *const h2_call) -> bool {
-    // SAFETY: forwarded caller contract.
-    unsafe { call(c) }.is_some_and(|c| c.inner.is_done())
+    entry!(h2_call_is_done, || {
+        let c = try_ref!(c);
+        c.inner.is_done()
+    })
 }
 
 /// The HTTP status of the response head, or 0 until it has arrived (or if `c` is NULL).
 #[no_mangle]
 pub unsafe extern "C" fn h2_call_status(c: *const h2_call) -> u16 {
-    // SAFETY: forwarded caller contract.
-    unsafe { call(c) }.map_or(0, |c| c.inner.status())
+    entry!(h2_call_status, || {
+        let c = try_ref!(c);
+        c.inner.status()
+    })
 }
 
 /// Number of response headers (0 until the head has arrived).
 #[no_mangle]
 pub unsafe extern "C" fn h2_call_header_count(c: *const h2_call) -> usize {
-    // SAFETY: forwarded caller contract.
-    unsafe { call(c) }.map_or(0, |c| c.inner.with_head(|r| r.headers().len()))
+    entry!(h2_call_header_count, || {
+        let c = try_ref!(c);
+        c.inner.with_head(|r| r.headers().len())
+    })
 }
 
 /// The `i`th response header, as `h2_response_header_at`. The strings stay valid until
@@ -185,30 +175,21 @@ pub unsafe extern "C" fn h2_call_header_at(
     value: *mut *const c_char,
     value_len: *mut usize,
 ) -> h2_result {
-    guard(|| {
-        // SAFETY: forwarded caller contract.
-        let Some(c) = (unsafe { call(c) }) else {
-            return invalid("call is NULL");
-        };
+    entry!(h2_call_header_at, || {
+        let c = try_ref!(c);
         // SAFETY: out pointers are NULL or writable; the list is not changed again.
-        c.inner.with_head(|r| unsafe {
-            field_at(Some(r.headers()), i, name, name_len, value, value_len)
-        })
+        c.inner
+            .with_head(|r| unsafe { field_at(r.headers(), i, name, name_len, value, value_len) })
     })
 }
 
 /// The first value of response header `name`, or NULL; as `h2_response_header`.
 #[no_mangle]
 pub unsafe extern "C" fn h2_call_header(c: *const h2_call, name: *const c_char) -> *const c_char {
-    guard_or(std::ptr::null(), || {
-        // SAFETY: forwarded caller contract.
-        match unsafe { call(c) } {
-            // SAFETY: name is a C string or NULL.
-            Some(c) => c
-                .inner
-                .with_head(|r| unsafe { find(Some(r.headers()), name) }),
-            None => std::ptr::null(),
-        }
+    entry!(h2_call_header, || {
+        let c = try_ref!(c);
+        // SAFETY: name is a C string or NULL.
+        c.inner.with_head(|r| unsafe { find(r.headers(), name) })
     })
 }
 
@@ -224,15 +205,15 @@ pub unsafe extern "C" fn h2_call_read(
     cap: usize,
     n: *mut usize,
 ) -> h2_result {
-    guard(|| {
+    entry!(h2_call_read, || {
         // SAFETY: n is NULL or writable.
         unsafe { put(n, 0) };
-        // SAFETY: forwarded caller contract.
-        let Some(c) = (unsafe { call(c) }) else {
-            return invalid("call is NULL");
-        };
+        let c = try_ref!(c);
         if n.is_null() || (buf.is_null() && cap > 0) || cap > isize::MAX as usize {
-            return invalid("h2_call_read: buf or n is NULL, or cap is too large");
+            return invalid("buf or n is NULL, or cap is too large");
+        }
+        if c.posting.is_some() {
+            return invalid(SUBMITTED);
         }
         c.release_view();
         let dst: &mut [u8] = if cap == 0 {
@@ -276,18 +257,18 @@ pub unsafe extern "C" fn h2_call_read_view(
     max: usize,
     count: *mut usize,
 ) -> h2_result {
-    guard(|| {
+    entry!(h2_call_read_view, || {
         // SAFETY: count is NULL or writable.
         unsafe { put(count, 0) };
-        // SAFETY: forwarded caller contract.
-        let Some(c) = (unsafe { call(c) }) else {
-            return invalid("call is NULL");
-        };
+        let c = try_ref!(c);
         if pieces.is_null() || count.is_null() || max == 0 {
-            return invalid("h2_call_read_view: pieces or count is NULL, or max is 0");
+            return invalid("pieces or count is NULL, or max is 0");
         }
         if max > isize::MAX as usize / std::mem::size_of::<h2_piece>() {
-            return invalid("h2_call_read_view: max is too large");
+            return invalid("max is too large");
+        }
+        if c.posting.is_some() {
+            return invalid(SUBMITTED);
         }
         let mut lent = c.view.lock().unwrap_or_else(|e| e.into_inner());
         lent.clear();
@@ -319,8 +300,10 @@ impl h2_call {
 /// Number of trailers (0 until the body has ended).
 #[no_mangle]
 pub unsafe extern "C" fn h2_call_trailer_count(c: *const h2_call) -> usize {
-    // SAFETY: forwarded caller contract.
-    unsafe { call(c) }.map_or(0, |c| c.inner.with_trailers(|t| t.map_or(0, |t| t.len())))
+    entry!(h2_call_trailer_count, || {
+        let c = try_ref!(c);
+        c.inner.with_trailers(|t| t.map_or(0, |t| t.len()))
+    })
 }
 
 /// The `i`th trailer, once the body has ended; as `h2_response_header_at`.
@@ -333,27 +316,24 @@ pub unsafe extern "C" fn h2_call_trailer_at(
     value: *mut *const c_char,
     value_len: *mut usize,
 ) -> h2_result {
-    guard(|| {
-        // SAFETY: forwarded caller contract.
-        let Some(c) = (unsafe { call(c) }) else {
-            return invalid("call is NULL");
-        };
-        // SAFETY: out pointers are NULL or writable; trailers are not changed again.
-        c.inner
-            .with_trailers(|t| unsafe { field_at(t, i, name, name_len, value, value_len) })
+    entry!(h2_call_trailer_at, || {
+        let c = try_ref!(c);
+        c.inner.with_trailers(|t| match t {
+            // SAFETY: out pointers are NULL or writable; trailers are not changed again.
+            Some(t) => unsafe { field_at(t, i, name, name_len, value, value_len) },
+            None => invalid("no trailers yet: the response body has not ended"),
+        })
     })
 }
 
 /// The first value of trailer `name`, or NULL.
 #[no_mangle]
 pub unsafe extern "C" fn h2_call_trailer(c: *const h2_call, name: *const c_char) -> *const c_char {
-    guard_or(std::ptr::null(), || {
-        // SAFETY: forwarded caller contract.
-        match unsafe { call(c) } {
-            // SAFETY: name is a C string or NULL.
-            Some(c) => c.inner.with_trailers(|t| unsafe { find(t, name) }),
-            None => std::ptr::null(),
-        }
+    entry!(h2_call_trailer, || {
+        let c = try_ref!(c);
+        // SAFETY: name is a C string or NULL.
+        c.inner
+            .with_trailers(|t| t.map_or(std::ptr::null(), |t| unsafe { find(t, name) }))
     })
 }
 
@@ -362,15 +342,9 @@ pub unsafe extern "C" fn h2_call_trailer(c: *const h2_call, name: *const c_char)
 /// the call has ended.
 #[no_mangle]
 pub unsafe extern "C" fn h2_call_cancel(c: *mut h2_call) -> h2_result {
-    guard(|| {
-        // SAFETY: forwarded caller contract.
-        match unsafe { call(c) } {
-            Some(c) => {
-                c.inner.cancel();
-                H2_OK
-            }
-            None => invalid("call is NULL"),
-        }
+    entry!(h2_call_cancel, || {
+        try_ref!(c).inner.cancel();
+        H2_OK
     })
 }
 
@@ -378,13 +352,10 @@ pub unsafe extern "C" fn h2_call_cancel(c: *mut h2_call) -> h2_result {
 /// call has not failed (yet).
 #[no_mangle]
 pub unsafe extern "C" fn h2_call_error(c: *const h2_call, out: *mut h2_error_info) -> h2_result {
-    guard(|| {
-        // SAFETY: forwarded caller contract.
-        let Some(c) = (unsafe { call(c) }) else {
-            return invalid("call is NULL");
-        };
+    entry!(h2_call_error, || {
+        let c = try_ref!(c);
         if out.is_null() {
-            return invalid("h2_call_error: out is NULL");
+            return invalid("out is NULL");
         }
         let e = c.inner.error();
         let info = h2_error_info::from_error(e.as_ref());
@@ -403,21 +374,26 @@ pub unsafe extern "C" fn h2_call_response(
     c: *mut h2_call,
     out: *mut *mut h2_response,
 ) -> h2_result {
-    guard(|| {
+    entry!(h2_call_response, || {
         // SAFETY: out is NULL or writable.
         unsafe { put(out, std::ptr::null_mut()) };
-        // SAFETY: forwarded caller contract.
-        let Some(c) = (unsafe { call(c) }) else {
-            return invalid("call is NULL");
-        };
+        let c = try_ref!(c);
         if out.is_null() {
-            return invalid("h2_call_response: out is NULL");
+            return invalid("out is NULL");
         }
         match c.inner.response() {
             Ok(r) => {
                 // SAFETY: out is non-null and writable.
                 unsafe { put(out, Box::into_raw(Box::new(h2_response { inner: r }))) };
                 H2_OK
+            }
+            // The core's message does not name the C function to use instead.
+            Err(e)
+                if e.kind == ErrorKind::InvalidArgument
+                    && c.posting.is_none()
+                    && c.inner.error().is_none() =>
+            {
+                invalid("a call from h2_client_start has no buffered response: use h2_call_read")
             }
             Err(e) => fail(e),
         }
@@ -428,8 +404,10 @@ pub unsafe extern "C" fn h2_call_response(
 /// stream window, whatever the body size.
 #[no_mangle]
 pub unsafe extern "C" fn h2_call_buffered(c: *const h2_call) -> usize {
-    // SAFETY: forwarded caller contract.
-    unsafe { call(c) }.map_or(0, |c| c.inner.buffered())
+    entry!(h2_call_buffered, || {
+        let c = try_ref!(c);
+        c.inner.buffered()
+    })
 }
 
 /// Frees the call, cancelling it if it has not ended. A completion of the call not yet
@@ -437,15 +415,15 @@ pub unsafe extern "C" fn h2_call_buffered(c: *const h2_call) -> usize {
 /// allowed.
 #[no_mangle]
 pub unsafe extern "C" fn h2_call_free(c: *mut h2_call) {
-    if c.is_null() {
-        return;
-    }
-    guard_or((), || {
+    entry!(h2_call_free, || {
+        if c.is_null() {
+            return;
+        }
         // SAFETY: c came from this library and is freed once (caller contract).
         let b = unsafe { Box::from_raw(c) };
         if let Some(p) = &b.posting {
             p.detach(c as usize);
         }
         drop(b);
-    });
+    })
 }

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use super::queue::{completion_code, Posting, Target};
 use super::{
-    c_str, fail, guard, guard_or, h2_call, h2_config, h2_done_fn, h2_queue, h2_request,
-    h2_response, h2_result, invalid, put, H2_OK,
+    c_str, entry, fail, guard, h2_call, h2_config, h2_done_fn, h2_queue, h2_request, h2_response,
+    h2_result, invalid, put, try_ref, H2_OK,
 };
 use crate::client::Client;
 use crate::config::Config;
@@ -38,7 +38,7 @@ pub unsafe extern "C" fn h2_client_new(
     base_url: *const c_char,
     cfg: *const h2_config,
 ) -> *mut h2_client {
-    guard_or(std::ptr::null_mut(), || {
+    entry!(h2_client_new, || {
         // SAFETY: base_url is NULL or NUL-terminated (caller contract).
         let Ok(url) = (unsafe { c_str(base_url, "base_url") }) else {
             return std::ptr::null_mut();
@@ -65,6 +65,12 @@ pub unsafe extern "C" fn h2_client_new(
 /// frees it. NULL is allowed.
 #[no_mangle]
 pub unsafe extern "C" fn h2_client_free(client: *mut h2_client) {
+    // SAFETY: forwarded caller contract.
+    entry!(h2_client_free, || unsafe { client_free(client) })
+}
+
+/// `h2_client_free`'s work, inside its entry point.
+unsafe fn client_free(client: *mut h2_client) {
     if client.is_null() {
         return;
     }
@@ -103,16 +109,16 @@ pub unsafe extern "C" fn h2_client_do(
     req: *const h2_request,
     out: *mut *mut h2_response,
 ) -> h2_result {
-    guard(|| {
+    entry!(h2_client_do, || {
         // SAFETY: out is NULL or writable (caller contract).
         unsafe { put(out, std::ptr::null_mut()) };
         if out.is_null() {
-            return invalid("h2_client_do: out is NULL");
+            return invalid("out is NULL");
         }
-        // SAFETY: client and req are NULL or live objects (caller contract).
-        let (Some(c), Some(r)) = (unsafe { client.as_ref() }, unsafe { req.as_ref() }) else {
-            return invalid("h2_client_do: client or request is NULL");
-        };
+        let (c, r) = (try_ref!(client), try_ref!(req));
+        if r.inner.streaming_body {
+            return invalid("a request with a streaming body must be started with h2_client_start");
+        }
         if let Err(e) = crate::runtime::check_running() {
             return fail(e);
         }
@@ -142,15 +148,12 @@ pub unsafe extern "C" fn h2_client_start(
     req: *const h2_request,
     out: *mut *mut h2_call,
 ) -> h2_result {
-    guard(|| {
+    entry!(h2_client_start, || {
         // SAFETY: out is NULL or writable.
         unsafe { put(out, std::ptr::null_mut()) };
-        // SAFETY: client and req are NULL or live (caller contract).
-        let (Some(c), Some(r)) = (unsafe { client.as_ref() }, unsafe { req.as_ref() }) else {
-            return invalid("h2_client_start: client or request is NULL");
-        };
+        let (c, r) = (try_ref!(client), try_ref!(req));
         if out.is_null() {
-            return invalid("h2_client_start: out is NULL");
+            return invalid("out is NULL");
         }
         if let Err(e) = crate::runtime::check_running() {
             return fail(e);
@@ -180,17 +183,16 @@ pub unsafe extern "C" fn h2_client_submit(
     tag: u64,
     out: *mut *mut h2_call,
 ) -> h2_result {
-    // SAFETY: out is NULL or writable; q is NULL or a live h2_queue.
-    unsafe { put(out, std::ptr::null_mut()) };
-    let Some(queue) = (unsafe { q.as_ref() }) else {
-        return invalid("h2_client_submit: queue is NULL");
-    };
-    let target = Target::Queue {
-        q: queue.inner.clone(),
-        tag,
-    };
-    // SAFETY: forwarded caller contract.
-    unsafe { submit(client, req, target, out) }
+    entry!(h2_client_submit, || {
+        // SAFETY: out is NULL or writable.
+        unsafe { put(out, std::ptr::null_mut()) };
+        let target = Target::Queue {
+            q: try_ref!(q).inner.clone(),
+            tag,
+        };
+        // SAFETY: forwarded caller contract.
+        unsafe { submit(client, req, target, out) }
+    })
 }
 
 /// Like `h2_client_submit`, but instead of posting to a queue, calls `done(userdata, call,
@@ -208,17 +210,19 @@ pub unsafe extern "C" fn h2_client_submit_cb(
     userdata: *mut c_void,
     out: *mut *mut h2_call,
 ) -> h2_result {
-    // SAFETY: out is NULL or writable.
-    unsafe { put(out, std::ptr::null_mut()) };
-    let Some(f) = done else {
-        return invalid("h2_client_submit_cb: done is NULL");
-    };
-    let target = Target::Callback {
-        f,
-        userdata: userdata as usize,
-    };
-    // SAFETY: forwarded caller contract.
-    unsafe { submit(client, req, target, out) }
+    entry!(h2_client_submit_cb, || {
+        // SAFETY: out is NULL or writable.
+        unsafe { put(out, std::ptr::null_mut()) };
+        let Some(f) = done else {
+            return invalid("done is NULL");
+        };
+        let target = Target::Callback {
+            f,
+            userdata: userdata as usize,
+        };
+        // SAFETY: forwarded caller contract.
+        unsafe { submit(client, req, target, out) }
+    })
 }
 
 unsafe fn submit(
@@ -227,34 +231,27 @@ unsafe fn submit(
     target: Target,
     out: *mut *mut h2_call,
 ) -> h2_result {
-    guard(|| {
-        // SAFETY: out is NULL or writable.
-        unsafe { put(out, std::ptr::null_mut()) };
-        // SAFETY: client and req are NULL or live (caller contract).
-        let (Some(c), Some(r)) = (unsafe { client.as_ref() }, unsafe { req.as_ref() }) else {
-            return invalid("submit: client or request is NULL");
-        };
-        if out.is_null() {
-            return invalid("submit: out is NULL");
+    let (c, r) = (try_ref!(client), try_ref!(req));
+    if out.is_null() {
+        return invalid("out is NULL");
+    }
+    if let Err(e) = crate::runtime::check_running() {
+        return fail(e);
+    }
+    let posting = Posting::new(target);
+    let p2 = posting.clone();
+    let notify: Notify =
+        Box::new(move |ex: &Exchange| p2.notify(completion_code(ex.error().as_ref())));
+    match c.inner.submit(r.inner.clone(), notify) {
+        Ok(call) => {
+            let b = Box::into_raw(Box::new(h2_call::new(call, Some(posting.clone()))));
+            posting.bind(b as usize);
+            // SAFETY: out is non-null and writable.
+            unsafe { put(out, b) };
+            H2_OK
         }
-        if let Err(e) = crate::runtime::check_running() {
-            return fail(e);
-        }
-        let posting = Posting::new(target);
-        let p2 = posting.clone();
-        let notify: Notify =
-            Box::new(move |ex: &Exchange| p2.notify(completion_code(ex.error().as_ref())));
-        match c.inner.submit(r.inner.clone(), notify) {
-            Ok(call) => {
-                let b = Box::into_raw(Box::new(h2_call::new(call, Some(posting.clone()))));
-                posting.bind(b as usize);
-                // SAFETY: out is non-null and writable.
-                unsafe { put(out, b) };
-                H2_OK
-            }
-            Err(e) => fail(e),
-        }
-    })
+        Err(e) => fail(e),
+    }
 }
 
 /// A client's counters and state.
@@ -317,13 +314,10 @@ pub unsafe extern "C" fn h2_client_stats(
     client: *const h2_client,
     out: *mut h2_stats,
 ) -> h2_result {
-    guard(|| {
-        // SAFETY: client is NULL or live.
-        let Some(c) = (unsafe { client.as_ref() }) else {
-            return invalid("h2_client_stats: client is NULL");
-        };
+    entry!(h2_client_stats, || {
+        let c = try_ref!(client);
         if out.is_null() {
-            return invalid("h2_client_stats: out is NULL");
+            return invalid("out is NULL");
         }
         let s = c.inner.snapshot();
         let rtts: Vec<u64> = s.rtt_us.iter().copied().filter(|&r| r > 0).collect();

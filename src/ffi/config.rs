@@ -3,7 +3,7 @@
 
 use std::ffi::c_char;
 
-use super::{c_slice, c_str, fail, guard, h2_result, invalid, H2_OK};
+use super::{c_slice, c_str, entry, fail, h2_result, try_mut, H2_OK};
 use crate::config::Config;
 use crate::error::{Error, Result};
 
@@ -18,7 +18,7 @@ pub struct h2_config {
 /// A config with every option at its default (see each setter). NULL only if out of memory.
 #[no_mangle]
 pub extern "C" fn h2_config_new() -> *mut h2_config {
-    super::guard_or(std::ptr::null_mut(), || {
+    entry!(h2_config_new, || {
         Box::into_raw(Box::new(h2_config {
             inner: Config::default(),
         }))
@@ -28,24 +28,20 @@ pub extern "C" fn h2_config_new() -> *mut h2_config {
 /// Frees a config. NULL is allowed.
 #[no_mangle]
 pub unsafe extern "C" fn h2_config_free(cfg: *mut h2_config) {
-    if !cfg.is_null() {
-        // SAFETY: cfg came from h2_config_new and is freed once (caller contract).
-        drop(unsafe { Box::from_raw(cfg) });
-    }
+    entry!(h2_config_free, || {
+        if !cfg.is_null() {
+            // SAFETY: cfg came from h2_config_new and is freed once (caller contract).
+            drop(unsafe { Box::from_raw(cfg) });
+        }
+    })
 }
 
 /// Applies `f` to the config behind `cfg`.
 unsafe fn set(cfg: *mut h2_config, f: impl FnOnce(&mut Config) -> Result<()>) -> h2_result {
-    guard(|| {
-        // SAFETY: cfg is NULL or a live h2_config (caller contract).
-        let Some(c) = (unsafe { cfg.as_mut() }) else {
-            return invalid("config is NULL");
-        };
-        match f(&mut c.inner) {
-            Ok(()) => H2_OK,
-            Err(e) => fail(e),
-        }
-    })
+    match f(&mut try_mut!(cfg).inner) {
+        Ok(()) => H2_OK,
+        Err(e) => fail(e),
+    }
 }
 
 /// TCP connect timeout in milliseconds, DNS included (default 10000; must be > 0).
@@ -54,8 +50,10 @@ pub unsafe extern "C" fn h2_config_set_connect_timeout_ms(
     cfg: *mut h2_config,
     value: u32,
 ) -> h2_result {
-    // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config).
-    unsafe { set(cfg, |c| c.set_connect_timeout_ms(value)) }
+    entry!(h2_config_set_connect_timeout_ms, || {
+        // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config).
+        unsafe { set(cfg, |c| c.set_connect_timeout_ms(value)) }
+    })
 }
 
 /// Whole-request timeout in milliseconds, from the call to the end of the response, time
@@ -66,13 +64,15 @@ pub unsafe extern "C" fn h2_config_set_request_timeout_ms(
     cfg: *mut h2_config,
     value: u32,
 ) -> h2_result {
-    // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config).
-    unsafe {
-        set(cfg, |c| {
-            c.set_request_timeout_ms(value);
-            Ok(())
-        })
-    }
+    entry!(h2_config_set_request_timeout_ms, || {
+        // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config).
+        unsafe {
+            set(cfg, |c| {
+                c.set_request_timeout_ms(value);
+                Ok(())
+            })
+        }
+    })
 }
 
 /// Time-to-response-headers timeout in milliseconds, from submission (time waiting for a
@@ -83,13 +83,15 @@ pub unsafe extern "C" fn h2_config_set_headers_timeout_ms(
     cfg: *mut h2_config,
     value: u32,
 ) -> h2_result {
-    // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config).
-    unsafe {
-        set(cfg, |c| {
-            c.set_headers_timeout_ms(value);
-            Ok(())
-        })
-    }
+    entry!(h2_config_set_headers_timeout_ms, || {
+        // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config).
+        unsafe {
+            set(cfg, |c| {
+                c.set_headers_timeout_ms(value);
+                Ok(())
+            })
+        }
+    })
 }
 
 /// Body idle timeout in milliseconds: the longest gap without DATA once the response head has
@@ -99,13 +101,15 @@ pub unsafe extern "C" fn h2_config_set_body_idle_timeout_ms(
     cfg: *mut h2_config,
     value: u32,
 ) -> h2_result {
-    // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config).
-    unsafe {
-        set(cfg, |c| {
-            c.set_body_idle_timeout_ms(value);
-            Ok(())
-        })
-    }
+    entry!(h2_config_set_body_idle_timeout_ms, || {
+        // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config).
+        unsafe {
+            set(cfg, |c| {
+                c.set_body_idle_timeout_ms(value);
+                Ok(())
+            })
+        }
+    })
 }
 
 /// A connection with no open streams for this many milliseconds is closed
@@ -115,13 +119,15 @@ pub unsafe extern "C" fn h2_config_set_idle_timeout_ms(
     cfg: *mut h2_config,
     value: u32,
 ) -> h2_result {
-    // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config).
-    unsafe {
-        set(cfg, |c| {
-            c.set_idle_timeout_ms(value);
-            Ok(())
-        })
-    }
+    entry!(h2_config_set_idle_timeout_ms, || {
+        // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config).
+        unsafe {
+            set(cfg, |c| {
+                c.set_idle_timeout_ms(value);
+                Ok(())
+            })
+        }
+    })
 }
 
 /// After this many milliseconds without receiving anything on a connection, a PING is
@@ -131,13 +137,15 @@ pub unsafe extern "C" fn h2_config_set_keepalive_interval_ms(
     cfg: *mut h2_config,
     value: u32,
 ) -> h2_result {
-    // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config).
-    unsafe {
-        set(cfg, |c| {
-            c.set_keepalive_interval_ms(value);
-            Ok(())
-        })
-    }
+    entry!(h2_config_set_keepalive_interval_ms, || {
+        // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config).
+        unsafe {
+            set(cfg, |c| {
+                c.set_keepalive_interval_ms(value);
+                Ok(())
+            })
+        }
+    })
 }
 
 /// A keepalive PING not acknowledged within this many milliseconds fails the connection
@@ -147,8 +155,10 @@ pub unsafe extern "C" fn h2_config_set_keepalive_timeout_ms(
     cfg: *mut h2_config,
     value: u32,
 ) -> h2_result {
-    // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config).
-    unsafe { set(cfg, |c| c.set_keepalive_timeout_ms(value)) }
+    entry!(h2_config_set_keepalive_timeout_ms, || {
+        // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config).
+        unsafe { set(cfg, |c| c.set_keepalive_timeout_ms(value)) }
+    })
 }
 
 /// The server must acknowledge our SETTINGS within this many milliseconds, else the
@@ -158,8 +168,10 @@ pub unsafe extern "C" fn h2_config_set_settings_timeout_ms(
     cfg: *mut h2_config,
     value: u32,
 ) -> h2_result {
-    // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config).
-    unsafe { set(cfg, |c| c.set_settings_timeout_ms(value)) }
+    entry!(h2_config_set_settings_timeout_ms, || {
+        // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config).
+        unsafe { set(cfg, |c| c.set_settings_timeout_ms(value)) }
+    })
 }
 
 /// A socket that accepts no bytes for this many milliseconds fails the connection with
@@ -169,8 +181,10 @@ pub unsafe extern "C" fn h2_config_set_write_timeout_ms(
     cfg: *mut h2_config,
     value: u32,
 ) -> h2_result {
-    // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config).
-    unsafe { set(cfg, |c| c.set_write_timeout_ms(value)) }
+    entry!(h2_config_set_write_timeout_ms, || {
+        // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config).
+        unsafe { set(cfg, |c| c.set_write_timeout_ms(value)) }
+    })
 }
 
 /// Most connections the client opens to its authority (default 256; must be > 0).
@@ -180,8 +194,10 @@ pub unsafe extern "C" fn h2_config_set_max_connections(
     cfg: *mut h2_config,
     value: u32,
 ) -> h2_result {
-    // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config).
-    unsafe { set(cfg, |c| c.set_max_connections(value)) }
+    entry!(h2_config_set_max_connections, || {
+        // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config).
+        unsafe { set(cfg, |c| c.set_max_connections(value)) }
+    })
 }
 
 /// Our cap on concurrent streams per connection; the server's
@@ -191,8 +207,10 @@ pub unsafe extern "C" fn h2_config_set_max_concurrent_streams(
     cfg: *mut h2_config,
     value: u32,
 ) -> h2_result {
-    // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config).
-    unsafe { set(cfg, |c| c.set_max_concurrent_streams(value)) }
+    entry!(h2_config_set_max_concurrent_streams, || {
+        // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config).
+        unsafe { set(cfg, |c| c.set_max_concurrent_streams(value)) }
+    })
 }
 
 /// Receive window of each stream, our SETTINGS_INITIAL_WINDOW_SIZE
@@ -202,8 +220,10 @@ pub unsafe extern "C" fn h2_config_set_initial_window_size(
     cfg: *mut h2_config,
     value: u32,
 ) -> h2_result {
-    // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config).
-    unsafe { set(cfg, |c| c.set_initial_window_size(value)) }
+    entry!(h2_config_set_initial_window_size, || {
+        // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config).
+        unsafe { set(cfg, |c| c.set_initial_window_size(value)) }
+    })
 }
 
 /// Receive window of each connection (default 1073741824 = 1 GiB; 65535..=2147483647).
@@ -212,8 +232,10 @@ pub unsafe extern "C" fn h2_config_set_connection_window_size(
     cfg: *mut h2_config,
     value: u32,
 ) -> h2_result {
-    // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config).
-    unsafe { set(cfg, |c| c.set_connection_window_size(value)) }
+    entry!(h2_config_set_connection_window_size, || {
+        // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config).
+        unsafe { set(cfg, |c| c.set_connection_window_size(value)) }
+    })
 }
 
 /// Our SETTINGS_MAX_FRAME_SIZE: the largest frame the server may send us
@@ -223,8 +245,10 @@ pub unsafe extern "C" fn h2_config_set_max_frame_size(
     cfg: *mut h2_config,
     value: u32,
 ) -> h2_result {
-    // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config).
-    unsafe { set(cfg, |c| c.set_max_frame_size(value)) }
+    entry!(h2_config_set_max_frame_size, || {
+        // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config).
+        unsafe { set(cfg, |c| c.set_max_frame_size(value)) }
+    })
 }
 
 /// Our SETTINGS_MAX_HEADER_LIST_SIZE: largest response header list accepted, counted as
@@ -235,8 +259,10 @@ pub unsafe extern "C" fn h2_config_set_max_header_list_size(
     cfg: *mut h2_config,
     value: u32,
 ) -> h2_result {
-    // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config).
-    unsafe { set(cfg, |c| c.set_max_header_list_size(value)) }
+    entry!(h2_config_set_max_header_list_size, || {
+        // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config).
+        unsafe { set(cfg, |c| c.set_max_header_list_size(value)) }
+    })
 }
 
 /// Our SETTINGS_HEADER_TABLE_SIZE: the HPACK dynamic table the server may use towards us
@@ -246,8 +272,10 @@ pub unsafe extern "C" fn h2_config_set_header_table_size(
     cfg: *mut h2_config,
     value: u32,
 ) -> h2_result {
-    // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config).
-    unsafe { set(cfg, |c| c.set_header_table_size(value)) }
+    entry!(h2_config_set_header_table_size, || {
+        // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config).
+        unsafe { set(cfg, |c| c.set_header_table_size(value)) }
+    })
 }
 
 /// Largest response body `h2_client_do` buffers (default 1073741824 = 1 GiB); a larger
@@ -257,13 +285,15 @@ pub unsafe extern "C" fn h2_config_set_max_response_body(
     cfg: *mut h2_config,
     value: u64,
 ) -> h2_result {
-    // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config).
-    unsafe {
-        set(cfg, |c| {
-            c.set_max_response_body(value);
-            Ok(())
-        })
-    }
+    entry!(h2_config_set_max_response_body, || {
+        // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config).
+        unsafe {
+            set(cfg, |c| {
+                c.set_max_response_body(value);
+                Ok(())
+            })
+        }
+    })
 }
 
 /// How many times a request the server provably did not process (REFUSED_STREAM, above
@@ -271,8 +301,10 @@ pub unsafe extern "C" fn h2_config_set_max_response_body(
 /// (default 3; at most 10).
 #[no_mangle]
 pub unsafe extern "C" fn h2_config_set_max_retries(cfg: *mut h2_config, value: u32) -> h2_result {
-    // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config).
-    unsafe { set(cfg, |c| c.set_max_retries(value)) }
+    entry!(h2_config_set_max_retries, || {
+        // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config).
+        unsafe { set(cfg, |c| c.set_max_retries(value)) }
+    })
 }
 
 /// TLS 1.2, for `h2_config_set_tls_versions`.
@@ -288,13 +320,15 @@ pub unsafe extern "C" fn h2_config_set_ca_file(
     cfg: *mut h2_config,
     path: *const c_char,
 ) -> h2_result {
-    // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config, path a C string).
-    unsafe {
-        set(cfg, |c| match c_str(path, "CA file path") {
-            Ok(p) => c.tls.set_ca_file(p),
-            Err(_) => Err(Error::invalid("CA file path is NULL or not UTF-8")),
-        })
-    }
+    entry!(h2_config_set_ca_file, || {
+        // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config, path a C string).
+        unsafe {
+            set(cfg, |c| match c_str(path, "CA file path") {
+                Ok(p) => c.tls.set_ca_file(p),
+                Err(_) => Err(Error::invalid("CA file path is NULL or not UTF-8")),
+            })
+        }
+    })
 }
 
 /// For https clients: trust only the CA certificates in `len` bytes of PEM at `data`
@@ -305,13 +339,15 @@ pub unsafe extern "C" fn h2_config_set_ca_pem(
     data: *const u8,
     len: usize,
 ) -> h2_result {
-    // SAFETY: forwarded caller contract; data is valid for len bytes.
-    unsafe {
-        set(cfg, |c| match c_slice(data, len, "CA PEM data") {
-            Ok(pem) => c.tls.set_ca_pem(pem),
-            Err(_) => Err(Error::invalid("CA PEM data is NULL")),
-        })
-    }
+    entry!(h2_config_set_ca_pem, || {
+        // SAFETY: forwarded caller contract; data is valid for len bytes.
+        unsafe {
+            set(cfg, |c| match c_slice(data, len, "CA PEM data") {
+                Ok(pem) => c.tls.set_ca_pem(pem),
+                Err(_) => Err(Error::invalid("CA PEM data is NULL")),
+            })
+        }
+    })
 }
 
 /// **FOR TESTING ONLY. NEVER IN PRODUCTION.** With `insecure` true, https clients accept ANY
@@ -322,13 +358,15 @@ pub unsafe extern "C" fn h2_config_set_insecure_skip_verify(
     cfg: *mut h2_config,
     insecure: bool,
 ) -> h2_result {
-    // SAFETY: forwarded caller contract.
-    unsafe {
-        set(cfg, |c| {
-            c.tls.insecure_skip_verify = insecure;
-            Ok(())
-        })
-    }
+    entry!(h2_config_set_insecure_skip_verify, || {
+        // SAFETY: forwarded caller contract.
+        unsafe {
+            set(cfg, |c| {
+                c.tls.insecure_skip_verify = insecure;
+                Ok(())
+            })
+        }
+    })
 }
 
 /// For https clients: present the client certificate chain in the PEM file `cert_pem_path`
@@ -341,20 +379,22 @@ pub unsafe extern "C" fn h2_config_set_client_cert_file(
     cert_pem_path: *const c_char,
     key_pem_path: *const c_char,
 ) -> h2_result {
-    // SAFETY: forwarded caller contract.
-    unsafe {
-        set(cfg, |c| {
-            match (
-                c_str(cert_pem_path, "certificate path"),
-                c_str(key_pem_path, "key path"),
-            ) {
-                (Ok(cert), Ok(key)) => c.tls.set_client_cert_files(cert, key),
-                _ => Err(Error::invalid(
-                    "certificate or key path is NULL or not UTF-8",
-                )),
-            }
-        })
-    }
+    entry!(h2_config_set_client_cert_file, || {
+        // SAFETY: forwarded caller contract.
+        unsafe {
+            set(cfg, |c| {
+                match (
+                    c_str(cert_pem_path, "certificate path"),
+                    c_str(key_pem_path, "key path"),
+                ) {
+                    (Ok(cert), Ok(key)) => c.tls.set_client_cert_files(cert, key),
+                    _ => Err(Error::invalid(
+                        "certificate or key path is NULL or not UTF-8",
+                    )),
+                }
+            })
+        }
+    })
 }
 
 /// The TLS versions https clients may use: `H2_TLS_1_2`, `H2_TLS_1_3`, or both OR-ed
@@ -364,8 +404,10 @@ pub unsafe extern "C" fn h2_config_set_tls_versions(
     cfg: *mut h2_config,
     versions: u32,
 ) -> h2_result {
-    // SAFETY: forwarded caller contract.
-    unsafe { set(cfg, |c| c.tls.set_versions(versions)) }
+    entry!(h2_config_set_tls_versions, || {
+        // SAFETY: forwarded caller contract.
+        unsafe { set(cfg, |c| c.tls.set_versions(versions)) }
+    })
 }
 
 /// Most CONTINUATION frames accepted in one response header block (default 0 = derived from
@@ -376,13 +418,15 @@ pub unsafe extern "C" fn h2_config_set_max_continuation_frames(
     cfg: *mut h2_config,
     value: u32,
 ) -> h2_result {
-    // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config).
-    unsafe {
-        set(cfg, |c| {
-            c.max_continuation_frames = value;
-            Ok(())
-        })
-    }
+    entry!(h2_config_set_max_continuation_frames, || {
+        // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config).
+        unsafe {
+            set(cfg, |c| {
+                c.max_continuation_frames = value;
+                Ok(())
+            })
+        }
+    })
 }
 
 /// Empty DATA frames (without END_STREAM) a server may send per connection per minute
@@ -392,12 +436,14 @@ pub unsafe extern "C" fn h2_config_set_max_empty_data_frames(
     cfg: *mut h2_config,
     value: u32,
 ) -> h2_result {
-    // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config).
-    unsafe {
-        set(cfg, |c| {
-            Config::set_positive(&mut c.max_empty_data_frames, value, "max_empty_data_frames")
-        })
-    }
+    entry!(h2_config_set_max_empty_data_frames, || {
+        // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config).
+        unsafe {
+            set(cfg, |c| {
+                Config::set_positive(&mut c.max_empty_data_frames, value, "max_empty_data_frames")
+            })
+        }
+    })
 }
 
 /// PING and SETTINGS acknowledgements allowed to wait for the socket (default 1000; must be
@@ -407,24 +453,28 @@ pub unsafe extern "C" fn h2_config_set_max_pending_acks(
     cfg: *mut h2_config,
     value: u32,
 ) -> h2_result {
-    // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config).
-    unsafe {
-        set(cfg, |c| {
-            Config::set_positive(&mut c.max_pending_acks, value, "max_pending_acks")
-        })
-    }
+    entry!(h2_config_set_max_pending_acks, || {
+        // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config).
+        unsafe {
+            set(cfg, |c| {
+                Config::set_positive(&mut c.max_pending_acks, value, "max_pending_acks")
+            })
+        }
+    })
 }
 
 /// Pointless frames a server may send per connection per minute: RST_STREAM, PRIORITY,
 /// unknown frame types (default 1000; must be > 0). More: GOAWAY(ENHANCE_YOUR_CALM).
 #[no_mangle]
 pub unsafe extern "C" fn h2_config_set_max_glitches(cfg: *mut h2_config, value: u32) -> h2_result {
-    // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config).
-    unsafe {
-        set(cfg, |c| {
-            Config::set_positive(&mut c.max_glitches, value, "max_glitches")
-        })
-    }
+    entry!(h2_config_set_max_glitches, || {
+        // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config).
+        unsafe {
+            set(cfg, |c| {
+                Config::set_positive(&mut c.max_glitches, value, "max_glitches")
+            })
+        }
+    })
 }
 
 /// Informational (1xx) responses a server may send before a request's final response
@@ -435,16 +485,18 @@ pub unsafe extern "C" fn h2_config_set_max_informational_responses(
     cfg: *mut h2_config,
     value: u32,
 ) -> h2_result {
-    // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config).
-    unsafe {
-        set(cfg, |c| {
-            Config::set_positive(
-                &mut c.max_informational_responses,
-                value,
-                "max_informational_responses",
-            )
-        })
-    }
+    entry!(h2_config_set_max_informational_responses, || {
+        // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config).
+        unsafe {
+            set(cfg, |c| {
+                Config::set_positive(
+                    &mut c.max_informational_responses,
+                    value,
+                    "max_informational_responses",
+                )
+            })
+        }
+    })
 }
 
 /// Stream resets we send per connection per second before the connection stops taking new
@@ -455,10 +507,12 @@ pub unsafe extern "C" fn h2_config_set_max_resets_per_second(
     cfg: *mut h2_config,
     value: u32,
 ) -> h2_result {
-    // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config).
-    unsafe {
-        set(cfg, |c| {
-            Config::set_positive(&mut c.max_resets_per_second, value, "max_resets_per_second")
-        })
-    }
+    entry!(h2_config_set_max_resets_per_second, || {
+        // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config).
+        unsafe {
+            set(cfg, |c| {
+                Config::set_positive(&mut c.max_resets_per_second, value, "max_resets_per_second")
+            })
+        }
+    })
 }

@@ -2,7 +2,7 @@
 
 use std::ffi::c_char;
 
-use super::{h2_result, put, with_last_error, H2_OK};
+use super::{entry, h2_result, put, with_last_error, H2_OK};
 use crate::error::{Error, ErrorKind};
 
 /// The server certainly did not process the request: it was never sent, was refused with
@@ -84,31 +84,37 @@ fn copy_truncated(src: &[u8], dst: &mut [c_char]) -> usize {
 /// The library version, e.g. "0.1.0". Static string.
 #[no_mangle]
 pub extern "C" fn h2_version() -> *const c_char {
-    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+    entry!(h2_version, || {
+        concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+    })
 }
 
 /// A short description of `code` ("timed out", ...). Static string, never NULL; unknown codes
 /// give "unknown error".
 #[no_mangle]
 pub extern "C" fn h2_strerror(code: h2_result) -> *const c_char {
-    let s = match ErrorKind::from_code(code) {
-        Some(k) => k.description_nul(),
-        None if code == H2_OK => "success\0",
-        None => "unknown error\0",
-    };
-    s.as_ptr().cast()
+    entry!(h2_strerror, || {
+        let s = match ErrorKind::from_code(code) {
+            Some(k) => k.description_nul(),
+            None if code == H2_OK => "success\0",
+            None => "unknown error\0",
+        };
+        s.as_ptr().cast()
+    })
 }
 
 /// The name of `code` as in this header ("H2_E_TIMEOUT", "H2_OK"). Static string, never
 /// NULL; unknown codes give "H2_E_UNKNOWN".
 #[no_mangle]
 pub extern "C" fn h2_error_name(code: h2_result) -> *const c_char {
-    let s = match ErrorKind::from_code(code) {
-        Some(k) => k.c_name_nul(),
-        None if code == H2_OK => "H2_OK\0",
-        None => "H2_E_UNKNOWN\0",
-    };
-    s.as_ptr().cast()
+    entry!(h2_error_name, || {
+        let s = match ErrorKind::from_code(code) {
+            Some(k) => k.c_name_nul(),
+            None if code == H2_OK => "H2_OK\0",
+            None => "H2_E_UNKNOWN\0",
+        };
+        s.as_ptr().cast()
+    })
 }
 
 /// Copies the calling thread's last error message into `buf` (NUL-terminated, truncated to
@@ -118,7 +124,7 @@ pub extern "C" fn h2_error_name(code: h2_result) -> *const c_char {
 /// thread has failed yet.
 #[no_mangle]
 pub unsafe extern "C" fn h2_last_error_message(buf: *mut c_char, len: usize) -> usize {
-    super::guard_or(0, || {
+    entry!(h2_last_error_message, || {
         with_last_error(|e| {
             let msg = e.map(|e| e.message.as_bytes()).unwrap_or_default();
             if !buf.is_null() && len > 0 && len <= isize::MAX as usize {
@@ -136,13 +142,15 @@ pub unsafe extern "C" fn h2_last_error_message(buf: *mut c_char, len: usize) -> 
 /// if `out` is NULL.
 #[no_mangle]
 pub unsafe extern "C" fn h2_last_error(out: *mut h2_error_info) -> h2_result {
-    if out.is_null() {
-        return super::invalid("h2_last_error: out is NULL");
-    }
-    let info = with_last_error(h2_error_info::from_error);
-    // SAFETY: out is non-null and the caller guarantees it points to an h2_error_info.
-    unsafe { put(out, info) };
-    info.code
+    entry!(h2_last_error, || {
+        if out.is_null() {
+            return super::invalid("out is NULL");
+        }
+        let info = with_last_error(h2_error_info::from_error);
+        // SAFETY: out is non-null and the caller guarantees it points to an h2_error_info.
+        unsafe { put(out, info) };
+        info.code
+    })
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 use std::ffi::{c_char, c_void, CString};
 use std::sync::Arc;
 
-use super::{h2_config, h2_result, invalid, H2_OK};
+use super::{entry, h2_config, h2_result, try_mut, H2_OK};
 use crate::events::{Event, EventHook};
 
 /// A connection was established (`message`: the peer address).
@@ -65,34 +65,33 @@ pub unsafe extern "C" fn h2_config_set_event_callback(
     callback: h2_event_fn,
     userdata: *mut c_void,
 ) -> h2_result {
-    // SAFETY: cfg is NULL or a live h2_config (caller contract).
-    let Some(c) = (unsafe { cfg.as_mut() }) else {
-        return invalid("config is NULL");
-    };
-    let Some(f) = callback else {
-        c.inner.events = None;
-        return H2_OK;
-    };
-    // The pointer is only handed back to the caller's callback.
-    let ud = userdata as usize;
-    c.inner.events = Some(EventHook(Arc::new(move |e: &Event| {
-        let msg = CString::new(e.message.replace('\0', " ")).unwrap_or_default();
-        let ev = h2_event {
-            kind: e.kind as u32,
-            stream_id: e.stream_id,
-            conn_id: e.conn_id,
-            value: e.value,
-            h2_error: e.h2_error,
-            message: msg.as_ptr(),
+    entry!(h2_config_set_event_callback, || {
+        let c = try_mut!(cfg);
+        let Some(f) = callback else {
+            c.inner.events = None;
+            return H2_OK;
         };
-        // A panic must not unwind out of here into a runtime task that holds locks; C code
-        // cannot panic, but be safe anyway.
-        let _ = std::panic::catch_unwind(|| {
-            // SAFETY: the caller registered this function for these arguments.
-            unsafe { f(ud as *mut c_void, &ev) }
-        });
-    })));
-    H2_OK
+        // The pointer is only handed back to the caller's callback.
+        let ud = userdata as usize;
+        c.inner.events = Some(EventHook(Arc::new(move |e: &Event| {
+            let msg = CString::new(e.message.replace('\0', " ")).unwrap_or_default();
+            let ev = h2_event {
+                kind: e.kind as u32,
+                stream_id: e.stream_id,
+                conn_id: e.conn_id,
+                value: e.value,
+                h2_error: e.h2_error,
+                message: msg.as_ptr(),
+            };
+            // A panic must not unwind out of here into a runtime task that holds locks; C code
+            // cannot panic, but be safe anyway.
+            let _ = std::panic::catch_unwind(|| {
+                // SAFETY: the caller registered this function for these arguments.
+                unsafe { f(ud as *mut c_void, &ev) }
+            });
+        })));
+        H2_OK
+    })
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! `h2_global_cleanup`: the library's process-wide shutdown.
 
-use super::{fail, guard, h2_result, H2_OK};
+use super::{entry, fail, h2_result, H2_OK};
 
 /// Shuts the library down, like libcurl's `curl_global_cleanup`: stops the global runtime
 /// that runs every connection and joins its threads (the worker threads and the host-name
@@ -26,7 +26,7 @@ use super::{fail, guard, h2_result, H2_OK};
 /// its own.
 #[no_mangle]
 pub extern "C" fn h2_global_cleanup() -> h2_result {
-    guard(|| match crate::runtime::shutdown() {
+    entry!(h2_global_cleanup, || match crate::runtime::shutdown() {
         Ok(()) => H2_OK,
         Err(e) => fail(e),
     })

@@ -1,5 +1,8 @@
 //! The C API. Thin by design: null checks, conversions and error codes; the work happens in
-//! the safe modules. Every entry point catches panics, so none crosses into C.
+//! the safe modules. Every entry point's body is `entry!(its_name, || ...)` (see `enter`):
+//! panics are caught there, so none crosses into C, and misuse messages get the C name;
+//! pointer arguments are checked with `try_ref!`/`try_mut!`, which return the function's
+//! `Fallback` value. A unit test checks every exported function against this.
 //!
 //! Conventions (documented in the header):
 //! - functions returning `h2_result` return `H2_OK` (0) or an `H2_E_*` code and record the
@@ -23,10 +26,10 @@ pub mod queue;
 pub mod request;
 pub mod response;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::ffi::{c_char, CStr};
 
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 
 pub use call::*;
 pub use client::*;
@@ -87,11 +90,22 @@ pub const H2_E_FORKED: h2_result = 17;
 
 thread_local! {
     static LAST_ERROR: RefCell<Option<Error>> = const { RefCell::new(None) };
+    /// The entry point running on this thread (innermost), for messages.
+    static ENTRY: Cell<Option<&'static str>> = const { Cell::new(None) };
 }
 
-/// Records `e` as the calling thread's last error and returns its code.
-pub(crate) fn fail(e: Error) -> h2_result {
+/// Records `e` as the calling thread's last error and returns its code. A misuse (an invalid
+/// argument, a blocking call on a library thread) is prefixed with the name of the entry point
+/// that was called (`"h2_call_read: ..."`): the core's messages do not know the C names.
+pub(crate) fn fail(mut e: Error) -> h2_result {
     let code = e.kind as u32;
+    if matches!(e.kind, ErrorKind::InvalidArgument | ErrorKind::WrongThread) {
+        if let Some(name) = ENTRY.with(Cell::get) {
+            if !e.message.starts_with(name) {
+                e.message = format!("{name}: {}", e.message).into();
+            }
+        }
+    }
     LAST_ERROR.with(|l| *l.borrow_mut() = Some(e));
     code
 }
@@ -105,22 +119,126 @@ pub(crate) fn with_last_error<T>(f: impl FnOnce(Option<&Error>) -> T) -> T {
     LAST_ERROR.with(|l| f(l.borrow().as_ref()))
 }
 
-/// Runs `f`, turning a panic into `H2_E_INTERNAL` (with the panic's message; nothing is
-/// printed on the host's stderr).
-pub(crate) fn guard(f: impl FnOnce() -> h2_result) -> h2_result {
-    match crate::panics::catch(f) {
-        Ok(r) => r,
-        Err(msg) => fail(crate::panics::internal("h2client", &msg)),
+/// What an entry point returns when it cannot do its work (a NULL argument, a caught panic),
+/// given the `H2_E_*` code it recorded: that code for functions returning `h2_result`, else a
+/// neutral value (0, NULL, false, -1 for a file descriptor).
+pub(crate) trait Fallback {
+    /// The value for a failure recorded as `code`.
+    fn fallback(code: h2_result) -> Self;
+}
+
+impl Fallback for h2_result {
+    fn fallback(code: h2_result) -> Self {
+        code
     }
 }
 
-/// Runs `f`, turning a panic into `fallback` (and a recorded `H2_E_INTERNAL`).
-pub(crate) fn guard_or<T>(fallback: T, f: impl FnOnce() -> T) -> T {
+macro_rules! fallback_is {
+    ($($t:ty => $v:expr),* $(,)?) => {
+        $(impl Fallback for $t {
+            fn fallback(_: h2_result) -> Self {
+                $v
+            }
+        })*
+    };
+}
+
+fallback_is! {
+    () => (),
+    bool => false,
+    u16 => 0,
+    usize => 0,
+    i32 => -1,
+}
+
+impl<T> Fallback for *const T {
+    fn fallback(_: h2_result) -> Self {
+        std::ptr::null()
+    }
+}
+
+impl<T> Fallback for *mut T {
+    fn fallback(_: h2_result) -> Self {
+        std::ptr::null_mut()
+    }
+}
+
+/// The boundary every entry point goes through (via [`entry!`]): runs `f` as the entry point
+/// `name` (whose name then prefixes misuse messages), turning a panic into a recorded
+/// `H2_E_INTERNAL` (with the panic's message; nothing is printed on the host's stderr) and the
+/// function's [`Fallback`] value.
+pub(crate) fn enter<T: Fallback>(name: &'static str, f: impl FnOnce() -> T) -> T {
+    let outer = ENTRY.with(|e| e.replace(Some(name)));
+    let r = crate::panics::catch(|| {
+        #[cfg(test)]
+        tests::maybe_panic(name);
+        f()
+    });
+    ENTRY.with(|e| e.set(outer));
+    match r {
+        Ok(v) => v,
+        Err(msg) => T::fallback(fail(crate::panics::internal(name, &msg))),
+    }
+}
+
+/// The body of every `extern "C"` function: `entry!(fn_name, || body)`. Catches panics (see
+/// [`enter`]); `fn_name` must be the function's own name (a test checks it, and that every
+/// exported function starts with this).
+macro_rules! entry {
+    ($name:ident, $body:expr) => {
+        $crate::ffi::enter(stringify!($name), $body)
+    };
+}
+pub(crate) use entry;
+
+/// `try_ref!(p)`: the object behind pointer argument `p`, or, if `p` is NULL, an early
+/// return (from the `entry!` closure) of the function's [`Fallback`] value with
+/// `H2_E_INVALID_ARGUMENT` ("p is NULL") recorded.
+macro_rules! try_ref {
+    ($p:ident) => {{
+        let p = $p;
+        // SAFETY: a pointer argument is NULL or points to a live object of its type (the
+        // header's contract for every function).
+        match unsafe { p.as_ref() } {
+            Some(r) => r,
+            None => {
+                return $crate::ffi::Fallback::fallback($crate::ffi::invalid(concat!(
+                    stringify!($p),
+                    " is NULL"
+                )))
+            }
+        }
+    }};
+}
+pub(crate) use try_ref;
+
+/// `try_mut!(p)`: as [`try_ref!`], mutably (an object the caller does not share meanwhile).
+macro_rules! try_mut {
+    ($p:ident) => {{
+        let p = $p;
+        // SAFETY: a pointer argument is NULL or points to a live object of its type that no
+        // other thread uses during the call (the header's contract).
+        match unsafe { p.as_mut() } {
+            Some(r) => r,
+            None => {
+                return $crate::ffi::Fallback::fallback($crate::ffi::invalid(concat!(
+                    stringify!($p),
+                    " is NULL"
+                )))
+            }
+        }
+    }};
+}
+pub(crate) use try_mut;
+
+/// Runs `f` inside an entry point, turning a panic into `H2_E_INTERNAL` (recorded): for a
+/// step that must not unwind past cleanup that follows it.
+pub(crate) fn guard(f: impl FnOnce() -> h2_result) -> h2_result {
     match crate::panics::catch(f) {
         Ok(r) => r,
         Err(msg) => {
-            fail(crate::panics::internal("h2client", &msg));
-            fallback
+            let who = ENTRY.with(Cell::get).unwrap_or("h2client");
+            fail(crate::panics::internal(who, &msg))
         }
     }
 }
@@ -185,34 +303,258 @@ pub(crate) unsafe fn put<T>(out: *mut T, v: T) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    use crate::error::ErrorKind;
 
+    thread_local! {
+        /// An entry point that panics on this thread when entered (to test the boundary).
+        static PANIC_IN: Cell<Option<&'static str>> = const { Cell::new(None) };
+    }
+
+    pub(crate) fn maybe_panic(name: &str) {
+        if PANIC_IN.with(Cell::get) == Some(name) {
+            panic!("injected panic in {name}");
+        }
+    }
+
+    /// Runs `f` with entry point `name` made to panic when entered.
+    pub(crate) fn panicking<T>(name: &'static str, f: impl FnOnce() -> T) -> T {
+        PANIC_IN.with(|p| p.set(Some(name)));
+        let r = f();
+        PANIC_IN.with(|p| p.set(None));
+        r
+    }
+
+    /// The last error's code and message.
+    pub(crate) fn last() -> (h2_result, String) {
+        with_last_error(|e| {
+            let e = e.expect("an error was recorded");
+            (e.kind as u32, e.message.to_string())
+        })
+    }
+
+    /// What the boundary check found in one source file.
+    #[derive(Default, Debug)]
+    struct Scan {
+        /// Exported functions (`#[no_mangle]` and `extern "C"`).
+        exported: Vec<String>,
+        /// Problems: an exported function whose body does not start with `entry!(its_name,`,
+        /// an `extern "C" fn` definition that is not exported, a `#[no_mangle]` item that is
+        /// not a `pub extern "C" fn`.
+        problems: Vec<String>,
+    }
+
+    fn ident_at(s: &str) -> &str {
+        let end = s
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(s.len());
+        &s[..end]
+    }
+
+    /// Skips whitespace and `//` comment lines.
+    fn skip_blank(mut s: &str) -> &str {
+        loop {
+            s = s.trim_start();
+            match s.strip_prefix("//") {
+                Some(rest) => s = rest.split_once('\n').map_or("", |(_, r)| r),
+                None => return s,
+            }
+        }
+    }
+
+    fn scan(src: &str) -> Scan {
+        let mut out = Scan::default();
+        let mut rest = src;
+        while let Some(i) = rest.find("#[no_mangle]") {
+            rest = &rest[i + "#[no_mangle]".len()..];
+            let item = skip_blank(rest);
+            let Some(sig) = item
+                .strip_prefix("pub unsafe extern \"C\" fn ")
+                .or_else(|| item.strip_prefix("pub extern \"C\" fn "))
+            else {
+                let line = item.lines().next().unwrap_or("");
+                out.problems.push(format!("#[no_mangle] on `{line}`"));
+                continue;
+            };
+            let name = ident_at(sig).to_string();
+            let body = sig.find('{').map_or("", |b| skip_blank(&sig[b + 1..]));
+            if !body.starts_with(&format!("entry!({name},")) {
+                out.problems
+                    .push(format!("{name} does not start with entry!({name}, ...)"));
+            }
+            out.exported.push(name);
+        }
+        // Every `extern "C" fn` with a name (not a function pointer type) is exported.
+        for (i, _) in src.match_indices("extern \"C\" fn ") {
+            let name = ident_at(&src[i + "extern \"C\" fn ".len()..]);
+            if !name.is_empty() && !out.exported.iter().any(|e| e == name) {
+                out.problems
+                    .push(format!("{name} is extern \"C\" but not #[no_mangle]"));
+            }
+        }
+        out
+    }
+
+    /// The functions the header declares.
+    fn header_functions(h: &str) -> Vec<String> {
+        // Drop comments: their text names functions too.
+        let mut code = String::new();
+        let mut rest = h;
+        while let Some(i) = rest.find("/*") {
+            code.push_str(&rest[..i]);
+            rest = rest[i..].split_once("*/").map_or("", |(_, r)| r);
+        }
+        code.push_str(rest);
+        let code: String = code
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("//") && !l.trim_start().starts_with('#'))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let mut names = Vec::new();
+        for (i, _) in code.match_indices("h2_") {
+            let before = code[..i].chars().next_back();
+            if before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_') {
+                continue;
+            }
+            let name = ident_at(&code[i..]);
+            if code[i + name.len()..].starts_with('(') {
+                names.push(name.to_string());
+            }
+        }
+        names
+    }
+
+    fn read(path: &str) -> String {
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+        std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    }
+
+    /// Every function of the C API goes through the boundary (`entry!`): a panic in any of them
+    /// becomes H2_E_INTERNAL instead of aborting the process; and the functions of src/ffi are
+    /// exactly those of the header.
     #[test]
-    fn codes_match_error_kinds() {
-        let pairs = [
-            (H2_E_INVALID_ARGUMENT, ErrorKind::InvalidArgument),
-            (H2_E_INVALID_URL, ErrorKind::InvalidUrl),
-            (H2_E_CONNECT, ErrorKind::Connect),
-            (H2_E_TIMEOUT, ErrorKind::Timeout),
-            (H2_E_PROTOCOL, ErrorKind::Protocol),
-            (H2_E_STREAM_RESET, ErrorKind::StreamReset),
-            (H2_E_GOAWAY, ErrorKind::GoAway),
-            (H2_E_CONNECTION, ErrorKind::Connection),
-            (H2_E_CLOSED, ErrorKind::Closed),
-            (H2_E_CANCELED, ErrorKind::Canceled),
-            (H2_E_HEADERS_TOO_LARGE, ErrorKind::HeadersTooLarge),
-            (H2_E_BODY_TOO_LARGE, ErrorKind::BodyTooLarge),
-            (H2_E_REFUSED, ErrorKind::Refused),
-            (H2_E_WRONG_THREAD, ErrorKind::WrongThread),
-            (H2_E_INTERNAL, ErrorKind::Internal),
-            (H2_E_TLS, ErrorKind::Tls),
-            (H2_E_FORKED, ErrorKind::Forked),
-        ];
-        assert_eq!(pairs.len(), ErrorKind::ALL.len());
-        for (c, k) in pairs {
-            assert_eq!(c, k as u32, "{}", k.c_name());
+    fn every_exported_function_goes_through_entry() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/ffi");
+        let mut exported = Vec::new();
+        let mut problems = Vec::new();
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "rs"))
+            .collect();
+        files.sort();
+        assert!(files.len() >= 9, "{files:?}");
+        for f in &files {
+            let text = std::fs::read_to_string(f).unwrap();
+            // Unit tests (like this one) are not part of the library.
+            let code = text.split("\n#[cfg(test)]\n").next().unwrap_or("");
+            let s = scan(code);
+            exported.extend(s.exported);
+            problems.extend(
+                s.problems
+                    .into_iter()
+                    .map(|p| format!("{}: {p}", f.display())),
+            );
+        }
+        assert!(problems.is_empty(), "{problems:#?}");
+        let mut declared = header_functions(&read("include/h2client.h"));
+        exported.sort();
+        declared.sort();
+        assert!(exported.len() >= 80, "{exported:?}");
+        assert_eq!(exported, declared, "src/ffi and include/h2client.h differ");
+    }
+
+    /// The checker itself finds an unguarded function, a wrong name, a non-exported one.
+    #[test]
+    fn the_boundary_check_can_fail() {
+        let src = r#"
+#[no_mangle]
+pub unsafe extern "C" fn h2_good(p: *const u8) -> u16 {
+    // comment
+    entry!(h2_good, || 1)
+}
+#[no_mangle]
+pub unsafe extern "C" fn h2_bare(p: *const u8) -> u16 {
+    unsafe { *p as u16 }
+}
+#[no_mangle]
+pub extern "C" fn h2_copied() -> u16 {
+    entry!(h2_good, || 1)
+}
+pub unsafe extern "C" fn h2_hidden() {}
+pub type h2_cb = Option<unsafe extern "C" fn(x: *mut u8)>;
+"#;
+        let s = scan(src);
+        assert_eq!(s.exported, ["h2_good", "h2_bare", "h2_copied"]);
+        assert_eq!(s.problems.len(), 3, "{:#?}", s.problems);
+        assert!(s.problems[0].starts_with("h2_bare "));
+        assert!(s.problems[1].starts_with("h2_copied "));
+        assert!(s.problems[2].starts_with("h2_hidden "));
+        let h =
+            "/** h2_doc(x) */\nuint16_t h2_good(const uint8_t *p);\nconst char *h2_name(void);\n\
+                 typedef void (*h2_cb)(uint8_t *x);\n";
+        assert_eq!(header_functions(h), ["h2_good", "h2_name"]);
+    }
+
+    /// The header's `H2_E_*` codes are those of the table in src/error.rs, no more (each
+    /// constant of the table is checked at compile time).
+    #[test]
+    fn header_codes_are_the_tables() {
+        let h = read("include/h2client.h");
+        let mut found = Vec::new();
+        for line in h.lines() {
+            if let Some(def) = line.strip_prefix("#define H2_E_") {
+                let (name, value) = def.split_once(' ').expect("#define NAME VALUE");
+                let code: u32 = value.trim().parse().expect("a number");
+                found.push((format!("H2_E_{name}"), code));
+            }
+        }
+        let table: Vec<_> = ErrorKind::ALL
+            .iter()
+            .map(|k| (k.c_name().to_string(), *k as u32))
+            .collect();
+        assert_eq!(found, table);
+    }
+
+    /// Accessors that returned values without the boundary (a panic there aborted the
+    /// process) now give their fallback and record H2_E_INTERNAL.
+    #[test]
+    fn a_panic_in_an_accessor_is_caught() {
+        use std::ptr::{null, null_mut};
+        // SAFETY: NULL arguments are allowed; the panic is injected on entry.
+        unsafe {
+            assert_eq!(panicking("h2_call_status", || h2_call_status(null())), 0);
+            let (code, msg) = last();
+            assert_eq!(code, H2_E_INTERNAL);
+            assert!(
+                msg.starts_with("internal error in h2_call_status "),
+                "{msg}"
+            );
+            assert!(msg.contains("injected panic"), "{msg}");
+            assert!(!panicking("h2_call_is_done", || h2_call_is_done(null())));
+            assert_eq!(
+                panicking("h2_response_header_count", || h2_response_header_count(
+                    null()
+                )),
+                0
+            );
+            assert_eq!(panicking("h2_queue_fd", || h2_queue_fd(null())), -1);
+            let mut len = 7;
+            assert!(panicking("h2_response_body", || h2_response_body(null(), &mut len)).is_null());
+            panicking("h2_request_free", || h2_request_free(null_mut()));
+            let msg = last().1;
+            assert!(
+                msg.starts_with("internal error in h2_request_free (a bug in h2client"),
+                "{msg}"
+            );
+            assert!(panicking("h2_version", || h2_version()).is_null());
+            // Without the injected panic they work.
+            assert_eq!(h2_call_status(null()), 0);
+            assert_eq!(
+                last(),
+                (H2_E_INVALID_ARGUMENT, "h2_call_status: c is NULL".into())
+            );
+            assert!(!h2_version().is_null());
         }
     }
 
@@ -221,5 +563,40 @@ mod tests {
         let r = guard(|| panic!("boom"));
         assert_eq!(r, H2_E_INTERNAL);
         with_last_error(|e| assert!(e.unwrap().message.contains("boom")));
+    }
+
+    #[test]
+    fn a_panic_gives_each_return_type_its_fallback() {
+        fn ok<T: Fallback>(v: T) -> T {
+            v
+        }
+        assert_eq!(enter("t", || -> h2_result { panic!("a") }), H2_E_INTERNAL);
+        assert_eq!(enter("t", || -> usize { panic!("b") }), 0);
+        assert_eq!(enter("t", || -> i32 { panic!("c") }), -1);
+        assert!(!enter("t", || -> bool { panic!("d") }));
+        assert!(enter("t", || -> *const u8 { panic!("e") }).is_null());
+        let (code, msg) = last();
+        assert_eq!(code, H2_E_INTERNAL);
+        assert!(
+            msg.contains("internal error in t ") && msg.contains("e (at "),
+            "{msg}"
+        );
+        assert_eq!(enter("t", || ok(7usize)), 7);
+    }
+
+    #[test]
+    fn misuse_messages_name_the_entry_point_once() {
+        enter("h2_x", || invalid("p is NULL"));
+        assert_eq!(last().1, "h2_x: p is NULL");
+        enter("h2_x", || enter("h2_y", || invalid("q is NULL")));
+        assert_eq!(last().1, "h2_y: q is NULL");
+        enter("h2_x", || invalid("h2_x: already named"));
+        assert_eq!(last().1, "h2_x: already named");
+        // Failures of the request are not the caller's misuse: not prefixed.
+        enter("h2_x", || fail(Error::new(ErrorKind::Timeout, "timed out")));
+        assert_eq!(last().1, "timed out");
+        // Outside an entry point nothing is added.
+        invalid("bare");
+        assert_eq!(last().1, "bare");
     }
 }

@@ -5,7 +5,7 @@ use std::ffi::c_void;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::{fail, guard_or, h2_call, h2_result, invalid, H2_OK};
+use super::{entry, fail, h2_call, h2_result, invalid, try_ref, H2_OK};
 use crate::error::{Error, ErrorKind};
 use crate::queue::{Completion, Queue};
 
@@ -33,7 +33,7 @@ pub type h2_done_fn =
 /// A new completion queue, or NULL (with H2_E_INTERNAL recorded) if no eventfd can be made.
 #[no_mangle]
 pub extern "C" fn h2_queue_new() -> *mut h2_queue {
-    guard_or(std::ptr::null_mut(), || match Queue::new() {
+    entry!(h2_queue_new, || match Queue::new() {
         Ok(q) => Box::into_raw(Box::new(h2_queue { inner: Arc::new(q) })),
         Err(e) => {
             fail(e);
@@ -46,10 +46,12 @@ pub extern "C" fn h2_queue_new() -> *mut h2_queue {
 /// the calls themselves with `h2_call_free`.
 #[no_mangle]
 pub unsafe extern "C" fn h2_queue_free(q: *mut h2_queue) {
-    if !q.is_null() {
-        // SAFETY: q came from h2_queue_new and is freed once (caller contract).
-        drop(unsafe { Box::from_raw(q) });
-    }
+    entry!(h2_queue_free, || {
+        if !q.is_null() {
+            // SAFETY: q came from h2_queue_new and is freed once (caller contract).
+            drop(unsafe { Box::from_raw(q) });
+        }
+    })
 }
 
 /// A file descriptor (an eventfd) that is readable exactly while completions are pending
@@ -57,8 +59,7 @@ pub unsafe extern "C" fn h2_queue_free(q: *mut h2_queue) {
 /// readable. Do not read or close it. -1 if `q` is NULL.
 #[no_mangle]
 pub unsafe extern "C" fn h2_queue_fd(q: *const h2_queue) -> i32 {
-    // SAFETY: q is NULL or a live h2_queue (caller contract).
-    unsafe { q.as_ref() }.map_or(-1, |q| q.inner.fd())
+    entry!(h2_queue_fd, || { try_ref!(q).inner.fd() })
 }
 
 /// Takes up to `max` completions into `out`, in completion order, waiting up to `timeout_ms`
@@ -72,17 +73,13 @@ pub unsafe extern "C" fn h2_queue_poll(
     max: usize,
     timeout_ms: i32,
 ) -> usize {
-    guard_or(0, || {
-        // SAFETY: q is NULL or a live h2_queue.
-        let Some(q) = (unsafe { q.as_ref() }) else {
-            invalid("queue is NULL");
-            return 0;
-        };
+    entry!(h2_queue_poll, || {
+        let q = try_ref!(q);
         if max == 0 {
             return 0;
         }
         if out.is_null() || max > isize::MAX as usize / std::mem::size_of::<h2_completion>() {
-            invalid("h2_queue_poll: out is NULL or max is too large");
+            invalid("out is NULL or max is too large");
             return 0;
         }
         let timeout = match timeout_ms {
@@ -90,7 +87,7 @@ pub unsafe extern "C" fn h2_queue_poll(
             t => Some(Duration::from_millis(t as u64)),
         };
         if timeout != Some(Duration::ZERO) {
-            if let Err(e) = crate::client::check_thread("h2_queue_poll (waiting)") {
+            if let Err(e) = crate::client::check_thread("waiting for a completion") {
                 fail(e);
                 return 0;
             }

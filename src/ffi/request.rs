@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::{c_bytes, c_slice, c_str, fail, guard, guard_or, h2_result, invalid, H2_OK};
+use super::{c_bytes, c_slice, c_str, entry, fail, h2_result, try_mut, H2_OK};
 use crate::request::Request;
 
 /// A request: method, path, headers and an optional body. Build it with `h2_request_new`
@@ -29,7 +29,7 @@ pub unsafe extern "C" fn h2_request_new(
     method: *const c_char,
     path: *const c_char,
 ) -> *mut h2_request {
-    guard_or(std::ptr::null_mut(), || {
+    entry!(h2_request_new, || {
         // SAFETY: caller passes NULL or NUL-terminated strings.
         let (m, p) = match unsafe { (c_str(method, "method"), c_str(path, "path")) } {
             (Ok(m), Ok(p)) => (m, p),
@@ -47,13 +47,7 @@ pub unsafe extern "C" fn h2_request_new(
 
 /// Applies `f` to the request behind `req` (copy-on-write if a send still holds it).
 unsafe fn with_req(req: *mut h2_request, f: impl FnOnce(&mut Request) -> h2_result) -> h2_result {
-    guard(|| {
-        // SAFETY: req is NULL or a live h2_request (caller contract).
-        let Some(r) = (unsafe { req.as_mut() }) else {
-            return invalid("request is NULL");
-        };
-        f(Arc::make_mut(&mut r.inner))
-    })
+    f(Arc::make_mut(&mut try_mut!(req).inner))
 }
 
 /// Adds a header. The name is lowercased; it must be a token (RFC 9110) and not a
@@ -72,19 +66,21 @@ pub unsafe extern "C" fn h2_request_add_header(
     name: *const c_char,
     value: *const c_char,
 ) -> h2_result {
-    // SAFETY: forwarded caller contract.
-    unsafe {
-        with_req(req, |r| {
-            let (n, v) = match (c_bytes(name, "header name"), c_bytes(value, "header value")) {
-                (Ok(n), Ok(v)) => (n, v),
-                (Err(c), _) | (_, Err(c)) => return c,
-            };
-            match r.add_header(n, v) {
-                Ok(()) => H2_OK,
-                Err(e) => fail(e),
-            }
-        })
-    }
+    entry!(h2_request_add_header, || {
+        // SAFETY: forwarded caller contract.
+        unsafe {
+            with_req(req, |r| {
+                let (n, v) = match (c_bytes(name, "header name"), c_bytes(value, "header value")) {
+                    (Ok(n), Ok(v)) => (n, v),
+                    (Err(c), _) | (_, Err(c)) => return c,
+                };
+                match r.add_header(n, v) {
+                    Ok(()) => H2_OK,
+                    Err(e) => fail(e),
+                }
+            })
+        }
+    })
 }
 
 /// Sets the body to a copy of `len` bytes at `data` (`data` may be NULL when `len` is 0,
@@ -97,16 +93,18 @@ pub unsafe extern "C" fn h2_request_set_body(
     data: *const u8,
     len: usize,
 ) -> h2_result {
-    // SAFETY: forwarded caller contract; data is valid for len bytes.
-    unsafe {
-        with_req(req, |r| match c_slice(data, len, "body") {
-            Ok(b) => {
-                r.set_body(Bytes::copy_from_slice(b));
-                H2_OK
-            }
-            Err(c) => c,
-        })
-    }
+    entry!(h2_request_set_body, || {
+        // SAFETY: forwarded caller contract; data is valid for len bytes.
+        unsafe {
+            with_req(req, |r| match c_slice(data, len, "body") {
+                Ok(b) => {
+                    r.set_body(Bytes::copy_from_slice(b));
+                    H2_OK
+                }
+                Err(c) => c,
+            })
+        }
+    })
 }
 
 /// Sets this request's whole-request timeout in milliseconds, overriding the client's
@@ -116,23 +114,29 @@ pub unsafe extern "C" fn h2_request_set_timeout_ms(
     req: *mut h2_request,
     timeout_ms: u32,
 ) -> h2_result {
-    // SAFETY: forwarded caller contract.
-    unsafe {
-        with_req(req, |r| {
-            r.set_timeout((timeout_ms > 0).then(|| Duration::from_millis(u64::from(timeout_ms))));
-            H2_OK
-        })
-    }
+    entry!(h2_request_set_timeout_ms, || {
+        // SAFETY: forwarded caller contract.
+        unsafe {
+            with_req(req, |r| {
+                r.set_timeout(
+                    (timeout_ms > 0).then(|| Duration::from_millis(u64::from(timeout_ms))),
+                );
+                H2_OK
+            })
+        }
+    })
 }
 
 /// Frees a request. NULL is allowed. A request may be freed as soon as the calls that send it
 /// have returned.
 #[no_mangle]
 pub unsafe extern "C" fn h2_request_free(req: *mut h2_request) {
-    if !req.is_null() {
-        // SAFETY: req came from h2_request_new and is freed once (caller contract).
-        drop(unsafe { Box::from_raw(req) });
-    }
+    entry!(h2_request_free, || {
+        if !req.is_null() {
+            // SAFETY: req came from h2_request_new and is freed once (caller contract).
+            drop(unsafe { Box::from_raw(req) });
+        }
+    })
 }
 
 /// Marks the request's body as streamed: `h2_client_start` sends HEADERS without END_STREAM
@@ -146,13 +150,15 @@ pub unsafe extern "C" fn h2_request_set_streaming_body(
     req: *mut h2_request,
     streaming: bool,
 ) -> h2_result {
-    // SAFETY: forwarded caller contract.
-    unsafe {
-        with_req(req, |r| {
-            r.set_streaming_body(streaming);
-            H2_OK
-        })
-    }
+    entry!(h2_request_set_streaming_body, || {
+        // SAFETY: forwarded caller contract.
+        unsafe {
+            with_req(req, |r| {
+                r.set_streaming_body(streaming);
+                H2_OK
+            })
+        }
+    })
 }
 
 /// This request's time-to-response-headers timeout in milliseconds (from submission, time
@@ -163,15 +169,17 @@ pub unsafe extern "C" fn h2_request_set_headers_timeout_ms(
     req: *mut h2_request,
     timeout_ms: u32,
 ) -> h2_result {
-    // SAFETY: forwarded caller contract.
-    unsafe {
-        with_req(req, |r| {
-            r.set_headers_timeout(
-                (timeout_ms > 0).then(|| Duration::from_millis(u64::from(timeout_ms))),
-            );
-            H2_OK
-        })
-    }
+    entry!(h2_request_set_headers_timeout_ms, || {
+        // SAFETY: forwarded caller contract.
+        unsafe {
+            with_req(req, |r| {
+                r.set_headers_timeout(
+                    (timeout_ms > 0).then(|| Duration::from_millis(u64::from(timeout_ms))),
+                );
+                H2_OK
+            })
+        }
+    })
 }
 
 /// This request's body idle timeout in milliseconds (longest gap without DATA once the head
@@ -182,13 +190,15 @@ pub unsafe extern "C" fn h2_request_set_body_idle_timeout_ms(
     req: *mut h2_request,
     timeout_ms: u32,
 ) -> h2_result {
-    // SAFETY: forwarded caller contract.
-    unsafe {
-        with_req(req, |r| {
-            r.set_body_idle_timeout(
-                (timeout_ms > 0).then(|| Duration::from_millis(u64::from(timeout_ms))),
-            );
-            H2_OK
-        })
-    }
+    entry!(h2_request_set_body_idle_timeout_ms, || {
+        // SAFETY: forwarded caller contract.
+        unsafe {
+            with_req(req, |r| {
+                r.set_body_idle_timeout(
+                    (timeout_ms > 0).then(|| Duration::from_millis(u64::from(timeout_ms))),
+                );
+                H2_OK
+            })
+        }
+    })
 }

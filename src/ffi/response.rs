@@ -2,7 +2,7 @@
 
 use std::ffi::c_char;
 
-use super::{c_bytes, guard, guard_or, h2_result, invalid, put, H2_OK};
+use super::{c_bytes, entry, h2_result, invalid, put, try_ref, H2_OK};
 use crate::headers::HeaderList;
 use crate::response::Response;
 
@@ -12,43 +12,34 @@ pub struct h2_response {
     pub(crate) inner: Response,
 }
 
-unsafe fn resp<'a>(r: *const h2_response) -> Option<&'a Response> {
-    // SAFETY: r is NULL or a live h2_response (caller contract).
-    unsafe { r.as_ref() }.map(|r| &r.inner)
-}
-
 /// The HTTP status code (e.g. 200), or 0 if `resp` is NULL.
 #[no_mangle]
 pub unsafe extern "C" fn h2_response_status(resp: *const h2_response) -> u16 {
-    // SAFETY: forwarded caller contract.
-    unsafe { self::resp(resp) }.map(|r| r.status()).unwrap_or(0)
+    entry!(h2_response_status, || { try_ref!(resp).inner.status() })
 }
 
 /// Number of response headers (pseudo-headers excluded), or 0 if `resp` is NULL.
 #[no_mangle]
 pub unsafe extern "C" fn h2_response_header_count(resp: *const h2_response) -> usize {
-    // SAFETY: forwarded caller contract.
-    unsafe { self::resp(resp) }
-        .map(|r| r.headers().len())
-        .unwrap_or(0)
+    entry!(h2_response_header_count, || {
+        try_ref!(resp).inner.headers().len()
+    })
 }
 
+/// Stores the `i`th field of `list` (a header or trailer list) in the out pointers.
+///
+/// # Safety
+/// Each out pointer must be NULL or writable.
 pub(crate) unsafe fn field_at(
-    list: Option<&HeaderList>,
+    list: &HeaderList,
     i: usize,
     name: *mut *const c_char,
     name_len: *mut usize,
     value: *mut *const c_char,
     value_len: *mut usize,
 ) -> h2_result {
-    let Some(list) = list else {
-        return invalid("response is NULL");
-    };
     let Some((n, v)) = list.get_with_nul(i) else {
-        return invalid(&format!(
-            "header index {i} out of range ({} headers)",
-            list.len()
-        ));
+        return invalid(&format!("index {i} out of range ({} fields)", list.len()));
     };
     // SAFETY: each out pointer is NULL or writable (caller contract).
     unsafe {
@@ -72,25 +63,21 @@ pub unsafe extern "C" fn h2_response_header_at(
     value: *mut *const c_char,
     value_len: *mut usize,
 ) -> h2_result {
-    // SAFETY: forwarded caller contract.
-    guard(|| unsafe {
-        field_at(
-            self::resp(resp).map(|r| r.headers()),
-            i,
-            name,
-            name_len,
-            value,
-            value_len,
-        )
+    entry!(h2_response_header_at, || {
+        let r = try_ref!(resp);
+        // SAFETY: out pointers are NULL or writable (caller contract).
+        unsafe { field_at(r.inner.headers(), i, name, name_len, value, value_len) }
     })
 }
 
-pub(crate) unsafe fn find(list: Option<&HeaderList>, name: *const c_char) -> *const c_char {
-    let Some(list) = list else {
-        return std::ptr::null();
-    };
+/// The value of the first field of `list` named `name` (any case), NUL-terminated, or NULL
+/// if absent or `name` is NULL.
+///
+/// # Safety
+/// `name` must be NULL or NUL-terminated.
+pub(crate) unsafe fn find(list: &HeaderList, name: *const c_char) -> *const c_char {
     // SAFETY: name is NULL or NUL-terminated (caller contract).
-    let Ok(n) = (unsafe { c_bytes(name, "header name") }) else {
+    let Ok(n) = (unsafe { c_bytes(name, "name") }) else {
         return std::ptr::null();
     };
     match list.find(n).and_then(|i| list.get_with_nul(i)) {
@@ -106,19 +93,19 @@ pub unsafe extern "C" fn h2_response_header(
     resp: *const h2_response,
     name: *const c_char,
 ) -> *const c_char {
-    // SAFETY: forwarded caller contract.
-    guard_or(std::ptr::null(), || unsafe {
-        find(self::resp(resp).map(|r| r.headers()), name)
+    entry!(h2_response_header, || {
+        let r = try_ref!(resp);
+        // SAFETY: name is NULL or NUL-terminated (caller contract).
+        unsafe { find(r.inner.headers(), name) }
     })
 }
 
 /// Number of trailers (headers sent after the body), or 0.
 #[no_mangle]
 pub unsafe extern "C" fn h2_response_trailer_count(resp: *const h2_response) -> usize {
-    // SAFETY: forwarded caller contract.
-    unsafe { self::resp(resp) }
-        .map(|r| r.trailers().len())
-        .unwrap_or(0)
+    entry!(h2_response_trailer_count, || {
+        try_ref!(resp).inner.trailers().len()
+    })
 }
 
 /// The `i`th trailer; as `h2_response_header_at`.
@@ -131,16 +118,10 @@ pub unsafe extern "C" fn h2_response_trailer_at(
     value: *mut *const c_char,
     value_len: *mut usize,
 ) -> h2_result {
-    // SAFETY: forwarded caller contract.
-    guard(|| unsafe {
-        field_at(
-            self::resp(resp).map(|r| r.trailers()),
-            i,
-            name,
-            name_len,
-            value,
-            value_len,
-        )
+    entry!(h2_response_trailer_at, || {
+        let r = try_ref!(resp);
+        // SAFETY: out pointers are NULL or writable (caller contract).
+        unsafe { field_at(r.inner.trailers(), i, name, name_len, value, value_len) }
     })
 }
 
@@ -150,9 +131,10 @@ pub unsafe extern "C" fn h2_response_trailer(
     resp: *const h2_response,
     name: *const c_char,
 ) -> *const c_char {
-    // SAFETY: forwarded caller contract.
-    guard_or(std::ptr::null(), || unsafe {
-        find(self::resp(resp).map(|r| r.trailers()), name)
+    entry!(h2_response_trailer, || {
+        let r = try_ref!(resp);
+        // SAFETY: name is NULL or NUL-terminated (caller contract).
+        unsafe { find(r.inner.trailers(), name) }
     })
 }
 
@@ -161,31 +143,28 @@ pub unsafe extern "C" fn h2_response_trailer(
 /// body is not NUL-terminated.
 #[no_mangle]
 pub unsafe extern "C" fn h2_response_body(resp: *const h2_response, len: *mut usize) -> *const u8 {
-    // SAFETY: forwarded caller contract.
-    match unsafe { self::resp(resp) } {
-        Some(r) => {
-            let b = r.body();
-            // SAFETY: len is NULL or writable.
-            unsafe { put(len, b.len()) };
-            if b.is_empty() {
-                c"".as_ptr().cast()
-            } else {
-                b.as_ptr()
-            }
+    entry!(h2_response_body, || {
+        // SAFETY: len is NULL or writable.
+        unsafe { put(len, 0) };
+        let b = try_ref!(resp).inner.body();
+        // SAFETY: len is NULL or writable.
+        unsafe { put(len, b.len()) };
+        if b.is_empty() {
+            c"".as_ptr().cast()
+        } else {
+            b.as_ptr()
         }
-        None => {
-            // SAFETY: len is NULL or writable.
-            unsafe { put(len, 0) };
-            std::ptr::null()
-        }
-    }
+    })
 }
 
 /// Frees a response. NULL is allowed.
 #[no_mangle]
 pub unsafe extern "C" fn h2_response_free(resp: *mut h2_response) {
-    if !resp.is_null() {
-        // SAFETY: resp came from h2_client_do and is freed once (caller contract).
-        drop(unsafe { Box::from_raw(resp) });
-    }
+    entry!(h2_response_free, || {
+        if !resp.is_null() {
+            // SAFETY: resp came from h2_client_do or h2_call_response and is freed once
+            // (caller contract).
+            drop(unsafe { Box::from_raw(resp) });
+        }
+    })
 }
