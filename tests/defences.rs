@@ -210,65 +210,6 @@ fn bulk_cancels_do_not_make_us_a_rapid_reset_source() {
     srv.finish();
 }
 
-/// 100,000 one-byte WINDOW_UPDATEs on a stream (in one burst, so many share a read) open
-/// exactly 100,000 bytes of window: increments are coalesced per read, none is lost, and the
-/// flood costs no more than reading it (no GOAWAY: such a flood is legal, only wasteful).
-#[test]
-fn window_update_flood_is_coalesced_exactly() {
-    const BODY: usize = 100_000;
-    let srv = RawServer::start(|_, mut c| {
-        c.handshake(&[(4, 0)]); // no stream window: the body waits for the updates
-        let r = c.next_headers().unwrap();
-        c.window_update(0, 1 << 20);
-        let mut burst = Vec::with_capacity(13 * BODY);
-        for _ in 0..BODY {
-            frame_into(
-                &mut burst,
-                WINDOW_UPDATE,
-                0,
-                r.stream_id,
-                &1u32.to_be_bytes(),
-            );
-        }
-        c.raw(&burst);
-        let body = c.finish_body(r.stream_id).unwrap();
-        assert_eq!(body.len(), BODY);
-        c.respond(r.stream_id, 200, b"ok");
-        c.expect_eof(Duration::from_secs(5));
-    });
-    let (c, _) = client(&srv.url(), |_| {});
-    let mut req = Request::new("POST", "/up").unwrap();
-    req.set_body(bytes::Bytes::from(vec![3u8; BODY]));
-    let r = c.execute(Arc::new(req)).unwrap();
-    assert_eq!(r.status(), 200);
-    assert_eq!(r.body(), b"ok");
-    drop(c);
-    srv.finish();
-}
-
-/// Two connection WINDOW_UPDATEs in one write whose sum overflows the window: coalescing
-/// must not hide the overflow (GOAWAY FLOW_CONTROL_ERROR).
-#[test]
-fn coalesced_window_updates_still_overflow() {
-    let srv = RawServer::start(|_, mut c| {
-        c.handshake(&[]);
-        let r = c.next_request().unwrap();
-        c.headers(r.stream_id, &[(":status", "200")], false);
-        let mut two = Vec::new();
-        for _ in 0..2 {
-            frame_into(&mut two, WINDOW_UPDATE, 0, 0, &0x4000_0000u32.to_be_bytes());
-        }
-        c.raw(&two);
-        let (_, code, _) = c.expect_goaway();
-        assert_eq!(code, 3, "FLOW_CONTROL_ERROR");
-    });
-    let (c, _) = client(&srv.url(), |_| {});
-    let e = get(&c, "/").unwrap_err();
-    assert!(e.message.contains("overflows"), "{}", e.message);
-    drop(c);
-    srv.finish();
-}
-
 /// A server that sends informational responses without end (200,000 `103`s were accepted
 /// before) is cut off at `max_informational_responses`: RST_STREAM(ENHANCE_YOUR_CALM), the
 /// counter, the event; the connection keeps serving.
