@@ -5,8 +5,13 @@
 # that server generated (written to a temporary directory).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+# Cargo's output directory: $CARGO_TARGET_DIR if set (relative to the current directory, as
+# cargo takes it), else target.
+target=${CARGO_TARGET_DIR:-$root/target}
+case $target in /*) ;; *) target=$PWD/$target ;; esac
+export CARGO_TARGET_DIR=$target
 make -s -C "$root/c-examples" >/dev/null
-server="$root/target/release/h2testserver"
+server="$target/release/h2testserver"
 h2get="$root/c-examples/build/h2get"
 
 tmp=$(mktemp -d)

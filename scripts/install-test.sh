@@ -3,6 +3,11 @@
 # library found through pkg-config (shared and static) and runs them against the test server.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+# Cargo's output directory: $CARGO_TARGET_DIR if set (relative to the current directory, as
+# cargo takes it), else target.
+target=${CARGO_TARGET_DIR:-$root/target}
+case $target in /*) ;; *) target=$PWD/$target ;; esac
+export CARGO_TARGET_DIR=$target
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/h2client-install.XXXXXX")
 server_pid=""
 cleanup() {
@@ -58,7 +63,7 @@ if [ -f "$prefix/include/h2client.hpp" ] && [ -f "$root/c-examples/get.cpp" ]; t
     -Wl,-rpath,"$prefix/lib" -o "$tmp/get-cpp"
 fi
 
-"$root/target/release/h2testserver" --port 0 > "$tmp/server.out" &
+"$target/release/h2testserver" --port 0 > "$tmp/server.out" &
 server_pid=$!
 for _ in $(seq 100); do grep -q '^listening on ' "$tmp/server.out" && break; sleep 0.1; done
 url=$(sed -n 's/^listening on //p' "$tmp/server.out")
@@ -67,7 +72,7 @@ check sh -c "'$tmp/get-static' '$url/' | grep -q 'hello from h2testserver'"
 if [ -x "$tmp/get-cpp" ]; then check sh -c "'$tmp/get-cpp' '$url/' | grep -q 'hello from h2testserver'"; fi
 
 # The Go and Ruby bindings, built and tested against the installed library (pkg-config).
-export H2TESTSERVER="$root/target/release/h2testserver"
+export H2TESTSERVER="$target/release/h2testserver"
 (
   cd "$root/bindings/go"
   export LD_LIBRARY_PATH="$prefix/lib" GOFLAGS=-mod=mod
