@@ -816,6 +816,31 @@ static void test_events() {
     CHECK(after == late, "no callback after the clients were destroyed");
 }
 
+// The callback's state may be freed as soon as its Client is destroyed: no call runs after
+// that (h2_client_free guarantees it). The callback sleeps on connection events so that a
+// Closed event is in progress while the destructor runs; AddressSanitizer would report a
+// late call touching the freed state.
+static void test_event_state_freed_after_client() {
+    int silent = 0;
+    for (int i = 0; i < 5; i++) {
+        auto *events = new std::atomic<int>(0);
+        {
+            h2::Config cfg;
+            cfg.on_event([events](const h2::Event &e) {
+                if (e.kind == H2_EVENT_CLOSED || e.kind == H2_EVENT_CONNECTED)
+                    std::this_thread::sleep_for(30ms);
+                (*events)++;
+            });
+            h2::Client c(url, cfg);
+            c.get("/");
+        }
+        silent += *events == 0;
+        delete events;
+    }
+    std::this_thread::sleep_for(100ms); // a late call would touch freed memory now
+    CHECK(silent == 0, silent << " clients saw no event");
+}
+
 static void test_raii_under_exceptions() {
     // Everything in flight when an exception leaves the scope is freed (valgrind checks).
     bool caught = false;
@@ -904,6 +929,7 @@ int main(int argc, char **argv) {
     section("queue: 1000 submits, owned and detached, cancel, fd", test_queue);
     section("one client from several threads", test_threads);
     section("event callback", test_events);
+    section("event callback state freed right after the client", test_event_state_freed_after_client);
     section("RAII under exceptions", test_raii_under_exceptions);
 #endif
     section("h2::global_cleanup, last", [] {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Tests the C examples (build/get, get-static, h2get, threads, poll, stream, cancel, fork) and the
-# C++ binding's programs (build/get-cpp, cpp_test, cpp_test-noexcept) against h2testserver.
+# Tests the C examples (build/get, get-static, h2get, threads, poll, stream, cancel, fork,
+# lifetimes) and the C++ binding's programs (build/get-cpp, cpp_test, cpp_test-noexcept)
+# against h2testserver.
 # Prints TAP-like "ok - NAME" / "not ok - NAME" lines; exits 1 if any check failed.
 #
 #   VALGRIND=1   run each C program under valgrind (smaller counts); a run whose log lacks
@@ -25,7 +26,7 @@ if [[ -n $VALGRIND ]] && ldd "$BUILD/h2get" 2>/dev/null | grep -q 'lib[a-z]*san\
     exit 1
 fi
 
-for p in get get-static h2get threads poll stream cancel fork h2bench; do
+for p in get get-static h2get threads poll stream cancel fork h2bench lifetimes; do
     [[ -x $BUILD/$p ]] || { echo "Bail out! $BUILD/$p not built (run make)"; exit 1; }
 done
 [[ -x $SERVER_BIN ]] || { echo "Bail out! $SERVER_BIN not built (run make)"; exit 1; }
@@ -661,6 +662,13 @@ check "fork: child 2 (new client only) fetches; the parent keeps working before 
 check "fork: h2_global_cleanup in each child (its own runtime) and then in the parent: H2_OK" \
     'grep -qx "child 1: h2_global_cleanup: ok" "$TMP/out" && grep -qx "child 2: h2_global_cleanup: ok" "$TMP/out" && grep -qx "parent: h2_global_cleanup: ok" "$TMP/out"'
 [[ $rc == 0 ]] || sed 's/^/# /' "$TMP/out" "$TMP/err"
+
+# ---- lifetimes: no event callback after h2_client_free; the userdata is freed at once ----
+# Under SANITIZE=address a late callback is a heap-use-after-free report (non-zero exit).
+if [[ -n $VALGRIND ]]; then LIFE_N=3; else LIFE_N=20; fi
+run lifetimes -n "$LIFE_N" "$URL/"
+check "lifetimes: $LIFE_N clients with a slow event callback; none runs after h2_client_free" \
+    '[[ $rc == 0 ]] && grep -q "^lifetimes: $LIFE_N clients, [1-9][0-9]* events, none after h2_client_free$" "$TMP/out" && ! grep -q AddressSanitizer "$TMP/err"'
 
 # ---- C++ binding (include/h2client.hpp): get-cpp, cpp_test -------------------------------
 for p in get-cpp cpp_test cpp_test-noexcept; do

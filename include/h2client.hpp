@@ -72,10 +72,10 @@
  *
  * EVENT CALLBACK. Config::on_event(fn) calls fn(const h2::Event&) on a library thread for the
  * connection and stream events of each client created from the config (H2_EVENT_*). Each
- * client gets its own copy of fn; calls for one client never overlap, and none starts once
- * the Client's destructor has returned (events the library still emits then are dropped).
- * The destructor waits for a call in progress: do not destroy a Client from its own callback,
- * nor while holding a lock that its callback takes.
+ * client gets its own copy of fn; calls for one client never overlap, and none is running or
+ * starts once the Client's destructor has returned (h2_client_free guarantees it; events the
+ * library still emits then are dropped). The destructor waits for a call in progress: do not
+ * destroy a Client from its own callback, nor while holding a lock that its callback takes.
  */
 
 #ifndef H2CLIENT_HPP
@@ -95,7 +95,6 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <unordered_set>
 #include <utility>
 #include <variant>
@@ -490,63 +489,19 @@ using EventHandler = std::function<void(const Event &)>;
 
 namespace detail {
 
-/** One client's event callback, looked up by id: the library may emit events after
- *  h2_client_free returns, so the C userdata is a number, never a pointer. */
+/** One client's event callback: the C userdata, owned by the Client. h2_client_free returns
+ *  only after the client's last callback returned, so the Client frees it right after. */
 struct EventHook {
-    std::mutex m;
-    bool alive = true;
-    uintptr_t id = 0;
+    std::mutex m;  ///< calls for one client never overlap
     EventHandler fn;
 };
 
-struct HookRegistry {
-    std::mutex m;
-    uintptr_t next = 1;
-    std::unordered_map<uintptr_t, std::shared_ptr<EventHook>> hooks;
-};
-
-inline HookRegistry &hook_registry() {
-    // Never destroyed: library threads may deliver events while statics are torn down.
-    static HookRegistry *r = new HookRegistry;
-    return *r;
-}
-
-inline std::shared_ptr<EventHook> register_hook(const EventHandler &fn) {
-    auto hook = std::make_shared<EventHook>();
-    hook->fn = fn;
-    HookRegistry &r = hook_registry();
-    std::lock_guard<std::mutex> g(r.m);
-    hook->id = r.next++;
-    r.hooks.emplace(hook->id, hook);
-    return hook;
-}
-
-/** After this returns, the hook's function is not running and will not run again. */
-inline void retire_hook(const std::shared_ptr<EventHook> &hook) noexcept {
-    if (!hook)
-        return;
-    {
-        HookRegistry &r = hook_registry();
-        std::lock_guard<std::mutex> g(r.m);
-        r.hooks.erase(hook->id);
-    }
-    std::lock_guard<std::mutex> g(hook->m);
-    hook->alive = false;
-}
-
 inline void event_trampoline(void *userdata, const h2_event *ev) {
-    std::shared_ptr<EventHook> hook;
-    {
-        HookRegistry &r = hook_registry();
-        std::lock_guard<std::mutex> g(r.m);
-        auto it = r.hooks.find(reinterpret_cast<uintptr_t>(userdata));
-        if (it != r.hooks.end())
-            hook = it->second;
-    }
+    auto *hook = static_cast<EventHook *>(userdata);
     if (!hook || !ev)
         return;
     std::lock_guard<std::mutex> g(hook->m);
-    if (!hook->alive || !hook->fn)
+    if (!hook->fn)
         return;
     Event e{ev->kind, ev->stream_id, ev->conn_id, ev->value, ev->h2_error,
             std::string_view(ev->message ? ev->message : "")};
@@ -1422,36 +1377,31 @@ public:
         }
         // The client gets its own hook: set it on the C config just for h2_client_new (which
         // copies it), under the config's lock so that concurrent creations do not mix.
-        std::shared_ptr<detail::EventHook> hook = detail::register_hook(cfg.events_->fn);
+        auto hook = std::make_unique<detail::EventHook>();
+        hook->fn = cfg.events_->fn;
         h2_client *c;
-        std::optional<Error> err;
         {
             std::lock_guard<std::mutex> g(cfg.events_->m);
-            h2_config_set_event_callback(cfg.h_, &detail::event_trampoline,
-                                         reinterpret_cast<void *>(hook->id));
+            h2_config_set_event_callback(cfg.h_, &detail::event_trampoline, hook.get());
             c = h2_client_new(u.c_str(), cfg.h_);
+            std::optional<Error> err;
             if (!c)
                 err = Error::last();
             h2_config_set_event_callback(cfg.h_, nullptr, nullptr);
-        }
-        if (!c) {
-            detail::retire_hook(hook);
-            return *err;
+            if (!c)
+                return *err;
         }
         return Client(c, std::move(hook));
     }
 
-    ~Client() {
-        h2_client_free(h_);
-        detail::retire_hook(hook_);
-    }
+    /** Frees the client (h2_client_free); no event callback runs once this has returned. */
+    ~Client() { h2_client_free(h_); }
     /** Takes `o`'s client; `o` is left empty. */
     Client(Client &&o) noexcept : h_(std::exchange(o.h_, nullptr)), hook_(std::move(o.hook_)) {}
     /** Closes this client (as the destructor) and takes `o`'s; `o` is left empty. */
     Client &operator=(Client &&o) noexcept {
         if (this != &o) {
             h2_client_free(h_);
-            detail::retire_hook(hook_);
             h_ = std::exchange(o.h_, nullptr);
             hook_ = std::move(o.hook_);
         }
@@ -1590,10 +1540,11 @@ public:
     h2_client *get() const noexcept { return h_; }
 
 private:
-    Client(h2_client *c, std::shared_ptr<detail::EventHook> hook) noexcept : h_(c), hook_(std::move(hook)) {}
+    Client(h2_client *c, std::unique_ptr<detail::EventHook> hook) noexcept : h_(c), hook_(std::move(hook)) {}
 
     h2_client *h_ = nullptr;
-    std::shared_ptr<detail::EventHook> hook_;
+    // Declared after h_ and freed after h2_client_free(h_) returned (destructor body first).
+    std::unique_ptr<detail::EventHook> hook_;
 };
 
 } // namespace h2

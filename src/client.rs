@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Processed, Result};
+use crate::events::Gate;
 use crate::exchange::{Deadlines, Exchange, Mode, Notify, Pending};
 use crate::headers::HeaderList;
 use crate::pool::PoolInner;
@@ -19,6 +20,8 @@ const CLOSE_GRACE: Duration = Duration::from_millis(250);
 /// An HTTP/2 client for one authority. Cheap to share between threads (`&Client` is enough).
 pub struct Client {
     pool: Arc<PoolInner>,
+    /// The gate of the event hook, if one is set: closed by [`Client::close`].
+    events: Option<Arc<Gate>>,
     /// The fork generation the client was created in (see `runtime::generation`).
     gen: usize,
 }
@@ -64,15 +67,20 @@ pub struct ClientSnapshot {
 
 impl Client {
     /// A client for the authority of `base_url` (`http://host[:port]`; any path is ignored).
-    pub fn new(base_url: &str, cfg: Config) -> Result<Client> {
+    pub fn new(base_url: &str, mut cfg: Config) -> Result<Client> {
         let target = Target::parse(base_url)?;
         let tls = match target.scheme {
             Scheme::Https => Some(crate::tls::client_config(&cfg.tls)?),
             Scheme::Http => None,
         };
         runtime::get()?;
+        let events = cfg.events.is_some().then(|| Arc::new(Gate::default()));
+        if let (Some(hook), Some(gate)) = (cfg.events.take(), &events) {
+            cfg.events = Some(hook.gated(gate.clone()));
+        }
         Ok(Client {
             pool: PoolInner::new(target, Arc::new(cfg), tls),
+            events,
             gen: runtime::generation(),
         })
     }
@@ -167,7 +175,8 @@ impl Client {
 
     /// Closes every connection (GOAWAY(NO_ERROR)); requests still waiting fail with
     /// `H2_E_CLOSED`. Waits briefly for the GOAWAY to be written unless called from a runtime
-    /// thread.
+    /// thread. Then shuts the event hook off: when this returns, no event callback of this
+    /// client is running (but one that called this, on its own thread) and none will start.
     pub fn close(&self) {
         if runtime::check_fork(self.gen, "client").is_err() {
             // The connections belong to the parent process; touching them here could
@@ -180,6 +189,9 @@ impl Client {
             CLOSE_GRACE
         };
         self.pool.close(grace);
+        if let Some(gate) = &self.events {
+            gate.close();
+        }
     }
 
     /// A snapshot of the pool.

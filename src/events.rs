@@ -3,9 +3,14 @@
 //! Events are delivered synchronously on the library thread where they happen, so an
 //! observer must be quick and must not block. Nothing is computed for events when no observer
 //! is set.
+//!
+//! A client's hook goes through a [`Gate`]: closing the client closes the gate, which waits
+//! for the observer calls in progress and turns later events away, so no call starts or is
+//! still running once the client is gone (connection tasks can outlive it by a little).
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::{self, ThreadId};
 
 /// What happened. The numeric values are the C API's `H2_EVENT_*` constants and never change.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,6 +75,72 @@ impl EventHook {
     /// Delivers an event built by `f` (called only here, so events cost nothing unobserved).
     pub fn emit(&self, f: impl FnOnce() -> Event) {
         (self.0)(&f());
+    }
+
+    /// This hook behind `gate`: events pass while the gate is open.
+    pub(crate) fn gated(self, gate: Arc<Gate>) -> EventHook {
+        EventHook(Arc::new(move |e: &Event| gate.pass(|| (self.0)(e))))
+    }
+}
+
+/// Shuts a hook off for good: after [`Gate::close`] returns, no call through the gate is
+/// running (except on the closing thread itself) and none starts.
+#[derive(Debug, Default)]
+pub(crate) struct Gate {
+    state: Mutex<GateState>,
+    /// Signalled when a call ends after the gate was closed.
+    idle: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct GateState {
+    closed: bool,
+    /// The threads inside a call, once per call (calls can nest on one thread).
+    running: Vec<ThreadId>,
+}
+
+impl Gate {
+    fn lock(&self) -> MutexGuard<'_, GateState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `f` unless the gate is closed.
+    pub(crate) fn pass(&self, f: impl FnOnce()) {
+        let me = thread::current().id();
+        {
+            let mut st = self.lock();
+            if st.closed {
+                return;
+            }
+            st.running.push(me);
+        }
+        /// Leaves the gate when `f` returns or unwinds.
+        struct Leave<'a>(&'a Gate, ThreadId);
+        impl Drop for Leave<'_> {
+            fn drop(&mut self) {
+                let mut st = self.0.lock();
+                if let Some(i) = st.running.iter().position(|t| *t == self.1) {
+                    st.running.swap_remove(i);
+                }
+                if st.closed {
+                    self.0.idle.notify_all();
+                }
+            }
+        }
+        let _leave = Leave(self, me);
+        f();
+    }
+
+    /// Closes the gate and waits until the calls running on other threads have returned. A
+    /// call running on this thread (the observer closing its own client) is not waited for:
+    /// it goes on after this returns, but no new call starts. Idempotent.
+    pub(crate) fn close(&self) {
+        let me = thread::current().id();
+        let mut st = self.lock();
+        st.closed = true;
+        while st.running.iter().any(|t| *t != me) {
+            st = self.idle.wait(st).unwrap_or_else(|e| e.into_inner());
+        }
     }
 }
 

@@ -63,6 +63,17 @@ pub unsafe extern "C" fn h2_client_new(
 /// Closes the client: sends GOAWAY(NO_ERROR) on every connection and closes them (waiting up
 /// to 250 ms for that to be written), makes requests still waiting return H2_E_CLOSED, and
 /// frees it. NULL is allowed.
+///
+/// Event callbacks: when this returns, no event callback of this client is running and none
+/// will start, so the event `userdata` may be freed right after (connections closing later
+/// report nothing). It waits for callbacks in progress on other threads, without a time
+/// limit: do not call it while holding a lock that the event callback takes. Called from
+/// the client's own event callback, it does not wait for that callback (which goes on after
+/// this returns) and does not deadlock; on a library thread the 250 ms wait is skipped.
+///
+/// Completions of calls still in flight (`h2_client_submit` queue entries and
+/// `h2_client_submit_cb` `done` callbacks, with H2_E_CLOSED) belong to the calls, not the
+/// client: they may still be delivered after this returns, until each call is freed.
 #[no_mangle]
 pub unsafe extern "C" fn h2_client_free(client: *mut h2_client) {
     // SAFETY: forwarded caller contract.
