@@ -5,8 +5,9 @@
  *         [--timeout MS] [-P PARALLEL] [--cacert FILE] [-k] [--cert FILE --key FILE] URL...
  *
  * http:// URLs use HTTP/2 over cleartext with prior knowledge, https:// URLs HTTP/2 over TLS
- * (ALPN h2); --cacert, -k, --cert and --key mean what they mean to curl. All URLs must share
- * scheme://host:port; they are fetched over ONE h2_client.
+ * (ALPN h2); --cacert, -k, --cert and --key mean what they mean to curl. URLs may name any
+ * origins; they are fetched over ONE h2_client made without a base URL, each request made
+ * from its absolute URL (h2_request_new_url), so each origin gets its own connections.
  *
  * Data path: every request is a call from h2_client_start, and bodies are streamed: the
  * current URL's body is written to stdout (or -o FILE) as it arrives, taken piece by piece
@@ -74,7 +75,7 @@ static const char USAGE[] =
     "\n"
     "Fetches URLs over HTTP/2 and writes their bodies to stdout in URL order, as they\n"
     "arrive: http:// URLs over cleartext with prior knowledge, https:// URLs over TLS\n"
-    "(ALPN h2). All URLs must share scheme://host:port (one client).\n"
+    "(ALPN h2). URLs may name several origins (one client, connections per origin).\n"
     "\n"
     "  -X, --request METHOD  request method (default GET, or POST with -d)\n"
     "  -H, --header 'N: V'   add a request header (repeatable)\n"
@@ -148,7 +149,7 @@ static struct {
 struct slot {
     const char *url;
     char *base; /* scheme://authority as given, for h2_client_new */
-    char *origin; /* normalized scheme://host:port, for comparison */
+    char *origin; /* normalized scheme://host:port (validation only) */
     char *path;
     h2_request *req;
     /* Set when the call is started (main thread); `call` is changed under ctl.lock, so
@@ -271,7 +272,7 @@ static char *last_error_message(void) {
 
 /*
  * Splits "scheme://authority/path?query#fragment" into the client's base URL, a normalized
- * origin used to check that all URLs share scheme://host:port, and the request path (the
+ * origin (validation: the library parses the URL again), and the request path (the
  * fragment dropped, "/" if empty). Returns NULL on success, else what is wrong.
  */
 static const char *split_url(struct slot *s) {
@@ -804,7 +805,7 @@ static int configure_tls(h2_config *cfg) {
 
 /* Builds the request of one slot. Returns 0, or 2 after printing why. */
 static int build_request(struct slot *s) {
-    s->req = h2_request_new(opt.method, s->path);
+    s->req = h2_request_new_url(opt.method, s->url);
     if (!s->req) {
         h2_error_info info;
         h2_result rc = h2_last_error(&info);
@@ -1213,15 +1214,6 @@ int main(int argc, char **argv) {
             cleanup();
             return 2;
         }
-        if (i > 0 && strcmp(s->origin, work.slots[0].origin) != 0) {
-            /* A valid URL, but not usable with the first one: an argument error. */
-            url_usage_error(s->url, H2_E_INVALID_ARGUMENT,
-                            "not the same scheme://host:port as %s (%s vs %s); "
-                            "all URLs must share one",
-                            work.slots[0].url, s->origin, work.slots[0].origin);
-            cleanup();
-            return 2;
-        }
     }
 
     h2_config *cfg = h2_config_new();
@@ -1237,7 +1229,8 @@ int main(int argc, char **argv) {
         cleanup();
         return 2;
     }
-    work.client = h2_client_new(work.slots[0].base, cfg);
+    /* No base URL: every request names its origin. */
+    work.client = h2_client_new(NULL, cfg);
     h2_config_free(cfg);
     if (!work.client) {
         h2_error_info info;

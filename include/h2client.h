@@ -146,7 +146,10 @@
 typedef struct h2_call h2_call;
 
 /**
- * An HTTP/2 client for one authority (scheme, host, port), holding 0..N connections to it.
+ * An HTTP/2 client for any number of origins (scheme, host, port), holding 0..N
+ * connections to each (`max_connections_per_origin`), `max_connections` in all. Requests
+ * made with `h2_request_new` (a path) go to the base URL's origin; those made with
+ * `h2_request_new_url` go to their URL's origin.
  *
  * Thread safety: an `h2_client` may be used from any number of threads at once; requests
  * from all threads are multiplexed over its connections. `h2_client_free` must be called
@@ -170,8 +173,8 @@ typedef struct h2_config h2_config;
 typedef struct h2_queue h2_queue;
 
 /**
- * A request: method, path, headers and an optional body. Build it with `h2_request_new`
- * and the `h2_request_*` functions; it can be sent any number of times, from any number of
+ * A request: method, path (and, if made from a URL, origin), headers and an optional body.
+ * Build it with `h2_request_new` or `h2_request_new_url` and the `h2_request_*` functions; it can be sent any number of times, from any number of
  * threads at once (sending does not modify it). Modifying it while another thread sends it
  * is not allowed.
  */
@@ -252,7 +255,7 @@ typedef struct h2_stats {
    */
   uint32_t connections_open;
   /**
-   * Connections being dialed (0 or 1: one dial at a time).
+   * Connections being dialed (one dial at a time per origin).
    */
   uint32_t connections_opening;
   /**
@@ -640,16 +643,24 @@ size_t h2_call_buffered(const struct h2_call *c);
 void h2_call_free(struct h2_call *c);
 
 /**
- * A client for `base_url`: "http://host[:port]" for HTTP/2 over cleartext with prior
- * knowledge (RFC 9113 §3.3), or "https://host[:port]" for HTTP/2 over TLS (ALPN "h2", SNI
- * from the host unless it is an IP literal, the system's CA store unless the config names
- * other roots). Any path in the URL is ignored: each request names its own. `cfg` may be
- * NULL for defaults; it is copied. No connection is opened until the first request. Returns
+ * A client whose base URL is `base_url`: "http://host[:port]" for HTTP/2 over cleartext
+ * with prior knowledge (RFC 9113 §3.3), or "https://host[:port]" for HTTP/2 over TLS (ALPN
+ * "h2", SNI from the host unless it is an IP literal, the system's CA store unless the
+ * config names other roots). Any path in the URL is ignored: each request names its own;
+ * userinfo is refused (H2_E_INVALID_URL). Requests made with `h2_request_new` (a path) go to
+ * this origin. `base_url` may be NULL: the client then has no base URL and takes only
+ * requests made with `h2_request_new_url` (a path-only request fails with
+ * H2_E_INVALID_ARGUMENT). Either way, requests made from absolute URLs go to their own
+ * origin, each with its own connections; every https origin shares one TLS configuration
+ * (made when the first needs it if the base URL is not https; SNI is each origin's host).
+ * An origin with no connection and nothing waiting is forgotten after the idle timeout (90 s
+ * if connections never idle out). `cfg` may be NULL for defaults; it is copied. No connection is opened until the first request. Returns
  * NULL on error (H2_E_INVALID_URL, H2_E_INVALID_ARGUMENT, H2_E_TLS, H2_E_CLOSED after
  * `h2_global_cleanup`; see `h2_last_error_message`). The first client starts the library's
  * runtime (its worker threads, which are running when this returns).
  */
-struct h2_client *h2_client_new(const char *base_url, const struct h2_config *cfg);
+struct h2_client *h2_client_new(const char *base_url,
+                                const struct h2_config *cfg);
 
 /**
  * Closes the client: sends GOAWAY(NO_ERROR) on every connection and closes them (waiting up
@@ -723,9 +734,20 @@ h2_result h2_client_submit_cb(struct h2_client *client,
                               struct h2_call **out);
 
 /**
- * Fills `*out` with the client's counters and state.
+ * Fills `*out` with the client's counters and state, summed over every origin (the
+ * counters of origins forgotten after their idle timeout included).
  */
 h2_result h2_client_stats(const struct h2_client *client, struct h2_stats *out);
+
+/**
+ * Fills `*out` with the counters and state of one origin, named "scheme://host[:port]"
+ * (e.g. "https://example.com:443"; the default port may be left out, a path is ignored).
+ * An origin the client holds no pool for (never used, or forgotten after its idle timeout)
+ * reads as zeros. Returns H2_E_INVALID_URL if `origin` is not such a URL.
+ */
+h2_result h2_client_origin_stats(const struct h2_client *client,
+                                 const char *origin,
+                                 struct h2_stats *out);
 
 /**
  * A config with every option at its default (see each setter). NULL only if out of memory.
@@ -793,10 +815,20 @@ h2_result h2_config_set_settings_timeout_ms(struct h2_config *cfg, uint32_t valu
 h2_result h2_config_set_write_timeout_ms(struct h2_config *cfg, uint32_t value);
 
 /**
- * Most connections the client opens to its authority (default 256; must be > 0).
- * Beyond it, requests wait for a free stream slot (bounded by their timeout).
+ * Most connections the client opens in all, over every origin (default 256; must be > 0).
+ * Beyond it, requests wait for a free stream slot, or for a connection of the client to
+ * close (an idle one closes after the idle timeout), bounded by their timeout. Enforced by a
+ * count of the client's connections (those being dialed included) checked before each dial.
+ * See also `h2_config_set_max_connections_per_origin`.
  */
 h2_result h2_config_set_max_connections(struct h2_config *cfg, uint32_t value);
+
+/**
+ * Most connections the client opens to one origin (scheme, host, port; default 256; must
+ * be > 0). Beyond it, requests to that origin wait for a free stream slot (bounded by their
+ * timeout). `h2_config_set_max_connections` caps the whole client as well.
+ */
+h2_result h2_config_set_max_connections_per_origin(struct h2_config *cfg, uint32_t n);
 
 /**
  * Our cap on concurrent streams per connection; the server's
@@ -1017,14 +1049,33 @@ size_t h2_queue_poll(struct h2_queue *q, struct h2_completion *out, size_t max, 
 
 /**
  * A new request for `path` (origin form, e.g. "/index.html?q=1"; or "*") with `method`
- * (e.g. "GET"). `:scheme` and `:authority` come from the client. A fragment ("#..." and
+ * (e.g. "GET"). `:scheme` and `:authority` come from the client's base URL, which it is sent
+ * to; a client made without one refuses it (H2_E_INVALID_ARGUMENT when sent). A fragment ("#..." and
  * what follows) is removed from the path, as curl and Go do with URLs: it is never sent.
  * Returns NULL (and records H2_E_INVALID_ARGUMENT) if either is NULL or invalid: the method
  * must be a token and not CONNECT (RFC 9113 §8.5 CONNECT is not supported), the path must
  * start with '/' and contain no spaces or control characters (percent-encode them). Records
  * H2_E_HEADERS_TOO_LARGE if method and path alone exceed the 1 MiB header list limit.
  */
-struct h2_request *h2_request_new(const char *method, const char *path);
+struct h2_request *h2_request_new(const char *method,
+                                  const char *path);
+
+/**
+ * A new request for the absolute URL `url` ("http://..." for HTTP/2 over cleartext with prior
+ * knowledge, "https://..." over TLS) with `method`. Any client can send it, whatever its base
+ * URL: it goes to the URL's origin (scheme, host, port), over that origin's connections.
+ * The URL is parsed by the WHATWG rules: internationalized host names become punycode, IPv6
+ * literals go in brackets, the default port may be left out, dot segments are removed,
+ * percent-encoding is kept as given, the query is kept and the fragment dropped.
+ * `:authority` is host[:port], with the port only when it is not the scheme's default (as
+ * curl sends it); a `host` header still overrides it but does not change the connection.
+ * Userinfo ("user:password@") becomes an `authorization: Basic` header (user and password
+ * percent-decoded), never part of `:authority`; an `authorization` header added later
+ * replaces it. Returns NULL and records H2_E_INVALID_URL naming the part (scheme other than
+ * http/https, host, port, ...) for a bad URL, H2_E_INVALID_ARGUMENT for a NULL argument or
+ * a bad method (as `h2_request_new`).
+ */
+struct h2_request *h2_request_new_url(const char *method, const char *url);
 
 /**
  * Adds a header. The name is lowercased; it must be a token (RFC 9110) and not a

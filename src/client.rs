@@ -1,14 +1,27 @@
-//! The client: one authority, its pool, and the blocking request path.
+//! The client: its pools (one per origin), and the blocking request path.
+//!
+//! A client made with a base URL holds that origin's pool directly: a request made with a
+//! path goes to it without any lookup (the one-origin hot path). Requests made from absolute
+//! URLs of other origins find their pool in a map keyed by origin (scheme, host, port) under
+//! an `RwLock`: a read lock to find it, the write lock only to insert a new origin. An origin
+//! with no connection, no dial and nothing waiting is dropped from the map once it has been
+//! so for the idle timeout (90 s if connections never idle out): by a sweep when a new origin
+//! is inserted (at most once per idle timeout) and by a timer task that runs while the map is
+//! not empty. A dropped origin's counters are folded into the client's totals.
 
-use std::sync::Arc;
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock, RwLockWriteGuard, Weak};
 use std::time::{Duration, Instant};
+
+use once_cell::sync::OnceCell;
 
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Processed, Result};
 use crate::events::Gate;
 use crate::exchange::{Deadlines, Exchange, Mode, Notify, Pending};
 use crate::headers::HeaderList;
-use crate::pool::PoolInner;
+use crate::pool::{ClientLimits, PoolCounters, PoolInner};
 use crate::request::Request;
 use crate::response::Response;
 use crate::runtime;
@@ -17,13 +30,130 @@ use crate::url::{Scheme, Target};
 /// How long closing a client waits for its connections to send GOAWAY and close.
 const CLOSE_GRACE: Duration = Duration::from_millis(250);
 
-/// An HTTP/2 client for one authority. Cheap to share between threads (`&Client` is enough).
+/// How long an origin without connections stays in the map when connections never idle out.
+const ORIGIN_IDLE_DEFAULT: Duration = Duration::from_secs(90);
+
+/// An HTTP/2 client for any number of origins, with an optional base URL for requests that
+/// name only a path. Cheap to share between threads (`&Client` is enough).
 pub struct Client {
-    pool: Arc<PoolInner>,
+    /// The base URL's pool: path-only requests go here without a lookup.
+    base: Option<Arc<PoolInner>>,
+    /// The pools of the other origins.
+    origins: Arc<Origins>,
+    cfg: Arc<Config>,
     /// The gate of the event hook, if one is set: closed by [`Client::close`].
     events: Option<Arc<Gate>>,
     /// The fork generation the client was created in (see `runtime::generation`).
     gen: usize,
+}
+
+/// The pools of the origins other than the base URL's.
+struct Origins {
+    cfg: Arc<Config>,
+    limits: Arc<ClientLimits>,
+    /// One TLS configuration for every https origin (SNI is each origin's host), made when
+    /// the first one needs it unless the base URL is https.
+    tls: OnceCell<Arc<rustls::ClientConfig>>,
+    map: RwLock<OriginMap>,
+    /// Counters of the origins dropped from the map, for the client's totals.
+    retired: PoolCounters,
+}
+
+#[derive(Default)]
+struct OriginMap {
+    pools: HashMap<Target, Arc<PoolInner>>,
+    closed: bool,
+    /// The next sweep on insert is not before this.
+    next_sweep: Option<Instant>,
+    /// The sweeper task is running.
+    sweeper: bool,
+}
+
+impl Origins {
+    /// How long an origin stays without connections before it is dropped.
+    fn idle(&self) -> Duration {
+        self.cfg.idle_timeout.unwrap_or(ORIGIN_IDLE_DEFAULT)
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, OriginMap> {
+        self.map.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn get(&self, o: &Target) -> Option<Arc<PoolInner>> {
+        let m = self.map.read().unwrap_or_else(|e| e.into_inner());
+        m.pools.get(o).cloned()
+    }
+
+    /// The pool of origin `o`, created if needed.
+    fn pool_for(self: &Arc<Self>, o: &Target) -> Result<Arc<PoolInner>> {
+        if let Some(p) = self.get(o) {
+            return Ok(p);
+        }
+        let tls = match o.scheme {
+            Scheme::Https => Some(
+                self.tls
+                    .get_or_try_init(|| crate::tls::client_config(&self.cfg.tls))?
+                    .clone(),
+            ),
+            Scheme::Http => None,
+        };
+        let mut m = self.write();
+        if m.closed {
+            return Err(Error::new(
+                ErrorKind::Closed,
+                "client closed (h2_client_free)",
+            ));
+        }
+        if let Some(p) = m.pools.get(o) {
+            return Ok(p.clone());
+        }
+        let now = Instant::now();
+        if m.next_sweep.is_none_or(|t| now >= t) {
+            self.sweep(&mut m);
+            m.next_sweep = Some(now + self.idle());
+        }
+        let p = PoolInner::new(o.clone(), self.cfg.clone(), tls, self.limits.clone());
+        m.pools.insert(o.clone(), p.clone());
+        if !m.sweeper {
+            let me = Arc::downgrade(self);
+            let every = self.idle();
+            m.sweeper = runtime::spawn(async move { sweeper(me, every).await }).is_ok();
+        }
+        Ok(p)
+    }
+
+    /// Drops the origins idle for the idle timeout that nobody is about to use (the map holds
+    /// the only reference: no request is between finding the pool and submitting to it).
+    fn sweep(&self, m: &mut OriginMap) {
+        let idle = self.idle();
+        let mut gone = Vec::new();
+        m.pools.retain(|_, p| {
+            let keep = Arc::strong_count(p) > 1 || !p.idle_for(idle);
+            if !keep {
+                gone.push(p.clone());
+            }
+            keep
+        });
+        for p in gone {
+            self.retired.absorb(&p.counters);
+        }
+    }
+}
+
+/// Sweeps `origins` every `every` while its map is not empty.
+async fn sweeper(origins: Weak<Origins>, every: Duration) {
+    loop {
+        tokio::time::sleep(every).await;
+        let Some(o) = origins.upgrade() else {
+            return;
+        };
+        let mut m = o.write();
+        o.sweep(&mut m);
+        if m.pools.is_empty() || m.closed {
+            m.sweeper = false;
+            return;
+        }
+    }
 }
 
 /// A snapshot of a client's state, for tests and statistics.
@@ -45,6 +175,8 @@ pub struct ClientSnapshot {
     pub rtt_us: Vec<u64>,
     /// A connection is being dialed.
     pub dialing: bool,
+    /// Connections being dialed (at most one per origin).
+    pub dials: usize,
     /// Connections that take no new streams (GOAWAY received, idle close, ...).
     pub draining: usize,
     /// Requests that got a response.
@@ -66,20 +198,45 @@ pub struct ClientSnapshot {
 }
 
 impl Client {
-    /// A client for the authority of `base_url` (`http://host[:port]`; any path is ignored).
-    pub fn new(base_url: &str, mut cfg: Config) -> Result<Client> {
-        let target = Target::parse(base_url)?;
-        let tls = match target.scheme {
-            Scheme::Https => Some(crate::tls::client_config(&cfg.tls)?),
-            Scheme::Http => None,
+    /// A client whose base URL is `base_url` (`http://host[:port]` or `https://...`; any
+    /// path is ignored): requests made with a path go to its origin. Requests made from
+    /// absolute URLs may go to any origin.
+    pub fn new(base_url: &str, cfg: Config) -> Result<Client> {
+        Client::build(Some(base_url), cfg)
+    }
+
+    /// A client without a base URL: every request names its origin (an absolute URL).
+    pub fn without_base(cfg: Config) -> Result<Client> {
+        Client::build(None, cfg)
+    }
+
+    fn build(base_url: Option<&str>, mut cfg: Config) -> Result<Client> {
+        let target = base_url.map(Target::parse).transpose()?;
+        let tls = match target.as_ref().map(|t| t.scheme) {
+            Some(Scheme::Https) => Some(crate::tls::client_config(&cfg.tls)?),
+            _ => None,
         };
         runtime::get()?;
         let events = cfg.events.is_some().then(|| Arc::new(Gate::default()));
         if let (Some(hook), Some(gate)) = (cfg.events.take(), &events) {
             cfg.events = Some(hook.gated(gate.clone()));
         }
+        let cfg = Arc::new(cfg);
+        let limits = ClientLimits::new(cfg.max_connections);
+        let origins = Arc::new(Origins {
+            cfg: cfg.clone(),
+            limits: limits.clone(),
+            tls: OnceCell::new(),
+            map: RwLock::new(OriginMap::default()),
+            retired: PoolCounters::default(),
+        });
+        if let Some(t) = &tls {
+            let _ = origins.tls.set(t.clone());
+        }
         Ok(Client {
-            pool: PoolInner::new(target, Arc::new(cfg), tls),
+            base: target.map(|t| PoolInner::new(t, cfg.clone(), tls, limits)),
+            origins,
+            cfg,
             events,
             gen: runtime::generation(),
         })
@@ -87,21 +244,34 @@ impl Client {
 
     /// The client's configuration.
     pub fn config(&self) -> &Config {
-        &self.pool.cfg
+        &self.cfg
+    }
+
+    /// The pool a request goes to: the base URL's for a path-only request or a URL of the
+    /// same origin (no lookup), else its origin's from the map.
+    fn route(&self, req: &Request) -> Result<Cow<'_, Arc<PoolInner>>> {
+        match (&req.origin, &self.base) {
+            (None, Some(b)) => Ok(Cow::Borrowed(b)),
+            (None, None) => Err(Error::invalid(
+                "this client has no base URL: a request made with a path (h2_request_new) needs one; make the request from an absolute URL (h2_request_new_url)",
+            )),
+            (Some(o), Some(b)) if b.target.same_origin(o) => Ok(Cow::Borrowed(b)),
+            (Some(o), _) => self.origins.pool_for(o).map(Cow::Owned),
+        }
     }
 
     /// Builds the exchange for `req`: deadlines from the request or the client, and a timer
     /// task when a timeout is not waited out by a blocked caller.
     fn prepare(
         &self,
+        pool: &PoolInner,
         req: Arc<Request>,
         mode: Mode,
         notify: Option<Notify>,
         caller_waits_whole: bool,
     ) -> Result<Arc<Exchange>> {
-        runtime::check_fork(self.gen, "this client")?;
         req.check_complete()?;
-        let cfg = &self.pool.cfg;
+        let cfg = &self.cfg;
         let now = Instant::now();
         let deadlines = Deadlines {
             whole: req.timeout.or(cfg.request_timeout).map(|t| (now + t, t)),
@@ -111,13 +281,7 @@ impl Client {
                 .map(|t| (now + t, t)),
             body_idle: req.body_idle_timeout.or(cfg.body_idle_timeout),
         };
-        let ex = Exchange::with(
-            req,
-            mode,
-            deadlines,
-            notify,
-            Some(self.pool.counters.clone()),
-        );
+        let ex = Exchange::with(req, mode, deadlines, notify, Some(pool.counters.clone()));
         if ex.needs_timer(caller_waits_whole) {
             let h = runtime::spawn(ex.clone().run_timer())?;
             ex.set_timer(h.abort_handle());
@@ -134,9 +298,11 @@ impl Client {
                 "a request with a streaming body cannot be sent whole: start it as a call and write its body",
             ));
         }
-        let ex = self.prepare(req, Mode::Buffered, None, true)?;
+        runtime::check_fork(self.gen, "this client")?;
+        let pool = self.route(&req)?;
+        let ex = self.prepare(&pool, req, Mode::Buffered, None, true)?;
         let whole = ex.deadlines.whole;
-        self.pool.submit(Pending::new(ex.clone()));
+        pool.submit(Pending::new(ex.clone()));
         if let Some(r) = ex.wait(whole.map(|(at, _)| at)) {
             return r;
         }
@@ -160,16 +326,20 @@ impl Client {
     /// ([`Call::wait_headers`], [`Call::read`]); a streaming request body is written with
     /// [`Call::write`] and ended with [`Call::finish`].
     pub fn start(&self, req: Arc<Request>) -> Result<Call> {
-        let ex = self.prepare(req, Mode::Streaming, None, false)?;
-        self.pool.submit(Pending::new(ex.clone()));
+        runtime::check_fork(self.gen, "this client")?;
+        let pool = self.route(&req)?;
+        let ex = self.prepare(&pool, req, Mode::Streaming, None, false)?;
+        pool.submit(Pending::new(ex.clone()));
         Ok(Call { ex, gen: self.gen })
     }
 
     /// Submits `req` and returns at once; `notify` runs once the whole response is buffered
     /// (or the request failed), on the thread that completed it.
     pub fn submit(&self, req: Arc<Request>, notify: Notify) -> Result<Call> {
-        let ex = self.prepare(req, Mode::Buffered, Some(notify), false)?;
-        self.pool.submit(Pending::new(ex.clone()));
+        runtime::check_fork(self.gen, "this client")?;
+        let pool = self.route(&req)?;
+        let ex = self.prepare(&pool, req, Mode::Buffered, Some(notify), false)?;
+        pool.submit(Pending::new(ex.clone()));
         Ok(Call { ex, gen: self.gen })
     }
 
@@ -188,44 +358,104 @@ impl Client {
         } else {
             CLOSE_GRACE
         };
-        self.pool.close(grace);
+        let pools: Vec<Arc<PoolInner>> = {
+            let mut m = self.origins.write();
+            m.closed = true;
+            m.pools.values().cloned().collect()
+        };
+        let mut conns = Vec::new();
+        for p in self.base.iter().chain(&pools) {
+            conns.extend(p.begin_close());
+        }
+        crate::pool::wait_closed(&conns, grace);
         if let Some(gate) = &self.events {
             gate.close();
         }
     }
 
-    /// A snapshot of the pool.
+    /// A snapshot of the client: totals over every origin (those dropped from the map
+    /// included, for the counters).
     pub fn snapshot(&self) -> ClientSnapshot {
-        let conns = self.pool.connections();
-        let c = &self.pool.counters;
-        let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
-        ClientSnapshot {
-            dialing: self.pool.dialing(),
-            draining: conns.iter().filter(|c| !c.is_usable()).count(),
-            requests_completed: load(&c.requests_completed),
-            requests_failed: load(&c.requests_failed),
-            bytes_sent: load(&c.bytes_sent),
-            bytes_received: load(&c.bytes_received),
-            limits_tripped: std::array::from_fn(|i| load(&c.limits_tripped[i])),
-            fast_submits: load(&c.fast_submits),
-            reader_messages: load(&c.reader_messages),
-            connections: conns.len(),
-            connections_opened: self
-                .pool
-                .counters
-                .connections_opened
-                .load(std::sync::atomic::Ordering::Relaxed),
-            waiting: self.pool.waiting(),
-            open_streams: conns.iter().map(|c| u64::from(c.open_streams())).sum(),
-            stream_limits: conns.iter().map(|c| c.stream_limit()).collect(),
-            rtt_us: conns.iter().map(|c| c.rtt_us()).collect(),
-            retries: self
-                .pool
-                .counters
-                .retries
-                .load(std::sync::atomic::Ordering::Relaxed),
+        let mut s = ClientSnapshot::default();
+        if let Some(b) = &self.base {
+            add_pool(&mut s, b);
         }
+        let pools: Vec<Arc<PoolInner>> = {
+            let m = self.origins.map.read().unwrap_or_else(|e| e.into_inner());
+            m.pools.values().cloned().collect()
+        };
+        for p in &pools {
+            add_pool(&mut s, p);
+        }
+        add_counters(&mut s, &self.origins.retired);
+        s
     }
+
+    /// A snapshot of one origin (`scheme://host[:port]`): zeros if the client has no pool
+    /// for it (never used, or dropped after the idle timeout).
+    pub fn origin_snapshot(&self, origin: &str) -> Result<ClientSnapshot> {
+        let o = Target::parse_origin(origin)?;
+        let mut s = ClientSnapshot::default();
+        let pool = match &self.base {
+            Some(b) if b.target.same_origin(&o) => Some(b.clone()),
+            _ => self.origins.get(&o),
+        };
+        if let Some(p) = pool {
+            add_pool(&mut s, &p);
+        }
+        Ok(s)
+    }
+
+    /// Origins in the map (the base URL's not counted), for tests.
+    #[doc(hidden)]
+    pub fn origins_held(&self) -> usize {
+        self.origins
+            .map
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .pools
+            .len()
+    }
+
+    /// Connections open or being dialed over the whole client (the `max_connections` count).
+    pub fn connections_counted(&self) -> usize {
+        self.origins.limits.connections()
+    }
+}
+
+/// Adds a pool's state and counters to `s`.
+fn add_pool(s: &mut ClientSnapshot, pool: &PoolInner) {
+    let conns = pool.connections();
+    let dialing = pool.dialing();
+    s.dialing |= dialing;
+    s.dials += usize::from(dialing);
+    s.draining += conns.iter().filter(|c| !c.is_usable()).count();
+    s.connections += conns.len();
+    s.waiting += pool.waiting();
+    s.open_streams += conns
+        .iter()
+        .map(|c| u64::from(c.open_streams()))
+        .sum::<u64>();
+    s.stream_limits
+        .extend(conns.iter().map(|c| c.stream_limit()));
+    s.rtt_us.extend(conns.iter().map(|c| c.rtt_us()));
+    add_counters(s, &pool.counters);
+}
+
+/// Adds counters to `s`.
+fn add_counters(s: &mut ClientSnapshot, c: &PoolCounters) {
+    let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+    s.requests_completed += load(&c.requests_completed);
+    s.requests_failed += load(&c.requests_failed);
+    s.bytes_sent += load(&c.bytes_sent);
+    s.bytes_received += load(&c.bytes_received);
+    for (i, t) in s.limits_tripped.iter_mut().enumerate() {
+        *t += load(&c.limits_tripped[i]);
+    }
+    s.fast_submits += load(&c.fast_submits);
+    s.reader_messages += load(&c.reader_messages);
+    s.connections_opened += load(&c.connections_opened);
+    s.retries += load(&c.retries);
 }
 
 /// Refuses a blocking call on a runtime thread (a library callback), where it would
@@ -387,8 +617,9 @@ impl Drop for Call {
 impl Drop for Client {
     fn drop(&mut self) {
         if runtime::check_fork(self.gen, "client").is_err() {
-            // Leak the parent's pool: its teardown would touch the parent's runtime.
-            std::mem::forget(self.pool.clone());
+            // Leak the parent's pools: their teardown would touch the parent's runtime.
+            std::mem::forget(self.base.clone());
+            std::mem::forget(self.origins.clone());
             return;
         }
         self.close();

@@ -29,8 +29,12 @@ pub struct Config {
     pub settings_timeout: Duration,
     /// A socket that accepts no bytes for this long fails the connection.
     pub write_timeout: Duration,
-    /// Most connections to the authority; further requests wait for a free stream slot.
+    /// Most connections of the whole client, over every origin; further requests wait for
+    /// a free stream slot or for a connection of the client to close.
     pub max_connections: u32,
+    /// Most connections to one origin (scheme, host, port); further requests to it wait for
+    /// a free stream slot.
+    pub max_connections_per_origin: u32,
     /// Our cap on concurrent streams per connection (the server's limit applies too).
     pub max_concurrent_streams: u32,
     /// Our SETTINGS_INITIAL_WINDOW_SIZE: receive window of each stream.
@@ -83,6 +87,7 @@ impl Default for Config {
             settings_timeout: Duration::from_secs(10),
             write_timeout: Duration::from_secs(30),
             max_connections: 256,
+            max_connections_per_origin: 256,
             max_concurrent_streams: 1000,
             initial_window_size: 4 << 20,
             connection_window_size: 1 << 30,
@@ -164,12 +169,20 @@ impl Config {
         self.write_timeout = ms(v);
         Ok(())
     }
-    /// Sets the most connections per client (must be > 0).
+    /// Sets the most connections per client, over every origin (must be > 0).
     pub fn set_max_connections(&mut self, v: u32) -> Result<()> {
         if v == 0 {
             return Err(Error::invalid("max_connections must be > 0"));
         }
         self.max_connections = v;
+        Ok(())
+    }
+    /// Sets the most connections to one origin (must be > 0).
+    pub fn set_max_connections_per_origin(&mut self, v: u32) -> Result<()> {
+        if v == 0 {
+            return Err(Error::invalid("max_connections_per_origin must be > 0"));
+        }
+        self.max_connections_per_origin = v;
         Ok(())
     }
     /// Sets our per-connection stream cap (must be > 0).

@@ -1,16 +1,21 @@
-//! A client's connections to its authority, the dialer and the queue of requests waiting for a
-//! stream slot.
+//! A client's connections to one origin, the dialer and the queue of requests waiting for a
+//! stream slot. A client holds one such pool per origin (see `client.rs`).
 //!
 //! A request goes to the first connection that can open another stream. When none can, it
-//! waits in the queue and, if fewer than `max_connections` connections exist and no dial is in
-//! flight, one connection is dialed (one at a time, so a burst of requests does not open a
-//! burst of connections). New connections assume the concurrent stream limit the previous one
-//! announced until their own SETTINGS arrive.
+//! waits in the queue and, if fewer than `max_connections_per_origin` connections to the
+//! origin exist and no dial is in flight, one connection is dialed (one at a time, so a burst
+//! of requests does not open a burst of connections). New connections assume the concurrent
+//! stream limit the previous one announced until their own SETTINGS arrive.
+//!
+//! The whole-client cap `max_connections` is a count shared by the client's pools
+//! ([`ClientLimits`]): a dial takes one unit before it starts (compare-and-swap, no lock) and
+//! gives it back when it fails or its connection closes. A pool that finds the count full
+//! registers as starved and is woken when a unit comes back anywhere in the client.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 use tokio::net::TcpStream;
@@ -84,6 +89,24 @@ impl PoolCounters {
             });
     }
 
+    /// Adds `other`'s counts to these (an origin's, when it is dropped from its client's map).
+    pub(crate) fn absorb(&self, other: &PoolCounters) {
+        let add = |a: &AtomicU64, b: &AtomicU64| {
+            a.fetch_add(b.load(Ordering::Relaxed), Ordering::Relaxed);
+        };
+        add(&self.connections_opened, &other.connections_opened);
+        add(&self.retries, &other.retries);
+        add(&self.requests_completed, &other.requests_completed);
+        add(&self.requests_failed, &other.requests_failed);
+        add(&self.bytes_sent, &other.bytes_sent);
+        add(&self.bytes_received, &other.bytes_received);
+        add(&self.fast_submits, &other.fast_submits);
+        add(&self.reader_messages, &other.reader_messages);
+        for (a, b) in self.limits_tripped.iter().zip(&other.limits_tripped) {
+            add(a, b);
+        }
+    }
+
     /// Spends a retry; false if the budget is exhausted.
     fn spend_retry(&self) -> bool {
         self.retry_budget
@@ -94,8 +117,62 @@ impl PoolCounters {
     }
 }
 
+/// The whole-client connection cap, shared by a client's pools.
+pub(crate) struct ClientLimits {
+    /// `max_connections`.
+    max: usize,
+    /// Connections open or being dialed, over every pool of the client.
+    count: AtomicUsize,
+    /// Pools that wanted to dial while the count was full.
+    starved: Mutex<Vec<Weak<PoolInner>>>,
+}
+
+impl ClientLimits {
+    /// Limits for at most `max` connections.
+    pub(crate) fn new(max: u32) -> Arc<ClientLimits> {
+        Arc::new(ClientLimits {
+            max: max as usize,
+            count: AtomicUsize::new(0),
+            starved: Mutex::new(Vec::new()),
+        })
+    }
+
+    fn try_acquire(&self) -> bool {
+        self.count
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < self.max).then_some(n + 1)
+            })
+            .is_ok()
+    }
+
+    fn starved(&self) -> MutexGuard<'_, Vec<Weak<PoolInner>>> {
+        self.starved.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Gives back one connection's unit and wakes the starved pools. Must be called without
+    /// any pool's lock held (it takes the woken pools' locks).
+    fn release(&self) {
+        self.count.fetch_sub(1, Ordering::AcqRel);
+        let woken = std::mem::take(&mut *self.starved());
+        for p in woken.iter().filter_map(Weak::upgrade) {
+            p.lock().starved = false;
+            p.drain();
+        }
+    }
+
+    /// Connections open or being dialed in the whole client.
+    pub(crate) fn connections(&self) -> usize {
+        self.count.load(Ordering::Acquire)
+    }
+}
+
 struct PoolState {
     conns: Vec<Arc<ConnShared>>,
+    /// Since when the pool has had no connection, dial or waiting request (when it last
+    /// became empty; meaningless while it is not).
+    empty_since: Instant,
+    /// Registered in `ClientLimits::starved`.
+    starved: bool,
     dialing: bool,
     waiting: VecDeque<Pending>,
     /// MAX_CONCURRENT_STREAMS the latest connection announced (100 before any).
@@ -120,7 +197,7 @@ struct NoStreams {
 const NO_STREAMS_FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const NO_STREAMS_MAX_BACKOFF: Duration = Duration::from_secs(5);
 
-/// The pool of one client.
+/// The pool of one origin of a client.
 pub struct PoolInner {
     pub(crate) cfg: Arc<Config>,
     pub(crate) target: Target,
@@ -128,8 +205,10 @@ pub struct PoolInner {
     state: Mutex<PoolState>,
     waiting_len: AtomicUsize,
     pub(crate) counters: Arc<PoolCounters>,
-    /// The TLS configuration of an https client.
+    /// The TLS configuration of an https origin.
     tls: Option<Arc<rustls::ClientConfig>>,
+    /// The client's connection cap.
+    limits: Arc<ClientLimits>,
 }
 
 fn closed_error() -> Error {
@@ -145,11 +224,12 @@ fn client_freed() -> Error {
 }
 
 impl PoolInner {
-    /// A pool for `target`.
+    /// A pool for `target`, counting its connections in `limits`.
     pub(crate) fn new(
         target: Target,
         cfg: Arc<Config>,
         tls: Option<Arc<rustls::ClientConfig>>,
+        limits: Arc<ClientLimits>,
     ) -> Arc<PoolInner> {
         Arc::new(PoolInner {
             authority: Arc::from(target.authority.as_str()),
@@ -157,6 +237,8 @@ impl PoolInner {
             target,
             state: Mutex::new(PoolState {
                 conns: Vec::new(),
+                empty_since: Instant::now(),
+                starved: false,
                 dialing: false,
                 waiting: VecDeque::new(),
                 announced_limit: 100,
@@ -167,7 +249,17 @@ impl PoolInner {
             waiting_len: AtomicUsize::new(0),
             counters: Arc::new(PoolCounters::default()),
             tls,
+            limits,
         })
+    }
+
+    /// Whether the pool has had no connection, dial or waiting request for `idle` or more.
+    pub(crate) fn idle_for(&self, idle: Duration) -> bool {
+        let st = self.lock();
+        st.conns.is_empty()
+            && !st.dialing
+            && st.waiting.is_empty()
+            && st.empty_since.elapsed() >= idle
     }
 
     fn lock(&self) -> MutexGuard<'_, PoolState> {
@@ -318,8 +410,20 @@ impl PoolInner {
 
     /// A connection ended.
     pub(crate) fn conn_closed(self: &Arc<Self>, c: &Arc<ConnShared>) {
+        let removed = {
+            let mut st = self.lock();
+            let before = st.conns.len();
+            st.conns.retain(|x| !Arc::ptr_eq(x, c));
+            if st.conns.is_empty() {
+                st.empty_since = Instant::now();
+            }
+            before != st.conns.len()
+        };
+        if removed {
+            // Wakes the starved pools (this one too, if it is).
+            self.limits.release();
+        }
         let mut st = self.lock();
-        st.conns.retain(|x| !Arc::ptr_eq(x, c));
         self.maybe_dial(&mut st);
     }
 
@@ -355,7 +459,7 @@ impl PoolInner {
                 return;
             }
             let next_dial = ns.next_dial;
-            if now < next_dial || st.conns.len() >= self.cfg.max_connections as usize {
+            if now < next_dial || st.conns.len() >= self.cfg.max_connections_per_origin as usize {
                 self.arm_timer(st, next_dial.max(now).min(give_up));
                 return;
             }
@@ -367,14 +471,26 @@ impl PoolInner {
             let wake = ns.next_dial.min(give_up);
             self.arm_timer(st, wake);
         }
-        if st.conns.len() >= self.cfg.max_connections as usize {
+        if st.conns.len() >= self.cfg.max_connections_per_origin as usize {
             return;
+        }
+        if !self.limits.try_acquire() {
+            // Register first, then try again: a unit given back in between finds us.
+            if !st.starved {
+                st.starved = true;
+                self.limits.starved().push(Arc::downgrade(self));
+            }
+            if !self.limits.try_acquire() {
+                return;
+            }
         }
         st.dialing = true;
         let assumed = st.announced_limit;
         let pool = self.clone();
         if let Err(e) = runtime::spawn(async move { pool.dial(assumed).await }) {
             st.dialing = false;
+            // The runtime is gone: nobody will dial again, no pool needs waking.
+            self.limits.count.fetch_sub(1, Ordering::AcqRel);
             let failed: Vec<_> = st.waiting.drain(..).collect();
             self.waiting_len.store(0, Ordering::Release);
             for p in failed {
@@ -456,6 +572,7 @@ impl PoolInner {
                     if st.closed {
                         drop(st);
                         conn.shutdown(client_freed());
+                        self.limits.release();
                         return;
                     }
                     st.conns.push(conn);
@@ -469,6 +586,7 @@ impl PoolInner {
                 let failed: Vec<_> = {
                     let mut st = self.lock();
                     st.dialing = false;
+                    st.empty_since = Instant::now();
                     if st.conns.iter().any(|c| c.is_usable()) {
                         // Busy connections will take the waiting requests as slots free up.
                         Vec::new()
@@ -480,13 +598,14 @@ impl PoolInner {
                 for p in failed {
                     p.finish(Err(e.clone()));
                 }
+                self.limits.release();
             }
         }
     }
 
-    /// Closes every connection (GOAWAY(NO_ERROR)) and fails every waiting request; waits up to
-    /// `grace` for the connections to finish.
-    pub(crate) fn close(&self, grace: Duration) {
+    /// Closes every connection (GOAWAY(NO_ERROR)) and fails every waiting request; returns the
+    /// connections, for [`wait_closed`].
+    pub(crate) fn begin_close(&self) -> Vec<Arc<ConnShared>> {
         let (conns, waiting) = {
             let mut st = self.lock();
             st.closed = true;
@@ -499,13 +618,7 @@ impl PoolInner {
         for c in &conns {
             c.shutdown(client_freed());
         }
-        if grace.is_zero() {
-            return;
-        }
-        let until = Instant::now() + grace;
-        while Instant::now() < until && conns.iter().any(|c| !c.is_closed()) {
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        conns
     }
 
     /// The connections now in the pool.
@@ -521,6 +634,17 @@ impl PoolInner {
     /// Requests waiting for a stream slot.
     pub(crate) fn waiting(&self) -> usize {
         self.waiting_len.load(Ordering::Acquire)
+    }
+}
+
+/// Waits up to `grace` for `conns` to finish closing.
+pub(crate) fn wait_closed(conns: &[Arc<ConnShared>], grace: Duration) {
+    if grace.is_zero() {
+        return;
+    }
+    let until = Instant::now() + grace;
+    while Instant::now() < until && conns.iter().any(|c| !c.is_closed()) {
+        std::thread::sleep(Duration::from_millis(1));
     }
 }
 

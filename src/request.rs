@@ -6,6 +6,7 @@ use bytes::Bytes;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::headers::HeaderList;
+use crate::url::Target;
 
 /// Largest request header list we build (RFC 7541 size); the server's own
 /// SETTINGS_MAX_HEADER_LIST_SIZE is checked again when the request is sent.
@@ -19,6 +20,10 @@ pub struct Request {
     /// Caller headers, lowercased and validated; `host` is moved to `authority`.
     pub(crate) headers: HeaderList,
     pub(crate) authority: Option<String>,
+    /// The origin of a request made from an absolute URL; `None`: the client's base URL.
+    pub(crate) origin: Option<Target>,
+    /// The `authorization` header came from the URL's userinfo (a caller's replaces it).
+    url_auth: bool,
     pub(crate) body: Bytes,
     pub(crate) has_content_length: bool,
     /// The caller's `content-length`, which a buffered or streamed body must match.
@@ -404,6 +409,8 @@ impl Request {
             path: path.to_owned(),
             headers: HeaderList::new(),
             authority: None,
+            origin: None,
+            url_auth: false,
             body: Bytes::new(),
             has_content_length: false,
             content_length: None,
@@ -413,6 +420,29 @@ impl Request {
             streaming_body: false,
             list_size: size,
         })
+    }
+
+    /// A request for an absolute `http://` or `https://` URL (WHATWG rules: IDNA hosts to
+    /// punycode, IPv6 literals, default ports, dot segments removed, percent-encoding kept,
+    /// the fragment dropped). The origin chooses the connection; `:authority` is host\[:port\]
+    /// with the port only when it is not the scheme's default. Userinfo becomes an
+    /// `authorization: Basic` header (percent-decoded user and password), never part of
+    /// `:authority`; a caller's `authorization` header replaces it. Bad URLs fail with
+    /// `InvalidUrl` naming the part; a bad method with `InvalidArgument`.
+    pub fn from_url(method: &str, url: &str) -> Result<Request> {
+        let parsed = crate::url::parse_request_url(url)?;
+        let mut r = Request::new(method, &parsed.path)?;
+        r.origin = Some(parsed.origin);
+        if let Some(auth) = parsed.basic_auth {
+            r.add_header(b"authorization", auth.as_bytes())?;
+            r.url_auth = true;
+        }
+        Ok(r)
+    }
+
+    /// The origin of a request made from a URL (scheme, host, port, `:authority`).
+    pub fn origin(&self) -> Option<&Target> {
+        self.origin.as_ref()
     }
 
     /// Adds a header. The name is lowercased; invalid names, values with control characters
@@ -461,6 +491,23 @@ impl Request {
             }
             self.content_length = Some(n);
             self.has_content_length = true;
+        }
+        if lower == b"authorization" && self.url_auth {
+            // The caller's credentials win over the URL's, as with curl's -H.
+            self.url_auth = false;
+            let mut kept = HeaderList::new();
+            let mut size = size;
+            for (n, v) in self.headers.iter() {
+                if n == b"authorization" {
+                    size -= field_size(n.len(), v.len());
+                } else {
+                    kept.push(n, v);
+                }
+            }
+            self.headers = kept;
+            self.list_size = size;
+            self.headers.push(&lower, value);
+            return Ok(());
         }
         self.list_size = size;
         self.headers.push(&lower, value);
@@ -674,6 +721,35 @@ mod tests {
         // Only the path that is sent is checked.
         assert_eq!(Request::new("GET", "/a#x y").unwrap().path(), "/a");
         assert!(Request::new("GET", "#frag").is_err());
+    }
+
+    #[test]
+    fn from_url() {
+        let r = Request::from_url("GET", "https://u:p%20w@Example.com:443/a/../b?x=1#f").unwrap();
+        assert_eq!(r.path(), "/b?x=1");
+        let o = r.origin().unwrap();
+        assert_eq!((o.host.as_str(), o.port), ("example.com", 443));
+        assert_eq!(o.authority, "example.com");
+        assert_eq!(r.authority, None);
+        assert_eq!(
+            r.headers.value(b"authorization"),
+            Some(&b"Basic dTpwIHc="[..])
+        );
+        // The caller's authorization replaces the URL's.
+        let mut r2 = r.clone();
+        r2.add_header(b"Authorization", b"Bearer t").unwrap();
+        assert_eq!(r2.headers.len(), 1);
+        assert_eq!(r2.headers.value(b"authorization"), Some(&b"Bearer t"[..]));
+        assert!(r2.list_size < r.list_size + 40);
+        assert_eq!(
+            Request::from_url("GET", "gopher://x/").unwrap_err().kind,
+            ErrorKind::InvalidUrl
+        );
+        assert_eq!(
+            Request::from_url("G T", "http://x/").unwrap_err().kind,
+            ErrorKind::InvalidArgument
+        );
+        assert!(Request::new("GET", "/").unwrap().origin().is_none());
     }
 
     #[test]

@@ -1,9 +1,9 @@
-//! Parsing of the base URL a client is created with.
+//! Parsing of URLs: the base URL a client is created with, and absolute request URLs.
 
 use crate::error::{Error, ErrorKind, Result};
 
 /// Transport of a client.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Scheme {
     /// HTTP/2 over cleartext TCP with prior knowledge (RFC 9113 §3.3).
     Http,
@@ -21,8 +21,8 @@ impl Scheme {
     }
 }
 
-/// The authority a client talks to.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// An origin a client talks to: scheme, host, port, and the `:authority` sent to it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Target {
     /// http or https.
     pub scheme: Scheme,
@@ -35,7 +35,127 @@ pub struct Target {
 }
 
 fn bad(url: &str, why: &str) -> Error {
-    Error::new(ErrorKind::InvalidUrl, format!("invalid URL '{url}': {why}"))
+    Error::new(
+        ErrorKind::InvalidUrl,
+        format!("invalid URL '{}': {why}", shown(url)),
+    )
+}
+
+/// At most 200 characters of a URL, for messages.
+fn shown(url: &str) -> String {
+    match url.char_indices().nth(200) {
+        Some((i, _)) => format!("{}...", &url[..i]),
+        None => url.to_owned(),
+    }
+}
+
+/// The part of the URL a `url` crate error is about, for the message.
+fn describe(e: ::url::ParseError) -> &'static str {
+    use ::url::ParseError as P;
+    match e {
+        P::EmptyHost => "empty host",
+        P::IdnaError => "invalid host: not a valid internationalized domain name (IDNA)",
+        P::InvalidPort => "invalid port (must be a number from 1 to 65535)",
+        P::InvalidIpv4Address => "invalid host: not a valid IPv4 address",
+        P::InvalidIpv6Address => "invalid host: not a valid IPv6 literal",
+        P::InvalidDomainCharacter => "invalid character in host",
+        P::RelativeUrlWithoutBase => "missing scheme (expected http:// or https://)",
+        P::RelativeUrlWithCannotBeABaseBase | P::SetHostOnCannotBeABaseUrl => {
+            "not a hierarchical URL"
+        }
+        P::Overflow => "too long",
+        _ => "malformed",
+    }
+}
+
+/// A request URL split into what routes it and what is sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParsedUrl {
+    /// The origin: scheme, host, port, and `:authority` (the port only when it is not the
+    /// scheme's default, as curl sends it).
+    pub origin: Target,
+    /// Path and query (`/` at least), percent-encoding as given, dot segments removed, no
+    /// fragment.
+    pub path: String,
+    /// `Basic base64(user:password)` from the URL's userinfo (percent-decoded), if any.
+    pub basic_auth: Option<String>,
+}
+
+/// Parses an absolute `http://` or `https://` URL by the WHATWG rules.
+fn parse_whatwg(url: &str) -> Result<::url::Url> {
+    let u = ::url::Url::parse(url).map_err(|e| bad(url, describe(e)))?;
+    match u.scheme() {
+        "http" | "https" => Ok(u),
+        other => Err(bad(
+            url,
+            &format!("unsupported scheme '{other}' (expected http or https)"),
+        )),
+    }
+}
+
+/// Host (IPv6 without brackets) and port of a parsed http(s) URL.
+fn host_port(url: &str, u: &::url::Url) -> Result<(String, u16)> {
+    let host = match u.host() {
+        Some(::url::Host::Domain(d)) => d.to_owned(),
+        Some(::url::Host::Ipv4(a)) => a.to_string(),
+        Some(::url::Host::Ipv6(a)) => a.to_string(),
+        None => return Err(bad(url, "empty host")),
+    };
+    if host.is_empty() {
+        return Err(bad(url, "empty host"));
+    }
+    let port = u.port_or_known_default().unwrap_or(0);
+    if port == 0 {
+        return Err(bad(url, "invalid port (must be a number from 1 to 65535)"));
+    }
+    Ok((host, port))
+}
+
+/// Whether the authority part of `url` as written names a port (`host:port`).
+fn names_port(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let end = rest.find(['/', '?', '#', '\\']).unwrap_or(rest.len());
+    let auth = &rest[..end];
+    let auth = auth.rsplit_once('@').map_or(auth, |(_, h)| h);
+    let after_host = auth.rsplit_once(']').map_or(auth, |(_, p)| p);
+    after_host.contains(':')
+}
+
+fn scheme_of(u: &::url::Url) -> Scheme {
+    if u.scheme() == "https" {
+        Scheme::Https
+    } else {
+        Scheme::Http
+    }
+}
+
+fn default_port(s: Scheme) -> u16 {
+    match s {
+        Scheme::Http => 80,
+        Scheme::Https => 443,
+    }
+}
+
+/// Standard base64 with padding (RFC 4648 §4).
+fn base64(input: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
+    for chunk in input.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 impl Target {
@@ -48,73 +168,98 @@ impl Target {
         }
     }
 
-    /// Parses `scheme://host[:port][/path...]`. Any path, query or fragment is ignored: each
-    /// request names its own path.
+    /// Whether `self` and `other` are the same origin (scheme, host, port): the key of a
+    /// client's pools.
+    pub fn same_origin(&self, other: &Target) -> bool {
+        self.scheme == other.scheme && self.port == other.port && self.host == other.host
+    }
+
+    /// The origin as `scheme://host:port` (always with the port), as
+    /// `h2_client_origin_stats` names it.
+    pub fn origin_string(&self) -> String {
+        format!(
+            "{}://{}:{}",
+            self.scheme.as_str(),
+            self.authority_host(),
+            self.port
+        )
+    }
+
+    /// Parses a client's base URL `scheme://host[:port][/path...]` (WHATWG rules). Any path,
+    /// query or fragment is ignored: each request names its own path. Userinfo is refused
+    /// here (send an `authorization` header, or use a full request URL). The `:authority`
+    /// keeps a port the URL names, even the scheme's default.
     pub fn parse(url: &str) -> Result<Target> {
-        let (scheme, rest) = url
-            .split_once("://")
-            .ok_or_else(|| bad(url, "missing scheme (expected http:// or https://)"))?;
-        let scheme = match scheme.to_ascii_lowercase().as_str() {
-            "http" => Scheme::Http,
-            "https" => Scheme::Https,
-            other => return Err(bad(url, &format!("unsupported scheme '{other}'"))),
-        };
-        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-        let authority = &rest[..end];
-        if authority.contains('@') {
+        let u = parse_whatwg(url)?;
+        if !u.username().is_empty() || u.password().is_some() {
             return Err(bad(
                 url,
-                "credentials in the URL are not supported (send an authorization header)",
+                "credentials in a base URL are not supported (send an authorization header, or put them in a request URL)",
             ));
         }
-        let (host, port_str) = if let Some(v6) = authority.strip_prefix('[') {
-            let (h, after) = v6
-                .split_once(']')
-                .ok_or_else(|| bad(url, "unterminated IPv6 literal"))?;
-            if h.parse::<std::net::Ipv6Addr>().is_err() {
-                return Err(bad(url, "invalid IPv6 literal"));
-            }
-            let port = match after {
-                "" => None,
-                p => Some(
-                    p.strip_prefix(':')
-                        .ok_or_else(|| bad(url, "garbage after IPv6 literal"))?,
-                ),
-            };
-            (h, port)
-        } else {
-            match authority.rsplit_once(':') {
-                Some((h, p)) => (h, Some(p)),
-                None => (authority, None),
-            }
-        };
-        if host.is_empty() {
-            return Err(bad(url, "empty host"));
+        let scheme = scheme_of(&u);
+        let (host, port) = host_port(url, &u)?;
+        let mut t = Target::with_default_authority(scheme, host, port);
+        if names_port(url) && port == default_port(scheme) {
+            t.authority = format!("{}:{port}", t.authority_host());
         }
-        if !authority.starts_with('[')
-            && !host
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
-        {
-            return Err(bad(url, "invalid character in host"));
-        }
-        let port = match port_str {
-            None => match scheme {
-                Scheme::Http => 80,
-                Scheme::Https => 443,
-            },
-            Some(p) => match p.parse::<u16>() {
-                Ok(n) if n != 0 && p.bytes().all(|b| b.is_ascii_digit()) => n,
-                _ => return Err(bad(url, "invalid port")),
-            },
-        };
-        Ok(Target {
-            scheme,
-            host: host.to_ascii_lowercase(),
-            port,
-            authority: authority.to_ascii_lowercase(),
-        })
+        Ok(t)
     }
+
+    /// A target whose `:authority` carries the port only when it is not the default.
+    fn with_default_authority(scheme: Scheme, host: String, port: u16) -> Target {
+        let mut t = Target {
+            scheme,
+            host,
+            port,
+            authority: String::new(),
+        };
+        t.authority = if port == default_port(scheme) {
+            t.authority_host()
+        } else {
+            format!("{}:{port}", t.authority_host())
+        };
+        t
+    }
+
+    /// Parses an origin `scheme://host[:port]` (a path is ignored), as for
+    /// `h2_client_origin_stats`.
+    pub fn parse_origin(url: &str) -> Result<Target> {
+        let u = parse_whatwg(url)?;
+        let (host, port) = host_port(url, &u)?;
+        Ok(Target::with_default_authority(scheme_of(&u), host, port))
+    }
+}
+
+/// Parses an absolute request URL (WHATWG rules): `http` or `https`, IDNA hosts to punycode,
+/// IPv6 literals, default ports, dot segments removed, percent-encoding kept, the fragment
+/// dropped, userinfo turned into `Basic` credentials (never sent in `:authority`).
+pub fn parse_request_url(url: &str) -> Result<ParsedUrl> {
+    let u = parse_whatwg(url)?;
+    let (host, port) = host_port(url, &u)?;
+    let origin = Target::with_default_authority(scheme_of(&u), host, port);
+    let mut path = u.path().to_owned();
+    if path.is_empty() {
+        path.push('/');
+    }
+    if let Some(q) = u.query() {
+        path.push('?');
+        path.push_str(q);
+    }
+    let basic_auth = if u.username().is_empty() && u.password().is_none() {
+        None
+    } else {
+        let decode = |s: &str| -> Vec<u8> { percent_encoding::percent_decode_str(s).collect() };
+        let mut cred = decode(u.username());
+        cred.push(b':');
+        cred.extend(decode(u.password().unwrap_or("")));
+        Some(format!("Basic {}", base64(&cred)))
+    };
+    Ok(ParsedUrl {
+        origin,
+        path,
+        basic_auth,
+    })
 }
 
 #[cfg(test)]
@@ -136,6 +281,68 @@ mod tests {
         let t = Target::parse("http://[::1]:9/").unwrap();
         assert_eq!((t.host.as_str(), t.port), ("::1", 9));
         assert_eq!(t.authority, "[::1]:9");
+    }
+
+    #[test]
+    fn request_urls() {
+        let p = parse_request_url("http://u%40x:p%3Aw@Example.COM:80/a/./b/../c%2F?q=1&r#frag")
+            .unwrap();
+        assert_eq!(p.origin.authority, "example.com");
+        assert_eq!((p.origin.port, p.origin.scheme), (80, Scheme::Http));
+        assert_eq!(p.path, "/a/c%2F?q=1&r");
+        // "u@x:p:w"
+        assert_eq!(p.basic_auth.as_deref(), Some("Basic dUB4OnA6dw=="));
+        let p = parse_request_url("https://[::1]:8443").unwrap();
+        assert_eq!(p.origin.host, "::1");
+        assert_eq!(p.origin.authority, "[::1]:8443");
+        assert_eq!(p.path, "/");
+        assert_eq!(p.basic_auth, None);
+        let p = parse_request_url("https://bücher.example/ä b").unwrap();
+        assert_eq!(p.origin.host, "xn--bcher-kva.example");
+        assert_eq!(p.origin.port, 443);
+        assert_eq!(p.path, "/%C3%A4%20b");
+        let p = parse_request_url("https://x:443/").unwrap();
+        assert_eq!(p.origin.authority, "x");
+        let p = parse_request_url("http://x:8080").unwrap();
+        assert_eq!(p.origin.authority, "x:8080");
+        assert_eq!(base64(b""), "");
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"foo"), "Zm9v");
+        assert_eq!(base64(b"user:"), "dXNlcjo=");
+    }
+
+    #[test]
+    fn request_url_errors_name_the_part() {
+        for (u, part) in [
+            ("ftp://x/", "scheme 'ftp'"),
+            ("/just/a/path", "missing scheme"),
+            ("http://x:99999/", "port"),
+            ("http://x:0/", "port"),
+            ("http://[zz]/", "IPv6"),
+            ("http:///", "host"),
+            ("http://a b/", "host"),
+        ] {
+            let e = parse_request_url(u).unwrap_err();
+            assert_eq!(e.kind, ErrorKind::InvalidUrl, "{u}");
+            assert!(e.message.contains(part), "{u}: {}", e.message);
+        }
+    }
+
+    #[test]
+    fn base_url_keeps_a_named_default_port() {
+        assert_eq!(Target::parse("https://x:443").unwrap().authority, "x:443");
+        assert_eq!(Target::parse("https://x").unwrap().authority, "x");
+        assert_eq!(
+            Target::parse("http://[::1]:80/").unwrap().authority,
+            "[::1]:80"
+        );
+        assert_eq!(
+            Target::parse_origin("https://X:443")
+                .unwrap()
+                .origin_string(),
+            "https://x:443"
+        );
     }
 
     #[test]

@@ -32,8 +32,10 @@ fn last_code() -> h2_result {
 #[test]
 fn null_and_invalid_arguments() {
     unsafe {
-        assert!(h2_client_new(null(), null()).is_null());
-        assert_eq!(last_code(), H2_E_INVALID_ARGUMENT);
+        // NULL base URL: a client for absolute URLs only.
+        let any = h2_client_new(null(), null());
+        assert!(!any.is_null());
+        h2_client_free(any);
         assert!(h2_client_new(cs("ftp://x").as_ptr(), null()).is_null());
         assert_eq!(last_code(), H2_E_INVALID_URL);
         assert!(

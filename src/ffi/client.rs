@@ -1,4 +1,4 @@
-//! `h2_client`: a client for one authority.
+//! `h2_client`: a client for any number of origins, with an optional base URL.
 
 use std::ffi::{c_char, c_void};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -14,7 +14,10 @@ use crate::config::Config;
 use crate::conn::defence::Trip;
 use crate::exchange::{Exchange, Notify};
 
-/// An HTTP/2 client for one authority (scheme, host, port), holding 0..N connections to it.
+/// An HTTP/2 client for any number of origins (scheme, host, port), holding 0..N
+/// connections to each (`max_connections_per_origin`), `max_connections` in all. Requests
+/// made with `h2_request_new` (a path) go to the base URL's origin; those made with
+/// `h2_request_new_url` go to their URL's origin.
 ///
 /// Thread safety: an `h2_client` may be used from any number of threads at once; requests
 /// from all threads are multiplexed over its connections. `h2_client_free` must be called
@@ -25,11 +28,18 @@ pub struct h2_client {
     active: AtomicUsize,
 }
 
-/// A client for `base_url`: "http://host[:port]" for HTTP/2 over cleartext with prior
-/// knowledge (RFC 9113 §3.3), or "https://host[:port]" for HTTP/2 over TLS (ALPN "h2", SNI
-/// from the host unless it is an IP literal, the system's CA store unless the config names
-/// other roots). Any path in the URL is ignored: each request names its own. `cfg` may be
-/// NULL for defaults; it is copied. No connection is opened until the first request. Returns
+/// A client whose base URL is `base_url`: "http://host[:port]" for HTTP/2 over cleartext
+/// with prior knowledge (RFC 9113 §3.3), or "https://host[:port]" for HTTP/2 over TLS (ALPN
+/// "h2", SNI from the host unless it is an IP literal, the system's CA store unless the
+/// config names other roots). Any path in the URL is ignored: each request names its own;
+/// userinfo is refused (H2_E_INVALID_URL). Requests made with `h2_request_new` (a path) go to
+/// this origin. `base_url` may be NULL: the client then has no base URL and takes only
+/// requests made with `h2_request_new_url` (a path-only request fails with
+/// H2_E_INVALID_ARGUMENT). Either way, requests made from absolute URLs go to their own
+/// origin, each with its own connections; every https origin shares one TLS configuration
+/// (made when the first needs it if the base URL is not https; SNI is each origin's host).
+/// An origin with no connection and nothing waiting is forgotten after the idle timeout (90 s
+/// if connections never idle out). `cfg` may be NULL for defaults; it is copied. No connection is opened until the first request. Returns
 /// NULL on error (H2_E_INVALID_URL, H2_E_INVALID_ARGUMENT, H2_E_TLS, H2_E_CLOSED after
 /// `h2_global_cleanup`; see `h2_last_error_message`). The first client starts the library's
 /// runtime (its worker threads, which are running when this returns).
@@ -39,15 +49,24 @@ pub unsafe extern "C" fn h2_client_new(
     cfg: *const h2_config,
 ) -> *mut h2_client {
     entry!(h2_client_new, || {
-        // SAFETY: base_url is NULL or NUL-terminated (caller contract).
-        let Ok(url) = (unsafe { c_str(base_url, "base_url") }) else {
-            return std::ptr::null_mut();
+        let url = if base_url.is_null() {
+            None
+        } else {
+            // SAFETY: base_url is non-NULL and NUL-terminated (caller contract).
+            let Ok(url) = (unsafe { c_str(base_url, "base_url") }) else {
+                return std::ptr::null_mut();
+            };
+            Some(url)
         };
         // SAFETY: cfg is NULL or a live h2_config.
         let cfg = unsafe { cfg.as_ref() }
             .map(|c| c.inner.clone())
             .unwrap_or_else(Config::default);
-        match Client::new(url, cfg) {
+        let client = match url {
+            Some(url) => Client::new(url, cfg),
+            None => Client::without_base(cfg),
+        };
+        match client {
             Ok(c) => Box::into_raw(Box::new(h2_client {
                 inner: c,
                 active: AtomicUsize::new(0),
@@ -271,7 +290,7 @@ unsafe fn submit(
 pub struct h2_stats {
     /// Connections open (including draining ones).
     pub connections_open: u32,
-    /// Connections being dialed (0 or 1: one dial at a time).
+    /// Connections being dialed (one dial at a time per origin).
     pub connections_opening: u32,
     /// Connections that take no new streams (GOAWAY received, closing when idle).
     pub connections_draining: u32,
@@ -319,7 +338,8 @@ pub struct h2_stats {
     pub reserved: [u64; 9],
 }
 
-/// Fills `*out` with the client's counters and state.
+/// Fills `*out` with the client's counters and state, summed over every origin (the
+/// counters of origins forgotten after their idle timeout included).
 #[no_mangle]
 pub unsafe extern "C" fn h2_client_stats(
     client: *const h2_client,
@@ -330,38 +350,73 @@ pub unsafe extern "C" fn h2_client_stats(
         if out.is_null() {
             return invalid("out is NULL");
         }
-        let s = c.inner.snapshot();
-        let rtts: Vec<u64> = s.rtt_us.iter().copied().filter(|&r| r > 0).collect();
-        let st = h2_stats {
-            connections_open: s.connections as u32,
-            connections_opening: u32::from(s.dialing),
-            connections_draining: s.draining as u32,
-            peer_max_concurrent_streams_min: s.stream_limits.iter().copied().min().unwrap_or(0),
-            peer_max_concurrent_streams_max: s.stream_limits.iter().copied().max().unwrap_or(0),
-            streams_active: s.open_streams,
-            streams_queued: s.waiting as u64,
-            requests_completed: s.requests_completed,
-            requests_failed: s.requests_failed,
-            requests_retried: s.retries,
-            bytes_sent: s.bytes_sent,
-            bytes_received: s.bytes_received,
-            connections_opened: s.connections_opened,
-            rtt_us: if rtts.is_empty() {
-                0
-            } else {
-                rtts.iter().sum::<u64>() / rtts.len() as u64
-            },
-            limit_continuation_flood: s.limits_tripped[Trip::Continuation as usize],
-            limit_header_list: s.limits_tripped[Trip::HeaderList as usize],
-            limit_empty_data_flood: s.limits_tripped[Trip::EmptyData as usize],
-            limit_ack_flood: s.limits_tripped[Trip::Acks as usize],
-            limit_glitch_flood: s.limits_tripped[Trip::Glitches as usize],
-            limit_reset_rate: s.limits_tripped[Trip::Resets as usize],
-            limit_informational_flood: s.limits_tripped[Trip::Informational as usize],
-            reserved: [0; 9],
-        };
+        let st = stats_of(&c.inner.snapshot());
         // SAFETY: out is non-null and writable.
         unsafe { put(out, st) };
         H2_OK
     })
+}
+
+/// Fills `*out` with the counters and state of one origin, named "scheme://host[:port]"
+/// (e.g. "https://example.com:443"; the default port may be left out, a path is ignored).
+/// An origin the client holds no pool for (never used, or forgotten after its idle timeout)
+/// reads as zeros. Returns H2_E_INVALID_URL if `origin` is not such a URL.
+#[no_mangle]
+pub unsafe extern "C" fn h2_client_origin_stats(
+    client: *const h2_client,
+    origin: *const c_char,
+    out: *mut h2_stats,
+) -> h2_result {
+    entry!(h2_client_origin_stats, || {
+        let c = try_ref!(client);
+        if out.is_null() {
+            return invalid("out is NULL");
+        }
+        // SAFETY: origin is NULL or NUL-terminated (caller contract).
+        let origin = match unsafe { c_str(origin, "origin") } {
+            Ok(o) => o,
+            Err(code) => return code,
+        };
+        match c.inner.origin_snapshot(origin) {
+            Ok(s) => {
+                // SAFETY: out is non-null and writable.
+                unsafe { put(out, stats_of(&s)) };
+                H2_OK
+            }
+            Err(e) => fail(e),
+        }
+    })
+}
+
+/// The C view of a snapshot.
+fn stats_of(s: &crate::client::ClientSnapshot) -> h2_stats {
+    let rtts: Vec<u64> = s.rtt_us.iter().copied().filter(|&r| r > 0).collect();
+    h2_stats {
+        connections_open: s.connections as u32,
+        connections_opening: s.dials as u32,
+        connections_draining: s.draining as u32,
+        peer_max_concurrent_streams_min: s.stream_limits.iter().copied().min().unwrap_or(0),
+        peer_max_concurrent_streams_max: s.stream_limits.iter().copied().max().unwrap_or(0),
+        streams_active: s.open_streams,
+        streams_queued: s.waiting as u64,
+        requests_completed: s.requests_completed,
+        requests_failed: s.requests_failed,
+        requests_retried: s.retries,
+        bytes_sent: s.bytes_sent,
+        bytes_received: s.bytes_received,
+        connections_opened: s.connections_opened,
+        rtt_us: if rtts.is_empty() {
+            0
+        } else {
+            rtts.iter().sum::<u64>() / rtts.len() as u64
+        },
+        limit_continuation_flood: s.limits_tripped[Trip::Continuation as usize],
+        limit_header_list: s.limits_tripped[Trip::HeaderList as usize],
+        limit_empty_data_flood: s.limits_tripped[Trip::EmptyData as usize],
+        limit_ack_flood: s.limits_tripped[Trip::Acks as usize],
+        limit_glitch_flood: s.limits_tripped[Trip::Glitches as usize],
+        limit_reset_rate: s.limits_tripped[Trip::Resets as usize],
+        limit_informational_flood: s.limits_tripped[Trip::Informational as usize],
+        reserved: [0; 9],
+    }
 }

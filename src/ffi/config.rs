@@ -187,8 +187,11 @@ pub unsafe extern "C" fn h2_config_set_write_timeout_ms(
     })
 }
 
-/// Most connections the client opens to its authority (default 256; must be > 0).
-/// Beyond it, requests wait for a free stream slot (bounded by their timeout).
+/// Most connections the client opens in all, over every origin (default 256; must be > 0).
+/// Beyond it, requests wait for a free stream slot, or for a connection of the client to
+/// close (an idle one closes after the idle timeout), bounded by their timeout. Enforced by a
+/// count of the client's connections (those being dialed included) checked before each dial.
+/// See also `h2_config_set_max_connections_per_origin`.
 #[no_mangle]
 pub unsafe extern "C" fn h2_config_set_max_connections(
     cfg: *mut h2_config,
@@ -197,6 +200,20 @@ pub unsafe extern "C" fn h2_config_set_max_connections(
     entry!(h2_config_set_max_connections, || {
         // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config).
         unsafe { set(cfg, |c| c.set_max_connections(value)) }
+    })
+}
+
+/// Most connections the client opens to one origin (scheme, host, port; default 256; must
+/// be > 0). Beyond it, requests to that origin wait for a free stream slot (bounded by their
+/// timeout). `h2_config_set_max_connections` caps the whole client as well.
+#[no_mangle]
+pub unsafe extern "C" fn h2_config_set_max_connections_per_origin(
+    cfg: *mut h2_config,
+    n: u32,
+) -> h2_result {
+    entry!(h2_config_set_max_connections_per_origin, || {
+        // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config).
+        unsafe { set(cfg, |c| c.set_max_connections_per_origin(n)) }
     })
 }
 

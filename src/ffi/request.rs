@@ -9,8 +9,8 @@ use bytes::Bytes;
 use super::{c_bytes, c_slice, c_str, entry, fail, h2_result, try_mut, H2_OK};
 use crate::request::Request;
 
-/// A request: method, path, headers and an optional body. Build it with `h2_request_new`
-/// and the `h2_request_*` functions; it can be sent any number of times, from any number of
+/// A request: method, path (and, if made from a URL, origin), headers and an optional body.
+/// Build it with `h2_request_new` or `h2_request_new_url` and the `h2_request_*` functions; it can be sent any number of times, from any number of
 /// threads at once (sending does not modify it). Modifying it while another thread sends it
 /// is not allowed.
 pub struct h2_request {
@@ -18,7 +18,8 @@ pub struct h2_request {
 }
 
 /// A new request for `path` (origin form, e.g. "/index.html?q=1"; or "*") with `method`
-/// (e.g. "GET"). `:scheme` and `:authority` come from the client. A fragment ("#..." and
+/// (e.g. "GET"). `:scheme` and `:authority` come from the client's base URL, which it is sent
+/// to; a client made without one refuses it (H2_E_INVALID_ARGUMENT when sent). A fragment ("#..." and
 /// what follows) is removed from the path, as curl and Go do with URLs: it is never sent.
 /// Returns NULL (and records H2_E_INVALID_ARGUMENT) if either is NULL or invalid: the method
 /// must be a token and not CONNECT (RFC 9113 §8.5 CONNECT is not supported), the path must
@@ -36,6 +37,40 @@ pub unsafe extern "C" fn h2_request_new(
             _ => return std::ptr::null_mut(),
         };
         match Request::new(m, p) {
+            Ok(r) => Box::into_raw(Box::new(h2_request { inner: Arc::new(r) })),
+            Err(e) => {
+                fail(e);
+                std::ptr::null_mut()
+            }
+        }
+    })
+}
+
+/// A new request for the absolute URL `url` ("http://..." for HTTP/2 over cleartext with prior
+/// knowledge, "https://..." over TLS) with `method`. Any client can send it, whatever its base
+/// URL: it goes to the URL's origin (scheme, host, port), over that origin's connections.
+/// The URL is parsed by the WHATWG rules: internationalized host names become punycode, IPv6
+/// literals go in brackets, the default port may be left out, dot segments are removed,
+/// percent-encoding is kept as given, the query is kept and the fragment dropped.
+/// `:authority` is host[:port], with the port only when it is not the scheme's default (as
+/// curl sends it); a `host` header still overrides it but does not change the connection.
+/// Userinfo ("user:password@") becomes an `authorization: Basic` header (user and password
+/// percent-decoded), never part of `:authority`; an `authorization` header added later
+/// replaces it. Returns NULL and records H2_E_INVALID_URL naming the part (scheme other than
+/// http/https, host, port, ...) for a bad URL, H2_E_INVALID_ARGUMENT for a NULL argument or
+/// a bad method (as `h2_request_new`).
+#[no_mangle]
+pub unsafe extern "C" fn h2_request_new_url(
+    method: *const c_char,
+    url: *const c_char,
+) -> *mut h2_request {
+    entry!(h2_request_new_url, || {
+        // SAFETY: caller passes NULL or NUL-terminated strings.
+        let (m, u) = match unsafe { (c_str(method, "method"), c_str(url, "url")) } {
+            (Ok(m), Ok(u)) => (m, u),
+            _ => return std::ptr::null_mut(),
+        };
+        match Request::from_url(m, u) {
             Ok(r) => Box::into_raw(Box::new(h2_request { inner: Arc::new(r) })),
             Err(e) => {
                 fail(e);
