@@ -7,7 +7,7 @@
 # pinned to the 2nd allowed CPU (not h2o: h2o 2.2.5 advertises SETTINGS_MAX_CONCURRENT_STREAMS
 # 100 whatever http2-max-concurrent-requests-per-connection says, so -m1000 would be -m100), then runs h2bench (the C benchmark over
 # the library's queue API; compiled from c-examples/h2bench.c against target/release, the
-# default build with mimalloc) pinned to the 1st CPU, with H2CLIENT_WORKER_THREADS=1:
+# default build: glibc malloc since 2026-12-07, mimalloc before) pinned to the 1st CPU, with H2CLIENT_WORKER_THREADS=1:
 #
 #   /usr/bin/time -f '%U %S %M' env H2CLIENT_WORKER_THREADS=1 h2bench -n N -c1 -m100  URL
 #   /usr/bin/time -f '%U %S %M' env H2CLIENT_WORKER_THREADS=1 h2bench -n N -c1 -m1000 URL
@@ -76,7 +76,8 @@ done
 CLIENT_CPU=${cpus[0]}
 SERVER_CPU=${cpus[1]:-${cpus[0]}}
 
-# h2bench against the default (mimalloc) release build of the library.
+# h2bench against the default release build of the library (glibc malloc; mimalloc before
+# 2026-12-07).
 LIB=$ROOT/target/release/libh2client.so
 if ((BUILD)) || [[ ! -e $LIB ]]; then
     log "cargo build --release --lib"
@@ -154,7 +155,7 @@ echo "machine:   nproc $(nproc), $(sed -n 's/^model name[[:space:]]*: //p' /proc
 echo "load avg:  $START_LOAD at the start, $END_LOAD at the end"
 echo "server:    $SERVER_CMD (SETTINGS_MAX_CONCURRENT_STREAMS ${SERVER_LIMIT:-unknown}), 1 KiB file"
 echo "client:    ${NICE[*]} /usr/bin/time -f '%U %S %M' env H2CLIENT_WORKER_THREADS=1 taskset -c $CLIENT_CPU h2bench -n $N -c1 -m{100,1000} $URL"
-echo "           (h2bench: gcc -O2 c-examples/h2bench.c -lh2client against target/release, mimalloc build)"
+echo "           (h2bench: gcc -O2 c-examples/h2bench.c -lh2client against target/release, default build)"
 echo
 printf '%-6s %-6s %14s %12s %12s %7s\n' round "-m" "CPU us/req" "req/s" "max RSS KiB" failed
 sort -k2,2n -k1,1n "$RECORDS" | awk '{ printf "%-6s %-6s %14s %12s %12s %7s\n", $2, $1, $3, $4, $5, $6 }'

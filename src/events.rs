@@ -167,3 +167,66 @@ pub(crate) fn event(
         message: message.into(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    #[test]
+    fn close_waits_for_a_call_on_another_thread_and_stops_later_ones() {
+        let gate = Arc::new(Gate::default());
+        let inside = Arc::new(AtomicBool::new(false));
+        let finished = Arc::new(AtomicBool::new(false));
+        let (g, i, f) = (gate.clone(), inside.clone(), finished.clone());
+        let t = thread::spawn(move || {
+            g.pass(|| {
+                i.store(true, Ordering::SeqCst);
+                thread::sleep(Duration::from_millis(100));
+                f.store(true, Ordering::SeqCst);
+            })
+        });
+        while !inside.load(Ordering::SeqCst) {
+            thread::yield_now();
+        }
+        gate.close();
+        assert!(
+            finished.load(Ordering::SeqCst),
+            "close returned during a call"
+        );
+        let ran = AtomicUsize::new(0);
+        gate.pass(|| {
+            ran.fetch_add(1, Ordering::SeqCst);
+        });
+        assert_eq!(ran.load(Ordering::SeqCst), 0, "a call started after close");
+        t.join().unwrap();
+    }
+
+    #[test]
+    fn close_from_inside_a_call_does_not_wait_for_itself() {
+        let gate = Gate::default();
+        let after = AtomicUsize::new(0);
+        gate.pass(|| {
+            gate.pass(|| gate.close());
+            gate.pass(|| {
+                after.fetch_add(1, Ordering::SeqCst);
+            });
+        });
+        assert_eq!(after.load(Ordering::SeqCst), 0);
+        gate.close();
+    }
+
+    #[test]
+    fn a_panicking_call_leaves_the_gate() {
+        let gate = Gate::default();
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            gate.pass(|| panic!("observer panicked"));
+        }));
+        assert!(r.is_err());
+        // Would wait forever if the panicking call were still counted (from another thread).
+        let gate = Arc::new(gate);
+        let g = gate.clone();
+        thread::spawn(move || g.close()).join().unwrap();
+    }
+}
