@@ -271,7 +271,12 @@ impl ServerProc {
             std::fs::write(dir.join("ca.pem"), &b.ca_pem).unwrap();
             b
         });
-        // A port can be taken between probing and binding: retry a few times.
+        // A port can be taken between probing and binding: retry a few times. Servers start
+        // one at a time, so that two tests running at once cannot probe the same free port
+        // and both believe the server listening there is theirs (a test then talked to the
+        // other test's TLS server: "closed the connection before sending its SETTINGS").
+        static STARTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _one = STARTING.lock().unwrap_or_else(|e| e.into_inner());
         let mut last_log = String::new();
         for _attempt in 0..3 {
             let port = free_port();
@@ -358,7 +363,10 @@ impl ServerProc {
                 thread::sleep(Duration::from_millis(20));
             }
         }
-        true
+        // Something accepts on the ports; a server that failed to bind them (another process
+        // took one) exits at once: make sure ours is still there.
+        thread::sleep(Duration::from_millis(50));
+        matches!(self.child.try_wait(), Ok(None))
     }
 
     /// The base URL: `http://127.0.0.1:PORT`, `https://` when the server serves TLS.
