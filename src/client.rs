@@ -604,8 +604,8 @@ impl Call {
 impl Drop for Call {
     fn drop(&mut self) {
         if self.check_fork().is_err() {
-            // Leak what belongs to the parent process rather than run its teardown here.
-            std::mem::forget(self.ex.clone());
+            // Keep what belongs to the parent process rather than run its teardown here.
+            runtime::keep_from_parent(self.ex.clone());
             return;
         }
         if !self.ex.is_done() {
@@ -617,9 +617,8 @@ impl Drop for Call {
 impl Drop for Client {
     fn drop(&mut self) {
         if runtime::check_fork(self.gen, "client").is_err() {
-            // Leak the parent's pools: their teardown would touch the parent's runtime.
-            std::mem::forget(self.base.clone());
-            std::mem::forget(self.origins.clone());
+            // Keep the parent's pools: their teardown would touch the parent's runtime.
+            runtime::keep_from_parent((self.base.clone(), self.origins.clone()));
             return;
         }
         self.close();

@@ -268,6 +268,23 @@ pub fn shutdown() -> Result<()> {
     }
 }
 
+/// What a forked child keeps of objects made in its parent instead of tearing them down
+/// (their teardown would touch the parent's runtime, whose threads do not exist here).
+static FROM_PARENT: std::sync::Mutex<Vec<Box<dyn std::any::Any + Send>>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// Keeps `v`, made before `fork()`, alive for the rest of this (child) process without running
+/// its teardown. Kept reachable from a static rather than forgotten, so that leak checkers see
+/// memory the program still references, not memory it lost. If another thread held the list's
+/// lock at the fork, it is forgotten instead (that lock is never released in the child).
+pub(crate) fn keep_from_parent<T: Send + 'static>(v: T) {
+    match FROM_PARENT.try_lock() {
+        Ok(mut kept) => kept.push(Box::new(v)),
+        Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner().push(Box::new(v)),
+        Err(std::sync::TryLockError::WouldBlock) => std::mem::forget(v),
+    }
+}
+
 /// Spawns a task on the runtime (from any thread).
 pub fn spawn<F>(fut: F) -> Result<JoinHandle<F::Output>>
 where
