@@ -209,6 +209,9 @@ pub struct PoolInner {
     tls: Option<Arc<rustls::ClientConfig>>,
     /// The client's connection cap.
     limits: Arc<ClientLimits>,
+    /// The proxy this origin's connections go through (`Err`: the environment's is unusable),
+    /// decided when the client was created: a pool's connections all use the same one.
+    proxy: Option<std::result::Result<Arc<crate::proxy::Proxy>, Error>>,
 }
 
 fn closed_error() -> Error {
@@ -233,6 +236,7 @@ impl PoolInner {
     ) -> Arc<PoolInner> {
         Arc::new(PoolInner {
             authority: Arc::from(target.authority.as_str()),
+            proxy: cfg.proxy_for(&target),
             cfg,
             target,
             state: Mutex::new(PoolState {
@@ -532,7 +536,11 @@ impl PoolInner {
     }
 
     async fn dial(self: Arc<Self>, assumed_limit: u32) {
-        let r = connect(&self.target, &self.cfg, self.tls.clone()).await;
+        let r = match &self.proxy {
+            Some(Err(e)) => Err(e.clone()),
+            Some(Ok(p)) => connect(&self.target, &self.cfg, self.tls.clone(), Some(p)).await,
+            None => connect(&self.target, &self.cfg, self.tls.clone(), None).await,
+        };
         match r {
             Ok((stream, addr)) => {
                 let params = ConnParams {
@@ -667,16 +675,45 @@ fn charges_budget(err: &Error) -> bool {
     }
 }
 
-/// Resolves, connects (trying each address in turn) and, for https, does the TLS handshake,
-/// all within the connect timeout.
+/// Resolves, connects (trying each address in turn), opens the tunnel through `proxy` if
+/// any and, for https, does the TLS handshake, all within the connect timeout. Through a
+/// proxy, the address returned is the proxy's.
 async fn connect(
     t: &Target,
     cfg: &Config,
     tls: Option<Arc<rustls::ClientConfig>>,
+    proxy: Option<&crate::proxy::Proxy>,
 ) -> Result<(Transport, SocketAddr), Error> {
     let timeout = cfg.connect_timeout;
     let deadline = tokio::time::Instant::now() + timeout;
-    let (tcp, addr) = connect_tcp(t, timeout, deadline).await?;
+    let (tcp, addr) = match proxy {
+        None => connect_tcp(&t.host, t.port, timeout, deadline).await?,
+        Some(p) => {
+            let (mut tcp, addr) = connect_tcp(&p.host, p.port, timeout, deadline)
+                .await
+                .map_err(|mut e| {
+                    e.message = format!("proxy {p}: {}", e.message).into();
+                    e
+                })?;
+            match tokio::time::timeout_at(deadline, crate::proxy::tunnel(&mut tcp, p, t)).await {
+                Ok(Ok(())) => (tcp, addr),
+                Ok(Err(e)) => return Err(e),
+                Err(_) => {
+                    return Err(Error::new(
+                        ErrorKind::Timeout,
+                        format!(
+                            "timed out opening a tunnel to {}:{} through proxy {p} (connect timeout {} ms)",
+                            t.authority_host(),
+                            t.port,
+                            timeout.as_millis()
+                        ),
+                    )
+                    .with_origin(Origin::Transport)
+                    .with_processed(Processed::No))
+                }
+            }
+        }
+    };
     let Some(tls) = tls else {
         return Ok((Transport::Tcp(tcp), addr));
     };
@@ -704,42 +741,41 @@ async fn connect(
 
 /// Resolves and connects TCP, trying each address in turn, by `deadline`.
 async fn connect_tcp(
-    t: &Target,
+    host: &str,
+    port: u16,
     timeout: Duration,
     deadline: tokio::time::Instant,
 ) -> Result<(TcpStream, SocketAddr), Error> {
-    let hostport = format!("{}:{}", t.authority_host(), t.port);
+    let hostport = if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    };
     let fail = |kind: ErrorKind, msg: String| {
         Error::new(kind, msg)
             .with_origin(Origin::Transport)
             .with_processed(Processed::No)
     };
     let addrs: Vec<SocketAddr> =
-        match tokio::time::timeout_at(deadline, tokio::net::lookup_host((t.host.as_str(), t.port)))
-            .await
-        {
+        match tokio::time::timeout_at(deadline, tokio::net::lookup_host((host, port))).await {
             Ok(Ok(a)) => a.collect(),
             Ok(Err(e)) => {
                 return Err(fail(
                     ErrorKind::Connect,
-                    format!("could not resolve host '{}': {e}", t.host),
+                    format!("could not resolve host '{host}': {e}"),
                 ))
             }
             Err(_) => {
                 return Err(fail(
                     ErrorKind::Timeout,
                     format!(
-                        "timed out resolving '{}' (connect timeout {} ms)",
-                        t.host,
+                        "timed out resolving '{host}' (connect timeout {} ms)",
                         timeout.as_millis()
                     ),
                 ))
             }
         };
-    let mut last = fail(
-        ErrorKind::Connect,
-        format!("no address found for '{}'", t.host),
-    );
+    let mut last = fail(ErrorKind::Connect, format!("no address found for '{host}'"));
     for addr in addrs {
         match tokio::time::timeout_at(deadline, TcpStream::connect(addr)).await {
             Ok(Ok(s)) => {
