@@ -507,3 +507,60 @@ fn connect_answers_407_oversized_and_garbage() {
     t.join().unwrap();
     assert_eq!(s.connections_accepted(), 0);
 }
+
+/// The C API: h2_config_set_proxy (NULL, "", a URL, a bad URL) and h2_config_set_no_proxy.
+#[test]
+fn c_api_set_proxy_and_no_proxy() {
+    use h2client::ffi::*;
+    use std::ffi::CString;
+    use std::ptr::{null, null_mut};
+    let cs = |s: &str| CString::new(s).unwrap();
+    let p = microsocks(Some(("c", "api")));
+    let s = server();
+    let url = cs(&format!("{}/bytes/10", s.url()));
+    // SAFETY: every pointer passed is live or NULL as each function allows.
+    unsafe {
+        let fetch = |cfg: *mut h2_config| -> h2_result {
+            let client = h2_client_new(null(), cfg);
+            assert!(!client.is_null());
+            let req = h2_request_new_url(cs("GET").as_ptr(), url.as_ptr());
+            let mut resp = null_mut();
+            let rc = h2_client_do(client, req, &mut resp);
+            if rc == H2_OK {
+                assert_eq!(h2_response_status(resp), 200);
+                h2_response_free(resp);
+            }
+            h2_request_free(req);
+            h2_client_free(client);
+            rc
+        };
+        assert_eq!(
+            h2_config_set_proxy(null_mut(), null()),
+            H2_E_INVALID_ARGUMENT
+        );
+        assert_eq!(
+            h2_config_set_no_proxy(null_mut(), null()),
+            H2_E_INVALID_ARGUMENT
+        );
+        let cfg = h2_config_new();
+        assert_eq!(
+            h2_config_set_proxy(cfg, cs("gopher://x").as_ptr()),
+            H2_E_INVALID_URL
+        );
+        let good = cs(&format!("socks5://c:api@127.0.0.1:{}", p.port));
+        assert_eq!(h2_config_set_proxy(cfg, good.as_ptr()), H2_OK);
+        assert_eq!(fetch(cfg), H2_OK);
+        let bad = cs(&format!("socks5://c:no@127.0.0.1:{}", p.port));
+        assert_eq!(h2_config_set_proxy(cfg, bad.as_ptr()), H2_OK);
+        assert_eq!(fetch(cfg), H2_E_PROXY);
+        // The no-proxy list exempts the origin; then NULL gives the environment's back.
+        assert_eq!(h2_config_set_no_proxy(cfg, cs("127.0.0.1").as_ptr()), H2_OK);
+        assert_eq!(fetch(cfg), H2_OK);
+        assert_eq!(h2_config_set_no_proxy(cfg, null()), H2_OK);
+        assert_eq!(h2_config_set_proxy(cfg, cs("").as_ptr()), H2_OK);
+        assert_eq!(fetch(cfg), H2_OK);
+        assert_eq!(h2_config_set_proxy(cfg, null()), H2_OK);
+        h2_config_free(cfg);
+    }
+    assert_eq!(s.connections_accepted(), 3);
+}
