@@ -963,14 +963,15 @@ h2_result h2_config_set_max_resets_per_second(struct h2_config *cfg, uint32_t va
 
 /**
  * The proxy: an `http://` proxy (HTTP/1.1 CONNECT tunnels, for https and http origins alike),
- * `socks5://` (names resolved here) or `socks5h://` (names resolved by the proxy), with
+ * `https://` (the same inside TLS to the proxy; port 443 by default), `socks5://` (names resolved here) or `socks5h://` (names resolved by the proxy), with
  * credentials in the URL if it needs them (`http://user:password@host:port`; the port
  * defaults to 1080). NULL (the default): from the environment, as curl reads it
  * (`https_proxy`/`HTTPS_PROXY` for https origins, `http_proxy` for http origins, then
  * `all_proxy`/`ALL_PROXY`), read once when the client is created. "": no proxy, whatever
  * the environment says. H2_E_INVALID_URL if the URL is not a usable proxy URL.
  */
-h2_result h2_config_set_proxy(struct h2_config *cfg, const char *proxy_url);
+h2_result h2_config_set_proxy(struct h2_config *cfg,
+                              const char *proxy_url);
 
 /**
  * The hosts that bypass the proxy, overriding the environment's `no_proxy` / `NO_PROXY`:

@@ -656,7 +656,7 @@ public:
             return fail(detail::nul_error("client_cert_file path"));
         return record(h2_config_set_client_cert_file(h_, c.c_str(), k.c_str()));
     }
-    /** Proxy URL (http://, socks5://, socks5h://; credentials in the URL); "" = none
+    /** Proxy URL (http://, https://, socks5://, socks5h://; credentials in the URL); "" = none
      *  (without this call: the environment, read when the client is created). */
     Config &proxy(std::string_view url) & {
         detail::CStr u(url);

@@ -288,7 +288,7 @@ impl Config {
         }
     }
 
-    /// Sets the proxy from a URL (`http://`, `socks5://`, `socks5h://`, credentials in the
+    /// Sets the proxy from a URL (`http://`, `https://`, `socks5://`, `socks5h://`, credentials in the
     /// userinfo); `None`: from the environment; `""`: no proxy, whatever the environment says.
     pub fn set_proxy(&mut self, url: Option<&str>) -> Result<()> {
         self.proxy = match url {

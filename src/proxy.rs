@@ -1,6 +1,6 @@
-//! Proxies: HTTP CONNECT tunnels (RFC 9110 §9.3.6) and SOCKS5 (RFC 1928, with the
-//! username/password method of RFC 1929), chosen per origin from the configuration or from
-//! the environment as curl reads it.
+//! Proxies: HTTP CONNECT tunnels (RFC 9110 §9.3.6), over TCP or TLS to the proxy, and SOCKS5
+//! (RFC 1928, with the username/password method of RFC 1929), chosen per origin from the
+//! configuration or from the environment as curl reads it.
 //!
 //! Which proxy an origin goes through is decided once per client, when it is created
 //! ([`Proxies::resolve`]): the explicit proxy of the configuration (`h2_config_set_proxy`), or
@@ -26,6 +26,9 @@ pub const MAX_PROXY_HEAD: usize = 16 << 10;
 pub enum ProxyKind {
     /// `http://`: an HTTP/1.1 CONNECT tunnel over TCP.
     Http,
+    /// `https://`: an HTTP/1.1 CONNECT tunnel over TLS to the proxy (then TLS to an https
+    /// origin inside it).
+    Https,
     /// `socks5://`: SOCKS5, the origin's name resolved locally.
     Socks5,
     /// `socks5h://`: SOCKS5, the origin's name resolved by the proxy.
@@ -57,6 +60,7 @@ impl std::fmt::Display for Proxy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let scheme = match self.kind {
             ProxyKind::Http => "http",
+            ProxyKind::Https => "https",
             ProxyKind::Socks5 => "socks5",
             ProxyKind::Socks5h => "socks5h",
         };
@@ -86,8 +90,9 @@ fn bad_url(url: &str, why: &str) -> Error {
 }
 
 impl Proxy {
-    /// Parses a proxy URL: `http://`, `socks5://` or `socks5h://`, `[user:password@]host[:port]`
-    /// (the port defaults to 1080, as in curl); without a scheme, `http://`.
+    /// Parses a proxy URL: `http://`, `https://`, `socks5://` or `socks5h://`,
+    /// `[user:password@]host[:port]` (the port defaults to 1080, 443 for https, as in curl);
+    /// without a scheme, `http://`.
     pub fn parse(url: &str) -> Result<Proxy> {
         let url = url.trim();
         let full = if url.contains("://") {
@@ -100,16 +105,13 @@ impl Proxy {
             "http" => ProxyKind::Http,
             "socks5" => ProxyKind::Socks5,
             "socks5h" => ProxyKind::Socks5h,
-            "https" => {
-                return Err(bad_url(
-                    url,
-                    "https:// proxies are not supported (use an http:// proxy: https origins are still end-to-end TLS through its tunnel)",
-                ))
-            }
+            "https" => ProxyKind::Https,
             other => {
                 return Err(bad_url(
                     url,
-                    &format!("unsupported proxy scheme '{other}' (expected http, socks5 or socks5h)"),
+                    &format!(
+                    "unsupported proxy scheme '{other}' (expected http, https, socks5 or socks5h)"
+                ),
                 ))
             }
         };
@@ -140,6 +142,7 @@ impl Proxy {
         let port = match u.port() {
             Some(p) => p,
             None if crate::url::names_port(&full) => 80,
+            None if kind == ProxyKind::Https => 443,
             None => 1080,
         };
         if port == 0 {
@@ -156,7 +159,7 @@ impl Proxy {
         } else {
             Some((decode(u.username())?, decode(u.password().unwrap_or(""))?))
         };
-        if kind != ProxyKind::Http {
+        if matches!(kind, ProxyKind::Socks5 | ProxyKind::Socks5h) {
             if let Some((user, pass)) = &credentials {
                 if user.len() > 255 || pass.len() > 255 {
                     return Err(bad_url(
@@ -394,7 +397,7 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     match p.kind {
-        ProxyKind::Http => connect_tunnel(s, p, t).await,
+        ProxyKind::Http | ProxyKind::Https => connect_tunnel(s, p, t).await,
         ProxyKind::Socks5 | ProxyKind::Socks5h => socks5(s, p, t).await,
     }
 }
@@ -680,10 +683,11 @@ mod tests {
         );
         assert_eq!(s.to_string(), "socks5h://[::1]:1081");
         assert_eq!(Proxy::parse("SOCKS5://h").unwrap().kind, ProxyKind::Socks5);
+        let h = Proxy::parse("https://h").unwrap();
+        assert_eq!((h.kind, h.port), (ProxyKind::Https, 443));
         for bad in [
             "ftp://h",
             "socks4://h",
-            "https://h",
             "http://",
             "http://h:99999",
             "http://h/x",

@@ -564,3 +564,97 @@ fn c_api_set_proxy_and_no_proxy() {
     }
     assert_eq!(s.connections_accepted(), 3);
 }
+
+/// An https proxy: TLS (a certificate for 127.0.0.1 and localhost from its own CA, ALPN
+/// http/1.1) in front of `backend` (tinyproxy), on a free loopback port. Returns the port
+/// and the CA.
+fn tls_front(backend: u16) -> (u16, String) {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let bundle = h2client_testserver::tls::generate(&["127.0.0.1", "localhost"]);
+    let certs: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_slice_iter(bundle.cert_pem.as_bytes())
+            .map(|c| c.unwrap())
+            .collect();
+    let key = PrivateKeyDer::from_pem_slice(bundle.key_pem.as_bytes()).unwrap();
+    let mut sc = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .unwrap();
+    sc.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(sc));
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    l.set_nonblocking(true).unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let l = tokio::net::TcpListener::from_std(l).unwrap();
+            loop {
+                let Ok((s, _)) = l.accept().await else { return };
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(s).await else {
+                        return;
+                    };
+                    let Ok(mut back) = tokio::net::TcpStream::connect(("127.0.0.1", backend)).await
+                    else {
+                        return;
+                    };
+                    let _ = tokio::io::copy_bidirectional(&mut tls, &mut back).await;
+                });
+            }
+        });
+    });
+    (port, bundle.ca_pem)
+}
+
+#[test]
+fn https_proxy_to_h2c_and_tls_origins() {
+    let p = tinyproxy(Some(("tls", "pw")));
+    let (port, proxy_ca) = tls_front(p.port);
+    let proxy = format!("https://tls:pw@localhost:{port}");
+    // TLS inside TLS: the origin's certificate checked against its CA, the proxy's against
+    // its own (both trusted here).
+    let s = tls_server();
+    let c = Client::without_base({
+        let mut c = config(&proxy, &s);
+        let both = format!("{}\n{proxy_ca}", s.tls_ca_pem().unwrap());
+        c.tls.set_ca_pem(both.as_bytes()).unwrap();
+        c
+    })
+    .unwrap();
+    let r = c
+        .execute(Arc::new(
+            Request::from_url("GET", &format!("{}/bytes/100000", s.url())).unwrap(),
+        ))
+        .unwrap();
+    assert_eq!(r.body(), pattern(100_000).as_slice());
+    // h2c inside TLS to the proxy.
+    let h = server();
+    let mut cfg = config(&proxy, &h);
+    cfg.tls.set_ca_pem(proxy_ca.as_bytes()).unwrap();
+    let c = Client::without_base(cfg).unwrap();
+    let r = c
+        .execute(Arc::new(
+            Request::from_url("GET", &format!("{}/bytes/100", h.url())).unwrap(),
+        ))
+        .unwrap();
+    assert_eq!(r.body(), pattern(100).as_slice());
+    // A proxy certificate nobody trusts: H2_E_TLS naming the proxy.
+    let e = fails(&proxy, &h);
+    assert_eq!(e.kind, ErrorKind::Tls, "{e:?}");
+    assert!(
+        e.message.contains("proxy https://localhost"),
+        "{}",
+        e.message
+    );
+    assert_eq!(h.connections_accepted(), 1);
+}

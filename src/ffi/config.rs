@@ -535,7 +535,7 @@ pub unsafe extern "C" fn h2_config_set_max_resets_per_second(
 }
 
 /// The proxy: an `http://` proxy (HTTP/1.1 CONNECT tunnels, for https and http origins alike),
-/// `socks5://` (names resolved here) or `socks5h://` (names resolved by the proxy), with
+/// `https://` (the same inside TLS to the proxy; port 443 by default), `socks5://` (names resolved here) or `socks5h://` (names resolved by the proxy), with
 /// credentials in the URL if it needs them (`http://user:password@host:port`; the port
 /// defaults to 1080). NULL (the default): from the environment, as curl reads it
 /// (`https_proxy`/`HTTPS_PROXY` for https origins, `http_proxy` for http origins, then
