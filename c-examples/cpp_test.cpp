@@ -383,6 +383,13 @@ static void test_try_builders() {
               std::strstr(tls.error()->message(), "/nonexistent/ca.pem"),
           "ca_file names the path: " << (tls.error() ? tls.error()->what() : "(ok)"));
 
+    h2::Config px;
+    px.proxy("gopher://x");
+    CHECK(px.error() && px.error()->code() == H2_E_INVALID_URL, "proxy(gopher://) refused");
+    h2::Config px_ok;
+    px_ok.proxy("socks5h://u:p@127.0.0.1:1080").no_proxy("localhost, 10.0.0.0/8").proxy("");
+    CHECK(px_ok.ok(), "proxy() and no_proxy() accepted");
+
     h2::Config neg;
     neg.request_timeout(std::chrono::milliseconds(-5));
     CHECK(neg.error() && neg.error()->code() == H2_E_INVALID_ARGUMENT, "negative duration");

@@ -2,10 +2,13 @@
  * h2get: a small curl-like HTTP/2 client over h2client's C API.
  *
  *   h2get [-X METHOD] [-H 'name: value']... [-d DATA | -d @FILE] [-o FILE] [-i] [-v]
- *         [--timeout MS] [-P PARALLEL] [--cacert FILE] [-k] [--cert FILE --key FILE] URL...
+ *         [--timeout MS] [-P PARALLEL] [--cacert FILE] [-k] [--cert FILE --key FILE]
+ *         [-x PROXY] [--noproxy LIST] URL...
  *
  * http:// URLs use HTTP/2 over cleartext with prior knowledge, https:// URLs HTTP/2 over TLS
- * (ALPN h2); --cacert, -k, --cert and --key mean what they mean to curl. URLs may name any
+ * (ALPN h2); --cacert, -k, --cert, --key, -x/--proxy and --noproxy mean what they mean to
+ * curl (h2_config_set_proxy, h2_config_set_no_proxy; without -x, the proxy environment
+ * variables apply, as in curl). URLs may name any
  * origins; they are fetched over ONE h2_client made without a base URL, each request made
  * from its absolute URL (h2_request_new_url), so each origin gets its own connections.
  *
@@ -71,7 +74,7 @@
 static const char USAGE[] =
     "usage: h2get [-X METHOD] [-H 'name: value']... [-d DATA | -d @FILE] [-o FILE] [-i] [-v]\n"
     "             [--timeout MS] [-P PARALLEL] [--cacert FILE] [-k] [--cert FILE --key FILE]\n"
-    "             URL...\n"
+    "             [-x PROXY] [--noproxy LIST] URL...\n"
     "\n"
     "Fetches URLs over HTTP/2 and writes their bodies to stdout in URL order, as they\n"
     "arrive: http:// URLs over cleartext with prior knowledge, https:// URLs over TLS\n"
@@ -93,6 +96,12 @@ static const char USAGE[] =
     "      --cert FILE       https: client certificate chain (PEM) for mutual TLS;\n"
     "                        needs --key\n"
     "      --key FILE        https: the client certificate's private key (PEM)\n"
+    "  -x, --proxy URL       use this proxy: http://[user:pass@]host[:port] (CONNECT\n"
+    "                        tunnel), https://, socks5:// or socks5h://; \"\" = none. Default:\n"
+    "                        the environment (https_proxy, http_proxy, all_proxy,\n"
+    "                        as curl)\n"
+    "      --noproxy LIST    hosts, IPs, CIDR blocks (comma-separated) or * that bypass\n"
+    "                        the proxy (overrides no_proxy/NO_PROXY)\n"
     "  -h, --help            print this help\n"
     "\n"
     "Errors go to stderr, one line each: 'h2get: URL: H2_E_NAME: message' for a URL\n"
@@ -138,6 +147,8 @@ static struct {
     unsigned long parallel;
     const char *cacert;
     int insecure;
+    const char *proxy;   /* -x: NULL = the environment */
+    const char *noproxy; /* --noproxy: NULL = the environment */
     const char *cert;
     const char *key;
     const char **urls;
@@ -648,6 +659,12 @@ static int apply_option(char letter, const char *name, const char *val) {
     case 'K':
         opt.key = val;
         return 0;
+    case 'x':
+        opt.proxy = val;
+        return 0;
+    case 'N':
+        opt.noproxy = val;
+        return 0;
     }
     return 2;
 }
@@ -660,7 +677,7 @@ static const struct {
     {"request", 'X', 1}, {"header", 'H', 1},  {"data", 'd', 1},    {"output", 'o', 1},
     {"include", 'i', 0}, {"verbose", 'v', 0}, {"parallel", 'P', 1}, {"timeout", 'T', 1},
     {"cacert", 'C', 1},  {"insecure", 'k', 0}, {"cert", 'E', 1},     {"key", 'K', 1},
-    {"help", 'h', 0},
+    {"proxy", 'x', 1},   {"noproxy", 'N', 1}, {"help", 'h', 0},
 };
 
 /* Parses argv into `opt`. Returns -1 to continue, else an exit status. */
@@ -731,7 +748,7 @@ static int parse_args(int argc, char **argv) {
             } else if (c == 'h') {
                 fputs(USAGE, stdout);
                 return 0;
-            } else if (strchr("XHdoP", c)) {
+            } else if (strchr("XHdoPx", c)) {
                 const char *val = p[1] ? p + 1 : (i + 1 < argc ? argv[++i] : NULL);
                 if (!val) {
                     usage_error("option '-%c' needs a value", c);
@@ -787,6 +804,10 @@ static int configure_tls(h2_config *cfg) {
     if (opt.insecure && (rc = h2_config_set_insecure_skip_verify(cfg, true)) != H2_OK)
         return config_error(rc);
     if (opt.cert && (rc = h2_config_set_client_cert_file(cfg, opt.cert, opt.key)) != H2_OK)
+        return config_error(rc);
+    if (opt.proxy && (rc = h2_config_set_proxy(cfg, opt.proxy)) != H2_OK)
+        return config_error(rc);
+    if (opt.noproxy && (rc = h2_config_set_no_proxy(cfg, opt.noproxy)) != H2_OK)
         return config_error(rc);
     if (!opt.verbose || !(opt.cacert || opt.insecure || opt.cert))
         return 0;

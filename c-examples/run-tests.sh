@@ -512,6 +512,53 @@ run_native h2get --insecure -v "$TLS/bytes/10"
 check "h2get --insecure -v: '* TLS: certificate verification DISABLED (-k)' on stderr" \
     '[[ $rc == 0 && "$(cat "$TMP/out")" == abcdefghij ]] && grep -qxF "* TLS: certificate verification DISABLED (-k)" "$TMP/err"'
 
+# ---- h2get -x / --noproxy: through microsocks (SOCKS5 with a password) on loopback ----
+MICROSOCKS=$(command -v microsocks || true)
+if [[ -z $MICROSOCKS ]]; then
+    echo "Bail out! microsocks not installed (scripts/check-deps.sh, or: sudo apt-get install --no-install-recommends microsocks)"
+    exit 1
+fi
+SOCKS_PORT=""
+for ((try = 0; try < 5; try++)); do
+    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    "$MICROSOCKS" -i 127.0.0.1 -p "$port" -u h2 -P get >/dev/null 2>&1 &
+    pid=$!
+    server_pids+=("$pid")
+    for ((i = 0; i < 50; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        if python3 -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' "$port" 2>/dev/null; then
+            sleep 0.05
+            kill -0 "$pid" 2>/dev/null && SOCKS_PORT=$port
+            break
+        fi
+        sleep 0.1
+    done
+    [[ -n $SOCKS_PORT ]] && break
+done
+[[ -n $SOCKS_PORT ]] || { echo "Bail out! microsocks did not start"; exit 1; }
+
+run h2get -x "socks5h://h2:get@127.0.0.1:$SOCKS_PORT" --cacert "$CA" "https://localhost:${TLS##*:}/bytes/100000"
+check "h2get -x socks5h://user:pass@... https://localhost: body byte-exact through the proxy" \
+    '[[ $rc == 0 && ! -s $TMP/err ]] && cmp -s "$TMP/out" "$TMP/bytes100000"'
+
+run_native h2get --proxy "socks5://h2:wrong@127.0.0.1:$SOCKS_PORT" "$URL/bytes/10"
+check "h2get --proxy with a wrong password: exit 1, H2_E_PROXY" \
+    '[[ $rc == 1 ]] && grep -q "H2_E_PROXY: .*rejected the user name and password" "$TMP/err" && ! grep -q wrong "$TMP/err"'
+
+run_native h2get -x "socks5://h2:wrong@127.0.0.1:$SOCKS_PORT" --noproxy 127.0.0.1 "$URL/bytes/10"
+check "h2get -x ... --noproxy 127.0.0.1: direct, succeeds" '[[ $rc == 0 && "$(cat "$TMP/out")" == abcdefghij ]]'
+
+run_native h2get -x "gopher://127.0.0.1:1" "$URL/bytes/10"
+check "h2get -x with an unsupported scheme: exit 2, H2_E_INVALID_URL" \
+    '[[ $rc == 2 ]] && grep -q "^h2get: H2_E_INVALID_URL: .*unsupported proxy scheme" "$TMP/err"'
+
+https_proxy="socks5://h2:wrong@127.0.0.1:$SOCKS_PORT" run_native h2get -x "" --cacert "$CA" "$TLS/bytes/10"
+check "h2get -x \"\": no proxy even if https_proxy names one" '[[ $rc == 0 && "$(cat "$TMP/out")" == abcdefghij ]]'
+
+https_proxy="socks5://h2:wrong@127.0.0.1:$SOCKS_PORT" run_native h2get --cacert "$CA" "$TLS/bytes/10"
+check "h2get without -x: https_proxy from the environment is used" \
+    '[[ $rc == 1 ]] && grep -q "H2_E_PROXY" "$TMP/err"'
+
 run_native h2get --cacert "$EXPIRED_CA" "$EXPIRED/"
 check "h2get on an expired certificate: exit 1, H2_E_TLS, expired" \
     '[[ $rc == 1 ]] && grep -q "H2_E_TLS: .*expired" "$TMP/err"'

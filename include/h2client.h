@@ -491,6 +491,13 @@ typedef struct h2_completion {
  */
 #define H2_E_FORKED 17
 
+/**
+ * The proxy refused or failed the tunnel: a non-2xx answer to CONNECT (the status and reason
+ * are in the message; 407: proxy authentication required), a SOCKS5 failure, or an unusable
+ * proxy in the environment. The request was not sent (processed NO).
+ */
+#define H2_E_PROXY 19
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -953,6 +960,26 @@ h2_result h2_config_set_max_informational_responses(struct h2_config *cfg, uint3
  * client a rapid-reset source (CVE-2023-44487).
  */
 h2_result h2_config_set_max_resets_per_second(struct h2_config *cfg, uint32_t value);
+
+/**
+ * The proxy: an `http://` proxy (HTTP/1.1 CONNECT tunnels, for https and http origins alike),
+ * `https://` (the same inside TLS to the proxy; port 443 by default), `socks5://` (names resolved here) or `socks5h://` (names resolved by the proxy), with
+ * credentials in the URL if it needs them (`http://user:password@host:port`; the port
+ * defaults to 1080). NULL (the default): from the environment, as curl reads it
+ * (`https_proxy`/`HTTPS_PROXY` for https origins, `http_proxy` for http origins, then
+ * `all_proxy`/`ALL_PROXY`), read once when the client is created. "": no proxy, whatever
+ * the environment says. H2_E_INVALID_URL if the URL is not a usable proxy URL.
+ */
+h2_result h2_config_set_proxy(struct h2_config *cfg,
+                              const char *proxy_url);
+
+/**
+ * The hosts that bypass the proxy, overriding the environment's `no_proxy` / `NO_PROXY`:
+ * comma-separated host names (each also matching its subdomains; a leading dot is
+ * ignored), IP addresses, CIDR blocks (`10.0.0.0/8`), or `*` for every host. It applies to
+ * a proxy set with `h2_config_set_proxy` too. NULL (the default): the environment's list.
+ */
+h2_result h2_config_set_no_proxy(struct h2_config *cfg, const char *list);
 
 /**
  * The library version, e.g. "0.1.0". Static string.

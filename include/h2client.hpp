@@ -656,6 +656,22 @@ public:
             return fail(detail::nul_error("client_cert_file path"));
         return record(h2_config_set_client_cert_file(h_, c.c_str(), k.c_str()));
     }
+    /** Proxy URL (http://, https://, socks5://, socks5h://; credentials in the URL); "" = none
+     *  (without this call: the environment, read when the client is created). */
+    Config &proxy(std::string_view url) & {
+        detail::CStr u(url);
+        if (!u.ok())
+            return fail(detail::nul_error("proxy URL"));
+        return record(h2_config_set_proxy(h_, u.c_str()));
+    }
+    /** Hosts, IPs, CIDR blocks (comma-separated) or "*" that bypass the proxy (overrides
+     *  no_proxy / NO_PROXY). */
+    Config &no_proxy(std::string_view list) & {
+        detail::CStr l(list);
+        if (!l.ok())
+            return fail(detail::nul_error("no_proxy list"));
+        return record(h2_config_set_no_proxy(h_, l.c_str()));
+    }
     /** Allowed TLS versions: h2::tls_1_2, h2::tls_1_3 or both OR-ed (the default). */
     Config &tls_versions(uint32_t versions) & { return record(h2_config_set_tls_versions(h_, versions)); }
 

@@ -217,6 +217,7 @@ impl Client {
             _ => None,
         };
         runtime::get()?;
+        cfg.resolve_proxies();
         let events = cfg.events.is_some().then(|| Arc::new(Gate::default()));
         if let (Some(hook), Some(gate)) = (cfg.events.take(), &events) {
             cfg.events = Some(hook.gated(gate.clone()));

@@ -1,10 +1,12 @@
 //! Client configuration and its defaults.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::events::EventHook;
 use crate::frame::{DEFAULT_MAX_FRAME_SIZE, MAX_MAX_FRAME_SIZE, MAX_WINDOW_SIZE};
+use crate::proxy::{Proxies, Proxy, ProxyChoice};
 use crate::tls::TlsOptions;
 
 /// Every tunable of a client. `Config::default()` holds the documented defaults.
@@ -72,6 +74,13 @@ pub struct Config {
     pub events: Option<EventHook>,
     /// TLS options for `https://` clients.
     pub tls: TlsOptions,
+    /// The proxy: from the environment (the default), none, or this one.
+    pub proxy: ProxyChoice,
+    /// Hosts that bypass the proxy (see [`crate::proxy::NoProxy`]); `None`: the environment's
+    /// `no_proxy` / `NO_PROXY`.
+    pub no_proxy: Option<String>,
+    /// The proxies decided when the client was created (see [`Config::resolve_proxies`]).
+    pub(crate) proxies: Option<Arc<Proxies>>,
 }
 
 impl Default for Config {
@@ -104,6 +113,9 @@ impl Default for Config {
             max_resets_per_second: 200,
             events: None,
             tls: TlsOptions::default(),
+            proxy: ProxyChoice::Environment,
+            no_proxy: None,
+            proxies: None,
         }
     }
 }
@@ -273,6 +285,42 @@ impl Config {
             empty_data: self.max_empty_data_frames,
             glitches: self.max_glitches,
             resets_per_second: self.max_resets_per_second,
+        }
+    }
+
+    /// Sets the proxy from a URL (`http://`, `https://`, `socks5://`, `socks5h://`, credentials in the
+    /// userinfo); `None`: from the environment; `""`: no proxy, whatever the environment says.
+    pub fn set_proxy(&mut self, url: Option<&str>) -> Result<()> {
+        self.proxy = match url {
+            None => ProxyChoice::Environment,
+            Some(u) if u.trim().is_empty() => ProxyChoice::Direct,
+            Some(u) => ProxyChoice::Use(Arc::new(Proxy::parse(u)?)),
+        };
+        Ok(())
+    }
+
+    /// Sets the no-proxy list (overrides `no_proxy` / `NO_PROXY`); `None`: the environment's.
+    pub fn set_no_proxy(&mut self, list: Option<&str>) {
+        self.no_proxy = list.map(str::to_owned);
+    }
+
+    /// Decides the proxies now, reading the environment if the configuration says so (a
+    /// client does it once, when it is created).
+    pub(crate) fn resolve_proxies(&mut self) {
+        self.proxies = Some(Arc::new(Proxies::from_process(
+            &self.proxy,
+            self.no_proxy.as_deref(),
+        )));
+    }
+
+    /// The proxy an origin's connections go through (see [`Config::resolve_proxies`]).
+    pub(crate) fn proxy_for(
+        &self,
+        t: &crate::url::Target,
+    ) -> Option<std::result::Result<Arc<Proxy>, Error>> {
+        match &self.proxies {
+            Some(p) => p.for_target(t),
+            None => Proxies::from_process(&self.proxy, self.no_proxy.as_deref()).for_target(t),
         }
     }
 

@@ -21,6 +21,7 @@ pub mod headers;
 pub mod hpack;
 mod panics;
 pub mod pool;
+pub mod proxy;
 pub mod queue;
 pub mod request;
 pub mod response;

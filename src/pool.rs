@@ -209,6 +209,9 @@ pub struct PoolInner {
     tls: Option<Arc<rustls::ClientConfig>>,
     /// The client's connection cap.
     limits: Arc<ClientLimits>,
+    /// The proxy this origin's connections go through (`Err`: the environment's is unusable),
+    /// decided when the client was created: a pool's connections all use the same one.
+    proxy: Option<std::result::Result<Arc<crate::proxy::Proxy>, Error>>,
 }
 
 fn closed_error() -> Error {
@@ -233,6 +236,7 @@ impl PoolInner {
     ) -> Arc<PoolInner> {
         Arc::new(PoolInner {
             authority: Arc::from(target.authority.as_str()),
+            proxy: cfg.proxy_for(&target),
             cfg,
             target,
             state: Mutex::new(PoolState {
@@ -532,7 +536,11 @@ impl PoolInner {
     }
 
     async fn dial(self: Arc<Self>, assumed_limit: u32) {
-        let r = connect(&self.target, &self.cfg, self.tls.clone()).await;
+        let r = match &self.proxy {
+            Some(Err(e)) => Err(e.clone()),
+            Some(Ok(p)) => connect(&self.target, &self.cfg, self.tls.clone(), Some(p)).await,
+            None => connect(&self.target, &self.cfg, self.tls.clone(), None).await,
+        };
         match r {
             Ok((stream, addr)) => {
                 let params = ConnParams {
@@ -552,6 +560,10 @@ impl PoolInner {
                     }
                     Transport::Tls(tls) => {
                         let (rd, wr) = tokio::io::split(*tls);
+                        conn::start(rd, wr, params)
+                    }
+                    Transport::Other(io) => {
+                        let (rd, wr) = tokio::io::split(io);
                         conn::start(rd, wr, params)
                     }
                 };
@@ -652,7 +664,14 @@ pub(crate) fn wait_closed(conns: &[Arc<ConnShared>], grace: Duration) {
 enum Transport {
     Tcp(TcpStream),
     Tls(Box<crate::tls::Stream>),
+    /// Through an https proxy (TLS, maybe TLS inside it).
+    Other(Box<dyn Io>),
 }
+
+/// A byte stream a connection can run on.
+trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static {}
+
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static> Io for T {}
 
 /// Whether a retry caused by `err` is paid from the retry budget. A graceful GOAWAY(NO_ERROR)
 /// after the server made progress, and requests moved off a draining connection, are normal
@@ -667,79 +686,164 @@ fn charges_budget(err: &Error) -> bool {
     }
 }
 
-/// Resolves, connects (trying each address in turn) and, for https, does the TLS handshake,
-/// all within the connect timeout.
+/// A timeout of the connect phase `what`.
+fn connect_timed_out(what: &str, timeout: Duration) -> Error {
+    Error::new(
+        ErrorKind::Timeout,
+        format!(
+            "timed out {what} (connect timeout {} ms)",
+            timeout.as_millis()
+        ),
+    )
+    .with_origin(Origin::Transport)
+    .with_processed(Processed::No)
+}
+
+/// Runs `f` by `deadline`; on time out, the error of [`connect_timed_out`].
+async fn by<T>(
+    deadline: tokio::time::Instant,
+    timeout: Duration,
+    what: impl FnOnce() -> String,
+    f: impl std::future::Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    match tokio::time::timeout_at(deadline, f).await {
+        Ok(r) => r,
+        Err(_) => Err(connect_timed_out(&what(), timeout)),
+    }
+}
+
+/// What a tunnel's time out says.
+fn tunnel_what(t: &Target, p: &crate::proxy::Proxy) -> String {
+    format!(
+        "opening a tunnel to {}:{} through proxy {p}",
+        t.authority_host(),
+        t.port
+    )
+}
+
+/// Resolves, connects (trying each address in turn), opens the tunnel through `proxy` if
+/// any and, for https, does the TLS handshake, all within the connect timeout. Through a
+/// proxy, the address returned is the proxy's.
 async fn connect(
     t: &Target,
     cfg: &Config,
     tls: Option<Arc<rustls::ClientConfig>>,
+    proxy: Option<&crate::proxy::Proxy>,
 ) -> Result<(Transport, SocketAddr), Error> {
     let timeout = cfg.connect_timeout;
     let deadline = tokio::time::Instant::now() + timeout;
-    let (tcp, addr) = connect_tcp(t, timeout, deadline).await?;
+    let system =
+        matches!(cfg.tls.trust, crate::tls::Trust::System) && !cfg.tls.insecure_skip_verify;
+    let (tcp, addr) = match proxy {
+        None => connect_tcp(&t.host, t.port, timeout, deadline).await?,
+        Some(p) => {
+            let (mut tcp, addr) = connect_tcp(&p.host, p.port, timeout, deadline)
+                .await
+                .map_err(|mut e| {
+                    e.message = format!("proxy {p}: {}", e.message).into();
+                    e
+                })?;
+            if p.kind == crate::proxy::ProxyKind::Https {
+                let at = (addr, deadline);
+                return connect_via_https_proxy(t, cfg, tls, p, tcp, at).await;
+            }
+            let tunnel = crate::proxy::tunnel(&mut tcp, p, t);
+            by(deadline, timeout, || tunnel_what(t, p), tunnel).await?;
+            (tcp, addr)
+        }
+    };
     let Some(tls) = tls else {
         return Ok((Transport::Tcp(tcp), addr));
     };
-    let system =
-        matches!(cfg.tls.trust, crate::tls::Trust::System) && !cfg.tls.insecure_skip_verify;
-    match tokio::time::timeout_at(
+    let s = by(
         deadline,
+        timeout,
+        || format!("during the TLS handshake with {addr}"),
         crate::tls::handshake(tcp, addr, &t.host, tls, system),
     )
+    .await?;
+    Ok((Transport::Tls(Box::new(s)), addr))
+}
+
+/// Through an https proxy (connected at `at.0`): TLS to the proxy, the CONNECT tunnel inside
+/// it, then h2c or TLS to the origin inside the tunnel, by the deadline `at.1`.
+async fn connect_via_https_proxy(
+    t: &Target,
+    cfg: &Config,
+    tls: Option<Arc<rustls::ClientConfig>>,
+    p: &crate::proxy::Proxy,
+    tcp: TcpStream,
+    (addr, deadline): (SocketAddr, tokio::time::Instant),
+) -> Result<(Transport, SocketAddr), Error> {
+    let timeout = cfg.connect_timeout;
+    let system =
+        matches!(cfg.tls.trust, crate::tls::Trust::System) && !cfg.tls.insecure_skip_verify;
+    let proxy_tls = crate::tls::proxy_client_config(&cfg.tls)?;
+    let mut s = by(
+        deadline,
+        timeout,
+        || format!("during the TLS handshake with proxy {p}"),
+        crate::tls::handshake_over(tcp, addr, &p.host, proxy_tls, system, false),
+    )
     .await
-    {
-        Ok(Ok(s)) => Ok((Transport::Tls(Box::new(s)), addr)),
-        Ok(Err(e)) => Err(e),
-        Err(_) => Err(Error::new(
-            ErrorKind::Timeout,
-            format!(
-                "timed out during the TLS handshake with {addr} (connect timeout {} ms)",
-                timeout.as_millis()
-            ),
-        )
-        .with_origin(Origin::Transport)
-        .with_processed(Processed::No)),
-    }
+    .map_err(|mut e| {
+        if e.kind == ErrorKind::Tls {
+            e.message = format!("proxy {p}: {}", e.message).into();
+        }
+        e
+    })?;
+    let tunnel = crate::proxy::tunnel(&mut s, p, t);
+    by(deadline, timeout, || tunnel_what(t, p), tunnel).await?;
+    let Some(tls) = tls else {
+        return Ok((Transport::Other(Box::new(s)), addr));
+    };
+    let inner = by(
+        deadline,
+        timeout,
+        || format!("during the TLS handshake with {} through proxy {p}", t.host),
+        crate::tls::handshake_over(s, addr, &t.host, tls, system, true),
+    )
+    .await?;
+    Ok((Transport::Other(Box::new(inner)), addr))
 }
 
 /// Resolves and connects TCP, trying each address in turn, by `deadline`.
 async fn connect_tcp(
-    t: &Target,
+    host: &str,
+    port: u16,
     timeout: Duration,
     deadline: tokio::time::Instant,
 ) -> Result<(TcpStream, SocketAddr), Error> {
-    let hostport = format!("{}:{}", t.authority_host(), t.port);
+    let hostport = if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    };
     let fail = |kind: ErrorKind, msg: String| {
         Error::new(kind, msg)
             .with_origin(Origin::Transport)
             .with_processed(Processed::No)
     };
     let addrs: Vec<SocketAddr> =
-        match tokio::time::timeout_at(deadline, tokio::net::lookup_host((t.host.as_str(), t.port)))
-            .await
-        {
+        match tokio::time::timeout_at(deadline, tokio::net::lookup_host((host, port))).await {
             Ok(Ok(a)) => a.collect(),
             Ok(Err(e)) => {
                 return Err(fail(
                     ErrorKind::Connect,
-                    format!("could not resolve host '{}': {e}", t.host),
+                    format!("could not resolve host '{host}': {e}"),
                 ))
             }
             Err(_) => {
                 return Err(fail(
                     ErrorKind::Timeout,
                     format!(
-                        "timed out resolving '{}' (connect timeout {} ms)",
-                        t.host,
+                        "timed out resolving '{host}' (connect timeout {} ms)",
                         timeout.as_millis()
                     ),
                 ))
             }
         };
-    let mut last = fail(
-        ErrorKind::Connect,
-        format!("no address found for '{}'", t.host),
-    );
+    let mut last = fail(ErrorKind::Connect, format!("no address found for '{host}'"));
     for addr in addrs {
         match tokio::time::timeout_at(deadline, TcpStream::connect(addr)).await {
             Ok(Ok(s)) => {

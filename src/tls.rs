@@ -310,11 +310,28 @@ pub(crate) async fn handshake(
     cfg: Arc<ClientConfig>,
     trust_is_system: bool,
 ) -> Result<Stream> {
+    handshake_over(tcp, peer, host, cfg, trust_is_system, true).await
+}
+
+/// The TLS handshake over any byte stream `io` (leading to `peer`, possibly through a proxy):
+/// with `want_h2`, the server must select h2 by ALPN (an origin); without, ALPN is not
+/// checked (an https proxy, offered http/1.1 by [`proxy_client_config`]).
+pub(crate) async fn handshake_over<S>(
+    io: S,
+    peer: SocketAddr,
+    host: &str,
+    cfg: Arc<ClientConfig>,
+    trust_is_system: bool,
+    want_h2: bool,
+) -> Result<TlsStream<Recorder<S>>>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let name = ServerName::try_from(host.to_owned())
         .map_err(|_| tls_error(format!("'{host}' is not a valid TLS server name")))?;
     let tls =
         TlsConnector::from(cfg)
-            .connect(name, Recorder::new(tcp))
+            .connect(name, Recorder::new(io))
             .into_fallible()
             .await
             .map_err(|(e, io)| {
@@ -330,6 +347,7 @@ pub(crate) async fn handshake(
                     .with_processed(Processed::No)
             })?;
     match tls.get_ref().1.alpn_protocol() {
+        _ if !want_h2 => Ok(tls),
         Some(b"h2") => Ok(tls),
         other => Err(tls_error(format!(
             "server did not negotiate h2 over ALPN (offered: h2; selected: {})",
@@ -338,6 +356,16 @@ pub(crate) async fn handshake(
         .with_origin(Origin::Transport)
         .with_processed(Processed::No)),
     }
+}
+
+/// The rustls configuration for an https proxy: the client's trust and versions, ALPN
+/// http/1.1 (CONNECT is HTTP/1.1), and no client certificate (that is for the origin).
+pub(crate) fn proxy_client_config(o: &TlsOptions) -> Result<Arc<ClientConfig>> {
+    let mut o = o.clone();
+    o.client_identity = None;
+    let mut cfg = (*client_config(&o)?).clone();
+    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(cfg))
 }
 
 /// The rustls error inside an I/O error, if any.

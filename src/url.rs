@@ -112,7 +112,7 @@ fn host_port(url: &str, u: &::url::Url) -> Result<(String, u16)> {
 }
 
 /// Whether the authority part of `url` as written names a port (`host:port`).
-fn names_port(url: &str) -> bool {
+pub(crate) fn names_port(url: &str) -> bool {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
     let end = rest.find(['/', '?', '#', '\\']).unwrap_or(rest.len());
     let auth = &rest[..end];
@@ -137,7 +137,7 @@ fn default_port(s: Scheme) -> u16 {
 }
 
 /// Standard base64 with padding (RFC 4648 §4).
-fn base64(input: &[u8]) -> String {
+pub(crate) fn base64(input: &[u8]) -> String {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
     for chunk in input.chunks(3) {

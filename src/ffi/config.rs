@@ -533,3 +533,63 @@ pub unsafe extern "C" fn h2_config_set_max_resets_per_second(
         }
     })
 }
+
+/// The proxy: an `http://` proxy (HTTP/1.1 CONNECT tunnels, for https and http origins alike),
+/// `https://` (the same inside TLS to the proxy; port 443 by default), `socks5://` (names resolved here) or `socks5h://` (names resolved by the proxy), with
+/// credentials in the URL if it needs them (`http://user:password@host:port`; the port
+/// defaults to 1080). NULL (the default): from the environment, as curl reads it
+/// (`https_proxy`/`HTTPS_PROXY` for https origins, `http_proxy` for http origins, then
+/// `all_proxy`/`ALL_PROXY`), read once when the client is created. "": no proxy, whatever
+/// the environment says. H2_E_INVALID_URL if the URL is not a usable proxy URL.
+#[no_mangle]
+pub unsafe extern "C" fn h2_config_set_proxy(
+    cfg: *mut h2_config,
+    proxy_url: *const c_char,
+) -> h2_result {
+    entry!(h2_config_set_proxy, || {
+        // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config, proxy_url NULL
+        // or a C string).
+        unsafe {
+            set(cfg, |c| {
+                let url = if proxy_url.is_null() {
+                    None
+                } else {
+                    Some(
+                        c_str(proxy_url, "proxy URL")
+                            .map_err(|_| Error::invalid("proxy URL is not UTF-8"))?,
+                    )
+                };
+                c.set_proxy(url)
+            })
+        }
+    })
+}
+
+/// The hosts that bypass the proxy, overriding the environment's `no_proxy` / `NO_PROXY`:
+/// comma-separated host names (each also matching its subdomains; a leading dot is
+/// ignored), IP addresses, CIDR blocks (`10.0.0.0/8`), or `*` for every host. It applies to
+/// a proxy set with `h2_config_set_proxy` too. NULL (the default): the environment's list.
+#[no_mangle]
+pub unsafe extern "C" fn h2_config_set_no_proxy(
+    cfg: *mut h2_config,
+    list: *const c_char,
+) -> h2_result {
+    entry!(h2_config_set_no_proxy, || {
+        // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config, list NULL or a
+        // C string).
+        unsafe {
+            set(cfg, |c| {
+                let list = if list.is_null() {
+                    None
+                } else {
+                    Some(
+                        c_str(list, "no-proxy list")
+                            .map_err(|_| Error::invalid("no-proxy list is not UTF-8"))?,
+                    )
+                };
+                c.set_no_proxy(list);
+                Ok(())
+            })
+        }
+    })
+}

@@ -87,6 +87,10 @@ pub const H2_E_INTERNAL: h2_result = 15;
 pub const H2_E_TLS: h2_result = 16;
 /// A client created before fork() was used in the child process.
 pub const H2_E_FORKED: h2_result = 17;
+/// The proxy refused or failed the tunnel: a non-2xx answer to CONNECT (the status and reason
+/// are in the message; 407: proxy authentication required), a SOCKS5 failure, or an unusable
+/// proxy in the environment. The request was not sent (processed NO).
+pub const H2_E_PROXY: h2_result = 19;
 
 thread_local! {
     static LAST_ERROR: RefCell<Option<Error>> = const { RefCell::new(None) };
