@@ -23,6 +23,16 @@ pub fn inject_panic(task: Task) {
     NEXT_PANIC.store(task as u8, Ordering::Release);
 }
 
+/// Whether an injected panic has not happened yet (no code path of its kind ran since).
+pub fn injection_pending() -> bool {
+    NEXT_PANIC.load(Ordering::Acquire) != 0
+}
+
+/// Withdraws an injected panic that has not happened.
+pub fn clear_injection() {
+    NEXT_PANIC.store(0, Ordering::Release);
+}
+
 /// Panics if a panic was injected for `task`.
 pub(crate) fn maybe_panic(task: Task) {
     if NEXT_PANIC.load(Ordering::Relaxed) == task as u8
