@@ -72,6 +72,8 @@ pub struct Config {
     pub events: Option<EventHook>,
     /// TLS options for `https://` clients.
     pub tls: TlsOptions,
+    /// Which redirects are followed (none by default).
+    pub redirects: crate::redirect::Redirects,
 }
 
 impl Default for Config {
@@ -104,6 +106,7 @@ impl Default for Config {
             max_resets_per_second: 200,
             events: None,
             tls: TlsOptions::default(),
+            redirects: crate::redirect::Redirects::default(),
         }
     }
 }

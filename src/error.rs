@@ -150,6 +150,9 @@ error_kinds! {
     Tls = 16, H2_E_TLS, "TLS error";
     /// The client was created before `fork()` and used in the child.
     Forked = 17, H2_E_FORKED, "client used after fork()";
+    /// Following redirects, one more than the configured maximum was met (the chain of URLs
+    /// is in the message).
+    TooManyRedirects = 18, H2_E_TOO_MANY_REDIRECTS, "too many redirects";
 }
 
 impl ErrorKind {

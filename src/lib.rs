@@ -22,6 +22,7 @@ pub mod hpack;
 mod panics;
 pub mod pool;
 pub mod queue;
+pub mod redirect;
 pub mod request;
 pub mod response;
 pub mod runtime;
