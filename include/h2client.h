@@ -1055,17 +1055,20 @@ size_t h2_queue_poll(struct h2_queue *q, struct h2_completion *out, size_t max, 
 
 /**
  * Follows up to `max` redirects (301, 302, 303, 307, 308 with a `location`) per request made
- * with `h2_client_do`, `h2_client_submit` or `h2_client_submit_cb`; 0 (the default, as in
- * libcurl) follows none. One more than `max` fails the request with H2_E_TOO_MANY_REDIRECTS,
+ * with `h2_client_do`, `h2_client_submit`, `h2_client_submit_cb` or `h2_client_start`; 0
+ * (the default, as in libcurl) follows none. One more than `max` fails the request with H2_E_TOO_MANY_REDIRECTS,
  * whose message names the chain of URLs. 303 turns any method but HEAD into GET; 301 and 302
  * turn POST into GET (the body and the `content-*` headers are dropped); 307 and 308 keep
  * the method and re-send the body. A relative `location` is resolved against the current
  * URL; a missing or unparsable one ends the chain (the 3xx is the response). To another
  * origin, `authorization`, `cookie` and `proxy-authorization` are not sent. A request with a
- * streamed body (`h2_request_set_streaming_body`) and every `h2_client_start` call follow
- * none: the 3xx is the response. The whole-request timeout covers every hop.
+ * streamed body (`h2_request_set_streaming_body`) follows none: the 3xx is the response. A
+ * call from `h2_client_start` follows them when it is waited on (`h2_call_wait_headers`,
+ * `h2_call_read`, `h2_call_read_view`, `h2_call_wait`): until then its status is 0 and it is
+ * not done; each redirect's stream is reset. The whole-request timeout covers every hop.
  */
-h2_result h2_config_set_follow_redirects(struct h2_config *cfg, uint32_t max);
+h2_result h2_config_set_follow_redirects(struct h2_config *cfg,
+                                         uint32_t max);
 
 /**
  * Whether a redirect from https to http is followed (`allow` non-zero) or not (0, the
@@ -1087,15 +1090,15 @@ const char *h2_response_effective_url(const struct h2_response *resp);
 uint32_t h2_response_redirect_count(const struct h2_response *resp);
 
 /**
- * The URL of the call's response: the request's until a submitted call that follows
- * redirects has completed, then the last one redirected to (without credentials). A
- * streaming call (`h2_client_start`) follows no redirects. NUL-terminated, valid until
+ * The URL of the call's response: the request's until a call that follows redirects has its
+ * final response (a submitted call completed; a streaming call's final head waited for),
+ * then the last one redirected to (without credentials). NUL-terminated, valid until
  * `h2_call_free`; NULL if `c` is NULL.
  */
 const char *h2_call_effective_url(const struct h2_call *c);
 
 /**
- * Redirects the call has followed so far (0 for a streaming call, or if `c` is NULL).
+ * Redirects the call has followed so far (0 if `c` is NULL).
  */
 uint32_t h2_call_redirect_count(const struct h2_call *c);
 

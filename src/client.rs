@@ -314,14 +314,31 @@ impl Client {
 
     /// Starts `req` and returns at once. The response is read as it arrives
     /// ([`Call::wait_headers`], [`Call::read`]); a streaming request body is written with
-    /// [`Call::write`] and ended with [`Call::finish`]. Redirects are not followed: a 3xx
-    /// is the call's response.
+    /// [`Call::write`] and ended with [`Call::finish`]. Redirects are followed (as
+    /// [`Client::execute`] follows them) when the caller waits for the head or reads, unless
+    /// the request body is streamed: then a 3xx is the call's response.
     pub fn start(&self, req: Arc<Request>) -> Result<Call> {
         runtime::check_fork(self.gen, "this client")?;
         let pool = self.route(&req)?;
+        let follows = self.cfg.redirects.max > 0 && !req.streaming_body;
+        let hops = follows.then(|| Hops::new(&req, self.base_target(), &self.cfg));
         let ex = prepare(&self.cfg, &pool, req, Mode::Streaming, None, false)?;
         pool.submit(Pending::new(ex.clone()));
-        Ok(self.call(ex, None))
+        let mut call = self.call(ex.clone(), None);
+        if let Some(hops) = hops {
+            call.follow = Some(Box::new(Follow {
+                cur: Mutex::new(ex),
+                hops: Mutex::new(hops),
+                base: self.base.clone(),
+                origins: self.origins.clone(),
+                cfg: self.cfg.clone(),
+                count: AtomicU32::new(0),
+                settled: std::sync::atomic::AtomicBool::new(false),
+                error: OnceCell::new(),
+                final_url: OnceCell::new(),
+            }));
+        }
+        Ok(call)
     }
 
     fn call(&self, ex: Arc<Exchange>, chain: Option<Arc<Chain>>) -> Call {
@@ -331,6 +348,7 @@ impl Client {
             chain,
             base: self.base_target().cloned(),
             url: OnceCell::new(),
+            follow: None,
         }
     }
 
@@ -643,6 +661,93 @@ pub struct Call {
     base: Option<Target>,
     /// The request's URL, NUL-terminated, made when first asked for.
     url: OnceCell<Box<str>>,
+    /// The redirects of a streaming call that follows them.
+    follow: Option<Box<Follow>>,
+}
+
+/// A streaming call that follows redirects: the hop whose response the caller reads. The
+/// next hop is started when the caller waits for the head (or reads) and the current one
+/// answered with a redirect to follow; the redirect's stream is reset.
+struct Follow {
+    cur: Mutex<Arc<Exchange>>,
+    /// Held while settling (waiting for heads, starting hops).
+    hops: Mutex<Hops>,
+    base: Option<Arc<PoolInner>>,
+    origins: Arc<Origins>,
+    cfg: Arc<Config>,
+    count: AtomicU32,
+    /// The head of the final response has arrived (or the call failed).
+    settled: std::sync::atomic::AtomicBool,
+    /// Why following failed (too many redirects, the next hop could not start...).
+    error: OnceCell<Error>,
+    final_url: OnceCell<Box<str>>,
+}
+
+impl Follow {
+    fn cur(&self) -> Arc<Exchange> {
+        lock(&self.cur).clone()
+    }
+
+    fn settled(&self) -> bool {
+        self.settled.load(Ordering::Acquire)
+    }
+
+    /// Waits for the final response head, following redirects.
+    fn settle(&self) -> Result<()> {
+        let mut hops = lock(&self.hops);
+        loop {
+            if self.settled() {
+                return match self.error.get() {
+                    Some(e) => Err(e.clone()),
+                    None => Ok(()),
+                };
+            }
+            let ex = self.cur();
+            let step = ex.wait_head().and_then(|()| {
+                let (status, headers) = ex.with_head(|r| (r.status, r.headers.clone()));
+                hops.next(&ex.req, status, &headers, self.cfg.redirects)
+            });
+            let next = match step {
+                Ok(Some(next)) => Arc::new(next),
+                Ok(None) => {
+                    let _ = self
+                        .final_url
+                        .set(format!("{}\0", hops.current()).into_boxed_str());
+                    self.settled.store(true, Ordering::Release);
+                    continue;
+                }
+                Err(e) => {
+                    // The hop's own failure, or ours (which then fails the hop too).
+                    let _ = self.error.set(e.clone());
+                    ex.abort(e);
+                    self.settled.store(true, Ordering::Release);
+                    continue;
+                }
+            };
+            // The redirect's body is not wanted.
+            ex.abort(Error::new(
+                ErrorKind::Canceled,
+                "redirect followed: the rest of its response is not wanted",
+            ));
+            let started = route_in(&self.base, &self.origins, &next).and_then(|pool| {
+                let hop = prepare(&self.cfg, &pool, next, Mode::Streaming, None, false)?;
+                *lock(&self.cur) = hop.clone();
+                pool.submit(Pending::new(hop));
+                Ok(())
+            });
+            if let Some(e) = self.error.get() {
+                // Cancelled while the hop was being started.
+                self.cur().abort(e.clone());
+            }
+            match started {
+                Ok(()) => self.count.store(hops.count(), Ordering::Relaxed),
+                Err(e) => {
+                    let _ = self.error.set(e);
+                    self.settled.store(true, Ordering::Release);
+                }
+            }
+        }
+    }
 }
 
 impl Call {
@@ -677,26 +782,58 @@ impl Call {
         runtime::check_fork(self.gen, "this call")
     }
 
-    /// Blocks until the final response head arrives (1xx skipped) or the call fails.
+    /// The exchange whose response the caller reads: the current hop of a streaming call
+    /// that follows redirects, else the call's own.
+    fn cur(&self) -> Cow<'_, Arc<Exchange>> {
+        match &self.follow {
+            Some(f) => Cow::Owned(f.cur()),
+            None => Cow::Borrowed(&self.ex),
+        }
+    }
+
+    /// Whether the head the caller may see is that of the final response: always, unless
+    /// redirects are still being followed.
+    fn head_final(&self) -> bool {
+        self.follow.as_ref().is_none_or(|f| f.settled())
+    }
+
+    /// Follows redirects until the final response head (streaming calls that follow them).
+    fn settle(&self) -> Result<()> {
+        match &self.follow {
+            Some(f) => f.settle(),
+            None => Ok(()),
+        }
+    }
+
+    /// Blocks until the final response head arrives (1xx skipped) or the call fails. A
+    /// streaming call that follows redirects follows them here.
     pub fn wait_headers(&self) -> Result<()> {
         check_thread("waiting for the response head")?;
         self.check_fork()?;
-        self.ex.wait_head()
+        self.settle()?;
+        self.cur().wait_head()
     }
 
-    /// The status (0 until the head arrived).
+    /// The status (0 until the head arrived; for a streaming call that follows redirects,
+    /// until the final head arrived and [`Call::wait_headers`] or a read saw it).
     pub fn status(&self) -> u16 {
-        self.ex.with_head(|r| r.status)
+        self.with_head(|r| r.status)
     }
 
     /// Runs `f` on the response head (status and headers; empty until it arrived).
     pub fn with_head<T>(&self, f: impl FnOnce(&Response) -> T) -> T {
-        self.ex.with_head(f)
+        if !self.head_final() {
+            return f(&Response::default());
+        }
+        self.cur().with_head(f)
     }
 
     /// Runs `f` on the trailers once the body has ended (`None` before).
     pub fn with_trailers<T>(&self, f: impl FnOnce(Option<&HeaderList>) -> T) -> T {
-        self.ex.with_trailers(f)
+        if !self.head_final() {
+            return f(None);
+        }
+        self.cur().with_trailers(f)
     }
 
     /// Reads body bytes as they arrive; blocks until some are available; `Ok(0)` at the end.
@@ -708,7 +845,8 @@ impl Call {
         }
         check_thread("reading the response body")?;
         self.check_fork()?;
-        self.ex.read(buf)
+        self.settle()?;
+        self.cur().read(buf)
     }
 
     /// Moves up to `max` pieces of the response body to `out` without copying them (each a
@@ -722,7 +860,8 @@ impl Call {
         }
         check_thread("reading the response body")?;
         self.check_fork()?;
-        self.ex.read_chunks(max, out)
+        self.settle()?;
+        self.cur().read_chunks(max, out)
     }
 
     /// Cancels the exchange (RST_STREAM(CANCEL) if its stream is open); waiting calls return
@@ -739,11 +878,16 @@ impl Call {
             if let Some(hop) = hop {
                 hop.abort(e);
             }
+        } else if let Some(f) = &self.follow {
+            let _ = f.error.set(e.clone());
+            f.settled.store(true, Ordering::Release);
+            f.cur().abort(e);
         }
     }
 
-    /// The URL of the response: the request's, or (a submitted call that followed
-    /// redirects, once it completed) the last one redirected to. Without credentials.
+    /// The URL of the response: the request's, or once a call that follows redirects has
+    /// its final response (a submitted call completed; a streaming call's final head seen)
+    /// the last one redirected to. Without credentials.
     pub fn effective_url(&self) -> &str {
         self.effective_url_nul().trim_end_matches('\0')
     }
@@ -751,6 +895,9 @@ impl Call {
     /// [`Call::effective_url`], NUL-terminated.
     pub(crate) fn effective_url_nul(&self) -> &str {
         if let Some(u) = self.chain.as_ref().and_then(|c| c.final_url.get()) {
+            return u;
+        }
+        if let Some(u) = self.follow.as_ref().and_then(|f| f.final_url.get()) {
             return u;
         }
         self.url.get_or_init(|| {
@@ -762,8 +909,11 @@ impl Call {
         })
     }
 
-    /// Redirects followed so far (always 0 for a streaming call).
+    /// Redirects followed so far.
     pub fn redirect_count(&self) -> u32 {
+        if let Some(f) = &self.follow {
+            return f.count.load(Ordering::Relaxed);
+        }
         self.chain
             .as_ref()
             .map_or(0, |c| c.count.load(Ordering::Relaxed))
@@ -771,20 +921,36 @@ impl Call {
 
     /// The error the call ended with, if it failed.
     pub fn error(&self) -> Option<Error> {
-        self.ex.error()
+        if let Some(e) = self.follow.as_ref().and_then(|f| f.error.get()) {
+            return Some(e.clone());
+        }
+        if !self.head_final() {
+            return None;
+        }
+        self.cur().error()
     }
 
-    /// Whether the call has ended (response complete, failed, or cancelled).
+    /// Whether the call has ended (response complete, failed, or cancelled). A streaming
+    /// call that follows redirects has not ended before its final head was waited for.
     pub fn is_done(&self) -> bool {
-        self.ex.is_done()
+        if self
+            .follow
+            .as_ref()
+            .is_some_and(|f| f.error.get().is_some())
+        {
+            return true;
+        }
+        self.head_final() && self.cur().is_done()
     }
 
     /// Blocks until the call has ended.
     pub fn wait(&self) -> Result<()> {
         check_thread("waiting for the call to end")?;
         self.check_fork()?;
-        self.ex.wait_done(None);
-        match self.ex.error() {
+        self.settle()?;
+        let ex = self.cur();
+        ex.wait_done(None);
+        match ex.error() {
             Some(e) => Err(e),
             None => Ok(()),
         }
@@ -801,7 +967,10 @@ impl Call {
 
     /// Response body bytes received and not yet read (streaming calls).
     pub fn buffered(&self) -> usize {
-        self.ex.buffered()
+        if !self.head_final() {
+            return 0;
+        }
+        self.cur().buffered()
     }
 }
 
@@ -812,7 +981,7 @@ impl Drop for Call {
             std::mem::forget(self.ex.clone());
             return;
         }
-        if !self.ex.is_done() {
+        if !self.is_done() {
             self.cancel();
         }
     }

@@ -334,7 +334,7 @@ fn cancel_stops_a_chain() {
 }
 
 #[test]
-fn streamed_bodies_and_streaming_calls_get_the_3xx() {
+fn streamed_request_bodies_get_the_3xx() {
     let s = server();
     let c = Client::new(&s.url(), following(5)).unwrap();
     let mut r = Request::from_url("POST", &redir(&s.url(), 307, "/echo")).unwrap();
@@ -345,13 +345,81 @@ fn streamed_bodies_and_streaming_calls_get_the_3xx() {
     call.wait_headers().unwrap();
     assert_eq!(call.status(), 307);
     assert_eq!(call.redirect_count(), 0);
+}
+
+fn read_all(call: &h2client::client::Call) -> Vec<u8> {
+    let mut body = Vec::new();
+    let mut buf = [0u8; 16384];
+    loop {
+        let n = call.read(&mut buf).unwrap();
+        if n == 0 {
+            return body;
+        }
+        body.extend_from_slice(&buf[..n]);
+    }
+}
+
+#[test]
+fn streaming_calls_follow_when_waited_on() {
+    let (a, b) = (server(), server());
+    let c = Client::new(&a.url(), following(3)).unwrap();
+    let last = format!("{}/bytes/300000", b.url());
+    let url = redir(&a.url(), 302, &redir(&b.url(), 308, "/bytes/300000"));
+    let call = c
+        .start(Arc::new(Request::from_url("GET", &url).unwrap()))
+        .unwrap();
+    assert_eq!(call.effective_url(), url);
+    call.wait_headers().unwrap();
+    assert_eq!(call.status(), 200);
+    assert_eq!(call.redirect_count(), 2);
+    assert_eq!(call.effective_url(), last);
+    assert_eq!(read_all(&call), pattern(300_000));
+    call.wait().unwrap();
+    assert!(call.is_done());
+
+    // Reading without waiting for the head follows too.
     let call = c
         .start(Arc::new(
-            Request::from_url("GET", &redir(&s.url(), 302, "/echo")).unwrap(),
+            Request::from_url("GET", &redir(&a.url(), 301, "/bytes/10")).unwrap(),
         ))
         .unwrap();
-    call.wait_headers().unwrap();
-    assert_eq!(call.status(), 302);
+    assert_eq!(read_all(&call), pattern(10));
+    assert_eq!((call.status(), call.redirect_count()), (200, 1));
+
+    // One too many fails the call.
+    let four = redir(
+        &a.url(),
+        302,
+        &redir(&a.url(), 302, &redir(&a.url(), 302, &url)),
+    );
+    let call = c
+        .start(Arc::new(Request::from_url("GET", &four).unwrap()))
+        .unwrap();
+    let e = call.wait_headers().unwrap_err();
+    assert_eq!(e.kind, ErrorKind::TooManyRedirects, "{}", e.message);
+    assert!(call.is_done());
+    assert_eq!(call.error().unwrap().kind, ErrorKind::TooManyRedirects);
+    assert_eq!(call.wait().unwrap_err().kind, ErrorKind::TooManyRedirects);
+    let mut buf = [0u8; 10];
+    assert_eq!(
+        call.read(&mut buf).unwrap_err().kind,
+        ErrorKind::TooManyRedirects
+    );
+
+    // Cancelled before being waited on.
+    let call = c
+        .start(Arc::new(Request::from_url("GET", &url).unwrap()))
+        .unwrap();
+    call.cancel();
+    assert!(call.is_done());
+    assert_eq!(call.wait_headers().unwrap_err().kind, ErrorKind::Canceled);
+    drop(call);
+    // Every redirect's stream was reset: none stays open.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while c.snapshot().open_streams > 0 {
+        assert!(std::time::Instant::now() < deadline, "a stream stayed open");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
 }
 
 #[test]
@@ -439,6 +507,16 @@ fn c_api_follows_and_reports() {
         h2_queue_free(q);
         assert!(h2_call_effective_url(null()).is_null());
         assert_eq!(h2_call_redirect_count(null()), 0);
+
+        // Streamed: followed when the head is waited for.
+        let mut call = null_mut();
+        assert_eq!(h2_client_start(client, req, &mut call), H2_OK);
+        assert_eq!(h2_call_wait_headers(call), H2_OK, "{}", last_message());
+        assert_eq!(h2_call_status(call), 200);
+        assert_eq!(h2_call_redirect_count(call), 1);
+        assert_eq!(string(h2_call_effective_url(call)), Some(last.clone()));
+        assert_eq!(h2_call_wait(call), H2_OK);
+        h2_call_free(call);
         h2_request_free(req);
 
         // One more than the maximum.
