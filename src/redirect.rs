@@ -141,7 +141,10 @@ impl Hops {
             (_, m) => m,
         };
         let keep_body = method == req.method();
-        let mut next = Request::from_url(method, to.as_str())?;
+        let Ok(mut next) = Request::from_url(method, to.as_str()) else {
+            // A location the url crate resolves but a request cannot use (e.g. a port of 0).
+            return Ok(None);
+        };
         let same_origin = match (&next.origin, Target::parse_origin(self.current())) {
             (Some(a), Ok(b)) => a.same_origin(&b),
             _ => false,

@@ -212,6 +212,14 @@ fn missing_or_bad_location_returns_the_3xx() {
     assert_eq!((r.status(), r.redirect_count()), (307, 0));
     let r = send(&c, "GET", &redir(&s.url(), 301, "ftp://x/"), |_| {});
     assert_eq!(r.status(), 301);
+    // Resolved by the URL parser, but not a URL a request can use.
+    let r = send(
+        &c,
+        "GET",
+        &redir(&s.url(), 302, "http://127.0.0.1:0/"),
+        |_| {},
+    );
+    assert_eq!((r.status(), r.redirect_count()), (302, 0));
     // 300 and 304 are not redirects to follow.
     let r = send(&c, "GET", &redir(&s.url(), 300, "/echo"), |_| {});
     assert_eq!(r.status(), 300);
