@@ -47,6 +47,9 @@ pub struct Client {
     events: Option<Arc<Gate>>,
     /// The fork generation the client was created in (see `runtime::generation`).
     gen: usize,
+    /// `scheme://authority` of the base URL: the URL of a path-only request is this and its
+    /// path (shared with calls, which make it only when asked).
+    base_prefix: Option<Arc<str>>,
 }
 
 /// The pools of the origins other than the base URL's.
@@ -235,12 +238,16 @@ impl Client {
         if let Some(t) = &tls {
             let _ = origins.tls.set(t.clone());
         }
+        let base_prefix = target
+            .as_ref()
+            .map(|t| Arc::from(format!("{}://{}", t.scheme.as_str(), t.authority)));
         Ok(Client {
             base: target.map(|t| PoolInner::new(t, cfg.clone(), tls, limits)),
             origins,
             cfg,
             events,
             gen: runtime::generation(),
+            base_prefix,
         })
     }
 
@@ -346,7 +353,7 @@ impl Client {
             ex,
             gen: self.gen,
             chain,
-            base: self.base_target().cloned(),
+            base: self.base_prefix.clone(),
             url: OnceCell::new(),
             follow: None,
         }
@@ -657,8 +664,8 @@ pub struct Call {
     gen: usize,
     /// The redirect chain of a submitted call that follows redirects.
     chain: Option<Arc<Chain>>,
-    /// The client's base URL origin (the URL of a path-only request).
-    base: Option<Target>,
+    /// The client's base URL as `scheme://authority` (for the URL of a path-only request).
+    base: Option<Arc<str>>,
     /// The request's URL, NUL-terminated, made when first asked for.
     url: OnceCell<Box<str>>,
     /// The redirects of a streaming call that follows them.
@@ -901,10 +908,11 @@ impl Call {
             return u;
         }
         self.url.get_or_init(|| {
-            format!(
-                "{}\0",
-                crate::redirect::url_of(&self.ex.req, self.base.as_ref())
-            )
+            let req = &self.ex.req;
+            match (req.origin(), &self.base) {
+                (None, Some(b)) => format!("{b}{}\0", req.path()),
+                _ => format!("{}\0", crate::redirect::url_of(req, None)),
+            }
             .into_boxed_str()
         })
     }
