@@ -461,6 +461,17 @@ static h2::Error expect_error(const std::function<void()> &fn) {
     return h2::Error(H2_OK, "no exception was thrown");
 }
 
+static void test_redirects() {
+    h2::Client off(url);
+    h2::Response r = off.get("/redirect/302?to=%2Fbytes%2F10");
+    CHECK(r.status() == 302 && r.redirect_count() == 0, "redirects off by default");
+    h2::Client c(url, h2::Config().follow_redirects(3).redirect_https_to_http(false));
+    h2::Response f = c.get("/redirect/302?to=%2Fbytes%2F10");
+    CHECK(f.status() == 200 && f.body() == pattern(10) && f.redirect_count() == 1 &&
+              f.effective_url() == url + "/bytes/10",
+          "302 followed to " << f.effective_url());
+}
+
 static void test_get_post() {
     h2::Client c(url);
     h2::Response r = c.get("/");
@@ -929,6 +940,7 @@ int main(int argc, char **argv) {
     section("non-throwing: move semantics", test_try_moves);
 #if H2_CPP_EXCEPTIONS
     section("GET, POST /echo, request(), status codes, trailers", test_get_post);
+    section("redirects: off by default, follow_redirects, effective_url", test_redirects);
     section("errors as exceptions: reset, connect, timeouts, invalid input", test_errors);
     section("streaming download with Call::read", test_stream_download);
     section("streaming upload with write/finish and trailers", test_stream_upload);

@@ -3,7 +3,7 @@
  *
  *   h2get [-X METHOD] [-H 'name: value']... [-d DATA | -d @FILE] [-o FILE] [-i] [-v]
  *         [--timeout MS] [-P PARALLEL] [--cacert FILE] [-k] [--cert FILE --key FILE]
- *         [-x PROXY] [--noproxy LIST] URL...
+ *         [-x PROXY] [--noproxy LIST] [-L [--max-redirs N]] URL...
  *
  * http:// URLs use HTTP/2 over cleartext with prior knowledge, https:// URLs HTTP/2 over TLS
  * (ALPN h2); --cacert, -k, --cert, --key, -x/--proxy and --noproxy mean what they mean to
@@ -25,6 +25,10 @@
  * with h2_call_write by one uploader thread per call, never read into memory whole, with a
  * content-length of the file's size (unless -H gives one); -d DATA and -d @- (stdin) are
  * buffered and sent with h2_request_set_body.
+ *
+ * -L follows redirects (h2_config_set_follow_redirects, up to --max-redirs, default 50 as in
+ * curl); a request whose body is streamed from a file is not re-sent, its 3xx is the response.
+ * -i prints the final response's head only.
  *
  * Ctrl-C: SIGINT is blocked in every thread and taken by a dedicated thread with sigwait,
  * which cancels every active call (h2_call_cancel). Blocked reads and writes then return
@@ -63,6 +67,8 @@
 #include "h2client.h"
 
 #define DEFAULT_PARALLEL 8
+/* --max-redirs default, as curl's. */
+#define DEFAULT_MAX_REDIRS 50
 #define MAX_PARALLEL 1024
 /* Response body pieces taken (and written with one writev) at a time. */
 #define VIEW_PIECES 64
@@ -74,7 +80,7 @@
 static const char USAGE[] =
     "usage: h2get [-X METHOD] [-H 'name: value']... [-d DATA | -d @FILE] [-o FILE] [-i] [-v]\n"
     "             [--timeout MS] [-P PARALLEL] [--cacert FILE] [-k] [--cert FILE --key FILE]\n"
-    "             [-x PROXY] [--noproxy LIST] URL...\n"
+    "             [-x PROXY] [--noproxy LIST] [-L [--max-redirs N]] URL...\n"
     "\n"
     "Fetches URLs over HTTP/2 and writes their bodies to stdout in URL order, as they\n"
     "arrive: http:// URLs over cleartext with prior knowledge, https:// URLs over TLS\n"
@@ -89,6 +95,10 @@ static const char USAGE[] =
     "  -v, --verbose         print connection, stream and request events to stderr\n"
     "      --timeout MS      per-request timeout in milliseconds (0 = none, the default)\n"
     "  -P, --parallel N      requests in flight at once (default 8)\n"
+    "  -L, --location        follow redirects (301, 302, 303, 307, 308); not from https\n"
+    "                        to http, and not for a body streamed from a file (-d @FILE)\n"
+    "      --max-redirs N    most redirects followed per URL with -L (default 50);\n"
+    "                        one more fails the URL with H2_E_TOO_MANY_REDIRECTS\n"
     "      --cacert FILE     https: trust the CA certificates in this PEM file instead\n"
     "                        of the system's store\n"
     "  -k, --insecure        https: accept any server certificate (no verification;\n"
@@ -151,9 +161,11 @@ static struct {
     const char *noproxy; /* --noproxy: NULL = the environment */
     const char *cert;
     const char *key;
+    int location;
+    uint32_t max_redirs;
     const char **urls;
     size_t nurls;
-} opt = {.parallel = DEFAULT_PARALLEL};
+} opt = {.parallel = DEFAULT_PARALLEL, .max_redirs = DEFAULT_MAX_REDIRS};
 
 /* ---- per-URL work ---------------------------------------------------------------------- */
 
@@ -650,6 +662,13 @@ static int apply_option(char letter, const char *name, const char *val) {
         }
         opt.timeout_ms = (uint32_t)n;
         return 0;
+    case 'M':
+        if (parse_ulong(val, 0, UINT32_MAX, &n) != 0) {
+            usage_error("%s: invalid value '%s' (a count)", name, val);
+            return 2;
+        }
+        opt.max_redirs = (uint32_t)n;
+        return 0;
     case 'C':
         opt.cacert = val;
         return 0;
@@ -677,7 +696,8 @@ static const struct {
     {"request", 'X', 1}, {"header", 'H', 1},  {"data", 'd', 1},    {"output", 'o', 1},
     {"include", 'i', 0}, {"verbose", 'v', 0}, {"parallel", 'P', 1}, {"timeout", 'T', 1},
     {"cacert", 'C', 1},  {"insecure", 'k', 0}, {"cert", 'E', 1},     {"key", 'K', 1},
-    {"proxy", 'x', 1},   {"noproxy", 'N', 1}, {"help", 'h', 0},
+    {"proxy", 'x', 1},   {"noproxy", 'N', 1}, {"location", 'L', 0},
+    {"max-redirs", 'M', 1}, {"help", 'h', 0},
 };
 
 /* Parses argv into `opt`. Returns -1 to continue, else an exit status. */
@@ -720,6 +740,8 @@ static int parse_args(int argc, char **argv) {
                     opt.include = 1;
                 else if (letter == 'k')
                     opt.insecure = 1;
+                else if (letter == 'L')
+                    opt.location = 1;
                 else
                     opt.verbose = 1;
                 continue;
@@ -745,6 +767,8 @@ static int parse_args(int argc, char **argv) {
                 opt.verbose = 1;
             } else if (c == 'k') {
                 opt.insecure = 1;
+            } else if (c == 'L') {
+                opt.location = 1;
             } else if (c == 'h') {
                 fputs(USAGE, stdout);
                 return 0;
@@ -1245,6 +1269,9 @@ int main(int argc, char **argv) {
     }
     if (opt.verbose)
         h2_config_set_event_callback(cfg, on_event, NULL);
+    /* --max-redirs 0 with -L follows none, as in curl. */
+    if (opt.location)
+        h2_config_set_follow_redirects(cfg, opt.max_redirs);
     if (configure_tls(cfg) != 0) {
         h2_config_free(cfg);
         cleanup();

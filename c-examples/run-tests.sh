@@ -294,6 +294,18 @@ check "h2get -v: stream events, > request and < response lines" \
     'grep -Eq "^\* \[conn [0-9]+ stream 1\] opened GET /$" "$TMP/err" && grep -Eq "^\* \[conn [0-9]+ stream 1\] closed status=200" "$TMP/err" && grep -qx "> GET /" "$TMP/err" && grep -qx "< HTTP/2 200" "$TMP/err" && grep -qx "< content-length: 24" "$TMP/err"'
 check "h2get -v: body alone on stdout" '[[ "$(cat "$TMP/out")" == "hello from h2testserver" ]]'
 
+# -L: redirects are followed only when asked, up to --max-redirs.
+run h2get "$URL/redirect/302?to=%2Fbytes%2F10"
+check "h2get without -L: the 302's own body" '[[ $rc == 0 && "$(cat "$TMP/out")" == redirect ]]'
+run h2get -L "$URL/redirect/302?to=%2Fbytes%2F10"
+check "h2get -L: follows 302 to /bytes/10" '[[ $rc == 0 && "$(cat "$TMP/out")" == abcdefghij ]]'
+run h2get -i -L -d hello "$URL/redirect/307?to=%2Fecho"
+check "h2get -L -d: 307 re-sends the POST and its body" \
+    '[[ $rc == 0 ]] && grep -qx "HTTP/2 200" "$TMP/out" && grep -qx "x-echo-method: POST" "$TMP/out" && [[ "$(tail -n 1 "$TMP/out")" == hello ]]'
+run h2get -L --max-redirs 1 "$URL/redirect/301?to=%2Fredirect%2F302%3Fto%3D%252Fbytes%252F10"
+check "h2get -L --max-redirs 1, two redirects: exit 1, H2_E_TOO_MANY_REDIRECTS" \
+    '[[ $rc == 1 ]] && grep -q ": H2_E_TOO_MANY_REDIRECTS: too many redirects (more than 1): " "$TMP/err"'
+
 run h2get -v -i "$URL/trailers"
 check "h2get /trailers: trailers on stderr with -v, not on stdout" \
     '[[ $rc == 0 ]] && grep -qx "< x-trailer-one: 1" "$TMP/err" && grep -qx "< x-trailer-two: two" "$TMP/err" && ! grep -q x-trailer "$TMP/out"'

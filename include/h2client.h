@@ -492,6 +492,12 @@ typedef struct h2_completion {
 #define H2_E_FORKED 17
 
 /**
+ * Following redirects, one more than the maximum (h2_config_set_follow_redirects) was met;
+ * the message names the chain of URLs.
+ */
+#define H2_E_TOO_MANY_REDIRECTS 18
+
+/**
  * The proxy refused or failed the tunnel: a non-2xx answer to CONNECT (the status and reason
  * are in the message; 407: proxy authentication required), a SOCKS5 failure, or an unusable
  * proxy in the environment. The request was not sent (processed NO).
@@ -1073,6 +1079,55 @@ int32_t h2_queue_fd(const struct h2_queue *q);
  * library callback, H2_E_WRONG_THREAD).
  */
 size_t h2_queue_poll(struct h2_queue *q, struct h2_completion *out, size_t max, int32_t timeout_ms);
+
+/**
+ * Follows up to `max` redirects (301, 302, 303, 307, 308 with a `location`) per request made
+ * with `h2_client_do`, `h2_client_submit`, `h2_client_submit_cb` or `h2_client_start`; 0
+ * (the default, as in libcurl) follows none. One more than `max` fails the request with H2_E_TOO_MANY_REDIRECTS,
+ * whose message names the chain of URLs. 303 turns any method but HEAD into GET; 301 and 302
+ * turn POST into GET (the body and the `content-*` headers are dropped); 307 and 308 keep
+ * the method and re-send the body. A relative `location` is resolved against the current
+ * URL; a missing or unparsable one ends the chain (the 3xx is the response). To another
+ * origin, `authorization`, `cookie` and `proxy-authorization` are not sent. A request with a
+ * streamed body (`h2_request_set_streaming_body`) follows none: the 3xx is the response. A
+ * call from `h2_client_start` follows them when it is waited on (`h2_call_wait_headers`,
+ * `h2_call_read`, `h2_call_read_view`, `h2_call_wait`): until then its status is 0 and it is
+ * not done; each redirect's stream is reset. The whole-request timeout covers every hop.
+ */
+h2_result h2_config_set_follow_redirects(struct h2_config *cfg,
+                                         uint32_t max);
+
+/**
+ * Whether a redirect from https to http is followed (`allow` non-zero) or not (0, the
+ * default): refused, the 3xx is the response (its `location` header says where the server
+ * pointed), not an error.
+ */
+h2_result h2_config_set_redirect_https_to_http(struct h2_config *cfg, int32_t allow);
+
+/**
+ * The URL the response answered: the request's, or after redirects the last one (without
+ * credentials). NUL-terminated, valid until `h2_response_free`; NULL if `resp` is NULL.
+ */
+const char *h2_response_effective_url(const struct h2_response *resp);
+
+/**
+ * How many redirects were followed to get the response (0 when following is off, or if
+ * `resp` is NULL).
+ */
+uint32_t h2_response_redirect_count(const struct h2_response *resp);
+
+/**
+ * The URL of the call's response: the request's until a call that follows redirects has its
+ * final response (a submitted call completed; a streaming call's final head waited for),
+ * then the last one redirected to (without credentials). NUL-terminated, valid until
+ * `h2_call_free`; NULL if `c` is NULL.
+ */
+const char *h2_call_effective_url(const struct h2_call *c);
+
+/**
+ * Redirects the call has followed so far (0 if `c` is NULL).
+ */
+uint32_t h2_call_redirect_count(const struct h2_call *c);
 
 /**
  * A new request for `path` (origin form, e.g. "/index.html?q=1"; or "*") with `method`

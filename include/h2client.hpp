@@ -623,6 +623,12 @@ public:
     Config &max_response_body(uint64_t n) & { return set(h2_config_set_max_response_body, n); }
     /** Retries of requests the server provably did not process (default 3; <= 10). */
     Config &max_retries(uint32_t n) & { return set(h2_config_set_max_retries, n); }
+    /** Most redirects followed per request (default 0 = none; see h2_config_set_follow_redirects). */
+    Config &follow_redirects(uint32_t max) & { return set(h2_config_set_follow_redirects, max); }
+    /** Follow redirects from https to http (default false). */
+    Config &redirect_https_to_http(bool allow = true) & {
+        return record(h2_config_set_redirect_https_to_http(h_, allow ? 1 : 0));
+    }
     /** CONTINUATION frames accepted per response header block (default 0 = derived). */
     Config &max_continuation_frames(uint32_t n) & { return set(h2_config_set_max_continuation_frames, n); }
     /** Empty DATA frames a server may send per connection per minute (default 100; > 0). */
@@ -744,6 +750,10 @@ public:
     Config &&max_response_body(uint64_t n) && { return std::move(max_response_body(n)); }
     /** @copydoc max_retries */
     Config &&max_retries(uint32_t n) && { return std::move(max_retries(n)); }
+    /** @copydoc follow_redirects */
+    Config &&follow_redirects(uint32_t max) && { return std::move(follow_redirects(max)); }
+    /** @copydoc redirect_https_to_http */
+    Config &&redirect_https_to_http(bool allow = true) && { return std::move(redirect_https_to_http(allow)); }
     /** @copydoc max_continuation_frames */
     Config &&max_continuation_frames(uint32_t n) && { return std::move(max_continuation_frames(n)); }
     /** @copydoc max_empty_data_frames */
@@ -974,6 +984,13 @@ public:
 
     /** The HTTP status, e.g. 200 (0 if empty). */
     uint16_t status() const noexcept { return h2_response_status(h_); }
+    /** The URL the response answered (after redirects; empty if empty). */
+    std::string_view effective_url() const noexcept {
+        const char *u = h_ ? h2_response_effective_url(h_) : nullptr;
+        return u ? std::string_view(u) : std::string_view();
+    }
+    /** Redirects followed to get the response. */
+    uint32_t redirect_count() const noexcept { return h_ ? h2_response_redirect_count(h_) : 0; }
     /** The headers in the order received (pseudo-headers excluded). */
     FieldViews headers() const {
         return detail::field_views(h_, h2_response_header_count, h2_response_header_at);
@@ -1146,6 +1163,13 @@ public:
     bool is_done() const noexcept { return h2_call_is_done(h_); }
     /** The response status, 0 until the head has arrived. */
     uint16_t status() const noexcept { return h2_call_status(h_); }
+    /** The URL of the call's response (the last one redirected to, once final). */
+    std::string_view effective_url() const noexcept {
+        const char *u = h_ ? h2_call_effective_url(h_) : nullptr;
+        return u ? std::string_view(u) : std::string_view();
+    }
+    /** Redirects the call has followed so far. */
+    uint32_t redirect_count() const noexcept { return h_ ? h2_call_redirect_count(h_) : 0; }
     /** The response headers (empty until the head has arrived); valid while the call lives. */
     FieldViews headers() const { return detail::field_views(h_, h2_call_header_count, h2_call_header_at); }
     /** The first value of response header `name`, or nullopt. */

@@ -11,7 +11,8 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock, RwLockWriteGuard, Weak};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockWriteGuard, Weak};
 use std::time::{Duration, Instant};
 
 use once_cell::sync::OnceCell;
@@ -22,6 +23,7 @@ use crate::events::Gate;
 use crate::exchange::{Deadlines, Exchange, Mode, Notify, Pending};
 use crate::headers::HeaderList;
 use crate::pool::{ClientLimits, PoolCounters, PoolInner};
+use crate::redirect::Hops;
 use crate::request::Request;
 use crate::response::Response;
 use crate::runtime;
@@ -45,6 +47,9 @@ pub struct Client {
     events: Option<Arc<Gate>>,
     /// The fork generation the client was created in (see `runtime::generation`).
     gen: usize,
+    /// `scheme://authority` of the base URL: the URL of a path-only request is this and its
+    /// path (shared with calls, which make it only when asked).
+    base_prefix: Option<Arc<str>>,
 }
 
 /// The pools of the origins other than the base URL's.
@@ -234,12 +239,16 @@ impl Client {
         if let Some(t) = &tls {
             let _ = origins.tls.set(t.clone());
         }
+        let base_prefix = target
+            .as_ref()
+            .map(|t| Arc::from(format!("{}://{}", t.scheme.as_str(), t.authority)));
         Ok(Client {
             base: target.map(|t| PoolInner::new(t, cfg.clone(), tls, limits)),
             origins,
             cfg,
             events,
             gen: runtime::generation(),
+            base_prefix,
         })
     }
 
@@ -251,47 +260,19 @@ impl Client {
     /// The pool a request goes to: the base URL's for a path-only request or a URL of the
     /// same origin (no lookup), else its origin's from the map.
     fn route(&self, req: &Request) -> Result<Cow<'_, Arc<PoolInner>>> {
-        match (&req.origin, &self.base) {
-            (None, Some(b)) => Ok(Cow::Borrowed(b)),
-            (None, None) => Err(Error::invalid(
-                "this client has no base URL: a request made with a path (h2_request_new) needs one; make the request from an absolute URL (h2_request_new_url)",
-            )),
-            (Some(o), Some(b)) if b.target.same_origin(o) => Ok(Cow::Borrowed(b)),
-            (Some(o), _) => self.origins.pool_for(o).map(Cow::Owned),
-        }
+        route_in(&self.base, &self.origins, req)
     }
 
-    /// Builds the exchange for `req`: deadlines from the request or the client, and a timer
-    /// task when a timeout is not waited out by a blocked caller.
-    fn prepare(
-        &self,
-        pool: &PoolInner,
-        req: Arc<Request>,
-        mode: Mode,
-        notify: Option<Notify>,
-        caller_waits_whole: bool,
-    ) -> Result<Arc<Exchange>> {
-        req.check_complete()?;
-        let cfg = &self.cfg;
-        let now = Instant::now();
-        let deadlines = Deadlines {
-            whole: req.timeout.or(cfg.request_timeout).map(|t| (now + t, t)),
-            headers: req
-                .headers_timeout
-                .or(cfg.headers_timeout)
-                .map(|t| (now + t, t)),
-            body_idle: req.body_idle_timeout.or(cfg.body_idle_timeout),
-        };
-        let ex = Exchange::with(req, mode, deadlines, notify, Some(pool.counters.clone()));
-        if ex.needs_timer(caller_waits_whole) {
-            let h = runtime::spawn(ex.clone().run_timer())?;
-            ex.set_timer(h.abort_handle());
-        }
-        Ok(ex)
+    /// The base URL's origin, if the client has one.
+    fn base_target(&self) -> Option<&Target> {
+        self.base.as_ref().map(|p| &p.target)
     }
 
     /// Sends `req` and blocks until the whole response has arrived or the request failed.
     /// Must not be called from a runtime thread.
+    ///
+    /// Redirects are followed as the client's configuration says (see [`crate::redirect`]):
+    /// the response is the last one, with its URL and the number of redirects followed.
     pub fn execute(&self, req: Arc<Request>) -> Result<Response> {
         check_thread("waiting for a whole response")?;
         if req.streaming_body {
@@ -300,8 +281,24 @@ impl Client {
             ));
         }
         runtime::check_fork(self.gen, "this client")?;
+        let mut hops = Hops::new(&req, self.base_target(), &self.cfg);
+        let mut req = req;
+        loop {
+            let mut resp = self.execute_once(req.clone())?;
+            match hops.next(&req, resp.status, &resp.headers, self.cfg.redirects)? {
+                Some(next) => req = Arc::new(next),
+                None => {
+                    resp.set_url(hops.current(), hops.count());
+                    return Ok(resp);
+                }
+            }
+        }
+    }
+
+    /// Sends `req` (one hop) and blocks until the whole response has arrived.
+    fn execute_once(&self, req: Arc<Request>) -> Result<Response> {
         let pool = self.route(&req)?;
-        let ex = self.prepare(&pool, req, Mode::Buffered, None, true)?;
+        let ex = prepare(&self.cfg, &pool, req, Mode::Buffered, None, true)?;
         let whole = ex.deadlines.whole;
         pool.submit(Pending::new(ex.clone()));
         if let Some(r) = ex.wait(whole.map(|(at, _)| at)) {
@@ -325,23 +322,75 @@ impl Client {
 
     /// Starts `req` and returns at once. The response is read as it arrives
     /// ([`Call::wait_headers`], [`Call::read`]); a streaming request body is written with
-    /// [`Call::write`] and ended with [`Call::finish`].
+    /// [`Call::write`] and ended with [`Call::finish`]. Redirects are followed (as
+    /// [`Client::execute`] follows them) when the caller waits for the head or reads, unless
+    /// the request body is streamed: then a 3xx is the call's response.
     pub fn start(&self, req: Arc<Request>) -> Result<Call> {
         runtime::check_fork(self.gen, "this client")?;
         let pool = self.route(&req)?;
-        let ex = self.prepare(&pool, req, Mode::Streaming, None, false)?;
+        let follows = self.cfg.redirects.max > 0 && !req.streaming_body;
+        let hops = follows.then(|| Hops::new(&req, self.base_target(), &self.cfg));
+        let ex = prepare(&self.cfg, &pool, req, Mode::Streaming, None, false)?;
         pool.submit(Pending::new(ex.clone()));
-        Ok(Call { ex, gen: self.gen })
+        let mut call = self.call(ex.clone(), None);
+        if let Some(hops) = hops {
+            call.follow = Some(Box::new(Follow {
+                cur: Mutex::new(ex),
+                hops: Mutex::new(hops),
+                base: self.base.clone(),
+                origins: self.origins.clone(),
+                cfg: self.cfg.clone(),
+                count: AtomicU32::new(0),
+                settled: std::sync::atomic::AtomicBool::new(false),
+                error: OnceCell::new(),
+                final_url: OnceCell::new(),
+            }));
+        }
+        Ok(call)
+    }
+
+    fn call(&self, ex: Arc<Exchange>, chain: Option<Arc<Chain>>) -> Call {
+        Call {
+            ex,
+            gen: self.gen,
+            chain,
+            base: self.base_prefix.clone(),
+            url: OnceCell::new(),
+            follow: None,
+        }
     }
 
     /// Submits `req` and returns at once; `notify` runs once the whole response is buffered
-    /// (or the request failed), on the thread that completed it.
+    /// (or the request failed), on the thread that completed it. Redirects are followed as
+    /// [`Client::execute`] follows them (a request with a streaming body follows none).
     pub fn submit(&self, req: Arc<Request>, notify: Notify) -> Result<Call> {
         runtime::check_fork(self.gen, "this client")?;
-        let pool = self.route(&req)?;
-        let ex = self.prepare(&pool, req, Mode::Buffered, Some(notify), false)?;
-        pool.submit(Pending::new(ex.clone()));
-        Ok(Call { ex, gen: self.gen })
+        if self.cfg.redirects.max == 0 || req.streaming_body {
+            let pool = self.route(&req)?;
+            let ex = prepare(&self.cfg, &pool, req, Mode::Buffered, Some(notify), false)?;
+            pool.submit(Pending::new(ex.clone()));
+            return Ok(self.call(ex, None));
+        }
+        req.check_complete()?;
+        let outer = Exchange::with(
+            req.clone(),
+            Mode::Buffered,
+            Deadlines::default(),
+            Some(notify),
+            None,
+        );
+        let chain = Arc::new(Chain {
+            outer: outer.clone(),
+            base: self.base.clone(),
+            origins: self.origins.clone(),
+            cfg: self.cfg.clone(),
+            hops: Mutex::new(Hops::new(&req, self.base_target(), &self.cfg)),
+            count: AtomicU32::new(0),
+            current: Mutex::new(None),
+            final_url: OnceCell::new(),
+        });
+        chain.launch(req)?;
+        Ok(self.call(outer, Some(chain)))
     }
 
     /// Closes every connection (GOAWAY(NO_ERROR)); requests still waiting fail with
@@ -424,6 +473,143 @@ impl Client {
     }
 }
 
+/// The pool `req` goes to: `base`'s for a path-only request or a URL of the same origin (no
+/// lookup), else its origin's from `origins`.
+fn route_in<'a>(
+    base: &'a Option<Arc<PoolInner>>,
+    origins: &Arc<Origins>,
+    req: &Request,
+) -> Result<Cow<'a, Arc<PoolInner>>> {
+    match (&req.origin, base) {
+        (None, Some(b)) => Ok(Cow::Borrowed(b)),
+        (None, None) => Err(Error::invalid(
+            "this client has no base URL: a request made with a path (h2_request_new) needs one; make the request from an absolute URL (h2_request_new_url)",
+        )),
+        (Some(o), Some(b)) if b.target.same_origin(o) => Ok(Cow::Borrowed(b)),
+        (Some(o), _) => origins.pool_for(o).map(Cow::Owned),
+    }
+}
+
+/// Builds the exchange for `req`: deadlines from the request or the client, and a timer
+/// task when a timeout is not waited out by a blocked caller.
+fn prepare(
+    cfg: &Config,
+    pool: &PoolInner,
+    req: Arc<Request>,
+    mode: Mode,
+    notify: Option<Notify>,
+    caller_waits_whole: bool,
+) -> Result<Arc<Exchange>> {
+    req.check_complete()?;
+    let now = Instant::now();
+    let deadlines = Deadlines {
+        whole: req.timeout.or(cfg.request_timeout).map(|t| (now + t, t)),
+        headers: req
+            .headers_timeout
+            .or(cfg.headers_timeout)
+            .map(|t| (now + t, t)),
+        body_idle: req.body_idle_timeout.or(cfg.body_idle_timeout),
+    };
+    let ex = Exchange::with(req, mode, deadlines, notify, Some(pool.counters.clone()));
+    if ex.needs_timer(caller_waits_whole) {
+        let h = runtime::spawn(ex.clone().run_timer())?;
+        ex.set_timer(h.abort_handle());
+    }
+    Ok(ex)
+}
+
+/// A submitted request that follows redirects: the caller's exchange (`outer`, completed with
+/// the final result) and the hop in flight. Each hop is its own exchange; when one completes
+/// with a redirect to follow, the next is launched from a runtime task (never from inside the
+/// completion, which may run under a connection's locks).
+struct Chain {
+    outer: Arc<Exchange>,
+    base: Option<Arc<PoolInner>>,
+    origins: Arc<Origins>,
+    cfg: Arc<Config>,
+    hops: Mutex<Hops>,
+    /// Redirects followed so far.
+    count: AtomicU32,
+    /// The hop in flight (cleared when it completes, which breaks the reference cycle through
+    /// its notification).
+    current: Mutex<Option<Arc<Exchange>>>,
+    /// The final URL, NUL-terminated, once the chain has ended with a response.
+    final_url: OnceCell<Box<str>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Chain {
+    /// Submits `req` as the next hop.
+    fn launch(self: &Arc<Self>, req: Arc<Request>) -> Result<()> {
+        let pool = route_in(&self.base, &self.origins, &req)?;
+        let me = self.clone();
+        let notify: Notify = Box::new(move |inner: &Exchange| me.hop_done(inner));
+        let ex = prepare(&self.cfg, &pool, req, Mode::Buffered, Some(notify), false)?;
+        *lock(&self.current) = Some(ex.clone());
+        pool.submit(Pending::new(ex.clone()));
+        if self.outer.is_done() {
+            // Cancelled while this hop was being made.
+            ex.abort(Error::new(
+                ErrorKind::Canceled,
+                "request canceled by the caller",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Ends the chain with `result`.
+    fn finish(&self, result: Result<Response>) {
+        if let Err(e) = &result {
+            for _ in 0..e.retries {
+                self.outer.add_retry();
+            }
+        }
+        self.outer.complete(result);
+    }
+
+    /// A hop completed: follow its redirect, or end the chain with it.
+    fn hop_done(self: &Arc<Self>, inner: &Exchange) {
+        lock(&self.current).take();
+        if self.outer.is_done() {
+            return;
+        }
+        let mut resp = match inner.take_response() {
+            Ok(r) => r,
+            Err(e) => return self.finish(Err(e)),
+        };
+        let mut hops = lock(&self.hops);
+        match hops.next(&inner.req, resp.status, &resp.headers, self.cfg.redirects) {
+            Ok(None) => {
+                resp.set_url(hops.current(), hops.count());
+                let _ = self.final_url.set(resp.url_nul.clone());
+                drop(hops);
+                self.finish(Ok(resp));
+            }
+            Ok(Some(next)) => {
+                self.count.store(hops.count(), Ordering::Relaxed);
+                drop(hops);
+                let me = self.clone();
+                let req = Arc::new(next);
+                let spawned = runtime::spawn(async move {
+                    if let Err(e) = me.launch(req) {
+                        me.finish(Err(e));
+                    }
+                });
+                if let Err(e) = spawned {
+                    self.finish(Err(e));
+                }
+            }
+            Err(e) => {
+                drop(hops);
+                self.finish(Err(e));
+            }
+        }
+    }
+}
+
 /// Adds a pool's state and counters to `s`.
 fn add_pool(s: &mut ClientSnapshot, pool: &PoolInner) {
     let conns = pool.connections();
@@ -474,8 +660,102 @@ pub(crate) fn check_thread(what: &str) -> Result<()> {
 /// A request/response exchange in flight. Dropping it cancels the exchange if it has not
 /// ended.
 pub struct Call {
+    /// The caller's exchange (with redirects followed, the chain's outer one).
     ex: Arc<Exchange>,
     gen: usize,
+    /// The redirect chain of a submitted call that follows redirects.
+    chain: Option<Arc<Chain>>,
+    /// The client's base URL as `scheme://authority` (for the URL of a path-only request).
+    base: Option<Arc<str>>,
+    /// The request's URL, NUL-terminated, made when first asked for.
+    url: OnceCell<Box<str>>,
+    /// The redirects of a streaming call that follows them.
+    follow: Option<Box<Follow>>,
+}
+
+/// A streaming call that follows redirects: the hop whose response the caller reads. The
+/// next hop is started when the caller waits for the head (or reads) and the current one
+/// answered with a redirect to follow; the redirect's stream is reset.
+struct Follow {
+    cur: Mutex<Arc<Exchange>>,
+    /// Held while settling (waiting for heads, starting hops).
+    hops: Mutex<Hops>,
+    base: Option<Arc<PoolInner>>,
+    origins: Arc<Origins>,
+    cfg: Arc<Config>,
+    count: AtomicU32,
+    /// The head of the final response has arrived (or the call failed).
+    settled: std::sync::atomic::AtomicBool,
+    /// Why following failed (too many redirects, the next hop could not start...).
+    error: OnceCell<Error>,
+    final_url: OnceCell<Box<str>>,
+}
+
+impl Follow {
+    fn cur(&self) -> Arc<Exchange> {
+        lock(&self.cur).clone()
+    }
+
+    fn settled(&self) -> bool {
+        self.settled.load(Ordering::Acquire)
+    }
+
+    /// Waits for the final response head, following redirects.
+    fn settle(&self) -> Result<()> {
+        let mut hops = lock(&self.hops);
+        loop {
+            if self.settled() {
+                return match self.error.get() {
+                    Some(e) => Err(e.clone()),
+                    None => Ok(()),
+                };
+            }
+            let ex = self.cur();
+            let step = ex.wait_head().and_then(|()| {
+                let (status, headers) = ex.with_head(|r| (r.status, r.headers.clone()));
+                hops.next(&ex.req, status, &headers, self.cfg.redirects)
+            });
+            let next = match step {
+                Ok(Some(next)) => Arc::new(next),
+                Ok(None) => {
+                    let _ = self
+                        .final_url
+                        .set(format!("{}\0", hops.current()).into_boxed_str());
+                    self.settled.store(true, Ordering::Release);
+                    continue;
+                }
+                Err(e) => {
+                    // The hop's own failure, or ours (which then fails the hop too).
+                    let _ = self.error.set(e.clone());
+                    ex.abort(e);
+                    self.settled.store(true, Ordering::Release);
+                    continue;
+                }
+            };
+            // The redirect's body is not wanted.
+            ex.abort(Error::new(
+                ErrorKind::Canceled,
+                "redirect followed: the rest of its response is not wanted",
+            ));
+            let started = route_in(&self.base, &self.origins, &next).and_then(|pool| {
+                let hop = prepare(&self.cfg, &pool, next, Mode::Streaming, None, false)?;
+                *lock(&self.cur) = hop.clone();
+                pool.submit(Pending::new(hop));
+                Ok(())
+            });
+            if let Some(e) = self.error.get() {
+                // Cancelled while the hop was being started.
+                self.cur().abort(e.clone());
+            }
+            match started {
+                Ok(()) => self.count.store(hops.count(), Ordering::Relaxed),
+                Err(e) => {
+                    let _ = self.error.set(e);
+                    self.settled.store(true, Ordering::Release);
+                }
+            }
+        }
+    }
 }
 
 impl Call {
@@ -510,26 +790,58 @@ impl Call {
         runtime::check_fork(self.gen, "this call")
     }
 
-    /// Blocks until the final response head arrives (1xx skipped) or the call fails.
+    /// The exchange whose response the caller reads: the current hop of a streaming call
+    /// that follows redirects, else the call's own.
+    fn cur(&self) -> Cow<'_, Arc<Exchange>> {
+        match &self.follow {
+            Some(f) => Cow::Owned(f.cur()),
+            None => Cow::Borrowed(&self.ex),
+        }
+    }
+
+    /// Whether the head the caller may see is that of the final response: always, unless
+    /// redirects are still being followed.
+    fn head_final(&self) -> bool {
+        self.follow.as_ref().is_none_or(|f| f.settled())
+    }
+
+    /// Follows redirects until the final response head (streaming calls that follow them).
+    fn settle(&self) -> Result<()> {
+        match &self.follow {
+            Some(f) => f.settle(),
+            None => Ok(()),
+        }
+    }
+
+    /// Blocks until the final response head arrives (1xx skipped) or the call fails. A
+    /// streaming call that follows redirects follows them here.
     pub fn wait_headers(&self) -> Result<()> {
         check_thread("waiting for the response head")?;
         self.check_fork()?;
-        self.ex.wait_head()
+        self.settle()?;
+        self.cur().wait_head()
     }
 
-    /// The status (0 until the head arrived).
+    /// The status (0 until the head arrived; for a streaming call that follows redirects,
+    /// until the final head arrived and [`Call::wait_headers`] or a read saw it).
     pub fn status(&self) -> u16 {
-        self.ex.with_head(|r| r.status)
+        self.with_head(|r| r.status)
     }
 
     /// Runs `f` on the response head (status and headers; empty until it arrived).
     pub fn with_head<T>(&self, f: impl FnOnce(&Response) -> T) -> T {
-        self.ex.with_head(f)
+        if !self.head_final() {
+            return f(&Response::default());
+        }
+        self.cur().with_head(f)
     }
 
     /// Runs `f` on the trailers once the body has ended (`None` before).
     pub fn with_trailers<T>(&self, f: impl FnOnce(Option<&HeaderList>) -> T) -> T {
-        self.ex.with_trailers(f)
+        if !self.head_final() {
+            return f(None);
+        }
+        self.cur().with_trailers(f)
     }
 
     /// Reads body bytes as they arrive; blocks until some are available; `Ok(0)` at the end.
@@ -541,7 +853,8 @@ impl Call {
         }
         check_thread("reading the response body")?;
         self.check_fork()?;
-        self.ex.read(buf)
+        self.settle()?;
+        self.cur().read(buf)
     }
 
     /// Moves up to `max` pieces of the response body to `out` without copying them (each a
@@ -555,7 +868,8 @@ impl Call {
         }
         check_thread("reading the response body")?;
         self.check_fork()?;
-        self.ex.read_chunks(max, out)
+        self.settle()?;
+        self.cur().read_chunks(max, out)
     }
 
     /// Cancels the exchange (RST_STREAM(CANCEL) if its stream is open); waiting calls return
@@ -564,28 +878,88 @@ impl Call {
         if self.check_fork().is_err() {
             return;
         }
-        self.ex.abort(
-            Error::new(ErrorKind::Canceled, "request canceled by the caller")
-                .with_processed(Processed::Maybe),
-        );
+        let e = Error::new(ErrorKind::Canceled, "request canceled by the caller")
+            .with_processed(Processed::Maybe);
+        self.ex.abort(e.clone());
+        if let Some(c) = &self.chain {
+            let hop = lock(&c.current).clone();
+            if let Some(hop) = hop {
+                hop.abort(e);
+            }
+        } else if let Some(f) = &self.follow {
+            let _ = f.error.set(e.clone());
+            f.settled.store(true, Ordering::Release);
+            f.cur().abort(e);
+        }
+    }
+
+    /// The URL of the response: the request's, or once a call that follows redirects has
+    /// its final response (a submitted call completed; a streaming call's final head seen)
+    /// the last one redirected to. Without credentials.
+    pub fn effective_url(&self) -> &str {
+        self.effective_url_nul().trim_end_matches('\0')
+    }
+
+    /// [`Call::effective_url`], NUL-terminated.
+    pub(crate) fn effective_url_nul(&self) -> &str {
+        if let Some(u) = self.chain.as_ref().and_then(|c| c.final_url.get()) {
+            return u;
+        }
+        if let Some(u) = self.follow.as_ref().and_then(|f| f.final_url.get()) {
+            return u;
+        }
+        self.url.get_or_init(|| {
+            let req = &self.ex.req;
+            match (req.origin(), &self.base) {
+                (None, Some(b)) => format!("{b}{}\0", req.path()),
+                _ => format!("{}\0", crate::redirect::url_of(req, None)),
+            }
+            .into_boxed_str()
+        })
+    }
+
+    /// Redirects followed so far.
+    pub fn redirect_count(&self) -> u32 {
+        if let Some(f) = &self.follow {
+            return f.count.load(Ordering::Relaxed);
+        }
+        self.chain
+            .as_ref()
+            .map_or(0, |c| c.count.load(Ordering::Relaxed))
     }
 
     /// The error the call ended with, if it failed.
     pub fn error(&self) -> Option<Error> {
-        self.ex.error()
+        if let Some(e) = self.follow.as_ref().and_then(|f| f.error.get()) {
+            return Some(e.clone());
+        }
+        if !self.head_final() {
+            return None;
+        }
+        self.cur().error()
     }
 
-    /// Whether the call has ended (response complete, failed, or cancelled).
+    /// Whether the call has ended (response complete, failed, or cancelled). A streaming
+    /// call that follows redirects has not ended before its final head was waited for.
     pub fn is_done(&self) -> bool {
-        self.ex.is_done()
+        if self
+            .follow
+            .as_ref()
+            .is_some_and(|f| f.error.get().is_some())
+        {
+            return true;
+        }
+        self.head_final() && self.cur().is_done()
     }
 
     /// Blocks until the call has ended.
     pub fn wait(&self) -> Result<()> {
         check_thread("waiting for the call to end")?;
         self.check_fork()?;
-        self.ex.wait_done(None);
-        match self.ex.error() {
+        self.settle()?;
+        let ex = self.cur();
+        ex.wait_done(None);
+        match ex.error() {
             Some(e) => Err(e),
             None => Ok(()),
         }
@@ -593,12 +967,19 @@ impl Call {
 
     /// Takes the buffered response of a completed submitted call (once).
     pub fn response(&self) -> Result<Response> {
-        self.ex.take_response()
+        let mut r = self.ex.take_response()?;
+        if self.chain.is_none() {
+            r.set_url(self.effective_url(), 0);
+        }
+        Ok(r)
     }
 
     /// Response body bytes received and not yet read (streaming calls).
     pub fn buffered(&self) -> usize {
-        self.ex.buffered()
+        if !self.head_final() {
+            return 0;
+        }
+        self.cur().buffered()
     }
 }
 
@@ -609,7 +990,7 @@ impl Drop for Call {
             runtime::keep_from_parent(self.ex.clone());
             return;
         }
-        if !self.ex.is_done() {
+        if !self.is_done() {
             self.cancel();
         }
     }

@@ -81,6 +81,8 @@ pub struct Config {
     pub no_proxy: Option<String>,
     /// The proxies decided when the client was created (see [`Config::resolve_proxies`]).
     pub(crate) proxies: Option<Arc<Proxies>>,
+    /// Which redirects are followed (none by default).
+    pub redirects: crate::redirect::Redirects,
 }
 
 impl Default for Config {
@@ -116,6 +118,7 @@ impl Default for Config {
             proxy: ProxyChoice::Environment,
             no_proxy: None,
             proxies: None,
+            redirects: crate::redirect::Redirects::default(),
         }
     }
 }

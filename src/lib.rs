@@ -23,6 +23,7 @@ mod panics;
 pub mod pool;
 pub mod proxy;
 pub mod queue;
+pub mod redirect;
 pub mod request;
 pub mod response;
 pub mod runtime;

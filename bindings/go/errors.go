@@ -18,24 +18,25 @@ type Code uint32
 
 // The library's result codes (stable numbers; new ones may be added).
 const (
-	OK                 Code = 0
-	ErrInvalidArgument Code = 1
-	ErrInvalidURL      Code = 2
-	ErrConnect         Code = 3
-	ErrTimeout         Code = 4
-	ErrProtocol        Code = 5
-	ErrStreamReset     Code = 6
-	ErrGoAway          Code = 7
-	ErrConnection      Code = 8
-	ErrClosed          Code = 9
-	ErrCanceled        Code = 10
-	ErrHeadersTooLarge Code = 11
-	ErrBodyTooLarge    Code = 12
-	ErrRefused         Code = 13
-	ErrWrongThread     Code = 14
-	ErrInternal        Code = 15
-	ErrTLS             Code = 16
-	ErrForked          Code = 17
+	OK                  Code = 0
+	ErrInvalidArgument  Code = 1
+	ErrInvalidURL       Code = 2
+	ErrConnect          Code = 3
+	ErrTimeout          Code = 4
+	ErrProtocol         Code = 5
+	ErrStreamReset      Code = 6
+	ErrGoAway           Code = 7
+	ErrConnection       Code = 8
+	ErrClosed           Code = 9
+	ErrCanceled         Code = 10
+	ErrHeadersTooLarge  Code = 11
+	ErrBodyTooLarge     Code = 12
+	ErrRefused          Code = 13
+	ErrWrongThread      Code = 14
+	ErrInternal         Code = 15
+	ErrTLS              Code = 16
+	ErrForked           Code = 17
+	ErrTooManyRedirects Code = 18
 )
 
 // Name is the code's name in h2client.h, e.g. "H2_E_TIMEOUT" ("H2_E_UNKNOWN" for codes this

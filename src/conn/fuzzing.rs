@@ -418,6 +418,7 @@ async fn session(input: Vec<u8>, opts: &SessionOptions) -> Result<SessionReport,
                     headers: r.headers.clone(),
                     body: Vec::new(),
                     trailers: r.trailers.clone(),
+                    ..Response::default()
                 })),
             });
         } else {

@@ -23,6 +23,7 @@ pub mod error;
 pub mod events;
 pub mod global;
 pub mod queue;
+pub mod redirect;
 pub mod request;
 pub mod response;
 
@@ -38,6 +39,7 @@ pub use error::*;
 pub use events::*;
 pub use global::*;
 pub use queue::*;
+pub use redirect::*;
 pub use request::*;
 pub use response::*;
 
@@ -87,6 +89,9 @@ pub const H2_E_INTERNAL: h2_result = 15;
 pub const H2_E_TLS: h2_result = 16;
 /// A client created before fork() was used in the child process.
 pub const H2_E_FORKED: h2_result = 17;
+/// Following redirects, one more than the maximum (h2_config_set_follow_redirects) was met;
+/// the message names the chain of URLs.
+pub const H2_E_TOO_MANY_REDIRECTS: h2_result = 18;
 /// The proxy refused or failed the tunnel: a non-2xx answer to CONNECT (the status and reason
 /// are in the message; 407: proxy authentication required), a SOCKS5 failure, or an unusable
 /// proxy in the environment. The request was not sent (processed NO).

@@ -43,9 +43,16 @@ enum Route {
     Delay(u64),
     Trailers,
     Headers(u32),
-    SlowBytes { len: u64, chunk: u64, delay_ms: u64 },
+    SlowBytes {
+        len: u64,
+        chunk: u64,
+        delay_ms: u64,
+    },
     Reset(u32),
     WaitReset,
+    /// `/redirect/CODE?to=URL`: status CODE (300..=399) with `location: URL` (the `to`
+    /// parameter percent-decoded; no `location` without it).
+    Redirect(StatusCode),
     BadRequest(String),
     NotFound,
 }
@@ -103,6 +110,15 @@ impl Route {
             })(),
             ["reset", code] => number("CODE", code).map(Route::Reset),
             ["wait-reset"] => Ok(Route::WaitReset),
+            ["redirect", n] => number::<u16>("CODE", n).and_then(|code| {
+                if (300..=399).contains(&code) {
+                    StatusCode::from_u16(code)
+                        .map(Route::Redirect)
+                        .map_err(|e| e.to_string())
+                } else {
+                    Err(format!("CODE must be in 300..=399, got {code}"))
+                }
+            }),
             _ => Ok(Route::NotFound),
         };
         parsed.unwrap_or_else(Route::BadRequest)
@@ -193,6 +209,14 @@ pub(crate) async fn handle(
             Ok(())
         }
         Route::WaitReset => ex.wait_reset().await,
+        Route::Redirect(status) => {
+            let to = parts.uri.query().and_then(|q| {
+                q.split('&')
+                    .find_map(|kv| kv.strip_prefix("to="))
+                    .map(percent_decode)
+            });
+            ex.redirect(status, to).await
+        }
         Route::BadRequest(why) => {
             ex.simple(
                 StatusCode::BAD_REQUEST,
@@ -223,6 +247,29 @@ impl Exchange {
         let head = response(status)
             .header(CONTENT_TYPE, content_type)
             .header(CONTENT_LENGTH, body.len());
+        self.send_full(head, body).await
+    }
+
+    async fn redirect(&mut self, status: StatusCode, to: Option<Vec<u8>>) -> Flow {
+        let body = Bytes::from_static(b"redirect\n");
+        self.drain().await?;
+        let mut head = response(status)
+            .header(CONTENT_TYPE, TEXT_PLAIN)
+            .header(CONTENT_LENGTH, body.len());
+        if let Some(to) = to {
+            match HeaderValue::from_bytes(&to) {
+                Ok(v) => head = head.header(http::header::LOCATION, v),
+                Err(_) => {
+                    return self
+                        .simple(
+                            StatusCode::BAD_REQUEST,
+                            TEXT_PLAIN,
+                            "bad request: invalid to\n",
+                        )
+                        .await
+                }
+            }
+        }
         self.send_full(head, body).await
     }
 
@@ -655,6 +702,35 @@ impl Exchange {
     }
 }
 
+/// Decodes `%XX` escapes (and `+` as a space) in a query parameter.
+fn percent_decode(s: &str) -> Vec<u8> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |j: usize| {
+            b.get(j)
+                .and_then(|c| (*c as char).to_digit(16))
+                .map(|d| d as u8)
+        };
+        match (b[i], hex(i + 1), hex(i + 2)) {
+            (b'%', Some(h), Some(l)) => {
+                out.push(h << 4 | l);
+                i += 3;
+            }
+            (b'+', _, _) => {
+                out.push(b' ');
+                i += 1;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
 fn response(status: StatusCode) -> http::response::Builder {
     Response::builder().status(status)
 }
@@ -692,6 +768,15 @@ mod tests {
         ));
         assert_eq!(Route::parse("/reset/8"), Route::Reset(8));
         assert_eq!(Route::parse("/nope"), Route::NotFound);
+        assert_eq!(
+            Route::parse("/redirect/307"),
+            Route::Redirect(StatusCode::TEMPORARY_REDIRECT)
+        );
+        assert!(matches!(
+            Route::parse("/redirect/200"),
+            Route::BadRequest(_)
+        ));
+        assert_eq!(percent_decode("http%3A%2F%2Fa%2Fb?x"), b"http://a/b?x");
         assert_eq!(Route::parse("*"), Route::NotFound);
     }
 

@@ -29,6 +29,7 @@
 //! | `/slow-bytes/N/CHUNK/MS` | like `/bytes/N`, in CHUNK-byte pieces MS ms apart |
 //! | `/reset/CODE` | `RST_STREAM` with error code CODE, no response |
 //! | `/wait-reset` | 200 headers, then waits (≤ 30 s) for the client to reset the stream |
+//! | `/redirect/CODE?to=URL` | status CODE (300..=399) with `location: URL` (`to` percent-decoded; no `location` without `to`) |
 //! | anything else | 404 `not found\n` |
 //!
 //! A malformed number in a path gives 400 with a `text/plain` explanation.

@@ -149,13 +149,16 @@ module H2Client
   class TLSError < Error; CODE = 16; end
   # H2_E_FORKED: a client created before fork() was used in the child process.
   class ForkedError < Error; CODE = 17; end
+  # H2_E_TOO_MANY_REDIRECTS: following redirects, one more than the maximum was met (the
+  # message names the chain of URLs).
+  class TooManyRedirectsError < Error; CODE = 18; end
 
   class Error
     # H2_E_* code => class.
     CODES = [InvalidArgumentError, InvalidURLError, ConnectError, TimeoutError, ProtocolError,
              StreamResetError, GoAwayError, ConnectionError, ClosedError, CanceledError,
              HeadersTooLargeError, BodyTooLargeError, RefusedError, WrongThreadError,
-             InternalError, TLSError, ForkedError].to_h { |c| [c::CODE, c] }.freeze
+             InternalError, TLSError, ForkedError, TooManyRedirectsError].to_h { |c| [c::CODE, c] }.freeze
 
     PROCESSED = { Lib::H2_PROCESSED_NO => :no, Lib::H2_PROCESSED_MAYBE => :maybe,
                   Lib::H2_PROCESSED_YES => :yes }.freeze
