@@ -37,6 +37,7 @@ const (
 	ErrTLS              Code = 16
 	ErrForked           Code = 17
 	ErrTooManyRedirects Code = 18
+	ErrProxy            Code = 19
 )
 
 // Name is the code's name in h2client.h, e.g. "H2_E_TIMEOUT" ("H2_E_UNKNOWN" for codes this

@@ -152,13 +152,17 @@ module H2Client
   # H2_E_TOO_MANY_REDIRECTS: following redirects, one more than the maximum was met (the
   # message names the chain of URLs).
   class TooManyRedirectsError < Error; CODE = 18; end
+  # H2_E_PROXY: the proxy refused or failed the tunnel (a non-2xx answer to CONNECT, 407:
+  # proxy authentication required, a SOCKS5 failure), or the environment's proxy is unusable.
+  class ProxyError < Error; CODE = 19; end
 
   class Error
     # H2_E_* code => class.
     CODES = [InvalidArgumentError, InvalidURLError, ConnectError, TimeoutError, ProtocolError,
              StreamResetError, GoAwayError, ConnectionError, ClosedError, CanceledError,
              HeadersTooLargeError, BodyTooLargeError, RefusedError, WrongThreadError,
-             InternalError, TLSError, ForkedError, TooManyRedirectsError].to_h { |c| [c::CODE, c] }.freeze
+             InternalError, TLSError, ForkedError, TooManyRedirectsError,
+             ProxyError].to_h { |c| [c::CODE, c] }.freeze
 
     PROCESSED = { Lib::H2_PROCESSED_NO => :no, Lib::H2_PROCESSED_MAYBE => :maybe,
                   Lib::H2_PROCESSED_YES => :yes }.freeze
