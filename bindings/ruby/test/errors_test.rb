@@ -146,7 +146,7 @@ class ErrorsTest < Minitest::Test
     expected = %w[InvalidArgumentError InvalidURLError ConnectError TimeoutError ProtocolError
                   StreamResetError GoAwayError ConnectionError ClosedError CanceledError
                   HeadersTooLargeError BodyTooLargeError RefusedError WrongThreadError
-                  InternalError TLSError ForkedError]
+                  InternalError TLSError ForkedError TooManyRedirectsError ProxyError]
     assert_equal expected, H2Client::Error::CODES.values.map { |k| k.name.split("::").last }
   end
 
