@@ -3,7 +3,8 @@
  *
  *   h2get [-X METHOD] [-H 'name: value']... [-d DATA | -d @FILE] [-o FILE] [-i] [-v]
  *         [--timeout MS] [-P PARALLEL] [--cacert FILE] [-k] [--cert FILE --key FILE]
- *         [-x PROXY] [--noproxy LIST] [-L [--max-redirs N]] URL...
+ *         [-x PROXY] [--noproxy LIST] [-L [--max-redirs N]] [--resolve ...]
+ *         [--connect-to ...] [--interface ADDR] URL...
  *
  * http:// URLs use HTTP/2 over cleartext with prior knowledge, https:// URLs HTTP/2 over TLS
  * (ALPN h2); --cacert, -k, --cert, --key, -x/--proxy and --noproxy mean what they mean to
@@ -112,6 +113,9 @@ static const char USAGE[] =
     "                        as curl)\n"
     "      --noproxy LIST    hosts, IPs, CIDR blocks (comma-separated) or * that bypass\n"
     "                        the proxy (overrides no_proxy/NO_PROXY)\n"
+    "      --resolve HOST:PORT:ADDR[,ADDR]...  dial ADDR for HOST:PORT (repeatable)\n"
+    "      --connect-to HOST1:PORT1:HOST2:PORT2  dial HOST2:PORT2 instead (repeatable)\n"
+    "      --interface ADDR  bind connections to this local IP address\n"
     "  -h, --help            print this help\n"
     "\n"
     "Errors go to stderr, one line each: 'h2get: URL: H2_E_NAME: message' for a URL\n"
@@ -159,6 +163,11 @@ static struct {
     int insecure;
     const char *proxy;   /* -x: NULL = the environment */
     const char *noproxy; /* --noproxy: NULL = the environment */
+    const char *resolve[16];    /* --resolve entries */
+    size_t nresolve;
+    const char *connect_to[16]; /* --connect-to entries */
+    size_t nconnect_to;
+    const char *interface;      /* --interface: a local IP address */
     const char *cert;
     const char *key;
     int location;
@@ -684,6 +693,20 @@ static int apply_option(char letter, const char *name, const char *val) {
     case 'N':
         opt.noproxy = val;
         return 0;
+    case 'R':
+    case 'G':
+        if ((letter == 'R' ? opt.nresolve : opt.nconnect_to) >= 16) {
+            usage_error("%s: at most 16 entries", name);
+            return 2;
+        }
+        if (letter == 'R')
+            opt.resolve[opt.nresolve++] = val;
+        else
+            opt.connect_to[opt.nconnect_to++] = val;
+        return 0;
+    case 'I':
+        opt.interface = val;
+        return 0;
     }
     return 2;
 }
@@ -697,6 +720,7 @@ static const struct {
     {"include", 'i', 0}, {"verbose", 'v', 0}, {"parallel", 'P', 1}, {"timeout", 'T', 1},
     {"cacert", 'C', 1},  {"insecure", 'k', 0}, {"cert", 'E', 1},     {"key", 'K', 1},
     {"proxy", 'x', 1},   {"noproxy", 'N', 1}, {"location", 'L', 0},
+    {"resolve", 'R', 1}, {"connect-to", 'G', 1}, {"interface", 'I', 1},
     {"max-redirs", 'M', 1}, {"help", 'h', 0},
 };
 
@@ -832,6 +856,14 @@ static int configure_tls(h2_config *cfg) {
     if (opt.proxy && (rc = h2_config_set_proxy(cfg, opt.proxy)) != H2_OK)
         return config_error(rc);
     if (opt.noproxy && (rc = h2_config_set_no_proxy(cfg, opt.noproxy)) != H2_OK)
+        return config_error(rc);
+    for (size_t i = 0; i < opt.nresolve; i++)
+        if ((rc = h2_config_add_resolve(cfg, opt.resolve[i])) != H2_OK)
+            return config_error(rc);
+    for (size_t i = 0; i < opt.nconnect_to; i++)
+        if ((rc = h2_config_add_connect_to(cfg, opt.connect_to[i])) != H2_OK)
+            return config_error(rc);
+    if (opt.interface && (rc = h2_config_set_local_address(cfg, opt.interface)) != H2_OK)
         return config_error(rc);
     if (!opt.verbose || !(opt.cacert || opt.insecure || opt.cert))
         return 0;

@@ -412,6 +412,15 @@ run h2get "$URL/bytes/3" "http://localhost:${URL##*:}/bytes/4"
 check "h2get with two origins (127.0.0.1 and localhost): both fetched on one client, exit 0" \
     '[[ $rc == 0 ]] && [[ $(cat "$TMP/out") == abcabcd ]]'
 
+run h2get --resolve "h2client.invalid:${URL##*:}:127.0.0.1" "http://h2client.invalid:${URL##*:}/bytes/3" \
+    --connect-to "other.invalid:80:127.0.0.1:${URL##*:}" "http://other.invalid/bytes/4" --interface 127.0.0.1
+check "h2get --resolve, --connect-to, --interface: names no DNS knows are fetched from 127.0.0.1" \
+    '[[ $rc == 0 ]] && [[ $(cat "$TMP/out") == abcabcd ]]'
+
+run h2get --resolve "bad-entry" "$URL/"
+check "h2get --resolve with a malformed entry: exit 2, H2_E_INVALID_ARGUMENT" \
+    '[[ $rc == 2 ]] && error_lines && grep -q "H2_E_INVALID_ARGUMENT" "$TMP/err"'
+
 run h2get "$URL/a" "https://127.0.0.1:${URL##*:}/b"
 check "h2get with mixed schemes (https to an h2c server fails): exit 1" '[[ $rc == 1 ]] && error_lines'
 

@@ -988,6 +988,32 @@ h2_result h2_config_set_proxy(struct h2_config *cfg,
 h2_result h2_config_set_no_proxy(struct h2_config *cfg, const char *list);
 
 /**
+ * Adds a name resolution override, as curl's `--resolve`: `HOST:PORT:ADDR[,ADDR]...`
+ * (IPv6 addresses in brackets). Connections to HOST:PORT then dial these addresses without
+ * asking DNS; the URL's host still names the origin (`:authority`, TLS SNI and the
+ * certificate check). The first matching entry wins. `H2_E_INVALID_ARGUMENT` for a malformed
+ * entry. Not applied to connections made through a proxy.
+ */
+h2_result h2_config_add_resolve(struct h2_config *cfg, const char *entry);
+
+/**
+ * Adds a connection target override, as curl's `--connect-to`: `HOST1:PORT1:HOST2:PORT2`.
+ * Connections to HOST1:PORT1 go to HOST2:PORT2 instead (an empty HOST1 or PORT1 matches any;
+ * an empty HOST2 or PORT2 keeps the original); the URL's host still names the origin
+ * (`:authority`, SNI, certificate). Applied before `h2_config_add_resolve` entries; the first
+ * match wins. `H2_E_INVALID_ARGUMENT` for a malformed entry. Not applied through a proxy.
+ */
+h2_result h2_config_add_connect_to(struct h2_config *cfg, const char *entry);
+
+/**
+ * Binds every connection's socket to this local IP address before connecting (curl's
+ * `--interface` with an address; interface names are not supported). NULL: the system
+ * chooses (the default). An address the machine does not have fails each connection with
+ * `H2_E_CONNECT` naming it; a string that is not an IP address is `H2_E_INVALID_ARGUMENT`.
+ */
+h2_result h2_config_set_local_address(struct h2_config *cfg, const char *addr);
+
+/**
  * The library version, e.g. "0.1.0". Static string.
  */
 const char *h2_version(void);

@@ -83,6 +83,9 @@ pub struct Config {
     pub(crate) proxies: Option<Arc<Proxies>>,
     /// Which redirects are followed (none by default).
     pub redirects: crate::redirect::Redirects,
+    /// Where connections go instead of the URL's address (`--resolve`, `--connect-to`, a
+    /// local address), as curl.
+    pub overrides: crate::overrides::Overrides,
 }
 
 impl Default for Config {
@@ -119,6 +122,7 @@ impl Default for Config {
             no_proxy: None,
             proxies: None,
             redirects: crate::redirect::Redirects::default(),
+            overrides: crate::overrides::Overrides::default(),
         }
     }
 }

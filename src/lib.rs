@@ -19,6 +19,7 @@ pub mod ffi;
 pub mod frame;
 pub mod headers;
 pub mod hpack;
+pub mod overrides;
 mod panics;
 pub mod pool;
 pub mod proxy;

@@ -735,7 +735,11 @@ async fn connect(
     let system =
         matches!(cfg.tls.trust, crate::tls::Trust::System) && !cfg.tls.insecure_skip_verify;
     let (tcp, addr) = match proxy {
-        None => connect_tcp(&t.host, t.port, timeout, deadline).await?,
+        None => {
+            let (host, port, fixed) = cfg.overrides.route(&t.host, t.port);
+            let local = cfg.overrides.local_address;
+            connect_tcp_to(&host, port, fixed, local, timeout, deadline).await?
+        }
         Some(p) => {
             let (mut tcp, addr) = connect_tcp(&p.host, p.port, timeout, deadline)
                 .await
@@ -814,6 +818,34 @@ async fn connect_tcp(
     timeout: Duration,
     deadline: tokio::time::Instant,
 ) -> Result<(TcpStream, SocketAddr), Error> {
+    connect_tcp_to(host, port, None, None, timeout, deadline).await
+}
+
+/// Connects a socket to `addr`, bound first to `local` if given.
+async fn dial(addr: SocketAddr, local: Option<std::net::IpAddr>) -> std::io::Result<TcpStream> {
+    let Some(ip) = local else {
+        return TcpStream::connect(addr).await;
+    };
+    let sock = match addr {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    sock.bind(SocketAddr::new(ip, 0)).map_err(|e| {
+        std::io::Error::new(e.kind(), format!("cannot bind to local address {ip}: {e}"))
+    })?;
+    sock.connect(addr).await
+}
+
+/// [`connect_tcp`] with the addresses given (`fixed`: a resolve override, no DNS) and the
+/// socket bound to `local` first.
+async fn connect_tcp_to(
+    host: &str,
+    port: u16,
+    fixed: Option<Vec<SocketAddr>>,
+    local: Option<std::net::IpAddr>,
+    timeout: Duration,
+    deadline: tokio::time::Instant,
+) -> Result<(TcpStream, SocketAddr), Error> {
     let hostport = if host.contains(':') {
         format!("[{host}]:{port}")
     } else {
@@ -824,28 +856,33 @@ async fn connect_tcp(
             .with_origin(Origin::Transport)
             .with_processed(Processed::No)
     };
-    let addrs: Vec<SocketAddr> =
-        match tokio::time::timeout_at(deadline, tokio::net::lookup_host((host, port))).await {
-            Ok(Ok(a)) => a.collect(),
-            Ok(Err(e)) => {
-                return Err(fail(
-                    ErrorKind::Connect,
-                    format!("could not resolve host '{host}': {e}"),
-                ))
-            }
-            Err(_) => {
-                return Err(fail(
-                    ErrorKind::Timeout,
-                    format!(
-                        "timed out resolving '{host}' (connect timeout {} ms)",
-                        timeout.as_millis()
-                    ),
-                ))
-            }
-        };
+    let looked_up = match fixed {
+        Some(a) => Ok(Ok(a)),
+        None => tokio::time::timeout_at(deadline, tokio::net::lookup_host((host, port)))
+            .await
+            .map(|r| r.map(|a| a.collect::<Vec<_>>())),
+    };
+    let addrs: Vec<SocketAddr> = match looked_up {
+        Ok(Ok(a)) => a,
+        Ok(Err(e)) => {
+            return Err(fail(
+                ErrorKind::Connect,
+                format!("could not resolve host '{host}': {e}"),
+            ))
+        }
+        Err(_) => {
+            return Err(fail(
+                ErrorKind::Timeout,
+                format!(
+                    "timed out resolving '{host}' (connect timeout {} ms)",
+                    timeout.as_millis()
+                ),
+            ))
+        }
+    };
     let mut last = fail(ErrorKind::Connect, format!("no address found for '{host}'"));
     for addr in addrs {
-        match tokio::time::timeout_at(deadline, TcpStream::connect(addr)).await {
+        match tokio::time::timeout_at(deadline, dial(addr, local)).await {
             Ok(Ok(s)) => {
                 // Small frames (HEADERS, acks) must not wait for Nagle's algorithm.
                 let _ = s.set_nodelay(true);

@@ -593,3 +593,87 @@ pub unsafe extern "C" fn h2_config_set_no_proxy(
         }
     })
 }
+
+/// Adds a name resolution override, as curl's `--resolve`: `HOST:PORT:ADDR[,ADDR]...`
+/// (IPv6 addresses in brackets). Connections to HOST:PORT then dial these addresses without
+/// asking DNS; the URL's host still names the origin (`:authority`, TLS SNI and the
+/// certificate check). The first matching entry wins. `H2_E_INVALID_ARGUMENT` for a malformed
+/// entry. Not applied to connections made through a proxy.
+#[no_mangle]
+pub unsafe extern "C" fn h2_config_add_resolve(
+    cfg: *mut h2_config,
+    entry: *const c_char,
+) -> h2_result {
+    entry!(h2_config_add_resolve, || {
+        // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config, entry NULL or a
+        // C string).
+        unsafe {
+            set(cfg, |c| {
+                let e = c_str(entry, "resolve entry")
+                    .map_err(|_| Error::invalid("resolve entry is NULL or not UTF-8"))?;
+                let r = crate::overrides::Resolve::parse(e)?;
+                c.overrides.resolve.push(r);
+                Ok(())
+            })
+        }
+    })
+}
+
+/// Adds a connection target override, as curl's `--connect-to`: `HOST1:PORT1:HOST2:PORT2`.
+/// Connections to HOST1:PORT1 go to HOST2:PORT2 instead (an empty HOST1 or PORT1 matches any;
+/// an empty HOST2 or PORT2 keeps the original); the URL's host still names the origin
+/// (`:authority`, SNI, certificate). Applied before `h2_config_add_resolve` entries; the first
+/// match wins. `H2_E_INVALID_ARGUMENT` for a malformed entry. Not applied through a proxy.
+#[no_mangle]
+pub unsafe extern "C" fn h2_config_add_connect_to(
+    cfg: *mut h2_config,
+    entry: *const c_char,
+) -> h2_result {
+    entry!(h2_config_add_connect_to, || {
+        // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config, entry NULL or a
+        // C string).
+        unsafe {
+            set(cfg, |c| {
+                let e = c_str(entry, "connect-to entry")
+                    .map_err(|_| Error::invalid("connect-to entry is NULL or not UTF-8"))?;
+                let r = crate::overrides::ConnectTo::parse(e)?;
+                c.overrides.connect_to.push(r);
+                Ok(())
+            })
+        }
+    })
+}
+
+/// Binds every connection's socket to this local IP address before connecting (curl's
+/// `--interface` with an address; interface names are not supported). NULL: the system
+/// chooses (the default). An address the machine does not have fails each connection with
+/// `H2_E_CONNECT` naming it; a string that is not an IP address is `H2_E_INVALID_ARGUMENT`.
+#[no_mangle]
+pub unsafe extern "C" fn h2_config_set_local_address(
+    cfg: *mut h2_config,
+    addr: *const c_char,
+) -> h2_result {
+    entry!(h2_config_set_local_address, || {
+        // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config, addr NULL or a
+        // C string).
+        unsafe {
+            set(cfg, |c| {
+                if addr.is_null() {
+                    c.overrides.local_address = None;
+                    return Ok(());
+                }
+                let a = c_str(addr, "local address")
+                    .map_err(|_| Error::invalid("local address is not UTF-8"))?;
+                let ip = a
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .parse::<std::net::IpAddr>()
+                    .map_err(|_| {
+                        Error::invalid(format!("local address '{a}' is not an IP address"))
+                    })?;
+                c.overrides.local_address = Some(ip);
+                Ok(())
+            })
+        }
+    })
+}
