@@ -24,18 +24,6 @@ fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
     }
 }
 
-fn read_all(call: &h2client::client::Call) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut buf = vec![0u8; 64 << 10];
-    loop {
-        let n = call.read(&mut buf).unwrap();
-        if n == 0 {
-            return out;
-        }
-        out.extend_from_slice(&buf[..n]);
-    }
-}
-
 #[test]
 fn streaming_download() {
     let s = server();

@@ -3,31 +3,13 @@
 
 mod common;
 
-use std::ffi::{c_char, CStr, CString};
+use common::capi::{cs, last_code, last_message};
+
+use std::ffi::{c_char, CStr};
 use std::ptr::{null, null_mut};
 
 use common::*;
 use h2client::ffi::*;
-
-fn cs(s: &str) -> CString {
-    CString::new(s).unwrap()
-}
-
-fn last_message() -> String {
-    let mut buf = [0 as c_char; 512];
-    // SAFETY: buf is writable for its length.
-    unsafe { h2_last_error_message(buf.as_mut_ptr(), buf.len()) };
-    // SAFETY: NUL-terminated by h2_last_error_message.
-    unsafe { CStr::from_ptr(buf.as_ptr()) }
-        .to_string_lossy()
-        .into_owned()
-}
-
-fn last_code() -> h2_result {
-    let mut info = std::mem::MaybeUninit::<h2_error_info>::uninit();
-    // SAFETY: info is writable.
-    unsafe { h2_last_error(info.as_mut_ptr()) }
-}
 
 #[test]
 fn null_and_invalid_arguments() {

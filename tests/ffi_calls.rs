@@ -3,17 +3,15 @@
 
 mod common;
 
-use std::ffi::{c_void, CStr, CString};
+use common::capi::cs;
+
+use std::ffi::{c_void, CStr};
 use std::ptr::{null, null_mut};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::*;
 use h2client::ffi::*;
-
-fn cs(s: &str) -> CString {
-    CString::new(s).unwrap()
-}
 
 fn readable(fd: i32, timeout_ms: i32) -> bool {
     let mut p = libc::pollfd {

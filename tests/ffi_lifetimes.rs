@@ -3,17 +3,15 @@
 
 mod common;
 
-use std::ffi::{c_void, CString};
+use common::capi::cs;
+
+use std::ffi::c_void;
 use std::ptr::null_mut;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use common::*;
 use h2client::ffi::*;
-
-fn cs(s: &str) -> CString {
-    CString::new(s).unwrap()
-}
 
 /// What the callbacks record (the C program's userdata).
 #[derive(Default)]

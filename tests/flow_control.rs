@@ -35,18 +35,6 @@ fn req(method: &str, path: &str) -> Arc<Request> {
     Arc::new(Request::new(method, path).unwrap())
 }
 
-fn read_all(call: &h2client::client::Call) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut buf = vec![0u8; 64 << 10];
-    loop {
-        let n = call.read(&mut buf).unwrap();
-        if n == 0 {
-            return out;
-        }
-        out.extend_from_slice(&buf[..n]);
-    }
-}
-
 #[test]
 fn slow_reader_holds_at_most_one_window_and_others_flow() {
     let s = server();

@@ -9,7 +9,9 @@
 
 mod common;
 
-use std::ffi::{c_char, c_void, CStr, CString};
+use common::capi::{cs, last_code, last_message};
+
+use std::ffi::c_void;
 use std::process::Command;
 use std::ptr::{null, null_mut};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -55,26 +57,6 @@ fn library_threads() -> usize {
         .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
         .filter(|c| c.trim_end() == "h2client-worker")
         .count()
-}
-
-fn cs(s: &str) -> CString {
-    CString::new(s).unwrap()
-}
-
-fn last_code() -> h2_result {
-    let mut info = std::mem::MaybeUninit::<h2_error_info>::uninit();
-    // SAFETY: info is writable.
-    unsafe { h2_last_error(info.as_mut_ptr()) }
-}
-
-fn last_message() -> String {
-    let mut buf = [0 as c_char; 512];
-    // SAFETY: buf is writable for its length.
-    unsafe { h2_last_error_message(buf.as_mut_ptr(), buf.len()) };
-    // SAFETY: NUL-terminated by h2_last_error_message.
-    unsafe { CStr::from_ptr(buf.as_ptr()) }
-        .to_string_lossy()
-        .into_owned()
 }
 
 /// GET `path` with `client`; the status, or the error code.

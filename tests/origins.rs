@@ -4,7 +4,8 @@
 
 mod common;
 
-use std::ffi::{c_char, CStr, CString};
+use common::capi::{cs, last_code, last_message};
+
 use std::ptr::{null, null_mut};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -215,26 +216,6 @@ fn ten_thousand_origins_are_forgotten_after_the_idle_timeout() {
 }
 
 // ---- the C API ---------------------------------------------------------------------------
-
-fn cs(s: &str) -> CString {
-    CString::new(s).unwrap()
-}
-
-fn last_code() -> h2_result {
-    let mut info = std::mem::MaybeUninit::<h2_error_info>::uninit();
-    // SAFETY: info is writable.
-    unsafe { h2_last_error(info.as_mut_ptr()) }
-}
-
-fn last_message() -> String {
-    let mut buf = [0 as c_char; 512];
-    // SAFETY: buf is writable for its length.
-    unsafe { h2_last_error_message(buf.as_mut_ptr(), buf.len()) };
-    // SAFETY: NUL-terminated by h2_last_error_message.
-    unsafe { CStr::from_ptr(buf.as_ptr()) }
-        .to_string_lossy()
-        .into_owned()
-}
 
 /// Sends `req` with `h2_client_do`; the status, or the error code.
 unsafe fn c_do(client: *mut h2_client, req: *const h2_request) -> Result<u16, h2_result> {

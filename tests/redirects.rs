@@ -4,7 +4,9 @@
 
 mod common;
 
-use std::ffi::{c_char, CStr, CString};
+use common::capi::cs;
+
+use std::ffi::{c_char, CStr};
 use std::ptr::{null, null_mut};
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -444,10 +446,6 @@ fn the_whole_request_timeout_covers_every_hop() {
 }
 
 // ---- the C API ---------------------------------------------------------------------------
-
-fn cs(s: &str) -> CString {
-    CString::new(s).unwrap()
-}
 
 fn last_message() -> String {
     let mut buf = [0 as c_char; 1024];

@@ -1,6 +1,7 @@
 //! Shared helpers for the integration tests.
 #![allow(dead_code)]
 
+pub mod capi;
 pub mod proxy;
 pub mod rawserver;
 
@@ -36,4 +37,17 @@ pub fn get(c: &Client, path: &str) -> h2client::error::Result<Response> {
 /// The test server's /bytes/N pattern.
 pub fn pattern(n: usize) -> Vec<u8> {
     (0..n).map(|i| b'a' + (i % 26) as u8).collect()
+}
+
+/// Reads a streaming call's whole body.
+pub fn read_all(call: &h2client::client::Call) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 64 << 10];
+    loop {
+        let n = call.read(&mut buf).unwrap();
+        if n == 0 {
+            return out;
+        }
+        out.extend_from_slice(&buf[..n]);
+    }
 }
