@@ -747,6 +747,15 @@ h2_result h2_client_submit_cb(struct h2_client *client,
                               struct h2_call **out);
 
 /**
+ * Closes every connection of the client, of any origin, that has no request in flight, as
+ * Go's `Transport.CloseIdleConnections` does: each sends GOAWAY(NO_ERROR) and closes; a
+ * request that picks one of them meanwhile goes on another connection, never fails for it.
+ * Connections with requests in flight are left alone. `closed` (may be NULL) receives how
+ * many connections it closes.
+ */
+h2_result h2_client_close_idle_connections(const struct h2_client *client, size_t *closed);
+
+/**
  * Fills `*out` with the client's counters and state, summed over every origin (the
  * counters of origins forgotten after their idle timeout included).
  */

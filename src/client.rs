@@ -89,6 +89,12 @@ impl Origins {
         m.pools.get(o).cloned()
     }
 
+    /// Every origin's pool now in the map.
+    fn pools(&self) -> Vec<Arc<PoolInner>> {
+        let m = self.map.read().unwrap_or_else(|e| e.into_inner());
+        m.pools.values().cloned().collect()
+    }
+
     /// The pool of origin `o`, created if needed.
     fn pool_for(self: &Arc<Self>, o: &Target) -> Result<Arc<PoolInner>> {
         if let Some(p) = self.get(o) {
@@ -421,6 +427,16 @@ impl Client {
         if let Some(gate) = &self.events {
             gate.close();
         }
+    }
+
+    /// Closes the connections of every origin that have no request in flight (Go's
+    /// `Transport.CloseIdleConnections`); busy ones are left alone. Returns how many.
+    pub fn close_idle_connections(&self) -> usize {
+        if runtime::check_fork(self.gen, "client").is_err() {
+            return 0;
+        }
+        let pools = self.origins.pools();
+        self.base.iter().chain(&pools).map(|p| p.close_idle()).sum()
     }
 
     /// A snapshot of the client: totals over every origin (those dropped from the map

@@ -633,6 +633,21 @@ impl PoolInner {
         conns
     }
 
+    /// Starts closing every connection with no stream open (GOAWAY(NO_ERROR), then close):
+    /// requests that pick one of them in the meantime are sent on another connection.
+    /// Returns how many it closes.
+    pub(crate) fn close_idle(&self) -> usize {
+        let conns = self.lock().conns.clone();
+        let mut n = 0;
+        for c in conns {
+            if c.is_usable() && c.open_streams() == 0 {
+                c.drain();
+                n += 1;
+            }
+        }
+        n
+    }
+
     /// The connections now in the pool.
     pub(crate) fn connections(&self) -> Vec<Arc<ConnShared>> {
         self.lock().conns.clone()

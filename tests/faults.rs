@@ -30,7 +30,7 @@ use common::proxy::{
     Proxy, Split,
 };
 use common::rawserver::RawServer;
-use common::{pattern, server};
+use common::{eventually, pattern, server};
 use h2client::{Client, Config, ErrorKind, Processed, Request, Response};
 
 /// The tests here count file descriptors: one at a time.
@@ -48,20 +48,6 @@ fn client(url: &str, f: impl FnOnce(&mut Config)) -> Client {
     cfg.set_request_timeout_ms(30_000);
     f(&mut cfg);
     Client::new(url, cfg).expect("client")
-}
-
-/// Waits up to `within` for `f` to hold.
-fn eventually(within: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + within;
-    loop {
-        if f() {
-            return true;
-        }
-        if Instant::now() > deadline {
-            return false;
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// Descriptors that may come and go with the runtime (its lazily made eventfd and the like).

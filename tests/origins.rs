@@ -343,3 +343,71 @@ fn c_api_base_url_client_takes_another_origin() {
         h2_client_free(client);
     }
 }
+
+#[test]
+fn close_idle_connections_closes_only_the_idle_ones_of_every_origin() {
+    let (a, b) = (server(), server());
+    let client = Client::without_base(Config::default()).unwrap();
+    url_get(&client, &format!("{}/", a.url())).unwrap();
+    url_get(&client, &format!("{}/", b.url())).unwrap();
+    // b's only connection is busy with a response that takes a while.
+    let call = client
+        .start(Arc::new(
+            Request::from_url("GET", &format!("{}/slow-bytes/8/2/100", b.url())).unwrap(),
+        ))
+        .unwrap();
+    call.wait_headers().unwrap();
+    assert_eq!(client.snapshot().connections, 2);
+
+    assert_eq!(client.close_idle_connections(), 1, "a's connection only");
+    assert!(
+        eventually(Duration::from_secs(5), || client.snapshot().connections
+            == 1),
+        "a's connection closes"
+    );
+    // The busy one was left alone: the response arrives whole.
+    let mut body = Vec::new();
+    let mut buf = [0u8; 64];
+    loop {
+        match call.read(&mut buf).unwrap() {
+            0 => break,
+            n => body.extend_from_slice(&buf[..n]),
+        }
+    }
+    assert_eq!(body, pattern(8));
+    // The next request to a dials again; b's connection is still the first one.
+    url_get(&client, &format!("{}/", a.url())).unwrap();
+    url_get(&client, &format!("{}/", b.url())).unwrap();
+    assert_eq!((a.connections_accepted(), b.connections_accepted()), (2, 1));
+    assert_eq!(client.close_idle_connections(), 2);
+    assert!(eventually(Duration::from_secs(5), || client
+        .snapshot()
+        .connections
+        == 0));
+    assert_eq!(client.close_idle_connections(), 0);
+}
+
+#[test]
+fn c_api_close_idle_connections() {
+    let a = server();
+    // SAFETY: every pointer passed is live or NULL as each function allows.
+    unsafe {
+        assert_eq!(
+            h2_client_close_idle_connections(null(), null_mut()),
+            H2_E_INVALID_ARGUMENT
+        );
+        let client = h2_client_new(cs(&a.url()).as_ptr(), null());
+        assert!(!client.is_null(), "{}", last_message());
+        let req = h2_request_new(cs("GET").as_ptr(), cs("/").as_ptr());
+        assert_eq!(c_do(client, req), Ok(200));
+        let mut closed = usize::MAX;
+        assert_eq!(h2_client_close_idle_connections(client, &mut closed), H2_OK);
+        assert_eq!(closed, 1);
+        assert_eq!(h2_client_close_idle_connections(client, null_mut()), H2_OK);
+        // The request after it opens a new connection and succeeds.
+        assert_eq!(c_do(client, req), Ok(200));
+        assert_eq!(a.connections_accepted(), 2);
+        h2_request_free(req);
+        h2_client_free(client);
+    }
+}

@@ -346,6 +346,13 @@ impl ConnShared {
         let _ = self.rdr_tx.send(ReaderMsg::Cancel(stream_id, ex));
     }
 
+    /// Takes no more streams and closes once the open ones are done, as the idle timeout
+    /// does: GOAWAY(NO_ERROR) is sent when the connection closes.
+    pub(crate) fn drain(&self) {
+        self.set_going_away();
+        let _ = self.send_cmd(Command::Drain);
+    }
+
     /// Closes the connection now (client freed): GOAWAY(NO_ERROR), streams fail with `err`.
     pub(crate) fn shutdown(&self, err: Error) {
         self.going_away.store(true, Ordering::Release);

@@ -338,6 +338,27 @@ pub struct h2_stats {
     pub reserved: [u64; 9],
 }
 
+/// Closes every connection of the client, of any origin, that has no request in flight, as
+/// Go's `Transport.CloseIdleConnections` does: each sends GOAWAY(NO_ERROR) and closes; a
+/// request that picks one of them meanwhile goes on another connection, never fails for it.
+/// Connections with requests in flight are left alone. `closed` (may be NULL) receives how
+/// many connections it closes.
+#[no_mangle]
+pub unsafe extern "C" fn h2_client_close_idle_connections(
+    client: *const h2_client,
+    closed: *mut usize,
+) -> h2_result {
+    entry!(h2_client_close_idle_connections, || {
+        let c = try_ref!(client);
+        let n = c.inner.close_idle_connections();
+        if !closed.is_null() {
+            // SAFETY: closed is non-null and writable (caller contract).
+            unsafe { put(closed, n) };
+        }
+        H2_OK
+    })
+}
+
 /// Fills `*out` with the client's counters and state, summed over every origin (the
 /// counters of origins forgotten after their idle timeout included).
 #[no_mangle]

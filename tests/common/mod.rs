@@ -51,3 +51,18 @@ pub fn read_all(call: &h2client::client::Call) -> Vec<u8> {
         out.extend_from_slice(&buf[..n]);
     }
 }
+
+/// Waits up to `within` for `f` to hold (polling every few milliseconds): for state the
+/// library changes on its own threads after a call returns (a connection closing).
+pub fn eventually(within: std::time::Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        if f() {
+            return true;
+        }
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
