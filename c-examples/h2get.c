@@ -4,7 +4,7 @@
  *   h2get [-X METHOD] [-H 'name: value']... [-d DATA | -d @FILE] [-o FILE] [-i] [-v]
  *         [--timeout MS] [-P PARALLEL] [--cacert FILE] [-k] [--cert FILE --key FILE]
  *         [-x PROXY] [--noproxy LIST] [-L [--max-redirs N]] [--resolve ...]
- *         [--connect-to ...] [--interface ADDR] URL...
+ *         [--connect-to ...] [--interface ADDR] [--unix-socket PATH] URL...
  *
  * http:// URLs use HTTP/2 over cleartext with prior knowledge, https:// URLs HTTP/2 over TLS
  * (ALPN h2); --cacert, -k, --cert, --key, -x/--proxy and --noproxy mean what they mean to
@@ -116,6 +116,7 @@ static const char USAGE[] =
     "      --resolve HOST:PORT:ADDR[,ADDR]...  dial ADDR for HOST:PORT (repeatable)\n"
     "      --connect-to HOST1:PORT1:HOST2:PORT2  dial HOST2:PORT2 instead (repeatable)\n"
     "      --interface ADDR  bind connections to this local IP address\n"
+    "      --unix-socket PATH  connect over this Unix socket (URLs still name the origin)\n"
     "  -h, --help            print this help\n"
     "\n"
     "Errors go to stderr, one line each: 'h2get: URL: H2_E_NAME: message' for a URL\n"
@@ -168,6 +169,7 @@ static struct {
     const char *connect_to[16]; /* --connect-to entries */
     size_t nconnect_to;
     const char *interface;      /* --interface: a local IP address */
+    const char *unix_socket;    /* --unix-socket: every connection over this socket */
     const char *cert;
     const char *key;
     int location;
@@ -707,6 +709,9 @@ static int apply_option(char letter, const char *name, const char *val) {
     case 'I':
         opt.interface = val;
         return 0;
+    case 'U':
+        opt.unix_socket = val;
+        return 0;
     }
     return 2;
 }
@@ -721,7 +726,7 @@ static const struct {
     {"cacert", 'C', 1},  {"insecure", 'k', 0}, {"cert", 'E', 1},     {"key", 'K', 1},
     {"proxy", 'x', 1},   {"noproxy", 'N', 1}, {"location", 'L', 0},
     {"resolve", 'R', 1}, {"connect-to", 'G', 1}, {"interface", 'I', 1},
-    {"max-redirs", 'M', 1}, {"help", 'h', 0},
+    {"unix-socket", 'U', 1}, {"max-redirs", 'M', 1}, {"help", 'h', 0},
 };
 
 /* Parses argv into `opt`. Returns -1 to continue, else an exit status. */
@@ -864,6 +869,8 @@ static int configure_tls(h2_config *cfg) {
         if ((rc = h2_config_add_connect_to(cfg, opt.connect_to[i])) != H2_OK)
             return config_error(rc);
     if (opt.interface && (rc = h2_config_set_local_address(cfg, opt.interface)) != H2_OK)
+        return config_error(rc);
+    if (opt.unix_socket && (rc = h2_config_set_unix_socket(cfg, opt.unix_socket)) != H2_OK)
         return config_error(rc);
     if (!opt.verbose || !(opt.cacert || opt.insecure || opt.cert))
         return 0;

@@ -417,6 +417,10 @@ run h2get --resolve "h2client.invalid:${URL##*:}:127.0.0.1" "http://h2client.inv
 check "h2get --resolve, --connect-to, --interface: names no DNS knows are fetched from 127.0.0.1" \
     '[[ $rc == 0 ]] && [[ $(cat "$TMP/out") == abcabcd ]]'
 
+run h2get --unix-socket "$TMP/no-such.sock" "http://h2client.invalid/"
+check "h2get --unix-socket with no socket there: exit 1, H2_E_CONNECT naming the path" \
+    '[[ $rc == 1 ]] && error_lines && grep -q "H2_E_CONNECT: no Unix socket at $TMP/no-such.sock" "$TMP/err"'
+
 run h2get --resolve "bad-entry" "$URL/"
 check "h2get --resolve with a malformed entry: exit 2, H2_E_INVALID_ARGUMENT" \
     '[[ $rc == 2 ]] && error_lines && grep -q "H2_E_INVALID_ARGUMENT" "$TMP/err"'

@@ -1015,6 +1015,17 @@ h2_result h2_config_add_resolve(struct h2_config *cfg, const char *entry);
 h2_result h2_config_add_connect_to(struct h2_config *cfg, const char *entry);
 
 /**
+ * Sends every connection over the Unix domain socket at `path` instead of TCP, as curl's
+ * `--unix-socket`: for a local proxy, sidecar or server. Request URLs still name the origin:
+ * `http://` URLs speak h2c (prior knowledge) on the socket, `https://` URLs TLS with the
+ * URL's host for SNI and the certificate check, and `:authority` is the URL's. No proxy, no
+ * name resolution and no local address apply. NULL or "": TCP (the default). A path longer
+ * than a socket address holds (107 bytes) is `H2_E_INVALID_ARGUMENT`; a socket nobody
+ * listens on fails each connection with `H2_E_CONNECT` naming it.
+ */
+h2_result h2_config_set_unix_socket(struct h2_config *cfg, const char *path);
+
+/**
  * Binds every connection's socket to this local IP address before connecting (curl's
  * `--interface` with an address; interface names are not supported). NULL: the system
  * chooses (the default). An address the machine does not have fails each connection with

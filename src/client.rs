@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use once_cell::sync::OnceCell;
 
 use crate::config::Config;
+use crate::connect::Connector;
 use crate::error::{Error, ErrorKind, Processed, Result};
 use crate::events::Gate;
 use crate::exchange::{Deadlines, Exchange, Mode, Notify, Pending};
@@ -56,6 +57,8 @@ pub struct Client {
 struct Origins {
     cfg: Arc<Config>,
     limits: Arc<ClientLimits>,
+    /// What connecting shares over the client's origins (the resolver cache).
+    connector: Arc<Connector>,
     /// One TLS configuration for every https origin (SNI is each origin's host), made when
     /// the first one needs it unless the base URL is https.
     tls: OnceCell<Arc<rustls::ClientConfig>>,
@@ -123,7 +126,13 @@ impl Origins {
             self.sweep(&mut m);
             m.next_sweep = Some(now + self.idle());
         }
-        let p = PoolInner::new(o.clone(), self.cfg.clone(), tls, self.limits.clone());
+        let p = PoolInner::new(
+            o.clone(),
+            self.cfg.clone(),
+            tls,
+            self.limits.clone(),
+            self.connector.clone(),
+        );
         m.pools.insert(o.clone(), p.clone());
         if !m.sweeper {
             let me = Arc::downgrade(self);
@@ -235,9 +244,11 @@ impl Client {
         }
         let cfg = Arc::new(cfg);
         let limits = ClientLimits::new(cfg.max_connections);
+        let connector = Arc::new(Connector::default());
         let origins = Arc::new(Origins {
             cfg: cfg.clone(),
             limits: limits.clone(),
+            connector: connector.clone(),
             tls: OnceCell::new(),
             map: RwLock::new(OriginMap::default()),
             retired: PoolCounters::default(),
@@ -248,8 +259,17 @@ impl Client {
         let base_prefix = target
             .as_ref()
             .map(|t| Arc::from(format!("{}://{}", t.scheme.as_str(), t.authority)));
+        let base = target.map(|t| PoolInner::new(t, cfg.clone(), tls, limits.clone(), connector));
+        let (b, o) = (base.as_ref().map(Arc::downgrade), Arc::downgrade(&origins));
+        limits.set_pools(Box::new(move || {
+            let mut all: Vec<Arc<PoolInner>> = b.iter().filter_map(Weak::upgrade).collect();
+            if let Some(o) = o.upgrade() {
+                all.extend(o.pools());
+            }
+            all
+        }));
         Ok(Client {
-            base: target.map(|t| PoolInner::new(t, cfg.clone(), tls, limits)),
+            base,
             origins,
             cfg,
             events,

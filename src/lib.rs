@@ -11,6 +11,7 @@
 pub mod client;
 pub mod config;
 pub mod conn;
+mod connect;
 pub(crate) mod diagnose;
 pub mod error;
 pub mod events;

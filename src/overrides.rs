@@ -124,6 +124,9 @@ pub struct Overrides {
     pub connect_to: Vec<ConnectTo>,
     /// The local address connections are bound to before connecting.
     pub local_address: Option<IpAddr>,
+    /// Every connection goes over this Unix socket (curl's `--unix-socket`): no proxy, no
+    /// name resolution, no local address.
+    pub unix_socket: Option<std::path::PathBuf>,
 }
 
 impl Overrides {
@@ -151,6 +154,24 @@ impl Overrides {
     }
 }
 
+/// Longest path a Unix socket address holds (`sun_path` is 108 bytes with the NUL).
+const MAX_UNIX_PATH: usize = 107;
+
+/// The Unix socket path `bytes` (any bytes but NUL, as the file system allows); empty is none.
+pub fn unix_socket_path(bytes: &[u8]) -> Result<Option<std::path::PathBuf>> {
+    use std::os::unix::ffi::OsStrExt;
+    if bytes.is_empty() {
+        return Ok(None);
+    }
+    if bytes.len() > MAX_UNIX_PATH {
+        return Err(Error::invalid(format!(
+            "Unix socket path of {} bytes is longer than a socket address holds ({MAX_UNIX_PATH})",
+            bytes.len()
+        )));
+    }
+    Ok(Some(std::ffi::OsStr::from_bytes(bytes).into()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,11 +196,28 @@ mod tests {
         let o = Overrides {
             resolve: vec![Resolve::parse("b.test:8443:10.0.0.1").unwrap()],
             connect_to: vec![ConnectTo::parse("a.test:443:b.test:8443").unwrap()],
-            local_address: None,
+            ..Overrides::default()
         };
         let (h, p, fixed) = o.route("a.test", 443);
         assert_eq!((h.as_str(), p), ("b.test", 8443));
         assert_eq!(fixed.unwrap(), vec!["10.0.0.1:8443".parse().unwrap()]);
         assert_eq!(o.route("c.test", 443), ("c.test".to_string(), 443, None));
+    }
+}
+
+#[cfg(test)]
+mod unix_socket_tests {
+    use super::*;
+
+    #[test]
+    fn unix_socket_paths_fit_a_socket_address() {
+        assert_eq!(unix_socket_path(b"").unwrap(), None);
+        let p = unix_socket_path(b"/run/h2.sock").unwrap().unwrap();
+        assert_eq!(p, std::path::PathBuf::from("/run/h2.sock"));
+        assert!(unix_socket_path(&[b'a'; MAX_UNIX_PATH]).is_ok());
+        let e = unix_socket_path(&[b'a'; MAX_UNIX_PATH + 1]).unwrap_err();
+        assert!(e.message.contains("108 bytes is longer"), "{e:?}");
+        // Not UTF-8 is still a path.
+        assert!(unix_socket_path(b"/tmp/\xff.sock").unwrap().is_some());
     }
 }

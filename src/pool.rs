@@ -13,15 +13,13 @@
 //! registers as starved and is woken when a unit comes back anywhere in the client.
 
 use std::collections::VecDeque;
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
-use tokio::net::TcpStream;
-
 use crate::config::Config;
 use crate::conn::{self, Assigned, ConnParams, ConnShared, Slot};
+use crate::connect::{connect, Connector, Transport};
 use crate::error::{Error, ErrorKind, Origin, Processed, Reason};
 use crate::events::{self, EventKind};
 use crate::exchange::Pending;
@@ -125,6 +123,11 @@ pub(crate) struct ClientLimits {
     count: AtomicUsize,
     /// Pools that wanted to dial while the count was full.
     starved: Mutex<Vec<Weak<PoolInner>>>,
+    /// `starved` is not empty (read without its lock when a connection goes idle).
+    any_starved: AtomicBool,
+    /// Every pool of the client (set by the client once made), to find an idle connection
+    /// to close when the count is full.
+    pools: std::sync::OnceLock<Box<dyn Fn() -> Vec<Arc<PoolInner>> + Send + Sync>>,
 }
 
 impl ClientLimits {
@@ -134,7 +137,41 @@ impl ClientLimits {
             max: max as usize,
             count: AtomicUsize::new(0),
             starved: Mutex::new(Vec::new()),
+            any_starved: AtomicBool::new(false),
+            pools: std::sync::OnceLock::new(),
         })
+    }
+
+    fn add_starved(&self, p: &Arc<PoolInner>) {
+        let mut starved = self.starved();
+        starved.push(Arc::downgrade(p));
+        self.any_starved.store(true, Ordering::Release);
+    }
+
+    /// Tells the limits how to list the client's pools.
+    pub(crate) fn set_pools(&self, f: Box<dyn Fn() -> Vec<Arc<PoolInner>> + Send + Sync>) {
+        let _ = self.pools.set(f);
+    }
+
+    /// The count is full and a pool wants to dial: closes the client's connection idle
+    /// longest, of any origin, as curl does at its total-connection cap; its unit then
+    /// comes back and wakes the starved pools. Runs on the runtime (it takes the pools'
+    /// locks, which the caller may hold one of).
+    fn evict_idle(self: &Arc<Self>) {
+        let limits = self.clone();
+        let _ = runtime::spawn(async move {
+            let Some(pools) = limits.pools.get().map(|f| f()) else {
+                return;
+            };
+            let oldest = pools
+                .iter()
+                .flat_map(|p| p.connections())
+                .filter_map(|c| c.idle_since().map(|t| (t, c)))
+                .min_by_key(|(t, _)| *t);
+            if let Some((_, c)) = oldest {
+                c.drain();
+            }
+        });
     }
 
     fn try_acquire(&self) -> bool {
@@ -153,7 +190,11 @@ impl ClientLimits {
     /// any pool's lock held (it takes the woken pools' locks).
     fn release(&self) {
         self.count.fetch_sub(1, Ordering::AcqRel);
-        let woken = std::mem::take(&mut *self.starved());
+        let woken = {
+            let mut starved = self.starved();
+            self.any_starved.store(false, Ordering::Release);
+            std::mem::take(&mut *starved)
+        };
         for p in woken.iter().filter_map(Weak::upgrade) {
             p.lock().starved = false;
             p.drain();
@@ -209,6 +250,8 @@ pub struct PoolInner {
     tls: Option<Arc<rustls::ClientConfig>>,
     /// The client's connection cap.
     limits: Arc<ClientLimits>,
+    /// What the client's connections share to connect (the resolver cache).
+    connector: Arc<Connector>,
     /// The proxy this origin's connections go through (`Err`: the environment's is unusable),
     /// decided when the client was created: a pool's connections all use the same one.
     proxy: Option<std::result::Result<Arc<crate::proxy::Proxy>, Error>>,
@@ -233,6 +276,7 @@ impl PoolInner {
         cfg: Arc<Config>,
         tls: Option<Arc<rustls::ClientConfig>>,
         limits: Arc<ClientLimits>,
+        connector: Arc<Connector>,
     ) -> Arc<PoolInner> {
         Arc::new(PoolInner {
             authority: Arc::from(target.authority.as_str()),
@@ -254,6 +298,7 @@ impl PoolInner {
             counters: Arc::new(PoolCounters::default()),
             tls,
             limits,
+            connector,
         })
     }
 
@@ -406,6 +451,23 @@ impl PoolInner {
         }
     }
 
+    /// Connection `c` has no stream left: if another origin waits for the whole-client cap,
+    /// `c` closes so that it can connect.
+    pub(crate) fn conn_idle(&self, c: &ConnShared) {
+        if !self.limits.any_starved.load(Ordering::Acquire) || c.idle_since().is_none() {
+            return;
+        }
+        // Only for a pool that still has requests waiting (a registration can outlive them).
+        let waiting_elsewhere = self.limits.starved().iter().any(|p| {
+            p.upgrade().is_some_and(|p| {
+                !std::ptr::eq(&*p, self) && p.waiting_len.load(Ordering::Acquire) > 0
+            })
+        });
+        if waiting_elsewhere {
+            c.drain();
+        }
+    }
+
     /// A connection takes no new streams any more.
     pub(crate) fn conn_going_away(self: &Arc<Self>) {
         let mut st = self.lock();
@@ -482,7 +544,8 @@ impl PoolInner {
             // Register first, then try again: a unit given back in between finds us.
             if !st.starved {
                 st.starved = true;
-                self.limits.starved().push(Arc::downgrade(self));
+                self.limits.add_starved(self);
+                self.limits.evict_idle();
             }
             if !self.limits.try_acquire() {
                 return;
@@ -536,12 +599,16 @@ impl PoolInner {
     }
 
     async fn dial(self: Arc<Self>, assumed_limit: u32) {
-        let r = match &self.proxy {
-            Some(Err(e)) => Err(e.clone()),
-            Some(Ok(p)) => connect(&self.target, &self.cfg, self.tls.clone(), Some(p)).await,
-            None => connect(&self.target, &self.cfg, self.tls.clone(), None).await,
+        let proxy = match &self.proxy {
+            Some(Err(e)) => {
+                self.dial_failed(e.clone());
+                return;
+            }
+            Some(Ok(p)) => Some(&**p),
+            None => None,
         };
-        match r {
+        let (t, cfg, via) = (&self.target, &self.cfg, &self.connector);
+        match connect(t, cfg, via, self.tls.clone(), proxy).await {
             Ok((stream, addr)) => {
                 let params = ConnParams {
                     id: NEXT_CONN_ID.fetch_add(1, Ordering::Relaxed),
@@ -591,28 +658,32 @@ impl PoolInner {
                 }
                 self.drain();
             }
-            Err(e) => {
-                events::emit(&self.cfg.events, || {
-                    events::event(EventKind::ConnectFailed, 0, 0, e.message.to_string())
-                });
-                let failed: Vec<_> = {
-                    let mut st = self.lock();
-                    st.dialing = false;
-                    st.empty_since = Instant::now();
-                    if st.conns.iter().any(|c| c.is_usable()) {
-                        // Busy connections will take the waiting requests as slots free up.
-                        Vec::new()
-                    } else {
-                        self.waiting_len.store(0, Ordering::Release);
-                        st.waiting.drain(..).collect()
-                    }
-                };
-                for p in failed {
-                    p.finish(Err(e.clone()));
-                }
-                self.limits.release();
-            }
+            Err(e) => self.dial_failed(e),
         }
+    }
+
+    /// A dial failed with `e`: the waiting requests fail with it unless a connection remains
+    /// to take them, and the connection's unit of the client cap goes back.
+    fn dial_failed(&self, e: Error) {
+        events::emit(&self.cfg.events, || {
+            events::event(EventKind::ConnectFailed, 0, 0, e.message.to_string())
+        });
+        let failed: Vec<_> = {
+            let mut st = self.lock();
+            st.dialing = false;
+            st.empty_since = Instant::now();
+            if st.conns.iter().any(|c| c.is_usable()) {
+                // Busy connections will take the waiting requests as slots free up.
+                Vec::new()
+            } else {
+                self.waiting_len.store(0, Ordering::Release);
+                st.waiting.drain(..).collect()
+            }
+        };
+        for p in failed {
+            p.finish(Err(e.clone()));
+        }
+        self.limits.release();
     }
 
     /// Closes every connection (GOAWAY(NO_ERROR)) and fails every waiting request; returns the
@@ -675,19 +746,6 @@ pub(crate) fn wait_closed(conns: &[Arc<ConnShared>], grace: Duration) {
     }
 }
 
-/// An established transport.
-enum Transport {
-    Tcp(TcpStream),
-    Tls(Box<crate::tls::Stream>),
-    /// Through an https proxy (TLS, maybe TLS inside it).
-    Other(Box<dyn Io>),
-}
-
-/// A byte stream a connection can run on.
-trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static {}
-
-impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static> Io for T {}
-
 /// Whether a retry caused by `err` is paid from the retry budget. A graceful GOAWAY(NO_ERROR)
 /// after the server made progress, and requests moved off a draining connection, are normal
 /// operation (nginx does it every `keepalive_requests`); refusals, GOAWAYs with an error or
@@ -699,231 +757,4 @@ fn charges_budget(err: &Error) -> bool {
         (ErrorKind::GoAway, None) => false,
         _ => true,
     }
-}
-
-/// A timeout of the connect phase `what`.
-fn connect_timed_out(what: &str, timeout: Duration) -> Error {
-    Error::new(
-        ErrorKind::Timeout,
-        format!(
-            "timed out {what} (connect timeout {} ms)",
-            timeout.as_millis()
-        ),
-    )
-    .with_origin(Origin::Transport)
-    .with_processed(Processed::No)
-}
-
-/// Runs `f` by `deadline`; on time out, the error of [`connect_timed_out`].
-async fn by<T>(
-    deadline: tokio::time::Instant,
-    timeout: Duration,
-    what: impl FnOnce() -> String,
-    f: impl std::future::Future<Output = Result<T, Error>>,
-) -> Result<T, Error> {
-    match tokio::time::timeout_at(deadline, f).await {
-        Ok(r) => r,
-        Err(_) => Err(connect_timed_out(&what(), timeout)),
-    }
-}
-
-/// What a tunnel's time out says.
-fn tunnel_what(t: &Target, p: &crate::proxy::Proxy) -> String {
-    format!(
-        "opening a tunnel to {}:{} through proxy {p}",
-        t.authority_host(),
-        t.port
-    )
-}
-
-/// Resolves, connects (trying each address in turn), opens the tunnel through `proxy` if
-/// any and, for https, does the TLS handshake, all within the connect timeout. Through a
-/// proxy, the address returned is the proxy's.
-async fn connect(
-    t: &Target,
-    cfg: &Config,
-    tls: Option<Arc<rustls::ClientConfig>>,
-    proxy: Option<&crate::proxy::Proxy>,
-) -> Result<(Transport, SocketAddr), Error> {
-    let timeout = cfg.connect_timeout;
-    let deadline = tokio::time::Instant::now() + timeout;
-    let system =
-        matches!(cfg.tls.trust, crate::tls::Trust::System) && !cfg.tls.insecure_skip_verify;
-    let (tcp, addr) = match proxy {
-        None => {
-            let (host, port, fixed) = cfg.overrides.route(&t.host, t.port);
-            let local = cfg.overrides.local_address;
-            connect_tcp_to(&host, port, fixed, local, timeout, deadline).await?
-        }
-        Some(p) => {
-            let (mut tcp, addr) = connect_tcp(&p.host, p.port, timeout, deadline)
-                .await
-                .map_err(|mut e| {
-                    e.message = format!("proxy {p}: {}", e.message).into();
-                    e
-                })?;
-            if p.kind == crate::proxy::ProxyKind::Https {
-                let at = (addr, deadline);
-                return connect_via_https_proxy(t, cfg, tls, p, tcp, at).await;
-            }
-            let tunnel = crate::proxy::tunnel(&mut tcp, p, t);
-            by(deadline, timeout, || tunnel_what(t, p), tunnel).await?;
-            (tcp, addr)
-        }
-    };
-    let Some(tls) = tls else {
-        return Ok((Transport::Tcp(tcp), addr));
-    };
-    let s = by(
-        deadline,
-        timeout,
-        || format!("during the TLS handshake with {addr}"),
-        crate::tls::handshake(tcp, addr, &t.host, tls, system),
-    )
-    .await?;
-    Ok((Transport::Tls(Box::new(s)), addr))
-}
-
-/// Through an https proxy (connected at `at.0`): TLS to the proxy, the CONNECT tunnel inside
-/// it, then h2c or TLS to the origin inside the tunnel, by the deadline `at.1`.
-async fn connect_via_https_proxy(
-    t: &Target,
-    cfg: &Config,
-    tls: Option<Arc<rustls::ClientConfig>>,
-    p: &crate::proxy::Proxy,
-    tcp: TcpStream,
-    (addr, deadline): (SocketAddr, tokio::time::Instant),
-) -> Result<(Transport, SocketAddr), Error> {
-    let timeout = cfg.connect_timeout;
-    let system =
-        matches!(cfg.tls.trust, crate::tls::Trust::System) && !cfg.tls.insecure_skip_verify;
-    let proxy_tls = crate::tls::proxy_client_config(&cfg.tls)?;
-    let mut s = by(
-        deadline,
-        timeout,
-        || format!("during the TLS handshake with proxy {p}"),
-        crate::tls::handshake_over(tcp, addr, &p.host, proxy_tls, system, false),
-    )
-    .await
-    .map_err(|mut e| {
-        if e.kind == ErrorKind::Tls {
-            e.message = format!("proxy {p}: {}", e.message).into();
-        }
-        e
-    })?;
-    let tunnel = crate::proxy::tunnel(&mut s, p, t);
-    by(deadline, timeout, || tunnel_what(t, p), tunnel).await?;
-    let Some(tls) = tls else {
-        return Ok((Transport::Other(Box::new(s)), addr));
-    };
-    let inner = by(
-        deadline,
-        timeout,
-        || format!("during the TLS handshake with {} through proxy {p}", t.host),
-        crate::tls::handshake_over(s, addr, &t.host, tls, system, true),
-    )
-    .await?;
-    Ok((Transport::Other(Box::new(inner)), addr))
-}
-
-/// Resolves and connects TCP, trying each address in turn, by `deadline`.
-async fn connect_tcp(
-    host: &str,
-    port: u16,
-    timeout: Duration,
-    deadline: tokio::time::Instant,
-) -> Result<(TcpStream, SocketAddr), Error> {
-    connect_tcp_to(host, port, None, None, timeout, deadline).await
-}
-
-/// Connects a socket to `addr`, bound first to `local` if given.
-async fn dial(addr: SocketAddr, local: Option<std::net::IpAddr>) -> std::io::Result<TcpStream> {
-    let Some(ip) = local else {
-        return TcpStream::connect(addr).await;
-    };
-    let sock = match addr {
-        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
-        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
-    };
-    sock.bind(SocketAddr::new(ip, 0)).map_err(|e| {
-        std::io::Error::new(e.kind(), format!("cannot bind to local address {ip}: {e}"))
-    })?;
-    sock.connect(addr).await
-}
-
-/// [`connect_tcp`] with the addresses given (`fixed`: a resolve override, no DNS) and the
-/// socket bound to `local` first.
-async fn connect_tcp_to(
-    host: &str,
-    port: u16,
-    fixed: Option<Vec<SocketAddr>>,
-    local: Option<std::net::IpAddr>,
-    timeout: Duration,
-    deadline: tokio::time::Instant,
-) -> Result<(TcpStream, SocketAddr), Error> {
-    let hostport = if host.contains(':') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
-    };
-    let fail = |kind: ErrorKind, msg: String| {
-        Error::new(kind, msg)
-            .with_origin(Origin::Transport)
-            .with_processed(Processed::No)
-    };
-    let looked_up = match fixed {
-        Some(a) => Ok(Ok(a)),
-        None => tokio::time::timeout_at(deadline, tokio::net::lookup_host((host, port)))
-            .await
-            .map(|r| r.map(|a| a.collect::<Vec<_>>())),
-    };
-    let addrs: Vec<SocketAddr> = match looked_up {
-        Ok(Ok(a)) => a,
-        Ok(Err(e)) => {
-            return Err(fail(
-                ErrorKind::Connect,
-                format!("could not resolve host '{host}': {e}"),
-            ))
-        }
-        Err(_) => {
-            return Err(fail(
-                ErrorKind::Timeout,
-                format!(
-                    "timed out resolving '{host}' (connect timeout {} ms)",
-                    timeout.as_millis()
-                ),
-            ))
-        }
-    };
-    let mut last = fail(ErrorKind::Connect, format!("no address found for '{host}'"));
-    for addr in addrs {
-        match tokio::time::timeout_at(deadline, dial(addr, local)).await {
-            Ok(Ok(s)) => {
-                // Small frames (HEADERS, acks) must not wait for Nagle's algorithm.
-                let _ = s.set_nodelay(true);
-                return Ok((s, addr));
-            }
-            Ok(Err(e)) => {
-                last = match e.kind() {
-                    std::io::ErrorKind::ConnectionRefused => {
-                        fail(ErrorKind::Connect, format!("connection to {addr} refused"))
-                    }
-                    _ => fail(
-                        ErrorKind::Connect,
-                        format!("could not connect to {addr} ({hostport}): {e}"),
-                    ),
-                }
-            }
-            Err(_) => {
-                return Err(fail(
-                    ErrorKind::Timeout,
-                    format!(
-                        "timed out connecting to {hostport} after {} ms",
-                        timeout.as_millis()
-                    ),
-                ))
-            }
-        }
-    }
-    Err(last)
 }

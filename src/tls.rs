@@ -310,7 +310,7 @@ pub(crate) async fn handshake(
     cfg: Arc<ClientConfig>,
     trust_is_system: bool,
 ) -> Result<Stream> {
-    handshake_over(tcp, peer, host, cfg, trust_is_system, true).await
+    handshake_over(tcp, &peer, host, cfg, trust_is_system, true).await
 }
 
 /// The TLS handshake over any byte stream `io` (leading to `peer`, possibly through a proxy):
@@ -318,7 +318,7 @@ pub(crate) async fn handshake(
 /// checked (an https proxy, offered http/1.1 by [`proxy_client_config`]).
 pub(crate) async fn handshake_over<S>(
     io: S,
-    peer: SocketAddr,
+    peer: &(dyn std::fmt::Display + Sync),
     host: &str,
     cfg: Arc<ClientConfig>,
     trust_is_system: bool,

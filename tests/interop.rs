@@ -1244,6 +1244,55 @@ fn h2o_idle_close() {
     idle_close(Kind::H2o, Mode::H2c, "http2-idle-timeout: 1");
 }
 
+/// nginx also listening on a Unix socket (`listen unix:PATH http2`): a client with
+/// `unix_socket` set reaches it for a URL whose host no resolver knows (no DNS, no TCP);
+/// over TLS the URL's host is the SNI name and the name checked in the certificate.
+fn unix_socket(mode: Mode) {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    // A short path: a socket address holds 107 bytes.
+    let sock = std::env::temp_dir().join(format!("h2c-{}-{n}.sock", std::process::id()));
+    let _ = std::fs::remove_file(&sock);
+    let ssl = if mode == Mode::Tls { " ssl" } else { "" };
+    let s = ServerProc::start(
+        Kind::Nginx,
+        Setup {
+            extra: format!("listen unix:{}{ssl} http2;", sock.display()),
+            ..Setup::new(mode)
+        },
+    );
+    let (mut cfg, _) = client_config(s.ca_pem());
+    cfg.overrides.unix_socket = Some(sock.clone());
+    // Over TLS the name must be one the certificate has; h2c takes any name.
+    let url = match mode {
+        Mode::Tls => "https://localhost",
+        Mode::H2c => "http://unix-socket.h2client.invalid",
+    };
+    let c = Client::new(url, cfg).expect("client");
+    get_file(Kind::Nginx, &c, "f16k", 16 << 10);
+    get_file(Kind::Nginx, &c, "f1m", 1 << 20);
+    let snap = c.snapshot();
+    assert_eq!(snap.connections_opened, 1);
+    let _ = std::fs::remove_file(&sock);
+    // The socket gone: a clear connect error naming it, nothing sent.
+    let (mut cfg, _) = client_config(s.ca_pem());
+    cfg.overrides.unix_socket = Some(sock.clone());
+    let c = Client::new(url, cfg).expect("client");
+    let e = get(&c, "/f1").expect_err("no socket");
+    assert_eq!(e.kind, h2client::ErrorKind::Connect, "{e:?}");
+    assert!(
+        e.message
+            .contains(&format!("no Unix socket at {}", sock.display())),
+        "{e:?}"
+    );
+    assert_eq!(e.processed, h2client::error::Processed::No);
+}
+
+#[test]
+fn nginx_unix_socket() {
+    unix_socket(Mode::H2c);
+}
+
 // ---------------------------------------------------------------------------------------------
 // TLS
 
@@ -1282,6 +1331,11 @@ mod tls {
     #[test]
     fn h2o_idle_close() {
         idle_close(Kind::H2o, Mode::Tls, "http2-idle-timeout: 1");
+    }
+
+    #[test]
+    fn nginx_unix_socket() {
+        unix_socket(Mode::Tls);
     }
 
     /// A client trusting another CA: `ErrorKind::Tls` with "unknown CA", by address and by

@@ -114,10 +114,54 @@ fn c_api_refuses_malformed_entries() {
             H2_E_INVALID_ARGUMENT
         );
         assert_eq!(h2_config_set_local_address(cfg, std::ptr::null()), H2_OK);
+        let long = CString::new(vec![b'x'; 108]).unwrap();
+        assert_eq!(
+            h2_config_set_unix_socket(cfg, long.as_ptr()),
+            H2_E_INVALID_ARGUMENT
+        );
+        assert_eq!(
+            h2_config_set_unix_socket(std::ptr::null_mut(), long.as_ptr()),
+            H2_E_INVALID_ARGUMENT
+        );
+        assert_eq!(h2_config_set_unix_socket(cfg, std::ptr::null()), H2_OK);
         assert_eq!(
             h2_config_add_resolve(std::ptr::null_mut(), ok.as_ptr()),
             H2_E_INVALID_ARGUMENT
         );
         h2_config_free(cfg);
     }
+}
+
+#[test]
+fn c_api_unix_socket_nobody_listens_on() {
+    use h2client::ffi::*;
+    let dir = std::env::temp_dir().join(format!("h2c-us-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let missing = dir.join("missing.sock");
+    // A socket file nobody listens on any more (bound, then the listener dropped).
+    let stale = dir.join("stale.sock");
+    let _ = std::fs::remove_file(&stale);
+    drop(std::os::unix::net::UnixListener::bind(&stale).unwrap());
+    for (path, want) in [(&missing, "no Unix socket at"), (&stale, "refused")] {
+        // SAFETY: the C API called as C calls it, with live objects and C strings.
+        unsafe {
+            let cfg = h2_config_new();
+            let p = CString::new(path.to_str().unwrap()).unwrap();
+            assert_eq!(h2_config_set_unix_socket(cfg, p.as_ptr()), H2_OK);
+            let base = CString::new("http://h2client.invalid").unwrap();
+            let client = h2_client_new(base.as_ptr(), cfg);
+            h2_config_free(cfg);
+            assert!(!client.is_null());
+            let (m, slash) = (CString::new("GET").unwrap(), CString::new("/").unwrap());
+            let req = h2_request_new(m.as_ptr(), slash.as_ptr());
+            let mut resp = std::ptr::null_mut();
+            assert_eq!(h2_client_do(client, req, &mut resp), H2_E_CONNECT);
+            let msg = common::capi::last_message();
+            assert!(msg.contains(want), "{msg}");
+            assert!(msg.contains(path.to_str().unwrap()), "{msg}");
+            h2_request_free(req);
+            h2_client_free(client);
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -28,7 +28,7 @@ mod writer;
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
@@ -147,6 +147,9 @@ pub struct ConnShared {
     rdr_tx: mpsc::UnboundedSender<ReaderMsg>,
     /// Streams reserved (queued for the writer or open).
     open: AtomicU32,
+    /// When the last stream slot was released ([`now_ns`]), for choosing the connection idle
+    /// longest.
+    idle_since: AtomicU64,
     /// Effective concurrent stream limit: min(server's, ours).
     limit: AtomicU32,
     going_away: AtomicBool,
@@ -193,6 +196,12 @@ impl Drop for ConnShared {
     }
 }
 
+/// Nanoseconds on a monotonic clock (since the first call).
+pub(crate) fn now_ns() -> u64 {
+    static BASE: once_cell::sync::Lazy<Instant> = once_cell::sync::Lazy::new(Instant::now);
+    u64::try_from(BASE.elapsed().as_nanos()).unwrap_or(u64::MAX)
+}
+
 /// Writing a new stream from the submitting thread when the connection is idle.
 pub(crate) trait FastSubmit: Send + Sync {
     /// Starts the stream and writes what the socket takes now; gives the request back when
@@ -225,9 +234,22 @@ impl ConnShared {
     fn release(&self) {
         let prev = self.open.fetch_sub(1, Ordering::AcqRel);
         debug_assert!(prev > 0);
+        if prev == 1 {
+            self.idle_since.store(now_ns(), Ordering::Relaxed);
+        }
         if let Some(pool) = self.pool.upgrade() {
             pool.slot_freed();
+            if prev == 1 {
+                pool.conn_idle(self);
+            }
         }
+    }
+
+    /// Since when ([`now_ns`]) the connection has had no stream, if it takes new ones and has
+    /// none now.
+    pub(crate) fn idle_since(&self) -> Option<u64> {
+        (self.is_usable() && self.open_streams() == 0)
+            .then(|| self.idle_since.load(Ordering::Relaxed))
     }
 
     /// Streams reserved or open.
@@ -462,6 +484,7 @@ where
         cmd_tx: cmd_tx.clone(),
         rdr_tx: rdr_tx.clone(),
         open: AtomicU32::new(0),
+        idle_since: AtomicU64::new(now_ns()),
         limit: AtomicU32::new(p.assumed_limit.min(p.cfg.max_concurrent_streams)),
         going_away: AtomicBool::new(false),
         closed: AtomicBool::new(false),

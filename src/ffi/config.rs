@@ -644,6 +644,36 @@ pub unsafe extern "C" fn h2_config_add_connect_to(
     })
 }
 
+/// Sends every connection over the Unix domain socket at `path` instead of TCP, as curl's
+/// `--unix-socket`: for a local proxy, sidecar or server. Request URLs still name the origin:
+/// `http://` URLs speak h2c (prior knowledge) on the socket, `https://` URLs TLS with the
+/// URL's host for SNI and the certificate check, and `:authority` is the URL's. No proxy, no
+/// name resolution and no local address apply. NULL or "": TCP (the default). A path longer
+/// than a socket address holds (107 bytes) is `H2_E_INVALID_ARGUMENT`; a socket nobody
+/// listens on fails each connection with `H2_E_CONNECT` naming it.
+#[no_mangle]
+pub unsafe extern "C" fn h2_config_set_unix_socket(
+    cfg: *mut h2_config,
+    path: *const c_char,
+) -> h2_result {
+    entry!(h2_config_set_unix_socket, || {
+        // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config, path NULL or a
+        // C string).
+        unsafe {
+            set(cfg, |c| {
+                if path.is_null() {
+                    c.overrides.unix_socket = None;
+                    return Ok(());
+                }
+                // Within the block's SAFETY: path is non-null and NUL-terminated.
+                let bytes = std::ffi::CStr::from_ptr(path).to_bytes();
+                c.overrides.unix_socket = crate::overrides::unix_socket_path(bytes)?;
+                Ok(())
+            })
+        }
+    })
+}
+
 /// Binds every connection's socket to this local IP address before connecting (curl's
 /// `--interface` with an address; interface names are not supported). NULL: the system
 /// chooses (the default). An address the machine does not have fails each connection with
