@@ -224,7 +224,25 @@ pub(crate) fn client_config(o: &TlsOptions) -> Result<Arc<ClientConfig>> {
         None => builder.with_no_client_auth(),
     };
     cfg.alpn_protocols = vec![b"h2".to_vec()];
+    if let Some(log) = key_log() {
+        cfg.key_log = log;
+    }
     Ok(Arc::new(cfg))
+}
+
+/// Where TLS secrets go when the `SSLKEYLOGFILE` environment variable names a file (as curl,
+/// Go's `KeyLogWriter` and browsers): lines in the NSS key log format appended to it, so
+/// Wireshark can decrypt a capture. A debugging aid: anyone who reads the file can decrypt
+/// the traffic. Read once per process, when the first TLS configuration is made.
+fn key_log() -> Option<Arc<dyn rustls::KeyLog>> {
+    static LOG: OnceCell<Option<Arc<rustls::KeyLogFile>>> = OnceCell::new();
+    LOG.get_or_init(|| {
+        std::env::var_os("SSLKEYLOGFILE")
+            .filter(|v| !v.is_empty())
+            .map(|_| Arc::new(rustls::KeyLogFile::new()))
+    })
+    .clone()
+    .map(|l| l as Arc<dyn rustls::KeyLog>)
 }
 
 /// A byte stream that keeps the first `diagnose::FIRST_BYTES` bytes read from it: the
