@@ -134,6 +134,38 @@
 #define H2_EVENT_LIMIT 11
 
 /**
+ * Logging off (`h2_set_log_callback` level).
+ */
+#define H2_LOG_OFF 0
+
+/**
+ * A connection or request failed.
+ */
+#define H2_LOG_ERROR 1
+
+/**
+ * Something is wrong but work goes on: a failed connection attempt, a defence limit tripped.
+ */
+#define H2_LOG_WARN 2
+
+/**
+ * Connections opened and closed (with the address), TLS handshakes (version, cipher, ALPN),
+ * GOAWAY, retries.
+ */
+#define H2_LOG_INFO 3
+
+/**
+ * SETTINGS, streams opened and closed, every request and response header field
+ * ("conn 1 stream 3: > :path: /", "< :status: 200"; values included, credentials too).
+ */
+#define H2_LOG_DEBUG 4
+
+/**
+ * PING round trips, flow-control stalls, rustls's details.
+ */
+#define H2_LOG_TRACE 5
+
+/**
  * A request/response exchange in flight, from `h2_client_start`, `h2_client_submit` or
  * `h2_client_submit_cb`. Free it with `h2_call_free` (which cancels it if it has not ended).
  *
@@ -378,6 +410,13 @@ typedef struct h2_event {
  * The callback type: `userdata` is what was passed to `h2_config_set_event_callback`.
  */
 typedef void (*h2_event_fn)(void *userdata, const struct h2_event *event);
+
+/**
+ * The log callback type: `level` is one of `H2_LOG_ERROR` ... `H2_LOG_TRACE`; `target` names
+ * the source ("h2client", or a module of rustls such as "rustls::client::hs"); `message` is
+ * one line without a newline. Both strings are NUL-terminated and valid only during the call.
+ */
+typedef void (*h2_log_fn)(void *userdata, uint32_t level, const char *target, const char *message);
 
 /**
  * One completed call.
@@ -1099,6 +1138,20 @@ h2_result h2_config_set_event_callback(struct h2_config *cfg, h2_event_fn callba
  * its own.
  */
 h2_result h2_global_cleanup(void);
+
+/**
+ * Sends the library's diagnostics at `level` and below (`H2_LOG_ERROR` ... `H2_LOG_TRACE`)
+ * to `callback(userdata, level, target, message)`, for every client of the process, and
+ * rustls's through the Rust `log` facade. `H2_LOG_OFF` or a NULL `callback` turns logging
+ * off (the default). While it is off, logging costs one relaxed atomic load per log site.
+ *
+ * The callback runs on whatever thread logs (library threads and callers' threads, at the
+ * same time), must be thread-safe and quick, and must not block on the library; what the
+ * library logs from inside the callback (on that thread) is dropped. When this function
+ * returns, the previous callback is not running on another thread and will not be called
+ * again, so its `userdata` may be freed; it may be called from inside the callback itself.
+ */
+h2_result h2_set_log_callback(uint32_t level, h2_log_fn callback, void *userdata);
 
 /**
  * A new completion queue, or NULL (with H2_E_INTERNAL recorded) if no eventfd can be made.

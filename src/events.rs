@@ -144,10 +144,18 @@ impl Gate {
     }
 }
 
-/// Emits an event if `hook` is set.
+/// Emits an event to `hook` if set, and to the log sink if logging is on.
 pub(crate) fn emit(hook: &Option<EventHook>, f: impl FnOnce() -> Event) {
+    let logging = crate::log::events_enabled();
+    if hook.is_none() && !logging {
+        return;
+    }
+    let e = f();
+    if logging {
+        crate::log::event(&e);
+    }
     if let Some(h) = hook {
-        h.emit(f);
+        (h.0)(&e);
     }
 }
 

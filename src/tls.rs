@@ -364,6 +364,9 @@ where
                     .with_origin(Origin::Transport)
                     .with_processed(Processed::No)
             })?;
+    if crate::log::enabled(crate::log::Level::Info) {
+        log_handshake(tls.get_ref().1, host, peer);
+    }
     match tls.get_ref().1.alpn_protocol() {
         _ if !want_h2 => Ok(tls),
         Some(b"h2") => Ok(tls),
@@ -384,6 +387,26 @@ pub(crate) fn proxy_client_config(o: &TlsOptions) -> Result<Arc<ClientConfig>> {
     let mut cfg = (*client_config(&o)?).clone();
     cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(cfg))
+}
+
+/// Logs what a finished handshake agreed on (what `curl -v` prints after "SSL connection").
+fn log_handshake(c: &rustls::ClientConnection, host: &str, peer: &dyn std::fmt::Display) {
+    let version = match c.protocol_version() {
+        Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3".to_string(),
+        Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2".to_string(),
+        Some(v) => format!("{v:?}"),
+        None => "?".to_string(),
+    };
+    let cipher = c
+        .negotiated_cipher_suite()
+        .map_or("?".to_string(), |s| format!("{:?}", s.suite()));
+    let alpn = c
+        .alpn_protocol()
+        .map_or("none".into(), |p| String::from_utf8_lossy(p).into_owned());
+    crate::log::h2log!(
+        crate::log::Level::Info,
+        "TLS handshake with {host} ({peer}) done: {version} / {cipher}, ALPN {alpn}"
+    );
 }
 
 /// The rustls error inside an I/O error, if any.

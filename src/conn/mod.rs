@@ -196,6 +196,16 @@ impl Drop for ConnShared {
     }
 }
 
+/// Logs one header field sent (`>`) or received (`<`) on a stream, as `curl -v` shows them.
+pub(crate) fn log_field(conn: u64, stream: u32, dir: char, name: &[u8], value: &[u8]) {
+    crate::log::h2log!(
+        crate::log::Level::Debug,
+        "conn {conn} stream {stream}: {dir} {}: {}",
+        String::from_utf8_lossy(name),
+        String::from_utf8_lossy(value)
+    );
+}
+
 /// Nanoseconds on a monotonic clock (since the first call).
 pub(crate) fn now_ns() -> u64 {
     static BASE: once_cell::sync::Lazy<Instant> = once_cell::sync::Lazy::new(Instant::now);

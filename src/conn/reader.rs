@@ -985,8 +985,15 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
             Some(s) => {
                 let b = &mut s.builder;
                 b.begin_block();
+                let conn = self.shared.id;
+                let logged = crate::log::enabled(crate::log::Level::Debug);
                 self.dec
-                    .decode(block, |n, v| b.on_field(n, v))
+                    .decode(block, |n, v| {
+                        if logged {
+                            super::log_field(conn, id, '<', n, v);
+                        }
+                        b.on_field(n, v)
+                    })
                     .map(|_| true)
             }
             // A stream we reset or finished: decode anyway to keep the table in sync.

@@ -509,6 +509,19 @@ impl<W> Core<W> {
         ex.recv_window
             .store(i64::from(initial), std::sync::atomic::Ordering::Release);
         ex.set_location(&self.shared, id);
+        if crate::log::enabled(crate::log::Level::Debug) {
+            let conn = self.shared.id;
+            super::log_field(conn, id, '>', b":method", req.method.as_bytes());
+            super::log_field(conn, id, '>', b":scheme", self.scheme.as_bytes());
+            super::log_field(conn, id, '>', b":authority", authority.as_bytes());
+            super::log_field(conn, id, '>', b":path", req.path.as_bytes());
+            for (n, v) in req.headers.iter() {
+                super::log_field(conn, id, '>', n, v);
+            }
+            if add_cl {
+                super::log_field(conn, id, '>', b"content-length", cl);
+            }
+        }
         let Assigned { pending, slot } = a;
         let stream = Box::new(RecvStream {
             pending,
