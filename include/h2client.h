@@ -1028,6 +1028,13 @@ h2_result h2_config_set_proxy(struct h2_config *cfg,
                               const char *proxy_url);
 
 /**
+ * Sets the `user-agent` field sent with every request that does not set its own (the
+ * default is "h2client/<version>", as curl sends "curl/<version>"). NULL: send none. A
+ * value with control characters or surrounding spaces is H2_E_INVALID_ARGUMENT.
+ */
+h2_result h2_config_set_user_agent(struct h2_config *cfg, const char *user_agent);
+
+/**
  * The hosts that bypass the proxy, overriding the environment's `no_proxy` / `NO_PROXY`:
  * comma-separated host names (each also matching its subdomains; a leading dot is
  * ignored), IP addresses, CIDR blocks (`10.0.0.0/8`), or `*` for every host. It applies to

@@ -86,7 +86,13 @@ pub struct Config {
     /// Where connections go instead of the URL's address (`--resolve`, `--connect-to`, a
     /// local address), as curl.
     pub overrides: crate::overrides::Overrides,
+    /// The `user-agent` sent with requests that set none ([`DEFAULT_USER_AGENT`]); `None`:
+    /// none.
+    pub user_agent: Option<Arc<str>>,
 }
+
+/// The `user-agent` requests carry unless they set their own: `h2client/<version>`.
+pub const DEFAULT_USER_AGENT: &str = concat!("h2client/", env!("CARGO_PKG_VERSION"));
 
 impl Default for Config {
     fn default() -> Config {
@@ -123,6 +129,7 @@ impl Default for Config {
             proxies: None,
             redirects: crate::redirect::Redirects::default(),
             overrides: crate::overrides::Overrides::default(),
+            user_agent: Some(Arc::from(DEFAULT_USER_AGENT)),
         }
     }
 }
@@ -159,6 +166,20 @@ impl Config {
     /// Sets the idle-connection timeout in milliseconds (0 = never close idle connections).
     pub fn set_idle_timeout_ms(&mut self, v: u32) {
         self.idle_timeout = ms_opt(v);
+    }
+    /// Sets the `user-agent` sent with requests that carry none (`None`: send none). The value
+    /// must be a valid field value (no control characters, no leading or trailing space).
+    pub fn set_user_agent(&mut self, ua: Option<&str>) -> Result<()> {
+        if let Some(v) = ua {
+            if !crate::request::valid_request_value(v.as_bytes()) {
+                return Err(Error::invalid(format!(
+                    "user agent '{}' is not a valid header value (control characters or surrounding spaces)",
+                    v.escape_debug()
+                )));
+            }
+        }
+        self.user_agent = ua.map(Arc::from);
+        Ok(())
     }
     /// Sets the keepalive PING interval in milliseconds (0 = no keepalive).
     pub fn set_keepalive_interval_ms(&mut self, v: u32) {

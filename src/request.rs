@@ -26,6 +26,8 @@ pub struct Request {
     url_auth: bool,
     pub(crate) body: Bytes,
     pub(crate) has_content_length: bool,
+    /// A `user-agent` field was given (the client's default is then not added).
+    pub(crate) has_user_agent: bool,
     /// The caller's `content-length`, which a buffered or streamed body must match.
     pub(crate) content_length: Option<u64>,
     pub(crate) timeout: Option<Duration>,
@@ -130,6 +132,12 @@ pub(crate) fn valid_value(v: &[u8]) -> bool {
     !v.iter()
         .any(|&b| CHAR_CLASS[b as usize] & VALUE_FORBIDDEN != 0)
         && !has_edge_whitespace(v)
+}
+
+/// Whether `v` may be sent as a request field value: no control character but HTAB, no
+/// leading or trailing whitespace.
+pub(crate) fn valid_request_value(v: &[u8]) -> bool {
+    request_value_control(v).is_none() && !has_edge_whitespace(v)
 }
 
 fn has_edge_whitespace(v: &[u8]) -> bool {
@@ -413,6 +421,7 @@ impl Request {
             url_auth: false,
             body: Bytes::new(),
             has_content_length: false,
+            has_user_agent: false,
             content_length: None,
             timeout: None,
             headers_timeout: None,
@@ -491,6 +500,9 @@ impl Request {
             }
             self.content_length = Some(n);
             self.has_content_length = true;
+        }
+        if lower == b"user-agent" {
+            self.has_user_agent = true;
         }
         if lower == b"authorization" && self.url_auth {
             // The caller's credentials win over the URL's, as with curl's -H.

@@ -461,6 +461,10 @@ impl<W> Core<W> {
         let cl_buf = itoa_buf(body_len as u64);
         let add_cl = body_len > 0 && !req.has_content_length;
         let cl: &[u8] = if add_cl { cl_buf.as_slice() } else { &[] };
+        let ua: &[u8] = match &self.cfg.user_agent {
+            Some(ua) if !req.has_user_agent => ua.as_bytes(),
+            _ => &[],
+        };
         // RFC 7541 §4.1 sizes, checked against the server's limit before the encoder's
         // table is touched.
         let mut size = (7 + req.method.len() + 32)
@@ -472,6 +476,9 @@ impl<W> Core<W> {
         }
         if add_cl {
             size += 14 + cl.len() + 32;
+        }
+        if !ua.is_empty() {
+            size += 10 + ua.len() + 32;
         }
         if size as u64 > self.peer_max_header_list {
             let limit = self.peer_max_header_list;
@@ -500,6 +507,9 @@ impl<W> Core<W> {
             self.enc
                 .encode_field(b"content-length", cl, &mut self.block);
         }
+        if !ua.is_empty() {
+            self.enc.encode_field(b"user-agent", ua, &mut self.block);
+        }
 
         let id = self.next_id;
         self.next_id = self.next_id.saturating_add(2);
@@ -520,6 +530,9 @@ impl<W> Core<W> {
             }
             if add_cl {
                 super::log_field(conn, id, '>', b"content-length", cl);
+            }
+            if !ua.is_empty() {
+                super::log_field(conn, id, '>', b"user-agent", ua);
             }
         }
         let Assigned { pending, slot } = a;

@@ -565,6 +565,30 @@ pub unsafe extern "C" fn h2_config_set_proxy(
     })
 }
 
+/// Sets the `user-agent` field sent with every request that does not set its own (the
+/// default is "h2client/<version>", as curl sends "curl/<version>"). NULL: send none. A
+/// value with control characters or surrounding spaces is H2_E_INVALID_ARGUMENT.
+#[no_mangle]
+pub unsafe extern "C" fn h2_config_set_user_agent(
+    cfg: *mut h2_config,
+    user_agent: *const c_char,
+) -> h2_result {
+    entry!(h2_config_set_user_agent, || {
+        // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config, user_agent NULL
+        // or a C string).
+        unsafe {
+            set(cfg, |c| {
+                if user_agent.is_null() {
+                    return c.set_user_agent(None);
+                }
+                let ua = c_str(user_agent, "user agent")
+                    .map_err(|_| Error::invalid("user agent is not UTF-8"))?;
+                c.set_user_agent(Some(ua))
+            })
+        }
+    })
+}
+
 /// The hosts that bypass the proxy, overriding the environment's `no_proxy` / `NO_PROXY`:
 /// comma-separated host names (each also matching its subdomains; a leading dot is
 /// ignored), IP addresses, CIDR blocks (`10.0.0.0/8`), or `*` for every host. It applies to
