@@ -49,11 +49,21 @@ h2_result gh2_config_set_bytes(h2_config *cfg, int opt, const char *a, const cha
     return rc;
 }
 
-h2_client *gh2_client_new(const char *url, const h2_config *cfg, h2_error_info *err) {
-    h2_client *c = h2_client_new(url, cfg);
+h2_client *gh2_client_new(h2_config *cfg, const char *proxy, h2_error_info *err) {
+    h2_client *c = NULL;
+    if (h2_config_set_proxy(cfg, proxy) == H2_OK && h2_config_set_no_proxy(cfg, "") == H2_OK)
+        c = h2_client_new(NULL, cfg);
     if (!c)
         h2_last_error(err);
     return c;
+}
+
+h2_result gh2_origin_stats(const h2_client *client, const char *origin, h2_stats *out,
+                           h2_error_info *err) {
+    h2_result rc = h2_client_origin_stats(client, origin, out);
+    if (rc != H2_OK)
+        h2_last_error(err);
+    return rc;
 }
 
 h2_queue *gh2_queue_new(h2_error_info *err) {
@@ -63,17 +73,18 @@ h2_queue *gh2_queue_new(h2_error_info *err) {
     return q;
 }
 
-/* Builds a request from packed strings; NULL (with err filled) on failure. */
+/* Builds a request from packed strings (method, absolute URL, headers); NULL (with err filled)
+ * on failure. */
 static h2_request *build(const char *strs, size_t nheaders, const uint8_t *body, size_t body_len,
                          int streaming, h2_error_info *err) {
     const char *method = strs;
-    const char *path = method + strlen(method) + 1;
-    h2_request *req = h2_request_new(method, path);
+    const char *url = method + strlen(method) + 1;
+    h2_request *req = h2_request_new_url(method, url);
     if (!req) {
         h2_last_error(err);
         return NULL;
     }
-    const char *p = path + strlen(path) + 1;
+    const char *p = url + strlen(url) + 1;
     for (size_t i = 0; i < nheaders; i++) {
         const char *name = p;
         const char *value = name + strlen(name) + 1;
