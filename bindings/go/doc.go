@@ -20,9 +20,7 @@
 // (opening more connections when a server's stream limit is reached). Make one Transport and
 // share it, as with net/http's. Options (With...) set the library's configuration: timeouts,
 // connection and stream limits, flow-control windows, CA file or PEM, client certificate, TLS
-// versions, proxy. Close closes the connections and frees the library clients; Stats and
-// OriginStats return the library's counters (h2_client_stats, h2_client_origin_stats), summed
-// over the library clients.
+// versions, proxy.
 //
 // WithBaseURL makes requests with a relative URL (client.Get("/users")) go to a base URL's
 // origin (resolved as url.URL.ResolveReference does); without it they fail with
@@ -53,6 +51,15 @@
 // returned, made when first needed; the library's own reading of the environment (curl's
 // rules) is never used. A proxy that refuses the tunnel fails the request with ErrProxy; an
 // error of the function fails it with an ErrProxy *Error that wraps it.
+//
+// # Connections
+//
+// CloseIdleConnections (which http.Client.CloseIdleConnections calls) closes every idle
+// connection, of every origin and proxy (h2_client_close_idle_connections); connections with
+// requests in flight are left alone. Idle connections also close by themselves after
+// WithIdleTimeout (90 s by default). Close closes them all and frees the library clients.
+// Stats and OriginStats return the library's counters (h2_client_stats,
+// h2_client_origin_stats), summed over the library clients.
 //
 // # Requests
 //

@@ -53,6 +53,7 @@ func ExampleNewTransport() {
 		return
 	}
 	resp.Body.Close()
+	client.CloseIdleConnections() // closes the idle connections of both origins
 }
 
 // A proxy chosen per request, like http.Transport.Proxy: internal hosts directly, the rest

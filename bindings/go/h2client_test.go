@@ -606,6 +606,7 @@ func TestMisuse(t *testing.T) {
 	if _, err := c.Get(plainURL + "/"); !errors.Is(err, h2client.ErrClosed) {
 		t.Errorf("after Close: %v", err)
 	}
+	tr.CloseIdleConnections() // does nothing once closed
 	if s := tr.Stats(); s != (h2client.Stats{}) {
 		t.Errorf("Stats after Close: %+v", s)
 	}

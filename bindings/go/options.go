@@ -296,9 +296,9 @@ func WithBaseURL(baseURL string) Option {
 //
 // The library's proxy is a client setting, so the Transport holds one library client for
 // direct connections and one per distinct proxy URL the function has returned (made when
-// first needed, kept until Close); each has its own connections, and Stats and Close cover
-// them all. The library's own reading of the environment (curl's rules) is never used: the
-// function's answer is final.
+// first needed, kept until Close); each has its own connections, and Stats,
+// CloseIdleConnections and Close cover them all. The library's own reading of the
+// environment (curl's rules) is never used: the function's answer is final.
 func WithProxy(proxy func(*http.Request) (*url.URL, error)) Option {
 	return func(o *options) error {
 		if proxy == nil {

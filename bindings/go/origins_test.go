@@ -199,3 +199,48 @@ func TestBaseURL(t *testing.T) {
 		t.Errorf("the proxy function saw %q, want %q", seen, want)
 	}
 }
+
+// CloseIdleConnections (as http.Client calls it) closes every origin's idle connections, and
+// leaves those with a request in flight alone.
+func TestCloseIdleConnections(t *testing.T) {
+	tr := newTransport(t, h2client.WithCAFile(caFile))
+	var _ interface{ CloseIdleConnections() } = tr
+	c := &http.Client{Transport: tr}
+	origins := []string{plainURL, byName(t, plainURL), tlsURL}
+	for _, o := range origins {
+		get(t, c, o+"/")
+	}
+	c.CloseIdleConnections()
+	for _, o := range origins {
+		get(t, c, o+"/")
+		if s := originStats(t, tr, o); s.ConnectionsOpened != 2 {
+			t.Errorf("%s: %d connections opened, want 2 (the idle one was closed)", o, s.ConnectionsOpened)
+		}
+	}
+
+	// A connection with a response being read stays open, and the body arrives whole.
+	resp, err := c.Get(plainURL + "/slow-bytes/3000/1000/50")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := make([]byte, 1000)
+	if _, err := io.ReadFull(resp.Body, first); err != nil {
+		t.Fatal(err)
+	}
+	c.CloseIdleConnections()
+	rest, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatalf("reading on after CloseIdleConnections: %v", err)
+	}
+	if err := checkPattern(append(first, rest...), 3000); err != nil {
+		t.Error(err)
+	}
+	get(t, c, plainURL+"/")
+	if s := originStats(t, tr, plainURL); s.ConnectionsOpened != 2 {
+		t.Errorf("%d connections opened, want 2 (the busy one kept)", s.ConnectionsOpened)
+	}
+	if s := originStats(t, tr, byName(t, plainURL)); s.ConnectionsOpened != 2 {
+		t.Errorf("localhost: %d connections opened, want 2", s.ConnectionsOpened)
+	}
+}

@@ -343,6 +343,13 @@ func TestProxyPerRequest(t *testing.T) {
 	if s := tr.Stats(); s.RequestsCompleted != 60 || s.ConnectionsOpened != 3 {
 		t.Errorf("Stats: %d requests over %d connections, want 60 over 3", s.RequestsCompleted, s.ConnectionsOpened)
 	}
+	tr.CloseIdleConnections()
+	for _, o := range []string{plainURL, tlsURL, byName(t, plainURL)} {
+		get(t, c, o+"/")
+	}
+	if s := tr.Stats(); s.ConnectionsOpened != 6 {
+		t.Errorf("%d connections opened, want 6 (CloseIdleConnections closes those through proxies too)", s.ConnectionsOpened)
+	}
 }
 
 func hostPortOf(t *testing.T, u string) string { return mustURL(t, u).Host }

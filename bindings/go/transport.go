@@ -187,6 +187,14 @@ func (t *Transport) Close() error {
 	return nil
 }
 
+// CloseIdleConnections closes the connections, to any origin and through any proxy, that
+// have no request in flight (h2_client_close_idle_connections); connections with requests
+// in flight are left alone, and later requests open new connections as needed. It is the
+// method http.Client.CloseIdleConnections calls.
+func (t *Transport) CloseIdleConnections() {
+	t.clients(func(c *C.h2_client) { C.h2_client_close_idle_connections(c, nil) })
+}
+
 // Stats are a Transport's counters and state (h2_stats).
 type Stats struct {
 	ConnectionsOpen, ConnectionsOpening, ConnectionsDraining     uint32
