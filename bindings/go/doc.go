@@ -17,10 +17,11 @@
 // One Transport serves every origin (scheme, host, port) from one library client
 // (h2_client_new without a base URL; one more per proxy, see Proxies), each origin with its
 // own connections, and multiplexes the requests of any number of goroutines over them
-// (opening more connections when a server's stream limit is reached). Make one Transport and
-// share it, as with net/http's. Options (With...) set the library's configuration: timeouts,
-// connection and stream limits, flow-control windows, CA file or PEM, client certificate, TLS
-// versions, proxy.
+// (opening more connections when a server's stream limit is reached, up to
+// WithMaxConnectionsPerOrigin). Make one Transport and share it, as with net/http's. Options
+// (With...) set the library's configuration: timeouts, connection and stream limits,
+// flow-control windows, CA file or PEM, client certificate, TLS versions, proxy, name and
+// address overrides (WithResolve, WithConnectTo, WithLocalAddress).
 //
 // WithBaseURL makes requests with a relative URL (client.Get("/users")) go to a base URL's
 // origin (resolved as url.URL.ResolveReference does); without it they fail with

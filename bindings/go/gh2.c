@@ -28,6 +28,9 @@ h2_result gh2_config_set(h2_config *cfg, int opt, uint64_t v, h2_error_info *err
     case GH2_MAX_RETRIES: rc = h2_config_set_max_retries(cfg, v32); break;
     case GH2_INSECURE_SKIP_VERIFY: rc = h2_config_set_insecure_skip_verify(cfg, v != 0); break;
     case GH2_TLS_VERSIONS: rc = h2_config_set_tls_versions(cfg, v32); break;
+    case GH2_MAX_CONNECTIONS_PER_ORIGIN:
+        rc = h2_config_set_max_connections_per_origin(cfg, v32);
+        break;
     default: rc = H2_E_INVALID_ARGUMENT; break;
     }
     if (rc != H2_OK)
@@ -42,6 +45,9 @@ h2_result gh2_config_set_bytes(h2_config *cfg, int opt, const char *a, const cha
     case GH2_CA_FILE: rc = h2_config_set_ca_file(cfg, a); break;
     case GH2_CA_PEM: rc = h2_config_set_ca_pem(cfg, (const uint8_t *)a, len); break;
     case GH2_CLIENT_CERT_FILE: rc = h2_config_set_client_cert_file(cfg, a, b); break;
+    case GH2_RESOLVE: rc = h2_config_add_resolve(cfg, a); break;
+    case GH2_CONNECT_TO: rc = h2_config_add_connect_to(cfg, a); break;
+    case GH2_LOCAL_ADDRESS: rc = h2_config_set_local_address(cfg, a); break;
     default: rc = H2_E_INVALID_ARGUMENT; break;
     }
     if (rc != H2_OK)

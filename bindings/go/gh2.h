@@ -52,6 +52,10 @@ enum {
     GH2_CA_FILE,
     GH2_CA_PEM,
     GH2_CLIENT_CERT_FILE,
+    GH2_MAX_CONNECTIONS_PER_ORIGIN,
+    GH2_RESOLVE,
+    GH2_CONNECT_TO,
+    GH2_LOCAL_ADDRESS,
 };
 
 h2_result gh2_config_set(h2_config *cfg, int opt, uint64_t value, h2_error_info *err);

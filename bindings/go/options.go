@@ -11,6 +11,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -119,12 +120,18 @@ func WithWriteTimeout(d time.Duration) Option {
 }
 
 // WithMaxConnections caps the connections the Transport opens in all, over every origin
-// (default 256; at most 256 to one origin). Beyond it, requests wait for a free stream or for
-// a connection to close.
+// (default 256). Beyond it, requests wait for a free stream or for a connection to close.
 // The cap applies per proxy: the Transport holds one library client for direct connections
 // and one per proxy URL (see WithProxy), each with its own connections.
 func WithMaxConnections(n int) Option {
 	return count("WithMaxConnections", C.GH2_MAX_CONNECTIONS, n)
+}
+
+// WithMaxConnectionsPerOrigin caps the connections to one origin (scheme, host, port;
+// default 256), like http.Transport.MaxConnsPerHost. Beyond it, requests to that origin wait
+// for a free stream on its connections. WithMaxConnections caps the whole Transport as well.
+func WithMaxConnectionsPerOrigin(n int) Option {
+	return count("WithMaxConnectionsPerOrigin", C.GH2_MAX_CONNECTIONS_PER_ORIGIN, n)
 }
 
 // WithMaxConcurrentStreams caps the streams per connection (default 1000; the server's
@@ -310,3 +317,56 @@ func WithProxy(proxy func(*http.Request) (*url.URL, error)) Option {
 }
 
 func noProxy(*http.Request) (*url.URL, error) { return nil, nil }
+
+// str is an option of one string (no NUL bytes allowed).
+func str(name string, opt C.int, s string) Option {
+	return func(o *options) error {
+		if strings.IndexByte(s, 0) >= 0 {
+			return localError(ErrInvalidArgument, "%s(%q): contains a NUL byte", name, s)
+		}
+		o.strs = append(o.strs, strOpt{name: name, opt: opt, a: s})
+		return nil
+	}
+}
+
+// WithResolve adds name resolution overrides, like curl's --resolve: each entry is
+// "HOST:PORT:ADDR[,ADDR]..." (IPv6 addresses in brackets), e.g.
+// "example.com:443:127.0.0.1". Connections to HOST:PORT then dial these addresses without
+// asking DNS; the URL's host still names the origin (:authority, TLS server name and
+// certificate check). The first matching entry wins. A malformed entry makes NewTransport
+// fail with ErrInvalidArgument. Not applied to connections through a proxy.
+func WithResolve(entries ...string) Option {
+	return func(o *options) error {
+		for _, e := range entries {
+			if err := str("WithResolve", C.GH2_RESOLVE, e)(o); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// WithConnectTo adds connection target overrides, like curl's --connect-to: each entry is
+// "HOST1:PORT1:HOST2:PORT2", and connections to HOST1:PORT1 go to HOST2:PORT2 instead (an
+// empty HOST1 or PORT1 matches any; an empty HOST2 or PORT2 keeps the original). The URL's
+// host still names the origin (:authority, TLS server name and certificate check). Applied
+// before WithResolve's entries; the first match wins. A malformed entry makes NewTransport
+// fail with ErrInvalidArgument. Not applied to connections through a proxy.
+func WithConnectTo(entries ...string) Option {
+	return func(o *options) error {
+		for _, e := range entries {
+			if err := str("WithConnectTo", C.GH2_CONNECT_TO, e)(o); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// WithLocalAddress binds every connection's socket to the local IP address addr before
+// connecting (like net.Dialer.LocalAddr, or curl's --interface with an address). An address
+// that is not an IP address makes NewTransport fail with ErrInvalidArgument; one the machine
+// does not have fails each connection with ErrConnect.
+func WithLocalAddress(addr string) Option {
+	return str("WithLocalAddress", C.GH2_LOCAL_ADDRESS, addr)
+}

@@ -2,6 +2,7 @@ package h2client_test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -242,5 +243,89 @@ func TestCloseIdleConnections(t *testing.T) {
 	}
 	if s := originStats(t, tr, byName(t, plainURL)); s.ConnectionsOpened != 2 {
 		t.Errorf("localhost: %d connections opened, want 2", s.ConnectionsOpened)
+	}
+}
+
+// WithResolve and WithConnectTo send a name's connections elsewhere; the name stays the
+// origin (:authority).
+func TestResolveAndConnectTo(t *testing.T) {
+	p := port(t, plainURL)
+	c := &http.Client{Transport: newTransport(t,
+		h2client.WithResolve("h2client-test.invalid:"+p+":127.0.0.1"),
+		h2client.WithConnectTo("other.invalid:80:127.0.0.1:"+p))}
+	if a, _ := echo(t, c, "http://h2client-test.invalid:"+p+"/echo"); a != "h2client-test.invalid:"+p {
+		t.Errorf("WithResolve: authority %q", a)
+	}
+	if a, _ := echo(t, c, "http://other.invalid/echo"); a != "other.invalid" {
+		t.Errorf("WithConnectTo: authority %q", a)
+	}
+	// TLS checks the certificate for the URL's name, not the address it dialled.
+	tp := port(t, tlsURL)
+	c = &http.Client{Transport: newTransport(t, h2client.WithCAFile(caFile),
+		h2client.WithResolve("localhost:"+tp+":127.0.0.1", "h2client-test.invalid:"+tp+":127.0.0.1"))}
+	if a, _ := echo(t, c, "https://localhost:"+tp+"/echo"); a != "localhost:"+tp {
+		t.Errorf("TLS with WithResolve: authority %q", a)
+	}
+	if _, err := c.Get("https://h2client-test.invalid:" + tp + "/"); !errors.Is(err, h2client.ErrTLS) {
+		t.Errorf("a name the certificate does not have: %v", err)
+	}
+
+	for _, opt := range []h2client.Option{h2client.WithResolve("no-port-or-address"),
+		h2client.WithConnectTo("a:b"), h2client.WithResolve("x\x00:1:127.0.0.1")} {
+		if _, err := h2client.NewTransport(opt); !errors.Is(err, h2client.ErrInvalidArgument) {
+			t.Errorf("malformed entry: %v", err)
+		}
+	}
+}
+
+func TestLocalAddress(t *testing.T) {
+	c := &http.Client{Transport: newTransport(t, h2client.WithLocalAddress("127.0.0.1"))}
+	get(t, c, plainURL+"/")
+	if _, err := h2client.NewTransport(h2client.WithLocalAddress("eth0")); !errors.Is(err, h2client.ErrInvalidArgument) {
+		t.Errorf("not an address: %v", err)
+	}
+	// An address the machine does not have (TEST-NET-1) fails each connection.
+	c = &http.Client{Transport: newTransport(t, h2client.WithLocalAddress("192.0.2.1"))}
+	_, err := c.Get(plainURL + "/")
+	if e := asError(t, err); e.Code != h2client.ErrConnect || !strings.Contains(e.Message, "192.0.2.1") {
+		t.Errorf("foreign local address: %v", err)
+	}
+}
+
+// WithMaxConnectionsPerOrigin caps each origin, not the Transport.
+func TestMaxConnectionsPerOrigin(t *testing.T) {
+	if _, err := h2client.NewTransport(h2client.WithMaxConnectionsPerOrigin(0)); !errors.Is(err, h2client.ErrInvalidArgument) {
+		t.Errorf("0: %v", err)
+	}
+	// One stream per connection and one connection per origin: concurrent requests to one
+	// origin take turns on its connection (the library would open more otherwise).
+	tr := newTransport(t, h2client.WithMaxConcurrentStreams(1), h2client.WithMaxConnectionsPerOrigin(1))
+	c := &http.Client{Transport: tr}
+	origins := []string{plainURL, byName(t, plainURL)}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func(o string) {
+			defer wg.Done()
+			resp, err := c.Get(o + "/delay/50")
+			if err == nil {
+				_, err = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+			if err != nil {
+				errs <- err
+			}
+		}(origins[i%2])
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	for _, o := range origins {
+		if s := originStats(t, tr, o); s.ConnectionsOpened != 1 || s.RequestsCompleted != 4 {
+			t.Errorf("%s: %d requests over %d connections, want 4 over 1", o, s.RequestsCompleted, s.ConnectionsOpened)
+		}
 	}
 }
