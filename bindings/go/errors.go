@@ -65,6 +65,7 @@ const (
 	ProcessedYes Processed = 2
 )
 
+// String is "NO", "MAYBE" or "YES".
 func (p Processed) String() string {
 	switch p {
 	case ProcessedNo:
@@ -86,6 +87,7 @@ const (
 	OriginTransport Origin = 2 // TCP or TLS
 )
 
+// String is "LOCAL", "REMOTE" or "TRANSPORT".
 func (o Origin) String() string {
 	switch o {
 	case OriginLocal:
@@ -118,6 +120,8 @@ type Error struct {
 	cause error // context error or request-body read error, if any
 }
 
+// Error is "h2client: " followed by the code's name, the message, and the wrapped error
+// if there is one.
 func (e *Error) Error() string {
 	msg := "h2client: " + e.CodeName
 	if e.Message != "" {

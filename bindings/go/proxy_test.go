@@ -3,6 +3,7 @@ package h2client_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -402,7 +403,9 @@ func TestProxyFunctionErrors(t *testing.T) {
 // library's own reading of it (curl's rules) never applies.
 func TestProxyFromEnvironment(t *testing.T) {
 	fp := startFakeProxy(t, "http", hostPortOf(t, plainURL))
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
 	for _, kv := range os.Environ() {
 		if k := strings.ToLower(strings.SplitN(kv, "=", 2)[0]); !strings.HasSuffix(k, "_proxy") && k != "request_method" {
 			cmd.Env = append(cmd.Env, kv)
