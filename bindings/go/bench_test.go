@@ -10,7 +10,7 @@ import (
 
 // go test -run - -bench . -benchmem: one GET of / per iteration, through http.Client.
 func benchGet(b *testing.B, buffered, parallel bool) {
-	tr, err := h2client.NewTransport(plainURL, h2client.WithBufferedResponses(buffered))
+	tr, err := h2client.NewTransport(h2client.WithBufferedResponses(buffered))
 	if err != nil {
 		b.Fatal(err)
 	}

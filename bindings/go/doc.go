@@ -4,30 +4,77 @@
 //
 // # Transport
 //
-// NewTransport returns a *Transport for one authority (scheme, host, port). It implements
+// NewTransport returns a *Transport that serves any URL: "http://" URLs over cleartext TCP
+// with prior knowledge (h2c), "https://" URLs over TLS (ALPN h2). It implements
 // http.RoundTripper, so net/http's Client works unchanged on top of it:
 //
-//	tr, err := h2client.NewTransport("https://example.com", h2client.WithCAFile("ca.pem"))
+//	tr, err := h2client.NewTransport(h2client.WithCAFile("ca.pem"))
 //	if err != nil { ... }
 //	defer tr.Close()
 //	client := &http.Client{Transport: tr}
 //	resp, err := client.Get("https://example.com/index.html")
 //
-// "http://" speaks HTTP/2 over cleartext TCP with prior knowledge, "https://" HTTP/2 over TLS
-// (ALPN h2). One Transport multiplexes the requests of any number of goroutines over its
-// connections (opening more when a server's stream limit is reached). A request for another
-// authority fails with ErrInvalidArgument (so does a redirect to one): make one Transport per
-// authority. Options (With...) set the library's configuration: timeouts, connection and
-// stream limits, flow-control windows, CA file or PEM, client certificate, TLS versions.
+// One Transport serves every origin (scheme, host, port) from one library client
+// (h2_client_new without a base URL; one more per proxy, see Proxies), each origin with its
+// own connections, and multiplexes the requests of any number of goroutines over them
+// (opening more connections when a server's stream limit is reached, up to
+// WithMaxConnectionsPerOrigin). Make one Transport and share it, as with net/http's. Options
+// (With...) set the library's configuration: timeouts, connection and stream limits,
+// flow-control windows, CA file or PEM, client certificate, TLS versions, proxy, name and
+// address overrides (WithResolve, WithConnectTo, WithLocalAddress).
+//
+// WithBaseURL makes requests with a relative URL (client.Get("/users")) go to a base URL's
+// origin (resolved as url.URL.ResolveReference does); without it they fail with
+// ErrInvalidURL, as with net/http's Transport. Earlier versions took a base URL as
+// NewTransport's first argument and refused other origins; NewTransport(url, opts...) is
+// now NewTransport(opts...), with WithBaseURL(url) for relative URLs.
+//
+// # Redirects
+//
+// The Transport does not follow redirects: RoundTrip returns the 3xx response, and
+// http.Client follows it (CheckRedirect, at most 10 by default), sending each hop through
+// the Transport, to whatever origin it leads. Dropping Authorization and Cookie headers on
+// the way to another host, and the method and body rules of 301, 302, 303, 307 and 308,
+// are http.Client's.
+//
+// # Proxies
+//
+// Each request's proxy is chosen by a function, like http.Transport.Proxy: WithProxy sets
+// it, and without WithProxy it is http.ProxyFromEnvironment, as in http.DefaultTransport
+// (HTTPS_PROXY and HTTP_PROXY, NO_PROXY, never for localhost or loopback addresses; the
+// environment is read once per process). WithProxy(nil) always connects directly. The
+// function is called for every request, so it may choose by host, and each hop of a
+// redirect is asked about on its own. Proxies are "http://" and "https://" ones (an HTTP/1.1
+// CONNECT tunnel, for https and http URLs alike) and SOCKS5 ("socks5://", which like
+// net/http sends host names to the proxy to resolve, and "socks5h://"), with credentials in
+// the URL if they need them. Since the library's proxy is a client setting, the Transport
+// holds one library client for direct connections and one per proxy URL the function has
+// returned, made when first needed; the library's own reading of the environment (curl's
+// rules) is never used. A proxy that refuses the tunnel fails the request with ErrProxy; an
+// error of the function fails it with an ErrProxy *Error that wraps it.
+//
+// # Connections
+//
+// CloseIdleConnections (which http.Client.CloseIdleConnections calls) closes every idle
+// connection, of every origin and proxy (h2_client_close_idle_connections); connections with
+// requests in flight are left alone. Idle connections also close by themselves after
+// WithIdleTimeout (90 s by default). Close closes them all and frees the library clients.
+// Stats and OriginStats return the library's counters (h2_client_stats,
+// h2_client_origin_stats), summed over the library clients.
 //
 // # Requests
 //
-// The method, the path and query (URL.RequestURI), and the headers are sent; the library
-// lowercases the names. Connection-specific fields HTTP/2 forbids are dropped: Connection
-// and the fields it names, Keep-Alive, Proxy-Connection, Transfer-Encoding, Upgrade, and TE
-// unless it is "trailers". Request.Host, when it differs from the URL's host, becomes
-// :authority. Values are trimmed of surrounding spaces and tabs. No User-Agent or
-// Accept-Encoding is added (and no transparent gzip is done).
+// The method, the URL and the headers are sent; the library lowercases the names. The URL
+// is the scheme, host and port followed by URL.RequestURI (path and query), without the user
+// information (http.Client has turned it into an Authorization header) or the fragment; the
+// library parses it by the WHATWG rules (dot segments removed, a non-ASCII host in punycode)
+// and sends :authority as host[:port], with the port only when it is not the scheme's
+// default. Request.Host, when it differs from the URL's host, becomes :authority (the
+// connection still goes to the URL's host). Connection-specific fields HTTP/2 forbids are
+// dropped: Connection and the fields it names, Keep-Alive, Proxy-Connection,
+// Transfer-Encoding, Upgrade, and TE unless it is "trailers". Values are trimmed of
+// surrounding spaces and tabs. No User-Agent or Accept-Encoding is added (and no transparent
+// gzip is done).
 //
 // A body whose length is known (ContentLength > 0) and at most the inline limit
 // (WithInlineBodyLimit, 1 MiB by default) is read at once and sent as one buffer; the library
@@ -74,9 +121,11 @@
 // server may have processed the request (Processed: ProcessedNo means it is safe to retry),
 // who detected it (Origin), GOAWAY's last stream id, the retries made, and the message. The
 // Code constants are errors themselves: errors.Is(err, h2client.ErrStreamReset). http.Client
-// wraps them in *url.Error; errors.As finds them through it. The library's per-thread last
-// error is read in the same C call that failed (small C helpers in gh2.c), never in a later
-// cgo call, which could run on another OS thread.
+// wraps them in *url.Error; errors.As finds them through it. Errors the binding detects
+// itself are *Error values too: a URL that is not http or https, or has no host, is
+// ErrInvalidURL; an error of the proxy function is ErrProxy, wrapping it. The library's
+// per-thread last error is read in the same C call that failed (small C helpers in gh2.c),
+// never in a later cgo call, which could run on another OS thread.
 //
 // # Threads: streaming mode and buffered mode
 //

@@ -65,6 +65,7 @@ const (
 	ProcessedYes Processed = 2
 )
 
+// String is "NO", "MAYBE" or "YES".
 func (p Processed) String() string {
 	switch p {
 	case ProcessedNo:
@@ -86,6 +87,7 @@ const (
 	OriginTransport Origin = 2 // TCP or TLS
 )
 
+// String is "LOCAL", "REMOTE" or "TRANSPORT".
 func (o Origin) String() string {
 	switch o {
 	case OriginLocal:
@@ -103,7 +105,8 @@ func (o Origin) String() string {
 // When the request's context was cancelled or its deadline passed, Code is ErrCanceled and
 // the error wraps ctx.Err(), so errors.Is(err, context.Canceled) or
 // errors.Is(err, context.DeadlineExceeded) holds. When reading the request body failed, the
-// error wraps that error.
+// error wraps that error; when the proxy function (WithProxy) failed, Code is ErrProxy and the
+// error wraps the function's.
 type Error struct {
 	Code               Code      // H2_E_*
 	CodeName           string    // "H2_E_TIMEOUT", ...
@@ -117,6 +120,8 @@ type Error struct {
 	cause error // context error or request-body read error, if any
 }
 
+// Error is "h2client: " followed by the code's name, the message, and the wrapped error
+// if there is one.
 func (e *Error) Error() string {
 	msg := "h2client: " + e.CodeName
 	if e.Message != "" {
@@ -128,7 +133,8 @@ func (e *Error) Error() string {
 	return msg
 }
 
-// Unwrap returns the context error or the request body's read error behind a cancellation.
+// Unwrap returns the error behind this one, if any: the context's error or the request
+// body's read error behind a cancellation, or the proxy function's error.
 func (e *Error) Unwrap() error { return e.cause }
 
 // Is reports whether target is this error's Code (errors.Is(err, h2client.ErrTimeout)).

@@ -6,14 +6,17 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
 	"h2client.example/h2client"
 )
 
-// A Transport serves one authority; net/http's Client works on top of it unchanged.
+// One Transport serves every origin; net/http's Client works on top of it unchanged, and
+// follows redirects to other origins through it.
 func ExampleNewTransport() {
-	tr, err := h2client.NewTransport("https://localhost:8443",
+	tr, err := h2client.NewTransport(
 		h2client.WithCAFile("ca.pem"),
 		h2client.WithConnectTimeout(5*time.Second))
 	if err != nil {
@@ -42,4 +45,54 @@ func ExampleNewTransport() {
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	fmt.Println(resp.Status, len(body), err, resp.Trailer)
+
+	// The same Transport, another origin (its own connections).
+	resp, err = client.Get("http://127.0.0.1:8080/")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	resp.Body.Close()
+	client.CloseIdleConnections() // closes the idle connections of both origins
+}
+
+// A proxy chosen per request, like http.Transport.Proxy: internal hosts directly, the rest
+// through a SOCKS5 proxy (which resolves their names). Without WithProxy, the Transport uses
+// http.ProxyFromEnvironment.
+func ExampleWithProxy() {
+	socks, _ := url.Parse("socks5://user:password@127.0.0.1:1080")
+	tr, err := h2client.NewTransport(h2client.WithProxy(func(req *http.Request) (*url.URL, error) {
+		if strings.HasSuffix(req.URL.Hostname(), ".internal") {
+			return nil, nil // direct
+		}
+		return socks, nil
+	}))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer tr.Close()
+	resp, err := (&http.Client{Transport: tr}).Get("https://example.com/")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	resp.Body.Close()
+}
+
+// Relative URLs resolved against a base URL; absolute ones still go to their own origin.
+func ExampleWithBaseURL() {
+	tr, err := h2client.NewTransport(h2client.WithBaseURL("https://api.example.com/v1/"))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer tr.Close()
+	client := &http.Client{Transport: tr}
+	resp, err := client.Get("users?page=2") // https://api.example.com/v1/users?page=2
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	resp.Body.Close()
 }

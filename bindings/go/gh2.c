@@ -28,6 +28,9 @@ h2_result gh2_config_set(h2_config *cfg, int opt, uint64_t v, h2_error_info *err
     case GH2_MAX_RETRIES: rc = h2_config_set_max_retries(cfg, v32); break;
     case GH2_INSECURE_SKIP_VERIFY: rc = h2_config_set_insecure_skip_verify(cfg, v != 0); break;
     case GH2_TLS_VERSIONS: rc = h2_config_set_tls_versions(cfg, v32); break;
+    case GH2_MAX_CONNECTIONS_PER_ORIGIN:
+        rc = h2_config_set_max_connections_per_origin(cfg, v32);
+        break;
     default: rc = H2_E_INVALID_ARGUMENT; break;
     }
     if (rc != H2_OK)
@@ -42,6 +45,9 @@ h2_result gh2_config_set_bytes(h2_config *cfg, int opt, const char *a, const cha
     case GH2_CA_FILE: rc = h2_config_set_ca_file(cfg, a); break;
     case GH2_CA_PEM: rc = h2_config_set_ca_pem(cfg, (const uint8_t *)a, len); break;
     case GH2_CLIENT_CERT_FILE: rc = h2_config_set_client_cert_file(cfg, a, b); break;
+    case GH2_RESOLVE: rc = h2_config_add_resolve(cfg, a); break;
+    case GH2_CONNECT_TO: rc = h2_config_add_connect_to(cfg, a); break;
+    case GH2_LOCAL_ADDRESS: rc = h2_config_set_local_address(cfg, a); break;
     default: rc = H2_E_INVALID_ARGUMENT; break;
     }
     if (rc != H2_OK)
@@ -49,11 +55,21 @@ h2_result gh2_config_set_bytes(h2_config *cfg, int opt, const char *a, const cha
     return rc;
 }
 
-h2_client *gh2_client_new(const char *url, const h2_config *cfg, h2_error_info *err) {
-    h2_client *c = h2_client_new(url, cfg);
+h2_client *gh2_client_new(h2_config *cfg, const char *proxy, h2_error_info *err) {
+    h2_client *c = NULL;
+    if (h2_config_set_proxy(cfg, proxy) == H2_OK && h2_config_set_no_proxy(cfg, "") == H2_OK)
+        c = h2_client_new(NULL, cfg);
     if (!c)
         h2_last_error(err);
     return c;
+}
+
+h2_result gh2_origin_stats(const h2_client *client, const char *origin, h2_stats *out,
+                           h2_error_info *err) {
+    h2_result rc = h2_client_origin_stats(client, origin, out);
+    if (rc != H2_OK)
+        h2_last_error(err);
+    return rc;
 }
 
 h2_queue *gh2_queue_new(h2_error_info *err) {
@@ -63,17 +79,18 @@ h2_queue *gh2_queue_new(h2_error_info *err) {
     return q;
 }
 
-/* Builds a request from packed strings; NULL (with err filled) on failure. */
+/* Builds a request from packed strings (method, absolute URL, headers); NULL (with err filled)
+ * on failure. */
 static h2_request *build(const char *strs, size_t nheaders, const uint8_t *body, size_t body_len,
                          int streaming, h2_error_info *err) {
     const char *method = strs;
-    const char *path = method + strlen(method) + 1;
-    h2_request *req = h2_request_new(method, path);
+    const char *url = method + strlen(method) + 1;
+    h2_request *req = h2_request_new_url(method, url);
     if (!req) {
         h2_last_error(err);
         return NULL;
     }
-    const char *p = path + strlen(path) + 1;
+    const char *p = url + strlen(url) + 1;
     for (size_t i = 0; i < nheaders; i++) {
         const char *name = p;
         const char *value = name + strlen(name) + 1;

@@ -4,7 +4,8 @@
  * thread-local last error (h2_last_error) in the same C call: a goroutine may move to another
  * OS thread between two cgo calls, so reading the last error in a later call would be wrong.
  *
- * Strings from Go are packed NUL-terminated one after another ("method\0path\0name\0value\0...");
+ * Strings from Go are packed NUL-terminated one after another ("method\0url\0name\0value\0...",
+ * the URL absolute);
  * header lists going to Go are packed as [u32le name_len][u32le value_len][name][value]....
  */
 #ifndef GH2_H
@@ -51,12 +52,21 @@ enum {
     GH2_CA_FILE,
     GH2_CA_PEM,
     GH2_CLIENT_CERT_FILE,
+    GH2_MAX_CONNECTIONS_PER_ORIGIN,
+    GH2_RESOLVE,
+    GH2_CONNECT_TO,
+    GH2_LOCAL_ADDRESS,
 };
 
 h2_result gh2_config_set(h2_config *cfg, int opt, uint64_t value, h2_error_info *err);
 h2_result gh2_config_set_bytes(h2_config *cfg, int opt, const char *a, const char *b, size_t len,
                                h2_error_info *err);
-h2_client *gh2_client_new(const char *url, const h2_config *cfg, h2_error_info *err);
+/* A client without a base URL (any origin) whose connections go through the proxy `proxy`
+ * ("" = direct, never the environment's), ignoring the environment's no_proxy list (the Go
+ * side has decided already). Sets both on `cfg`. */
+h2_client *gh2_client_new(h2_config *cfg, const char *proxy, h2_error_info *err);
+h2_result gh2_origin_stats(const h2_client *client, const char *origin, h2_stats *out,
+                           h2_error_info *err);
 h2_queue *gh2_queue_new(h2_error_info *err);
 
 h2_result gh2_start(h2_client *client, const char *strs, size_t nheaders, const uint8_t *body,

@@ -10,6 +10,7 @@ import (
 	"math/rand"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"runtime"
 	"strings"
@@ -27,11 +28,11 @@ var modes = []struct {
 	buffered bool
 }{{"streaming", false}, {"buffered", true}}
 
-func newTransport(t *testing.T, base string, opts ...h2client.Option) *h2client.Transport {
+func newTransport(t *testing.T, opts ...h2client.Option) *h2client.Transport {
 	t.Helper()
-	tr, err := h2client.NewTransport(base, opts...)
+	tr, err := h2client.NewTransport(opts...)
 	if err != nil {
-		t.Fatalf("NewTransport(%s): %v", base, err)
+		t.Fatalf("NewTransport: %v", err)
 	}
 	t.Cleanup(func() { tr.Close() })
 	return tr
@@ -75,7 +76,7 @@ func asError(t *testing.T, err error) *h2client.Error {
 func TestGet(t *testing.T) {
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
-			c := &http.Client{Transport: newTransport(t, plainURL, h2client.WithBufferedResponses(m.buffered))}
+			c := &http.Client{Transport: newTransport(t, h2client.WithBufferedResponses(m.buffered))}
 			resp, body := get(t, c, plainURL+"/")
 			if resp.StatusCode != 200 || resp.Status != "200 OK" {
 				t.Errorf("status %d %q", resp.StatusCode, resp.Status)
@@ -114,7 +115,7 @@ func TestGet(t *testing.T) {
 func TestTrailers(t *testing.T) {
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
-			c := &http.Client{Transport: newTransport(t, plainURL, h2client.WithBufferedResponses(m.buffered))}
+			c := &http.Client{Transport: newTransport(t, h2client.WithBufferedResponses(m.buffered))}
 			resp, err := c.Get(plainURL + "/trailers")
 			if err != nil {
 				t.Fatal(err)
@@ -139,7 +140,7 @@ func TestTrailers(t *testing.T) {
 func TestRequestHeadersAndInlineBody(t *testing.T) {
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
-			c := &http.Client{Transport: newTransport(t, plainURL, h2client.WithBufferedResponses(m.buffered))}
+			c := &http.Client{Transport: newTransport(t, h2client.WithBufferedResponses(m.buffered))}
 			req, _ := http.NewRequest("PUT", plainURL+"/echo?x=1&y=%20", strings.NewReader("hello, echo"))
 			req.Header.Set("X-Foo", "bar")
 			req.Header.Add("X-Multi", "one")
@@ -187,7 +188,7 @@ func TestRequestHeadersAndInlineBody(t *testing.T) {
 // A large body from an io.Pipe producer streams through /echo (read back concurrently) byte
 // for byte, with request trailers echoed as response trailers.
 func TestPostStreaming(t *testing.T) {
-	tr := newTransport(t, plainURL)
+	tr := newTransport(t)
 	c := &http.Client{Transport: tr}
 	const total = 48<<20 + 12345
 	pr, pw := io.Pipe()
@@ -240,7 +241,7 @@ func TestPostStreaming(t *testing.T) {
 
 // A request body whose reader fails cancels the request with that error.
 func TestPostBodyReadError(t *testing.T) {
-	c := &http.Client{Transport: newTransport(t, plainURL)}
+	c := &http.Client{Transport: newTransport(t)}
 	pr, pw := io.Pipe()
 	boom := errors.New("producer failed")
 	go func() {
@@ -263,7 +264,7 @@ func TestPostBodyReadError(t *testing.T) {
 func TestCancelBeforeHeaders(t *testing.T) {
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
-			c := &http.Client{Transport: newTransport(t, plainURL, h2client.WithBufferedResponses(m.buffered))}
+			c := &http.Client{Transport: newTransport(t, h2client.WithBufferedResponses(m.buffered))}
 			ctx, cancel := context.WithCancel(context.Background())
 			time.AfterFunc(100*time.Millisecond, cancel)
 			req, _ := http.NewRequestWithContext(ctx, "GET", plainURL+"/delay/10000", nil)
@@ -287,7 +288,7 @@ func TestCancelBeforeHeaders(t *testing.T) {
 }
 
 func TestCancelMidBody(t *testing.T) {
-	c := &http.Client{Transport: newTransport(t, plainURL)}
+	c := &http.Client{Transport: newTransport(t)}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, "GET", plainURL+"/slow-bytes/100000/100/20", nil)
@@ -311,7 +312,7 @@ func TestCancelMidBody(t *testing.T) {
 	}
 
 	// In buffered mode the cancel lands while the body is being buffered.
-	c = &http.Client{Transport: newTransport(t, plainURL, h2client.WithBufferedResponses(true))}
+	c = &http.Client{Transport: newTransport(t, h2client.WithBufferedResponses(true))}
 	ctx2, cancel2 := context.WithCancel(context.Background())
 	time.AfterFunc(200*time.Millisecond, cancel2)
 	req, _ = http.NewRequestWithContext(ctx2, "GET", plainURL+"/slow-bytes/100000/100/20", nil)
@@ -326,7 +327,7 @@ func TestCancelMidBody(t *testing.T) {
 
 // Closing a body early resets the stream and frees the call; the Transport stays usable.
 func TestBodyCloseEarly(t *testing.T) {
-	tr := newTransport(t, plainURL)
+	tr := newTransport(t)
 	c := &http.Client{Transport: tr}
 	for i := 0; i < 20; i++ {
 		resp, err := c.Get(plainURL + "/bytes/50000000")
@@ -370,7 +371,7 @@ func TestBodyCloseEarly(t *testing.T) {
 func TestDeadline(t *testing.T) {
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
-			tr := newTransport(t, plainURL, h2client.WithBufferedResponses(m.buffered))
+			tr := newTransport(t, h2client.WithBufferedResponses(m.buffered))
 			c := &http.Client{Transport: tr}
 			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 			defer cancel()
@@ -405,7 +406,7 @@ func TestDeadline(t *testing.T) {
 func TestLibraryTimeout(t *testing.T) {
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
-			c := &http.Client{Transport: newTransport(t, plainURL, h2client.WithBufferedResponses(m.buffered),
+			c := &http.Client{Transport: newTransport(t, h2client.WithBufferedResponses(m.buffered),
 				h2client.WithRequestTimeout(200*time.Millisecond))}
 			start := time.Now()
 			_, err := c.Get(plainURL + "/delay/5000")
@@ -422,7 +423,7 @@ func TestLibraryTimeout(t *testing.T) {
 		})
 	}
 	// The body idle timeout fires while a streamed body is read.
-	c := &http.Client{Transport: newTransport(t, plainURL, h2client.WithBodyIdleTimeout(100*time.Millisecond))}
+	c := &http.Client{Transport: newTransport(t, h2client.WithBodyIdleTimeout(100*time.Millisecond))}
 	resp, err := c.Get(plainURL + "/slow-bytes/100/10/1000")
 	if err != nil {
 		t.Fatal(err)
@@ -437,7 +438,7 @@ func TestLibraryTimeout(t *testing.T) {
 func TestConcurrency(t *testing.T) {
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
-			tr := newTransport(t, plainURL, h2client.WithBufferedResponses(m.buffered))
+			tr := newTransport(t, h2client.WithBufferedResponses(m.buffered))
 			c := &http.Client{Transport: tr}
 			const n = 1000
 			var wg sync.WaitGroup
@@ -498,7 +499,7 @@ func threads() int {
 func TestHTTPS(t *testing.T) {
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
-			c := &http.Client{Transport: newTransport(t, tlsURL, h2client.WithCAFile(caFile),
+			c := &http.Client{Transport: newTransport(t, h2client.WithCAFile(caFile),
 				h2client.WithBufferedResponses(m.buffered))}
 			resp, body := get(t, c, tlsURL+"/bytes/100000")
 			if resp.StatusCode != 200 {
@@ -513,20 +514,20 @@ func TestHTTPS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &http.Client{Transport: newTransport(t, tlsURL, h2client.WithCAPEM(pem))}
+	c := &http.Client{Transport: newTransport(t, h2client.WithCAPEM(pem))}
 	if _, body := get(t, c, tlsURL+"/"); string(body) != "hello from h2testserver\n" {
 		t.Errorf("WithCAPEM: body %q", body)
 	}
-	c = &http.Client{Transport: newTransport(t, tlsURL, h2client.WithInsecureSkipVerify())}
+	c = &http.Client{Transport: newTransport(t, h2client.WithInsecureSkipVerify())}
 	get(t, c, tlsURL+"/")
 
 	// Without the test CA (system store only) the certificate is refused.
-	c = &http.Client{Transport: newTransport(t, tlsURL)}
+	c = &http.Client{Transport: newTransport(t)}
 	_, err = c.Get(tlsURL + "/")
 	if e := asError(t, err); e.Code != h2client.ErrTLS || !strings.Contains(e.Message, "certificate") {
 		t.Errorf("without the CA: %v", err)
 	}
-	if _, err := h2client.NewTransport(tlsURL, h2client.WithCAFile("/nonexistent/ca.pem")); !errors.Is(err, h2client.ErrTLS) {
+	if _, err := h2client.NewTransport(h2client.WithCAFile("/nonexistent/ca.pem")); !errors.Is(err, h2client.ErrTLS) {
 		t.Errorf("bad CA file: %v", err)
 	}
 }
@@ -540,7 +541,7 @@ func TestErrors(t *testing.T) {
 	l.Close()
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
-			c := &http.Client{Transport: newTransport(t, plainURL, h2client.WithBufferedResponses(m.buffered))}
+			c := &http.Client{Transport: newTransport(t, h2client.WithBufferedResponses(m.buffered))}
 			_, err := c.Get(plainURL + "/reset/2")
 			e := asError(t, err)
 			if e.Code != h2client.ErrStreamReset || e.H2Error != 2 || e.Origin != h2client.OriginRemote ||
@@ -548,7 +549,7 @@ func TestErrors(t *testing.T) {
 				t.Errorf("/reset/2: %v: %+v", err, e)
 			}
 
-			c = &http.Client{Transport: newTransport(t, refused, h2client.WithBufferedResponses(m.buffered))}
+			c = &http.Client{Transport: newTransport(t, h2client.WithBufferedResponses(m.buffered))}
 			_, err = c.Get(refused + "/")
 			e = asError(t, err)
 			if e.Code != h2client.ErrConnect || e.Processed != h2client.ProcessedNo || e.Origin != h2client.OriginTransport {
@@ -562,24 +563,34 @@ func TestErrors(t *testing.T) {
 }
 
 func TestMisuse(t *testing.T) {
-	if _, err := h2client.NewTransport("ftp://x"); !errors.Is(err, h2client.ErrInvalidURL) {
-		t.Errorf("ftp: %v", err)
+	for _, base := range []string{"ftp://x", "http://", "/relative", "//host/x", "https://user:pw@host", "http://[::1"} {
+		if _, err := h2client.NewTransport(h2client.WithBaseURL(base)); !errors.Is(err, h2client.ErrInvalidURL) {
+			t.Errorf("WithBaseURL(%q): %v", base, err)
+		}
 	}
-	if _, err := h2client.NewTransport(plainURL, h2client.WithMaxFrameSize(10)); !errors.Is(err, h2client.ErrInvalidArgument) ||
+	if _, err := h2client.NewTransport(h2client.WithMaxFrameSize(10)); !errors.Is(err, h2client.ErrInvalidArgument) ||
 		!strings.Contains(err.Error(), "WithMaxFrameSize") {
 		t.Errorf("bad option: %v", err)
 	}
-	tr := newTransport(t, plainURL)
+	tr := newTransport(t)
 	c := &http.Client{Transport: tr}
-	if _, err := c.Get("http://other.example:1/"); !errors.Is(err, h2client.ErrInvalidArgument) {
-		t.Errorf("other authority: %v", err)
+	for _, u := range []string{"ftp://127.0.0.1/", "/relative", "relative", "http:///path"} {
+		if _, err := c.Get(u); !errors.Is(err, h2client.ErrInvalidURL) {
+			t.Errorf("GET %q: %v", u, err)
+		}
 	}
-	// A path in the base URL is ignored; the scheme's case does not matter.
-	c2 := &http.Client{Transport: newTransport(t, strings.Replace(plainURL, "http://", "HTTP://", 1)+"/ignored/path")}
-	if _, body := get(t, c2, plainURL+"/"); string(body) != "hello from h2testserver\n" {
-		t.Errorf("body %q", body)
+	if _, err := tr.RoundTrip(&http.Request{Method: "GET", URL: &url.URL{Scheme: "http", Host: "a/b", Path: "/"}}); !errors.Is(err, h2client.ErrInvalidURL) {
+		t.Errorf("a host with a slash: %v", err)
 	}
-	req, _ := http.NewRequest("GET", plainURL+"/", nil)
+	// The scheme's case does not matter.
+	req, _ := http.NewRequest("GET", strings.Replace(plainURL, "http://", "HTTP://", 1)+"/", nil)
+	req.URL.Scheme = "HTTP"
+	if resp, err := tr.RoundTrip(req); err != nil {
+		t.Errorf("scheme HTTP: %v", err)
+	} else {
+		resp.Body.Close()
+	}
+	req, _ = http.NewRequest("GET", plainURL+"/", nil)
 	req.Header.Set("X-Bad", "a\x00b")
 	if _, err := c.Do(req); !errors.Is(err, h2client.ErrInvalidArgument) {
 		t.Errorf("NUL in a header: %v", err)
@@ -588,9 +599,19 @@ func TestMisuse(t *testing.T) {
 	if _, err := c.Do(req); !errors.Is(err, h2client.ErrInvalidArgument) {
 		t.Errorf("bad header name: %v", err)
 	}
+	if _, err := tr.OriginStats("ftp://x"); !errors.Is(err, h2client.ErrInvalidURL) {
+		t.Errorf("OriginStats(ftp://x): %v", err)
+	}
 	tr.Close()
 	if _, err := c.Get(plainURL + "/"); !errors.Is(err, h2client.ErrClosed) {
 		t.Errorf("after Close: %v", err)
+	}
+	tr.CloseIdleConnections() // does nothing once closed
+	if s := tr.Stats(); s != (h2client.Stats{}) {
+		t.Errorf("Stats after Close: %+v", s)
+	}
+	if err := tr.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
 	}
 	if h2client.Version() == "" {
 		t.Error("empty Version")
@@ -599,7 +620,7 @@ func TestMisuse(t *testing.T) {
 
 // No goroutine is left behind by finished, failed or cancelled requests.
 func TestNoGoroutineLeak(t *testing.T) {
-	c := &http.Client{Transport: newTransport(t, plainURL)}
+	c := &http.Client{Transport: newTransport(t)}
 	before := runtime.NumGoroutine()
 	for i := 0; i < 50; i++ {
 		ctx, cancel := context.WithCancel(context.Background())
@@ -627,7 +648,7 @@ func TestNoGoroutineLeak(t *testing.T) {
 func TestCloseWhileWaiting(t *testing.T) {
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
-			tr, err := h2client.NewTransport(plainURL, h2client.WithBufferedResponses(m.buffered))
+			tr, err := h2client.NewTransport(h2client.WithBufferedResponses(m.buffered))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -649,7 +670,7 @@ func TestCloseWhileWaiting(t *testing.T) {
 
 // A body longer than the inline limit streams, with its content-length.
 func TestLongKnownLengthBodyStreams(t *testing.T) {
-	c := &http.Client{Transport: newTransport(t, plainURL, h2client.WithInlineBodyLimit(1000))}
+	c := &http.Client{Transport: newTransport(t, h2client.WithInlineBodyLimit(1000))}
 	body := bytes.Repeat([]byte("0123456789"), 100000)
 	resp, err := c.Post(plainURL+"/echo", "application/octet-stream", bytes.NewReader(body))
 	if err != nil {

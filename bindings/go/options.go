@@ -9,10 +9,13 @@ import (
 	"crypto/tls"
 	"fmt"
 	"math"
+	"net/http"
+	"net/url"
+	"strings"
 	"time"
 )
 
-// An Option configures a Transport (NewTransport). Each one sets one h2_config option; the
+// An Option configures a Transport (NewTransport). Most set one h2_config option; the
 // library checks the values, and NewTransport reports the first one it refuses.
 type Option func(*options) error
 
@@ -34,6 +37,8 @@ type options struct {
 	strs      []strOpt
 	buffered  bool
 	inlineMax int64
+	base      *url.URL                              // WithBaseURL
+	proxy     func(*http.Request) (*url.URL, error) // WithProxy
 }
 
 func num(name string, opt C.int, v uint64) Option {
@@ -114,9 +119,19 @@ func WithWriteTimeout(d time.Duration) Option {
 	return millis("WithWriteTimeout", C.GH2_WRITE_TIMEOUT, d)
 }
 
-// WithMaxConnections caps the connections to the authority (default 256).
+// WithMaxConnections caps the connections the Transport opens in all, over every origin
+// (default 256). Beyond it, requests wait for a free stream or for a connection to close.
+// The cap applies per proxy: the Transport holds one library client for direct connections
+// and one per proxy URL (see WithProxy), each with its own connections.
 func WithMaxConnections(n int) Option {
 	return count("WithMaxConnections", C.GH2_MAX_CONNECTIONS, n)
+}
+
+// WithMaxConnectionsPerOrigin caps the connections to one origin (scheme, host, port;
+// default 256), like http.Transport.MaxConnsPerHost. Beyond it, requests to that origin wait
+// for a free stream on its connections. WithMaxConnections caps the whole Transport as well.
+func WithMaxConnectionsPerOrigin(n int) Option {
+	return count("WithMaxConnectionsPerOrigin", C.GH2_MAX_CONNECTIONS_PER_ORIGIN, n)
 }
 
 // WithMaxConcurrentStreams caps the streams per connection (default 1000; the server's
@@ -242,4 +257,116 @@ func WithInlineBodyLimit(n int64) Option {
 		o.inlineMax = n
 		return nil
 	}
+}
+
+// WithBaseURL sets the URL that requests with a relative URL (no scheme and no host, as in
+// client.Get("/users")) are resolved against (RFC 3986, url.URL.ResolveReference):
+// "http://host[:port][/path]" or "https://host[:port][/path]", without credentials.
+// Requests with an absolute URL go to their own origin, with or without this option. Without
+// it, a relative URL fails with ErrInvalidURL, as it does with net/http's Transport.
+func WithBaseURL(baseURL string) Option {
+	return func(o *options) error {
+		u, err := url.Parse(baseURL)
+		if err != nil {
+			return localError(ErrInvalidURL, "WithBaseURL: %v", err)
+		}
+		if u.Scheme != "http" && u.Scheme != "https" {
+			return localError(ErrInvalidURL, "WithBaseURL(%q): the scheme must be http or https", baseURL)
+		}
+		if u.Host == "" || u.Opaque != "" {
+			return localError(ErrInvalidURL, "WithBaseURL(%q): no host", baseURL)
+		}
+		if u.User != nil {
+			return localError(ErrInvalidURL, "WithBaseURL(%q): credentials are not allowed in the base URL", baseURL)
+		}
+		o.base = u
+		return nil
+	}
+}
+
+// WithProxy sets the function that chooses each request's proxy, like http.Transport.Proxy:
+// it is called for every request (each hop of a redirect that http.Client follows is a
+// request of its own) and returns the proxy's URL, or nil and no error for a direct
+// connection; an error fails the request (the *Error, of code ErrProxy, wraps it).
+// http.ProxyURL(u) always uses u. WithProxy(nil) always connects directly, like an
+// http.Transport whose Proxy is nil. Without WithProxy, the Transport uses
+// http.ProxyFromEnvironment, like http.DefaultTransport: HTTPS_PROXY for https URLs,
+// HTTP_PROXY for http URLs, NO_PROXY, and never a proxy for localhost and loopback
+// addresses (see its documentation; the environment is read once per process).
+//
+// Proxy URLs: "http://host[:port]" (an HTTP/1.1 CONNECT tunnel, for http and https URLs
+// alike, since HTTP/2 needs the connection to itself; port 80 by default), "https://"
+// (the same, inside TLS to the proxy; port 443), "socks5://" and "socks5h://" (SOCKS5;
+// port 1080; both send host names to the proxy to resolve, as net/http does with socks5).
+// Credentials in the URL ("http://user:password@proxy:3128") are sent to the proxy. A URL
+// the library cannot use fails the request with ErrInvalidURL.
+//
+// The library's proxy is a client setting, so the Transport holds one library client for
+// direct connections and one per distinct proxy URL the function has returned (made when
+// first needed, kept until Close); each has its own connections, and Stats,
+// CloseIdleConnections and Close cover them all. The library's own reading of the
+// environment (curl's rules) is never used: the function's answer is final.
+func WithProxy(proxy func(*http.Request) (*url.URL, error)) Option {
+	return func(o *options) error {
+		if proxy == nil {
+			proxy = noProxy
+		}
+		o.proxy = proxy
+		return nil
+	}
+}
+
+func noProxy(*http.Request) (*url.URL, error) { return nil, nil }
+
+// str is an option of one string (no NUL bytes allowed).
+func str(name string, opt C.int, s string) Option {
+	return func(o *options) error {
+		if strings.IndexByte(s, 0) >= 0 {
+			return localError(ErrInvalidArgument, "%s(%q): contains a NUL byte", name, s)
+		}
+		o.strs = append(o.strs, strOpt{name: name, opt: opt, a: s})
+		return nil
+	}
+}
+
+// WithResolve adds name resolution overrides, like curl's --resolve: each entry is
+// "HOST:PORT:ADDR[,ADDR]..." (IPv6 addresses in brackets), e.g.
+// "example.com:443:127.0.0.1". Connections to HOST:PORT then dial these addresses without
+// asking DNS; the URL's host still names the origin (:authority, TLS server name and
+// certificate check). The first matching entry wins. A malformed entry makes NewTransport
+// fail with ErrInvalidArgument. Not applied to connections through a proxy.
+func WithResolve(entries ...string) Option {
+	return func(o *options) error {
+		for _, e := range entries {
+			if err := str("WithResolve", C.GH2_RESOLVE, e)(o); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// WithConnectTo adds connection target overrides, like curl's --connect-to: each entry is
+// "HOST1:PORT1:HOST2:PORT2", and connections to HOST1:PORT1 go to HOST2:PORT2 instead (an
+// empty HOST1 or PORT1 matches any; an empty HOST2 or PORT2 keeps the original). The URL's
+// host still names the origin (:authority, TLS server name and certificate check). Applied
+// before WithResolve's entries; the first match wins. A malformed entry makes NewTransport
+// fail with ErrInvalidArgument. Not applied to connections through a proxy.
+func WithConnectTo(entries ...string) Option {
+	return func(o *options) error {
+		for _, e := range entries {
+			if err := str("WithConnectTo", C.GH2_CONNECT_TO, e)(o); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// WithLocalAddress binds every connection's socket to the local IP address addr before
+// connecting (like net.Dialer.LocalAddr, or curl's --interface with an address). An address
+// that is not an IP address makes NewTransport fail with ErrInvalidArgument; one the machine
+// does not have fails each connection with ErrConnect.
+func WithLocalAddress(addr string) Option {
+	return str("WithLocalAddress", C.GH2_LOCAL_ADDRESS, addr)
 }

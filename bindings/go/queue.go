@@ -127,9 +127,13 @@ var waiterPool = sync.Pool{New: func() interface{} { return make(chan completion
 
 // roundTripQueued: h2_client_submit to the process's queue, wait for the completion (or the
 // context), then take the buffered response.
-func (t *Transport) roundTripQueued(req *http.Request, ctx context.Context, packed []byte, nhdr int,
-	inline []byte) (*http.Response, error) {
+func (t *Transport) roundTripQueued(req *http.Request, ctx context.Context, proxy string, packed []byte,
+	nhdr int, inline []byte) (*http.Response, error) {
 	d, err := queue()
+	if err != nil {
+		return nil, err
+	}
+	client, err := t.client(proxy)
 	if err != nil {
 		return nil, err
 	}
@@ -141,23 +145,14 @@ func (t *Transport) roundTripQueued(req *http.Request, ctx context.Context, pack
 	d.mu.Unlock()
 
 	out := new(C.gh2_out)
-	t.mu.RLock()
-	var rc C.h2_result
-	if t.client == nil {
-		rc = C.H2_E_CLOSED
-	} else {
-		rc = C.gh2_submit(t.client, d.q, C.uint64_t(tag), charPtr(packed), C.size_t(nhdr),
-			bytesPtr(inline), C.size_t(len(inline)), out)
-	}
+	rc := C.gh2_submit(client, d.q, C.uint64_t(tag), charPtr(packed), C.size_t(nhdr),
+		bytesPtr(inline), C.size_t(len(inline)), out)
 	t.mu.RUnlock()
 	if rc != 0 {
 		d.mu.Lock()
 		delete(d.waiters, tag)
 		d.mu.Unlock()
 		waiterPool.Put(w)
-		if t.client == nil {
-			return nil, localError(ErrClosed, "the Transport is closed")
-		}
 		return nil, newError(&out.err, rc)
 	}
 	c := out.call

@@ -22,6 +22,9 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) == "proxy-environment" {
+		os.Exit(proxyEnvironmentChild()) // TestProxyFromEnvironment's child
+	}
 	code, err := runWithServers(m)
 	if err != nil {
 		// No skipping: without the test server (or the library) the tests fail.

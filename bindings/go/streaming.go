@@ -203,25 +203,24 @@ func trimOWS(v string) string {
 
 // roundTripStreaming: h2_client_start, a writer goroutine for a streamed body, a watcher for
 // the context, h2_call_wait_headers; the body reads with h2_call_read.
-func (t *Transport) roundTripStreaming(req *http.Request, ctx context.Context, packed []byte, nhdr int,
-	inline []byte, streaming bool) (*http.Response, error) {
+func (t *Transport) roundTripStreaming(req *http.Request, ctx context.Context, proxy string, packed []byte,
+	nhdr int, inline []byte, streaming bool) (*http.Response, error) {
 	// The helpers' outputs live in their own allocation: cgo checks that memory passed to C
 	// holds no Go pointers, and a field of body would be checked as the whole body.
 	out := new(C.gh2_out)
 	b := &body{out: out}
-	t.mu.RLock()
-	if t.client == nil {
-		t.mu.RUnlock()
+	client, err := t.client(proxy)
+	if err != nil {
 		if streaming {
 			req.Body.Close()
 		}
-		return nil, localError(ErrClosed, "the Transport is closed")
+		return nil, err
 	}
 	sflag := C.int(0)
 	if streaming {
 		sflag = 1
 	}
-	rc := C.gh2_start(t.client, charPtr(packed), C.size_t(nhdr), bytesPtr(inline), C.size_t(len(inline)), sflag, out)
+	rc := C.gh2_start(client, charPtr(packed), C.size_t(nhdr), bytesPtr(inline), C.size_t(len(inline)), sflag, out)
 	t.mu.RUnlock()
 	if rc != 0 {
 		if streaming {

@@ -11,7 +11,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"sort"
@@ -23,15 +22,18 @@ import (
 
 const defaultInlineMax = 1 << 20
 
-// Transport is an http.RoundTripper that sends requests over HTTP/2 with h2client, to the one
-// authority (scheme, host, port) it was made for. It is safe for concurrent use; one
-// Transport multiplexes the requests of all goroutines over its connections.
+// Transport is an http.RoundTripper that sends requests over HTTP/2 with h2client, to any
+// origin: "http://" URLs over cleartext TCP with prior knowledge (h2c), "https://" URLs over
+// TLS (ALPN h2). It is safe for concurrent use; one Transport multiplexes the requests of all
+// goroutines over its connections, each origin (scheme, host, port) having its own. It does
+// not follow redirects: http.Client does, sending each hop through the Transport.
 type Transport struct {
-	mu     sync.RWMutex // RLock while starting a request, Lock to close
-	client *C.h2_client
-
-	scheme   string // "http" or "https"
-	hostport string // lowercase host and explicit port, e.g. "127.0.0.1:8080"
+	mu      sync.RWMutex            // RLock while using a client, Lock to add one or to close
+	cfg     *C.h2_config            // the options, for the clients made later; nil once closed
+	direct  *C.h2_client            // direct connections; nil once closed
+	proxied map[string]*C.h2_client // by proxy URL, made when first needed
+	proxy   func(*http.Request) (*url.URL, error)
+	base    *url.URL // WithBaseURL, or nil
 
 	buffered  bool
 	inlineMax int64
@@ -39,23 +41,11 @@ type Transport struct {
 
 var _ http.RoundTripper = (*Transport)(nil)
 
-// NewTransport makes a Transport for baseURL, "http://host[:port]" (HTTP/2 over cleartext
-// TCP with prior knowledge) or "https://host[:port]" (HTTP/2 over TLS). Any path in baseURL
-// is ignored. No connection is opened until the first request.
-func NewTransport(baseURL string, opts ...Option) (*Transport, error) {
-	u, err := url.Parse(baseURL)
-	if err != nil {
-		return nil, localError(ErrInvalidURL, "%v", err)
-	}
-	scheme := strings.ToLower(u.Scheme)
-	if scheme != "http" && scheme != "https" {
-		return nil, localError(ErrInvalidURL, "%q: the scheme must be http or https", baseURL)
-	}
-	hp, err := hostPort(scheme, u.Host)
-	if err != nil {
-		return nil, err
-	}
-	o := options{inlineMax: defaultInlineMax}
+// NewTransport makes a Transport, configured by the options. It serves any http:// or
+// https:// URL; requests choose their proxy with http.ProxyFromEnvironment unless WithProxy
+// says otherwise. No connection is opened until the first request.
+func NewTransport(opts ...Option) (*Transport, error) {
+	o := options{inlineMax: defaultInlineMax, proxy: http.ProxyFromEnvironment}
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
 			return nil, err
@@ -65,10 +55,10 @@ func NewTransport(baseURL string, opts ...Option) (*Transport, error) {
 	if cfg == nil {
 		return nil, localError(ErrInternal, "h2_config_new failed")
 	}
-	defer C.h2_config_free(cfg)
 	var info C.h2_error_info
 	for _, n := range o.nums {
 		if rc := C.gh2_config_set(cfg, n.opt, C.uint64_t(n.value), &info); rc != 0 {
+			C.h2_config_free(cfg)
 			e := newError(&info, rc)
 			e.Message = n.name + ": " + e.Message
 			return nil, e
@@ -76,22 +66,36 @@ func NewTransport(baseURL string, opts ...Option) (*Transport, error) {
 	}
 	for _, s := range o.strs {
 		if err := setBytes(cfg, s, &info); err != nil {
+			C.h2_config_free(cfg)
 			return nil, err
 		}
 	}
-	curl := C.CString(baseURL)
-	defer C.free(unsafe.Pointer(curl))
-	client := C.gh2_client_new(curl, cfg, &info)
-	if client == nil {
-		return nil, newError(&info, C.H2_E_INVALID_URL)
+	direct, err := newClient(cfg, "")
+	if err != nil {
+		C.h2_config_free(cfg)
+		return nil, err
 	}
 	return &Transport{
-		client:    client,
-		scheme:    scheme,
-		hostport:  hp,
+		cfg:       cfg,
+		direct:    direct,
+		proxied:   map[string]*C.h2_client{},
+		proxy:     o.proxy,
+		base:      o.base,
 		buffered:  o.buffered,
 		inlineMax: o.inlineMax,
 	}, nil
+}
+
+// newClient makes a library client for any origin through proxy ("" = direct).
+func newClient(cfg *C.h2_config, proxy string) (*C.h2_client, error) {
+	cproxy := C.CString(proxy)
+	defer C.free(unsafe.Pointer(cproxy))
+	var info C.h2_error_info
+	client := C.gh2_client_new(cfg, cproxy, &info)
+	if client == nil {
+		return nil, newError(&info, C.H2_E_INVALID_ARGUMENT)
+	}
+	return client, nil
 }
 
 func setBytes(cfg *C.h2_config, s strOpt, info *C.h2_error_info) error {
@@ -116,39 +120,82 @@ func setBytes(cfg *C.h2_config, s strOpt, info *C.h2_error_info) error {
 	return nil
 }
 
-// hostPort normalises an authority: lowercase host, explicit port.
-func hostPort(scheme, authority string) (string, error) {
-	if authority == "" {
-		return "", localError(ErrInvalidURL, "no host in the URL")
-	}
-	host, port, err := net.SplitHostPort(authority)
-	if err != nil {
-		host, port = strings.Trim(authority, "[]"), ""
-	}
-	if port == "" {
-		if scheme == "https" {
-			port = "443"
-		} else {
-			port = "80"
+// errClosed is the error of a request made after Close.
+func errClosed() error { return localError(ErrClosed, "the Transport is closed") }
+
+// client returns the library client for proxy ("" = direct), making it if needed, with
+// t.mu read-locked (the caller unlocks once its library call has returned, so that Close
+// cannot free the client during it).
+func (t *Transport) client(proxy string) (*C.h2_client, error) {
+	for {
+		t.mu.RLock()
+		if t.cfg == nil {
+			t.mu.RUnlock()
+			return nil, errClosed()
 		}
+		c := t.direct
+		if proxy != "" {
+			c = t.proxied[proxy]
+		}
+		if c != nil {
+			return c, nil
+		}
+		t.mu.RUnlock()
+
+		t.mu.Lock()
+		if t.cfg != nil && t.proxied[proxy] == nil {
+			c, err := newClient(t.cfg, proxy)
+			if err != nil {
+				t.mu.Unlock()
+				return nil, err
+			}
+			t.proxied[proxy] = c
+		}
+		t.mu.Unlock()
 	}
-	return net.JoinHostPort(strings.ToLower(host), port), nil
 }
 
-// Close closes the Transport's connections (GOAWAY(NO_ERROR)) and frees the client, like
-// h2_client_free. Requests in flight fail (ErrClosed, or the error their connection's closing
-// caused), and so do later ones (ErrClosed). Close response bodies as usual.
+// clients calls f for every library client, with t.mu read-locked.
+func (t *Transport) clients(f func(*C.h2_client)) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if t.direct != nil {
+		f(t.direct)
+	}
+	for _, c := range t.proxied {
+		f(c)
+	}
+}
+
+// Close closes the Transport's connections (GOAWAY(NO_ERROR)) and frees its library
+// clients, like h2_client_free. Requests in flight fail (ErrClosed, or the error their
+// connection's closing caused), and so do later ones (ErrClosed). Close response bodies as
+// usual.
 func (t *Transport) Close() error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.client != nil {
-		C.h2_client_free(t.client)
-		t.client = nil
+	if t.cfg == nil {
+		return nil
 	}
+	C.h2_client_free(t.direct)
+	for k, c := range t.proxied {
+		C.h2_client_free(c)
+		delete(t.proxied, k)
+	}
+	C.h2_config_free(t.cfg)
+	t.direct, t.cfg = nil, nil
 	return nil
 }
 
-// Stats are the client's counters and state (h2_stats).
+// CloseIdleConnections closes the connections, to any origin and through any proxy, that
+// have no request in flight (h2_client_close_idle_connections); connections with requests
+// in flight are left alone, and later requests open new connections as needed. It is the
+// method http.Client.CloseIdleConnections calls.
+func (t *Transport) CloseIdleConnections() {
+	t.clients(func(c *C.h2_client) { C.h2_client_close_idle_connections(c, nil) })
+}
+
+// Stats are a Transport's counters and state (h2_stats).
 type Stats struct {
 	ConnectionsOpen, ConnectionsOpening, ConnectionsDraining     uint32
 	PeerMaxConcurrentStreamsMin, PeerMaxConcurrentStreamsMax     uint32
@@ -160,29 +207,88 @@ type Stats struct {
 	LimitInformationalFlood                                      uint64
 }
 
-// Stats returns the client's counters (zero after Close).
+// Stats returns the Transport's counters, summed over every origin and proxy (zero after
+// Close). PeerMaxConcurrentStreamsMin and ...Max are the extremes over the open connections,
+// RTTMicros the mean over the clients that measured one.
 func (t *Transport) Stats() Stats {
-	t.mu.RLock()
-	defer t.mu.RUnlock()
-	var s C.h2_stats
-	if t.client == nil || C.h2_client_stats(t.client, &s) != 0 {
-		return Stats{}
+	var sum Stats
+	rtts := 0
+	t.clients(func(c *C.h2_client) {
+		var s C.h2_stats
+		if C.h2_client_stats(c, &s) == 0 {
+			sum.add(&s, &rtts)
+		}
+	})
+	if rtts > 0 {
+		sum.RTTMicros /= uint64(rtts)
 	}
-	return Stats{
-		ConnectionsOpen: uint32(s.connections_open), ConnectionsOpening: uint32(s.connections_opening),
-		ConnectionsDraining:         uint32(s.connections_draining),
-		PeerMaxConcurrentStreamsMin: uint32(s.peer_max_concurrent_streams_min),
-		PeerMaxConcurrentStreamsMax: uint32(s.peer_max_concurrent_streams_max),
-		StreamsActive:               uint64(s.streams_active), StreamsQueued: uint64(s.streams_queued),
-		RequestsCompleted: uint64(s.requests_completed), RequestsFailed: uint64(s.requests_failed),
-		RequestsRetried: uint64(s.requests_retried), BytesSent: uint64(s.bytes_sent),
-		BytesReceived: uint64(s.bytes_received), ConnectionsOpened: uint64(s.connections_opened),
-		RTTMicros:              uint64(s.rtt_us),
-		LimitContinuationFlood: uint64(s.limit_continuation_flood),
-		LimitHeaderList:        uint64(s.limit_header_list), LimitEmptyDataFlood: uint64(s.limit_empty_data_flood),
-		LimitAckFlood: uint64(s.limit_ack_flood), LimitGlitchFlood: uint64(s.limit_glitch_flood),
-		LimitResetRate: uint64(s.limit_reset_rate), LimitInformationalFlood: uint64(s.limit_informational_flood),
+	return sum
+}
+
+// OriginStats returns the counters of one origin, "scheme://host[:port]" (e.g.
+// "https://example.com", or "https://example.com:443"; a path is ignored), summed over the
+// direct connections and those through every proxy. An origin the Transport holds no
+// connections for (never used, or forgotten after its idle timeout) reads as zeros. An
+// origin that is not such a URL is ErrInvalidURL.
+func (t *Transport) OriginStats(origin string) (Stats, error) {
+	if err := checkString("origin", origin); err != nil {
+		return Stats{}, err
 	}
+	corigin := C.CString(origin)
+	defer C.free(unsafe.Pointer(corigin))
+	var sum Stats
+	var err error
+	rtts := 0
+	t.clients(func(c *C.h2_client) {
+		var s C.h2_stats
+		var info C.h2_error_info
+		if rc := C.gh2_origin_stats(c, corigin, &s, &info); rc != 0 {
+			err = newError(&info, rc)
+			return
+		}
+		sum.add(&s, &rtts)
+	})
+	if err != nil {
+		return Stats{}, err
+	}
+	if rtts > 0 {
+		sum.RTTMicros /= uint64(rtts)
+	}
+	return sum, nil
+}
+
+// add adds one client's counters. RTTMicros is summed here and *rtts counts the clients that
+// measured one; the caller divides.
+func (t *Stats) add(s *C.h2_stats, rtts *int) {
+	if min := uint32(s.peer_max_concurrent_streams_min); min != 0 &&
+		(t.PeerMaxConcurrentStreamsMin == 0 || min < t.PeerMaxConcurrentStreamsMin) {
+		t.PeerMaxConcurrentStreamsMin = min
+	}
+	if max := uint32(s.peer_max_concurrent_streams_max); max > t.PeerMaxConcurrentStreamsMax {
+		t.PeerMaxConcurrentStreamsMax = max
+	}
+	if s.rtt_us != 0 {
+		t.RTTMicros += uint64(s.rtt_us)
+		*rtts++
+	}
+	t.ConnectionsOpen += uint32(s.connections_open)
+	t.ConnectionsOpening += uint32(s.connections_opening)
+	t.ConnectionsDraining += uint32(s.connections_draining)
+	t.StreamsActive += uint64(s.streams_active)
+	t.StreamsQueued += uint64(s.streams_queued)
+	t.RequestsCompleted += uint64(s.requests_completed)
+	t.RequestsFailed += uint64(s.requests_failed)
+	t.RequestsRetried += uint64(s.requests_retried)
+	t.BytesSent += uint64(s.bytes_sent)
+	t.BytesReceived += uint64(s.bytes_received)
+	t.ConnectionsOpened += uint64(s.connections_opened)
+	t.LimitContinuationFlood += uint64(s.limit_continuation_flood)
+	t.LimitHeaderList += uint64(s.limit_header_list)
+	t.LimitEmptyDataFlood += uint64(s.limit_empty_data_flood)
+	t.LimitAckFlood += uint64(s.limit_ack_flood)
+	t.LimitGlitchFlood += uint64(s.limit_glitch_flood)
+	t.LimitResetRate += uint64(s.limit_reset_rate)
+	t.LimitInformationalFlood += uint64(s.limit_informational_flood)
 }
 
 type bufferingKey struct{}
@@ -216,18 +322,22 @@ func closeBody(req *http.Request) {
 }
 
 // RoundTrip sends req and returns the response once its head has arrived (streaming mode) or
-// once it is complete (buffered mode). req.URL must name the Transport's authority.
+// once it is complete (buffered mode). req.URL is an http:// or https:// URL, or a relative
+// one with WithBaseURL. RoundTrip does not follow redirects (http.Client does).
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.URL == nil {
 		closeBody(req)
 		return nil, localError(ErrInvalidArgument, "request has no URL")
 	}
-	scheme := strings.ToLower(req.URL.Scheme)
-	hp, err := hostPort(scheme, req.URL.Host)
-	if err != nil || scheme != t.scheme || hp != t.hostport {
+	target, targetURL, err := t.target(req.URL)
+	if err != nil {
 		closeBody(req)
-		return nil, localError(ErrInvalidArgument, "request for %s://%s, but this Transport serves %s://%s",
-			req.URL.Scheme, req.URL.Host, t.scheme, t.hostport)
+		return nil, err
+	}
+	proxy, err := t.proxyFor(req, target)
+	if err != nil {
+		closeBody(req)
+		return nil, err
 	}
 	ctx := req.Context()
 	if err := ctx.Err(); err != nil {
@@ -255,7 +365,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		req.Body.Close()
 	}
 
-	packed, nhdr, err := packRequest(req, streaming)
+	packed, nhdr, err := packRequest(req, targetURL, streaming)
 	if err != nil {
 		if streaming {
 			req.Body.Close()
@@ -268,9 +378,71 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		buffered = v
 	}
 	if buffered && !streaming {
-		return t.roundTripQueued(req, ctx, packed, nhdr, inline)
+		return t.roundTripQueued(req, ctx, proxy, packed, nhdr, inline)
 	}
-	return t.roundTripStreaming(req, ctx, packed, nhdr, inline, streaming)
+	return t.roundTripStreaming(req, ctx, proxy, packed, nhdr, inline, streaming)
+}
+
+// target is the absolute URL req goes to (req.URL, or resolved against the base URL), and
+// the URL the library is given: "scheme://host/path?query", without credentials (http.Client
+// has turned them into an Authorization header) or fragment.
+func (t *Transport) target(u *url.URL) (*url.URL, string, error) {
+	if u.Scheme == "" && u.Host == "" && t.base != nil {
+		u = t.base.ResolveReference(u)
+	}
+	scheme := strings.ToLower(u.Scheme)
+	switch {
+	case scheme == "":
+		return nil, "", localError(ErrInvalidURL, "no scheme in the request URL %q (a relative URL needs WithBaseURL)", u.String())
+	case scheme != "http" && scheme != "https":
+		return nil, "", localError(ErrInvalidURL, "unsupported protocol scheme %q", u.Scheme)
+	case u.Host == "":
+		return nil, "", localError(ErrInvalidURL, "no host in the request URL %q", u.String())
+	case strings.ContainsAny(u.Host, "/?#@\\ \t\r\n\x00"):
+		return nil, "", localError(ErrInvalidURL, "invalid host %q in the request URL", u.Host)
+	}
+	path := u.RequestURI()
+	if !strings.HasPrefix(path, "/") {
+		// An opaque "//host/path" gives "scheme://host/path".
+		path = strings.TrimPrefix(path, u.Scheme+"://"+u.Host)
+		if !strings.HasPrefix(path, "/") {
+			return nil, "", localError(ErrInvalidURL, "invalid request path %q", u.RequestURI())
+		}
+	}
+	return u, scheme + "://" + u.Host + path, nil
+}
+
+// proxyFor asks the proxy function for req's proxy (target is req's absolute URL): its URL
+// for the library ("" = direct). SOCKS5 leaves host names to the proxy, as in net/http.
+func (t *Transport) proxyFor(req *http.Request, target *url.URL) (string, error) {
+	r := req
+	if target != req.URL { // a relative URL resolved against the base URL
+		r2 := *req
+		r2.URL = target
+		r = &r2
+	}
+	u, err := t.proxy(r)
+	if err != nil {
+		e := localError(ErrProxy, "choosing the proxy: %v", err)
+		e.cause = err
+		return "", e
+	}
+	if u == nil {
+		return "", nil
+	}
+	if strings.EqualFold(u.Scheme, "socks5") {
+		p := *u
+		p.Scheme = "socks5h"
+		u = &p
+	}
+	s := u.String()
+	if s == "" {
+		return "", localError(ErrInvalidURL, "the proxy function returned an empty URL")
+	}
+	if err := checkString("proxy URL", s); err != nil {
+		return "", err
+	}
+	return s, nil
 }
 
 // checkString refuses NUL bytes, which could not cross into C.
@@ -281,20 +453,19 @@ func checkString(what, s string) error {
 	return nil
 }
 
-// packRequest packs "method\0path\0name\0value\0..." and returns it with the header count.
-func packRequest(req *http.Request, streaming bool) ([]byte, int, error) {
+// packRequest packs "method\0url\0name\0value\0..." and returns it with the header count.
+func packRequest(req *http.Request, target string, streaming bool) ([]byte, int, error) {
 	method := req.Method
 	if method == "" {
 		method = http.MethodGet
 	}
-	path := req.URL.RequestURI()
 	if err := checkString("method", method); err != nil {
 		return nil, 0, err
 	}
-	if err := checkString("path", path); err != nil {
+	if err := checkString("URL", target); err != nil {
 		return nil, 0, err
 	}
-	size := len(method) + len(path) + 2
+	size := len(method) + len(target) + 2
 	for k, vs := range req.Header {
 		for _, v := range vs {
 			size += len(k) + len(v) + 2
@@ -303,7 +474,7 @@ func packRequest(req *http.Request, streaming bool) ([]byte, int, error) {
 	buf := make([]byte, 0, size+64)
 	buf = append(buf, method...)
 	buf = append(buf, 0)
-	buf = append(buf, path...)
+	buf = append(buf, target...)
 	buf = append(buf, 0)
 	n := 0
 	add := func(name, value string) error {

@@ -2,9 +2,10 @@
 // unmodified net/http Client, and prints the status, the headers, the body and the
 // trailers.
 //
-//	go run ./example [-X METHOD] [-d DATA] [-cacert FILE] [-k] [-timeout 10s] [-buffered] URL
+//	go run ./example [-X METHOD] [-d DATA] [-cacert FILE] [-k] [-x PROXY] [-timeout 10s] [-buffered] URL
 //
-// -d - streams the request body from standard input.
+// -d - streams the request body from standard input. Redirects are followed, to any origin,
+// by http.Client. Without -x the proxy comes from the environment (http.ProxyFromEnvironment).
 package main
 
 import (
@@ -31,6 +32,7 @@ func main() {
 	insecure := flag.Bool("k", false, "accept any server certificate (testing only)")
 	timeout := flag.Duration("timeout", 30*time.Second, "whole-request deadline (0 = none)")
 	buffered := flag.Bool("buffered", false, "buffered mode: the response arrives whole")
+	proxy := flag.String("x", "", "proxy URL: http://, https://, socks5:// or socks5h:// (default: the environment's)")
 	flag.Parse()
 	if flag.NArg() != 1 {
 		fmt.Fprintln(os.Stderr, "usage: example [flags] URL")
@@ -38,20 +40,23 @@ func main() {
 		os.Exit(2)
 	}
 	target := flag.Arg(0)
-	u, err := url.Parse(target)
-	if err != nil {
-		fail(err)
-	}
 
-	// One Transport per authority (scheme://host:port); share it between goroutines.
+	// One Transport serves every origin; share it between goroutines.
 	opts := []h2client.Option{h2client.WithBufferedResponses(*buffered)}
+	if *proxy != "" {
+		p, err := url.Parse(*proxy)
+		if err != nil {
+			fail(err)
+		}
+		opts = append(opts, h2client.WithProxy(http.ProxyURL(p)))
+	}
 	if *cacert != "" {
 		opts = append(opts, h2client.WithCAFile(*cacert))
 	}
 	if *insecure {
 		opts = append(opts, h2client.WithInsecureSkipVerify())
 	}
-	tr, err := h2client.NewTransport(u.Scheme+"://"+u.Host, opts...)
+	tr, err := h2client.NewTransport(opts...)
 	if err != nil {
 		fail(err)
 	}

@@ -43,7 +43,7 @@ func main() {
 	if *poller == "thread" {
 		os.Setenv("H2CLIENT_GO_POLLER", "thread")
 	}
-	tr, err := h2client.NewTransport(*base, h2client.WithBufferedResponses(*mode == "buffered"))
+	tr, err := h2client.NewTransport(h2client.WithBufferedResponses(*mode == "buffered"))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "h2gobench:", err)
 		os.Exit(1)
