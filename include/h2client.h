@@ -377,6 +377,14 @@ typedef struct h2_stats {
 } h2_stats;
 
 /**
+ * The informational-response callback type: `head` is a 1xx response head (status and
+ * header fields, read with `h2_response_status`, `h2_response_header_count`,
+ * `h2_response_header_at`, `h2_response_header`), valid only during the call; it must not be
+ * freed or kept.
+ */
+typedef void (*h2_informational_fn)(void *userdata, const struct h2_response *head);
+
+/**
  * One event, valid only during the callback.
  */
 typedef struct h2_event {
@@ -1035,6 +1043,19 @@ h2_result h2_config_set_proxy(struct h2_config *cfg,
 h2_result h2_config_set_user_agent(struct h2_config *cfg, const char *user_agent);
 
 /**
+ * Calls `callback(userdata, head)` for each informational (1xx) response, such as 103 Early
+ * Hints (RFC 8297), that precedes a final response, for requests of clients created with
+ * this config that have no callback of their own (`h2_request_set_informational_callback`).
+ * Without one they are dropped (as before; at most `max_informational_responses` per
+ * request). `head` is valid only during the call. The callback runs on a library thread,
+ * must be quick, and must not call blocking functions of the library; `userdata` must stay
+ * valid as long as such a client exists. NULL `callback` removes it.
+ */
+h2_result h2_config_set_informational_callback(struct h2_config *cfg,
+                                               h2_informational_fn callback,
+                                               void *userdata);
+
+/**
  * The hosts that bypass the proxy, overriding the environment's `no_proxy` / `NO_PROXY`:
  * comma-separated host names (each also matching its subdomains; a leading dot is
  * ignored), IP addresses, CIDR blocks (`10.0.0.0/8`), or `*` for every host. It applies to
@@ -1292,6 +1313,17 @@ h2_result h2_request_set_body(struct h2_request *req, const uint8_t *data, size_
  * (0 = use the client's).
  */
 h2_result h2_request_set_timeout_ms(struct h2_request *req, uint32_t timeout_ms);
+
+/**
+ * Calls `callback(userdata, head)` for each informational (1xx) response to this request,
+ * such as 103 Early Hints, before the final response, instead of the client's callback
+ * (`h2_config_set_informational_callback`); NULL `callback` goes back to the client's. It
+ * runs on a library thread, must be quick, and must not call blocking functions of the
+ * library; `userdata` must stay valid while calls made with this request are in flight.
+ */
+h2_result h2_request_set_informational_callback(struct h2_request *req,
+                                                h2_informational_fn callback,
+                                                void *userdata);
 
 /**
  * Frees a request. NULL is allowed. A request may be freed as soon as the calls that send it

@@ -89,6 +89,8 @@ pub struct Config {
     /// The `user-agent` sent with requests that set none ([`DEFAULT_USER_AGENT`]); `None`:
     /// none.
     pub user_agent: Option<Arc<str>>,
+    /// Told of informational (1xx) responses, unless a request has its own observer.
+    pub informational: Option<crate::response::InformationalHook>,
 }
 
 /// The `user-agent` requests carry unless they set their own: `h2client/<version>`.
@@ -130,6 +132,7 @@ impl Default for Config {
             redirects: crate::redirect::Redirects::default(),
             overrides: crate::overrides::Overrides::default(),
             user_agent: Some(Arc::from(DEFAULT_USER_AGENT)),
+            informational: None,
         }
     }
 }

@@ -28,6 +28,8 @@ pub struct Request {
     pub(crate) has_content_length: bool,
     /// A `user-agent` field was given (the client's default is then not added).
     pub(crate) has_user_agent: bool,
+    /// Told of informational (1xx) responses to this request (else the client's observer).
+    pub(crate) informational: Option<crate::response::InformationalHook>,
     /// The caller's `content-length`, which a buffered or streamed body must match.
     pub(crate) content_length: Option<u64>,
     pub(crate) timeout: Option<Duration>,
@@ -422,6 +424,7 @@ impl Request {
             body: Bytes::new(),
             has_content_length: false,
             has_user_agent: false,
+            informational: None,
             content_length: None,
             timeout: None,
             headers_timeout: None,
@@ -532,6 +535,13 @@ impl Request {
     }
 
     /// Sets a per-request whole-request timeout, overriding the client's.
+    /// Shows this request's informational (1xx) responses, such as 103 Early Hints, to `f`
+    /// (instead of the client's observer, if any). `None`: the client's.
+    pub fn set_informational(&mut self, f: Option<crate::response::InformationalHook>) {
+        self.informational = f;
+    }
+
+    /// Sets the whole-request timeout (`None`: the client's).
     pub fn set_timeout(&mut self, t: Option<Duration>) {
         self.timeout = t;
     }

@@ -2,6 +2,17 @@
 
 use crate::headers::HeaderList;
 
+/// An observer of informational (1xx) responses, such as 103 Early Hints: called with each
+/// one's head (status and header fields, no body) on the library thread that reads it.
+#[derive(Clone)]
+pub struct InformationalHook(pub std::sync::Arc<dyn Fn(&Response) + Send + Sync>);
+
+impl std::fmt::Debug for InformationalHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("InformationalHook")
+    }
+}
+
 /// Status, headers, body and trailers of a response.
 #[derive(Debug, Default)]
 pub struct Response {

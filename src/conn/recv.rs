@@ -5,7 +5,7 @@ use crate::error::{Error, ErrorKind, Processed, Reason};
 use crate::exchange::Mode;
 use crate::exchange::Pending;
 use crate::request::{is_connection_specific, is_lower_token, valid_value};
-use crate::response::Response;
+use crate::response::{InformationalHook, Response};
 
 use super::Slot;
 
@@ -50,6 +50,8 @@ pub(crate) struct ResponseBuilder {
     /// Informational (1xx) heads received, and how many are allowed.
     informational: u32,
     max_informational: u32,
+    /// Told of each informational head.
+    on_informational: Option<InformationalHook>,
     // State of the header block being decoded.
     blk_status: Option<u16>,
     blk_regular_seen: bool,
@@ -75,6 +77,7 @@ impl ResponseBuilder {
             max_list,
             informational: 0,
             max_informational: 16,
+            on_informational: None,
             blk_status: None,
             blk_regular_seen: false,
             blk_size: 0,
@@ -85,6 +88,12 @@ impl ResponseBuilder {
     /// Sets how many informational (1xx) responses may precede the final one.
     pub(crate) fn with_max_informational(mut self, n: u32) -> ResponseBuilder {
         self.max_informational = n;
+        self
+    }
+
+    /// Shows each informational (1xx) head to `f` (instead of only dropping it).
+    pub(crate) fn with_informational(mut self, f: Option<InformationalHook>) -> ResponseBuilder {
+        self.on_informational = f;
         self
     }
 
@@ -248,6 +257,16 @@ impl ResponseBuilder {
                                 self.max_informational
                             ),
                         ));
+                    }
+                    if let Some(f) = &self.on_informational {
+                        let head = Response {
+                            status,
+                            headers: std::mem::take(&mut self.resp.headers),
+                            ..Response::default()
+                        };
+                        // The observer is the caller's code: a panic in it must not end the
+                        // connection's reader.
+                        let _ = crate::panics::catch(|| (f.0)(&head));
                     }
                     self.resp.headers.clear();
                     self.content_length = None;

@@ -545,7 +545,12 @@ impl<W> Core<W> {
                 self.cfg.max_header_list_size as usize,
                 ex.mode,
             )
-            .with_max_informational(self.cfg.max_informational_responses),
+            .with_max_informational(self.cfg.max_informational_responses)
+            .with_informational(
+                req.informational
+                    .clone()
+                    .or_else(|| self.cfg.informational.clone()),
+            ),
             window: i64::from(initial),
             unacked: 0,
             has_body,

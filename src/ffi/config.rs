@@ -1,7 +1,7 @@
 //! `h2_config`: options for a client. Setters return `H2_E_INVALID_ARGUMENT` for a NULL
 //! config or an out-of-range value (the config is then unchanged).
 
-use std::ffi::c_char;
+use std::ffi::{c_char, c_void};
 
 use super::{c_slice, c_str, entry, fail, h2_result, try_mut, H2_OK};
 use crate::config::Config;
@@ -586,6 +586,26 @@ pub unsafe extern "C" fn h2_config_set_user_agent(
                 c.set_user_agent(Some(ua))
             })
         }
+    })
+}
+
+/// Calls `callback(userdata, head)` for each informational (1xx) response, such as 103 Early
+/// Hints (RFC 8297), that precedes a final response, for requests of clients created with
+/// this config that have no callback of their own (`h2_request_set_informational_callback`).
+/// Without one they are dropped (as before; at most `max_informational_responses` per
+/// request). `head` is valid only during the call. The callback runs on a library thread,
+/// must be quick, and must not call blocking functions of the library; `userdata` must stay
+/// valid as long as such a client exists. NULL `callback` removes it.
+#[no_mangle]
+pub unsafe extern "C" fn h2_config_set_informational_callback(
+    cfg: *mut h2_config,
+    callback: super::h2_informational_fn,
+    userdata: *mut c_void,
+) -> h2_result {
+    entry!(h2_config_set_informational_callback, || {
+        let c = try_mut!(cfg);
+        c.inner.informational = callback.map(|f| super::informational_hook(f, userdata));
+        H2_OK
     })
 }
 

@@ -1,6 +1,6 @@
 //! `h2_request`: a request under construction.
 
-use std::ffi::c_char;
+use std::ffi::{c_char, c_void};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -156,6 +156,28 @@ pub unsafe extern "C" fn h2_request_set_timeout_ms(
                 r.set_timeout(
                     (timeout_ms > 0).then(|| Duration::from_millis(u64::from(timeout_ms))),
                 );
+                H2_OK
+            })
+        }
+    })
+}
+
+/// Calls `callback(userdata, head)` for each informational (1xx) response to this request,
+/// such as 103 Early Hints, before the final response, instead of the client's callback
+/// (`h2_config_set_informational_callback`); NULL `callback` goes back to the client's. It
+/// runs on a library thread, must be quick, and must not call blocking functions of the
+/// library; `userdata` must stay valid while calls made with this request are in flight.
+#[no_mangle]
+pub unsafe extern "C" fn h2_request_set_informational_callback(
+    req: *mut h2_request,
+    callback: super::h2_informational_fn,
+    userdata: *mut c_void,
+) -> h2_result {
+    entry!(h2_request_set_informational_callback, || {
+        // SAFETY: forwarded caller contract.
+        unsafe {
+            with_req(req, |r| {
+                r.set_informational(callback.map(|f| super::informational_hook(f, userdata)));
                 H2_OK
             })
         }

@@ -1,10 +1,10 @@
 //! `h2_response`: a complete response.
 
-use std::ffi::c_char;
+use std::ffi::{c_char, c_void};
 
 use super::{c_bytes, entry, h2_result, invalid, put, try_ref, H2_OK};
 use crate::headers::HeaderList;
-use crate::response::Response;
+use crate::response::{InformationalHook, Response};
 
 /// A complete response returned by `h2_client_do`. Immutable; safe to read from several
 /// threads. Pointers it hands out stay valid until `h2_response_free`.
@@ -167,4 +167,32 @@ pub unsafe extern "C" fn h2_response_free(resp: *mut h2_response) {
             drop(unsafe { Box::from_raw(resp) });
         }
     })
+}
+
+/// The informational-response callback type: `head` is a 1xx response head (status and
+/// header fields, read with `h2_response_status`, `h2_response_header_count`,
+/// `h2_response_header_at`, `h2_response_header`), valid only during the call; it must not be
+/// freed or kept.
+pub type h2_informational_fn =
+    Option<unsafe extern "C" fn(userdata: *mut c_void, head: *const h2_response)>;
+
+/// Wraps a C informational callback as the core's observer.
+pub(crate) fn informational_hook(
+    f: unsafe extern "C" fn(*mut c_void, *const h2_response),
+    userdata: *mut c_void,
+) -> InformationalHook {
+    // The pointer is only handed back to the caller's callback.
+    let ud = userdata as usize;
+    InformationalHook(std::sync::Arc::new(move |head: &Response| {
+        let view = h2_response {
+            inner: Response {
+                status: head.status,
+                headers: head.headers.clone(),
+                ..Response::default()
+            },
+        };
+        // SAFETY: the caller registered this function for these arguments; `view` outlives
+        // the call.
+        unsafe { f(ud as *mut c_void, &view) }
+    }))
 }
