@@ -1293,6 +1293,54 @@ fn nginx_unix_socket() {
     unix_socket(Mode::H2c);
 }
 
+/// One client without a base URL fetches from three real servers at once: nghttpd over h2c,
+/// h2o and nginx over TLS (each with its own CA, both trusted), one pool and one connection
+/// per origin.
+#[test]
+fn one_client_three_servers_at_once() {
+    let ng = ServerProc::start(Kind::Nghttpd, Setup::new(Mode::H2c));
+    let h2o = ServerProc::start(Kind::H2o, Setup::new(Mode::Tls));
+    let nginx = ServerProc::start(Kind::Nginx, Setup::new(Mode::Tls));
+    let (mut cfg, _) = client_config(None);
+    let cas = format!("{}{}", h2o.ca_pem().unwrap(), nginx.ca_pem().unwrap());
+    cfg.tls.set_ca_pem(cas.as_bytes()).expect("both CAs");
+    let c = Client::without_base(cfg).expect("client");
+    let servers = [
+        (Kind::Nghttpd, &ng),
+        (Kind::H2o, &h2o),
+        (Kind::Nginx, &nginx),
+    ];
+    std::thread::scope(|scope| {
+        for (kind, s) in servers {
+            for t in 0..3 {
+                let c = &c;
+                scope.spawn(move || {
+                    for (name, n) in FILES.into_iter().skip(t % 2) {
+                        let url = format!("{}/{name}", s.url());
+                        let r = c
+                            .execute(Arc::new(Request::from_url("GET", &url).unwrap()))
+                            .unwrap_or_else(|e| panic!("{kind}: {url}: {e:?}"));
+                        assert_eq!(r.status(), 200, "{kind}: {url}");
+                        if let Some(m) = bytes_mismatch(r.body(), &file_bytes()[..n]) {
+                            panic!("{kind}: {url}: {m}");
+                        }
+                    }
+                });
+            }
+        }
+    });
+    let total = c.snapshot();
+    assert_eq!(total.connections_opened, 3, "one connection per origin");
+    for (kind, s) in servers {
+        let o = c.origin_snapshot(&s.url()).unwrap();
+        assert_eq!(
+            (o.connections_opened, o.requests_completed),
+            (1, 11),
+            "{kind}"
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // TLS
 
