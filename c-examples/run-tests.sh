@@ -761,8 +761,9 @@ run get-cpp "http://127.0.0.1:$(closed_port)/"
 check "get-cpp on a closed port: exit 1, get.cpp: H2_E_CONNECT: ..." \
     '[[ $rc == 1 && ! -s $TMP/out ]] && grep -q "^get.cpp: H2_E_CONNECT: " "$TMP/err"'
 
-cpp_args=()
-[[ -n $VALGRIND ]] && cpp_args=(--quick)
+# --tls: the https server above, for the https-to-http redirect checks.
+cpp_args=(--tls "$TLS" "$CA")
+[[ -n $VALGRIND ]] && cpp_args=(--quick "${cpp_args[@]}")
 run cpp_test "${cpp_args[@]}" "$URL"
 check "cpp_test: every check passed" \
     '[[ $rc == 0 ]] && grep -q "^cpp_test: [0-9]* checks, 0 failed$" "$TMP/out"'
