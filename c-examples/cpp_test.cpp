@@ -1,9 +1,14 @@
 /*
- * cpp_test [--quick] URL
+ * cpp_test [--quick] [--tls HTTPS_URL CA_FILE] URL
  *
  * Tests the C++ binding (include/h2client.hpp) against h2testserver at URL
  * (http://127.0.0.1:PORT; its endpoints /, /bytes/N, /echo, /status/N, /delay/MS, /trailers,
- * /reset/CODE, /wait-reset). --quick uses smaller sizes and counts (for valgrind).
+ * /reset/CODE, /wait-reset, /redirect/CODE?to=URL). --quick uses smaller sizes and counts (for
+ * valgrind). --tls names a second h2testserver, started with --tls (https://127.0.0.1:PORT), and
+ * the CA file that signed its certificate: the redirect section then also checks redirects from
+ * https to http (without it that check is skipped, and says so). Made-up host names
+ * (made-up.test, other.test) reach URL's server through Config::add_resolve and
+ * add_connect_to: no DNS is asked.
  *
  * Prints "ok - cpp: SECTION" or "not ok - cpp: SECTION" per section, a "FAIL file:line:
  * condition -- details" line per failed check, and a summary line
@@ -23,6 +28,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -42,6 +48,8 @@ using Clock = std::chrono::steady_clock;
 static int checks = 0, failures = 0, section_failures = 0;
 static bool quick = false;
 static std::string url;
+static std::string port;              /* URL's port */
+static std::string tls_url, tls_ca;   /* --tls */
 
 #define CHECK(cond, details)                                                                     \
     do {                                                                                         \
@@ -130,6 +138,9 @@ static_assert(move_only_v<h2::Call>, "Call is move-only, nothrow-movable");
 static_assert(move_only_v<h2::Queue>, "Queue is move-only, nothrow-movable");
 static_assert(std::is_base_of_v<std::runtime_error, h2::Error>, "Error is a runtime_error");
 static_assert(std::is_copy_constructible_v<h2::Error>, "Error is copyable");
+static_assert(std::is_default_constructible_v<h2::Client> == bool(H2_CPP_EXCEPTIONS),
+              "Client() (no base URL) throws, so it exists only with exceptions");
+static_assert(!std::is_default_constructible_v<h2::Request>, "a Request always has a method and a target");
 
 // ---- sections using only the non-throwing API (also built with -fno-exceptions) -------------
 
@@ -389,6 +400,11 @@ static void test_try_builders() {
     h2::Config px_ok;
     px_ok.proxy("socks5h://u:p@127.0.0.1:1080").no_proxy("localhost, 10.0.0.0/8").proxy("");
     CHECK(px_ok.ok(), "proxy() and no_proxy() accepted");
+    // The rvalue overloads move the temporary along the chain.
+    h2::Config chained = h2::Config().proxy("").no_proxy("*").add_resolve("a.test:1:127.0.0.1")
+                             .add_connect_to("::127.0.0.1:1").local_address("127.0.0.1")
+                             .max_connections_per_origin(1);
+    CHECK(chained.ok() && chained.get(), "rvalue chain: " << (chained.error() ? chained.error()->what() : ""));
 
     h2::Config neg;
     neg.request_timeout(std::chrono::milliseconds(-5));
@@ -408,7 +424,10 @@ static void test_try_builders() {
         .header_table_size(4096).max_response_body(1 << 30).max_retries(3)
         .max_continuation_frames(0).max_empty_data_frames(100).max_pending_acks(1000)
         .max_glitches(1000).max_resets_per_second(200)
-        .insecure_skip_verify(false).tls_versions(h2::tls_1_2 | h2::tls_1_3);
+        .insecure_skip_verify(false).tls_versions(h2::tls_1_2 | h2::tls_1_3)
+        .max_connections_per_origin(4).follow_redirects(0).redirect_https_to_http(false)
+        .add_resolve("unused.test:1:127.0.0.1").add_connect_to("unused.test:2:127.0.0.1:3")
+        .local_address("127.0.0.1");
     CHECK(all.ok(), "every setter: " << (all.error() ? all.error()->what() : ""));
     auto with_all = h2::Client::create(url, all);
     CHECK(with_all.ok(), err_of(with_all));
@@ -447,6 +466,279 @@ static void test_try_builders() {
     }
 }
 
+/* `s` percent-encoded for a query value (the test server's /redirect?to= decodes it). */
+static std::string pct(std::string_view s) {
+    static const char hex[] = "0123456789ABCDEF";
+    std::string out;
+    for (unsigned char ch : s) {
+        if (std::isalnum(ch) || ch == '-' || ch == '.' || ch == '_' || ch == '~') {
+            out += static_cast<char>(ch);
+        } else {
+            out += '%';
+            out += hex[ch >> 4];
+            out += hex[ch & 15];
+        }
+    }
+    return out;
+}
+
+static void test_try_origins() {
+    // A client without a base URL: every request names its URL.
+    auto made = h2::Client::create();
+    CHECK(made.ok(), "Client::create(): " << err_of(made));
+    if (!made)
+        return;
+    h2::Client &c = *made;
+    auto r = c.try_get(url + "/bytes/5");
+    CHECK(r && r->status() == 200 && r->body() == "abcde" && r->effective_url() == url + "/bytes/5",
+          "try_get(URL): " << err_of(r) << " " << (r ? r->effective_url() : ""));
+    auto e = c.try_send(h2::Request::url("POST", url + "/echo?q=1#fragment").header("x-a", "1").body("hi"));
+    CHECK(e && e->body() == "hi" && e->header("x-echo-method") == "POST" &&
+              e->header("x-echo-path") == "/echo?q=1" && e->header("x-echo-authority") == "127.0.0.1:" + port &&
+              e->header("x-echo-h-x-a") == "1",
+          "Request::url POST /echo (fragment dropped): " << err_of(e));
+    auto posted = c.try_post(url + "/echo", "body", {{"x-b", "2"}});
+    CHECK(posted && posted->body() == "body" && posted->header("x-echo-h-x-b") == "2",
+          "try_post(URL): " << err_of(posted));
+
+    // A path needs a base URL: refused before anything is sent, by every way of sending.
+    auto path = c.try_get("/bytes/5");
+    CHECK(!path && path.error().code() == H2_E_INVALID_ARGUMENT && path.error().processed() == h2::Processed::no,
+          "a path on a client without a base URL: " << err_of(path));
+    auto path_req = c.try_send(h2::Request("GET", "/"));
+    CHECK(!path_req && path_req.error().code() == H2_E_INVALID_ARGUMENT, "try_send(path): " << err_of(path_req));
+    auto path_start = c.try_start(h2::Request("GET", "/"));
+    CHECK(!path_start && path_start.error().code() == H2_E_INVALID_ARGUMENT,
+          "try_start(path): " << err_of(path_start));
+
+    // Bad URLs and methods are kept by the builder; sending such a request fails with it.
+    h2::Request ftp = h2::Request::url("GET", "ftp://example.com/");
+    CHECK(!ftp.ok() && ftp.error()->code() == H2_E_INVALID_URL && std::strstr(ftp.error()->message(), "scheme"),
+          "ftp:// URL: " << (ftp.error() ? ftp.error()->what() : "(ok)"));
+    auto ftp_sent = c.try_send(ftp);
+    CHECK(!ftp_sent && ftp_sent.error().code() == H2_E_INVALID_URL, "sending it: " << err_of(ftp_sent));
+    h2::Request bad_port = h2::Request::url("GET", "http://127.0.0.1:99999/");
+    CHECK(bad_port.error() && bad_port.error()->code() == H2_E_INVALID_URL &&
+              std::strstr(bad_port.error()->message(), "port"),
+          "port 99999: " << (bad_port.error() ? bad_port.error()->what() : "(ok)"));
+    h2::Request bad_method = h2::Request::url("GE T", url + "/");
+    CHECK(bad_method.error() && bad_method.error()->code() == H2_E_INVALID_ARGUMENT, "method with a space");
+    h2::Request nul = h2::Request::url("GET", std::string_view("http://a\0b/", 11));
+    CHECK(nul.error() && nul.error()->code() == H2_E_INVALID_ARGUMENT && std::strstr(nul.error()->message(), "NUL"),
+          "a URL with a NUL byte");
+    auto no_scheme = c.try_get("bytes/5");
+    CHECK(!no_scheme && no_scheme.error().code() == H2_E_INVALID_URL,
+          "a target that is not a path is a URL: " << err_of(no_scheme));
+
+    // A client with a base URL sends path requests there and URL requests to their origin.
+    auto based = h2::Client::create("http://127.0.0.1:" + std::to_string(closed_port()));
+    CHECK(based.ok(), err_of(based));
+    if (based) {
+        auto other = based->try_get(url + "/bytes/3");
+        CHECK(other && other->body() == "abc", "URL request on a client with another base URL: " << err_of(other));
+        auto base = based->try_get("/");
+        CHECK(!base && base.error().code() == H2_E_CONNECT, "its path request goes to the base URL: " << err_of(base));
+    }
+
+    // Origin stats: the origin used, an unused one (zeros), bad names.
+    auto st = c.try_origin_stats(url);
+    CHECK(st && st->connections_opened == 1 && st->connections_open == 1,
+          "origin_stats(URL): " << err_of(st) << " opened " << (st ? st->connections_opened : 0));
+    auto with_path = c.try_origin_stats(url + "/ignored/path");
+    CHECK(with_path && with_path->connections_opened == 1, "a path in the origin is ignored: " << err_of(with_path));
+    auto unused = c.try_origin_stats("http://unused.test");
+    CHECK(unused && unused->connections_opened == 0 && unused->requests_completed == 0 &&
+              unused->connections_open == 0,
+          "an origin never used reads as zeros: " << err_of(unused));
+    auto ftp_origin = c.try_origin_stats("ftp://example.com");
+    CHECK(!ftp_origin && ftp_origin.error().code() == H2_E_INVALID_URL,
+          "origin_stats(ftp://): " << err_of(ftp_origin));
+    auto no_origin = c.try_origin_stats("not an origin");
+    CHECK(!no_origin && no_origin.error().code() == H2_E_INVALID_URL, "origin_stats(junk): " << err_of(no_origin));
+    auto nul_origin = c.try_origin_stats(std::string_view("http://a\0b", 10));
+    CHECK(!nul_origin && nul_origin.error().code() == H2_E_INVALID_ARGUMENT,
+          "origin_stats(NUL): " << err_of(nul_origin));
+    h2::Client empty = std::move(c);
+    auto on_moved = c.try_origin_stats(url);
+    CHECK(!on_moved && on_moved.error().code() == H2_E_INVALID_ARGUMENT, "a moved-from client: " << err_of(on_moved));
+}
+
+static void test_try_resolve() {
+    // made-up.test:PORT resolves to 127.0.0.1; other.test (port 80) connects to URL's server.
+    h2::Config cfg;
+    cfg.add_resolve("made-up.test:" + port + ":127.0.0.1").add_connect_to("other.test:80:127.0.0.1:" + port);
+    CHECK(cfg.ok(), "add_resolve, add_connect_to: " << (cfg.error() ? cfg.error()->what() : ""));
+    auto made = h2::Client::create(cfg);
+    CHECK(made.ok(), err_of(made));
+    if (!made)
+        return;
+    h2::Client &c = *made;
+    const std::string made_up = "http://made-up.test:" + port;
+    auto a = c.try_get(made_up + "/echo");
+    CHECK(a && a->status() == 200 && a->header("x-echo-authority") == "made-up.test:" + port,
+          "resolve: " << err_of(a) << " authority " << (a ? a->header("x-echo-authority").value_or("-") : ""));
+    auto b = c.try_get("http://other.test/echo");
+    CHECK(b && b->status() == 200 && b->header("x-echo-authority") == "other.test",
+          "connect_to: " << err_of(b) << " authority " << (b ? b->header("x-echo-authority").value_or("-") : ""));
+    // Two origins, one server: a connection each; URL's own origin was never used.
+    auto sa = c.try_origin_stats(made_up);
+    auto sb = c.try_origin_stats("http://other.test:80");
+    auto sc = c.try_origin_stats(url);
+    auto total = c.try_stats();
+    CHECK(sa && sb && sc && total && sa->connections_opened == 1 && sb->connections_opened == 1 &&
+              sc->connections_opened == 0 && total->connections_opened == 2,
+          "connections opened: made-up " << (sa ? sa->connections_opened : 99) << ", other "
+                                         << (sb ? sb->connections_opened : 99) << ", 127.0.0.1 "
+                                         << (sc ? sc->connections_opened : 99) << ", total "
+                                         << (total ? total->connections_opened : 99));
+
+    // A base URL with a made-up name.
+    auto based = h2::Client::create(made_up, cfg);
+    CHECK(based.ok(), err_of(based));
+    if (based) {
+        auto r = based->try_get("/bytes/4");
+        CHECK(r && r->body() == "abcd", "base URL through resolve: " << err_of(r));
+    }
+
+    // max_connections_per_origin(1): six requests that our stream cap (2) would otherwise
+    // spread over several connections share one. (Each holds its stream for 500 ms, far
+    // longer than dialing a second connection takes, so the control does open more.)
+    const int n = 6;
+    for (uint32_t limit : {0u, 1u}) {
+        h2::Config lc;
+        lc.add_resolve("made-up.test:" + port + ":127.0.0.1").max_concurrent_streams(2);
+        if (limit)
+            lc.max_connections_per_origin(limit);
+        auto lcl = h2::Client::create(lc);
+        auto q = h2::Queue::create();
+        CHECK(lcl && q, "create: " << err_of(lcl));
+        if (!lcl || !q)
+            return;
+        for (int i = 0; i < n; i++) {
+            auto sd = lcl->try_submit_detached(h2::Request::url("GET", made_up + "/delay/500"), *q, i);
+            CHECK(sd.ok(), err_of(sd));
+        }
+        int done = 0;
+        auto t0 = Clock::now();
+        while (done < n && ms_since(t0) < 30000) {
+            auto batch = q->try_poll(n, 1000ms);
+            CHECK(batch.ok(), err_of(batch));
+            if (!batch)
+                break;
+            for (h2::Completion &comp : *batch)
+                done += comp.ok() && comp.response->status() == 200;
+        }
+        CHECK(done == n, done << " of " << n << " delayed requests");
+        auto st = lcl->try_origin_stats(made_up);
+        if (limit)
+            CHECK(st && st->connections_opened == 1,
+                  "max_connections_per_origin(1): " << (st ? st->connections_opened : 99) << " connections");
+        else
+            CHECK(st && st->connections_opened > 1,
+                  "without it (the control): " << (st ? st->connections_opened : 0) << " connections");
+    }
+
+    // local_address: an address of this machine works, one it does not have fails to connect.
+    auto local = h2::Client::create(h2::Config().local_address("127.0.0.1"));
+    CHECK(local.ok(), err_of(local));
+    if (local) {
+        auto r = local->try_get(url + "/bytes/2");
+        CHECK(r && r->body() == "ab", "local_address(127.0.0.1): " << err_of(r));
+    }
+    auto absent = h2::Client::create(h2::Config().local_address("192.0.2.1"));
+    CHECK(absent.ok(), err_of(absent));
+    if (absent) {
+        auto r = absent->try_get(url + "/");
+        CHECK(!r && r.error().code() == H2_E_CONNECT && std::strstr(r.error().message(), "192.0.2.1"),
+              "local_address(192.0.2.1), not on this machine: " << err_of(r));
+    }
+
+    // Malformed entries are the config's first failure.
+    h2::Config bad_resolve = h2::Config().add_resolve("made-up.test");
+    CHECK(bad_resolve.error() && bad_resolve.error()->code() == H2_E_INVALID_ARGUMENT, "add_resolve(HOST)");
+    h2::Config bad_connect = h2::Config().add_connect_to("a:b");
+    CHECK(bad_connect.error() && bad_connect.error()->code() == H2_E_INVALID_ARGUMENT, "add_connect_to(a:b)");
+    h2::Config bad_local = h2::Config().local_address("not-an-address");
+    CHECK(bad_local.error() && bad_local.error()->code() == H2_E_INVALID_ARGUMENT, "local_address(junk)");
+    h2::Config nul_resolve = h2::Config().add_resolve(std::string_view("a:1:\0", 5));
+    CHECK(nul_resolve.error() && nul_resolve.error()->code() == H2_E_INVALID_ARGUMENT, "add_resolve with NUL");
+    h2::Config zero = h2::Config().max_connections_per_origin(0);
+    CHECK(zero.error() && zero.error()->code() == H2_E_INVALID_ARGUMENT, "max_connections_per_origin(0)");
+    auto from_bad = h2::Client::create(bad_resolve);
+    CHECK(!from_bad && from_bad.error().code() == H2_E_INVALID_ARGUMENT,
+          "a base-less client from it: " << err_of(from_bad));
+}
+
+static void test_try_redirects() {
+    h2::Config cfg;
+    cfg.follow_redirects(3).add_resolve("other.test:" + port + ":127.0.0.1");
+    auto made = h2::Client::create(cfg);
+    CHECK(made.ok(), err_of(made));
+    if (!made)
+        return;
+    h2::Client &c = *made;
+
+    // To another origin: followed over that origin's own connection.
+    const std::string other = "http://other.test:" + port;
+    auto r = c.try_get(url + "/redirect/302?to=" + pct(other + "/bytes/10"));
+    CHECK(r && r->status() == 200 && r->body() == pattern(10) && r->redirect_count() == 1 &&
+              r->effective_url() == other + "/bytes/10",
+          "302 to another origin: " << err_of(r) << " " << (r ? r->effective_url() : ""));
+    auto so = c.try_origin_stats(other);
+    CHECK(so && so->connections_opened == 1, "the other origin's connection: " << err_of(so));
+
+    // Two hops: over follow_redirects(1), within follow_redirects(2).
+    const std::string two_hops = url + "/redirect/302?to=" + pct("/redirect/307?to=" + pct("/bytes/1"));
+    auto one = h2::Client::create(h2::Config().follow_redirects(1));
+    auto two = h2::Client::create(h2::Config().follow_redirects(2));
+    CHECK(one && two, "create");
+    if (one && two) {
+        auto over = one->try_get(two_hops);
+        CHECK(!over && over.error().code() == H2_E_TOO_MANY_REDIRECTS, "2 hops, max 1: " << err_of(over));
+        auto within = two->try_get(two_hops);
+        CHECK(within && within->status() == 200 && within->body() == "a" && within->redirect_count() == 2,
+              "2 hops, max 2: " << err_of(within));
+    }
+    auto none = h2::Client::create(h2::Config().follow_redirects(0));
+    CHECK(none.ok(), err_of(none));
+    if (none) {
+        auto off = none->try_get(two_hops);
+        CHECK(off && off->status() == 302 && off->redirect_count() == 0 && off->header("location"),
+              "follow_redirects(0): the 3xx is the response: " << err_of(off));
+    }
+
+    // A streaming call follows them when waited on.
+    auto call = c.try_start(h2::Request::url("GET", url + "/redirect/301?to=%2Fbytes%2F7"));
+    CHECK(call.ok(), err_of(call));
+    if (call) {
+        auto wh = call->try_wait_headers();
+        CHECK(wh && call->status() == 200 && call->redirect_count() == 1 && call->effective_url() == url + "/bytes/7",
+              "call: " << err_of(wh) << " status " << call->status() << " " << call->effective_url());
+        auto body = call->try_read_all();
+        CHECK(body && *body == pattern(7), "call body: " << err_of(body));
+    }
+
+    // https to http: refused by default (the 3xx is the response), followed when allowed.
+    if (tls_url.empty()) {
+        std::printf("# skipped: redirects from https to http (no --tls)\n");
+        return;
+    }
+    const std::string down = tls_url + "/redirect/302?to=" + pct(url + "/bytes/3");
+    auto strict = h2::Client::create(h2::Config().ca_file(tls_ca).follow_redirects(3));
+    auto lax = h2::Client::create(h2::Config().ca_file(tls_ca).follow_redirects(3).redirect_https_to_http());
+    CHECK(strict && lax, "create: " << err_of(strict) << " " << err_of(lax));
+    if (!strict || !lax)
+        return;
+    auto refused = strict->try_get(down);
+    CHECK(refused && refused->status() == 302 && refused->redirect_count() == 0 &&
+              refused->header("location") == url + "/bytes/3" && refused->effective_url() == down,
+          "https to http, default: " << err_of(refused));
+    auto followed = lax->try_get(down);
+    CHECK(followed && followed->status() == 200 && followed->body() == "abc" && followed->redirect_count() == 1 &&
+              followed->effective_url() == url + "/bytes/3",
+          "https to http, redirect_https_to_http(): " << err_of(followed));
+}
+
 // ---- sections using exceptions ----------------------------------------------------------------
 
 #if H2_CPP_EXCEPTIONS
@@ -459,6 +751,32 @@ static h2::Error expect_error(const std::function<void()> &fn) {
         return e;
     }
     return h2::Error(H2_OK, "no exception was thrown");
+}
+
+static void test_origins() {
+    h2::Client any; // no base URL
+    CHECK(any.get(url + "/bytes/3").body() == "abc", "Client() get(URL)");
+    CHECK(any.send(h2::Request::url("GET", url + "/bytes/2")).body() == "ab", "send(Request::url)");
+    CHECK(any.request("PUT", url + "/echo", {{"x-c", "3"}}, "put").header("x-echo-h-x-c") == "3", "request(URL)");
+    h2::Error path = expect_error([&] { any.get("/"); });
+    CHECK(path.code() == H2_E_INVALID_ARGUMENT && std::strstr(path.message(), "base URL"),
+          "a path on a client without a base URL: " << describe(path));
+    h2::Error bad = expect_error([&] { any.send(h2::Request::url("GET", "ftp://example.com/")); });
+    CHECK(bad.code() == H2_E_INVALID_URL, describe(bad));
+    h2::Call call = any.start(h2::Request::url("GET", url + "/bytes/4"));
+    CHECK(call.read_all() == "abcd" && call.effective_url() == url + "/bytes/4", "start(Request::url)");
+
+    h2::Client resolved(
+        h2::Config().add_resolve("made-up.test:" + port + ":127.0.0.1").max_connections_per_origin(2));
+    h2::Response r = resolved.get("http://made-up.test:" + port + "/echo");
+    CHECK(r.header("x-echo-authority") == "made-up.test:" + port, "Client(config) with add_resolve");
+    h2::Stats st = resolved.origin_stats("http://made-up.test:" + port);
+    CHECK(st.connections_opened == 1, "origin_stats: " << st.connections_opened);
+    CHECK(resolved.origin_stats(url).connections_opened == 0, "an unused origin");
+    h2::Error os = expect_error([&] { resolved.origin_stats("gopher://x"); });
+    CHECK(os.code() == H2_E_INVALID_URL, "origin_stats(gopher://): " << describe(os));
+    h2::Error cfg = expect_error([] { h2::Client c(h2::Config().add_connect_to("nonsense")); });
+    CHECK(cfg.code() == H2_E_INVALID_ARGUMENT, "Client(config) throws the config's failure: " << describe(cfg));
 }
 
 static void test_redirects() {
@@ -921,26 +1239,39 @@ static void test_raii_under_exceptions() {
 
 int main(int argc, char **argv) {
     int i = 1;
-    if (i < argc && std::strcmp(argv[i], "--quick") == 0) {
-        quick = true;
-        i++;
+    for (; i < argc; i++) {
+        if (std::strcmp(argv[i], "--quick") == 0) {
+            quick = true;
+        } else if (std::strcmp(argv[i], "--tls") == 0 && i + 2 < argc) {
+            tls_url = argv[++i];
+            tls_ca = argv[++i];
+        } else {
+            break;
+        }
     }
     if (argc - i != 1) {
-        std::fprintf(stderr, "usage: cpp_test [--quick] URL\n");
+        std::fprintf(stderr, "usage: cpp_test [--quick] [--tls HTTPS_URL CA_FILE] URL\n");
         return 2;
     }
     url = argv[i];
     while (!url.empty() && url.back() == '/')
         url.pop_back();
+    while (!tls_url.empty() && tls_url.back() == '/')
+        tls_url.pop_back();
+    port = url.substr(url.rfind(':') + 1);
 
     section("non-throwing: create, try_get, errors, stats", test_try_basic);
     section("non-throwing: builders, config setters, sticky errors", test_try_builders);
     section("non-throwing: streaming download with try_read", test_try_streaming);
     section("non-throwing: queue with detached and owned calls", test_try_queue);
     section("non-throwing: move semantics", test_try_moves);
+    section("non-throwing: client without a base URL, Request::url, origin stats", test_try_origins);
+    section("non-throwing: add_resolve, add_connect_to, per-origin limit, local_address", test_try_resolve);
+    section("non-throwing: redirects across origins, limits, https to http", test_try_redirects);
 #if H2_CPP_EXCEPTIONS
     section("GET, POST /echo, request(), status codes, trailers", test_get_post);
     section("redirects: off by default, follow_redirects, effective_url", test_redirects);
+    section("one client for every origin: Client(), Client(config), origin_stats", test_origins);
     section("errors as exceptions: reset, connect, timeouts, invalid input", test_errors);
     section("streaming download with Call::read", test_stream_download);
     section("streaming upload with write/finish and trailers", test_stream_upload);

@@ -1,6 +1,5 @@
 /* get URL: fetch one URL over HTTP/2 and print the status, headers and body. */
 #include <stdio.h>
-#include <string.h>
 
 #include "h2client.h"
 
@@ -17,14 +16,11 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: get URL\n");
         return 2;
     }
-    /* The client takes "http://host:port" (any path is ignored); the request names the path. */
-    const char *authority = strstr(argv[1], "://");
-    const char *path = authority ? strchr(authority + 3, '/') : NULL;
-
-    h2_client *client = h2_client_new(argv[1], NULL);
+    /* A client without a base URL serves any origin; the request names its whole URL. */
+    h2_client *client = h2_client_new(NULL, NULL);
     if (!client)
         return fail();
-    h2_request *req = h2_request_new("GET", path ? path : "/");
+    h2_request *req = h2_request_new_url("GET", argv[1]);
     h2_response *resp = NULL;
     if (!req || h2_client_do(client, req, &resp) != H2_OK) {
         int status = fail();

@@ -114,8 +114,7 @@ static struct opts opt = {
     .window_bits = 30, .conn_window_bits = 30,
 };
 
-static char *base_url;         /* scheme://authority */
-static h2_request **requests;  /* one per URL, built once, shared read-only */
+static h2_request **requests;  /* one per URL (h2_request_new_url), built once, shared read-only */
 static size_t nrequests;
 static bool tls_scheme;
 
@@ -346,7 +345,8 @@ static h2_client *make_client(void) {
         /* A benchmark of local servers: self-signed certificates are the rule. */
         rc = h2_config_set_insecure_skip_verify(cfg, true);
     }
-    h2_client *c = rc == H2_OK ? h2_client_new(base_url, cfg) : NULL;
+    /* No base URL: each request names its URL (all of one origin, see parse_args). */
+    h2_client *c = rc == H2_OK ? h2_client_new(NULL, cfg) : NULL;
     h2_config_free(cfg);
     return c;
 }
@@ -688,31 +688,14 @@ static double parse_seconds(const char *s, const char *what) {
     return 0;
 }
 
-/* Splits URL into "scheme://authority" (malloc'd) and the origin-form path (malloc'd). */
-static void split_url(const char *url, char **base, char **path) {
+/*
+ * The length of URL's "scheme://authority" prefix (0 without "://"). Only compared between
+ * the URLs, to keep a run on one origin (parse_args); the library parses the URLs themselves.
+ */
+static size_t origin_len(const char *url) {
     const char *p = strstr(url, "://");
-    if (!p || (strncasecmp(url, "http://", 7) && strncasecmp(url, "https://", 8))) {
-        die_usage("not an http:// or https:// URL: %s", url);
-    }
-    const char *auth = p + 3;
-    size_t alen = strcspn(auth, "/?#");
-    if (alen == 0) die_usage("no host in URL: %s", url);
-    *base = strndup(url, (size_t)(auth - url) + alen);
-    const char *rest = auth + alen;
-    size_t rlen = strcspn(rest, "#");
-    if (rlen == 0) {
-        *path = strdup("/");
-    } else if (rest[0] == '?') {
-        *path = malloc(rlen + 2);
-        (*path)[0] = '/';
-        memcpy(*path + 1, rest, rlen);
-        (*path)[rlen + 1] = 0;
-    } else {
-        *path = strndup(rest, rlen);
-    }
+    return p ? (size_t)(p + 3 - url) + strcspn(p + 3, "/?#") : 0;
 }
-
-static char **paths; /* origin-form path of each URL */
 
 static uint8_t *read_file(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");
@@ -761,11 +744,11 @@ static void build_requests(void) {
     nrequests = opt.nurls;
     requests = calloc(nrequests, sizeof *requests);
     for (size_t i = 0; i < nrequests; ++i) {
-        h2_request *r = h2_request_new(method, paths[i]);
+        h2_request *r = h2_request_new_url(method, opt.urls[i]);
         if (!r) {
             char msg[256];
             h2_last_error_message(msg, sizeof msg);
-            fprintf(stderr, "h2bench: bad request (%s %s): %s\n", method, paths[i], msg);
+            fprintf(stderr, "h2bench: bad request (%s %s): %s\n", method, opt.urls[i], msg);
             exit(2);
         }
         if (!has_ua && h2_request_add_header(r, "user-agent", ua) != H2_OK) exit(1);
@@ -890,20 +873,14 @@ static void parse_args(int argc, char **argv) {
         opt.nthreads = opt.nclients;
     }
 
-    paths = calloc(opt.nurls, sizeof *paths);
-    for (size_t i = 0; i < opt.nurls; ++i) {
-        char *b;
-        split_url(opt.urls[i], &b, &paths[i]);
-        if (!base_url) {
-            base_url = b;
-        } else {
-            if (strcasecmp(b, base_url)) {
-                die_usage("all URLs must share scheme://host:port (%s)", opt.urls[i]);
-            }
-            free(b);
-        }
+    /* Each client has ONE connection (max_connections 1), as an h2load client: every URL must
+     * name the first one's origin. */
+    size_t olen = origin_len(opt.urls[0]);
+    for (size_t i = 1; i < opt.nurls; ++i) {
+        if (origin_len(opt.urls[i]) != olen || strncasecmp(opt.urls[i], opt.urls[0], olen))
+            die_usage("all URLs must share scheme://host:port (%s)", opt.urls[i]);
     }
-    tls_scheme = !strncasecmp(base_url, "https://", 8);
+    tls_scheme = !strncasecmp(opt.urls[0], "https://", 8);
 }
 
 /* ---- output ------------------------------------------------------------------------------------ */
@@ -945,7 +922,7 @@ int main(int argc, char **argv) {
         if (!cl->h) {
             char msg[256];
             h2_last_error_message(msg, sizeof msg);
-            fprintf(stderr, "h2bench: cannot create a client for %s: %s\n", base_url, msg);
+            fprintf(stderr, "h2bench: cannot create a client: %s\n", msg);
             return 1;
         }
         pthread_mutex_init(&cl->lock, NULL);
@@ -1198,9 +1175,6 @@ int main(int argc, char **argv) {
     }
     for (size_t i = 0; i < nrequests; ++i) h2_request_free(requests[i]);
     free(requests);
-    for (size_t i = 0; i < opt.nurls; ++i) free(paths[i]);
-    free(paths);
-    free(base_url);
     free(opt.headers);
     free(clients);
     free(drivers);

@@ -182,10 +182,7 @@ static struct {
 
 struct slot {
     const char *url;
-    char *base; /* scheme://authority as given, for h2_client_new */
-    char *origin; /* normalized scheme://host:port (validation only) */
-    char *path;
-    h2_request *req;
+    h2_request *req; /* made from the whole URL: the library parses it */
     /* Set when the call is started (main thread); `call` is changed under ctl.lock, so
      * that the signal thread never cancels a freed call. */
     int started;
@@ -302,94 +299,6 @@ static char *last_error_message(void) {
     return msg;
 }
 
-/* ---- URLs ------------------------------------------------------------------------------ */
-
-/*
- * Splits "scheme://authority/path?query#fragment" into the client's base URL, a normalized
- * origin (validation: the library parses the URL again), and the request path (the
- * fragment dropped, "/" if empty). Returns NULL on success, else what is wrong.
- */
-static const char *split_url(struct slot *s) {
-    const char *url = s->url;
-    const char *sep = strstr(url, "://");
-    if (!sep || sep == url)
-        return "not an absolute URL (expected scheme://host[:port][/path])";
-    for (const char *p = url; p < sep; p++) {
-        unsigned char c = (unsigned char)*p;
-        if (!isalpha(c) && !(p > url && (isdigit(c) || c == '+' || c == '-' || c == '.')))
-            return "invalid scheme";
-    }
-    const char *auth = sep + 3;
-    size_t auth_len = strcspn(auth, "/?#");
-    if (auth_len == 0)
-        return "no host in URL";
-    const char *rest = auth + auth_len;
-
-    s->base = xstrndup(url, (size_t)(rest - url));
-
-    /* Host and port, without any userinfo; IPv6 literals are bracketed. */
-    const char *host = auth, *end = auth + auth_len;
-    for (const char *p = auth; p < end; p++)
-        if (*p == '@')
-            host = p + 1;
-    const char *colon = NULL;
-    if (*host == '[') {
-        const char *close = memchr(host, ']', (size_t)(end - host));
-        if (!close)
-            return "unterminated '[' in host";
-        if (close + 1 < end) {
-            if (close[1] != ':')
-                return "invalid characters after ']' in host";
-            colon = close + 1;
-        }
-    } else {
-        for (const char *p = host; p < end; p++)
-            if (*p == ':')
-                colon = p;
-    }
-    const char *host_end = colon ? colon : end;
-    if (host_end == host)
-        return "no host in URL";
-    unsigned long port = 0;
-    int have_port = 0;
-    if (colon && colon + 1 < end) {
-        for (const char *p = colon + 1; p < end; p++)
-            if (!isdigit((unsigned char)*p))
-                return "invalid port";
-        port = strtoul(colon + 1, NULL, 10);
-        if (port > 65535)
-            return "invalid port";
-        have_port = 1;
-    }
-    size_t scheme_len = (size_t)(sep - url);
-    if (!have_port) {
-        if (scheme_len == 4 && strncasecmp(url, "http", 4) == 0)
-            port = 80, have_port = 1;
-        else if (scheme_len == 5 && strncasecmp(url, "https", 5) == 0)
-            port = 443, have_port = 1;
-    }
-    size_t olen = scheme_len + 3 + (size_t)(host_end - host) + 8;
-    s->origin = xmalloc(olen);
-    snprintf(s->origin, olen, "%.*s://%.*s:%lu", (int)scheme_len, url,
-             (int)(host_end - host), host, have_port ? port : 0);
-    for (char *p = s->origin; *p; p++)
-        *p = (char)tolower((unsigned char)*p);
-
-    /* Path: up to the fragment; a bare "?query" gets a leading "/". */
-    size_t plen = strcspn(rest, "#");
-    if (plen == 0) {
-        s->path = xstrndup("/", 1);
-    } else if (rest[0] == '?') {
-        s->path = xmalloc(plen + 2);
-        s->path[0] = '/';
-        memcpy(s->path + 1, rest, plen);
-        s->path[plen + 1] = '\0';
-    } else {
-        s->path = xstrndup(rest, plen);
-    }
-    return NULL;
-}
-
 /* ---- verbose output -------------------------------------------------------------------- */
 
 static const char *h2_code_name(uint32_t code) {
@@ -478,9 +387,19 @@ static void on_event(void *userdata, const h2_event *ev) {
     pthread_mutex_unlock(&err_lock);
 }
 
+/* The path and query of the call's URL, as the library serializes it (h2_call_effective_url:
+ * "scheme://host[:port]/path?query"): what it sends as :path. */
+static const char *call_path(const h2_call *call) {
+    const char *url = h2_call_effective_url(call);
+    const char *authority = url ? strstr(url, "://") : NULL;
+    const char *path = authority ? strchr(authority + 3, '/') : NULL;
+    return path ? path : "/";
+}
+
+/* -v, once the call is started. */
 static void verbose_request(const struct slot *s) {
     pthread_mutex_lock(&err_lock);
-    fprintf(stderr, "> %s %s\n", opt.method, s->path);
+    fprintf(stderr, "> %s %s\n", opt.method, call_path(s->call));
     for (size_t i = 0; i < opt.nheaders; i++)
         fprintf(stderr, "> %s: %s\n", opt.headers[i].name, opt.headers[i].value);
     if (opt.has_body)
@@ -519,7 +438,8 @@ static void verbose_head(const h2_call *call) {
 /* -v, once the body has ended: its size and the trailers. */
 static void verbose_end(const struct slot *s, uint64_t body_bytes) {
     pthread_mutex_lock(&err_lock);
-    fprintf(stderr, "* %s %s: %" PRIu64 " body bytes\n", opt.method, s->path, body_bytes);
+    fprintf(stderr, "* %s %s: %" PRIu64 " body bytes\n", opt.method, call_path(s->call),
+            body_bytes);
     if (h2_call_trailer_count(s->call) > 0) {
         fputs("* trailers:\n", stderr);
         write_fields(stderr, "< ", s->call, 1);
@@ -894,7 +814,10 @@ static int build_request(struct slot *s) {
         h2_error_info info;
         h2_result rc = h2_last_error(&info);
         char *msg = last_error_message();
-        errorf("%s: %s: %s", s->url, h2_error_name(rc), msg);
+        if (rc == H2_E_INVALID_URL)
+            url_usage_error(s->url, rc, "%s", msg);
+        else
+            errorf("%s: %s: %s", s->url, h2_error_name(rc), msg);
         free(msg);
         return 2;
     }
@@ -1101,10 +1024,10 @@ static void start_slot(struct slot *s) {
         pthread_mutex_unlock(&ctl.lock);
         return;
     }
-    if (opt.verbose)
-        verbose_request(s);
     s->started = 1;
     h2_result rc = h2_client_start(work.client, s->req, &s->call);
+    if (opt.verbose && rc == H2_OK)
+        verbose_request(s);
     pthread_mutex_unlock(&ctl.lock);
     if (rc != H2_OK) {
         s->rc = rc;
@@ -1253,9 +1176,6 @@ static void cleanup(void) {
     for (size_t i = 0; i < work.n; i++) {
         struct slot *s = &work.slots[i];
         release_slot(s);
-        free(s->base);
-        free(s->origin);
-        free(s->path);
         free(s->error);
         free(s->upload_error);
         h2_request_free(s->req);
@@ -1289,12 +1209,10 @@ int main(int argc, char **argv) {
     work.slots = slots;
     work.n = opt.nurls;
     pthread_mutex_unlock(&ctl.lock);
+    /* The requests first: a bad URL (or -H) is reported before anything else is set up. */
     for (size_t i = 0; i < work.n; i++) {
-        struct slot *s = &work.slots[i];
-        s->url = opt.urls[i];
-        const char *why = split_url(s);
-        if (why) {
-            url_usage_error(s->url, H2_E_INVALID_URL, "%s", why);
+        work.slots[i].url = opt.urls[i];
+        if (build_request(&work.slots[i]) != 0) {
             cleanup();
             return 2;
         }
@@ -1327,12 +1245,6 @@ int main(int argc, char **argv) {
         free(msg);
         cleanup();
         return rc == H2_E_INVALID_URL || rc == H2_E_INVALID_ARGUMENT ? 2 : 1;
-    }
-    for (size_t i = 0; i < work.n; i++) {
-        if (build_request(&work.slots[i]) != 0) {
-            cleanup();
-            return 2;
-        }
     }
 
     FILE *out = stdout;

@@ -1,18 +1,20 @@
 /*
  * poll [-n REQUESTS] [-c CONCURRENCY] [-t HEADERS_TIMEOUT_MS] URL
  *
- * An event loop without a thread per request: REQUESTS (default 1000) requests for URL's
- * path go through ONE completion queue (h2_client_submit), at most CONCURRENCY (default 100)
- * in flight. The loop sleeps in epoll_wait on the queue's eventfd (h2_queue_fd, readable
- * while completions are pending), takes the completions with h2_queue_poll(..., 0), checks
- * each response and tops the window up again. A response is ok if its status is 200 and,
- * for a path /bytes/K (the test server's), its body is K bytes of the /bytes pattern
- * (byte i == 'a' + i % 26). Prints
+ * An event loop without a thread per request: REQUESTS (default 1000) requests for URL
+ * (one request made with h2_request_new_url, sent by a client without a base URL) go through
+ * ONE completion queue (h2_client_submit), at most CONCURRENCY (default 100) in flight. The
+ * loop sleeps in epoll_wait on the queue's eventfd (h2_queue_fd, readable while completions
+ * are pending), takes the completions with h2_queue_poll(..., 0), checks each response and
+ * tops the window up again. A response is ok if its status is 200 and, if its URL's path is
+ * /bytes/K (the test server's), its body is K bytes of the /bytes pattern (byte i ==
+ * 'a' + i % 26). Prints
  *
  *   poll: 1000 requests, 1000 ok, 0 failed in 0.123 s (8130 req/s)
  *
- * then the client's counters (h2_client_stats), and exits 0 only if every request was ok
- * (1 otherwise, 2 for usage errors). -t sets a per-request headers timeout
+ * then, if bodies were checked, "poll: 1000 bodies checked against the /bytes pattern", then
+ * the client's counters (h2_client_stats), and exits 0 only if every request was ok (1
+ * otherwise, 2 for usage errors, a bad URL among them). -t sets a per-request headers timeout
  * (h2_request_set_headers_timeout_ms).
  */
 #define _GNU_SOURCE /* epoll_create1's EPOLL_CLOEXEC */
@@ -60,6 +62,22 @@ static double now_s(void) {
 }
 
 static unsigned printed;
+/* Responses whose body was checked against the /bytes pattern. */
+static unsigned long bodies_checked;
+
+/*
+ * The body length the test server's /bytes/K sends, K, if `url` (a URL as the library
+ * serializes it, "scheme://host[:port]/path?query", from h2_response_effective_url) has that
+ * path; else -1 (no body check).
+ */
+static long long bytes_len(const char *url) {
+    const char *authority = url ? strstr(url, "://") : NULL;
+    const char *path = authority ? strchr(authority + 3, '/') : NULL;
+    unsigned long k;
+    if (path && strncmp(path, "/bytes/", 7) == 0 && parse_num(path + 7, 0, 1UL << 31, &k) == 0)
+        return (long long)k;
+    return -1;
+}
 
 /* Tags: the request's sequence number in the low 32 bits, its slot in main's
  * `calls` (the calls in flight) in the high bits. */
@@ -74,10 +92,10 @@ static void report(uint64_t tag, const char *what, const char *detail) {
 }
 
 /*
- * Checks one completion: status 200 and, if expect_len >= 0, the /bytes pattern of that
- * length. Takes the response out of the call and frees both. Returns 1 if ok.
+ * Checks one completion: status 200 and, for the test server's /bytes/K, the /bytes pattern
+ * of that length. Takes the response out of the call and frees both. Returns 1 if ok.
  */
-static int check_completion(const h2_completion *c, long long expect_len) {
+static int check_completion(const h2_completion *c) {
     int ok = 0;
     if (c->result != H2_OK) {
         h2_error_info info;
@@ -97,6 +115,7 @@ static int check_completion(const h2_completion *c, long long expect_len) {
     }
     size_t len;
     const uint8_t *body = h2_response_body(resp, &len);
+    long long expect_len = bytes_len(h2_response_effective_url(resp));
     char why[128];
     if (h2_response_status(resp) != 200) {
         snprintf(why, sizeof why, "status %u", (unsigned)h2_response_status(resp));
@@ -106,6 +125,7 @@ static int check_completion(const h2_completion *c, long long expect_len) {
         report(c->tag, "bad response", why);
     } else {
         ok = 1;
+        bodies_checked += expect_len >= 0;
         for (size_t i = 0; expect_len >= 0 && i < len; i++) {
             if (body[i] != 'a' + i % 26) {
                 snprintf(why, sizeof why, "body byte %zu is 0x%02x, expected '%c'", i, body[i],
@@ -164,35 +184,25 @@ int main(int argc, char **argv) {
     const char *url = argv[optind];
     if (total > 0 && concurrency > total)
         concurrency = total;
-    const char *authority = strstr(url, "://");
-    const char *path = authority ? strchr(authority + 3, '/') : NULL;
-    if (!path)
-        path = "/";
 
-    /* /bytes/K: check the body too. */
-    long long expect_len = -1;
-    if (strncmp(path, "/bytes/", 7) == 0) {
-        unsigned long k;
-        if (parse_num(path + 7, 0, (1UL << 31), &k) == 0)
-            expect_len = (long long)k;
-    }
-
-    h2_client *client = h2_client_new(url, NULL);
-    if (!client) {
-        h2_error_info err;
-        h2_last_error(&err);
-        fprintf(stderr, "poll: %s: %s: %s\n", url, h2_error_name(err.code), err.message);
-        return 2;
-    }
-    h2_request *req = h2_request_new("GET", path);
+    /* The library parses the URL: a bad one is H2_E_INVALID_URL here. */
+    h2_request *req = h2_request_new_url("GET", url);
     if (!req || (headers_timeout && h2_request_set_headers_timeout_ms(
                                         req, (uint32_t)headers_timeout) != H2_OK)) {
         h2_error_info err;
         h2_last_error(&err);
-        fprintf(stderr, "poll: %s: %s: %s\n", path, h2_error_name(err.code), err.message);
+        fprintf(stderr, "poll: %s: %s: %s\n", url, h2_error_name(err.code), err.message);
         h2_request_free(req);
-        h2_client_free(client);
         return 2;
+    }
+    /* No base URL: the request names its origin. */
+    h2_client *client = h2_client_new(NULL, NULL);
+    if (!client) {
+        h2_error_info err;
+        h2_last_error(&err);
+        fprintf(stderr, "poll: h2_client_new: %s: %s\n", h2_error_name(err.code), err.message);
+        h2_request_free(req);
+        return 1;
     }
     h2_queue *q = h2_queue_new();
     int epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -280,7 +290,7 @@ int main(int argc, char **argv) {
                 size_t slot = TAG_SLOT(done[i].tag);
                 calls[slot] = NULL; /* check_completion frees it */
                 free_slots[nfree++] = slot;
-                if (check_completion(&done[i], expect_len))
+                if (check_completion(&done[i]))
                     ok++;
                 else
                     failed++;
@@ -295,6 +305,8 @@ int main(int argc, char **argv) {
            failed + (total - finished), secs, secs > 0 ? (double)finished / secs : 0.0);
     if (printed > MAX_PRINTED)
         fprintf(stderr, "poll: (%u more failures not shown)\n", printed - MAX_PRINTED);
+    if (bodies_checked > 0)
+        printf("poll: %lu bodies checked against the /bytes pattern\n", bodies_checked);
 
     h2_stats st;
     if (h2_client_stats(client, &st) == H2_OK)

@@ -250,6 +250,15 @@ run get "http://127.0.0.1:$(closed_port)/"
 check "get on a closed port: exit 1, get: H2_E_CONNECT: ..." \
     '[[ $rc == 1 ]] && grep -q "^get: H2_E_CONNECT: " "$TMP/err"'
 
+# The examples hand the whole URL to the library (h2_request_new_url), which parses it.
+run get "$URL?x#fragment"
+check "get URL?query#fragment: the library adds the / path and drops the fragment" \
+    '[[ $rc == 0 ]] && [[ "$(body_of "$TMP/out")" == "hello from h2testserver" ]]'
+
+run get "ftp://127.0.0.1/"
+check "get ftp://: exit 1, get: H2_E_INVALID_URL: ... unsupported scheme" \
+    '[[ $rc == 1 && ! -s $TMP/out ]] && grep -q "^get: H2_E_INVALID_URL: .*unsupported scheme" "$TMP/err"'
+
 # ---- h2get ----------------------------------------------------------------------------
 run h2get -P 3 "$URL/bytes/10" "$URL/bytes/20" "$URL/bytes/30"
 check "h2get 3 URLs -P 3: bodies concatenated in URL order" \
@@ -470,12 +479,12 @@ check "h2get without URL: exit 2, h2get: H2_E_INVALID_ARGUMENT: no URL given" \
     '[[ $rc == 2 ]] && error_lines && grep -q "^h2get: H2_E_INVALID_ARGUMENT: no URL given" "$TMP/err"'
 
 run h2get not-a-url
-check "h2get not-a-url: exit 2, h2get: not-a-url: H2_E_INVALID_URL: ..." \
-    '[[ $rc == 2 ]] && error_lines && grep -q "^h2get: not-a-url: H2_E_INVALID_URL: not an absolute URL" "$TMP/err"'
+check "h2get not-a-url: exit 2, h2get: not-a-url: H2_E_INVALID_URL: ... missing scheme (the library's URL parser)" \
+    '[[ $rc == 2 ]] && error_lines && grep -q "^h2get: not-a-url: H2_E_INVALID_URL: invalid URL .not-a-url.: missing scheme" "$TMP/err"'
 
 run h2get "http://127.0.0.1:99999/"
 check "h2get with an invalid port: exit 2, h2get: URL: H2_E_INVALID_URL: invalid port" \
-    '[[ $rc == 2 ]] && error_lines && grep -q "^h2get: http://127\.0\.0\.1:99999/: H2_E_INVALID_URL: invalid port" "$TMP/err"'
+    '[[ $rc == 2 ]] && error_lines && grep -q "^h2get: http://127\.0\.0\.1:99999/: H2_E_INVALID_URL: invalid URL .*: invalid port" "$TMP/err"'
 
 run h2get "https://127.0.0.1:${URL##*:}/"
 check "h2get https:// to the h2c server: exit 1, H2_E_TLS, says it is h2c: use http://" \
@@ -651,6 +660,10 @@ check "threads -c 1000 /bytes/1000: bodies verified, 0 failed" \
 run threads -t 2 -n 2 -c 5 "$URL/bytes/6"
 check "threads -c detects a wrong body: exit 1" '[[ $rc == 1 ]] && grep -q "0 ok, 4 failed" "$TMP/out"'
 
+run threads -t 2 -n 2 -p /bytes/5 -c 5 "$URL/status/404"
+check "threads -p PATH: PATH on URL's origin (its path ignored), bodies verified" \
+    '[[ $rc == 0 ]] && grep -q "4 ok, 0 failed" "$TMP/out"'
+
 run threads -t 2 -n 3 "$URL/reset/2"
 check "threads counts failures per code: exit 1" \
     '[[ $rc == 1 ]] && grep -q "0 ok, 6 failed" "$TMP/out" && grep -q "H2_E_STREAM_RESET: 6" "$TMP/out"'
@@ -665,6 +678,8 @@ sed 's/^/# /' "$TMP/out"
 run poll -n "$POLL_N" -c "$POLL_C" "$URL/bytes/1000"
 check "poll -n $POLL_N -c $POLL_C /bytes/1000: all ok (status 200, 1000 bytes each)" \
     '[[ $rc == 0 ]] && grep -Eq "^poll: $POLL_N requests, $POLL_N ok, 0 failed in [0-9]+\.[0-9]{3} s \([0-9]+ req/s\)$" "$TMP/out"'
+check "poll: every body checked against the /bytes pattern (the path read from the library's URL)" \
+    'grep -qx "poll: $POLL_N bodies checked against the /bytes pattern" "$TMP/out"'
 check "poll: never more than $POLL_C in flight" \
     'grep -Eq "at most ([0-9]+) in flight" "$TMP/out" && (( $(sed -n "s/.*at most \([0-9]*\) in flight.*/\1/p" "$TMP/out") <= POLL_C ))'
 sed 's/^/# /' "$TMP/out"
@@ -676,6 +691,15 @@ check "h2bench -n 20000 -c 2 -m 50: 20000 succeeded, h2load-style output" \
 run_native h2bench --blocking -D 1 -c 1 -m 4 "$URL/"
 check "h2bench --blocking -D 1: some requests, 0 failed" \
     '[[ $rc == 0 ]] && grep -Eq "^requests: [1-9][0-9]* total, .* 0 failed, 0 errored" "$TMP/out"'
+run_native h2bench -n 4 "$URL/bytes/1?a#f" "$URL?b"
+check "h2bench: URLs with a query and a fragment (parsed by the library): 4 succeeded" \
+    '[[ $rc == 0 ]] && grep -q "^requests: 4 total, 4 started, 4 done, 4 succeeded, 0 failed" "$TMP/out"'
+run_native h2bench -n 2 "$URL/" "http://localhost:${URL##*:}/"
+check "h2bench with two origins: exit 2 (one connection per client, as h2load)" \
+    '[[ $rc == 2 ]] && grep -q "^h2bench: all URLs must share scheme://host:port" "$TMP/err"'
+run_native h2bench -n 1 "http://127.0.0.1:99999/"
+check "h2bench with a bad URL: exit 2, the library's message" \
+    '[[ $rc == 2 ]] && grep -q "^h2bench: bad request (GET http://127.0.0.1:99999/): invalid URL .*invalid port" "$TMP/err"'
 
 run poll -n 20 -c 5 "$URL/reset/2"
 check "poll /reset/2: exit 1, 0 ok, 20 failed" \
@@ -765,8 +789,9 @@ run get-cpp "http://127.0.0.1:$(closed_port)/"
 check "get-cpp on a closed port: exit 1, get.cpp: H2_E_CONNECT: ..." \
     '[[ $rc == 1 && ! -s $TMP/out ]] && grep -q "^get.cpp: H2_E_CONNECT: " "$TMP/err"'
 
-cpp_args=()
-[[ -n $VALGRIND ]] && cpp_args=(--quick)
+# --tls: the https server above, for the https-to-http redirect checks.
+cpp_args=(--tls "$TLS" "$CA")
+[[ -n $VALGRIND ]] && cpp_args=(--quick "${cpp_args[@]}")
 run cpp_test "${cpp_args[@]}" "$URL"
 check "cpp_test: every check passed" \
     '[[ $rc == 0 ]] && grep -q "^cpp_test: [0-9]* checks, 0 failed$" "$TMP/out"'

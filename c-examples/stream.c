@@ -14,9 +14,12 @@
  *   hash of what was sent, then h2_call_finish. A second thread reads the response at the
  *   same time, counting and hashing it: an endpoint that streams the body back (/echo) stops
  *   reading the upload once its response window is full, so the response must be read while
- *   the upload goes on. For a path starting with /echo, the response must equal what was sent
- *   (length and FNV-1a), and the echoed trailer x-echo-trailer-x-upload-fnv1a must carry the
- *   hash.
+ *   the upload goes on. For a URL whose path starts with /echo, the response must equal what
+ *   was sent (length and FNV-1a), and the echoed trailer x-echo-trailer-x-upload-fnv1a must
+ *   carry the hash.
+ *
+ * Either way the request is made from the whole URL (h2_request_new_url) and sent by a client
+ * without a base URL: the library parses the URL (a bad one fails with H2_E_INVALID_URL).
  *
  * Progress goes to stderr about once a second; a summary line at the end:
  *
@@ -78,22 +81,30 @@ static void call_failed(const char *what, h2_call *call, h2_result rc) {
     fprintf(stderr, "stream: %s: %s: %s\n", what, h2_error_name(rc), info.message);
 }
 
-/* The path of URL (from the first '/' after the authority), "/" if none. */
-static const char *url_path(const char *url) {
-    const char *auth = strstr(url, "://");
-    const char *path = auth ? strchr(auth + 3, '/') : NULL;
-    return path ? path : "/";
+/*
+ * Whether the call's URL (as the library serializes it, "scheme://host[:port]/path?query",
+ * from h2_call_effective_url) has a path starting with /echo: the test server's echo.
+ */
+static int is_echo(const h2_call *call) {
+    const char *url = h2_call_effective_url(call);
+    const char *authority = url ? strstr(url, "://") : NULL;
+    const char *path = authority ? strchr(authority + 3, '/') : NULL;
+    return path && strncmp(path, "/echo", 5) == 0;
 }
 
-/* A client for URL, or NULL after printing why. */
-static h2_client *new_client(const char *url) {
-    h2_client *client = h2_client_new(url, NULL);
-    if (!client) {
-        h2_error_info err;
-        h2_last_error(&err);
-        fprintf(stderr, "stream: %s: %s: %s\n", url, h2_error_name(err.code), err.message);
-    }
-    return client;
+/* A request for `method` on URL and a client without a base URL to send it; 0, or -1 after
+ * printing why (a bad URL: H2_E_INVALID_URL) with both NULL. */
+static int prepare(const char *method, const char *url, h2_client **client, h2_request **req) {
+    *req = h2_request_new_url(method, url);
+    *client = *req ? h2_client_new(NULL, NULL) : NULL;
+    if (*client)
+        return 0;
+    h2_error_info err;
+    h2_last_error(&err);
+    fprintf(stderr, "stream: %s: %s: %s\n", url, h2_error_name(err.code), err.message);
+    h2_request_free(*req);
+    *req = NULL;
+    return -1;
 }
 
 /* ---- download ---------------------------------------------------------------------------- */
@@ -107,14 +118,11 @@ static int download(const char *url, const char *file) {
         return 1;
     }
     uint8_t *buf = malloc(DOWNLOAD_BUF);
-    h2_client *client = new_client(url);
-    h2_request *req = client ? h2_request_new("GET", url_path(url)) : NULL;
+    h2_client *client = NULL;
+    h2_request *req = NULL;
     h2_call *call = NULL;
-    if (!buf || !client || !req) {
-        if (client && !req)
-            call_failed(url, NULL, H2_E_INVALID_ARGUMENT);
+    if (!buf || prepare("GET", url, &client, &req) != 0)
         goto done;
-    }
 
     double t0 = now_s(), last = t0;
     h2_result rc = h2_client_start(client, req, &call);
@@ -231,16 +239,13 @@ static int upload(const char *url, const char *file) {
     }
     int status = 1, reader_started = 0;
     uint8_t *piece = malloc(UPLOAD_PIECE);
-    h2_client *client = new_client(url);
-    h2_request *req = client ? h2_request_new("POST", url_path(url)) : NULL;
+    h2_client *client = NULL;
+    h2_request *req = NULL;
     h2_call *call = NULL;
     struct reader r = {.url = url};
     pthread_t reader;
-    if (!piece || !client || !req) {
-        if (client && !req)
-            call_failed(url, NULL, H2_E_INVALID_ARGUMENT);
+    if (!piece || prepare("POST", url, &client, &req) != 0)
         goto done;
-    }
     h2_result rc = h2_request_set_streaming_body(req, true);
     if (rc == H2_OK)
         rc = h2_client_start(client, req, &call);
@@ -315,7 +320,7 @@ static int upload(const char *url, const char *file) {
         fprintf(stderr, "stream: %s: HTTP status %u\n", url, r.status);
         goto done;
     }
-    if (strncmp(url_path(url), "/echo", 5) == 0) {
+    if (is_echo(call)) {
         if (received != sent || r.hash != hash) {
             fprintf(stderr,
                     "stream: upload: echo MISMATCH: sent %" PRIu64 " bytes (fnv1a %s), got "

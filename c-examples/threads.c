@@ -1,13 +1,17 @@
 /*
  * threads [-t THREADS] [-n REQUESTS_PER_THREAD] [-p PATH] [-c N] URL
  *
- * THREADS pthreads share ONE h2_client; each sends the same request REQUESTS_PER_THREAD
- * times with the blocking h2_client_do. The library multiplexes them over its connections
- * (opening more when the server's SETTINGS_MAX_CONCURRENT_STREAMS is reached). Prints
+ * THREADS pthreads share ONE h2_client and ONE h2_request: each sends the request
+ * REQUESTS_PER_THREAD times with the blocking h2_client_do (a request is never modified by
+ * sending it, so any number of threads may send it at once). The library multiplexes them
+ * over its connections (opening more when the server's SETTINGS_MAX_CONCURRENT_STREAMS is
+ * reached). Prints
  *
  *   threads: 64 threads x 1000 requests: 64000 ok, 0 failed in 1.234 s (51860 req/s)
  *
- * and exits 0 only if no request failed. The path is -p PATH, else the URL's path, else "/".
+ * and exits 0 only if no request failed (2 for usage errors, a bad URL among them). The
+ * request is for URL (h2_request_new_url, on a client without a base URL); with -p PATH, for
+ * PATH on a client whose base URL is URL (h2_request_new; any path in URL is then ignored).
  * -c N checks that every body is N bytes with byte i == 'a' + i % 26 (the test server's
  * /bytes/N); a bad body counts as a failure.
  */
@@ -33,7 +37,7 @@
 
 static struct {
     h2_client *client;
-    const char *path;
+    const h2_request *req;
     unsigned long requests;
     long check_len; /* -1: no body check */
     pthread_mutex_t lock;
@@ -44,7 +48,6 @@ struct worker {
     pthread_t thread;
     unsigned long ok;
     unsigned long failed[BUCKETS];
-    int setup_failed;
 };
 
 static void usage(FILE *out) {
@@ -52,7 +55,7 @@ static void usage(FILE *out) {
             "usage: threads [-t THREADS] [-n REQUESTS_PER_THREAD] [-p PATH] [-c N] URL\n"
             "  -t THREADS   threads sharing one client (default 8)\n"
             "  -n REQUESTS  blocking requests per thread (default 100)\n"
-            "  -p PATH      request path (default: the URL's path, else /)\n"
+            "  -p PATH      request PATH on URL's origin (default: URL itself)\n"
             "  -c N         check that each body is /bytes/N's pattern\n");
 }
 
@@ -101,17 +104,9 @@ static int body_ok(const h2_response *resp, char *why, size_t why_len) {
 
 static void *run(void *arg) {
     struct worker *w = arg;
-    h2_request *req = h2_request_new("GET", shared.path);
-    if (!req) {
-        char msg[512];
-        h2_last_error_message(msg, sizeof msg);
-        report("h2_request_new", msg);
-        w->setup_failed = 1;
-        return NULL;
-    }
     for (unsigned long i = 0; i < shared.requests; i++) {
         h2_response *resp = NULL;
-        h2_result rc = h2_client_do(shared.client, req, &resp);
+        h2_result rc = h2_client_do(shared.client, shared.req, &resp);
         if (rc != H2_OK) {
             char msg[512];
             h2_last_error_message(msg, sizeof msg);
@@ -130,7 +125,6 @@ static void *run(void *arg) {
         }
         h2_response_free(resp);
     }
-    h2_request_free(req);
     return NULL;
 }
 
@@ -182,27 +176,29 @@ int main(int argc, char **argv) {
         return 2;
     }
     const char *url = argv[optind];
-    if (!path) {
-        const char *authority = strstr(url, "://");
-        path = authority ? strchr(authority + 3, '/') : NULL;
-        if (!path)
-            path = "/";
-    }
 
-    shared.path = path;
     shared.requests = requests;
     shared.check_len = do_check ? (long)check : -1;
-    shared.client = h2_client_new(url, NULL);
-    if (!shared.client) {
+    /* The library parses the URL: as the base URL for -p PATH, else as the request's. */
+    shared.client = h2_client_new(path ? url : NULL, NULL);
+    h2_request *req = NULL;
+    if (shared.client)
+        req = path ? h2_request_new("GET", path) : h2_request_new_url("GET", url);
+    if (!req) {
         h2_error_info err;
         h2_last_error(&err);
-        fprintf(stderr, "threads: %s: %s: %s\n", url, h2_error_name(err.code), err.message);
+        fprintf(stderr, "threads: %s: %s: %s\n", shared.client && path ? path : url,
+                h2_error_name(err.code), err.message);
+        h2_client_free(shared.client);
+        h2_global_cleanup();
         return 2;
     }
+    shared.req = req;
 
     struct worker *workers = calloc(nthreads, sizeof *workers);
     if (!workers) {
         fprintf(stderr, "threads: out of memory\n");
+        h2_request_free(req);
         h2_client_free(shared.client);
         h2_global_cleanup();
         return 1;
@@ -223,10 +219,9 @@ int main(int argc, char **argv) {
     clock_gettime(CLOCK_MONOTONIC, &t1);
 
     unsigned long ok = 0, failed = 0, by_bucket[BUCKETS] = {0};
-    int setup_failed = started < nthreads;
+    int setup_failed = started < nthreads; /* a thread that could not be created */
     for (unsigned long i = 0; i < started; i++) {
         ok += workers[i].ok;
-        setup_failed |= workers[i].setup_failed;
         for (int b = 0; b < BUCKETS; b++) {
             failed += workers[i].failed[b];
             by_bucket[b] += workers[i].failed[b];
@@ -242,6 +237,7 @@ int main(int argc, char **argv) {
     }
 
     free(workers);
+    h2_request_free(req);
     h2_client_free(shared.client);
     h2_global_cleanup(); /* every object is freed: stop the library's threads */
     return failed == 0 && !setup_failed && fflush(stdout) == 0 ? 0 : 1;

@@ -8,6 +8,9 @@
  *     std::cout << r.status() << " " << r.header("content-type").value_or("?") << "\n"
  *               << r.body();
  *
+ *     h2::Client any;                                   // no base URL: requests name a URL
+ *     h2::Response e = any.get("https://example.com/"); // each origin, its own connections
+ *
  * Link exactly as for the C API (-lh2client, or pkg-config h2client); nothing else is needed.
  *
  * OBJECTS. Every C handle has one owning C++ type: h2::Config (h2_config), h2::Client
@@ -19,6 +22,19 @@
  * Client, whose event-callback state lives with it). Not bound: h2_client_submit_cb (use a
  * Queue; a C callback would need userdata that outlives an h2_call_free racing with it) and
  * h2_last_error_message (h2::Error carries the same text).
+ *
+ * ORIGINS. One Client serves every origin (scheme, host, port), each over its own connections
+ * (Config::max_connections_per_origin of them, Config::max_connections in all). A Client made
+ * with a base URL (`Client(url)`, `Client::create(url)`) sends path requests
+ * (`Request(method, "/path")`) to that origin; one made without (`Client()`,
+ * `Client(config)`, `Client::create()`) has none, and a path request sent on it fails with
+ * H2_E_INVALID_ARGUMENT. A request made from an absolute URL, `Request::url(method,
+ * "https://host/path?q")`, goes to its URL's origin on any Client. The convenience methods
+ * (get, post, request and their try_ twins) take either: a target starting with '/' (or "*")
+ * is a path, anything else an absolute URL. Config::add_resolve, add_connect_to and
+ * local_address choose where connections go (curl's --resolve, --connect-to, --interface);
+ * the URL's host still names the origin. Client::origin_stats(url) gives one origin's
+ * counters, Client::stats() their sum.
  *
  * ERRORS. Each fallible operation comes twice:
  *   - `X(...)` returns the value and throws h2::Error on failure (only when the code is
@@ -527,8 +543,9 @@ struct ConfigEvents {
 // ---- Config ---------------------------------------------------------------------------------
 
 /**
- * Options for a Client (h2_config): one builder method per h2_config_set_* setter, each
- * returning the config, so they chain: `h2::Config().request_timeout_ms(5000).max_retries(1)`.
+ * Options for a Client (h2_config): one builder method per h2_config_set_* / h2_config_add_*
+ * function, each returning the config, so they chain:
+ * `h2::Config().request_timeout_ms(5000).max_retries(1)`.
  * Builder methods never throw; the first one that fails (out-of-range value, unreadable CA
  * file, ...) is kept (ok(), error()) and creating a client from the config fails with it.
  * A config is copied into each client made from it: reuse or destroy it afterwards freely.
@@ -605,8 +622,18 @@ public:
     /** write_timeout in milliseconds. */
     Config &write_timeout_ms(uint32_t ms) & { return set(h2_config_set_write_timeout_ms, ms); }
 
-    /** Most connections to the authority (default 256; > 0). */
+    /**
+     * Most connections the client opens in all, over every origin (default 256; > 0). Beyond
+     * it, requests wait for a stream slot or for one of the client's connections to close.
+     */
     Config &max_connections(uint32_t n) & { return set(h2_config_set_max_connections, n); }
+    /**
+     * Most connections to one origin (scheme, host, port; default 256; > 0). Beyond it, that
+     * origin's requests wait for a stream slot; max_connections caps the whole client too.
+     */
+    Config &max_connections_per_origin(uint32_t n) & {
+        return set(h2_config_set_max_connections_per_origin, n);
+    }
     /** Our cap on concurrent streams per connection (default 1000; > 0). */
     Config &max_concurrent_streams(uint32_t n) & { return set(h2_config_set_max_concurrent_streams, n); }
     /** Receive window of each stream (default 4 MiB; 1..=2^31-1). */
@@ -678,6 +705,44 @@ public:
             return fail(detail::nul_error("no_proxy list"));
         return record(h2_config_set_no_proxy(h_, l.c_str()));
     }
+    /**
+     * Adds a name resolution override, as curl's --resolve: "HOST:PORT:ADDR[,ADDR]..." (IPv6
+     * addresses in brackets). Connections to HOST:PORT dial these addresses without asking
+     * DNS; the URL's host still names the origin (:authority, TLS SNI, the certificate check).
+     * The first matching entry wins; not applied through a proxy. A malformed entry:
+     * H2_E_INVALID_ARGUMENT.
+     */
+    Config &add_resolve(std::string_view entry) & {
+        detail::CStr e(entry);
+        if (!e.ok())
+            return fail(detail::nul_error("resolve entry"));
+        return record(h2_config_add_resolve(h_, e.c_str()));
+    }
+    /**
+     * Adds a connection target override, as curl's --connect-to: "HOST1:PORT1:HOST2:PORT2".
+     * Connections to HOST1:PORT1 go to HOST2:PORT2 instead (an empty HOST1 or PORT1 matches
+     * any, an empty HOST2 or PORT2 keeps the original); the URL's host still names the origin.
+     * Applied before the add_resolve entries; the first match wins; not applied through a
+     * proxy. A malformed entry: H2_E_INVALID_ARGUMENT.
+     */
+    Config &add_connect_to(std::string_view entry) & {
+        detail::CStr e(entry);
+        if (!e.ok())
+            return fail(detail::nul_error("connect_to entry"));
+        return record(h2_config_add_connect_to(h_, e.c_str()));
+    }
+    /**
+     * Binds every connection's socket to this local IP address before connecting (curl's
+     * --interface with an address; default: the system chooses). Not an IP address:
+     * H2_E_INVALID_ARGUMENT; an address the machine does not have fails each connection with
+     * H2_E_CONNECT naming it.
+     */
+    Config &local_address(std::string_view addr) & {
+        detail::CStr a(addr);
+        if (!a.ok())
+            return fail(detail::nul_error("local address"));
+        return record(h2_config_set_local_address(h_, a.c_str()));
+    }
     /** Allowed TLS versions: h2::tls_1_2, h2::tls_1_3 or both OR-ed (the default). */
     Config &tls_versions(uint32_t versions) & { return record(h2_config_set_tls_versions(h_, versions)); }
 
@@ -734,6 +799,8 @@ public:
     Config &&write_timeout_ms(uint32_t ms) && { return std::move(write_timeout_ms(ms)); }
     /** @copydoc max_connections */
     Config &&max_connections(uint32_t n) && { return std::move(max_connections(n)); }
+    /** @copydoc max_connections_per_origin */
+    Config &&max_connections_per_origin(uint32_t n) && { return std::move(max_connections_per_origin(n)); }
     /** @copydoc max_concurrent_streams */
     Config &&max_concurrent_streams(uint32_t n) && { return std::move(max_concurrent_streams(n)); }
     /** @copydoc initial_window_size */
@@ -774,6 +841,16 @@ public:
     Config &&client_cert_file(std::string_view cert_path, std::string_view key_path) && {
         return std::move(client_cert_file(cert_path, key_path));
     }
+    /** @copydoc proxy */
+    Config &&proxy(std::string_view url) && { return std::move(proxy(url)); }
+    /** @copydoc no_proxy */
+    Config &&no_proxy(std::string_view list) && { return std::move(no_proxy(list)); }
+    /** @copydoc add_resolve */
+    Config &&add_resolve(std::string_view entry) && { return std::move(add_resolve(entry)); }
+    /** @copydoc add_connect_to */
+    Config &&add_connect_to(std::string_view entry) && { return std::move(add_connect_to(entry)); }
+    /** @copydoc local_address */
+    Config &&local_address(std::string_view addr) && { return std::move(local_address(addr)); }
     /** @copydoc tls_versions */
     Config &&tls_versions(uint32_t versions) && { return std::move(tls_versions(versions)); }
     /** @copydoc on_event */
@@ -811,15 +888,20 @@ private:
 // ---- Request --------------------------------------------------------------------------------
 
 /**
- * A request (h2_request): method, path, headers, optional body and timeouts, built by
- * chaining: `h2::Request("POST", "/upload").header("x-a", "1").body(data).timeout_ms(500)`.
+ * A request (h2_request): method, path or absolute URL, headers, optional body and timeouts,
+ * built by chaining: `h2::Request("POST", "/upload").header("x-a", "1").body(data).timeout_ms(500)`
+ * or `h2::Request::url("GET", "https://example.com/a?b=c").header("accept", "text/html")`.
  * A request can be sent any number of times, from several threads at once. Builder methods
- * never throw: the first failure (invalid method, path, header name or value) is kept
+ * never throw: the first failure (invalid method, path, URL, header name or value) is kept
  * (ok(), error()) and sending the request fails with it.
  */
 class Request {
 public:
-    /** A request for `path` (origin form, e.g. "/a?b=c") with `method` (e.g. "GET"). */
+    /**
+     * A request for `path` (origin form, e.g. "/a?b=c", or "*") with `method` (e.g. "GET"),
+     * sent to the client's base URL. A client made without a base URL refuses it: sending it
+     * there fails with H2_E_INVALID_ARGUMENT (use Request::url).
+     */
     Request(std::string_view method, std::string_view path) {
         detail::CStr m(method), p(path);
         if (!m.ok() || !p.ok()) {
@@ -829,6 +911,26 @@ public:
         h_ = h2_request_new(m.c_str(), p.c_str());
         if (!h_)
             err_ = Error::last();
+    }
+    /**
+     * A request for the absolute URL `absolute_url` ("http://..." for HTTP/2 over cleartext
+     * with prior knowledge, "https://..." over TLS) with `method` (h2_request_new_url). Any
+     * Client sends it to the URL's origin, whatever its base URL. The URL is parsed by the
+     * WHATWG rules (the fragment is dropped; userinfo becomes an `authorization: Basic`
+     * header). A bad URL is kept as the request's error (H2_E_INVALID_URL naming the part), a
+     * bad method as H2_E_INVALID_ARGUMENT, as for the constructor.
+     */
+    static Request url(std::string_view method, std::string_view absolute_url) {
+        Request r;
+        detail::CStr m(method), u(absolute_url);
+        if (!m.ok() || !u.ok()) {
+            r.err_ = detail::nul_error("request method or URL");
+            return r;
+        }
+        r.h_ = h2_request_new_url(m.c_str(), u.c_str());
+        if (!r.h_)
+            r.err_ = Error::last();
+        return r;
     }
     ~Request() { h2_request_free(h_); }
     /** Takes `o`'s request; `o` is left empty. */
@@ -929,6 +1031,8 @@ public:
     Request &&streaming_body(bool streaming = true) && { return std::move(streaming_body(streaming)); }
 
 private:
+    Request() noexcept = default;
+
     Request &fail(Error e) {
         if (!err_)
             err_ = std::move(e);
@@ -1374,64 +1478,48 @@ private:
 // ---- Client ---------------------------------------------------------------------------------
 
 /**
- * An HTTP/2 client for one authority (h2_client): "http://host[:port]" (cleartext, prior
- * knowledge) or "https://host[:port]" (TLS, ALPN h2); any path in the URL is ignored, each
- * request names its own. It holds 0..N connections and multiplexes the requests of any number
- * of threads over them (the request methods are const and thread-safe). Destroying it closes
- * the connections (GOAWAY); requests still waiting fail with H2_E_CLOSED. It must not be
- * destroyed while another thread is still starting requests on it.
+ * An HTTP/2 client for any number of origins (h2_client), holding 0..N connections to each
+ * and multiplexing the requests of any number of threads over them (the request methods are
+ * const and thread-safe). An optional base URL, "http://host[:port]" (cleartext, prior
+ * knowledge) or "https://host[:port]" (TLS, ALPN h2), is where path requests go (any path in
+ * it is ignored); without one, every request must name its origin with an absolute URL
+ * (Request::url, or a URL given to get/post/request), and a path request fails with
+ * H2_E_INVALID_ARGUMENT. Destroying it closes the connections (GOAWAY); requests still waiting
+ * fail with H2_E_CLOSED. It must not be destroyed while another thread is still starting
+ * requests on it.
  */
 class Client {
 public:
 #if H2_CPP_EXCEPTIONS
+    /** A client without a base URL, with default options; throws Error (e.g. H2_E_CLOSED). */
+    Client() : Client(create().value()) {}
+    /** A client without a base URL, with `cfg`'s options (copied); throws Error, also the
+     *  config's first failure. */
+    explicit Client(const Config &cfg) : Client(create(cfg).value()) {}
     /** A client with default options; throws Error (H2_E_INVALID_URL, ...). */
     explicit Client(std::string_view base_url) : Client(create(base_url).value()) {}
     /** A client with `cfg`'s options (copied); throws Error, also the config's first failure. */
     Client(std::string_view base_url, const Config &cfg) : Client(create(base_url, cfg).value()) {}
 #endif
 
+    /** A client without a base URL (requests name their URL), default options; or the Error. */
+    static Result<Client> create() { return make(nullptr, nullptr); }
+    /** A client without a base URL with `cfg`'s options (copied), or the Error (also the
+     *  config's first failure). */
+    static Result<Client> create(const Config &cfg) { return make(nullptr, &cfg); }
     /** A client with default options, or the Error. */
     static Result<Client> create(std::string_view base_url) {
         detail::CStr u(base_url);
         if (!u.ok())
             return detail::nul_error("base URL");
-        h2_client *c = h2_client_new(u.c_str(), nullptr);
-        if (!c)
-            return Error::last();
-        return Client(c, nullptr);
+        return make(u.c_str(), nullptr);
     }
     /** A client with `cfg`'s options (copied), or the Error (also the config's first failure). */
     static Result<Client> create(std::string_view base_url, const Config &cfg) {
-        if (cfg.err_)
-            return *cfg.err_;
-        if (!cfg.h_)
-            return Error(H2_E_INVALID_ARGUMENT, "h2::Client: the config is empty (moved from)");
         detail::CStr u(base_url);
         if (!u.ok())
             return detail::nul_error("base URL");
-        if (!cfg.events_ || !cfg.events_->fn) {
-            h2_client *c = h2_client_new(u.c_str(), cfg.h_);
-            if (!c)
-                return Error::last();
-            return Client(c, nullptr);
-        }
-        // The client gets its own hook: set it on the C config just for h2_client_new (which
-        // copies it), under the config's lock so that concurrent creations do not mix.
-        auto hook = std::make_unique<detail::EventHook>();
-        hook->fn = cfg.events_->fn;
-        h2_client *c;
-        {
-            std::lock_guard<std::mutex> g(cfg.events_->m);
-            h2_config_set_event_callback(cfg.h_, &detail::event_trampoline, hook.get());
-            c = h2_client_new(u.c_str(), cfg.h_);
-            std::optional<Error> err;
-            if (!c)
-                err = Error::last();
-            h2_config_set_event_callback(cfg.h_, nullptr, nullptr);
-            if (!c)
-                return *err;
-        }
-        return Client(c, std::move(hook));
+        return make(u.c_str(), &cfg);
     }
 
     /** Frees the client (h2_client_free); no event callback runs once this has returned. */
@@ -1463,18 +1551,23 @@ public:
             return Error::last(rc);
         return Response(r);
     }
-    /** GET `path` with extra `headers`. */
-    Result<Response> try_get(std::string_view path, const Fields &headers = {}) const {
-        return try_request("GET", path, headers, {});
+    /**
+     * GET `target` with extra `headers`. A target starting with '/' (or "*") is a path on the
+     * base URL's origin (H2_E_INVALID_ARGUMENT on a client without one); anything else is an
+     * absolute URL (Request::url), sent to its own origin.
+     */
+    Result<Response> try_get(std::string_view target, const Fields &headers = {}) const {
+        return try_request("GET", target, headers, {});
     }
-    /** POST `body` to `path` with extra `headers`. */
-    Result<Response> try_post(std::string_view path, std::string_view body, const Fields &headers = {}) const {
-        return try_request("POST", path, headers, body);
+    /** POST `body` to `target` (a path or an absolute URL, as try_get) with extra `headers`. */
+    Result<Response> try_post(std::string_view target, std::string_view body, const Fields &headers = {}) const {
+        return try_request("POST", target, headers, body);
     }
-    /** `method` on `path` with `headers` and `body` (none if empty). */
-    Result<Response> try_request(std::string_view method, std::string_view path, const Fields &headers = {},
+    /** `method` on `target` (a path or an absolute URL, as try_get) with `headers` and `body`
+     *  (none if empty). */
+    Result<Response> try_request(std::string_view method, std::string_view target, const Fields &headers = {},
                                  std::string_view body = {}) const {
-        Request req(method, path);
+        Request req = is_path(target) ? Request(method, target) : Request::url(method, target);
         req.headers(headers);
         if (!body.empty())
             req.body(body);
@@ -1536,7 +1629,7 @@ public:
 #endif
         return {};
     }
-    /** The client's counters and state. */
+    /** The client's counters and state, summed over every origin (forgotten ones included). */
     Result<Stats> try_stats() const {
         Stats s;
         std::memset(&s, 0, sizeof s);
@@ -1545,20 +1638,39 @@ public:
             return Error::last(rc);
         return s;
     }
+    /**
+     * The counters and state of one origin, named by a URL "scheme://host[:port]" (the
+     * default port may be left out, a path is ignored). An origin the client holds no pool
+     * for (never used, or forgotten after its idle timeout) reads as zeros. H2_E_INVALID_URL
+     * if `origin` is not such a URL.
+     */
+    Result<Stats> try_origin_stats(std::string_view origin) const {
+        detail::CStr o(origin);
+        if (!o.ok())
+            return detail::nul_error("origin");
+        Stats s;
+        std::memset(&s, 0, sizeof s);
+        h2_result rc = h2_client_origin_stats(h_, o.c_str(), &s);
+        if (rc != H2_OK)
+            return Error::last(rc);
+        return s;
+    }
 
 #if H2_CPP_EXCEPTIONS
     /** As try_send; throws Error. */
     Response send(const Request &req) const { return try_send(req).value(); }
-    /** GET `path`; throws Error. */
-    Response get(std::string_view path, const Fields &headers = {}) const { return try_get(path, headers).value(); }
-    /** POST `body` to `path`; throws Error. */
-    Response post(std::string_view path, std::string_view body, const Fields &headers = {}) const {
-        return try_post(path, body, headers).value();
+    /** GET `target` (a path or an absolute URL, as try_get); throws Error. */
+    Response get(std::string_view target, const Fields &headers = {}) const {
+        return try_get(target, headers).value();
     }
-    /** `method` on `path` with `headers` and `body`; throws Error. */
-    Response request(std::string_view method, std::string_view path, const Fields &headers = {},
+    /** POST `body` to `target` (a path or an absolute URL); throws Error. */
+    Response post(std::string_view target, std::string_view body, const Fields &headers = {}) const {
+        return try_post(target, body, headers).value();
+    }
+    /** `method` on `target` (a path or an absolute URL) with `headers` and `body`; throws Error. */
+    Response request(std::string_view method, std::string_view target, const Fields &headers = {},
                      std::string_view body = {}) const {
-        return try_request(method, path, headers, body).value();
+        return try_request(method, target, headers, body).value();
     }
     /** As try_start; throws Error. */
     Call start(const Request &req) const { return try_start(req).value(); }
@@ -1572,6 +1684,8 @@ public:
     }
     /** As try_stats; throws Error. */
     Stats stats() const { return try_stats().value(); }
+    /** As try_origin_stats; throws Error. */
+    Stats origin_stats(std::string_view origin) const { return try_origin_stats(origin).value(); }
 #endif
 
     /** Whether it holds a client. */
@@ -1581,6 +1695,48 @@ public:
 
 private:
     Client(h2_client *c, std::unique_ptr<detail::EventHook> hook) noexcept : h_(c), hook_(std::move(hook)) {}
+
+    /** Whether a convenience method's target is a path (else an absolute URL). */
+    static bool is_path(std::string_view target) noexcept {
+        return (!target.empty() && target[0] == '/') || target == "*";
+    }
+
+    /** h2_client_new(base_url, cfg): `base_url` nullptr for none, `cfg` nullptr for defaults. */
+    static Result<Client> make(const char *base_url, const Config *cfg) {
+        if (!cfg) {
+            h2_client *c = h2_client_new(base_url, nullptr);
+            if (!c)
+                return Error::last();
+            return Client(c, nullptr);
+        }
+        if (cfg->err_)
+            return *cfg->err_;
+        if (!cfg->h_)
+            return Error(H2_E_INVALID_ARGUMENT, "h2::Client: the config is empty (moved from)");
+        if (!cfg->events_ || !cfg->events_->fn) {
+            h2_client *c = h2_client_new(base_url, cfg->h_);
+            if (!c)
+                return Error::last();
+            return Client(c, nullptr);
+        }
+        // The client gets its own hook: set it on the C config just for h2_client_new (which
+        // copies it), under the config's lock so that concurrent creations do not mix.
+        auto hook = std::make_unique<detail::EventHook>();
+        hook->fn = cfg->events_->fn;
+        h2_client *c;
+        {
+            std::lock_guard<std::mutex> g(cfg->events_->m);
+            h2_config_set_event_callback(cfg->h_, &detail::event_trampoline, hook.get());
+            c = h2_client_new(base_url, cfg->h_);
+            std::optional<Error> err;
+            if (!c)
+                err = Error::last();
+            h2_config_set_event_callback(cfg->h_, nullptr, nullptr);
+            if (!c)
+                return *err;
+        }
+        return Client(c, std::move(hook));
+    }
 
     h2_client *h_ = nullptr;
     // Declared after h_ and freed after h2_client_free(h_) returned (destructor body first).
