@@ -519,7 +519,7 @@ fn route_in<'a>(
     match (&req.origin, base) {
         (None, Some(b)) => Ok(Cow::Borrowed(b)),
         (None, None) => Err(Error::invalid(
-            "this client has no base URL: a request made with a path (h2_request_new) needs one; make the request from an absolute URL (h2_request_new_url)",
+            "this client has no base URL: a request made with a path alone needs one; make the request from an absolute URL",
         )),
         (Some(o), Some(b)) if b.target.same_origin(o) => Ok(Cow::Borrowed(b)),
         (Some(o), _) => origins.pool_for(o).map(Cow::Owned),
