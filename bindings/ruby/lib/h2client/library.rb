@@ -31,6 +31,7 @@ module H2Client
       list
     end
 
+    # h2client's libdir according to pkg-config, or nil.
     def pkg_config_libdir
       cmd = ENV["PKG_CONFIG"]
       cmd = "pkg-config" if cmd.nil? || cmd.empty?
@@ -101,7 +102,14 @@ module H2Client
              :bytes_received, :uint64,
              :connections_opened, :uint64,
              :rtt_us, :uint64,
-             :reserved, [:uint64, 16]
+             :limit_continuation_flood, :uint64,
+             :limit_header_list, :uint64,
+             :limit_empty_data_flood, :uint64,
+             :limit_ack_flood, :uint64,
+             :limit_glitch_flood, :uint64,
+             :limit_reset_rate, :uint64,
+             :limit_informational_flood, :uint64,
+             :reserved, [:uint64, 9]
     end
 
     # h2_completion
@@ -128,7 +136,7 @@ module H2Client
        idle_timeout_ms keepalive_interval_ms keepalive_timeout_ms settings_timeout_ms
        write_timeout_ms max_connections max_concurrent_streams initial_window_size
        connection_window_size max_frame_size max_header_list_size header_table_size
-       max_retries tls_versions].each do |name|
+       max_retries tls_versions max_connections_per_origin follow_redirects].each do |name|
       attach_function :"h2_config_set_#{name}", %i[h2_config uint32], :h2_result
     end
     attach_function :h2_config_set_max_response_body, %i[h2_config uint64], :h2_result
@@ -136,6 +144,14 @@ module H2Client
     attach_function :h2_config_set_ca_pem, %i[h2_config pointer size_t], :h2_result
     attach_function :h2_config_set_insecure_skip_verify, %i[h2_config bool], :h2_result
     attach_function :h2_config_set_client_cert_file, %i[h2_config string string], :h2_result
+    attach_function :h2_config_set_redirect_https_to_http, %i[h2_config int32], :h2_result
+    # Proxies and connection overrides (strings as in curl's --proxy, --noproxy, --resolve,
+    # --connect-to, --interface).
+    attach_function :h2_config_set_proxy, %i[h2_config string], :h2_result
+    attach_function :h2_config_set_no_proxy, %i[h2_config string], :h2_result
+    attach_function :h2_config_add_resolve, %i[h2_config string], :h2_result
+    attach_function :h2_config_add_connect_to, %i[h2_config string], :h2_result
+    attach_function :h2_config_set_local_address, %i[h2_config string], :h2_result
     # h2_config_set_event_callback is deliberately not attached: the callback runs on a
     # library thread and must not block, but a Ruby callback would wait for the GVL there.
 
@@ -148,10 +164,12 @@ module H2Client
     attach_function :h2_client_submit, %i[h2_client h2_request h2_queue uint64 pointer],
                     :h2_result
     attach_function :h2_client_stats, [:h2_client, Stats.by_ref], :h2_result
+    attach_function :h2_client_origin_stats, [:h2_client, :string, Stats.by_ref], :h2_result
     # h2_client_submit_cb is not attached, for the reason given for the event callback.
 
     # --- request
     attach_function :h2_request_new, %i[string string], :h2_request
+    attach_function :h2_request_new_url, %i[string string], :h2_request
     attach_function :h2_request_free, [:h2_request], :void
     attach_function :h2_request_add_header, %i[h2_request string string], :h2_result
     attach_function :h2_request_set_body, %i[h2_request pointer size_t], :h2_result
@@ -171,6 +189,8 @@ module H2Client
                     :h2_result
     attach_function :h2_response_trailer, %i[h2_response string], :pointer
     attach_function :h2_response_body, %i[h2_response pointer], :pointer
+    attach_function :h2_response_effective_url, [:h2_response], :string
+    attach_function :h2_response_redirect_count, [:h2_response], :uint32
     attach_function :h2_response_free, [:h2_response], :void
 
     # --- calls
@@ -194,6 +214,8 @@ module H2Client
     attach_function :h2_call_error, [:h2_call, ErrorInfo.by_ref], :h2_result
     attach_function :h2_call_response, %i[h2_call pointer], :h2_result
     attach_function :h2_call_buffered, [:h2_call], :size_t
+    attach_function :h2_call_effective_url, [:h2_call], :string
+    attach_function :h2_call_redirect_count, [:h2_call], :uint32
     attach_function :h2_call_free, [:h2_call], :void
 
     # --- completion queues
