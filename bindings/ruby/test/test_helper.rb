@@ -61,6 +61,19 @@ module TestServer
       @url ||= start.first
     end
 
+    # A TLS server shared by the run, started on first use: { url: "https://localhost:PORT",
+    # ca: path of the CA certificate (PEM) that signed its certificate for localhost and
+    # 127.0.0.1 }.
+    def tls
+      @tls ||= begin
+        dir = Dir.mktmpdir("h2client-ruby-tls")
+        Minitest.after_run { FileUtils.rm_rf(dir) }
+        url, _pid, lines = start("--tls", "--tls-dir", dir, extra_lines: 1)
+        ca = lines.first[/\Aca certificate: (.+)\z/, 1] or raise "no CA path in #{lines.inspect}"
+        { url: "https://localhost:#{url[/:(\d+)\z/, 1]}", ca: ca }.freeze
+      end
+    end
+
     def stop_all
       return unless Process.pid == OWNER
 

@@ -5,17 +5,10 @@ require "test_helper"
 class TLSTest < Minitest::Test
   include H2TestHelpers
 
-  # One TLS server for the class: its certificate (for localhost, 127.0.0.1) is signed by
-  # a CA written to a temporary directory.
+  # The run's TLS server (TestServer.tls): its certificate (for localhost, 127.0.0.1) is
+  # signed by a CA written to a temporary directory.
   def self.server
-    @server ||= begin
-      dir = Dir.mktmpdir("h2client-ruby-tls")
-      Minitest.after_run { FileUtils.rm_rf(dir) }
-      url, _pid, lines = TestServer.start("--tls", "--tls-dir", dir, extra_lines: 1)
-      ca = lines.first[/\Aca certificate: (.+)\z/, 1] or raise "no CA path in #{lines.inspect}"
-      port = url[/:(\d+)\z/, 1]
-      { url: "https://localhost:#{port}", ca: ca }
-    end
+    TestServer.tls
   end
 
   def tls_url
