@@ -8,10 +8,11 @@ Gem::Specification.new do |spec|
   spec.summary = "Ruby binding of h2client, an HTTP/2 client library (Rust, C ABI)"
   spec.description = <<~DESC
     HTTP/2 over TLS and cleartext (prior knowledge) through libh2client's C API, with the
-    ffi gem: one client per authority shared by any number of threads (the GVL is released
-    while a request waits), whole or streamed response bodies, streamed uploads, an
-    exception class per error code with what the server may have processed, and fork
-    detection. Needs libh2client.so.0 installed (found via H2CLIENT_LIB, pkg-config, or
+    ffi gem: one client for any number of origins (with or without a base URL) shared by
+    any number of threads (the GVL is released while a request waits), redirects, proxies,
+    curl-style --resolve/--connect-to, query: and json: helpers, whole or streamed
+    response bodies, streamed uploads, an exception class per error code with what the
+    server may have processed, and fork detection. Needs libh2client.so.0 installed (found via H2CLIENT_LIB, pkg-config, or
     the system loader).
   DESC
   spec.license = "MIT OR Apache-2.0"

@@ -1,8 +1,13 @@
 # frozen_string_literal: true
 
+require "json"
+require "uri"
+
 module H2Client
-  # An HTTP/2 client for one authority ("http://host:port" for cleartext HTTP/2 with prior
-  # knowledge, "https://host:port" for HTTP/2 over TLS), holding 0..N connections.
+  # An HTTP/2 client for any number of origins, holding 0..N connections to each: "http://"
+  # URLs are HTTP/2 over cleartext with prior knowledge, "https://" URLs HTTP/2 over TLS.
+  # An optional base URL lets requests name just a path; any request may name a full URL,
+  # which goes to that URL's origin over that origin's own connections.
   #
   # Thread-safe: share one client between any number of threads; their requests are
   # multiplexed over its connections. A request blocks only the calling thread (the GVL is
@@ -14,19 +19,29 @@ module H2Client
   #   res.headers                # => {"content-type"=>"text/plain", ...}
   #   res.body                   # => "hello ..." (binary String)
   #   client.get("/big") { |chunk| file.write(chunk) }   # streams the body
+  #   client.get("https://example.com/", query: { q: "h2" })   # another origin
   #   client.close
+  #
+  #   anywhere = H2Client::Client.new(follow_redirects: 5)     # no base URL: full URLs only
+  #   anywhere.post("https://api.example.com/items", json: { name: "x" }).url
   class Client
     # Options that map to an h2_config_set_<name>(cfg, uint32_t) setter.
     UINT32_OPTIONS = %i[connect_timeout_ms request_timeout_ms headers_timeout_ms
                         body_idle_timeout_ms idle_timeout_ms keepalive_interval_ms
                         keepalive_timeout_ms settings_timeout_ms write_timeout_ms
-                        max_connections max_concurrent_streams initial_window_size
-                        connection_window_size max_frame_size max_header_list_size
-                        header_table_size max_retries].freeze
+                        max_connections max_connections_per_origin max_concurrent_streams
+                        initial_window_size connection_window_size max_frame_size
+                        max_header_list_size header_table_size max_retries].freeze
     # Every option Client.new accepts.
     OPTIONS = (UINT32_OPTIONS + %i[max_response_body ca_file ca_pem insecure_skip_verify
-                                    client_cert_file client_cert client_key
-                                    tls_versions]).freeze
+                                    client_cert_file client_cert client_key tls_versions
+                                    follow_redirects redirect_https_to_http proxy no_proxy
+                                    resolve connect_to local_address]).freeze
+
+    # Redirects followed per request with <tt>follow_redirects: true</tt>.
+    DEFAULT_MAX_REDIRECTS = 10
+    # The content-type a +json:+ body is sent with, unless the caller gives one.
+    JSON_CONTENT_TYPE = "application/json"
 
     # Largest piece of a streamed response body handed to a block at once.
     READ_CHUNK = 64 * 1024
@@ -36,12 +51,15 @@ module H2Client
     UINT32_MAX = 0xffff_ffff
     UINT64_MAX = 0xffff_ffff_ffff_ffff
     EMPTY = [].freeze
-    private_constant :UINT32_MAX, :UINT64_MAX, :EMPTY
+    # "scheme:" at the start of an absolute URL (RFC 3986 §3.1).
+    ABSOLUTE = /\A[A-Za-z][A-Za-z0-9+.-]*:/.freeze
+    private_constant :UINT32_MAX, :UINT64_MAX, :EMPTY, :ABSOLUTE
 
+    # The base URL given to new (a String), or nil for a client without one.
     attr_reader :base_url
 
     # Like new, but with a block: yields the client and closes it when the block returns.
-    def self.open(base_url, **opts)
+    def self.open(base_url = nil, **opts)
       client = new(base_url, **opts)
       return client unless block_given?
 
@@ -52,14 +70,21 @@ module H2Client
       end
     end
 
-    # A client for +base_url+ (any path in it is ignored). No connection is opened until
-    # the first request. Options (see h2client.h or the README for defaults):
+    # A client, with or without a base URL. No connection is opened until the first request.
+    #
+    # base_url:: nil (the default): requests must name full URLs. A String (or URI)
+    #            "http://host[:port]" or "https://host[:port]": requests may name just a
+    #            path, which goes to this origin (any path in the base URL is ignored).
+    #            Requests naming a full URL go to that URL's origin either way.
+    #
+    # Options (see h2client.h or the README for defaults):
     #
     # connect_timeout_ms, request_timeout_ms, headers_timeout_ms, body_idle_timeout_ms,
     # idle_timeout_ms, keepalive_interval_ms, keepalive_timeout_ms, settings_timeout_ms,
-    # write_timeout_ms, max_connections, max_concurrent_streams, initial_window_size,
-    # connection_window_size, max_frame_size, max_header_list_size, header_table_size,
-    # max_retries:: Integers (h2_config_set_<name>).
+    # write_timeout_ms, max_connections, max_connections_per_origin, max_concurrent_streams,
+    # initial_window_size, connection_window_size, max_frame_size, max_header_list_size,
+    # header_table_size, max_retries:: Integers (h2_config_set_<name>). max_connections
+    #        caps the whole client, max_connections_per_origin each origin.
     # max_response_body:: Integer, bytes.
     # ca_file:: path of a PEM file: trust only its CA certificates.
     # ca_pem:: the same as a String of PEM data.
@@ -67,12 +92,31 @@ module H2Client
     # client_cert_file:: [cert_pem_path, key_pem_path] for mutual TLS (or give
     #                    client_cert: and client_key:).
     # tls_versions:: :tls1_2, :tls1_3 or an Array of them (default both).
+    # follow_redirects:: most redirects (301, 302, 303, 307, 308) followed per request:
+    #                    an Integer, true (DEFAULT_MAX_REDIRECTS), or 0 / false / nil (the
+    #                    default: none, the 3xx is the response). One more raises
+    #                    TooManyRedirectsError.
+    # redirect_https_to_http:: true follows a redirect from https to http (default false:
+    #                          the 3xx is the response).
+    # proxy:: nil (the default): from the environment (https_proxy, http_proxy, all_proxy
+    #         and no_proxy, as curl reads them, when the client is created); "" or false: no
+    #         proxy; else a proxy URL: "http://[user:password@]host:port" (CONNECT tunnels),
+    #         "https://...", "socks5://..." or "socks5h://...".
+    # no_proxy:: hosts that bypass the proxy, overriding the environment's no_proxy: a
+    #            comma-separated String or an Array of host names (subdomains included), IP
+    #            addresses, CIDR blocks, or "*".
+    # resolve:: "HOST:PORT:ADDR[,ADDR]..." or an Array of them, as curl's --resolve:
+    #           connections to HOST:PORT dial ADDR without DNS (the URL still names the host
+    #           for :authority, SNI and the certificate check). Not used through a proxy.
+    # connect_to:: "HOST1:PORT1:HOST2:PORT2" or an Array of them, as curl's --connect-to.
+    # local_address:: local IP address (String or IPAddr) every socket binds to.
     #
     # Raises ArgumentError for an unknown option, TypeError for a value of the wrong type,
-    # InvalidArgumentError for a value out of range, InvalidURLError, TLSError (unreadable
-    # CA or certificate file).
-    def initialize(base_url, **opts)
-      @base_url = base_url.to_s
+    # InvalidArgumentError for a value out of range (or a malformed resolve: / connect_to: /
+    # local_address:), InvalidURLError (base URL, proxy URL), TLSError (unreadable CA or
+    # certificate file).
+    def initialize(base_url = nil, **opts)
+      @base_url = base_url.nil? ? nil : Client.url_string(:base_url, base_url)
       cfg = Lib.h2_config_new
       raise NoMemoryError, "h2_config_new failed" if cfg.null?
 
@@ -90,59 +134,71 @@ module H2Client
       @closed = false
     end
 
-    # GET +path+. With a block, streams the body: see #request (also for the timeouts).
-    def get(path, headers: nil, timeout_ms: nil, headers_timeout_ms: nil,
+    # GET +target+ (a path or a full URL). With a block, streams the body: see #request
+    # (also for query: and the timeouts).
+    def get(target, query: nil, headers: nil, timeout_ms: nil, headers_timeout_ms: nil,
             body_idle_timeout_ms: nil, &block)
-      perform("GET", path, headers, nil, timeout_ms, headers_timeout_ms,
+      perform("GET", target, query, headers, nil, nil, timeout_ms, headers_timeout_ms,
               body_idle_timeout_ms, block)
     end
 
-    # HEAD +path+.
-    def head(path, headers: nil, timeout_ms: nil, headers_timeout_ms: nil,
+    # HEAD +target+ (a path or a full URL); see #request.
+    def head(target, query: nil, headers: nil, timeout_ms: nil, headers_timeout_ms: nil,
              body_idle_timeout_ms: nil)
-      perform("HEAD", path, headers, nil, timeout_ms, headers_timeout_ms,
+      perform("HEAD", target, query, headers, nil, nil, timeout_ms, headers_timeout_ms,
               body_idle_timeout_ms, nil)
     end
 
-    # POST +body+ to +path+. With a block, streams the response body: see #request.
-    def post(path, body: nil, headers: nil, timeout_ms: nil, headers_timeout_ms: nil,
-             body_idle_timeout_ms: nil, &block)
-      perform("POST", path, headers, body, timeout_ms, headers_timeout_ms,
+    # POST +body+ (or +json+) to +target+. With a block, streams the response body: see
+    # #request.
+    def post(target, body: nil, json: nil, query: nil, headers: nil, timeout_ms: nil,
+             headers_timeout_ms: nil, body_idle_timeout_ms: nil, &block)
+      perform("POST", target, query, headers, body, json, timeout_ms, headers_timeout_ms,
               body_idle_timeout_ms, block)
     end
 
-    # PUT +body+ to +path+.
-    def put(path, body: nil, headers: nil, timeout_ms: nil, headers_timeout_ms: nil,
-            body_idle_timeout_ms: nil, &block)
-      perform("PUT", path, headers, body, timeout_ms, headers_timeout_ms,
+    # PUT +body+ (or +json+) to +target+; see #request.
+    def put(target, body: nil, json: nil, query: nil, headers: nil, timeout_ms: nil,
+            headers_timeout_ms: nil, body_idle_timeout_ms: nil, &block)
+      perform("PUT", target, query, headers, body, json, timeout_ms, headers_timeout_ms,
               body_idle_timeout_ms, block)
     end
 
-    # PATCH +body+ to +path+.
-    def patch(path, body: nil, headers: nil, timeout_ms: nil, headers_timeout_ms: nil,
-              body_idle_timeout_ms: nil, &block)
-      perform("PATCH", path, headers, body, timeout_ms, headers_timeout_ms,
+    # PATCH +body+ (or +json+) to +target+; see #request.
+    def patch(target, body: nil, json: nil, query: nil, headers: nil, timeout_ms: nil,
+              headers_timeout_ms: nil, body_idle_timeout_ms: nil, &block)
+      perform("PATCH", target, query, headers, body, json, timeout_ms, headers_timeout_ms,
               body_idle_timeout_ms, block)
     end
 
-    # DELETE +path+.
-    def delete(path, headers: nil, timeout_ms: nil, headers_timeout_ms: nil,
+    # DELETE +target+; see #request.
+    def delete(target, query: nil, headers: nil, timeout_ms: nil, headers_timeout_ms: nil,
                body_idle_timeout_ms: nil, &block)
-      perform("DELETE", path, headers, nil, timeout_ms, headers_timeout_ms,
+      perform("DELETE", target, query, headers, nil, nil, timeout_ms, headers_timeout_ms,
               body_idle_timeout_ms, block)
     end
 
-    # Sends a request and returns its Response. Any HTTP status is a success; failures
-    # raise an H2Client::Error subclass.
+    # Sends a request and returns its Response. Any HTTP status is a success (also a 3xx
+    # that is not followed); failures raise an H2Client::Error subclass.
     #
     # method:: "GET", "POST", ... (a Symbol is upcased: :get is "GET").
-    # path:: origin form: "/index.html?q=1".
+    # target:: a full URL ("https://host/index.html?q=1", a String or URI), sent to its
+    #          origin; or a path ("/index.html?q=1"), sent to the base URL's origin. A path
+    #          on a client without a base URL raises InvalidArgumentError. A fragment
+    #          ("#...") is never sent.
+    # query:: a Hash or an Array of [name, value] pairs, encoded with
+    #         URI.encode_www_form (an Array value repeats the name) and appended to the
+    #         target's query with "?" or "&".
     # headers:: Hash (or Array of pairs) of name => value; a value may be an Array of
     #           values. Names are lowercased by the library.
     # body:: nil, a String (sent as is, binary), or a streamed body: an IO-like object
     #        (responds to read) or an Enumerable of Strings. A streamed body is written by
     #        a helper thread while the response is read, so an echoing server works for
-    #        any size; it is never retried once part of it went out.
+    #        any size; it is never retried once part of it went out, and a request with
+    #        one follows no redirect (the 3xx is the response).
+    # json:: an object sent as JSON.generate(json), with content-type application/json
+    #        unless +headers+ has a content-type; no accept header is added (as HTTPX and
+    #        Faraday). Not together with +body+ (ArgumentError).
     # timeout_ms, headers_timeout_ms, body_idle_timeout_ms:: this request's timeouts,
     #        overriding the client's.
     #
@@ -151,18 +207,19 @@ module H2Client
     # so far (status and headers set; trailers are added after the last piece), and the
     # Response is returned with a nil body. Breaking out of the block, or an exception in
     # it, cancels the request (RST_STREAM(CANCEL)).
-    def request(method, path, headers: nil, body: nil, timeout_ms: nil, headers_timeout_ms: nil,
-                body_idle_timeout_ms: nil, &block)
+    def request(method, target, query: nil, headers: nil, body: nil, json: nil, timeout_ms: nil,
+                headers_timeout_ms: nil, body_idle_timeout_ms: nil, &block)
       method = method.is_a?(Symbol) ? method.to_s.upcase : method.to_str
-      perform(method, path, headers, body, timeout_ms, headers_timeout_ms,
+      perform(method, target, query, headers, body, json, timeout_ms, headers_timeout_ms,
               body_idle_timeout_ms, block)
     end
 
-    # The client's counters and state (h2_stats) as a Hash of Symbol => Integer:
-    # connections_open, connections_opening, connections_draining,
+    # The client's counters and state (h2_stats) summed over every origin, as a Hash of
+    # Symbol => Integer: connections_open, connections_opening, connections_draining,
     # peer_max_concurrent_streams_min, peer_max_concurrent_streams_max, streams_active,
     # streams_queued, requests_completed, requests_failed, requests_retried, bytes_sent,
-    # bytes_received, connections_opened, rtt_us.
+    # bytes_received, connections_opened, rtt_us, and the limit_* counters of the
+    # library's defences (limit_continuation_flood, limit_header_list, ...).
     def stats
       st = Lib::Stats.new
       ptr = enter
@@ -172,7 +229,24 @@ module H2Client
       ensure
         leave
       end
-      (Lib::Stats.members - [:reserved]).to_h { |m| [m, st[m]] }
+      Client.stats_hash(st)
+    end
+
+    # The counters and state of one origin, as #stats: +origin+ is "scheme://host[:port]"
+    # (a String or URI; the default port may be left out, a path is ignored). An origin the
+    # client holds nothing for (never used, or forgotten after its idle timeout) reads as
+    # zeros. Raises InvalidURLError if +origin+ is not such a URL.
+    def origin_stats(origin)
+      origin = Client.url_string(:origin, origin)
+      st = Lib::Stats.new
+      ptr = enter
+      begin
+        rc = Lib.h2_client_origin_stats(ptr, origin, st)
+        raise Error.last(rc) unless rc == Lib::H2_OK
+      ensure
+        leave
+      end
+      Client.stats_hash(st)
     end
 
     # Closes the client: new requests raise ClosedError, and the native client is freed
@@ -190,20 +264,30 @@ module H2Client
       nil
     end
 
+    # Whether close was called.
     def closed?
       @closed
     end
 
+    # "#<H2Client::Client BASE_URL>" (or "(no base URL)"), "(closed)" once closed.
     def inspect
-      "#<#{self.class} #{@base_url}#{@closed ? ' (closed)' : ''}>"
+      "#<#{self.class} #{@base_url || '(no base URL)'}#{@closed ? ' (closed)' : ''}>"
     end
 
     # ----- internals ---------------------------------------------------------------------
 
     # The request behind get, post, ..., request: positional, to spare a keyword Hash.
-    def perform(method, path, headers, body, timeout_ms, headers_timeout_ms,
+    def perform(method, target, query, headers, body, json, timeout_ms, headers_timeout_ms,
                 body_idle_timeout_ms, block)
-      path = path.to_str
+      target = Client.url_string(:target, target)
+      target = Client.with_query(target, query) unless query.nil?
+      content_type = nil
+      unless json.nil?
+        raise ArgumentError, "give body: or json:, not both" unless body.nil?
+
+        body = JSON.generate(json)
+        content_type = JSON_CONTENT_TYPE unless Client.header?(headers, "content-type")
+      end
       source = nil
       unless body.nil? || body.is_a?(String)
         if body.respond_to?(:to_str)
@@ -220,10 +304,14 @@ module H2Client
       ptr = enter
       req = nil
       begin
-        req = Lib.h2_request_new(method, path)
+        req = if ABSOLUTE.match?(target)
+                Lib.h2_request_new_url(method, target)
+              else
+                Lib.h2_request_new(method, target)
+              end
         raise Error.last if req.null?
 
-        setup_request(req, headers, body, source, timeout_ms, headers_timeout_ms,
+        setup_request(req, headers, content_type, body, source, timeout_ms, headers_timeout_ms,
                       body_idle_timeout_ms)
         if block || source
           run_call(ptr, req, source, block)
@@ -264,7 +352,7 @@ module H2Client
       Lib.h2_client_free(@ptr)
     end
 
-    def setup_request(req, headers, body, source, timeout_ms, headers_timeout_ms,
+    def setup_request(req, headers, content_type, body, source, timeout_ms, headers_timeout_ms,
                       body_idle_timeout_ms)
       headers&.each do |name, value|
         name = name.to_s
@@ -274,6 +362,7 @@ module H2Client
           check(Lib.h2_request_add_header(req, name, value.to_s))
         end
       end
+      check(Lib.h2_request_add_header(req, "content-type", content_type)) if content_type
       check(Lib.h2_request_set_body(req, body, body.bytesize)) if body && !body.empty?
       check(Lib.h2_request_set_streaming_body(req, true)) if source
       if timeout_ms
@@ -316,7 +405,9 @@ module H2Client
                        Lib.h2_response_trailer_at(resp, i, a, b, c, d)
                      end
                    end
-        Response.new(status, headers, body, trailers)
+        Response.new(status, headers, body, trailers,
+                     Client.native_url(Lib.h2_response_effective_url(resp)),
+                     Lib.h2_response_redirect_count(resp))
       ensure
         # Read from +out+, not from a local: an interrupt (Thread#raise, Ctrl-C) pending
         # while h2_client_do waited is raised as soon as it returns, before the assignment.
@@ -385,7 +476,10 @@ module H2Client
         Lib.h2_call_header_at(call, i, a, b, c, d)
       end
       body = block ? nil : String.new(encoding: Encoding::BINARY)
-      response = Response.new(status, headers, body, EMPTY)
+      # Final once the head has arrived: any redirects have been followed.
+      response = Response.new(status, headers, body, EMPTY,
+                              Client.native_url(Lib.h2_call_effective_url(call)),
+                              Lib.h2_call_redirect_count(call))
       buf = s.read_buffer
       loop do
         rc = Lib.h2_call_read(call, buf, READ_CHUNK, s.len)
@@ -487,6 +581,7 @@ module H2Client
       end
     end
 
+    # +value+ checked as an Integer in 0..max (TypeError, InvalidArgumentError).
     def self.uint(name, value, max = UINT32_MAX)
       unless value.is_a?(Integer)
         raise TypeError, "#{name}: expected an Integer, got #{value.inspect}"
@@ -528,6 +623,26 @@ module H2Client
             Lib.h2_config_set_client_cert_file(cfg, path_string(cert), path_string(key))
           when :tls_versions
             Lib.h2_config_set_tls_versions(cfg, tls_versions(value))
+          when :follow_redirects
+            Lib.h2_config_set_follow_redirects(cfg, max_redirects(value))
+          when :redirect_https_to_http
+            Lib.h2_config_set_redirect_https_to_http(cfg, value ? 1 : 0)
+          when :proxy
+            next if value.nil? # the environment's
+
+            Lib.h2_config_set_proxy(cfg, value == false ? "" : url_string(:proxy, value))
+          when :no_proxy
+            next if value.nil? # the environment's
+
+            Lib.h2_config_set_no_proxy(cfg, list_string(:no_proxy, value))
+          when :resolve
+            add_each(cfg, :resolve, value) { |c, e| Lib.h2_config_add_resolve(c, e) }
+          when :connect_to
+            add_each(cfg, :connect_to, value) { |c, e| Lib.h2_config_add_connect_to(c, e) }
+          when :local_address
+            next if value.nil? # the system's choice
+
+            Lib.h2_config_set_local_address(cfg, address_string(value))
           else
             raise ArgumentError, "unknown option #{name.inspect} (known: #{OPTIONS.join(', ')})"
           end
@@ -535,13 +650,98 @@ module H2Client
       end
     end
 
+    # A file path given as a String or a Pathname (anything with to_path).
     def self.path_string(value)
       value.respond_to?(:to_path) ? value.to_path : value.to_str
+    end
+
+    # A URL or path given as a String (anything with to_str) or a URI.
+    def self.url_string(name, value)
+      return value.to_str if value.respond_to?(:to_str)
+      return value.to_s if value.is_a?(URI::Generic)
+
+      raise TypeError, "#{name}: expected a URL String or URI, got #{value.class}"
+    end
+
+    # +target+ with the encoded +query+ appended to its query (before any fragment).
+    def self.with_query(target, query)
+      unless query.is_a?(Hash) || query.is_a?(Array)
+        raise TypeError, "query: expected a Hash or an Array of pairs, got #{query.class}"
+      end
+      return target if query.empty?
+
+      encoded = URI.encode_www_form(query)
+      cut = target.index("#")
+      base = cut ? target[0, cut] : target
+      separator = if !base.include?("?") then "?"
+                  elsif base.end_with?("?", "&") then ""
+                  else "&"
+                  end
+      "#{base}#{separator}#{encoded}#{cut ? target[cut..] : ''}"
+    end
+
+    # Whether the Hash or Array of pairs +headers+ names +name+ (lowercase), in any case.
+    def self.header?(headers, name)
+      return false if headers.nil?
+
+      headers.any? { |n, _| n.to_s.casecmp?(name) }
+    end
+
+    # A URL from the library (ASCII: WHATWG-serialized) as a frozen UTF-8 String.
+    def self.native_url(str)
+      str&.force_encoding(Encoding::UTF_8)&.freeze
+    end
+
+    # An h2_stats struct as a Hash of Symbol => Integer (without the reserved words).
+    def self.stats_hash(st)
+      (Lib::Stats.members - [:reserved]).to_h { |m| [m, st[m]] }
+    end
+
+    # follow_redirects: as the count for h2_config_set_follow_redirects.
+    def self.max_redirects(value)
+      case value
+      when nil, false then 0
+      when true then DEFAULT_MAX_REDIRECTS
+      else uint(:follow_redirects, value)
+      end
+    end
+
+    # no_proxy: a String, or an Array of hosts joined with ",".
+    def self.list_string(name, value)
+      return value.to_str if value.respond_to?(:to_str)
+      return value.map { |v| v.to_s.strip }.join(",") if value.is_a?(Array)
+
+      raise TypeError, "#{name}: expected a String or an Array, got #{value.class}"
+    end
+
+    # Calls the block with +cfg+ and each entry of +value+ (a String, an Array of them, or
+    # nil for none); returns H2_OK or the first failure.
+    def self.add_each(cfg, name, value)
+      entries = value.is_a?(Array) ? value : [value].compact
+      entries.each do |entry|
+        unless entry.respond_to?(:to_str)
+          raise TypeError, "#{name}: expected a String or an Array of Strings, " \
+                           "got #{entry.class}"
+        end
+        rc = yield(cfg, entry.to_str)
+        return rc unless rc == Lib::H2_OK
+      end
+      Lib::H2_OK
+    end
+
+    # local_address: a String, or an IPAddr.
+    def self.address_string(value)
+      return value.to_str if value.respond_to?(:to_str)
+      return value.to_s if defined?(IPAddr) && value.is_a?(IPAddr)
+
+      raise TypeError, "local_address: expected an IP address String or IPAddr, " \
+                       "got #{value.class}"
     end
 
     TLS_VERSIONS = { tls1_2: Lib::H2_TLS_1_2, tls1_3: Lib::H2_TLS_1_3,
                      "1.2" => Lib::H2_TLS_1_2, "1.3" => Lib::H2_TLS_1_3 }.freeze
 
+    # tls_versions: (a Symbol, a String, an Array of them, or the C bit mask) as the mask.
     def self.tls_versions(value)
       return value if value.is_a?(Integer)
 

@@ -14,16 +14,39 @@ module H2Client
   # Names are lowercase (HTTP/2 requires it) and UTF-8; values are UTF-8 Strings, or binary
   # if they are not valid UTF-8. The body is a binary (ASCII-8BIT) String, nil for a
   # response whose body was streamed to a block.
+  #
+  # +url+ is the URL that answered: the request's, or after redirects the last one
+  # (+redirect_count+ tells how many were followed).
   class Response
-    attr_reader :status, :header_list, :trailer_list, :body
+    # The HTTP status (Integer).
+    attr_reader :status
+    # Every header as a frozen [name, value] pair, in the order received.
+    attr_reader :header_list
+    # Every trailer as a frozen [name, value] pair, in the order received.
+    attr_reader :trailer_list
+    # The body (binary String), nil if it was streamed to a block.
+    attr_reader :body
+    # The effective URL (frozen String): the request's, or the last one redirected to
+    # (without credentials). nil for a Response made by hand without one.
+    attr_reader :url
+    # How many redirects were followed to get this response (0 when following is off).
+    attr_reader :redirect_count
 
-    def initialize(status, header_list, body, trailer_list = [])
+    # Made by the client; the arguments are the fields of the same names.
+    def initialize(status, header_list, body, trailer_list = [], url = nil, redirect_count = 0)
       @status = status
       @header_list = header_list
       @body = body
       @trailer_list = trailer_list
+      @url = url
+      @redirect_count = redirect_count
       @headers = nil
       @trailers = nil
+    end
+
+    # +url+ as a URI (parsed on each call), nil if there is no url.
+    def uri
+      @url && URI(@url)
     end
 
     # Hash of lowercase name => value (repeated names joined with ", ").
@@ -58,10 +81,12 @@ module H2Client
       @status >= 200 && @status < 300
     end
 
+    # "#<H2Client::Response 200 URL headers=N body=N bytes ...>".
     def inspect
       size = @body ? "#{@body.bytesize} bytes" : "streamed"
-      "#<#{self.class} #{@status} headers=#{@header_list.size} body=#{size}" \
-        "#{@trailer_list.empty? ? '' : " trailers=#{@trailer_list.size}"}>"
+      "#<#{self.class} #{@status}#{@url ? " #{@url}" : ''} headers=#{@header_list.size} " \
+        "body=#{size}#{@trailer_list.empty? ? '' : " trailers=#{@trailer_list.size}"}" \
+        "#{@redirect_count.zero? ? '' : " redirects=#{@redirect_count}"}>"
     end
 
     # Called when the trailers of a streamed body arrive.
@@ -70,6 +95,7 @@ module H2Client
       @trailers = nil
     end
 
+    # [[name, value], ...] as a Hash, the values of a repeated name joined with ", ".
     def self.fold(list)
       hash = {}
       list.each do |name, value|
