@@ -115,7 +115,7 @@ impl Origins {
         if m.closed {
             return Err(Error::new(
                 ErrorKind::Closed,
-                "client closed (h2_client_free)",
+                "the client was closed",
             ));
         }
         if let Some(p) = m.pools.get(o) {

@@ -133,7 +133,7 @@ error_kinds! {
     /// The transport failed: connection reset, closed by the peer, write error.
     Connection = 8, H2_E_CONNECTION, "connection failed";
     /// The client was closed while the request was waiting, or the library was shut down.
-    Closed = 9, H2_E_CLOSED, "client closed";
+    Closed = 9, H2_E_CLOSED, "client closed or library shut down";
     /// The request was cancelled by the caller.
     Canceled = 10, H2_E_CANCELED, "request canceled";
     /// A header list exceeded a limit (the server's for requests, ours for responses).

@@ -266,7 +266,7 @@ fn closed_error() -> Error {
 
 /// Why a connection ends when its client is freed.
 fn client_freed() -> Error {
-    Error::new(ErrorKind::Closed, "client closed (h2_client_free)")
+    Error::new(ErrorKind::Closed, "the client was closed")
 }
 
 impl PoolInner {
