@@ -573,7 +573,9 @@ h2_result h2_call_write(struct h2_call *c, const uint8_t *data, size_t len);
  * (RFC 9110 §6.5.1): content-length, transfer-encoding, host, te, trailer, content-type,
  * content-encoding, content-range, authorization, proxy-authorization, cache-control,
  * expect, max-forwards, pragma, range, set-cookie, cookie. A refused trailer returns
- * H2_E_INVALID_ARGUMENT and is not added; the call goes on.
+ * H2_E_INVALID_ARGUMENT and is not added; the call goes on. The trailers together are
+ * capped at 1 MiB (RFC 7541 sizes), as a request's header list: one past it returns
+ * H2_E_HEADERS_TOO_LARGE and is not added.
  */
 h2_result h2_call_add_trailer(struct h2_call *c, const char *name, const char *value);
 

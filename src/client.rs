@@ -113,10 +113,7 @@ impl Origins {
         };
         let mut m = self.write();
         if m.closed {
-            return Err(Error::new(
-                ErrorKind::Closed,
-                "the client was closed",
-            ));
+            return Err(Error::new(ErrorKind::Closed, "the client was closed"));
         }
         if let Some(p) = m.pools.get(o) {
             return Ok(p.clone());

@@ -307,3 +307,41 @@ fn connect_and_oversized_paths_are_refused_at_creation() {
         h2_request_free(req);
     }
 }
+
+/// Trailers are capped like a request's header list (1 MiB, RFC 7541 sizes): the one that
+/// would pass the cap is refused with H2_E_HEADERS_TOO_LARGE and not kept.
+#[test]
+fn trailers_are_capped_like_a_header_list() {
+    let srv = common::server();
+    // SAFETY: the C API called as C calls it.
+    unsafe {
+        let client = h2_client_new(cs(&srv.url()).as_ptr(), null());
+        let req = h2_request_new(cs("POST").as_ptr(), cs("/echo").as_ptr());
+        assert_eq!(h2_request_set_streaming_body(req, true), H2_OK);
+        let mut call = null_mut();
+        assert_eq!(h2_client_start(client, req, &mut call), H2_OK);
+        let big = "v".repeat(600 << 10);
+        assert_eq!(
+            h2_call_add_trailer(call, cs("x-big").as_ptr(), cs(&big).as_ptr()),
+            H2_OK
+        );
+        assert_eq!(
+            h2_call_add_trailer(call, cs("x-big2").as_ptr(), cs(&big).as_ptr()),
+            H2_E_HEADERS_TOO_LARGE
+        );
+        assert!(
+            last_message().contains("trailers would be"),
+            "{}",
+            last_message()
+        );
+        // A small one still fits.
+        assert_eq!(
+            h2_call_add_trailer(call, cs("x-sum").as_ptr(), cs("42").as_ptr()),
+            H2_OK
+        );
+        h2_call_cancel(call);
+        h2_call_free(call);
+        h2_request_free(req);
+        h2_client_free(client);
+    }
+}

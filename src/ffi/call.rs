@@ -74,7 +74,9 @@ pub unsafe extern "C" fn h2_call_write(c: *mut h2_call, data: *const u8, len: us
 /// (RFC 9110 §6.5.1): content-length, transfer-encoding, host, te, trailer, content-type,
 /// content-encoding, content-range, authorization, proxy-authorization, cache-control,
 /// expect, max-forwards, pragma, range, set-cookie, cookie. A refused trailer returns
-/// H2_E_INVALID_ARGUMENT and is not added; the call goes on.
+/// H2_E_INVALID_ARGUMENT and is not added; the call goes on. The trailers together are
+/// capped at 1 MiB (RFC 7541 sizes), as a request's header list: one past it returns
+/// H2_E_HEADERS_TOO_LARGE and is not added.
 #[no_mangle]
 pub unsafe extern "C" fn h2_call_add_trailer(
     c: *mut h2_call,
@@ -96,7 +98,23 @@ pub unsafe extern "C" fn h2_call_add_trailer(
         match check_trailer(n, v) {
             Ok(lower) => {
                 let mut t = c.trailers.lock().unwrap_or_else(|e| e.into_inner());
-                t.get_or_insert_with(HeaderList::new).push(&lower, v);
+                let list = t.get_or_insert_with(HeaderList::new);
+                // RFC 7541 §4.1 sizes, under the same cap as a request's header list.
+                let size: usize = list
+                    .iter()
+                    .chain(std::iter::once((&lower[..], v)))
+                    .map(|(n, v)| n.len() + v.len() + 32)
+                    .sum();
+                if size > crate::request::MAX_REQUEST_HEADER_LIST {
+                    return fail(crate::error::Error::new(
+                        crate::error::ErrorKind::HeadersTooLarge,
+                        format!(
+                            "trailers would be {size} bytes, over the limit of {} (RFC 7541 size)",
+                            crate::request::MAX_REQUEST_HEADER_LIST
+                        ),
+                    ));
+                }
+                list.push(&lower, v);
                 H2_OK
             }
             Err(e) => fail(e),
