@@ -680,10 +680,12 @@ impl PoolInner {
                 st.waiting.drain(..).collect()
             }
         };
+        // The unit goes back before the callers hear of the failure, so that a caller that
+        // sees its request fail also sees the connection count without it.
+        self.limits.release();
         for p in failed {
             p.finish(Err(e.clone()));
         }
-        self.limits.release();
     }
 
     /// Closes every connection (GOAWAY(NO_ERROR)) and fails every waiting request; returns the
