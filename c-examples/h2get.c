@@ -117,6 +117,7 @@ enum {
     CURL_RECV_ERROR = 56,
     CURL_SSL_CERTPROBLEM = 58,
     CURL_PEER_FAILED_VERIFICATION = 60,
+    CURL_BAD_CONTENT_ENCODING = 61,
     CURL_FILESIZE_EXCEEDED = 63,
     CURL_SSL_CACERT_BADFILE = 77,
     CURL_HTTP2_STREAM = 92,
@@ -466,6 +467,10 @@ static int curl_code(h2_result code, const char *msg) {
         return strstr(msg, "SOCKS") ? CURL_PROXY : CURL_RECV_ERROR;
     case H2_E_BODY_TOO_LARGE:
         return CURL_FILESIZE_EXCEEDED;
+#ifdef H2_E_DECODE
+    case H2_E_DECODE: /* --compressed: a body that cannot be decoded */
+        return CURL_BAD_CONTENT_ENCODING;
+#endif
     case H2_E_CANCELED:
         return CURL_ABORTED_BY_CALLBACK;
     case H2_E_CONNECTION:
@@ -540,8 +545,12 @@ static void print_request(const struct req_note *r) {
         fprintf(stderr, "> Host: %.*s\n", (int)alen, authority);
     for (const char *line = r->text; *line;) {
         const char *end = strchr(line, '\n');
+        /* "name: " of an empty value is "name:", as curl prints it. */
+        int n = (int)(end - line);
+        if (n >= 2 && line[n - 1] == ' ' && line[n - 2] == ':')
+            n--;
         if (line[0] != ':')
-            fprintf(stderr, "> %.*s\n", (int)(end - line), line);
+            fprintf(stderr, "> %.*s\n", n, line);
         line = end + 1;
     }
     fputs("> \n", stderr);
@@ -1484,8 +1493,14 @@ static int configure(h2_config *cfg) {
     }
     if (opt.unix_socket && (rc = h2_config_set_unix_socket(cfg, opt.unix_socket)) != H2_OK)
         return config_error(rc, CURL_USAGE);
-    /* --compressed: the body is written decoded, as curl writes it; until the library can
-     * decode one, none is asked for (no accept-encoding is sent). */
+    /* --compressed: every coding the library decodes is asked for and the body is written
+     * decoded, as curl does. H2_E_DECODE comes with h2_config_set_accept_encoding: with an
+     * older library none is asked for (no accept-encoding is sent), and the body written is
+     * the same. */
+#ifdef H2_E_DECODE
+    if (opt.compressed && (rc = h2_config_set_accept_encoding(cfg, "")) != H2_OK)
+        return config_error(rc, CURL_USAGE);
+#endif
     if (!opt.verbose || !is_https(work.slots[0].url))
         return 0;
     if (opt.cacert)
