@@ -138,7 +138,8 @@ start_server() {
     printf -v "${var}_KEY" '%s' "$(sed -n 's|^client key: ||p' "$out")"
 }
 
-# run PROG ARGS...: runs $BUILD/PROG (under valgrind if asked) with stdout in $TMP/out and
+# run PROG ARGS...: runs $BUILD/PROG (under valgrind if asked; in directory $RUN_DIR if set,
+# else here) with stdout in $TMP/out and
 # stderr in $TMP/err, its exit status in $rc and its wall time (ms) in $elapsed_ms. Never
 # fails itself; a run that exceeds its time limit gets rc 124. With INT_AFTER=SECONDS, the
 # program gets a SIGINT after that long instead (timeout --preserve-status -s INT: rc is the
@@ -148,7 +149,9 @@ start_server() {
 run() {
     local prog=$1
     shift
-    local -a cmd=("$BUILD/$prog" "$@")
+    local bin=$BUILD/$prog
+    [[ $bin == /* ]] || bin=$PWD/$bin
+    local -a cmd=("$bin" "$@")
     local limit=60 vglog=""
     if [[ -n $VALGRIND && -z ${NO_VALGRIND:-} ]]; then
         vg_runs=$((vg_runs + 1))
@@ -168,7 +171,8 @@ run() {
     local t0 t1
     t0=$(date +%s%N)
     rc=0
-    "${tmo[@]}" "${cmd[@]}" <"${STDIN_FILE:-/dev/null}" >"$TMP/out" 2>"$TMP/err" || rc=$?
+    (cd "${RUN_DIR:-.}" && exec "${tmo[@]}" "${cmd[@]}") <"${STDIN_FILE:-/dev/null}" >"$TMP/out" \
+        2>"$TMP/err" || rc=$?
     t1=$(date +%s%N)
     elapsed_ms=$(((t1 - t0) / 1000000))
     [[ -s $TMP/rss ]] && rss_kb=$(tail -n 1 "$TMP/rss")
@@ -190,9 +194,15 @@ run_native() {
     NO_VALGRIND=1 run "$@"
 }
 
-# The body of a "HEAD\n\nBODY" output (get's format, h2get -i's).
+# The body of a "HEAD\n\nBODY" output (get's format) or "HEAD\r\n\r\nBODY" (h2get -i's, as
+# curl's).
 body_of() {
-    python3 -c 'import sys; d = open(sys.argv[1], "rb").read(); sys.stdout.buffer.write(d.split(b"\n\n", 1)[1] if b"\n\n" in d else b"")' "$1"
+    python3 -c 'import sys, re; d = open(sys.argv[1], "rb").read(); p = re.split(rb"\r?\n\r?\n", d, maxsplit=1); sys.stdout.buffer.write(p[1] if len(p) > 1 else b"")' "$1"
+}
+
+# has_line FILE LINE: FILE has LINE, with or without a CR before its newline.
+has_line() {
+    grep -aqxF -- "$2" <(tr -d '\r' <"$1")
 }
 
 # pattern N: the test server's /bytes/N body (byte i is 'a' + i % 26).
@@ -272,35 +282,87 @@ check "h2get: URL order kept when later URLs finish first" \
 run h2get -P 1 "$URL/bytes/10" "$URL/bytes/20" "$URL/bytes/30"
 check "h2get -P 1: same bytes" '[[ $rc == 0 ]] && cmp -s "$TMP/out" "$TMP/bytes10-20-30"'
 
-run h2get -o "$TMP/o.bin" "$URL/bytes/10" "$URL/bytes/20" "$URL/bytes/30"
-check "h2get -o FILE: file has the bodies, stdout empty" \
-    '[[ $rc == 0 && ! -s $TMP/out ]] && cmp -s "$TMP/o.bin" "$TMP/bytes10-20-30"'
+# -o and -O go with the URLs in order (as in curl); the URLs without one write to stdout.
+run h2get -o "$TMP/o.bin" "$URL/bytes/10" "$URL/bytes/20" -o - "$URL/bytes/30" -o "$TMP/o3.bin"
+check "h2get -o FILE URL URL -o - URL -o FILE: the n-th -o for the n-th URL" \
+    '[[ $rc == 0 && "$(cat "$TMP/out")" == "abcdefghijklmnopqrst" && "$(cat "$TMP/o.bin")" == abcdefghij && "$(cat "$TMP/o3.bin")" == "$(pattern 30)" ]]'
+
+rm -f "$TMP/7"
+RUN_DIR=$TMP run h2get -O "$URL/bytes/7?q=1"
+check "h2get -O: the body in a file named as the URL's last path segment" \
+    '[[ $rc == 0 && ! -s $TMP/out && "$(cat "$TMP/7")" == abcdefg ]]'
+
+run h2get -O "$URL/"
+check "h2get -O on a URL without a file name: exit 23, nothing written" \
+    '[[ $rc == 23 && ! -s $TMP/out ]] && grep -q ": H2_E_INVALID_ARGUMENT: -O: the URL has no file name" "$TMP/err"'
 
 run h2get -i "$URL/bytes/10"
-check "h2get -i: status line, headers, blank line, body" \
-    '[[ $rc == 0 && $(head -n 1 "$TMP/out") == "HTTP/2 200" ]] && grep -qx "content-length: 10" "$TMP/out" && [[ "$(body_of "$TMP/out")" == abcdefghij ]]'
+check "h2get -i: status line, headers, blank line, body, as curl writes them (CRLF)" \
+    '[[ $rc == 0 && $(head -n 1 "$TMP/out") == $'\''HTTP/2 200 \r'\'' ]] && grep -qx $'\''content-length: 10\r'\'' "$TMP/out" && [[ "$(body_of "$TMP/out")" == abcdefghij ]]'
+
+run h2get -I "$URL/bytes/10"
+check "h2get -I: HEAD, the head alone" \
+    '[[ $rc == 0 ]] && [[ "$(cat "$TMP/out")" == $'\''HTTP/2 200 \r\ncontent-type: application/octet-stream\r\ncontent-length: 10\r\n\r'\'' ]]'
+
+run h2get -D "$TMP/head.txt" -w '%{http_code} %{size_download} %{size_header} %{num_headers} %{content_type}|%header{content-length}\n' "$URL/bytes/10" "$URL/status/404"
+check "h2get -D FILE -w: both heads in FILE, the -w line after each body" \
+    '[[ $rc == 0 && "$(cat "$TMP/out")" == "abcdefghij200 10 75 2 application/octet-stream|10"$'\''\n'\''"404 0 34 1 |0" && $(grep -c "^HTTP/2 " "$TMP/head.txt") == 2 ]]'
+
+run h2get -s -f -w '%{http_code} %{exitcode} %{errormsg}\n' "$URL/status/404" "$URL/bytes/3"
+check "h2get -f, a 404 then a 200: exit 0 (the last URL's), nothing of the 404, -w for both" \
+    '[[ $rc == 0 && ! -s $TMP/err && "$(cat "$TMP/out")" == "404 22 The requested URL returned error: 404"$'\''\n'\''"abc200 0 " ]]'
+
+run h2get -f "$URL/bytes/3" "$URL/status/404"
+check "h2get -f, a 200 then a 404: exit 22, h2get: URL: HTTP 404: ..." \
+    '[[ $rc == 22 && "$(cat "$TMP/out")" == abc ]] && grep -q "^h2get: http://[^ ]*/status/404: HTTP 404: " "$TMP/err"'
+
+run h2get --fail-early -f "$URL/status/500" "$URL/bytes/3"
+check "h2get --fail-early -f: stops at the 500, exit 22" '[[ $rc == 22 && ! -s $TMP/out ]]'
+
+run h2get -w '%{nope}%{http_code}\n' "$URL/bytes/1"
+check "h2get -w with an unknown variable: a warning, the rest written" \
+    '[[ $rc == 0 && "$(cat "$TMP/out")" == a200 ]] && grep -q "^h2get: warning: unknown --write-out variable: .nope." "$TMP/err"'
+
+run h2get "127.0.0.1:${URL##*:}/bytes/4"
+check "h2get HOST:PORT/PATH (no scheme): http:// is guessed, as curl does" '[[ $rc == 0 && "$(cat "$TMP/out")" == abcd ]]'
 
 run h2get -d hello -X POST "$URL/echo"
 check "h2get -d hello -X POST /echo: echoes hello" '[[ $rc == 0 && "$(cat "$TMP/out")" == hello ]]'
 
 run h2get -i -d hello "$URL/echo"
-check "h2get -d without -X: method POST" '[[ $rc == 0 ]] && grep -qx "x-echo-method: POST" "$TMP/out"'
+check "h2get -d without -X: method POST, form content-type, accept */*" \
+    '[[ $rc == 0 ]] && has_line "$TMP/out" "x-echo-method: POST" && has_line "$TMP/out" "x-echo-h-content-type: application/x-www-form-urlencoded" && has_line "$TMP/out" "x-echo-h-accept: */*"'
 
-run h2get -d "@$TMP/mib" "$URL/echo"
-check "h2get -d @FILE (1 MiB): echoed byte-exactly" '[[ $rc == 0 ]] && cmp -s "$TMP/out" "$TMP/mib"'
+printf 'a=1\nb=2\r\n' >"$TMP/form"
+run h2get -d "@$TMP/form" "$URL/echo"
+check "h2get -d @FILE: CR and LF dropped, as curl does" '[[ $rc == 0 && "$(cat "$TMP/out")" == a=1b=2 ]]'
 
-STDIN_FILE=$TMP/mib run h2get -d @- "$URL/echo"
-check "h2get -d @- (stdin): echoed byte-exactly" '[[ $rc == 0 ]] && cmp -s "$TMP/out" "$TMP/mib"'
+run h2get --data-binary "@$TMP/mib" "$URL/echo"
+check "h2get --data-binary @FILE (1 MiB): echoed byte-exactly" '[[ $rc == 0 ]] && cmp -s "$TMP/out" "$TMP/mib"'
 
-run h2get -i -H 'x-a: b' -H 'X-Two:   spaced value' "$URL/echo"
-check "h2get -H: sent (x-echo-h-x-a: b)" \
-    '[[ $rc == 0 ]] && grep -qx "x-echo-h-x-a: b" "$TMP/out" && grep -qx "x-echo-h-x-two: spaced value" "$TMP/out"'
+STDIN_FILE=$TMP/mib run h2get --data-binary @- "$URL/echo"
+check "h2get --data-binary @- (stdin): echoed byte-exactly" '[[ $rc == 0 ]] && cmp -s "$TMP/out" "$TMP/mib"'
+
+run h2get -T "$TMP/mib" "$URL/echo"
+check "h2get -T FILE: PUT, echoed byte-exactly" '[[ $rc == 0 ]] && cmp -s "$TMP/out" "$TMP/mib"'
+
+run h2get -w '%{http_code} %{exitcode}\n' -d @/nonexistent/file "$URL/echo"
+check "h2get -d @missing-file: exit 26 (curl's read error), -w written" \
+    '[[ $rc == 26 && "$(cat "$TMP/out")" == "000 26" ]] && grep -q ": H2_E_INVALID_ARGUMENT: -d @/nonexistent/file: " "$TMP/err"'
+
+run h2get -i -H 'x-a: b' -H 'X-Two:   spaced value' -H 'Accept:' -H 'X-Empty;' -A agent/1 -e https://from/ -u 'alice:s3cret' "$URL/echo"
+check "h2get -H (added, removed with 'N:', empty with 'N;'), -A, -e, -u" \
+    '[[ $rc == 0 ]] && has_line "$TMP/out" "x-echo-h-x-a: b" && has_line "$TMP/out" "x-echo-h-x-two: spaced value" && ! grep -q x-echo-h-accept "$TMP/out" && has_line "$TMP/out" "x-echo-h-x-empty: " && has_line "$TMP/out" "x-echo-h-user-agent: agent/1" && has_line "$TMP/out" "x-echo-h-referer: https://from/" && has_line "$TMP/out" "x-echo-h-authorization: Basic YWxpY2U6czNjcmV0"'
+
+run h2get -i "$URL/echo"
+check "h2get: user-agent h2get/VERSION by default" \
+    '[[ $rc == 0 ]] && grep -Eqx $'\''x-echo-h-user-agent: h2get/[0-9]+\\.[0-9]+\\.[0-9]+.*\r'\'' "$TMP/out"'
 
 run h2get -v "$URL/"
-check "h2get -v: connected and SETTINGS events on stderr" \
-    '[[ $rc == 0 ]] && grep -Eq "^\* \[conn [0-9]+\] connected to 127\.0\.0\.1:" "$TMP/err" && grep -Eq "^\* \[conn [0-9]+\] SETTINGS max_concurrent_streams=" "$TMP/err"'
-check "h2get -v: stream events, > request and < response lines" \
-    'grep -Eq "^\* \[conn [0-9]+ stream 1\] opened GET /$" "$TMP/err" && grep -Eq "^\* \[conn [0-9]+ stream 1\] closed status=200" "$TMP/err" && grep -qx "> GET /" "$TMP/err" && grep -qx "< HTTP/2 200" "$TMP/err" && grep -qx "< content-length: 24" "$TMP/err"'
+check "h2get -v: '* Connected to', the request as curl -v shows it for HTTP/2" \
+    '[[ $rc == 0 ]] && grep -Eq "^\* Connected to 127\.0\.0\.1 \(127\.0\.0\.1\) port [0-9]+ \(#[0-9]+\)$" "$TMP/err" && grep -qx "\* \[HTTP/2\] \[1\] \[:method: GET\]" "$TMP/err" && grep -qx "\* \[HTTP/2\] \[1\] \[:path: /\]" "$TMP/err" && grep -qx "> GET / HTTP/2" "$TMP/err" && grep -Eqx "> Host: 127\.0\.0\.1:[0-9]+" "$TMP/err" && grep -qx "> accept: \*/\*" "$TMP/err" && grep -qx "> " "$TMP/err"'
+check "h2get -v: < response lines" \
+    'grep -qx "< HTTP/2 200 " "$TMP/err" && grep -qx "< content-length: 24" "$TMP/err" && grep -qx "< " "$TMP/err"'
 check "h2get -v: body alone on stdout" '[[ "$(cat "$TMP/out")" == "hello from h2testserver" ]]'
 
 # -L: redirects are followed only when asked, up to --max-redirs.
@@ -308,12 +370,14 @@ run h2get "$URL/redirect/302?to=%2Fbytes%2F10"
 check "h2get without -L: the 302's own body" '[[ $rc == 0 && "$(cat "$TMP/out")" == redirect ]]'
 run h2get -L "$URL/redirect/302?to=%2Fbytes%2F10"
 check "h2get -L: follows 302 to /bytes/10" '[[ $rc == 0 && "$(cat "$TMP/out")" == abcdefghij ]]'
-run h2get -i -L -d hello "$URL/redirect/307?to=%2Fecho"
-check "h2get -L -d: 307 re-sends the POST and its body" \
-    '[[ $rc == 0 ]] && grep -qx "HTTP/2 200" "$TMP/out" && grep -qx "x-echo-method: POST" "$TMP/out" && [[ "$(tail -n 1 "$TMP/out")" == hello ]]'
+run h2get -i -L -d hello -w '%{num_redirects} %{url_effective}' "$URL/redirect/307?to=%2Fecho"
+check "h2get -L -d: 307 re-sends the POST and its body; -w num_redirects, url_effective" \
+    '[[ $rc == 0 ]] && has_line "$TMP/out" "HTTP/2 200 " && has_line "$TMP/out" "x-echo-method: POST" && [[ "$(tail -n 1 "$TMP/out")" == "hello1 $URL/echo" ]]'
 run h2get -L --max-redirs 1 "$URL/redirect/301?to=%2Fredirect%2F302%3Fto%3D%252Fbytes%252F10"
-check "h2get -L --max-redirs 1, two redirects: exit 1, H2_E_TOO_MANY_REDIRECTS" \
-    '[[ $rc == 1 ]] && grep -q ": H2_E_TOO_MANY_REDIRECTS: too many redirects (more than 1): " "$TMP/err"'
+check "h2get -L --max-redirs 1, two redirects: exit 47, H2_E_TOO_MANY_REDIRECTS" \
+    '[[ $rc == 47 ]] && grep -q ": H2_E_TOO_MANY_REDIRECTS: too many redirects (more than 1): " "$TMP/err"'
+run h2get -L --max-redirs 0 "$URL/redirect/302?to=%2Fbytes%2F10"
+check "h2get -L --max-redirs 0 on a redirect: exit 47, no body" '[[ $rc == 47 && ! -s $TMP/out ]]'
 
 run h2get -v -i "$URL/trailers"
 check "h2get /trailers: trailers on stderr with -v, not on stdout" \
@@ -323,8 +387,8 @@ run h2get "$URL/status/503"
 check "h2get /status/503: exit 0 (any HTTP status is a response)" '[[ $rc == 0 ]]'
 
 # ---- h2get: streamed bodies -------------------------------------------------------------
-# Bodies go to the output as they arrive (h2_call_read), uploads from -d @FILE stream from
-# the file (h2_call_write): memory stays bounded whatever the size.
+# Bodies go to the output as they arrive (h2_call_read), uploads from --data-binary @FILE and
+# -T FILE stream from the file (h2_call_write): memory stays bounded whatever the size.
 pattern "$BIG" >"$TMP/big"
 RSS=1 run h2get -o "$TMP/big.out" "$URL/bytes/$BIG"
 check "h2get -o FILE /bytes/$BIG: byte-exact" \
@@ -335,38 +399,37 @@ fi
 rm -f "$TMP/big.out"
 
 python3 -c 'import os, sys; sys.stdout.buffer.write(os.urandom(int(sys.argv[1])))' "$UP_BIG" >"$TMP/upbig"
-RSS=1 run h2get -o "$TMP/upbig.out" -d "@$TMP/upbig" "$URL/echo"
-check "h2get -d @FILE ($UP_BIG bytes) to /echo: echoed byte-exactly" \
+RSS=1 run h2get -o "$TMP/upbig.out" --data-binary "@$TMP/upbig" "$URL/echo"
+check "h2get --data-binary @FILE ($UP_BIG bytes) to /echo: echoed byte-exactly" \
     '[[ $rc == 0 && ! -s $TMP/err ]] && cmp -s "$TMP/upbig.out" "$TMP/upbig"'
 if [[ -n $MEASURE_RSS && -n $rss_kb ]]; then
-    check "h2get -d @FILE ($UP_BIG bytes): peak RSS under 32 MiB (${rss_kb} KiB)" \
+    check "h2get --data-binary @FILE ($UP_BIG bytes): peak RSS under 32 MiB (${rss_kb} KiB)" \
         '(( rss_kb < 32768 ))'
 fi
 rm -f "$TMP/upbig.out"
 
-run h2get -i -d "@$TMP/mib" "$URL/echo"
-check "h2get -d @FILE: content-length sent with the streamed body" \
-    '[[ $rc == 0 ]] && grep -qx "x-echo-h-content-length: 1048576" "$TMP/out"'
+run h2get -i --data-binary "@$TMP/mib" "$URL/echo"
+check "h2get --data-binary @FILE: content-length sent with the streamed body" \
+    '[[ $rc == 0 ]] && has_line "$TMP/out" "x-echo-h-content-length: 1048576"'
 
 printf 'x' >"$TMP/x"
 run h2get -d a -d "@$TMP/x" -d b "$URL/echo"
 check "h2get -d a -d @FILE -d b: parts joined with '&' (a&x&b)" \
     '[[ $rc == 0 && "$(cat "$TMP/out")" == "a&x&b" ]]'
 
-run h2get -P 3 -d "@$TMP/mib" "$URL/echo" "$URL/echo" "$URL/echo"
+run h2get -P 3 --data-binary "@$TMP/mib" "$URL/echo" "$URL/echo" "$URL/echo"
 cat "$TMP/mib" "$TMP/mib" "$TMP/mib" >"$TMP/mib3"
-check "h2get -P 3 -d @FILE, 3 URLs: each upload echoed, in URL order" \
+check "h2get -P 3 --data-binary @FILE, 3 URLs: each upload echoed, in URL order" \
     '[[ $rc == 0 ]] && cmp -s "$TMP/out" "$TMP/mib3"'
 
 if [[ -z $VALGRIND ]]; then
     # Later URLs are started but read only in their turn: their windows fill and the server
     # waits. Bodies larger than a stream window (4 MiB) check that nothing deadlocks.
     { pattern 20000000; pattern 10; pattern 20000000; } >"$TMP/big3"
-    RSS=1 run h2get -P 3 -o "$TMP/big3.out" "$URL/bytes/20000000" "$URL/bytes/10" \
-        "$URL/bytes/20000000"
-    check "h2get -P 3, three URLs, two of 20 MB: bodies in URL order, byte-exact" \
-        '[[ $rc == 0 ]] && cmp -s "$TMP/big3.out" "$TMP/big3"'
-    rm -f "$TMP/big3.out" "$TMP/big3"
+    RSS=1 run h2get -P 3 "$URL/bytes/20000000" "$URL/bytes/10" "$URL/bytes/20000000"
+    check "h2get -P 3, three URLs, two of 20 MB: bodies in URL order on stdout, byte-exact" \
+        '[[ $rc == 0 ]] && cmp -s "$TMP/out" "$TMP/big3"'
+    rm -f "$TMP/out" "$TMP/big3"
 fi
 
 # SIGINT: the signal thread cancels the calls; blocked reads return H2_E_CANCELED.
@@ -387,34 +450,47 @@ check "h2get, SIGINT with 3 URLs: exit 130, one H2_E_CANCELED line per unfinishe
 
 # ---- h2get failures --------------------------------------------------------------------
 run h2get "$URL/reset/7"
-check "h2get /reset/7: exit 1, H2_E_REFUSED with REFUSED_STREAM" \
-    '[[ $rc == 1 ]] && grep -Eq "^h2get: .*/reset/7: H2_E_REFUSED: .*REFUSED_STREAM" "$TMP/err"'
+check "h2get /reset/7: exit 56 (as curl), H2_E_REFUSED with REFUSED_STREAM" \
+    '[[ $rc == 56 ]] && grep -Eq "^h2get: .*/reset/7: H2_E_REFUSED: .*REFUSED_STREAM" "$TMP/err"'
 
 run h2get "$URL/reset/2"
-check "h2get /reset/2: exit 1, H2_E_STREAM_RESET with INTERNAL_ERROR" \
-    '[[ $rc == 1 ]] && grep -Eq "^h2get: .*/reset/2: H2_E_STREAM_RESET: .*INTERNAL_ERROR" "$TMP/err"'
+check "h2get /reset/2: exit 92 (as curl), H2_E_STREAM_RESET with INTERNAL_ERROR" \
+    '[[ $rc == 92 ]] && grep -Eq "^h2get: .*/reset/2: H2_E_STREAM_RESET: .*INTERNAL_ERROR" "$TMP/err"'
 
 run h2get --timeout 100 "$URL/delay/3000"
-check "h2get --timeout 100 /delay/3000: exit 1, H2_E_TIMEOUT, timed out" \
-    '[[ $rc == 1 ]] && grep -Eq "^h2get: .*/delay/3000: H2_E_TIMEOUT: .*timed out" "$TMP/err"'
+check "h2get --timeout 100 /delay/3000: exit 28, H2_E_TIMEOUT, timed out" \
+    '[[ $rc == 28 ]] && grep -Eq "^h2get: .*/delay/3000: H2_E_TIMEOUT: .*timed out" "$TMP/err"'
 if [[ -z $VALGRIND ]]; then
     check "h2get --timeout 100: returns well before the 3 s delay" '(( elapsed_ms < 2000 ))'
 fi
 
+run h2get -m 0.2 -w '%{http_code} %{exitcode}\n' "$URL/delay/3000"
+check "h2get -m 0.2 (fractional seconds) /delay/3000: exit 28, -w 000 28" \
+    '[[ $rc == 28 && "$(cat "$TMP/out")" == "000 28" ]] && grep -q ": H2_E_TIMEOUT: " "$TMP/err"'
+
 run h2get "http://127.0.0.1:$(closed_port)/"
-check "h2get on a closed port: exit 1, H2_E_CONNECT, refused" \
-    '[[ $rc == 1 ]] && grep -Eq "^h2get: http://127\.0\.0\.1:[0-9]+/: H2_E_CONNECT: .*refused" "$TMP/err"'
+check "h2get on a closed port: exit 7, H2_E_CONNECT, refused" \
+    '[[ $rc == 7 ]] && grep -Eq "^h2get: http://127\.0\.0\.1:[0-9]+/: H2_E_CONNECT: .*refused" "$TMP/err"'
 
 run h2get "$URL/bytes/5" "$URL/reset/2" "$URL/bytes/3"
-check "h2get ok+failed+ok: exit 1, the good bodies in order, one error line" \
-    '[[ $rc == 1 && "$(cat "$TMP/out")" == abcdeabc && $(grep -c "^h2get: " "$TMP/err") == 1 ]]'
+check "h2get ok+failed+ok: exit 0 (the last URL's, as curl), the good bodies in order, one error line" \
+    '[[ $rc == 0 && "$(cat "$TMP/out")" == abcdeabc && $(grep -c "^h2get: " "$TMP/err") == 1 ]]'
+
+run h2get -s "$URL/bytes/5" "$URL/reset/2"
+check "h2get -s ok+failed: exit 92, no error line" '[[ $rc == 92 && "$(cat "$TMP/out")" == abcde && ! -s $TMP/err ]]'
+
+run h2get -sS "$URL/reset/2"
+check "h2get -sS: the error line" '[[ $rc == 92 ]] && grep -q ": H2_E_STREAM_RESET: " "$TMP/err"'
+
+run h2get --fail-early "$URL/reset/2" "$URL/bytes/3"
+check "h2get --fail-early: stops at the reset, exit 92" '[[ $rc == 92 && ! -s $TMP/out ]]'
 
 # ---- h2get usage errors ----------------------------------------------------------------
 # error_lines: every stderr line of the last run is "h2get: [URL: ]H2_E_NAME: message", or
 # the usage hint after one.
 error_lines() {
     [[ -s $TMP/err ]] && ! grep -Evq -e "^Try 'h2get --help' for more information\.$" \
-        -e '^h2get: ([^ ]+: )?H2_E_[A-Z_]+: .' "$TMP/err"
+        -e '^h2get: (.+: )?H2_E_[A-Z_]+: .' "$TMP/err"
 }
 
 run h2get "$URL/bytes/3" "http://localhost:${URL##*:}/bytes/4"
@@ -427,15 +503,15 @@ check "h2get --resolve, --connect-to, --interface: names no DNS knows are fetche
     '[[ $rc == 0 ]] && [[ $(cat "$TMP/out") == abcabcd ]]'
 
 run h2get --unix-socket "$TMP/no-such.sock" "http://h2client.invalid/"
-check "h2get --unix-socket with no socket there: exit 1, H2_E_CONNECT naming the path" \
-    '[[ $rc == 1 ]] && error_lines && grep -q "H2_E_CONNECT: no Unix socket at $TMP/no-such.sock" "$TMP/err"'
+check "h2get --unix-socket with no socket there: exit 7, H2_E_CONNECT naming the path" \
+    '[[ $rc == 7 ]] && error_lines && grep -q "H2_E_CONNECT: no Unix socket at $TMP/no-such.sock" "$TMP/err"'
 
 run h2get --resolve "bad-entry" "$URL/"
 check "h2get --resolve with a malformed entry: exit 2, H2_E_INVALID_ARGUMENT" \
     '[[ $rc == 2 ]] && error_lines && grep -q "H2_E_INVALID_ARGUMENT" "$TMP/err"'
 
 run h2get "$URL/a" "https://127.0.0.1:${URL##*:}/b"
-check "h2get with mixed schemes (https to an h2c server fails): exit 1" '[[ $rc == 1 ]] && error_lines'
+check "h2get with mixed schemes (https to an h2c server fails): exit 35 (TLS), the last URL's" '[[ $rc == 35 ]] && error_lines'
 
 run h2get -H 'bad header: x' "$URL/"
 check "h2get -H 'bad header: x' (refused by the library): exit 2, h2get: H2_E_INVALID_ARGUMENT: -H '...': ..." \
@@ -453,8 +529,8 @@ run h2get --bogus "$URL/"
 check "h2get --bogus: exit 2, h2get: H2_E_INVALID_ARGUMENT: unknown option, usage hint" \
     '[[ $rc == 2 ]] && error_lines && grep -q "^h2get: H2_E_INVALID_ARGUMENT: unknown option '\''--bogus'\''" "$TMP/err" && grep -q "h2get --help" "$TMP/err"'
 
-run h2get -Z "$URL/"
-check "h2get -Z: exit 2" '[[ $rc == 2 ]] && error_lines'
+run h2get -j "$URL/"
+check "h2get -j (unknown): exit 2" '[[ $rc == 2 ]] && error_lines && grep -q "unknown option .-j." "$TMP/err"'
 
 run h2get "$URL/" -X
 check "h2get -X without a value: exit 2" \
@@ -466,29 +542,38 @@ check "h2get -P 0: exit 2" '[[ $rc == 2 ]] && error_lines'
 run h2get --timeout abc "$URL/"
 check "h2get --timeout abc: exit 2" '[[ $rc == 2 ]] && error_lines'
 
-run h2get -d @/nonexistent/file "$URL/echo"
-check "h2get -d @missing-file: exit 2, h2get: H2_E_INVALID_ARGUMENT: -d @FILE: ..." \
-    '[[ $rc == 2 ]] && error_lines && grep -q "^h2get: H2_E_INVALID_ARGUMENT: -d @/nonexistent/file: " "$TMP/err"'
+run h2get -m -1 "$URL/"
+check "h2get -m -1: exit 2" '[[ $rc == 2 ]] && error_lines'
+
+run h2get -u alice "$URL/"
+check "h2get -u USER without a password: exit 2 (no prompt)" '[[ $rc == 2 ]] && error_lines'
+
+run h2get -I -d x "$URL/"
+check "h2get -I -d: exit 2 (HEAD with a body)" '[[ $rc == 2 ]] && error_lines'
+
+run h2get -T /nonexistent/file "$URL/echo"
+check "h2get -T missing-file: exit 26, h2get: URL: H2_E_INVALID_ARGUMENT: -T FILE: ..." \
+    '[[ $rc == 26 ]] && error_lines && grep -q ": H2_E_INVALID_ARGUMENT: -T /nonexistent/file: " "$TMP/err"'
 
 run h2get -o /nonexistent/dir/out "$URL/"
-check "h2get -o in a missing directory: exit 1, h2get: H2_E_INVALID_ARGUMENT: -o FILE: ..." \
-    '[[ $rc == 1 ]] && error_lines && grep -q "^h2get: H2_E_INVALID_ARGUMENT: -o /nonexistent/dir/out: " "$TMP/err"'
+check "h2get -o in a missing directory: exit 23, h2get: URL: H2_E_INVALID_ARGUMENT: -o FILE: ..." \
+    '[[ $rc == 23 ]] && error_lines && grep -q ": H2_E_INVALID_ARGUMENT: /nonexistent/dir/out: cannot write: " "$TMP/err"'
 
 run h2get
 check "h2get without URL: exit 2, h2get: H2_E_INVALID_ARGUMENT: no URL given" \
     '[[ $rc == 2 ]] && error_lines && grep -q "^h2get: H2_E_INVALID_ARGUMENT: no URL given" "$TMP/err"'
 
-run h2get not-a-url
-check "h2get not-a-url: exit 2, h2get: not-a-url: H2_E_INVALID_URL: ... missing scheme (the library's URL parser)" \
-    '[[ $rc == 2 ]] && error_lines && grep -q "^h2get: not-a-url: H2_E_INVALID_URL: invalid URL .not-a-url.: missing scheme" "$TMP/err"'
+run h2get 'http://exa mple/'
+check "h2get 'http://exa mple/': exit 3, h2get: URL: H2_E_INVALID_URL (the library's URL parser)" \
+    '[[ $rc == 3 ]] && error_lines && grep -q "^h2get: http://exa mple/: H2_E_INVALID_URL: invalid URL" "$TMP/err"'
 
 run h2get "http://127.0.0.1:99999/"
-check "h2get with an invalid port: exit 2, h2get: URL: H2_E_INVALID_URL: invalid port" \
-    '[[ $rc == 2 ]] && error_lines && grep -q "^h2get: http://127\.0\.0\.1:99999/: H2_E_INVALID_URL: invalid URL .*: invalid port" "$TMP/err"'
+check "h2get with an invalid port: exit 3, h2get: URL: H2_E_INVALID_URL: invalid port" \
+    '[[ $rc == 3 ]] && error_lines && grep -q "^h2get: http://127\.0\.0\.1:99999/: H2_E_INVALID_URL: invalid URL .*: invalid port" "$TMP/err"'
 
 run h2get "https://127.0.0.1:${URL##*:}/"
-check "h2get https:// to the h2c server: exit 1, H2_E_TLS, says it is h2c: use http://" \
-    '[[ $rc == 1 ]] && error_lines && grep -Eq "^h2get: https://127\.0\.0\.1:[0-9]+/: H2_E_TLS: server at 127\.0\.0\.1:[0-9]+ answered our TLS ClientHello with an HTTP/2 SETTINGS frame in cleartext: it speaks HTTP/2 without TLS \(h2c\); use http://$" "$TMP/err"'
+check "h2get https:// to the h2c server: exit 35, H2_E_TLS, says it is h2c: use http://" \
+    '[[ $rc == 35 ]] && error_lines && grep -Eq "^h2get: https://127\.0\.0\.1:[0-9]+/: H2_E_TLS: server at 127\.0\.0\.1:[0-9]+ answered our TLS ClientHello with an HTTP/2 SETTINGS frame in cleartext: it speaks HTTP/2 without TLS \(h2c\); use http://$" "$TMP/err"'
 
 run h2get --help
 check "h2get --help: usage on stdout, exit 0" '[[ $rc == 0 ]] && grep -q "^usage: h2get" "$TMP/out"'
@@ -510,7 +595,7 @@ check "h2get --cacert https:// /bytes/100000: body byte-exact" \
 
 run_native h2get -i --cacert "$CA" "$TLS/bytes/10"
 check "h2get -i --cacert https://: HTTP/2 200, headers, body" \
-    '[[ $rc == 0 && $(head -n 1 "$TMP/out") == "HTTP/2 200" ]] && grep -qx "content-length: 10" "$TMP/out" && [[ "$(body_of "$TMP/out")" == abcdefghij ]]'
+    '[[ $rc == 0 ]] && has_line "$TMP/out" "HTTP/2 200 " && has_line "$TMP/out" "content-length: 10" && [[ "$(body_of "$TMP/out")" == abcdefghij ]]'
 
 run_native h2get -P 3 --cacert "$CA" "$TLS/bytes/10" "$TLS/bytes/20" "$TLS/bytes/30"
 check "h2get --cacert https:// 3 URLs -P 3: bodies in URL order" \
@@ -519,24 +604,26 @@ check "h2get --cacert https:// 3 URLs -P 3: bodies in URL order" \
 run_native h2get -v --cacert "$CA" "$TLS/delay/300" "$TLS/bytes/10" "$TLS/delay/100"
 printf 'delayed 300\nabcdefghijdelayed 100\n' >"$TMP/expected"
 check "h2get --cacert https://: concurrent on one connection, URL order kept" \
-    '[[ $rc == 0 ]] && cmp -s "$TMP/out" "$TMP/expected" && [[ $(grep -c "\] connected to " "$TMP/err") == 1 ]]'
-check "h2get -v --cacert: '* TLS: trusting FILE' on stderr" 'grep -qxF "* TLS: trusting $CA" "$TMP/err"'
+    '[[ $rc == 0 ]] && cmp -s "$TMP/out" "$TMP/expected" && [[ $(grep -c "^\* Connected to " "$TMP/err") == 1 ]]'
+check "h2get -v --cacert: '*  CAfile: FILE', the TLS version, cipher and ALPN on stderr" \
+    'grep -qxF "*  CAfile: $CA" "$TMP/err" && grep -Eqx "\* SSL connection using TLSv1\.[23] / TLS[0-9A-Z_]+" "$TMP/err" && grep -qx "\* ALPN: server accepted h2" "$TMP/err"'
+
 
 run_native h2get --cacert "$CA" "https://localhost:${TLS##*:}/"
 check "h2get --cacert https://localhost:PORT/ (SNI, DNS name in the certificate): 200" \
     '[[ $rc == 0 && "$(cat "$TMP/out")" == "hello from h2testserver" ]]'
 
 run h2get "$TLS/"
-check "h2get https:// without --cacert: exit 1, H2_E_TLS, unknown CA" \
-    '[[ $rc == 1 && ! -s $TMP/out ]] && grep -Eq "^h2get: https://127\.0\.0\.1:[0-9]+/: H2_E_TLS: .*unknown CA" "$TMP/err"'
+check "h2get https:// without --cacert: exit 60, H2_E_TLS, unknown CA" \
+    '[[ $rc == 60 && ! -s $TMP/out ]] && grep -Eq "^h2get: https://127\.0\.0\.1:[0-9]+/: H2_E_TLS: .*unknown CA" "$TMP/err"'
 
 run_native get "$TLS/"
 check "get https:// (system CA store): exit 1, get: H2_E_TLS: ... unknown CA" \
     '[[ $rc == 1 ]] && grep -q "^get: H2_E_TLS: .*unknown CA" "$TMP/err"'
 
 run_native h2get --cacert "$MTLS_CA" "$TLS/"
-check "h2get --cacert OTHER-CA: exit 1, H2_E_TLS, unknown CA" \
-    '[[ $rc == 1 ]] && grep -q "H2_E_TLS: .*unknown CA" "$TMP/err"'
+check "h2get --cacert OTHER-CA: exit 60, H2_E_TLS, unknown CA" \
+    '[[ $rc == 60 ]] && grep -q "H2_E_TLS: .*unknown CA" "$TMP/err"'
 
 run_native h2get -k "$TLS/bytes/10"
 check "h2get -k https:// (no CA): succeeds, no warning without -v" \
@@ -576,62 +663,62 @@ check "h2get -x socks5h://user:pass@... https://localhost: body byte-exact throu
     '[[ $rc == 0 && ! -s $TMP/err ]] && cmp -s "$TMP/out" "$TMP/bytes100000"'
 
 run_native h2get --proxy "socks5://h2:wrong@127.0.0.1:$SOCKS_PORT" "$URL/bytes/10"
-check "h2get --proxy with a wrong password: exit 1, H2_E_PROXY" \
-    '[[ $rc == 1 ]] && grep -q "H2_E_PROXY: .*rejected the user name and password" "$TMP/err" && ! grep -q wrong "$TMP/err"'
+check "h2get --proxy with a wrong password: exit 97 (curl's proxy handshake error), H2_E_PROXY" \
+    '[[ $rc == 97 ]] && grep -q "H2_E_PROXY: .*rejected the user name and password" "$TMP/err" && ! grep -q wrong "$TMP/err"'
 
 run_native h2get -x "socks5://h2:wrong@127.0.0.1:$SOCKS_PORT" --noproxy 127.0.0.1 "$URL/bytes/10"
 check "h2get -x ... --noproxy 127.0.0.1: direct, succeeds" '[[ $rc == 0 && "$(cat "$TMP/out")" == abcdefghij ]]'
 
 run_native h2get -x "gopher://127.0.0.1:1" "$URL/bytes/10"
-check "h2get -x with an unsupported scheme: exit 2, H2_E_INVALID_URL" \
-    '[[ $rc == 2 ]] && grep -q "^h2get: H2_E_INVALID_URL: .*unsupported proxy scheme" "$TMP/err"'
+check "h2get -x with an unsupported scheme: exit 7 (as curl), H2_E_INVALID_URL" \
+    '[[ $rc == 7 ]] && grep -q "^h2get: H2_E_INVALID_URL: .*unsupported proxy scheme" "$TMP/err"'
 
 https_proxy="socks5://h2:wrong@127.0.0.1:$SOCKS_PORT" run_native h2get -x "" --cacert "$CA" "$TLS/bytes/10"
 check "h2get -x \"\": no proxy even if https_proxy names one" '[[ $rc == 0 && "$(cat "$TMP/out")" == abcdefghij ]]'
 
 https_proxy="socks5://h2:wrong@127.0.0.1:$SOCKS_PORT" run_native h2get --cacert "$CA" "$TLS/bytes/10"
 check "h2get without -x: https_proxy from the environment is used" \
-    '[[ $rc == 1 ]] && grep -q "H2_E_PROXY" "$TMP/err"'
+    '[[ $rc == 97 ]] && grep -q "H2_E_PROXY" "$TMP/err"'
 
 run_native h2get --cacert "$EXPIRED_CA" "$EXPIRED/"
-check "h2get on an expired certificate: exit 1, H2_E_TLS, expired" \
-    '[[ $rc == 1 ]] && grep -q "H2_E_TLS: .*expired" "$TMP/err"'
+check "h2get on an expired certificate: exit 60, H2_E_TLS, expired" \
+    '[[ $rc == 60 ]] && grep -q "H2_E_TLS: .*expired" "$TMP/err"'
 
 run_native h2get -k "$EXPIRED/bytes/10"
 check "h2get -k on an expired certificate: succeeds" '[[ $rc == 0 && "$(cat "$TMP/out")" == abcdefghij ]]'
 
 run_native h2get --cacert "$BADNAME_CA" "$BADNAME/"
-check "h2get on a certificate for example.test: exit 1, H2_E_TLS, name mismatch" \
-    '[[ $rc == 1 ]] && grep -q "H2_E_TLS: .*name mismatch" "$TMP/err"'
+check "h2get on a certificate for example.test: exit 60, H2_E_TLS, name mismatch" \
+    '[[ $rc == 60 ]] && grep -q "H2_E_TLS: .*name mismatch" "$TMP/err"'
 
 run_native h2get --cacert "$ALPN11_CA" "$ALPN11/"
-check "h2get on a server with ALPN http/1.1 only: exit 1, H2_E_TLS, did not negotiate h2" \
-    '[[ $rc == 1 ]] && grep -q "H2_E_TLS: .*did not negotiate h2" "$TMP/err"'
+check "h2get on a server with ALPN http/1.1 only: exit 35, H2_E_TLS, did not negotiate h2" \
+    '[[ $rc == 35 ]] && grep -q "H2_E_TLS: .*did not negotiate h2" "$TMP/err"'
 
 # The server rejects the handshake after the client has finished its part (TLS 1.3), so
 # whether the client is writing when the connection closes is a race: try a few times.
 for ((i = 0; i < 5; i++)); do
     run_native h2get --cacert "$MTLS_CA" "$MTLS/bytes/10"
-    [[ $rc == 1 ]] && ! grep -q "H2_E_TLS: " "$TMP/err" || break
+    grep -q "H2_E_TLS: " "$TMP/err" && break
 done
-check "h2get on a server requiring a client certificate, without one: exit 1, H2_E_TLS (5 runs)" \
-    '[[ $rc == 1 ]] && grep -q "^h2get: https://127\.0\.0\.1:[0-9]*/bytes/10: H2_E_TLS: " "$TMP/err"'
+check "h2get on a server requiring a client certificate, without one: exit 35, H2_E_TLS (5 runs)" \
+    '[[ $rc == 35 ]] && grep -q "^h2get: https://127\.0\.0\.1:[0-9]*/bytes/10: H2_E_TLS: " "$TMP/err"'
 
 run h2get --cacert "$MTLS_CA" --cert "$MTLS_CERT" --key "$MTLS_KEY" "$MTLS/bytes/10"
 check "h2get --cert --key (mutual TLS): 200" \
     '[[ $rc == 0 && "$(cat "$TMP/out")" == abcdefghij && ! -s $TMP/err ]]'
 
 run_native h2get --cacert /nonexistent/ca.pem "$TLS/"
-check "h2get --cacert /nonexistent/ca.pem: exit 2, h2get: H2_E_TLS: ... the path" \
-    '[[ $rc == 2 ]] && grep -q "^h2get: H2_E_TLS: .*/nonexistent/ca\.pem" "$TMP/err"'
+check "h2get --cacert /nonexistent/ca.pem: exit 77 (as curl), h2get: H2_E_TLS: ... the path" \
+    '[[ $rc == 77 ]] && grep -q "^h2get: H2_E_TLS: .*/nonexistent/ca\.pem" "$TMP/err"'
 
 run_native h2get --cacert "$TMP/bytes10-20-30" "$TLS/"
-check "h2get --cacert NOT-PEM: exit 2, H2_E_TLS" \
-    '[[ $rc == 2 ]] && grep -q "^h2get: H2_E_TLS: " "$TMP/err"'
+check "h2get --cacert NOT-PEM: exit 77, H2_E_TLS" \
+    '[[ $rc == 77 ]] && grep -q "^h2get: H2_E_TLS: " "$TMP/err"'
 
 run_native h2get --cert /nonexistent/cert.pem --key "$MTLS_KEY" "$MTLS/"
-check "h2get --cert /nonexistent/cert.pem: exit 2, H2_E_TLS with the path" \
-    '[[ $rc == 2 ]] && grep -q "^h2get: H2_E_TLS: .*/nonexistent/cert\.pem" "$TMP/err"'
+check "h2get --cert /nonexistent/cert.pem: exit 58 (as curl), H2_E_TLS with the path" \
+    '[[ $rc == 58 ]] && grep -q "^h2get: H2_E_TLS: .*/nonexistent/cert\.pem" "$TMP/err"'
 
 run_native h2get --cacert "$MTLS_CA" --cert "$MTLS_CERT" "$MTLS/"
 check "h2get --cert without --key: exit 2, usage error" \
@@ -646,6 +733,35 @@ check "h2get --cacert without a value: exit 2" '[[ $rc == 2 ]] && grep -q "needs
 run_native h2get --help
 check "h2get --help: documents --cacert, -k, --cert, --key" \
     '[[ $rc == 0 ]] && grep -q -- "--cacert FILE" "$TMP/out" && grep -q -- "-k, --insecure" "$TMP/out" && grep -q -- "--cert FILE" "$TMP/out" && grep -q -- "--key FILE" "$TMP/out"'
+
+# ---- h2get against curl (curl-diff.sh) ------------------------------------------------------
+# The same command lines run with curl and with h2get against the same TLS test servers
+# (curl-diff.sh starts its own); each case is one check here. Under VALGRIND=1 a few of them,
+# with h2get under valgrind (TLS handshakes are slow there).
+if ! command -v curl >/dev/null; then
+    echo "Bail out! curl not installed (scripts/check-deps.sh, or: sudo apt-get install curl)"
+    exit 1
+fi
+diff_cases=()
+diff_wrap=""
+if [[ -n $VALGRIND ]]; then
+    diff_cases=(get include head fail-404 location data-file upload-file header-remove user
+        write-out output remote-name dump-header-urls max-redirs refused bad-url unknown-ca
+        upload-missing output-dir-missing)
+    diff_wrap="valgrind --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99 --suppressions=$PWD/valgrind.supp"
+fi
+BUILD=$BUILD SERVER_BIN=$SERVER_BIN H2GET_WRAP=$diff_wrap ./curl-diff.sh "${diff_cases[@]}" \
+    >"$TMP/curl-diff.out" 2>&1 || true
+while IFS= read -r line; do
+    case $line in
+    "ok - "*) ok "${line#ok - }" ;;
+    "not ok - "*) not_ok "${line#not ok - }" ;;
+    *) echo "$line" ;;
+    esac
+done <"$TMP/curl-diff.out"
+check "curl-diff.sh ran to the end" 'grep -q "^# curl-diff: [0-9]* passed, [0-9]* failed$" "$TMP/curl-diff.out"'
+check "README.md: the h2get tables name curl-diff.sh's cases, its case table is current" \
+    './curl-diff.sh --check-readme ../README.md >"$TMP/readme-check" 2>&1 || { cat "$TMP/readme-check"; false; }'
 
 # ---- threads ---------------------------------------------------------------------------
 run threads -t "$T_THREADS" -n "$N_REQS" "$URL/"
