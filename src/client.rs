@@ -23,6 +23,7 @@ use crate::error::{Error, ErrorKind, Processed, Result};
 use crate::events::Gate;
 use crate::exchange::{Deadlines, Exchange, Mode, Notify, Pending};
 use crate::headers::HeaderList;
+use crate::info::RequestInfo;
 use crate::pool::{ClientLimits, PoolCounters, PoolInner};
 use crate::redirect::Hops;
 use crate::request::Request;
@@ -309,12 +310,16 @@ impl Client {
         runtime::check_fork(self.gen, "this client")?;
         let mut hops = Hops::new(&req, self.base_target(), &self.cfg);
         let mut req = req;
+        let mut started = None;
         loop {
             let mut resp = self.execute_once(req.clone())?;
+            // The times of the response count from the first request.
+            started = started.or(resp.info.started);
             match hops.next(&req, resp.status, &resp.headers, self.cfg.redirects)? {
                 Some(next) => req = Arc::new(next),
                 None => {
                     resp.set_url(hops.current(), hops.count());
+                    resp.info.call_started = started;
                     return Ok(resp);
                 }
             }
@@ -414,6 +419,7 @@ impl Client {
             count: AtomicU32::new(0),
             current: Mutex::new(None),
             final_url: OnceCell::new(),
+            info: OnceCell::new(),
         });
         chain.launch(req)?;
         Ok(self.call(outer, Some(chain)))
@@ -571,6 +577,8 @@ struct Chain {
     current: Mutex<Option<Arc<Exchange>>>,
     /// The final URL, NUL-terminated, once the chain has ended with a response.
     final_url: OnceCell<Box<str>>,
+    /// The information of the last request, once the chain has ended.
+    info: OnceCell<RequestInfo>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -614,13 +622,18 @@ impl Chain {
         }
         let mut resp = match inner.take_response() {
             Ok(r) => r,
-            Err(e) => return self.finish(Err(e)),
+            Err(e) => {
+                self.ended_with(inner.info());
+                return self.finish(Err(e));
+            }
         };
+        resp.info.call_started = Some(self.outer.created);
         let mut hops = lock(&self.hops);
         match hops.next(&inner.req, resp.status, &resp.headers, self.cfg.redirects) {
             Ok(None) => {
                 resp.set_url(hops.current(), hops.count());
                 let _ = self.final_url.set(resp.url_nul.clone());
+                self.ended_with(resp.info.clone());
                 drop(hops);
                 self.finish(Ok(resp));
             }
@@ -640,9 +653,16 @@ impl Chain {
             }
             Err(e) => {
                 drop(hops);
+                self.ended_with(resp.info);
                 self.finish(Err(e));
             }
         }
+    }
+
+    /// Keeps the information of the chain's last request (times from the chain's start).
+    fn ended_with(&self, mut info: RequestInfo) {
+        info.call_started = Some(self.outer.created);
+        let _ = self.info.set(info);
     }
 }
 
@@ -952,6 +972,24 @@ impl Call {
             }
             .into_boxed_str()
         })
+    }
+
+    /// The information of the request whose response the caller gets (the current one while
+    /// redirects are followed), times counted from the call's start: what is not known yet
+    /// is 0 or absent.
+    pub(crate) fn info(&self) -> RequestInfo {
+        let mut info = match &self.chain {
+            Some(c) => match c.info.get() {
+                Some(i) => i.clone(),
+                None => lock(&c.current)
+                    .clone()
+                    .map(|hop| hop.info())
+                    .unwrap_or_default(),
+            },
+            None => self.cur().info(),
+        };
+        info.call_started = Some(self.ex.created);
+        info
     }
 
     /// Redirects followed so far.

@@ -27,6 +27,7 @@ use bytes::{Bytes, BytesMut};
 use crate::conn::ConnShared;
 use crate::error::{Error, ErrorKind, Processed, Result};
 use crate::headers::HeaderList;
+use crate::info::{ConnInfo, Progress, RequestInfo};
 use crate::request::{check_trailers, Request};
 use crate::response::Response;
 
@@ -55,6 +56,16 @@ pub type Notify = Box<dyn Fn(&Exchange) + Send + Sync>;
 struct Location {
     conn: Weak<ConnShared>,
     stream_id: u32,
+}
+
+/// The stream carrying the exchange, and the connection facts of the last one that did.
+#[derive(Default)]
+struct Placement {
+    /// The stream now carrying it (none before it is written, or once it is finished).
+    at: Option<Location>,
+    /// What is known of the connection its HEADERS were last written to (kept after the
+    /// stream and the connection end, for the request's information).
+    conn: Option<Arc<ConnInfo>>,
 }
 
 /// Response side of a streaming exchange.
@@ -125,8 +136,10 @@ pub struct Exchange {
     retries: AtomicU32,
     state: Mutex<State>,
     cv: Condvar,
-    location: Mutex<Option<Location>>,
+    location: Mutex<Placement>,
     notify: Option<Notify>,
+    /// Times and byte counts of the current attempt, written by the connection serving it.
+    pub(crate) progress: Progress,
     /// Receive window of the stream (streaming mode), shared by the reader, which spends it,
     /// and the caller, which reopens it as it reads.
     pub(crate) recv_window: AtomicI64,
@@ -134,7 +147,8 @@ pub struct Exchange {
     pub(crate) initial_window: AtomicU32,
     /// When DATA last arrived, in ms since `created` (body idle timeout).
     last_data_ms: AtomicU64,
-    created: Instant,
+    /// When the exchange was made: its times count from here.
+    pub(crate) created: Instant,
     /// The head arrived (for the headers timeout).
     head_seen: AtomicBool,
     timer: Mutex<Option<tokio::task::AbortHandle>>,
@@ -188,8 +202,9 @@ impl Exchange {
                 outgoing: Outgoing::default(),
             }),
             cv: Condvar::new(),
-            location: Mutex::new(None),
+            location: Mutex::new(Placement::default()),
             notify,
+            progress: Progress::default(),
             recv_window: AtomicI64::new(0),
             initial_window: AtomicU32::new(65_535),
             last_data_ms: AtomicU64::new(0),
@@ -210,8 +225,30 @@ impl Exchange {
         self.retries.load(Ordering::Relaxed)
     }
 
+    /// Counts a retry: a new attempt starts, and what the last one did no longer describes
+    /// the request.
     pub(crate) fn add_retry(&self) -> u32 {
+        self.progress.restart();
+        lock(&self.location).conn = None;
         self.retries.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// Nanoseconds from the exchange's creation to `at` (at least 1), for [`Progress`].
+    pub(crate) fn ns_at(&self, at: Instant) -> u64 {
+        crate::info::ns_since(self.created, at)
+    }
+
+    /// The request's information now (its connection, times and byte counts).
+    pub(crate) fn info(&self) -> RequestInfo {
+        // The progress first: a stream id seen there means the connection is in `location`.
+        let mut info = self.info_on(None);
+        info.conn = lock(&self.location).conn.clone();
+        info
+    }
+
+    /// The request's information now, on connection `conn` (the caller knows it: no lock).
+    pub(crate) fn info_on(&self, conn: Option<Arc<ConnInfo>>) -> RequestInfo {
+        RequestInfo::of(&self.progress, self.created, self.retries(), conn)
     }
 
     /// Delivers the result if none was delivered yet; returns whether this call delivered it.
@@ -221,6 +258,10 @@ impl Exchange {
             return false;
         }
         let ok = result.is_ok();
+        if !self.progress.has_ended() {
+            // A failure (a response's end is stamped by the reader with its read's time).
+            self.progress.ended(self.ns_at(Instant::now()));
+        }
         // Counted before anyone is woken, so a caller reading the stats right after its
         // request returned sees it.
         if let Some(c) = &self.counters {
@@ -349,7 +390,7 @@ impl Exchange {
     /// Fails the exchange with `err` (a timeout, a cancel) and, if that delivered the result,
     /// resets its stream.
     pub(crate) fn abort(self: &Arc<Self>, mut err: Error) {
-        let loc = lock(&self.location).clone();
+        let loc = lock(&self.location).at.clone();
         if self.head_seen.load(Ordering::Acquire) {
             // The server answered: it processed the request.
             err.processed = Processed::Yes;
@@ -377,19 +418,21 @@ impl Exchange {
 
     /// Records the stream that now carries this exchange.
     pub(crate) fn set_location(&self, conn: &Arc<ConnShared>, stream_id: u32) {
-        *lock(&self.location) = Some(Location {
+        let mut p = lock(&self.location);
+        p.at = Some(Location {
             conn: Arc::downgrade(conn),
             stream_id,
         });
+        p.conn = Some(conn.info.clone());
     }
 
     /// Forgets the stream (the exchange is being retried elsewhere or is finished).
     pub(crate) fn clear_location(&self) {
-        *lock(&self.location) = None;
+        lock(&self.location).at = None;
     }
 
     fn location(&self) -> Option<(Arc<ConnShared>, u32)> {
-        let loc = lock(&self.location).clone()?;
+        let loc = lock(&self.location).at.clone()?;
         Some((loc.conn.upgrade()?, loc.stream_id))
     }
 

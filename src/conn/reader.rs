@@ -528,7 +528,12 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
                 });
             }
             self.remote_closed.add(id);
-            let resp = s.builder.take();
+            let mut resp = s.builder.take();
+            let ex = s.pending.ex();
+            ex.progress.ended(ex.ns_at(self.last_read));
+            if !s.builder.is_streaming() {
+                resp.info = ex.info_on(Some(self.shared.info.clone()));
+            }
             self.closed_event(id, resp.status, Reason::NO_ERROR, "complete");
             let RecvStream { pending, slot, .. } = s;
             // Free the stream's slot before waking the caller: a caller that submits its next
@@ -838,6 +843,7 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
             self.stream_error(id, Reason::FLOW_CONTROL_ERROR, &what);
             return Ok(());
         }
+        s.pending.ex().progress.body_received(d.data.len());
         let progress = s.builder.on_data(d.data, d.end_stream);
         if streaming {
             if progress.is_ok() && s.pending.ex().deliver_data(frame.slice_ref(d.data)) {
@@ -981,8 +987,11 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
         if !self.streams.contains_key(&id) {
             self.check_not_ended(id, "HEADERS")?;
         }
+        let read_at = self.last_read;
         let decoded = match self.streams.get_mut(&id) {
             Some(s) => {
+                let ex = s.pending.ex();
+                ex.progress.block_received(ex.ns_at(read_at), block.len());
                 let b = &mut s.builder;
                 b.begin_block();
                 self.dec
