@@ -109,6 +109,9 @@ struct State {
     ready: bool,
     incoming: Incoming,
     outgoing: Outgoing,
+    /// The connection a buffered exchange's result came from (moved here from its location
+    /// when it completed, for the response's and the call's information).
+    conn: Option<Arc<ConnInfo>>,
 }
 
 /// Per-request deadlines, fixed at submission.
@@ -176,13 +179,26 @@ impl Exchange {
         Exchange::with(req, Mode::Buffered, Deadlines::default(), None, None)
     }
 
-    /// An exchange with every option.
+    /// An exchange with every option, made now.
     pub(crate) fn with(
         req: Arc<Request>,
         mode: Mode,
         deadlines: Deadlines,
         notify: Option<Notify>,
         counters: Option<Arc<crate::pool::PoolCounters>>,
+    ) -> Arc<Exchange> {
+        Exchange::made_at(req, mode, deadlines, notify, counters, Instant::now())
+    }
+
+    /// An exchange with every option, made at `created` (the caller's clock reading: one per
+    /// request is enough).
+    pub(crate) fn made_at(
+        req: Arc<Request>,
+        mode: Mode,
+        deadlines: Deadlines,
+        notify: Option<Notify>,
+        counters: Option<Arc<crate::pool::PoolCounters>>,
+        created: Instant,
     ) -> Arc<Exchange> {
         let streaming_body = req.streaming_body;
         Arc::new(Exchange {
@@ -200,6 +216,7 @@ impl Exchange {
                 ready: false,
                 incoming: Incoming::default(),
                 outgoing: Outgoing::default(),
+                conn: None,
             }),
             cv: Condvar::new(),
             location: Mutex::new(Placement::default()),
@@ -208,7 +225,7 @@ impl Exchange {
             recv_window: AtomicI64::new(0),
             initial_window: AtomicU32::new(65_535),
             last_data_ms: AtomicU64::new(0),
-            created: Instant::now(),
+            created,
             head_seen: AtomicBool::new(false),
             timer: Mutex::new(None),
             counters,
@@ -233,34 +250,39 @@ impl Exchange {
         self.retries.fetch_add(1, Ordering::Relaxed) + 1
     }
 
-    /// Nanoseconds from the exchange's creation to `at` (at least 1), for [`Progress`].
-    pub(crate) fn ns_at(&self, at: Instant) -> u64 {
-        crate::info::ns_since(self.created, at)
-    }
-
     /// The request's information now (its connection, times and byte counts).
     pub(crate) fn info(&self) -> RequestInfo {
-        // The progress first: a stream id seen there means the connection is in `location`.
+        // The progress first: a stream id seen there means the connection is in `location`
+        // (or, once a buffered exchange completed, with its result).
         let mut info = self.info_on(None);
-        info.conn = lock(&self.location).conn.clone();
+        let st = lock(&self.state);
+        let p = lock(&self.location);
+        info.conn = p.conn.clone().or_else(|| st.conn.clone());
         info
     }
 
-    /// The request's information now, on connection `conn` (the caller knows it: no lock).
-    pub(crate) fn info_on(&self, conn: Option<Arc<ConnInfo>>) -> RequestInfo {
+    /// The request's information now, on connection `conn`.
+    fn info_on(&self, conn: Option<Arc<ConnInfo>>) -> RequestInfo {
         RequestInfo::of(&self.progress, self.created, self.retries(), conn)
     }
 
     /// Delivers the result if none was delivered yet; returns whether this call delivered it.
     /// In streaming mode `Ok` carries only the trailers (the head and body went before).
     pub(crate) fn complete(&self, result: Result<Response>) -> bool {
+        self.complete_from(result, false)
+    }
+
+    /// [`Exchange::complete`]; with `leave`, the exchange also leaves its stream (under the
+    /// result's lock, so that [`Exchange::info`] never misses the connection in between: a
+    /// buffered exchange's connection moves on with the result).
+    fn complete_from(&self, result: Result<Response>, leave: bool) -> bool {
         if self.done.swap(true, Ordering::AcqRel) {
             return false;
         }
         let ok = result.is_ok();
         if !self.progress.has_ended() {
             // A failure (a response's end is stamped by the reader with its read's time).
-            self.progress.ended(self.ns_at(Instant::now()));
+            self.progress.ended(crate::info::stamp_now());
         }
         // Counted before anyone is woken, so a caller reading the stats right after its
         // request returned sees it.
@@ -275,6 +297,14 @@ impl Exchange {
         {
             let mut st = lock(&self.state);
             st.finished = true;
+            if leave {
+                // Lock order: state, then location (as in `info`).
+                let mut p = lock(&self.location);
+                p.at = None;
+                if self.mode == Mode::Buffered {
+                    st.conn = p.conn.take();
+                }
+            }
             match result {
                 Ok(resp) => match self.mode {
                     Mode::Buffered => {
@@ -322,6 +352,7 @@ impl Exchange {
     }
 
     /// Blocks the calling thread until the buffered result arrives or `deadline` passes.
+    #[cfg(test)]
     pub(crate) fn wait(&self, deadline: Option<Instant>) -> Option<Result<Response>> {
         match self.wait_done(deadline) {
             Waited::Ready(()) => Some(self.take_response()),
@@ -329,8 +360,30 @@ impl Exchange {
         }
     }
 
+    /// [`Exchange::wait`], with the request's information.
+    pub(crate) fn wait_traced(
+        &self,
+        deadline: Option<Instant>,
+    ) -> Option<Result<(Response, RequestInfo)>> {
+        match self.wait_done(deadline) {
+            Waited::Ready(()) => Some(self.take_traced()),
+            Waited::TimedOut => None,
+        }
+    }
+
     /// Takes the buffered response of a completed exchange (once).
     pub(crate) fn take_response(&self) -> Result<Response> {
+        self.take(false).map(|(r, _)| r)
+    }
+
+    /// [`Exchange::take_response`], with the request's information (taken under the same
+    /// lock).
+    pub(crate) fn take_traced(&self) -> Result<(Response, RequestInfo)> {
+        self.take(true)
+            .map(|(r, info)| (r, info.unwrap_or_default()))
+    }
+
+    fn take(&self, traced: bool) -> Result<(Response, Option<RequestInfo>)> {
         let mut st = lock(&self.state);
         if let Some(e) = &st.error {
             return Err(e.clone());
@@ -345,7 +398,8 @@ impl Exchange {
             }));
         }
         st.ready = false;
-        Ok(std::mem::take(&mut st.resp))
+        let info = traced.then(|| self.info_on(st.conn.clone()));
+        Ok((std::mem::take(&mut st.resp), info))
     }
 
     fn wait_until<'a>(
@@ -889,8 +943,9 @@ impl Pending {
     /// Delivers the result.
     pub(crate) fn finish(mut self, result: Result<Response>) {
         if let Some(ex) = self.0.take() {
-            ex.clear_location();
-            ex.complete(result);
+            if !ex.complete_from(result, true) {
+                ex.clear_location();
+            }
         }
     }
 

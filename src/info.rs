@@ -8,8 +8,10 @@
 //!   connection's writer (HEADERS and body written) and reader (response header blocks, DATA,
 //!   the end), as plain relaxed atomics: no lock, no allocation, one clock read where a time
 //!   is not already at hand (the reader stamps what it parses with the time of the read).
-//! - [`RequestInfo`]: a snapshot of both, kept by a buffered response and made on demand for
-//!   a call; it turns the times into microseconds since the call started.
+//!   Times are stored as nanoseconds since a process-wide base ([`stamp`]), so that the reader
+//!   converts the time of a read once for every frame in it.
+//! - [`RequestInfo`]: a snapshot of both, taken with a buffered response and made on demand
+//!   for a call; it turns the times into microseconds since the call started.
 
 use std::ffi::CString;
 use std::net::SocketAddr;
@@ -67,6 +69,8 @@ impl ConnInfo {
         resolved: Instant,
         connected: Instant,
     ) -> ConnInfo {
+        // The time base exists before any time of a request on the connection is stamped.
+        base();
         let remote_text = match &remote {
             PeerAddr::Ip(a) => c_text(a.ip().to_string().into_bytes()),
             PeerAddr::Unix(p) => {
@@ -239,11 +243,28 @@ impl Progress {
     }
 }
 
-/// Nanoseconds from `start` to `at`, at least 1 (0 means "not yet").
-pub(crate) fn ns_since(start: Instant, at: Instant) -> u64 {
-    u64::try_from(at.saturating_duration_since(start).as_nanos())
-        .unwrap_or(u64::MAX)
-        .max(1)
+/// The process-wide base of stamped times.
+fn base() -> Instant {
+    static BASE: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *BASE.get_or_init(Instant::now)
+}
+
+/// `at` as a stamp: nanoseconds since the base, at least 1 (0 means "not yet").
+pub(crate) fn stamp(at: Instant) -> u64 {
+    let d = at.saturating_duration_since(base());
+    (d.as_secs() * 1_000_000_000 + u64::from(d.subsec_nanos())).max(1)
+}
+
+/// The stamp of now.
+pub(crate) fn stamp_now() -> u64 {
+    let b = base();
+    let d = Instant::now().saturating_duration_since(b);
+    (d.as_secs() * 1_000_000_000 + u64::from(d.subsec_nanos())).max(1)
+}
+
+/// The instant of a stamp.
+fn instant_of(stamp: u64) -> Instant {
+    base() + Duration::from_nanos(stamp)
 }
 
 /// A request's information at one moment: its connection and its progress.
@@ -259,7 +280,7 @@ pub(crate) struct RequestInfo {
     pub(crate) stream_id: u32,
     /// Times it was retried.
     pub(crate) retries: u32,
-    /// Its HEADERS were written (ns since `started`; 0: not yet, as the other times).
+    /// Its HEADERS were written (a [`stamp`]; 0: not yet, as the other times).
     pub(crate) headers_sent: u64,
     /// Its last frame (END_STREAM) was written.
     pub(crate) request_sent: u64,
@@ -320,13 +341,11 @@ impl RequestInfo {
         self.stream_id > 1
     }
 
-    /// A time of the request (ns since `started`, 0: not yet) in µs since the call started.
-    pub(crate) fn us(&self, ns: u64) -> u64 {
-        match (ns, self.started, self.base()) {
-            (0, _, _) | (_, None, _) | (_, _, None) => 0,
-            (ns, Some(s), Some(b)) => {
-                ceil_us(s.saturating_duration_since(b) + Duration::from_nanos(ns))
-            }
+    /// A time of the request (a [`stamp`], 0: not yet) in µs since the call started.
+    pub(crate) fn us(&self, stamp: u64) -> u64 {
+        match (stamp, self.base()) {
+            (0, _) | (_, None) => 0,
+            (t, Some(b)) => ceil_us(instant_of(t).saturating_duration_since(b)),
         }
     }
 
@@ -359,12 +378,14 @@ mod tests {
     #[test]
     fn times_are_microseconds_since_the_call_started_rounded_up() {
         let p = Progress::default();
-        let start = Instant::now();
-        p.headers_sent(1_500, 1, 30, true);
-        p.block_received(2_000_000, 10);
-        p.block_received(3_000_000, 5);
-        p.ended(4_000_001);
-        p.ended(9_000_000);
+        let t0 = stamp_now();
+        let start = instant_of(t0);
+        assert_eq!(stamp(start), t0);
+        p.headers_sent(t0 + 1_500, 1, 30, true);
+        p.block_received(t0 + 2_000_000, 10);
+        p.block_received(t0 + 3_000_000, 5);
+        p.ended(t0 + 4_000_001);
+        p.ended(t0 + 9_000_000);
         let mut i = RequestInfo::of(&p, start, 0, None);
         assert_eq!(i.us(i.headers_sent), 2);
         assert_eq!(i.us(i.request_sent), 2);

@@ -14,9 +14,6 @@ pub struct Response {
     pub(crate) url_nul: Box<str>,
     /// Redirects followed to get this response.
     pub(crate) redirects: u32,
-    /// The request's connection, times and byte counts (`h2_response_info`), recorded when
-    /// the response completed.
-    pub(crate) info: crate::info::RequestInfo,
 }
 
 impl Response {

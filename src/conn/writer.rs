@@ -7,7 +7,7 @@ use std::io::IoSlice;
 use std::pin::pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Poll;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
@@ -562,9 +562,8 @@ impl<W> Core<W> {
             self.peer_max_frame,
             &mut self.buf,
         );
-        let at = ex.ns_at(Instant::now());
         ex.progress
-            .headers_sent(at, id, self.block.len(), !has_body);
+            .headers_sent(crate::info::stamp_now(), id, self.block.len(), !has_body);
         if has_body {
             let mut body = VecDeque::new();
             if body_len > 0 {
@@ -712,7 +711,7 @@ impl<W> Core<W> {
                     }
                     None => Data::encode(id, &[], true, &mut self.buf),
                 }
-                st.ex.progress.request_sent(st.ex.ns_at(Instant::now()));
+                st.ex.progress.request_sent(crate::info::stamp_now());
                 continue;
             }
             if st.window <= 0 || self.conn_window <= 0 {
@@ -742,7 +741,7 @@ impl<W> Core<W> {
             Data::encode_header(id, n, last, &mut self.buf);
             st.ex.progress.body_sent(n);
             if last {
-                st.ex.progress.request_sent(st.ex.ns_at(Instant::now()));
+                st.ex.progress.request_sent(crate::info::stamp_now());
             }
             // Streamed bodies are always written in place: the caller's bytes are copied once.
             if n >= ZERO_COPY_MIN || st.streamed {

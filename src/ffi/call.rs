@@ -384,10 +384,11 @@ pub unsafe extern "C" fn h2_call_response(
         if out.is_null() {
             return invalid("out is NULL");
         }
-        match c.inner.response() {
-            Ok(r) => {
+        match c.inner.response_traced() {
+            Ok((r, info)) => {
+                let b = Box::new(h2_response { inner: r, info });
                 // SAFETY: out is non-null and writable.
-                unsafe { put(out, Box::into_raw(Box::new(h2_response { inner: r }))) };
+                unsafe { put(out, Box::into_raw(b)) };
                 H2_OK
             }
             // The core's message does not name the C function to use instead.

@@ -216,7 +216,7 @@ pub unsafe extern "C" fn h2_response_info(
 ) -> h2_result {
     entry!(h2_response_info, || {
         let r = try_ref!(resp);
-        let info = c_info(&r.inner.info, &r.inner.url_nul, r.inner.redirect_count());
+        let info = c_info(&r.info, &r.inner.url_nul, r.inner.redirect_count());
         // SAFETY: out is NULL or a writable struct of its struct_size (caller contract).
         unsafe { deliver(out, info) }
     })
@@ -268,7 +268,7 @@ pub unsafe extern "C" fn h2_response_peer_certificate(
         unsafe { put(len, 0) };
         let r = try_ref!(resp);
         // SAFETY: len is NULL or writable (caller contract).
-        unsafe { certificate(r.inner.info.conn.as_deref(), index, len) }
+        unsafe { certificate(r.info.conn.as_deref(), index, len) }
     })
 }
 

@@ -10,6 +10,8 @@ use crate::response::Response;
 /// threads. Pointers it hands out stay valid until `h2_response_free`.
 pub struct h2_response {
     pub(crate) inner: Response,
+    /// What `h2_response_info` tells.
+    pub(crate) info: crate::info::RequestInfo,
 }
 
 /// The HTTP status code (e.g. 200), or 0 if `resp` is NULL.
