@@ -420,6 +420,181 @@ typedef struct h2_event {
 typedef void (*h2_event_fn)(void *userdata, const struct h2_event *event);
 
 /**
+ * What is known of one request: times, bytes, its connection and TLS session. Filled by
+ * `h2_response_info` and `h2_call_info`.
+ *
+ * Extensible without breaking the ABI: the caller sets `struct_size` to
+ * `sizeof(h2_request_info)` before the call (`h2_request_info info = { .struct_size =
+ * sizeof info };`). A later library version may add fields at the end; it fills only the
+ * `struct_size` bytes the caller has, and sets `struct_size` to what it filled (so a program
+ * built against a newer header learns which fields an older library left untouched).
+ *
+ * Times are microseconds since the call started (the first request of a redirect chain),
+ * rounded up: 0 means "not (yet) happened", anything that happened reads at least 1. The
+ * connect-phase times (`time_namelookup_us`, `time_connect_us`, `time_tls_us`) belong to the
+ * request that opened its connection; on a reused connection they are 0, as curl's are
+ * (nearly) 0. For a response that completed they never decrease in this order: namelookup,
+ * connect, tls (when not 0), headers_sent, first_byte, total; `time_request_sent_us` may
+ * come after `time_first_byte_us` when the server answers before the body is all sent.
+ *
+ * Strings are NUL-terminated, NULL when not applicable, and valid as long as the response
+ * (until `h2_response_free`) or the call (until `h2_call_free`).
+ */
+typedef struct h2_request_info {
+  /**
+   * In: `sizeof(h2_request_info)` as the caller knows it. Out: the bytes filled in.
+   */
+  size_t struct_size;
+  /**
+   * The host name was resolved (curl's `time_namelookup`); through a proxy, the proxy's
+   * name; over a Unix socket, when dialling began. 0 on a reused connection.
+   */
+  uint64_t time_namelookup_us;
+  /**
+   * The TCP (or Unix socket) connection was established (curl's `time_connect`; through a
+   * proxy, the connection to the proxy). 0 on a reused connection.
+   */
+  uint64_t time_connect_us;
+  /**
+   * The TLS handshake with the origin completed (curl's `time_appconnect`; through a
+   * proxy this includes opening the tunnel). 0 for h2c and on a reused connection.
+   */
+  uint64_t time_tls_us;
+  /**
+   * The request's HEADERS frame was put in the connection's output, to be written with its
+   * next batch (curl's `time_pretransfer`: the request starts going out).
+   */
+  uint64_t time_headers_sent_us;
+  /**
+   * The request's last frame (END_STREAM: the HEADERS of a request without body, else the
+   * body's last DATA or the trailers) was put in the connection's output (curl's
+   * `time_posttransfer`). 0 while the body is being sent.
+   */
+  uint64_t time_request_sent_us;
+  /**
+   * The first response header block arrived (a 1xx included; curl's
+   * `time_starttransfer`), stamped with the time of the socket read that brought it.
+   */
+  uint64_t time_first_byte_us;
+  /**
+   * The exchange ended: the response's last frame (END_STREAM) arrived, or the request
+   * failed or was cancelled (curl's `time_total`, over every redirect). 0 while in flight.
+   */
+  uint64_t time_total_us;
+  /**
+   * The time spent on redirects before the final request started (curl's
+   * `time_redirect`); 0 without redirects.
+   */
+  uint64_t time_redirect_us;
+  /**
+   * Header block bytes sent: the request's HPACK-encoded HEADERS (and trailers) field
+   * blocks, without frame headers.
+   */
+  uint64_t header_bytes_sent;
+  /**
+   * Request body bytes sent (DATA payloads).
+   */
+  uint64_t body_bytes_sent;
+  /**
+   * Header block bytes received: every HPACK-encoded response header block (1xx, final
+   * head, trailers), without frame headers and padding.
+   */
+  uint64_t header_bytes_received;
+  /**
+   * Response body bytes received (DATA payloads without padding): the body's length once
+   * the response is complete.
+   */
+  uint64_t body_bytes_received;
+  /**
+   * The connection's number, as in the events of `h2_config_set_event_callback` (0 before
+   * the request was written to a connection).
+   */
+  uint64_t connection_id;
+  /**
+   * The URL of the response: the request's, or after redirects the last one (without
+   * credentials), as `h2_response_effective_url` / `h2_call_effective_url`.
+   */
+  const char *effective_url;
+  /**
+   * The address the connection was dialled to, as text without port: an IP address
+   * ("127.0.0.1", "::1"), the proxy's through a proxy (curl's `CURLINFO_PRIMARY_IP`), or
+   * the path of the Unix socket (`h2_config_set_unix_socket`). NULL before the request
+   * was written to a connection.
+   */
+  const char *remote_address;
+  /**
+   * Our address on the connection (curl's `CURLINFO_LOCAL_IP`); NULL over a Unix socket.
+   */
+  const char *local_address;
+  /**
+   * "TLSv1.2" or "TLSv1.3"; NULL for h2c.
+   */
+  const char *tls_version_name;
+  /**
+   * The cipher suite's IANA name ("TLS_AES_128_GCM_SHA256",
+   * "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", ...); NULL for h2c.
+   */
+  const char *tls_cipher_suite_name;
+  /**
+   * The protocol ALPN selected: "h2" over TLS; NULL for h2c (prior knowledge).
+   */
+  const char *alpn;
+  /**
+   * The server name sent in the TLS SNI extension (the URL's host); NULL for an IP
+   * literal (no SNI is sent) and for h2c.
+   */
+  const char *tls_server_name;
+  /**
+   * How many certificates the server sent (its chain, leaf first; 0 for h2c): get them
+   * with `h2_response_peer_certificate` / `h2_call_peer_certificate`.
+   */
+  size_t peer_certificate_count;
+  /**
+   * The request's stream id on its connection (0 before it was written).
+   */
+  uint32_t stream_id;
+  /**
+   * How many times the request was retried (the server provably did not process it).
+   */
+  uint32_t retries;
+  /**
+   * Redirects followed (`h2_response_redirect_count`).
+   */
+  uint32_t redirect_count;
+  /**
+   * The port dialled (the proxy's through a proxy; 0 over a Unix socket).
+   */
+  uint16_t remote_port;
+  /**
+   * Our port (0 over a Unix socket).
+   */
+  uint16_t local_port;
+  /**
+   * The TLS version's IANA number: 0x0303 (TLS 1.2), 0x0304 (TLS 1.3); 0 for h2c.
+   */
+  uint16_t tls_version;
+  /**
+   * The cipher suite's IANA number (e.g. 0x1301); 0 for h2c.
+   */
+  uint16_t tls_cipher_suite;
+  /**
+   * The request went on a connection that had carried a request before (it is not the
+   * connection's first stream), as curl counts reuse: a request that waited for a
+   * connection another request opened is reused too (its wait shows in
+   * `time_headers_sent_us`).
+   */
+  bool reused;
+  /**
+   * The connection is over a Unix socket (`remote_address` is its path).
+   */
+  bool unix_socket;
+  /**
+   * The TLS session was resumed (no full handshake: Go's `DidResume`).
+   */
+  bool tls_resumed;
+} h2_request_info;
+
+/**
  * The log callback type: `level` is one of `H2_LOG_ERROR` ... `H2_LOG_TRACE`; `target` names
  * the source ("h2client", or a module of rustls such as "rustls::client::hs"); `message` is
  * one line without a newline. Both strings are NUL-terminated and valid only during the call.
@@ -1168,6 +1343,41 @@ h2_result h2_config_set_event_callback(struct h2_config *cfg, h2_event_fn callba
  * its own.
  */
 h2_result h2_global_cleanup(void);
+
+/**
+ * Fills `*out` with what is known of the request that got `resp` (after redirects, the last
+ * one): times, bytes, its connection and TLS session (see `h2_request_info`). The caller
+ * sets `out->struct_size` first. Strings stay valid until `h2_response_free`. Returns
+ * H2_E_INVALID_ARGUMENT if an argument is NULL or `out->struct_size` is too small.
+ */
+h2_result h2_response_info(const struct h2_response *resp, struct h2_request_info *out);
+
+/**
+ * Fills `*out` with what is known of the call's request so far: at any time (fields not
+ * known yet are 0 or NULL: before its HEADERS are written it has no connection, before the
+ * response head no `time_first_byte_us`, in flight no `time_total_us`) and after it ended,
+ * failed or not. While a call follows redirects, the request in flight; then the final one.
+ * The caller sets `out->struct_size` first. Strings stay valid until `h2_call_free`.
+ * Returns H2_E_INVALID_ARGUMENT if an argument is NULL or `out->struct_size` is too small.
+ */
+h2_result h2_call_info(const struct h2_call *c, struct h2_request_info *out);
+
+/**
+ * The `index`th certificate the server presented on the response's connection (0: its
+ * own, then the chain as it sent it), DER-encoded, with its length in `*len` (`len` may be
+ * NULL). NULL (and 0) past the last one and for h2c; `peer_certificate_count` of
+ * `h2_response_info` says how many there are. Valid until `h2_response_free`.
+ */
+const uint8_t *h2_response_peer_certificate(const struct h2_response *resp,
+                                            size_t index,
+                                            size_t *len);
+
+/**
+ * The `index`th certificate the server presented on the connection of the call's request
+ * (as `h2_call_info` describes it), as `h2_response_peer_certificate`. NULL before the
+ * request was written to a connection. Valid until `h2_call_free`.
+ */
+const uint8_t *h2_call_peer_certificate(const struct h2_call *c, size_t index, size_t *len);
 
 /**
  * Sends the library's diagnostics at `level` and below (`H2_LOG_ERROR` ... `H2_LOG_TRACE`)

@@ -23,6 +23,7 @@ use crate::error::{Error, ErrorKind, Processed, Result};
 use crate::events::Gate;
 use crate::exchange::{Deadlines, Exchange, Mode, Notify, Pending};
 use crate::headers::HeaderList;
+use crate::info::RequestInfo;
 use crate::pool::{ClientLimits, PoolCounters, PoolInner};
 use crate::redirect::Hops;
 use crate::request::Request;
@@ -297,6 +298,12 @@ impl Client {
     /// Redirects are followed as the client's configuration says (see [`crate::redirect`]):
     /// the response is the last one, with its URL and the number of redirects followed.
     pub fn execute(&self, req: Arc<Request>) -> Result<Response> {
+        self.execute_traced(req).map(|(r, _)| r)
+    }
+
+    /// [`Client::execute`], with the information of the request that got the response (its
+    /// times counted from the first request of a redirect chain).
+    pub(crate) fn execute_traced(&self, req: Arc<Request>) -> Result<(Response, RequestInfo)> {
         check_thread("waiting for a whole response")?;
         if req.streaming_body {
             return Err(Error::invalid(
@@ -306,25 +313,29 @@ impl Client {
         runtime::check_fork(self.gen, "this client")?;
         let mut hops = Hops::new(&req, self.base_target(), &self.cfg);
         let mut req = req;
+        let mut started = None;
         loop {
-            let mut resp = self.execute_once(req.clone())?;
+            let (mut resp, mut info) = self.execute_once(req.clone())?;
+            // The times of the response count from the first request.
+            started = started.or(info.started);
+            info.call_started = started;
             match hops.next(&req, resp.status, &resp.headers, self.cfg.redirects)? {
                 Some(next) => req = Arc::new(next),
                 None => {
                     resp.set_url(hops.current(), hops.count());
-                    return Ok(resp);
+                    return Ok((resp, info));
                 }
             }
         }
     }
 
     /// Sends `req` (one hop) and blocks until the whole response has arrived.
-    fn execute_once(&self, req: Arc<Request>) -> Result<Response> {
+    fn execute_once(&self, req: Arc<Request>) -> Result<(Response, RequestInfo)> {
         let pool = self.route(&req)?;
         let ex = prepare(&self.cfg, &pool, req, Mode::Buffered, None, true)?;
         let whole = ex.deadlines.whole;
         pool.submit(Pending::new(ex.clone()));
-        if let Some(r) = ex.wait(whole.map(|(at, _)| at)) {
+        if let Some(r) = ex.wait_traced(whole.map(|(at, _)| at)) {
             return r;
         }
         let ms = whole.map(|(_, t)| t.as_millis()).unwrap_or(0);
@@ -335,7 +346,7 @@ impl Client {
             )
             .with_processed(Processed::Maybe),
         );
-        ex.wait(None).unwrap_or_else(|| {
+        ex.wait_traced(None).unwrap_or_else(|| {
             Err(Error::new(
                 ErrorKind::Internal,
                 "request finished without a result",
@@ -411,6 +422,7 @@ impl Client {
             count: AtomicU32::new(0),
             current: Mutex::new(None),
             final_url: OnceCell::new(),
+            info: OnceCell::new(),
         });
         chain.launch(req)?;
         Ok(self.call(outer, Some(chain)))
@@ -543,7 +555,8 @@ fn prepare(
             .map(|t| (now + t, t)),
         body_idle: req.body_idle_timeout.or(cfg.body_idle_timeout),
     };
-    let ex = Exchange::with(req, mode, deadlines, notify, Some(pool.counters.clone()));
+    let counters = Some(pool.counters.clone());
+    let ex = Exchange::made_at(req, mode, deadlines, notify, counters, now);
     if ex.needs_timer(caller_waits_whole) {
         let h = runtime::spawn(ex.clone().run_timer())?;
         ex.set_timer(h.abort_handle());
@@ -568,6 +581,8 @@ struct Chain {
     current: Mutex<Option<Arc<Exchange>>>,
     /// The final URL, NUL-terminated, once the chain has ended with a response.
     final_url: OnceCell<Box<str>>,
+    /// The information of the last request, once the chain has ended.
+    info: OnceCell<RequestInfo>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -609,15 +624,19 @@ impl Chain {
         if self.outer.is_done() {
             return;
         }
-        let mut resp = match inner.take_response() {
+        let (mut resp, info) = match inner.take_traced() {
             Ok(r) => r,
-            Err(e) => return self.finish(Err(e)),
+            Err(e) => {
+                self.ended_with(inner.info());
+                return self.finish(Err(e));
+            }
         };
         let mut hops = lock(&self.hops);
         match hops.next(&inner.req, resp.status, &resp.headers, self.cfg.redirects) {
             Ok(None) => {
                 resp.set_url(hops.current(), hops.count());
                 let _ = self.final_url.set(resp.url_nul.clone());
+                self.ended_with(info);
                 drop(hops);
                 self.finish(Ok(resp));
             }
@@ -637,9 +656,16 @@ impl Chain {
             }
             Err(e) => {
                 drop(hops);
+                self.ended_with(info);
                 self.finish(Err(e));
             }
         }
+    }
+
+    /// Keeps the information of the chain's last request (times from the chain's start).
+    fn ended_with(&self, mut info: RequestInfo) {
+        info.call_started = Some(self.outer.created);
+        let _ = self.info.set(info);
     }
 }
 
@@ -951,6 +977,24 @@ impl Call {
         })
     }
 
+    /// The information of the request whose response the caller gets (the current one while
+    /// redirects are followed), times counted from the call's start: what is not known yet
+    /// is 0 or absent.
+    pub(crate) fn info(&self) -> RequestInfo {
+        let mut info = match &self.chain {
+            Some(c) => match c.info.get() {
+                Some(i) => i.clone(),
+                None => lock(&c.current)
+                    .clone()
+                    .map(|hop| hop.info())
+                    .unwrap_or_default(),
+            },
+            None => self.cur().info(),
+        };
+        info.call_started = Some(self.ex.created);
+        info
+    }
+
     /// Redirects followed so far.
     pub fn redirect_count(&self) -> u32 {
         if let Some(f) = &self.follow {
@@ -1000,11 +1044,18 @@ impl Call {
 
     /// Takes the buffered response of a completed submitted call (once).
     pub fn response(&self) -> Result<Response> {
-        let mut r = self.ex.take_response()?;
-        if self.chain.is_none() {
-            r.set_url(self.effective_url(), 0);
+        self.response_traced().map(|(r, _)| r)
+    }
+
+    /// [`Call::response`], with the information of the request that got it.
+    pub(crate) fn response_traced(&self) -> Result<(Response, RequestInfo)> {
+        let (mut r, mut info) = self.ex.take_traced()?;
+        match &self.chain {
+            None => r.set_url(self.effective_url(), 0),
+            Some(c) => info = c.info.get().cloned().unwrap_or_default(),
         }
-        Ok(r)
+        info.call_started = Some(self.ex.created);
+        Ok((r, info))
     }
 
     /// Response body bytes received and not yet read (streaming calls).

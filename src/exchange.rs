@@ -27,6 +27,7 @@ use bytes::{Bytes, BytesMut};
 use crate::conn::ConnShared;
 use crate::error::{Error, ErrorKind, Processed, Result};
 use crate::headers::HeaderList;
+use crate::info::{ConnInfo, Progress, RequestInfo};
 use crate::request::{check_trailers, Request};
 use crate::response::Response;
 
@@ -55,6 +56,16 @@ pub type Notify = Box<dyn Fn(&Exchange) + Send + Sync>;
 struct Location {
     conn: Weak<ConnShared>,
     stream_id: u32,
+}
+
+/// The stream carrying the exchange, and the connection facts of the last one that did.
+#[derive(Default)]
+struct Placement {
+    /// The stream now carrying it (none before it is written, or once it is finished).
+    at: Option<Location>,
+    /// What is known of the connection its HEADERS were last written to (kept after the
+    /// stream and the connection end, for the request's information).
+    conn: Option<Arc<ConnInfo>>,
 }
 
 /// Response side of a streaming exchange.
@@ -98,6 +109,9 @@ struct State {
     ready: bool,
     incoming: Incoming,
     outgoing: Outgoing,
+    /// The connection a buffered exchange's result came from (moved here from its location
+    /// when it completed, for the response's and the call's information).
+    conn: Option<Arc<ConnInfo>>,
 }
 
 /// Per-request deadlines, fixed at submission.
@@ -125,8 +139,10 @@ pub struct Exchange {
     retries: AtomicU32,
     state: Mutex<State>,
     cv: Condvar,
-    location: Mutex<Option<Location>>,
+    location: Mutex<Placement>,
     notify: Option<Notify>,
+    /// Times and byte counts of the current attempt, written by the connection serving it.
+    pub(crate) progress: Progress,
     /// Receive window of the stream (streaming mode), shared by the reader, which spends it,
     /// and the caller, which reopens it as it reads.
     pub(crate) recv_window: AtomicI64,
@@ -134,7 +150,8 @@ pub struct Exchange {
     pub(crate) initial_window: AtomicU32,
     /// When DATA last arrived, in ms since `created` (body idle timeout).
     last_data_ms: AtomicU64,
-    created: Instant,
+    /// When the exchange was made: its times count from here.
+    pub(crate) created: Instant,
     /// The head arrived (for the headers timeout).
     head_seen: AtomicBool,
     timer: Mutex<Option<tokio::task::AbortHandle>>,
@@ -162,13 +179,26 @@ impl Exchange {
         Exchange::with(req, Mode::Buffered, Deadlines::default(), None, None)
     }
 
-    /// An exchange with every option.
+    /// An exchange with every option, made now.
     pub(crate) fn with(
         req: Arc<Request>,
         mode: Mode,
         deadlines: Deadlines,
         notify: Option<Notify>,
         counters: Option<Arc<crate::pool::PoolCounters>>,
+    ) -> Arc<Exchange> {
+        Exchange::made_at(req, mode, deadlines, notify, counters, Instant::now())
+    }
+
+    /// An exchange with every option, made at `created` (the caller's clock reading: one per
+    /// request is enough).
+    pub(crate) fn made_at(
+        req: Arc<Request>,
+        mode: Mode,
+        deadlines: Deadlines,
+        notify: Option<Notify>,
+        counters: Option<Arc<crate::pool::PoolCounters>>,
+        created: Instant,
     ) -> Arc<Exchange> {
         let streaming_body = req.streaming_body;
         Arc::new(Exchange {
@@ -186,14 +216,16 @@ impl Exchange {
                 ready: false,
                 incoming: Incoming::default(),
                 outgoing: Outgoing::default(),
+                conn: None,
             }),
             cv: Condvar::new(),
-            location: Mutex::new(None),
+            location: Mutex::new(Placement::default()),
             notify,
+            progress: Progress::default(),
             recv_window: AtomicI64::new(0),
             initial_window: AtomicU32::new(65_535),
             last_data_ms: AtomicU64::new(0),
-            created: Instant::now(),
+            created,
             head_seen: AtomicBool::new(false),
             timer: Mutex::new(None),
             counters,
@@ -210,17 +242,48 @@ impl Exchange {
         self.retries.load(Ordering::Relaxed)
     }
 
+    /// Counts a retry: a new attempt starts, and what the last one did no longer describes
+    /// the request.
     pub(crate) fn add_retry(&self) -> u32 {
+        self.progress.restart();
+        lock(&self.location).conn = None;
         self.retries.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// The request's information now (its connection, times and byte counts).
+    pub(crate) fn info(&self) -> RequestInfo {
+        // The progress first: a stream id seen there means the connection is in `location`
+        // (or, once a buffered exchange completed, with its result).
+        let mut info = self.info_on(None);
+        let st = lock(&self.state);
+        let p = lock(&self.location);
+        info.conn = p.conn.clone().or_else(|| st.conn.clone());
+        info
+    }
+
+    /// The request's information now, on connection `conn`.
+    fn info_on(&self, conn: Option<Arc<ConnInfo>>) -> RequestInfo {
+        RequestInfo::of(&self.progress, self.created, self.retries(), conn)
     }
 
     /// Delivers the result if none was delivered yet; returns whether this call delivered it.
     /// In streaming mode `Ok` carries only the trailers (the head and body went before).
     pub(crate) fn complete(&self, result: Result<Response>) -> bool {
+        self.complete_from(result, false)
+    }
+
+    /// [`Exchange::complete`]; with `leave`, the exchange also leaves its stream (under the
+    /// result's lock, so that [`Exchange::info`] never misses the connection in between: a
+    /// buffered exchange's connection moves on with the result).
+    fn complete_from(&self, result: Result<Response>, leave: bool) -> bool {
         if self.done.swap(true, Ordering::AcqRel) {
             return false;
         }
         let ok = result.is_ok();
+        if !self.progress.has_ended() {
+            // A failure (a response's end is stamped by the reader with its read's time).
+            self.progress.ended(crate::info::stamp_now());
+        }
         // Counted before anyone is woken, so a caller reading the stats right after its
         // request returned sees it.
         if let Some(c) = &self.counters {
@@ -234,6 +297,14 @@ impl Exchange {
         {
             let mut st = lock(&self.state);
             st.finished = true;
+            if leave {
+                // Lock order: state, then location (as in `info`).
+                let mut p = lock(&self.location);
+                p.at = None;
+                if self.mode == Mode::Buffered {
+                    st.conn = p.conn.take();
+                }
+            }
             match result {
                 Ok(resp) => match self.mode {
                     Mode::Buffered => {
@@ -281,6 +352,7 @@ impl Exchange {
     }
 
     /// Blocks the calling thread until the buffered result arrives or `deadline` passes.
+    #[cfg(test)]
     pub(crate) fn wait(&self, deadline: Option<Instant>) -> Option<Result<Response>> {
         match self.wait_done(deadline) {
             Waited::Ready(()) => Some(self.take_response()),
@@ -288,8 +360,30 @@ impl Exchange {
         }
     }
 
+    /// [`Exchange::wait`], with the request's information.
+    pub(crate) fn wait_traced(
+        &self,
+        deadline: Option<Instant>,
+    ) -> Option<Result<(Response, RequestInfo)>> {
+        match self.wait_done(deadline) {
+            Waited::Ready(()) => Some(self.take_traced()),
+            Waited::TimedOut => None,
+        }
+    }
+
     /// Takes the buffered response of a completed exchange (once).
     pub(crate) fn take_response(&self) -> Result<Response> {
+        self.take(false).map(|(r, _)| r)
+    }
+
+    /// [`Exchange::take_response`], with the request's information (taken under the same
+    /// lock).
+    pub(crate) fn take_traced(&self) -> Result<(Response, RequestInfo)> {
+        self.take(true)
+            .map(|(r, info)| (r, info.unwrap_or_default()))
+    }
+
+    fn take(&self, traced: bool) -> Result<(Response, Option<RequestInfo>)> {
         let mut st = lock(&self.state);
         if let Some(e) = &st.error {
             return Err(e.clone());
@@ -304,7 +398,8 @@ impl Exchange {
             }));
         }
         st.ready = false;
-        Ok(std::mem::take(&mut st.resp))
+        let info = traced.then(|| self.info_on(st.conn.clone()));
+        Ok((std::mem::take(&mut st.resp), info))
     }
 
     fn wait_until<'a>(
@@ -349,7 +444,7 @@ impl Exchange {
     /// Fails the exchange with `err` (a timeout, a cancel) and, if that delivered the result,
     /// resets its stream.
     pub(crate) fn abort(self: &Arc<Self>, mut err: Error) {
-        let loc = lock(&self.location).clone();
+        let loc = lock(&self.location).at.clone();
         if self.head_seen.load(Ordering::Acquire) {
             // The server answered: it processed the request.
             err.processed = Processed::Yes;
@@ -377,19 +472,21 @@ impl Exchange {
 
     /// Records the stream that now carries this exchange.
     pub(crate) fn set_location(&self, conn: &Arc<ConnShared>, stream_id: u32) {
-        *lock(&self.location) = Some(Location {
+        let mut p = lock(&self.location);
+        p.at = Some(Location {
             conn: Arc::downgrade(conn),
             stream_id,
         });
+        p.conn = Some(conn.info.clone());
     }
 
     /// Forgets the stream (the exchange is being retried elsewhere or is finished).
     pub(crate) fn clear_location(&self) {
-        *lock(&self.location) = None;
+        lock(&self.location).at = None;
     }
 
     fn location(&self) -> Option<(Arc<ConnShared>, u32)> {
-        let loc = lock(&self.location).clone()?;
+        let loc = lock(&self.location).at.clone()?;
         Some((loc.conn.upgrade()?, loc.stream_id))
     }
 
@@ -846,8 +943,9 @@ impl Pending {
     /// Delivers the result.
     pub(crate) fn finish(mut self, result: Result<Response>) {
         if let Some(ex) = self.0.take() {
-            ex.clear_location();
-            ex.complete(result);
+            if !ex.complete_from(result, true) {
+                ex.clear_location();
+            }
         }
     }
 

@@ -20,6 +20,7 @@ pub mod ffi;
 pub mod frame;
 pub mod headers;
 pub mod hpack;
+pub(crate) mod info;
 pub mod log;
 pub mod overrides;
 mod panics;

@@ -609,10 +609,13 @@ impl PoolInner {
         };
         let (t, cfg, via) = (&self.target, &self.cfg, &self.connector);
         match connect(t, cfg, via, self.tls.clone(), proxy).await {
-            Ok((stream, addr)) => {
+            Ok((stream, mut info)) => {
+                info.id = NEXT_CONN_ID.fetch_add(1, Ordering::Relaxed);
+                let addr = info.remote.to_string();
                 let params = ConnParams {
-                    id: NEXT_CONN_ID.fetch_add(1, Ordering::Relaxed),
-                    peer: addr.to_string(),
+                    id: info.id,
+                    peer: addr.clone(),
+                    info: Arc::new(info),
                     cfg: self.cfg.clone(),
                     pool: Arc::downgrade(&self),
                     scheme: self.target.scheme.as_str(),

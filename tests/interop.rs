@@ -1386,6 +1386,79 @@ mod tls {
         unix_socket(Mode::Tls);
     }
 
+    /// `h2_response_info` through the C API, as C calls it, on nginx 1.22's TLS 1.2 (the
+    /// version and suite it negotiates: see the top of this file), by name: the SNI, ALPN,
+    /// the certificate nginx presents, a second request on the same connection.
+    #[test]
+    fn nginx_request_info_tls12() {
+        use h2client::ffi::*;
+        use rustls::pki_types::{pem::PemObject, CertificateDer};
+        use std::ffi::{CStr, CString};
+        use std::ptr::null_mut;
+        let s = ServerProc::start(Kind::Nginx, Setup::new(Mode::Tls));
+        let bundle = s.tls.as_ref().expect("TLS");
+        let cert = CertificateDer::from_pem_slice(bundle.cert_pem.as_bytes()).unwrap();
+        let text = |p: *const std::ffi::c_char| {
+            // SAFETY: NULL or a NUL-terminated string living as long as the response.
+            (!p.is_null()).then(|| unsafe { CStr::from_ptr(p) }.to_str().unwrap().to_owned())
+        };
+        let cs = |s: &str| CString::new(s).unwrap();
+        // SAFETY: live objects, freed once; out structs with struct_size set.
+        unsafe {
+            let cfg = h2_config_new();
+            let ca = &bundle.ca_pem;
+            assert_eq!(h2_config_set_ca_pem(cfg, ca.as_ptr(), ca.len()), H2_OK);
+            let pin = cs(&format!("localhost:{}:127.0.0.1", s.port));
+            assert_eq!(h2_config_add_resolve(cfg, pin.as_ptr()), H2_OK);
+            let url = cs(&s.url_to("localhost", s.port));
+            let client = h2_client_new(url.as_ptr(), cfg);
+            assert!(!client.is_null());
+            let req = h2_request_new(cs("GET").as_ptr(), cs("/f16k").as_ptr());
+            let mut infos = Vec::new();
+            for _ in 0..2 {
+                let mut resp = null_mut();
+                assert_eq!(h2_client_do(client, req, &mut resp), H2_OK);
+                assert_eq!(h2_response_status(resp), 200);
+                let mut i: h2_request_info = std::mem::zeroed();
+                i.struct_size = std::mem::size_of::<h2_request_info>();
+                assert_eq!(h2_response_info(resp, &mut i), H2_OK);
+                assert_eq!(i.tls_version, 0x0303, "nginx 1.22 speaks TLS 1.2");
+                assert_eq!(text(i.tls_version_name).as_deref(), Some("TLSv1.2"));
+                assert_eq!(i.tls_cipher_suite, 0xc02c, "ECDHE-ECDSA-AES256-GCM-SHA384");
+                assert_eq!(
+                    text(i.tls_cipher_suite_name).as_deref(),
+                    Some("TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384")
+                );
+                assert_eq!(text(i.alpn).as_deref(), Some("h2"));
+                assert_eq!(text(i.tls_server_name).as_deref(), Some("localhost"));
+                assert_eq!(text(i.remote_address).as_deref(), Some("127.0.0.1"));
+                assert_eq!(i.remote_port, s.port);
+                assert_eq!(i.body_bytes_received, 16 << 10);
+                assert!(i.peer_certificate_count >= 1);
+                let mut len = 0;
+                let p = h2_response_peer_certificate(resp, 0, &mut len);
+                assert!(!p.is_null());
+                assert_eq!(
+                    std::slice::from_raw_parts(p, len),
+                    &cert[..],
+                    "nginx's leaf"
+                );
+                infos.push(i);
+                h2_response_free(resp);
+            }
+            let (a, b) = (&infos[0], &infos[1]);
+            assert!(!a.reused && b.reused);
+            assert!(a.time_connect_us > 0 && a.time_tls_us > a.time_connect_us);
+            assert!(a.time_tls_us <= a.time_headers_sent_us);
+            assert!(a.time_first_byte_us <= a.time_total_us);
+            assert_eq!((b.time_connect_us, b.time_tls_us), (0, 0));
+            assert_eq!(a.connection_id, b.connection_id);
+            h2_request_free(req);
+            h2_client_free(client);
+            h2_config_free(cfg);
+        }
+    }
+
     /// A client trusting another CA: `ErrorKind::Tls` with "unknown CA", by address and by
     /// name; a client trusting the server's CA gets the file.
     #[test]

@@ -565,6 +565,47 @@ fn c_api_set_proxy_and_no_proxy() {
     assert_eq!(s.connections_accepted(), 3);
 }
 
+/// Through a CONNECT tunnel, `h2_response_info` names the proxy as the remote address (as
+/// curl's CURLINFO_PRIMARY_IP) and describes the origin's TLS session inside the tunnel.
+#[test]
+fn request_info_names_the_proxy_and_the_origins_tls() {
+    use h2client::ffi::*;
+    use std::ffi::{CStr, CString};
+    use std::ptr::{null, null_mut};
+    let p = tinyproxy(None);
+    let s = tls_server();
+    let cs = |s: &str| CString::new(s).unwrap();
+    // SAFETY: live objects, freed once; the out struct has struct_size set.
+    unsafe {
+        let cfg = h2_config_new();
+        let ca = s.tls_ca_pem().unwrap();
+        assert_eq!(h2_config_set_ca_pem(cfg, ca.as_ptr(), ca.len()), H2_OK);
+        let proxy = cs(&format!("http://127.0.0.1:{}", p.port));
+        assert_eq!(h2_config_set_proxy(cfg, proxy.as_ptr()), H2_OK);
+        let client = h2_client_new(null(), cfg);
+        let url = cs(&format!("{}/bytes/100", s.url()));
+        let req = h2_request_new_url(cs("GET").as_ptr(), url.as_ptr());
+        let mut resp = null_mut();
+        assert_eq!(h2_client_do(client, req, &mut resp), H2_OK);
+        let mut i: h2_request_info = std::mem::zeroed();
+        i.struct_size = std::mem::size_of::<h2_request_info>();
+        assert_eq!(h2_response_info(resp, &mut i), H2_OK);
+        assert_eq!(CStr::from_ptr(i.remote_address).to_str(), Ok("127.0.0.1"));
+        assert_eq!(i.remote_port, p.port, "the proxy's port");
+        assert_ne!(i.remote_port, s.addr().port());
+        assert_eq!(i.tls_version, 0x0304, "the origin's TLS, inside the tunnel");
+        assert_eq!(CStr::from_ptr(i.alpn).to_str(), Ok("h2"));
+        assert_eq!(i.peer_certificate_count, 1);
+        assert!(i.time_connect_us > 0 && i.time_tls_us > i.time_connect_us);
+        assert!(i.time_tls_us <= i.time_headers_sent_us);
+        assert_eq!(i.body_bytes_received, 100);
+        h2_response_free(resp);
+        h2_request_free(req);
+        h2_client_free(client);
+        h2_config_free(cfg);
+    }
+}
+
 /// An https proxy: TLS (a certificate for 127.0.0.1 and localhost from its own CA, ALPN
 /// http/1.1) in front of `backend` (tinyproxy), on a free loopback port. Returns the port
 /// and the CA.

@@ -30,7 +30,9 @@ fn check(task: Task, trigger: &str) {
     let events = Arc::new(Mutex::new(Vec::<String>::new()));
     let ev = events.clone();
     let c = client_with(&srv.url(), move |c| {
-        c.set_request_timeout_ms(5000);
+        // Generous: the writer's trigger downloads 10 MB, slow in a debug build on a loaded
+        // machine; a timeout would hide which error the panic gave.
+        c.set_request_timeout_ms(30_000);
         c.events = Some(h2client::events::EventHook(Arc::new(
             move |e: &h2client::events::Event| {
                 ev.lock().unwrap().push(e.message.clone());

@@ -214,6 +214,12 @@ async fn session(input: Vec<u8>, opts: &SessionOptions) -> Result<SessionReport,
     let params = ConnParams {
         id: 0,
         peer: "fuzz-server".into(),
+        info: Arc::new(crate::info::ConnInfo::new(
+            crate::connect::PeerAddr::Ip(([127, 0, 0, 1], 0).into()),
+            None,
+            started,
+            started,
+        )),
         cfg: Arc::new(opts.config.clone()),
         pool: Weak::new(),
         scheme: "http",

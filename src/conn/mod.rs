@@ -37,6 +37,7 @@ use crate::config::Config;
 use crate::error::{Error, Reason};
 use crate::events::{self, EventHook, EventKind};
 use crate::exchange::{Exchange, Pending};
+use crate::info::ConnInfo;
 use crate::pool::{PoolCounters, PoolInner};
 
 pub(crate) use recv::RecvStream;
@@ -143,6 +144,8 @@ pub struct ConnShared {
     pub(crate) id: u64,
     /// The peer address, for messages.
     pub(crate) peer: String,
+    /// What is known of the connection (addresses, connect times, TLS), for request info.
+    pub(crate) info: Arc<ConnInfo>,
     cmd_tx: mpsc::UnboundedSender<Command>,
     rdr_tx: mpsc::UnboundedSender<ReaderMsg>,
     /// Streams reserved (queued for the writer or open).
@@ -446,6 +449,8 @@ impl ConnShared {
 pub(crate) struct ConnParams {
     pub id: u64,
     pub peer: String,
+    /// What `connect` learnt of the connection.
+    pub info: Arc<ConnInfo>,
     pub cfg: Arc<Config>,
     pub pool: Weak<PoolInner>,
     /// `:scheme`
@@ -491,6 +496,7 @@ where
     let shared = Arc::new(ConnShared {
         id: p.id,
         peer: p.peer,
+        info: p.info,
         cmd_tx: cmd_tx.clone(),
         rdr_tx: rdr_tx.clone(),
         open: AtomicU32::new(0),

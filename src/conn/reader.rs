@@ -75,6 +75,8 @@ pub(crate) struct Reader<R> {
     settings_acked: bool,
     started: Instant,
     last_read: Instant,
+    /// `last_read` as a request-info stamp (what this read brought arrived then).
+    read_stamp: u64,
     idle_since: Instant,
     /// Outstanding PING: payload, when it was sent, ack deadline.
     ping: Option<([u8; 8], Instant, Instant)>,
@@ -151,6 +153,7 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
             settings_acked: false,
             started: now,
             last_read: now,
+            read_stamp: crate::info::stamp(now),
             idle_since: now,
             ping: None,
             ping_count: 0,
@@ -210,6 +213,7 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
                         Err(e) => return Err(self.read_error(&e)),
                     }
                     self.last_read = Instant::now();
+                    self.read_stamp = crate::info::stamp(self.last_read);
                     // Completions of this read wake their queues once, at the end.
                     crate::queue::batch(|| -> Result<(), Error> {
                         // Registrations made before the HEADERS were written must be seen
@@ -529,6 +533,7 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
             }
             self.remote_closed.add(id);
             let resp = s.builder.take();
+            s.pending.ex().progress.ended(self.read_stamp);
             self.closed_event(id, resp.status, Reason::NO_ERROR, "complete");
             let RecvStream { pending, slot, .. } = s;
             // Free the stream's slot before waking the caller: a caller that submits its next
@@ -838,6 +843,7 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
             self.stream_error(id, Reason::FLOW_CONTROL_ERROR, &what);
             return Ok(());
         }
+        s.pending.ex().progress.body_received(d.data.len());
         let progress = s.builder.on_data(d.data, d.end_stream);
         if streaming {
             if progress.is_ok() && s.pending.ex().deliver_data(frame.slice_ref(d.data)) {
@@ -981,8 +987,11 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
         if !self.streams.contains_key(&id) {
             self.check_not_ended(id, "HEADERS")?;
         }
+        let read_stamp = self.read_stamp;
         let decoded = match self.streams.get_mut(&id) {
             Some(s) => {
+                let ex = s.pending.ex();
+                ex.progress.block_received(read_stamp, block.len());
                 let b = &mut s.builder;
                 b.begin_block();
                 let conn = self.shared.id;

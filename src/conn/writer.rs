@@ -56,6 +56,8 @@ struct SendStream {
     trailers: Option<crate::headers::HeaderList>,
     /// The body is streamed by the caller.
     streamed: bool,
+    /// The request's exchange (its progress: body bytes and the time the request ended).
+    ex: Arc<Exchange>,
 }
 
 impl SendStream {
@@ -591,6 +593,8 @@ impl<W> Core<W> {
             self.peer_max_frame,
             &mut self.buf,
         );
+        ex.progress
+            .headers_sent(crate::info::stamp_now(), id, self.block.len(), !has_body);
         if has_body {
             let mut body = VecDeque::new();
             if body_len > 0 {
@@ -611,6 +615,7 @@ impl<W> Core<W> {
                     stalled: false,
                     trailers: None,
                     streamed: streaming,
+                    ex,
                 },
             );
             self.ready.push_back(id);
@@ -733,9 +738,11 @@ impl<W> Core<W> {
                             self.enc.encode_field(n, v, &mut self.block);
                         }
                         Headers::encode(id, &self.block, true, self.peer_max_frame, &mut self.buf);
+                        st.ex.progress.trailers_sent(self.block.len());
                     }
                     None => Data::encode(id, &[], true, &mut self.buf),
                 }
+                st.ex.progress.request_sent(crate::info::stamp_now());
                 continue;
             }
             if st.window <= 0 || self.conn_window <= 0 {
@@ -763,6 +770,10 @@ impl<W> Core<W> {
             self.conn_window -= n as i64;
             let last = st.body.is_empty() && st.source.is_none() && st.trailers.is_none();
             Data::encode_header(id, n, last, &mut self.buf);
+            st.ex.progress.body_sent(n);
+            if last {
+                st.ex.progress.request_sent(crate::info::stamp_now());
+            }
             // Streamed bodies are always written in place: the caller's bytes are copied once.
             if n >= ZERO_COPY_MIN || st.streamed {
                 if self.buf_mark < self.buf.len() {

@@ -8,12 +8,13 @@ mod dns;
 mod tcp;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::net::TcpStream;
 
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Origin, Processed};
+use crate::info::ConnInfo;
 use crate::url::Target;
 
 pub(crate) use dns::DnsCache;
@@ -107,20 +108,22 @@ fn system_trust(cfg: &Config) -> bool {
 /// Connects to origin `t` within the connect timeout: over the configured Unix socket if
 /// any (no proxy, no name resolution), else through `proxy` (the tunnel opened) or straight
 /// to the origin's addresses, then, for https (`tls`), the TLS handshake with the origin.
-/// Returns the transport and the address dialled (the proxy's, through a proxy).
+/// Returns the transport and what is known of the connection: the address dialled (the
+/// proxy's, through a proxy), our address, when the name was resolved and the connection
+/// made, the origin's TLS session.
 pub(crate) async fn connect(
     t: &Target,
     cfg: &Config,
     via: &Connector,
     tls: Option<Arc<rustls::ClientConfig>>,
     proxy: Option<&crate::proxy::Proxy>,
-) -> Result<(Transport, PeerAddr), Error> {
+) -> Result<(Transport, ConnInfo), Error> {
     let timeout = cfg.connect_timeout;
     let deadline = tokio::time::Instant::now() + timeout;
     if let Some(path) = &cfg.overrides.unix_socket {
         return connect_unix(t, path, cfg, tls, deadline).await;
     }
-    let (tcp, addr) = match proxy {
+    let (tcp, addr, info) = match proxy {
         None => {
             let (host, port, fixed) = cfg.overrides.route(&t.host, t.port);
             let local = cfg.overrides.local_address;
@@ -130,7 +133,9 @@ pub(crate) async fn connect(
                 fixed,
                 local,
             };
-            tcp::connect(to, &via.dns, timeout, deadline).await?
+            let (tcp, addr, resolved) = tcp::connect(to, &via.dns, timeout, deadline).await?;
+            let info = tcp_info(&tcp, addr, resolved);
+            (tcp, addr, info)
         }
         Some(p) => {
             let to = tcp::Dial {
@@ -139,23 +144,24 @@ pub(crate) async fn connect(
                 fixed: None,
                 local: None,
             };
-            let (mut tcp, addr) = tcp::connect(to, &via.dns, timeout, deadline)
+            let (mut tcp, addr, resolved) = tcp::connect(to, &via.dns, timeout, deadline)
                 .await
                 .map_err(|mut e| {
                     e.message = format!("proxy {p}: {}", e.message).into();
                     e
                 })?;
+            let info = tcp_info(&tcp, addr, resolved);
             if p.kind == crate::proxy::ProxyKind::Https {
                 let at = (addr, deadline);
-                return connect_via_https_proxy(t, cfg, tls, p, tcp, at).await;
+                return connect_via_https_proxy(t, cfg, tls, p, (tcp, info), at).await;
             }
             let tunnel = crate::proxy::tunnel(&mut tcp, p, t);
             by(deadline, timeout, || tunnel_what(t, p), tunnel).await?;
-            (tcp, addr)
+            (tcp, addr, info)
         }
     };
     let Some(tls) = tls else {
-        return Ok((Transport::Tcp(tcp), PeerAddr::Ip(addr)));
+        return Ok((Transport::Tcp(tcp), info));
     };
     let s = by(
         deadline,
@@ -164,7 +170,19 @@ pub(crate) async fn connect(
         crate::tls::handshake(tcp, addr, &t.host, tls, system_trust(cfg)),
     )
     .await?;
-    Ok((Transport::Tls(Box::new(s)), PeerAddr::Ip(addr)))
+    let info = info.with_tls(s.get_ref().1, &t.host);
+    Ok((Transport::Tls(Box::new(s)), info))
+}
+
+/// What is known of a TCP connection to `addr` made just now, its name resolved at
+/// `resolved`.
+fn tcp_info(tcp: &TcpStream, addr: std::net::SocketAddr, resolved: Instant) -> ConnInfo {
+    ConnInfo::new(
+        PeerAddr::Ip(addr),
+        tcp.local_addr().ok(),
+        resolved,
+        Instant::now(),
+    )
 }
 
 /// Connects to the Unix socket at `path` (h2c, or TLS with the origin's name for SNI and the
@@ -175,9 +193,11 @@ async fn connect_unix(
     cfg: &Config,
     tls: Option<Arc<rustls::ClientConfig>>,
     deadline: tokio::time::Instant,
-) -> Result<(Transport, PeerAddr), Error> {
+) -> Result<(Transport, ConnInfo), Error> {
     let timeout = cfg.connect_timeout;
     let peer = PeerAddr::Unix(path.to_owned());
+    // No name to resolve: the lookup is done as dialling starts.
+    let resolved = Instant::now();
     let dialled = tokio::time::timeout_at(deadline, tokio::net::UnixStream::connect(path)).await;
     let sock = match dialled {
         Ok(Ok(s)) => s,
@@ -193,8 +213,9 @@ async fn connect_unix(
         }
         Err(_) => return Err(connect_timed_out(&format!("connecting to {peer}"), timeout)),
     };
+    let info = ConnInfo::new(peer.clone(), None, resolved, Instant::now());
     let Some(tls) = tls else {
-        return Ok((Transport::Other(Box::new(sock)), peer));
+        return Ok((Transport::Other(Box::new(sock)), info));
     };
     let s = by(
         deadline,
@@ -203,7 +224,8 @@ async fn connect_unix(
         crate::tls::handshake_over(sock, &peer, &t.host, tls, system_trust(cfg), true),
     )
     .await?;
-    Ok((Transport::Other(Box::new(s)), peer))
+    let info = info.with_tls(s.get_ref().1, &t.host);
+    Ok((Transport::Other(Box::new(s)), info))
 }
 
 /// Through an https proxy (connected at `at.0`): TLS to the proxy, the CONNECT tunnel inside
@@ -213,9 +235,9 @@ async fn connect_via_https_proxy(
     cfg: &Config,
     tls: Option<Arc<rustls::ClientConfig>>,
     p: &crate::proxy::Proxy,
-    tcp: TcpStream,
+    (tcp, info): (TcpStream, ConnInfo),
     (addr, deadline): (std::net::SocketAddr, tokio::time::Instant),
-) -> Result<(Transport, PeerAddr), Error> {
+) -> Result<(Transport, ConnInfo), Error> {
     let timeout = cfg.connect_timeout;
     let system = system_trust(cfg);
     let proxy_tls = crate::tls::proxy_client_config(&cfg.tls)?;
@@ -235,7 +257,7 @@ async fn connect_via_https_proxy(
     let tunnel = crate::proxy::tunnel(&mut s, p, t);
     by(deadline, timeout, || tunnel_what(t, p), tunnel).await?;
     let Some(tls) = tls else {
-        return Ok((Transport::Other(Box::new(s)), PeerAddr::Ip(addr)));
+        return Ok((Transport::Other(Box::new(s)), info));
     };
     let inner = by(
         deadline,
@@ -244,5 +266,6 @@ async fn connect_via_https_proxy(
         crate::tls::handshake_over(s, &addr, &t.host, tls, system, true),
     )
     .await?;
-    Ok((Transport::Other(Box::new(inner)), PeerAddr::Ip(addr)))
+    let info = info.with_tls(inner.get_ref().1, &t.host);
+    Ok((Transport::Other(Box::new(inner)), info))
 }

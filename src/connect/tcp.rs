@@ -35,13 +35,14 @@ fn host_port(host: &str, port: u16) -> String {
     }
 }
 
-/// Resolves `to` (through `dns` unless fixed) and races its addresses by `deadline`.
+/// Resolves `to` (through `dns` unless fixed) and races its addresses by `deadline`. Returns
+/// the connection, the address it reached and when the name was resolved.
 pub(crate) async fn connect(
     to: Dial<'_>,
     dns: &DnsCache,
     timeout: Duration,
     deadline: Instant,
-) -> Result<(TcpStream, SocketAddr), Error> {
+) -> Result<(TcpStream, SocketAddr, std::time::Instant), Error> {
     let hostport = host_port(to.host, to.port);
     let cached = to.fixed.is_none();
     let addrs = match to.fixed {
@@ -66,11 +67,12 @@ pub(crate) async fn connect(
             }
         },
     };
+    let resolved = std::time::Instant::now();
     let r = race(&interleave(addrs), to.local, &hostport, timeout, deadline).await;
     if r.is_err() && cached {
         dns.forget(to.host, to.port);
     }
-    r
+    r.map(|(s, a)| (s, a, resolved))
 }
 
 /// The addresses with the families alternating, starting with the first address's (RFC 8305

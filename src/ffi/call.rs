@@ -26,6 +26,8 @@ pub struct h2_call {
     trailers: Mutex<Option<HeaderList>>,
     /// The body pieces lent out by `h2_call_read_view`, kept alive until the next read.
     view: Mutex<Vec<bytes::Bytes>>,
+    /// The connection facts `h2_call_info` handed out pointers into, kept as long as the call.
+    pub(crate) kept: Mutex<Vec<std::sync::Arc<crate::info::ConnInfo>>>,
 }
 
 impl h2_call {
@@ -35,6 +37,7 @@ impl h2_call {
             posting,
             trailers: Mutex::new(None),
             view: Mutex::new(Vec::new()),
+            kept: Mutex::new(Vec::new()),
         }
     }
 }
@@ -399,10 +402,11 @@ pub unsafe extern "C" fn h2_call_response(
         if out.is_null() {
             return invalid("out is NULL");
         }
-        match c.inner.response() {
-            Ok(r) => {
+        match c.inner.response_traced() {
+            Ok((r, info)) => {
+                let b = Box::new(h2_response { inner: r, info });
                 // SAFETY: out is non-null and writable.
-                unsafe { put(out, Box::into_raw(Box::new(h2_response { inner: r }))) };
+                unsafe { put(out, Box::into_raw(b)) };
                 H2_OK
             }
             // The core's message does not name the C function to use instead.

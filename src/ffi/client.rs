@@ -153,11 +153,11 @@ pub unsafe extern "C" fn h2_client_do(
             return fail(e);
         }
         c.active.fetch_add(1, Ordering::AcqRel);
-        let result = c.inner.execute(r.inner.clone());
+        let result = c.inner.execute_traced(r.inner.clone());
         c.active.fetch_sub(1, Ordering::AcqRel);
         match result {
-            Ok(resp) => {
-                let b = Box::new(h2_response { inner: resp });
+            Ok((resp, info)) => {
+                let b = Box::new(h2_response { inner: resp, info });
                 // SAFETY: out is non-null and writable.
                 unsafe { put(out, Box::into_raw(b)) };
                 H2_OK

@@ -10,6 +10,8 @@ use crate::response::{InformationalHook, Response};
 /// threads. Pointers it hands out stay valid until `h2_response_free`.
 pub struct h2_response {
     pub(crate) inner: Response,
+    /// What `h2_response_info` tells.
+    pub(crate) info: crate::info::RequestInfo,
 }
 
 /// The HTTP status code (e.g. 200), or 0 if `resp` is NULL.
@@ -190,6 +192,8 @@ pub(crate) fn informational_hook(
                 headers: head.headers.clone(),
                 ..Response::default()
             },
+            // A 1xx head has no information of its own (h2_response_info reads zeros).
+            info: crate::info::RequestInfo::default(),
         };
         // SAFETY: the caller registered this function for these arguments; `view` outlives
         // the call.

@@ -273,6 +273,8 @@ pub struct Server {
     addr: SocketAddr,
     /// The CA that signed the server certificate, in TLS mode.
     tls_ca_pem: Option<String>,
+    /// The server certificate, in TLS mode.
+    tls_cert_pem: Option<String>,
     stats: Arc<Stats>,
     stop: Option<watch::Sender<bool>>,
     thread: Option<JoinHandle<()>>,
@@ -292,6 +294,7 @@ impl Server {
         let settings = Arc::new(Settings::from_options(&opts)?);
         let tls = opts.tls.as_ref().map(tls::server_tls).transpose()?;
         let tls_ca_pem = tls.as_ref().map(|tls| tls.ca_pem.clone());
+        let tls_cert_pem = tls.as_ref().map(|tls| tls.cert_pem.clone());
         let acceptor = tls.map(|tls| tls.acceptor);
         let std_listener = std::net::TcpListener::bind((opts.host.as_str(), opts.port))?;
         std_listener.set_nonblocking(true)?;
@@ -346,6 +349,7 @@ impl Server {
             Ok(Ok(())) => Ok(Server {
                 addr,
                 tls_ca_pem,
+                tls_cert_pem,
                 stats,
                 stop: Some(stop_tx),
                 thread: Some(thread),
@@ -383,6 +387,12 @@ impl Server {
     /// certificate: what the client should trust. `None` in h2c mode.
     pub fn tls_ca_pem(&self) -> Option<&str> {
         self.tls_ca_pem.as_deref()
+    }
+
+    /// In TLS mode, the PEM certificate the server presents (only the leaf:
+    /// the server sends no chain). `None` in h2c mode.
+    pub fn tls_cert_pem(&self) -> Option<&str> {
+        self.tls_cert_pem.as_deref()
     }
 
     /// Total TCP connections accepted so far (in TLS mode, whether or not

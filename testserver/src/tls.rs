@@ -248,6 +248,8 @@ pub(crate) struct ServerTls {
     pub(crate) acceptor: TlsAcceptor,
     /// The CA that signed the server certificate.
     pub(crate) ca_pem: String,
+    /// The server certificate.
+    pub(crate) cert_pem: String,
 }
 
 /// Validates `opts`, generates the server certificate and builds the rustls
@@ -318,6 +320,7 @@ pub(crate) fn server_tls(opts: &TlsOptions) -> io::Result<ServerTls> {
     Ok(ServerTls {
         acceptor: TlsAcceptor::from(Arc::new(config)),
         ca_pem: bundle.ca_pem,
+        cert_pem: bundle.cert_pem,
     })
 }
 
