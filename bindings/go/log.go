@@ -75,10 +75,11 @@ var (
 // running and will not be called again. A panic in fn is recovered and the line dropped: it
 // must not unwind through the library.
 //
-// To feed log/slog (Go 1.21 and later; this package builds with Go 1.19):
+// To feed log/slog (Go 1.21 and later; this package builds with Go 1.19), whose levels are
+// 8 (Error), 4 (Warn), 0 (Info), -4 (Debug), so -8 for Trace:
 //
-//	h2client.SetLogFunc(h2client.LogInfo, func(l h2client.LogLevel, target, msg string) {
-//		slog.Info(msg, "target", target, "h2level", l.String())
+//	h2client.SetLogFunc(h2client.LogDebug, func(l h2client.LogLevel, target, msg string) {
+//		slog.Log(context.Background(), slog.Level(12-4*int(l)), msg, "target", target)
 //	})
 func SetLogFunc(level LogLevel, fn LogFunc) {
 	logMu.Lock()

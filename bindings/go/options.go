@@ -307,7 +307,8 @@ func WithBaseURL(baseURL string) Option {
 // direct connections and one per distinct proxy URL the function has returned (made when
 // first needed, kept until Close); each has its own connections, and Stats,
 // CloseIdleConnections and Close cover them all. The library's own reading of the
-// environment (curl's rules) is never used: the function's answer is final.
+// environment (curl's rules) is never used: the function's answer is final. With
+// WithUnixSocket no proxy applies and the function is not called.
 func WithProxy(proxy func(*http.Request) (*url.URL, error)) Option {
 	return func(o *options) error {
 		if proxy == nil {
