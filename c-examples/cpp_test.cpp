@@ -3,7 +3,10 @@
  *
  * Tests the C++ binding (include/h2client.hpp) against h2testserver at URL
  * (http://127.0.0.1:PORT; its endpoints /, /bytes/N, /echo, /status/N, /delay/MS, /trailers,
- * /reset/CODE, /wait-reset, /redirect/CODE?to=URL). --quick uses smaller sizes and counts (for
+ * /reset/CODE, /wait-reset, /redirect/CODE?to=URL), and against two small servers of its own:
+ * a raw HTTP/2 server that sends 103 Early Hints and 100 Continue before each response (which
+ * h2testserver cannot), and a Unix-socket forwarder to URL's server (Config::unix_socket).
+ * --quick uses smaller sizes and counts (for
  * valgrind). --tls names a second h2testserver, started with --tls (https://127.0.0.1:PORT), and
  * the CA file that signed its certificate: the redirect section then also checks redirects from
  * https to http (without it that check is skipped, and says so). Made-up host names
@@ -24,20 +27,26 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <initializer_list>
+#include <mutex>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <type_traits>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "h2client.hpp"
@@ -141,6 +150,11 @@ static_assert(std::is_copy_constructible_v<h2::Error>, "Error is copyable");
 static_assert(std::is_default_constructible_v<h2::Client> == bool(H2_CPP_EXCEPTIONS),
               "Client() (no base URL) throws, so it exists only with exceptions");
 static_assert(!std::is_default_constructible_v<h2::Request>, "a Request always has a method and a target");
+static_assert(!std::is_copy_constructible_v<h2::ResponseView> && !std::is_move_constructible_v<h2::ResponseView> &&
+                  !std::is_constructible_v<h2::Response, const h2::ResponseView &>,
+              "a ResponseView cannot be kept, nor become a Response that would free the head");
+static_assert(noexcept(std::declval<const h2::Client &>().close_idle_connections()),
+              "close_idle_connections is noexcept, in both builds");
 
 // ---- sections using only the non-throwing API (also built with -fno-exceptions) -------------
 
@@ -739,6 +753,580 @@ static void test_try_redirects() {
           "https to http, redirect_https_to_http(): " << err_of(followed));
 }
 
+// ---- small servers of the test's own: raw HTTP/2 with 1xx heads, a Unix-socket forwarder ----
+
+/* Reads exactly `n` bytes; false at EOF or on an error. */
+static bool read_full(int fd, void *buf, size_t n) {
+    auto *p = static_cast<char *>(buf);
+    while (n > 0) {
+        ssize_t k = ::recv(fd, p, n, 0);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return false;
+        p += k;
+        n -= static_cast<size_t>(k);
+    }
+    return true;
+}
+
+static bool write_full(int fd, const char *p, size_t n) {
+    while (n > 0) {
+        ssize_t k = ::send(fd, p, n, MSG_NOSIGNAL);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return false;
+        p += k;
+        n -= static_cast<size_t>(k);
+    }
+    return true;
+}
+
+/*
+ * Serves connections accepted on a listening socket, each on a thread of its own running
+ * `serve(fd)`, until destroyed: then the connections are shut down (so that blocked reads
+ * return) and every thread is joined.
+ */
+class SocketServer {
+public:
+    SocketServer(int listen_fd, std::function<void(int)> serve)
+        : lfd_(listen_fd), serve_(std::move(serve)), acceptor_([this] { accept_loop(); }) {}
+    ~SocketServer() {
+        stop_ = true;
+        acceptor_.join();
+        std::lock_guard<std::mutex> g(m_);
+        for (int fd : fds_)
+            ::shutdown(fd, SHUT_RDWR);
+        for (auto &t : threads_)
+            t.join();
+        for (int fd : fds_)
+            ::close(fd);
+        ::close(lfd_);
+    }
+    SocketServer(const SocketServer &) = delete;
+    SocketServer &operator=(const SocketServer &) = delete;
+    /* Connections accepted so far. */
+    size_t accepted() const { return accepted_; }
+
+private:
+    void accept_loop() {
+        while (!stop_) {
+            pollfd p{lfd_, POLLIN, 0};
+            if (::poll(&p, 1, 50) <= 0)
+                continue;
+            int fd = ::accept(lfd_, nullptr, nullptr);
+            if (fd < 0)
+                continue;
+            accepted_++;
+            std::lock_guard<std::mutex> g(m_);
+            fds_.push_back(fd);
+            threads_.emplace_back([this, fd] { serve_(fd); });
+        }
+    }
+
+    int lfd_;
+    std::function<void(int)> serve_;
+    std::atomic<bool> stop_{false};
+    std::atomic<size_t> accepted_{0};
+    std::mutex m_;
+    std::vector<int> fds_;
+    std::vector<std::thread> threads_;
+    std::thread acceptor_; // last: started once everything else exists
+};
+
+/* A listening TCP socket on 127.0.0.1 with a port from the OS (written to *port). */
+static int listen_tcp(int *port) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr *>(&a), sizeof a) != 0 || ::listen(fd, 16) != 0 ||
+        ::getsockname(fd, reinterpret_cast<sockaddr *>(&a), &len) != 0) {
+        std::perror("cpp_test: listen");
+        std::exit(1);
+    }
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
+/* A listening Unix socket at `path`. */
+static int listen_unix(const std::string &path) {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    if (fd < 0 || path.size() >= sizeof a.sun_path) {
+        std::fprintf(stderr, "cpp_test: cannot listen on %s\n", path.c_str());
+        std::exit(1);
+    }
+    std::memcpy(a.sun_path, path.c_str(), path.size() + 1);
+    if (::bind(fd, reinterpret_cast<sockaddr *>(&a), sizeof a) != 0 || ::listen(fd, 16) != 0) {
+        std::perror("cpp_test: listen on a Unix socket");
+        std::exit(1);
+    }
+    return fd;
+}
+
+/* One HTTP/2 frame (RFC 9113 §4.1). */
+static std::string h2_frame(uint8_t type, uint8_t flags, uint32_t stream, const std::string &payload) {
+    size_t n = payload.size();
+    std::string f;
+    f += static_cast<char>(n >> 16);
+    f += static_cast<char>(n >> 8);
+    f += static_cast<char>(n);
+    f += static_cast<char>(type);
+    f += static_cast<char>(flags);
+    f += static_cast<char>((stream >> 24) & 0x7f);
+    f += static_cast<char>(stream >> 16);
+    f += static_cast<char>(stream >> 8);
+    f += static_cast<char>(stream);
+    return f + payload;
+}
+
+/* An HPACK integer with a 7-bit prefix (RFC 7541 §5.1), as string lengths use. */
+static void hpack_length(std::string &out, size_t v) {
+    if (v < 127) {
+        out += static_cast<char>(v);
+        return;
+    }
+    out += static_cast<char>(127);
+    for (v -= 127; v >= 128; v >>= 7)
+        out += static_cast<char>((v & 127) | 128);
+    out += static_cast<char>(v);
+}
+
+/* A header block of literals without indexing, literal names, no Huffman (RFC 7541 §6.2.2). */
+static std::string header_block(std::initializer_list<std::pair<std::string_view, std::string_view>> fields) {
+    std::string b;
+    for (auto [name, value] : fields) {
+        b += '\0';
+        hpack_length(b, name.size());
+        b.append(name);
+        hpack_length(b, value.size());
+        b.append(value);
+    }
+    return b;
+}
+
+static const char *const hint_style = "</style.css>; rel=preload; as=style";
+static const char *const hint_script = "</app.js>; rel=preload; as=script";
+
+/*
+ * An HTTP/2 server (h2c, prior knowledge) on 127.0.0.1 that answers every request with
+ * 103 Early Hints (two link fields), 100 Continue, then 200 with x-final: 1 and the body "done".
+ * It reads the client's frames only to acknowledge SETTINGS and PING and to see where each
+ * request's header block ends; it never decodes them.
+ */
+class EarlyHintsServer {
+public:
+    EarlyHintsServer() : server_(listen_tcp(&port_), serve) {}
+    std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+private:
+    static void serve(int fd) {
+        char preface[24];
+        if (!read_full(fd, preface, sizeof preface))
+            return;
+        std::string out = h2_frame(4, 0, 0, ""); // our SETTINGS
+        if (!write_full(fd, out.data(), out.size()))
+            return;
+        unsigned char h[9];
+        std::string payload;
+        while (read_full(fd, h, sizeof h)) {
+            size_t n = static_cast<size_t>(h[0]) << 16 | static_cast<size_t>(h[1]) << 8 | h[2];
+            uint8_t type = h[3], flags = h[4];
+            uint32_t stream = static_cast<uint32_t>(h[5] & 0x7f) << 24 | static_cast<uint32_t>(h[6]) << 16 |
+                              static_cast<uint32_t>(h[7]) << 8 | h[8];
+            payload.assign(n, '\0');
+            if (n > 0 && !read_full(fd, &payload[0], n))
+                return;
+            out.clear();
+            if (type == 4 && !(flags & 1)) // SETTINGS
+                out = h2_frame(4, 1, 0, "");
+            else if (type == 6 && !(flags & 1)) // PING
+                out = h2_frame(6, 1, 0, payload);
+            else if ((type == 1 || type == 9) && (flags & 4)) // HEADERS/CONTINUATION, END_HEADERS
+                out = h2_frame(1, 4, stream, header_block({{":status", "103"}, {"link", hint_style}, {"link", hint_script}})) +
+                      h2_frame(1, 4, stream, header_block({{":status", "100"}})) +
+                      h2_frame(1, 4, stream, header_block({{":status", "200"}, {"x-final", "1"}})) +
+                      h2_frame(0, 1, stream, "done");
+            else if (type == 7) // GOAWAY
+                return;
+            if (!out.empty() && !write_full(fd, out.data(), out.size()))
+                return;
+        }
+    }
+
+    int port_ = 0;
+    SocketServer server_;
+};
+
+/* A Unix socket at PATH (in a fresh directory) whose connections are forwarded to 127.0.0.1:PORT. */
+class UnixForwarder {
+public:
+    explicit UnixForwarder(int port) : dir_(make_dir()), path_(dir_ + "/h2.sock"),
+                                        server_(listen_unix(path_), [port](int fd) { forward(fd, port); }) {}
+    ~UnixForwarder() {
+        ::unlink(path_.c_str());
+        ::rmdir(dir_.c_str());
+    }
+    const std::string &path() const { return path_; }
+    const std::string &dir() const { return dir_; }
+    size_t accepted() const { return server_.accepted(); }
+
+private:
+    static std::string make_dir() {
+        char tmpl[] = "/tmp/cpp_test.XXXXXX";
+        if (!::mkdtemp(tmpl)) {
+            std::perror("cpp_test: mkdtemp");
+            std::exit(1);
+        }
+        return tmpl;
+    }
+    static void forward(int fd, int port) {
+        int up = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        a.sin_port = htons(static_cast<uint16_t>(port));
+        if (up < 0 || ::connect(up, reinterpret_cast<sockaddr *>(&a), sizeof a) != 0) {
+            if (up >= 0)
+                ::close(up);
+            return;
+        }
+        pollfd p[2] = {{fd, POLLIN, 0}, {up, POLLIN, 0}};
+        std::vector<char> buf(65536);
+        for (bool open = true; open;) {
+            if (::poll(p, 2, -1) < 0) {
+                if (errno == EINTR)
+                    continue;
+                break;
+            }
+            for (int i = 0; i < 2 && open; i++) {
+                if (!(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
+                    continue;
+                ssize_t k = ::recv(p[i].fd, buf.data(), buf.size(), 0);
+                open = k > 0 && write_full(p[1 - i].fd, buf.data(), static_cast<size_t>(k));
+            }
+        }
+        ::close(up);
+    }
+
+    std::string dir_, path_;
+    SocketServer server_;
+};
+
+/* The port of an http(s)://HOST:PORT URL. */
+static int port_of(const std::string &u) { return std::atoi(u.substr(u.rfind(':') + 1).c_str()); }
+
+/* Records informational heads as "STATUS name=value ...". */
+struct HeadRecorder {
+    std::mutex m;
+    std::vector<std::string> seen;
+
+    h2::InformationalHandler handler() {
+        return [this](const h2::ResponseView &head) {
+            std::string s = std::to_string(head.status());
+            for (auto [name, value] : head.headers())
+                s += " " + std::string(name) + "=" + std::string(value);
+            if (head.header("LINK") != (head.status() == 103 ? std::optional<std::string_view>(hint_style) : std::nullopt))
+                s += " (header() disagrees)";
+            std::lock_guard<std::mutex> g(m);
+            seen.push_back(s);
+        };
+    }
+    std::vector<std::string> take() {
+        std::lock_guard<std::mutex> g(m);
+        return std::exchange(seen, {});
+    }
+};
+
+static std::string joined(const std::vector<std::string> &v) {
+    std::string s;
+    for (const auto &x : v)
+        s += "[" + x + "]";
+    return s;
+}
+
+static void test_try_informational() {
+    EarlyHintsServer srv;
+    const std::string hints = std::string("[103 link=") + hint_style + " link=" + hint_script + "][100]";
+    HeadRecorder by_config, by_request;
+    auto made = h2::Client::create(h2::Config().on_informational(by_config.handler()));
+    CHECK(made.ok(), err_of(made));
+    if (!made)
+        return;
+    h2::Client &c = *made;
+
+    // The config's callback sees each 1xx head, in order, before the response is returned.
+    auto r = c.try_get(srv.url() + "/");
+    CHECK(r && r->status() == 200 && r->body() == "done" && r->header("x-final") == "1" && !r->header("link"),
+          "the final response: " << err_of(r));
+    CHECK(joined(by_config.take()) == hints, "the config's callback saw " << joined(by_config.seen));
+
+    // A request's own callback replaces the client's, also when sent twice.
+    h2::Request own = h2::Request::url("GET", srv.url() + "/").on_informational(by_request.handler());
+    CHECK(own.ok(), (own.error() ? own.error()->what() : ""));
+    for (int i = 0; i < 2; i++) {
+        auto o = c.try_send(own);
+        CHECK(o && o->body() == "done", err_of(o));
+    }
+    CHECK(joined(by_request.take()) == hints + hints && by_config.take().empty(),
+          "the request's callback, twice; the config's not called");
+
+    // The callback outlives a temporary Request: the Call keeps it (start, submit, detached).
+    auto call = c.try_start(h2::Request::url("GET", srv.url() + "/").on_informational(by_request.handler()));
+    CHECK(call.ok(), err_of(call));
+    if (call) {
+        auto body = call->try_read_all();
+        CHECK(body && *body == "done", err_of(body));
+    }
+    CHECK(joined(by_request.take()) == hints, "a started call's callback");
+    auto q = h2::Queue::create();
+    CHECK(q.ok(), err_of(q));
+    if (q) {
+        auto owned = c.try_submit(h2::Request::url("GET", srv.url() + "/").on_informational(by_request.handler()), *q, 1);
+        auto det = c.try_submit_detached(h2::Request::url("GET", srv.url() + "/").on_informational(by_request.handler()), *q, 2);
+        CHECK(owned && det, err_of(owned) << " " << err_of(det));
+        int done = 0;
+        auto t0 = Clock::now();
+        while (done < 2 && ms_since(t0) < 10000) {
+            auto batch = q->try_poll(2, 1000ms);
+            if (!batch)
+                break;
+            for (h2::Completion &comp : *batch)
+                done += comp.ok() && comp.response->body() == "done";
+        }
+        CHECK(done == 2, done << " of 2 submitted");
+        CHECK(joined(by_request.take()) == hints + hints, "submitted calls' callbacks");
+    }
+
+    // An empty function goes back to the client's.
+    h2::Request back = h2::Request::url("GET", srv.url() + "/").on_informational(by_request.handler()).on_informational({});
+    auto b = c.try_send(back);
+    CHECK(b && by_request.take().empty() && joined(by_config.take()) == hints, "on_informational({}): " << err_of(b));
+
+    // fields(): owned copies, to keep.
+    h2::Fields kept;
+    auto k = c.try_send(h2::Request::url("GET", srv.url() + "/").on_informational([&](const h2::ResponseView &head) {
+        if (head.status() == 103)
+            kept = head.fields();
+    }));
+    CHECK(k && kept.size() == 2 && kept[0] == h2::Fields::value_type("link", hint_style) &&
+              kept[1].second == hint_script,
+          "fields(): " << kept.size());
+
+    // Without any callback the 1xx heads are skipped.
+    auto plain = h2::Client::create();
+    auto p = plain ? plain->try_get(srv.url() + "/") : h2::Result<h2::Response>(plain.error());
+    CHECK(p && p->status() == 200 && p->body() == "done", "no callback: " << err_of(p));
+
+    // max_informational_responses: 2 heads are one too many for 1 (H2_E_PROTOCOL, counted).
+    auto strict = h2::Client::create(h2::Config().max_informational_responses(1));
+    CHECK(strict.ok(), err_of(strict));
+    if (strict) {
+        auto f = strict->try_get(srv.url() + "/");
+        CHECK(!f && f.error().code() == H2_E_PROTOCOL, "max_informational_responses(1): " << err_of(f));
+        auto st = strict->try_stats();
+        CHECK(st && st->limit_informational_flood == 1, "limit_informational_flood " << (st ? st->limit_informational_flood : 99));
+    }
+    h2::Config zero = h2::Config().max_informational_responses(0);
+    CHECK(zero.error() && zero.error()->code() == H2_E_INVALID_ARGUMENT, "max_informational_responses(0)");
+}
+
+static void test_try_user_agent() {
+    auto ua_of = [](const h2::Client &c, const h2::Fields &headers = {}) -> std::string {
+        auto r = c.try_get("/echo", headers);
+        if (!r)
+            return "(failed: " + err_of(r) + ")";
+        return std::string(r->header("x-echo-h-user-agent").value_or("(none)"));
+    };
+    auto def = h2::Client::create(url);
+    auto custom = h2::Client::create(url, h2::Config().user_agent("cpp-test/1.0"));
+    auto none = h2::Client::create(url, h2::Config().no_user_agent());
+    auto later = h2::Client::create(url, h2::Config().no_user_agent().user_agent("again/2"));
+    CHECK(def && custom && none && later, "create");
+    if (!def || !custom || !none || !later)
+        return;
+    std::string d = ua_of(*def);
+    CHECK(d == std::string("h2client/") + h2::version(), "default user-agent: " << d);
+    CHECK(ua_of(*custom) == "cpp-test/1.0", "user_agent(): " << ua_of(*custom));
+    CHECK(ua_of(*none) == "(none)", "no_user_agent(): " << ua_of(*none));
+    CHECK(ua_of(*later) == "again/2", "the later setter wins: " << ua_of(*later));
+    CHECK(ua_of(*custom, {{"user-agent", "mine/3"}}) == "mine/3", "a request's own wins over user_agent()");
+    CHECK(ua_of(*none, {{"User-Agent", "mine/3"}}) == "mine/3", "a request's own with no_user_agent()");
+    for (std::string_view bad : {std::string_view("bad\x01"), std::string_view(" lead"), std::string_view("new\nline"),
+                                 std::string_view("nul\0", 4)}) {
+        h2::Config cfg = h2::Config().user_agent(bad);
+        CHECK(cfg.error() && cfg.error()->code() == H2_E_INVALID_ARGUMENT, "user_agent(bad) refused");
+    }
+}
+
+static void test_try_unix_socket() {
+    UnixForwarder fwd(port_of(url));
+    auto made = h2::Client::create(h2::Config().unix_socket(fwd.path()));
+    CHECK(made.ok(), err_of(made));
+    if (!made)
+        return;
+    // Any host: the URL names the origin, the socket is where the connection goes.
+    for (const std::string target : {"http://made-up.test/echo?x=1", "http://other.test:8080/echo"}) {
+        auto r = made->try_get(target);
+        std::string authority = target.substr(7, target.find('/', 7) - 7);
+        CHECK(r && r->status() == 200 && r->header("x-echo-authority") == authority &&
+                  r->header("x-echo-path") == target.substr(target.find('/', 7)),
+              target << ": " << err_of(r) << " authority " << (r ? r->header("x-echo-authority").value_or("-") : ""));
+    }
+    CHECK(fwd.accepted() == 2, fwd.accepted() << " connections through the socket (one per origin)");
+
+    if (!tls_url.empty()) {
+        UnixForwarder tls_fwd(port_of(tls_url));
+        auto tls = h2::Client::create(h2::Config().unix_socket(tls_fwd.path()).ca_file(tls_ca));
+        auto r = tls ? tls->try_get("https://localhost/bytes/3") : h2::Result<h2::Response>(tls.error());
+        CHECK(r && r->body() == "abc" && tls_fwd.accepted() == 1, "https over the socket: " << err_of(r));
+    } else {
+        std::printf("# skipped: https over a Unix socket (no --tls)\n");
+    }
+
+    const std::string gone = fwd.dir() + "/nobody.sock";
+    auto nobody = h2::Client::create(h2::Config().unix_socket(gone));
+    auto r = nobody ? nobody->try_get("http://x.test/") : h2::Result<h2::Response>(nobody.error());
+    CHECK(!r && r.error().code() == H2_E_CONNECT && std::strstr(r.error().message(), gone.c_str()),
+          "a socket nobody listens on: " << err_of(r));
+    h2::Config long_path = h2::Config().unix_socket("/tmp/" + std::string(200, 'x'));
+    CHECK(long_path.error() && long_path.error()->code() == H2_E_INVALID_ARGUMENT, "a path over 107 bytes");
+    h2::Config nul = h2::Config().unix_socket(std::string_view("/tmp/a\0b", 8));
+    CHECK(nul.error() && nul.error()->code() == H2_E_INVALID_ARGUMENT, "a path with a NUL byte");
+    h2::Config tcp = h2::Config().unix_socket("");
+    CHECK(tcp.ok(), "unix_socket(\"\"): TCP");
+}
+
+static void test_try_close_idle() {
+    auto made = h2::Client::create();
+    CHECK(made.ok(), err_of(made));
+    if (!made)
+        return;
+    h2::Client &c = *made;
+    const std::string other = "http://localhost:" + port; // the same server, another origin
+    CHECK(c.close_idle_connections() == 0, "nothing to close yet");
+    auto a = c.try_get(url + "/bytes/1");
+    auto b = c.try_get(other + "/bytes/1");
+    CHECK(a && b, err_of(a) << " " << err_of(b));
+    auto open = [&c] {
+        auto st = c.try_stats();
+        return st ? st->connections_open : 99u;
+    };
+    auto wait_until = [](const std::function<bool()> &cond) {
+        auto t0 = Clock::now();
+        while (!cond() && ms_since(t0) < 5000)
+            std::this_thread::sleep_for(10ms);
+        return cond();
+    };
+    CHECK(open() == 2, open() << " connections open");
+    CHECK(c.close_idle_connections() == 2, "both idle connections closed");
+    CHECK(wait_until([&] { return open() == 0; }), open() << " connections open after closing");
+
+    // A connection with a request in flight stays; the idle one goes.
+    auto busy = c.try_start(h2::Request::url("GET", url + "/delay/500"));
+    auto idle = c.try_get(other + "/bytes/1");
+    CHECK(busy && idle, err_of(busy) << " " << err_of(idle));
+    CHECK(wait_until([&] {
+              auto st = c.try_origin_stats(url);
+              return st && st->streams_active == 1;
+          }),
+          "the delayed request is in flight");
+    CHECK(c.close_idle_connections() == 1, "only the idle connection closed");
+    if (busy) {
+        auto body = busy->try_read_all();
+        CHECK(body && busy->status() == 200, "the request in flight completes: " << err_of(body));
+    }
+    auto again = c.try_get(other + "/bytes/2");
+    CHECK(again && again->body() == "ab", "a new connection after closing: " << err_of(again));
+
+    h2::Client empty = std::move(c);
+    CHECK(c.close_idle_connections() == 0, "a moved-from client closes nothing");
+}
+
+struct LogLine {
+    h2::LogLevel level;
+    std::string target, message;
+};
+
+/* A log handler keeping every line (it runs on the library's threads). */
+struct LogRecorder {
+    std::mutex m;
+    std::vector<LogLine> lines;
+
+    h2::LogHandler handler() {
+        return [this](h2::LogLevel l, std::string_view target, std::string_view msg) {
+            std::lock_guard<std::mutex> g(m);
+            lines.push_back({l, std::string(target), std::string(msg)});
+        };
+    }
+    std::vector<LogLine> take() {
+        std::lock_guard<std::mutex> g(m);
+        return std::exchange(lines, {});
+    }
+};
+
+static bool has_line(const std::vector<LogLine> &lines, h2::LogLevel level, std::string_view needle) {
+    for (const auto &l : lines)
+        if (l.level == level && l.message.find(needle) != std::string::npos)
+            return true;
+    return false;
+}
+
+/* One GET of `path` on a fresh client, destroyed before this returns. */
+static void one_get(const std::string &path) {
+    auto c = h2::Client::create(url);
+    auto r = c ? c->try_get(path) : h2::Result<h2::Response>(c.error());
+    CHECK(r && r->status() == 200, "GET " << path << ": " << err_of(r));
+}
+
+static void test_try_logging() {
+    LogRecorder rec;
+    auto token = std::make_shared<int>(0); // tells when the handler is destroyed
+    auto handler = rec.handler();
+    CHECK(h2::set_log_callback(h2::LogLevel::debug, [handler, token](h2::LogLevel l, std::string_view t,
+                                                                     std::string_view m) { handler(l, t, m); }) == H2_OK,
+          "set_log_callback(debug)");
+    CHECK(token.use_count() == 2, "the handler is kept: " << token.use_count());
+    one_get("/bytes/5");
+    auto lines = rec.take();
+    std::string dump;
+    for (const auto &l : lines)
+        dump += std::to_string(static_cast<uint32_t>(l.level)) + " " + l.target + ": " + l.message + "\n";
+    CHECK(has_line(lines, h2::LogLevel::info, ": connected to 127.0.0.1:"), "connected line:\n" << dump);
+    CHECK(has_line(lines, h2::LogLevel::debug, "> :path: /bytes/5"), ":path line:\n" << dump);
+    CHECK(has_line(lines, h2::LogLevel::debug, std::string("> user-agent: h2client/") + h2::version()),
+          "user-agent line:\n" << dump);
+    CHECK(has_line(lines, h2::LogLevel::debug, "< :status: 200"), ":status line:\n" << dump);
+    bool levels_ok = !lines.empty();
+    for (const auto &l : lines)
+        levels_ok = levels_ok && l.level >= h2::LogLevel::error && l.level <= h2::LogLevel::debug && !l.target.empty();
+    CHECK(levels_ok, "every line within the level, with a target:\n" << dump);
+
+    // Replaced: the old handler is destroyed; info has no header fields.
+    CHECK(h2::set_log_callback(h2::LogLevel::info, rec.handler()) == H2_OK, "set_log_callback(info)");
+    CHECK(token.use_count() == 1, "the replaced handler is destroyed: " << token.use_count());
+    rec.take(); // lines that came in between (a connection closing late)
+    one_get("/");
+    lines = rec.take();
+    bool info_only = has_line(lines, h2::LogLevel::info, ": connected to 127.0.0.1:");
+    for (const auto &l : lines)
+        info_only = info_only && l.level <= h2::LogLevel::info;
+    CHECK(info_only, lines.size() << " lines at info, with a connected line and nothing above info");
+
+    // Off (the level, or an empty function): nothing more.
+    CHECK(h2::set_log_callback(h2::LogLevel::off, rec.handler()) == H2_OK, "off");
+    rec.take();
+    one_get("/");
+    CHECK(rec.take().empty(), "lines while off (level)");
+    CHECK(h2::set_log_callback(h2::LogLevel::trace, h2::LogHandler()) == H2_OK, "empty handler");
+    one_get("/");
+    CHECK(rec.take().empty(), "lines while off (empty handler)");
+}
+
 // ---- sections using exceptions ----------------------------------------------------------------
 
 #if H2_CPP_EXCEPTIONS
@@ -1235,6 +1823,32 @@ static void test_raii_under_exceptions() {
     outlives_queue.cancel();
 }
 
+// Callbacks that throw: the exceptions are dropped at the C boundary, the requests go on.
+static void test_throwing_callbacks() {
+    EarlyHintsServer srv;
+    std::atomic<int> thrown{0};
+    h2::Client c(h2::Config().on_informational([&](const h2::ResponseView &) {
+        thrown++;
+        throw std::runtime_error("ignored");
+    }));
+    h2::Response r = c.get(srv.url() + "/");
+    CHECK(r.status() == 200 && r.body() == "done" && thrown == 2, "config callback: " << thrown << " thrown");
+    h2::Response own = c.send(h2::Request::url("GET", srv.url() + "/").on_informational([&](const h2::ResponseView &) {
+        thrown++;
+        throw 42;
+    }));
+    CHECK(own.status() == 200 && own.body() == "done" && thrown == 4, "request callback: " << thrown << " thrown");
+
+    std::atomic<int> logged{0};
+    h2::set_log_callback(h2::LogLevel::debug, [&](h2::LogLevel, std::string_view, std::string_view) {
+        logged++;
+        throw std::runtime_error("ignored");
+    });
+    one_get("/bytes/3");
+    h2::set_log_callback(h2::LogLevel::off, {});
+    CHECK(logged > 3, "log handler: " << logged << " thrown");
+}
+
 #endif // H2_CPP_EXCEPTIONS
 
 int main(int argc, char **argv) {
@@ -1268,6 +1882,11 @@ int main(int argc, char **argv) {
     section("non-throwing: client without a base URL, Request::url, origin stats", test_try_origins);
     section("non-throwing: add_resolve, add_connect_to, per-origin limit, local_address", test_try_resolve);
     section("non-throwing: redirects across origins, limits, https to http", test_try_redirects);
+    section("non-throwing: informational responses (103 Early Hints), on_informational", test_try_informational);
+    section("non-throwing: user_agent, no_user_agent", test_try_user_agent);
+    section("non-throwing: unix_socket", test_try_unix_socket);
+    section("non-throwing: close_idle_connections", test_try_close_idle);
+    section("non-throwing: set_log_callback", test_try_logging);
 #if H2_CPP_EXCEPTIONS
     section("GET, POST /echo, request(), status codes, trailers", test_get_post);
     section("redirects: off by default, follow_redirects, effective_url", test_redirects);
@@ -1281,6 +1900,7 @@ int main(int argc, char **argv) {
     section("event callback", test_events);
     section("event callback state freed right after the client", test_event_state_freed_after_client);
     section("RAII under exceptions", test_raii_under_exceptions);
+    section("informational and log callbacks that throw", test_throwing_callbacks);
 #endif
     section("h2::global_cleanup, last", [] {
         CHECK(h2::global_cleanup() == H2_OK, "h2::global_cleanup");

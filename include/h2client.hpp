@@ -92,6 +92,25 @@
  * starts once the Client's destructor has returned (h2_client_free guarantees it; events the
  * library still emits then are dropped). The destructor waits for a call in progress: do not
  * destroy a Client from its own callback, nor while holding a lock that its callback takes.
+ *
+ * INFORMATIONAL RESPONSES. Config::on_informational(fn) (each client from the config) and
+ * Request::on_informational(fn) (that request, instead of its client's) call
+ * fn(const h2::ResponseView&) with each 1xx head, such as 103 Early Hints, before the final
+ * response, on a library thread. The ResponseView (status, headers, header) is valid only
+ * during the call and cannot be copied or kept: take fields() for owned copies. A request's
+ * callback is kept by the Calls sending it (start, submit, submit_detached), so a temporary
+ * Request is fine. Calls of one callback never overlap. Exceptions it throws are ignored.
+ *
+ * LOGGING. h2::set_log_callback(level, fn) sends the library's diagnostics, for every client of
+ * the process, to fn(h2::LogLevel, std::string_view target, std::string_view message) on
+ * whatever thread logs; the handler is kept until replaced (LogLevel::off or an empty function
+ * turns logging off), and exceptions it throws are ignored.
+ *
+ * OTHER OPTIONS. Config::unix_socket (curl's --unix-socket), Config::user_agent (default
+ * "h2client/<version>"; Config::no_user_agent sends none; a request's own user-agent header
+ * wins), the defence limits (max_continuation_frames, max_empty_data_frames,
+ * max_pending_acks, max_glitches, max_resets_per_second, max_informational_responses), and
+ * Client::close_idle_connections() (Go's CloseIdleConnections).
  */
 
 #ifndef H2CLIENT_HPP
@@ -111,7 +130,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
-#include <unordered_set>
+#include <unordered_map>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -183,6 +202,99 @@ public:
     GlobalCleanup(const GlobalCleanup &) = delete;
     GlobalCleanup &operator=(const GlobalCleanup &) = delete;
 };
+
+// ---- Logging --------------------------------------------------------------------------------
+
+/** How much of the library's diagnostics set_log_callback delivers (the H2_LOG_* levels);
+ *  each level includes the ones before it. */
+enum class LogLevel : uint32_t {
+    off = H2_LOG_OFF,     ///< nothing (the default)
+    error = H2_LOG_ERROR, ///< a connection or request failed
+    warn = H2_LOG_WARN,   ///< a failed connection attempt, a defence limit tripped
+    info = H2_LOG_INFO,   ///< connections opened and closed, TLS handshakes, GOAWAY, retries
+    debug = H2_LOG_DEBUG, ///< SETTINGS, streams, every header field (credentials too)
+    trace = H2_LOG_TRACE, ///< PING round trips, flow-control stalls, rustls's details
+};
+
+/**
+ * The type of set_log_callback's handler: (level, target, message). `target` names the source
+ * ("h2client", or a module of rustls such as "rustls::client::hs"); `message` is one line
+ * without a newline. Both views are valid only during the call.
+ */
+using LogHandler = std::function<void(LogLevel, std::string_view target, std::string_view message)>;
+
+namespace detail {
+
+/** The process's log handler. Never destroyed: library threads may log while the program's
+ *  static objects are being destroyed. */
+struct LogState {
+    std::mutex setting;                     ///< serializes set_log_callback
+    std::mutex m;                           ///< guards fn
+    std::shared_ptr<const LogHandler> fn;   ///< the handler; each call holds its own reference
+};
+
+inline LogState &log_state() {
+    static LogState *state = new LogState;
+    return *state;
+}
+
+inline void log_trampoline(void *, uint32_t level, const char *target, const char *message) noexcept {
+    std::shared_ptr<const LogHandler> fn;
+    {
+        LogState &st = log_state();
+        std::lock_guard<std::mutex> g(st.m);
+        fn = st.fn;
+    }
+    if (!fn || !*fn)
+        return;
+#if H2_CPP_EXCEPTIONS
+    try {
+        (*fn)(static_cast<LogLevel>(level), target ? target : "", message ? message : "");
+    } catch (...) {
+        // Nothing may unwind into the library: the exception is dropped (documented).
+    }
+#else
+    (*fn)(static_cast<LogLevel>(level), target ? target : "", message ? message : "");
+#endif
+}
+
+} // namespace detail
+
+/**
+ * Sends the library's diagnostics at `level` and below to `fn`, for every client of the
+ * process (h2_set_log_callback; logging is process-wide), replacing the handler set before.
+ * LogLevel::off or an empty `fn` turns logging off (the default; then logging costs the
+ * library one atomic load per log site). Returns H2_OK (or the C call's error code).
+ *
+ * `fn` is called on whatever thread logs: the library's threads and the callers' threads in
+ * the middle of a call, several at once. It must be thread-safe and quick, and must not call
+ * blocking functions of the library (they fail with H2_E_WRONG_THREAD there). What the library
+ * logs from inside `fn` is dropped. Exceptions it throws are ignored: nothing unwinds into C.
+ *
+ * Lifetime: the handler is kept (copied into shared storage) until it is replaced. Once this
+ * function returns, the previous handler is not running on another thread and will not be
+ * called again; it is destroyed here, or, when replaced from inside itself, when that call
+ * returns. Calling set_log_callback from inside the handler is allowed as long as no other
+ * thread calls it at the same time (that thread would wait for the handler, which would wait
+ * for it).
+ */
+inline h2_result set_log_callback(LogLevel level, LogHandler fn) {
+    detail::LogState &st = detail::log_state();
+    std::lock_guard<std::mutex> serial(st.setting);
+    std::shared_ptr<const LogHandler> old;
+    if (level == LogLevel::off || !fn) {
+        h2_result rc = h2_set_log_callback(H2_LOG_OFF, nullptr, nullptr);
+        std::lock_guard<std::mutex> g(st.m);
+        old = std::move(st.fn); // destroyed after `g` is released
+        return rc;
+    }
+    auto next = std::make_shared<const LogHandler>(std::move(fn));
+    {
+        std::lock_guard<std::mutex> g(st.m);
+        old = std::exchange(st.fn, std::move(next));
+    }
+    return h2_set_log_callback(static_cast<uint32_t>(level), &detail::log_trampoline, nullptr);
+}
 
 // ---- Error ----------------------------------------------------------------------------------
 
@@ -532,10 +644,131 @@ inline void event_trampoline(void *userdata, const h2_event *ev) {
 #endif
 }
 
-/** A config's event handler and the lock that serializes client creation from it. */
-struct ConfigEvents {
+} // namespace detail
+
+// ---- Informational responses ----------------------------------------------------------------
+
+/**
+ * An informational (1xx) response head, such as 103 Early Hints or 100 Continue, lent to an
+ * informational callback (Config::on_informational, Request::on_informational): status and
+ * header fields, no body. It is valid ONLY during the callback, as are the views it hands out;
+ * copy what you need (fields() makes owned copies). It does not own the head and cannot be
+ * copied, moved or turned into an h2::Response (which would free it).
+ */
+class ResponseView {
+public:
+    /** A view of `head`, which must outlive it (the library's, during a callback). */
+    explicit ResponseView(const h2_response *head) noexcept : h_(head) {}
+    ResponseView(const ResponseView &) = delete;
+    ResponseView &operator=(const ResponseView &) = delete;
+
+    /** The status, e.g. 103 (0 for a null head). */
+    uint16_t status() const noexcept { return h2_response_status(h_); }
+    /** The header fields in the order received (lowercase names); valid during the callback. */
+    FieldViews headers() const {
+        return detail::field_views(h_, h2_response_header_count, h2_response_header_at);
+    }
+    /** The first value of header `name` (case-insensitive), or nullopt; valid during the callback. */
+    std::optional<std::string_view> header(std::string_view name) const {
+        return detail::find_field(h_, name, h2_response_header);
+    }
+    /** Owned copies of the header fields, to keep after the callback. */
+    Fields fields() const {
+        Fields out;
+        for (auto [name, value] : headers())
+            out.emplace_back(std::string(name), std::string(value));
+        return out;
+    }
+    /** The C head (valid during the callback; never free it). */
+    const h2_response *get() const noexcept { return h_; }
+
+private:
+    const h2_response *h_;
+};
+
+/** The type of informational callbacks: called with each 1xx head before the final response. */
+using InformationalHandler = std::function<void(const ResponseView &)>;
+
+namespace detail {
+
+/**
+ * One informational callback, shared by whatever must keep it alive: the Client (a config's),
+ * or the Request and the calls sending it (a request's). The C userdata is not a pointer to it
+ * but its id in a registry, so that a library callback racing with the end of its call (which
+ * h2_call_free does not wait for) finds nothing instead of freed memory.
+ */
+struct InfoHook {
+    uint64_t id = 0;
+    std::mutex m; ///< calls of one hook never overlap
+    InformationalHandler fn;
+    ~InfoHook();
+};
+
+/** The live hooks by id. Never destroyed: library threads may still call in during exit. */
+struct InfoRegistry {
     std::mutex m;
-    EventHandler fn;
+    uint64_t next = 0;
+    std::unordered_map<uint64_t, std::weak_ptr<InfoHook>> hooks;
+};
+
+inline InfoRegistry &info_registry() {
+    static InfoRegistry *registry = new InfoRegistry;
+    return *registry;
+}
+
+inline InfoHook::~InfoHook() {
+    InfoRegistry &r = info_registry();
+    std::lock_guard<std::mutex> g(r.m);
+    r.hooks.erase(id);
+}
+
+/** A registered hook for `fn`. */
+inline std::shared_ptr<InfoHook> make_info_hook(InformationalHandler fn) {
+    auto hook = std::make_shared<InfoHook>();
+    hook->fn = std::move(fn);
+    InfoRegistry &r = info_registry();
+    std::lock_guard<std::mutex> g(r.m);
+    hook->id = ++r.next;
+    r.hooks.emplace(hook->id, hook);
+    return hook;
+}
+
+/** The C userdata naming a hook. */
+inline void *info_userdata(const InfoHook &hook) noexcept {
+    return reinterpret_cast<void *>(static_cast<uintptr_t>(hook.id));
+}
+
+inline void info_trampoline(void *userdata, const h2_response *head) noexcept {
+    std::shared_ptr<InfoHook> hook;
+    {
+        InfoRegistry &r = info_registry();
+        std::lock_guard<std::mutex> g(r.m);
+        auto it = r.hooks.find(static_cast<uint64_t>(reinterpret_cast<uintptr_t>(userdata)));
+        if (it != r.hooks.end())
+            hook = it->second.lock();
+    }
+    if (!hook || !head)
+        return;
+    std::lock_guard<std::mutex> g(hook->m);
+    if (!hook->fn)
+        return;
+    ResponseView view(head);
+#if H2_CPP_EXCEPTIONS
+    try {
+        hook->fn(view);
+    } catch (...) {
+        // Nothing may unwind into the library: the exception is dropped (documented).
+    }
+#else
+    hook->fn(view);
+#endif
+}
+
+/** A config's callbacks and the lock that serializes client creation from it. */
+struct ConfigHooks {
+    std::mutex m;
+    EventHandler events;
+    InformationalHandler informational;
 };
 
 } // namespace detail
@@ -563,14 +796,14 @@ public:
     ~Config() { h2_config_free(h_); }
     /** Takes `o`'s config; `o` is left empty. */
     Config(Config &&o) noexcept
-        : h_(std::exchange(o.h_, nullptr)), err_(std::move(o.err_)), events_(std::move(o.events_)) {}
+        : h_(std::exchange(o.h_, nullptr)), err_(std::move(o.err_)), hooks_(std::move(o.hooks_)) {}
     /** Takes `o`'s config; `o` is left empty. */
     Config &operator=(Config &&o) noexcept {
         if (this != &o) {
             h2_config_free(h_);
             h_ = std::exchange(o.h_, nullptr);
             err_ = std::move(o.err_);
-            events_ = std::move(o.events_);
+            hooks_ = std::move(o.hooks_);
         }
         return *this;
     }
@@ -666,6 +899,11 @@ public:
     Config &max_glitches(uint32_t n) & { return set(h2_config_set_max_glitches, n); }
     /** Stream resets we send per connection per second before it takes no new streams (default 200). */
     Config &max_resets_per_second(uint32_t n) & { return set(h2_config_set_max_resets_per_second, n); }
+    /** Informational (1xx) responses accepted before a final response (default 16; > 0).
+     *  More: the stream is reset, the request fails with H2_E_PROTOCOL. */
+    Config &max_informational_responses(uint32_t n) & {
+        return set(h2_config_set_max_informational_responses, n);
+    }
 
     /** https: trust only the CA certificates of this PEM file (read now; H2_E_TLS if unusable). */
     Config &ca_file(std::string_view path) & {
@@ -754,10 +992,48 @@ public:
      * ignored.
      */
     Config &on_event(EventHandler fn) & {
-        if (!events_)
-            events_ = std::make_shared<detail::ConfigEvents>();
-        events_->fn = std::move(fn);
+        hooks().events = std::move(fn);
         return *this;
+    }
+    /**
+     * Calls `fn` with each informational (1xx) response head, such as 103 Early Hints, that
+     * precedes a final response, for the requests of each client later created from this
+     * config that have no callback of their own (Request::on_informational); an empty
+     * function removes it (1xx heads are then skipped). The head is a ResponseView, valid only
+     * during the call. It runs on a library thread while that connection's reader waits: it
+     * must return quickly and must not call blocking functions. Each client copies `fn`; the
+     * calls for one client never overlap and stop when the Client is destroyed. Exceptions it
+     * throws are ignored.
+     */
+    Config &on_informational(InformationalHandler fn) & {
+        hooks().informational = std::move(fn);
+        return *this;
+    }
+    /**
+     * The user-agent sent with every request that sets none (default "h2client/<version>").
+     * A value with control characters or surrounding spaces: H2_E_INVALID_ARGUMENT.
+     */
+    Config &user_agent(std::string_view ua) & {
+        detail::CStr u(ua);
+        if (!u.ok())
+            return fail(detail::nul_error("user agent"));
+        return record(h2_config_set_user_agent(h_, u.c_str()));
+    }
+    /** Sends no user-agent with requests that set none (instead of "h2client/<version>"). */
+    Config &no_user_agent() & { return record(h2_config_set_user_agent(h_, nullptr)); }
+    /**
+     * Sends every connection over the Unix domain socket at `path` instead of TCP, as curl's
+     * --unix-socket. Request URLs still name the origin: http:// speaks h2c on the socket,
+     * https:// TLS with the URL's host for SNI and the certificate check, :authority is the
+     * URL's. No proxy, name resolution (add_resolve, add_connect_to) or local_address
+     * applies. "" = TCP (the default). A path over 107 bytes: H2_E_INVALID_ARGUMENT; a socket
+     * nobody listens on fails each connection with H2_E_CONNECT naming it.
+     */
+    Config &unix_socket(std::string_view path) & {
+        detail::CStr p(path);
+        if (!p.ok())
+            return fail(detail::nul_error("unix socket path"));
+        return record(h2_config_set_unix_socket(h_, p.c_str()));
     }
 
     // Rvalue overloads, so that `Config cfg = Config().x().y();` moves the temporary.
@@ -831,6 +1107,8 @@ public:
     Config &&max_glitches(uint32_t n) && { return std::move(max_glitches(n)); }
     /** @copydoc max_resets_per_second */
     Config &&max_resets_per_second(uint32_t n) && { return std::move(max_resets_per_second(n)); }
+    /** @copydoc max_informational_responses */
+    Config &&max_informational_responses(uint32_t n) && { return std::move(max_informational_responses(n)); }
     /** @copydoc ca_file */
     Config &&ca_file(std::string_view path) && { return std::move(ca_file(path)); }
     /** @copydoc ca_pem */
@@ -855,6 +1133,14 @@ public:
     Config &&tls_versions(uint32_t versions) && { return std::move(tls_versions(versions)); }
     /** @copydoc on_event */
     Config &&on_event(EventHandler fn) && { return std::move(on_event(std::move(fn))); }
+    /** @copydoc on_informational */
+    Config &&on_informational(InformationalHandler fn) && { return std::move(on_informational(std::move(fn))); }
+    /** @copydoc user_agent */
+    Config &&user_agent(std::string_view ua) && { return std::move(user_agent(ua)); }
+    /** @copydoc no_user_agent */
+    Config &&no_user_agent() && { return std::move(no_user_agent()); }
+    /** @copydoc unix_socket */
+    Config &&unix_socket(std::string_view path) && { return std::move(unix_socket(path)); }
 
 private:
     friend class Client;
@@ -863,6 +1149,11 @@ private:
         if (!err_)
             err_ = std::move(e);
         return *this;
+    }
+    detail::ConfigHooks &hooks() {
+        if (!hooks_)
+            hooks_ = std::make_shared<detail::ConfigHooks>();
+        return *hooks_;
     }
     Config &record(h2_result rc) {
         if (rc != H2_OK && !err_)
@@ -882,7 +1173,7 @@ private:
 
     h2_config *h_ = nullptr;
     std::optional<Error> err_;
-    std::shared_ptr<detail::ConfigEvents> events_;
+    std::shared_ptr<detail::ConfigHooks> hooks_;
 };
 
 // ---- Request --------------------------------------------------------------------------------
@@ -934,13 +1225,15 @@ public:
     }
     ~Request() { h2_request_free(h_); }
     /** Takes `o`'s request; `o` is left empty. */
-    Request(Request &&o) noexcept : h_(std::exchange(o.h_, nullptr)), err_(std::move(o.err_)) {}
+    Request(Request &&o) noexcept
+        : h_(std::exchange(o.h_, nullptr)), err_(std::move(o.err_)), info_(std::move(o.info_)) {}
     /** Takes `o`'s request; `o` is left empty. */
     Request &operator=(Request &&o) noexcept {
         if (this != &o) {
             h2_request_free(h_);
             h_ = std::exchange(o.h_, nullptr);
             err_ = std::move(o.err_);
+            info_ = std::move(o.info_);
         }
         return *this;
     }
@@ -953,7 +1246,11 @@ public:
     const Error *error() const noexcept { return err_ ? &*err_ : nullptr; }
     /** The C handle (owned by this object). */
     h2_request *get() const noexcept { return h_; }
-    /** Gives up ownership of the C handle (free it with h2_request_free). */
+    /**
+     * Gives up ownership of the C handle (free it with h2_request_free). A callback set with
+     * on_informational stays with this object: once it is destroyed, the C request's 1xx
+     * heads reach no callback.
+     */
     h2_request *release() noexcept { return std::exchange(h_, nullptr); }
 
     /**
@@ -1006,6 +1303,31 @@ public:
             return *this;
         return record(h2_request_set_streaming_body(h_, streaming));
     }
+    /**
+     * Calls `fn` with each informational (1xx) response head to this request, such as 103
+     * Early Hints, before the final response, instead of the client's callback
+     * (Config::on_informational); an empty function goes back to the client's. The head is a
+     * ResponseView, valid only during the call. It runs on a library thread while that
+     * connection's reader waits: it must return quickly and must not call blocking functions.
+     * Calls of one request never overlap, even when it is sent several times at once.
+     * Exceptions it throws are ignored. `fn` is kept by the request and by the calls sending
+     * it: a Call from start() or submit() keeps it after the Request is destroyed.
+     */
+    Request &on_informational(InformationalHandler fn) & {
+        if (err_)
+            return *this;
+        if (!fn) {
+            h2_result rc = h2_request_set_informational_callback(h_, nullptr, nullptr);
+            if (rc == H2_OK)
+                info_.reset();
+            return record(rc);
+        }
+        auto hook = detail::make_info_hook(std::move(fn));
+        h2_result rc = h2_request_set_informational_callback(h_, &detail::info_trampoline, detail::info_userdata(*hook));
+        if (rc == H2_OK)
+            info_ = std::move(hook);
+        return record(rc);
+    }
 
     /** @copydoc header */
     Request &&header(std::string_view name, std::string_view value) && { return std::move(header(name, value)); }
@@ -1029,8 +1351,11 @@ public:
     Request &&body_idle_timeout_ms(uint32_t ms) && { return std::move(body_idle_timeout_ms(ms)); }
     /** @copydoc streaming_body */
     Request &&streaming_body(bool streaming = true) && { return std::move(streaming_body(streaming)); }
+    /** @copydoc on_informational */
+    Request &&on_informational(InformationalHandler fn) && { return std::move(on_informational(std::move(fn))); }
 
 private:
+    friend class Client;
     Request() noexcept = default;
 
     Request &fail(Error e) {
@@ -1057,6 +1382,7 @@ private:
 
     h2_request *h_ = nullptr;
     std::optional<Error> err_;
+    std::shared_ptr<detail::InfoHook> info_; // on_informational's callback, or null
 };
 
 // ---- Response -------------------------------------------------------------------------------
@@ -1160,12 +1486,13 @@ public:
     explicit Call(h2_call *c) noexcept : h_(c) {}
     ~Call() { h2_call_free(h_); }
     /** Takes `o`'s call; `o` is left empty. */
-    Call(Call &&o) noexcept : h_(std::exchange(o.h_, nullptr)) {}
+    Call(Call &&o) noexcept : h_(std::exchange(o.h_, nullptr)), keep_(std::move(o.keep_)) {}
     /** Frees (cancels) the current call and takes `o`'s; `o` is left empty. */
     Call &operator=(Call &&o) noexcept {
         if (this != &o) {
             h2_call_free(h_);
             h_ = std::exchange(o.h_, nullptr);
+            keep_ = std::move(o.keep_);
         }
         return *this;
     }
@@ -1306,11 +1633,18 @@ public:
     explicit operator bool() const noexcept { return h_ != nullptr; }
     /** The C handle (owned by this object). */
     h2_call *get() const noexcept { return h_; }
-    /** Gives up ownership of the C handle (free it with h2_call_free). */
+    /** Gives up ownership of the C handle (free it with h2_call_free). The request's
+     *  informational callback, if any, is kept only while this object lives. */
     h2_call *release() noexcept { return std::exchange(h_, nullptr); }
 
 private:
+    friend class Client;
+    Call(h2_call *c, std::shared_ptr<void> keep) noexcept : h_(c), keep_(std::move(keep)) {}
+
     h2_call *h_ = nullptr;
+    // The request's informational callback, kept while the call may use it; released after
+    // h2_call_free(h_) (destructor body first).
+    std::shared_ptr<void> keep_;
 };
 
 // ---- Queue ----------------------------------------------------------------------------------
@@ -1340,11 +1674,12 @@ namespace detail {
 struct QueueState {
     h2_queue *q = nullptr;
     std::mutex m;
-    std::unordered_set<h2_call *> detached;
+    /** Detached calls in flight, each with its request's informational callback (or null). */
+    std::unordered_map<h2_call *, std::shared_ptr<void>> detached;
 
     ~QueueState() {
-        for (h2_call *c : detached)
-            h2_call_free(c);
+        for (auto &d : detached)
+            h2_call_free(d.first);
         h2_queue_free(q);
     }
 };
@@ -1434,8 +1769,8 @@ public:
         if (!st_)
             return;
         std::lock_guard<std::mutex> g(st_->m);
-        for (h2_call *c : st_->detached)
-            h2_call_cancel(c);
+        for (auto &d : st_->detached)
+            h2_call_cancel(d.first);
     }
 
     /** Whether it holds a queue. */
@@ -1448,10 +1783,16 @@ private:
     explicit Queue(std::unique_ptr<detail::QueueState> st) noexcept : st_(std::move(st)) {}
 
     Completion take(const h2_completion &c) {
-        bool detached;
+        bool detached = false;
+        std::shared_ptr<void> keep; // released after the call is freed
         {
             std::lock_guard<std::mutex> g(st_->m);
-            detached = st_->detached.erase(c.call) > 0;
+            auto it = st_->detached.find(c.call);
+            if (it != st_->detached.end()) {
+                detached = true;
+                keep = std::move(it->second);
+                st_->detached.erase(it);
+            }
         }
         // A detached call is ours now: freed once its outcome is taken, even if that throws.
         std::unique_ptr<h2_call, void (*)(h2_call *)> owned(detached ? c.call : nullptr, h2_call_free);
@@ -1525,13 +1866,15 @@ public:
     /** Frees the client (h2_client_free); no event callback runs once this has returned. */
     ~Client() { h2_client_free(h_); }
     /** Takes `o`'s client; `o` is left empty. */
-    Client(Client &&o) noexcept : h_(std::exchange(o.h_, nullptr)), hook_(std::move(o.hook_)) {}
+    Client(Client &&o) noexcept
+        : h_(std::exchange(o.h_, nullptr)), hook_(std::move(o.hook_)), info_(std::move(o.info_)) {}
     /** Closes this client (as the destructor) and takes `o`'s; `o` is left empty. */
     Client &operator=(Client &&o) noexcept {
         if (this != &o) {
             h2_client_free(h_);
             h_ = std::exchange(o.h_, nullptr);
             hook_ = std::move(o.hook_);
+            info_ = std::move(o.info_);
         }
         return *this;
     }
@@ -1584,7 +1927,7 @@ public:
         h2_result rc = h2_client_start(h_, req.get(), &c);
         if (rc != H2_OK)
             return Error::last(rc);
-        return Call(c);
+        return Call(c, req.info_);
     }
     /**
      * Submits `req` (response buffered) with its completion going to `queue` under `tag`; you
@@ -1598,7 +1941,7 @@ public:
         h2_result rc = h2_client_submit(h_, req.get(), queue.get(), tag, &c);
         if (rc != H2_OK)
             return Error::last(rc);
-        return Call(c);
+        return Call(c, req.info_);
     }
     /**
      * Submits `req` with its completion going to `queue` under `tag`, the queue owning the
@@ -1619,13 +1962,13 @@ public:
             return Error::last(rc);
 #if H2_CPP_EXCEPTIONS
         try {
-            st.detached.insert(c);
+            st.detached.emplace(c, req.info_);
         } catch (...) {
             h2_call_free(c);
             throw;
         }
 #else
-        st.detached.insert(c);
+        st.detached.emplace(c, req.info_);
 #endif
         return {};
     }
@@ -1654,6 +1997,20 @@ public:
         if (rc != H2_OK)
             return Error::last(rc);
         return s;
+    }
+
+    /**
+     * Closes every connection of the client, of any origin, that has no request in flight
+     * (h2_client_close_idle_connections), as Go's Transport.CloseIdleConnections: each sends
+     * GOAWAY(NO_ERROR) and closes; a request that picks one of them meanwhile goes on another
+     * connection. Connections with requests in flight are left alone. Returns how many it
+     * closes (0 for an empty, moved-from client).
+     */
+    size_t close_idle_connections() const noexcept {
+        size_t closed = 0;
+        if (h_ && h2_client_close_idle_connections(h_, &closed) != H2_OK)
+            return 0;
+        return closed;
     }
 
 #if H2_CPP_EXCEPTIONS
@@ -1694,7 +2051,8 @@ public:
     h2_client *get() const noexcept { return h_; }
 
 private:
-    Client(h2_client *c, std::unique_ptr<detail::EventHook> hook) noexcept : h_(c), hook_(std::move(hook)) {}
+    Client(h2_client *c, std::unique_ptr<detail::EventHook> hook, std::shared_ptr<detail::InfoHook> info) noexcept
+        : h_(c), hook_(std::move(hook)), info_(std::move(info)) {}
 
     /** Whether a convenience method's target is a path (else an absolute URL). */
     static bool is_path(std::string_view target) noexcept {
@@ -1707,40 +2065,54 @@ private:
             h2_client *c = h2_client_new(base_url, nullptr);
             if (!c)
                 return Error::last();
-            return Client(c, nullptr);
+            return Client(c, nullptr, nullptr);
         }
         if (cfg->err_)
             return *cfg->err_;
         if (!cfg->h_)
             return Error(H2_E_INVALID_ARGUMENT, "h2::Client: the config is empty (moved from)");
-        if (!cfg->events_ || !cfg->events_->fn) {
+        const detail::ConfigHooks *hooks = cfg->hooks_.get();
+        if (!hooks || (!hooks->events && !hooks->informational)) {
             h2_client *c = h2_client_new(base_url, cfg->h_);
             if (!c)
                 return Error::last();
-            return Client(c, nullptr);
+            return Client(c, nullptr, nullptr);
         }
-        // The client gets its own hook: set it on the C config just for h2_client_new (which
-        // copies it), under the config's lock so that concurrent creations do not mix.
-        auto hook = std::make_unique<detail::EventHook>();
-        hook->fn = cfg->events_->fn;
+        // The client gets its own hooks: set them on the C config just for h2_client_new
+        // (which copies them), under the config's lock so that concurrent creations do not mix.
+        std::unique_ptr<detail::EventHook> hook;
+        std::shared_ptr<detail::InfoHook> info;
+        if (hooks->events) {
+            hook = std::make_unique<detail::EventHook>();
+            hook->fn = hooks->events;
+        }
+        if (hooks->informational)
+            info = detail::make_info_hook(hooks->informational);
         h2_client *c;
         {
-            std::lock_guard<std::mutex> g(cfg->events_->m);
-            h2_config_set_event_callback(cfg->h_, &detail::event_trampoline, hook.get());
+            std::lock_guard<std::mutex> g(cfg->hooks_->m);
+            if (hook)
+                h2_config_set_event_callback(cfg->h_, &detail::event_trampoline, hook.get());
+            if (info)
+                h2_config_set_informational_callback(cfg->h_, &detail::info_trampoline, detail::info_userdata(*info));
             c = h2_client_new(base_url, cfg->h_);
             std::optional<Error> err;
             if (!c)
                 err = Error::last();
-            h2_config_set_event_callback(cfg->h_, nullptr, nullptr);
+            if (hook)
+                h2_config_set_event_callback(cfg->h_, nullptr, nullptr);
+            if (info)
+                h2_config_set_informational_callback(cfg->h_, nullptr, nullptr);
             if (!c)
                 return *err;
         }
-        return Client(c, std::move(hook));
+        return Client(c, std::move(hook), std::move(info));
     }
 
     h2_client *h_ = nullptr;
     // Declared after h_ and freed after h2_client_free(h_) returned (destructor body first).
     std::unique_ptr<detail::EventHook> hook_;
+    std::shared_ptr<detail::InfoHook> info_; // Config::on_informational's, for this client
 };
 
 } // namespace h2

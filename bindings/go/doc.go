@@ -21,7 +21,12 @@
 // WithMaxConnectionsPerOrigin). Make one Transport and share it, as with net/http's. Options
 // (With...) set the library's configuration: timeouts, connection and stream limits,
 // flow-control windows, CA file or PEM, client certificate, TLS versions, proxy, name and
-// address overrides (WithResolve, WithConnectTo, WithLocalAddress).
+// address overrides (WithResolve, WithConnectTo, WithLocalAddress), a Unix domain socket
+// for every connection (WithUnixSocket, curl's --unix-socket: the URL still names the
+// origin, no proxy applies), the User-Agent (WithUserAgent), and the defence limits against
+// misbehaving servers (WithMaxContinuationFrames, WithMaxEmptyDataFrames,
+// WithMaxPendingAcks, WithMaxGlitches, WithMaxResetsPerSecond,
+// WithMaxInformationalResponses; Stats counts what they stopped).
 //
 // WithBaseURL makes requests with a relative URL (client.Get("/users")) go to a base URL's
 // origin (resolved as url.URL.ResolveReference does); without it they fail with
@@ -73,8 +78,17 @@
 // connection still goes to the URL's host). Connection-specific fields HTTP/2 forbids are
 // dropped: Connection and the fields it names, Keep-Alive, Proxy-Connection,
 // Transfer-Encoding, Upgrade, and TE unless it is "trailers". Values are trimmed of
-// surrounding spaces and tabs. No User-Agent or Accept-Encoding is added (and no transparent
-// gzip is done).
+// surrounding spaces and tabs. No Accept-Encoding is added (and no transparent gzip is done).
+//
+// A request without a User-Agent field gets the Transport's: DefaultUserAgent(),
+// "h2client/<version>" (the library's own default, as the C, C++ and Ruby clients send it),
+// or WithUserAgent's; WithUserAgent("") sends none. This binding chose the library's name
+// over "Go-http-client/2.0", which net/http's own HTTP/2 client sends, because the HTTP/2
+// implementation talking to the server is h2client's, not Go's (servers that work around a
+// client's quirks by its User-Agent would be misled); WithUserAgent("Go-http-client/2.0")
+// gives net/http's. A request's own User-Agent follows net/http's rules: only its first value
+// is sent, and a User-Agent present in Request.Header with an empty value (or none) sends no
+// User-Agent at all.
 //
 // A body whose length is known (ContentLength > 0) and at most the inline limit
 // (WithInlineBodyLimit, 1 MiB by default) is read at once and sent as one buffer; the library
@@ -91,7 +105,8 @@
 //
 // # Responses
 //
-// RoundTrip returns when the response head has arrived (1xx responses are skipped).
+// RoundTrip returns when the response head has arrived (1xx responses are skipped, after
+// going to the request's trace: see Informational responses).
 // Proto is "HTTP/2.0" (ProtoMajor 2), ContentLength comes from content-length (-1 without
 // one), and Body reads the body as it arrives (h2_call_read): the stream's receive window
 // is reopened only as the body is read, so a slow reader slows the server down rather than
@@ -102,6 +117,34 @@
 // keys the server declared in a "Trailer" header (with nil values) when RoundTrip returns,
 // and the values (plus any undeclared trailers) are filled in when Body.Read returns io.EOF.
 // Read them only after that.
+//
+// # Informational responses
+//
+// Informational (1xx) responses, such as 103 Early Hints (RFC 8297), go to the
+// httptrace.ClientTrace of the request's context (httptrace.WithClientTrace), as with
+// net/http's own HTTP/2 client: Got1xxResponse(code, header) for each one (100 Continue
+// included), with its fields in a textproto.MIMEHeader (canonical keys, e.g. "Link"), then
+// Got100Continue for a 100. They are called in order, before RoundTrip returns the final
+// response, on one of the library's threads (a cgo callback) while that connection's reader
+// waits: keep them quick. If Got1xxResponse returns an error, the request is cancelled
+// (RST_STREAM(CANCEL)) and fails with an *Error of code ErrCanceled that wraps it; a hook
+// that panics fails it the same way. The library's callback
+// (h2_request_set_informational_callback) is set only for requests whose trace has one of
+// these two hooks; the others skip 1xx responses at no cost. At most 16 are accepted before
+// the final response by default (WithMaxInformationalResponses; net/http allows 5): more fail
+// the request with ErrProtocol. The other ClientTrace hooks are not called: the library does
+// not expose connections (GetConn, GotConn) nor when the request was written.
+//
+// # Logging
+//
+// SetLogFunc(level, fn) and SetLogger(level, *log.Logger) send the library's diagnostics
+// (h2_set_log_callback) to Go: at LogInfo, connections opened and closed and TLS handshakes;
+// at LogDebug, every request and response header field, credentials included; at LogTrace,
+// rustls's details. The setting is process-wide, for every Transport, like the library's.
+// The function runs on the library's threads, and on goroutines in the middle of a Transport
+// call, concurrently: it must be safe for concurrent use and must not use a Transport.
+// This module builds with Go 1.19, so log/slog is not used; a three-line SetLogFunc
+// adapter feeds it (see SetLogFunc).
 //
 // # Cancellation, deadlines, timeouts
 //

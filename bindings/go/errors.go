@@ -105,8 +105,9 @@ func (o Origin) String() string {
 // When the request's context was cancelled or its deadline passed, Code is ErrCanceled and
 // the error wraps ctx.Err(), so errors.Is(err, context.Canceled) or
 // errors.Is(err, context.DeadlineExceeded) holds. When reading the request body failed, the
-// error wraps that error; when the proxy function (WithProxy) failed, Code is ErrProxy and the
-// error wraps the function's.
+// error wraps that error; when an httptrace.ClientTrace's Got1xxResponse returned an error,
+// Code is ErrCanceled and the error wraps that one; when the proxy function (WithProxy)
+// failed, Code is ErrProxy and the error wraps the function's.
 type Error struct {
 	Code               Code      // H2_E_*
 	CodeName           string    // "H2_E_TIMEOUT", ...
@@ -133,8 +134,8 @@ func (e *Error) Error() string {
 	return msg
 }
 
-// Unwrap returns the error behind this one, if any: the context's error or the request
-// body's read error behind a cancellation, or the proxy function's error.
+// Unwrap returns the error behind this one, if any: the context's error, the request body's
+// read error or a trace hook's error behind a cancellation, or the proxy function's error.
 func (e *Error) Unwrap() error { return e.cause }
 
 // Is reports whether target is this error's Code (errors.Is(err, h2client.ErrTimeout)).
@@ -174,6 +175,19 @@ func ctxError(err error) *Error {
 		Processed: ProcessedNo,
 		Origin:    OriginLocal,
 		Message:   "request not sent: its context is done",
+		cause:     err,
+	}
+}
+
+// hookError is the error of a request whose httptrace Got1xxResponse hook returned err (or
+// panicked) although the final response head arrived before the call's cancellation did.
+func hookError(err error) *Error {
+	return &Error{
+		Code:      ErrCanceled,
+		CodeName:  ErrCanceled.Name(),
+		Processed: ProcessedYes,
+		Origin:    OriginLocal,
+		Message:   "request cancelled: an httptrace hook for a 1xx response failed",
 		cause:     err,
 	}
 }

@@ -1,8 +1,10 @@
 /* C helpers of the Go binding: see gh2.h. */
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "gh2.h"
+#include "_cgo_export.h" /* gh2GoLog, gh2GoInformational */
 
 h2_result gh2_config_set(h2_config *cfg, int opt, uint64_t v, h2_error_info *err) {
     uint32_t v32 = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
@@ -31,6 +33,14 @@ h2_result gh2_config_set(h2_config *cfg, int opt, uint64_t v, h2_error_info *err
     case GH2_MAX_CONNECTIONS_PER_ORIGIN:
         rc = h2_config_set_max_connections_per_origin(cfg, v32);
         break;
+    case GH2_MAX_CONTINUATION_FRAMES: rc = h2_config_set_max_continuation_frames(cfg, v32); break;
+    case GH2_MAX_EMPTY_DATA_FRAMES: rc = h2_config_set_max_empty_data_frames(cfg, v32); break;
+    case GH2_MAX_PENDING_ACKS: rc = h2_config_set_max_pending_acks(cfg, v32); break;
+    case GH2_MAX_GLITCHES: rc = h2_config_set_max_glitches(cfg, v32); break;
+    case GH2_MAX_RESETS_PER_SECOND: rc = h2_config_set_max_resets_per_second(cfg, v32); break;
+    case GH2_MAX_INFORMATIONAL_RESPONSES:
+        rc = h2_config_set_max_informational_responses(cfg, v32);
+        break;
     default: rc = H2_E_INVALID_ARGUMENT; break;
     }
     if (rc != H2_OK)
@@ -48,6 +58,14 @@ h2_result gh2_config_set_bytes(h2_config *cfg, int opt, const char *a, const cha
     case GH2_RESOLVE: rc = h2_config_add_resolve(cfg, a); break;
     case GH2_CONNECT_TO: rc = h2_config_add_connect_to(cfg, a); break;
     case GH2_LOCAL_ADDRESS: rc = h2_config_set_local_address(cfg, a); break;
+    case GH2_UNIX_SOCKET: rc = h2_config_set_unix_socket(cfg, a); break;
+    /* The library checks the value; the Go side adds the field itself (packRequest), so the
+     * config's own user agent is then cleared. */
+    case GH2_USER_AGENT:
+        rc = h2_config_set_user_agent(cfg, a);
+        if (rc == H2_OK)
+            rc = h2_config_set_user_agent(cfg, NULL);
+        break;
     default: rc = H2_E_INVALID_ARGUMENT; break;
     }
     if (rc != H2_OK)
@@ -57,7 +75,9 @@ h2_result gh2_config_set_bytes(h2_config *cfg, int opt, const char *a, const cha
 
 h2_client *gh2_client_new(h2_config *cfg, const char *proxy, h2_error_info *err) {
     h2_client *c = NULL;
-    if (h2_config_set_proxy(cfg, proxy) == H2_OK && h2_config_set_no_proxy(cfg, "") == H2_OK)
+    /* No user agent from the library: packRequest adds the Transport's (net/http's rules). */
+    if (h2_config_set_proxy(cfg, proxy) == H2_OK && h2_config_set_no_proxy(cfg, "") == H2_OK &&
+        h2_config_set_user_agent(cfg, NULL) == H2_OK)
         c = h2_client_new(NULL, cfg);
     if (!c)
         h2_last_error(err);
@@ -79,10 +99,12 @@ h2_queue *gh2_queue_new(h2_error_info *err) {
     return q;
 }
 
+static void informational(void *userdata, const h2_response *head);
+
 /* Builds a request from packed strings (method, absolute URL, headers); NULL (with err filled)
  * on failure. */
 static h2_request *build(const char *strs, size_t nheaders, const uint8_t *body, size_t body_len,
-                         int streaming, h2_error_info *err) {
+                         int streaming, uintptr_t hook, h2_error_info *err) {
     const char *method = strs;
     const char *url = method + strlen(method) + 1;
     h2_request *req = h2_request_new_url(method, url);
@@ -102,6 +124,9 @@ static h2_request *build(const char *strs, size_t nheaders, const uint8_t *body,
         goto fail;
     if (streaming && h2_request_set_streaming_body(req, true) != H2_OK)
         goto fail;
+    if (hook != 0 &&
+        h2_request_set_informational_callback(req, informational, (void *)hook) != H2_OK)
+        goto fail;
     return req;
 fail:
     h2_last_error(err);
@@ -110,9 +135,9 @@ fail:
 }
 
 h2_result gh2_start(h2_client *client, const char *strs, size_t nheaders, const uint8_t *body,
-                    size_t body_len, int streaming, gh2_out *out) {
+                    size_t body_len, int streaming, uintptr_t hook, gh2_out *out) {
     out->call = NULL;
-    h2_request *req = build(strs, nheaders, body, body_len, streaming, &out->err);
+    h2_request *req = build(strs, nheaders, body, body_len, streaming, hook, &out->err);
     if (!req)
         return out->err.code;
     h2_result rc = h2_client_start(client, req, &out->call);
@@ -123,9 +148,10 @@ h2_result gh2_start(h2_client *client, const char *strs, size_t nheaders, const 
 }
 
 h2_result gh2_submit(h2_client *client, h2_queue *q, uint64_t tag, const char *strs,
-                     size_t nheaders, const uint8_t *body, size_t body_len, gh2_out *out) {
+                     size_t nheaders, const uint8_t *body, size_t body_len, uintptr_t hook,
+                     gh2_out *out) {
     out->call = NULL;
-    h2_request *req = build(strs, nheaders, body, body_len, 0, &out->err);
+    h2_request *req = build(strs, nheaders, body, body_len, 0, hook, &out->err);
     if (!req)
         return out->err.code;
     h2_result rc = h2_client_submit(client, req, q, tag, &out->call);
@@ -314,4 +340,31 @@ void gh2_copy_response(h2_response *resp, h2_call *c, uint8_t *fields, size_t fi
         memcpy(body, b, len);
     h2_response_free(resp);
     h2_call_free(c);
+}
+
+/* ---- callbacks into Go (library threads) -------------------------------------------------- */
+
+/* An informational (1xx) head for the request whose hook id is `userdata`: its fields packed
+ * (on the stack when small) and handed to Go, which copies them. */
+static void informational(void *userdata, const h2_response *head) {
+    size_t n = h2_response_header_count(head);
+    uint64_t need = packed_size(resp_header_at, head, n);
+    uint8_t small[2048];
+    uint8_t *buf = small;
+    if (need > sizeof small && (buf = malloc(need)) == NULL)
+        return;
+    uint64_t len = pack(resp_header_at, head, n, buf);
+    gh2GoInformational((uintptr_t)userdata, h2_response_status(head), buf, len, (uint32_t)n);
+    if (buf != small)
+        free(buf);
+}
+
+static void log_line(void *userdata, uint32_t level, const char *target, const char *message) {
+    gh2GoLog((uintptr_t)userdata, level, (char *)target, (char *)message);
+}
+
+h2_result gh2_set_log(uint32_t level, uintptr_t handle) {
+    if (level == H2_LOG_OFF || handle == 0)
+        return h2_set_log_callback(H2_LOG_OFF, NULL, NULL);
+    return h2_set_log_callback(level, log_line, (void *)handle);
 }

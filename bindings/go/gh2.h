@@ -56,6 +56,14 @@ enum {
     GH2_RESOLVE,
     GH2_CONNECT_TO,
     GH2_LOCAL_ADDRESS,
+    GH2_MAX_CONTINUATION_FRAMES,
+    GH2_MAX_EMPTY_DATA_FRAMES,
+    GH2_MAX_PENDING_ACKS,
+    GH2_MAX_GLITCHES,
+    GH2_MAX_RESETS_PER_SECOND,
+    GH2_MAX_INFORMATIONAL_RESPONSES,
+    GH2_UNIX_SOCKET,
+    GH2_USER_AGENT,
 };
 
 h2_result gh2_config_set(h2_config *cfg, int opt, uint64_t value, h2_error_info *err);
@@ -69,10 +77,13 @@ h2_result gh2_origin_stats(const h2_client *client, const char *origin, h2_stats
                            h2_error_info *err);
 h2_queue *gh2_queue_new(h2_error_info *err);
 
+/* `hook`: 0, or the id of the request's informational-response hook (informational.go), given
+ * to h2_request_set_informational_callback as its userdata. */
 h2_result gh2_start(h2_client *client, const char *strs, size_t nheaders, const uint8_t *body,
-                    size_t body_len, int streaming, gh2_out *out);
+                    size_t body_len, int streaming, uintptr_t hook, gh2_out *out);
 h2_result gh2_submit(h2_client *client, h2_queue *q, uint64_t tag, const char *strs,
-                     size_t nheaders, const uint8_t *body, size_t body_len, gh2_out *out);
+                     size_t nheaders, const uint8_t *body, size_t body_len, uintptr_t hook,
+                     gh2_out *out);
 
 h2_result gh2_wait_head(h2_call *c, uint8_t *buf, size_t cap, gh2_out *out);
 uint64_t gh2_pack_headers(const h2_call *c, uint8_t *buf, size_t cap, uint32_t *count);
@@ -82,6 +93,10 @@ h2_result gh2_write(h2_call *c, const uint8_t *data, size_t len, h2_error_info *
 h2_result gh2_finish(h2_call *c, const char *trailers, size_t ntrailers, h2_error_info *err);
 
 h2_result gh2_take(h2_call *c, gh2_out *out);
+/* h2_set_log_callback with the Go trampoline (log.go) and `handle` (a cgo.Handle) as userdata;
+ * level H2_LOG_OFF or handle 0 turns logging off. */
+h2_result gh2_set_log(uint32_t level, uintptr_t handle);
+
 void gh2_copy_response(h2_response *resp, h2_call *c, uint8_t *fields, size_t fields_cap,
                        uint8_t *body, size_t body_len);
 

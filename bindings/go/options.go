@@ -39,6 +39,8 @@ type options struct {
 	inlineMax int64
 	base      *url.URL                              // WithBaseURL
 	proxy     func(*http.Request) (*url.URL, error) // WithProxy
+	unix      bool                                  // WithUnixSocket with a path
+	userAgent string                                // WithUserAgent, or DefaultUserAgent()
 }
 
 func num(name string, opt C.int, v uint64) Option {
@@ -305,7 +307,8 @@ func WithBaseURL(baseURL string) Option {
 // direct connections and one per distinct proxy URL the function has returned (made when
 // first needed, kept until Close); each has its own connections, and Stats,
 // CloseIdleConnections and Close cover them all. The library's own reading of the
-// environment (curl's rules) is never used: the function's answer is final.
+// environment (curl's rules) is never used: the function's answer is final. With
+// WithUnixSocket no proxy applies and the function is not called.
 func WithProxy(proxy func(*http.Request) (*url.URL, error)) Option {
 	return func(o *options) error {
 		if proxy == nil {
@@ -369,4 +372,88 @@ func WithConnectTo(entries ...string) Option {
 // does not have fails each connection with ErrConnect.
 func WithLocalAddress(addr string) Option {
 	return str("WithLocalAddress", C.GH2_LOCAL_ADDRESS, addr)
+}
+
+// WithUnixSocket sends every connection over the Unix domain socket at path instead of TCP,
+// like curl's --unix-socket (h2_config_set_unix_socket), for a local server, sidecar or
+// proxy. Request URLs still name the origin: "http://" URLs speak h2c (prior knowledge) on the
+// socket, "https://" URLs TLS with the URL's host as server name and for the certificate
+// check, and :authority is the URL's, so any host name works without being resolved. No proxy
+// applies (the proxy function, WithProxy or http.ProxyFromEnvironment, is not called), nor do
+// WithResolve, WithConnectTo and WithLocalAddress. A path longer than a socket address holds
+// (107 bytes) makes NewTransport fail with ErrInvalidArgument; a socket nobody listens on fails
+// each request with ErrConnect naming it. "" connects over TCP, the default.
+func WithUnixSocket(path string) Option {
+	set := str("WithUnixSocket", C.GH2_UNIX_SOCKET, path)
+	return func(o *options) error {
+		if err := set(o); err != nil {
+			return err
+		}
+		o.unix = path != ""
+		return nil
+	}
+}
+
+// WithUserAgent sets the User-Agent sent with requests that have none (default:
+// DefaultUserAgent(), "h2client/<version>"); "" sends none. A request's own User-Agent
+// header wins, as with net/http: the first value only, and a User-Agent present in
+// Request.Header with an empty value (or no value) sends no User-Agent at all. A value with
+// control characters or surrounding spaces makes NewTransport fail with ErrInvalidArgument.
+func WithUserAgent(userAgent string) Option {
+	set := str("WithUserAgent", C.GH2_USER_AGENT, userAgent)
+	return func(o *options) error {
+		if userAgent != "" {
+			if err := set(o); err != nil { // the library checks the value
+				return err
+			}
+		}
+		o.userAgent = userAgent
+		return nil
+	}
+}
+
+// WithMaxContinuationFrames caps the CONTINUATION frames accepted in one response header block
+// (default 0: derived from WithMaxHeaderListSize, enough for a maximal block in 4 KiB
+// frames). More is a CONTINUATION flood (CVE-2024-27316 class): the connection is closed with
+// GOAWAY(ENHANCE_YOUR_CALM) and Stats().LimitContinuationFlood counts it.
+func WithMaxContinuationFrames(n int) Option {
+	return count("WithMaxContinuationFrames", C.GH2_MAX_CONTINUATION_FRAMES, n)
+}
+
+// WithMaxEmptyDataFrames caps the empty DATA frames (without END_STREAM) a server may send per
+// connection per minute (default 100; must be > 0). More closes the connection with
+// GOAWAY(ENHANCE_YOUR_CALM) (Stats().LimitEmptyDataFlood).
+func WithMaxEmptyDataFrames(n int) Option {
+	return count("WithMaxEmptyDataFrames", C.GH2_MAX_EMPTY_DATA_FRAMES, n)
+}
+
+// WithMaxPendingAcks caps the PING and SETTINGS acknowledgements allowed to wait for the
+// socket (default 1000; must be > 0): a server flooding PINGs or SETTINGS while not reading
+// gets GOAWAY(ENHANCE_YOUR_CALM) (Stats().LimitAckFlood).
+func WithMaxPendingAcks(n int) Option {
+	return count("WithMaxPendingAcks", C.GH2_MAX_PENDING_ACKS, n)
+}
+
+// WithMaxGlitches caps the pointless frames (RST_STREAM, PRIORITY, unknown frame types) a
+// server may send per connection per minute (default 1000; must be > 0). More closes the
+// connection with GOAWAY(ENHANCE_YOUR_CALM) (Stats().LimitGlitchFlood).
+func WithMaxGlitches(n int) Option {
+	return count("WithMaxGlitches", C.GH2_MAX_GLITCHES, n)
+}
+
+// WithMaxResetsPerSecond caps the stream resets the Transport sends per connection per second
+// (cancelled requests, bodies closed early; default 200; must be > 0). Beyond it the
+// connection takes no new streams (later requests go on another one), so that cancelling in
+// bulk cannot make this client a rapid-reset source (CVE-2023-44487); Stats().LimitResetRate
+// counts it.
+func WithMaxResetsPerSecond(n int) Option {
+	return count("WithMaxResetsPerSecond", C.GH2_MAX_RESETS_PER_SECOND, n)
+}
+
+// WithMaxInformationalResponses caps the informational (1xx) responses a server may send
+// before a request's final response (default 16; must be > 0; net/http's own HTTP/2 client
+// allows 5). More resets the stream with ENHANCE_YOUR_CALM and fails the request with
+// ErrProtocol; Stats().LimitInformationalFlood counts it.
+func WithMaxInformationalResponses(n int) Option {
+	return count("WithMaxInformationalResponses", C.GH2_MAX_INFORMATIONAL_RESPONSES, n)
 }

@@ -128,7 +128,8 @@ var waiterPool = sync.Pool{New: func() interface{} { return make(chan completion
 // roundTripQueued: h2_client_submit to the process's queue, wait for the completion (or the
 // context), then take the buffered response.
 func (t *Transport) roundTripQueued(req *http.Request, ctx context.Context, proxy string, packed []byte,
-	nhdr int, inline []byte) (*http.Response, error) {
+	nhdr int, inline []byte, hook *infoHook) (*http.Response, error) {
+	defer hook.done()
 	d, err := queue()
 	if err != nil {
 		return nil, err
@@ -146,7 +147,7 @@ func (t *Transport) roundTripQueued(req *http.Request, ctx context.Context, prox
 
 	out := new(C.gh2_out)
 	rc := C.gh2_submit(client, d.q, C.uint64_t(tag), charPtr(packed), C.size_t(nhdr),
-		bytesPtr(inline), C.size_t(len(inline)), out)
+		bytesPtr(inline), C.size_t(len(inline)), hook.userdata(), out)
 	t.mu.RUnlock()
 	if rc != 0 {
 		d.mu.Lock()
@@ -156,6 +157,8 @@ func (t *Transport) roundTripQueued(req *http.Request, ctx context.Context, prox
 		return nil, newError(&out.err, rc)
 	}
 	c := out.call
+	// A trace hook that fails cancels the call; the call is freed only after hook.done.
+	hook.attach(func(error) { C.h2_call_cancel(c) })
 	var comp completion
 	select {
 	case comp = <-w:
@@ -172,7 +175,14 @@ func (t *Transport) roundTripQueued(req *http.Request, ctx context.Context, prox
 		}
 	}
 	waiterPool.Put(w)
+	hook.done() // the call is complete: no 1xx callback comes any more
+	hookErr := hook.failure()
 
+	if hookErr != nil && comp.result == 0 {
+		// The response completed before the cancellation took effect: fail all the same.
+		C.h2_call_free(c)
+		return nil, hookError(hookErr)
+	}
 	if comp.result == 0 {
 		rc = C.gh2_take(c, out)
 	} else {
@@ -187,6 +197,8 @@ func (t *Transport) roundTripQueued(req *http.Request, ctx context.Context, prox
 		if e.Code == ErrCanceled {
 			if err := ctx.Err(); err != nil {
 				e.cause = err
+			} else if hookErr != nil {
+				e.cause = hookErr
 			} else {
 				e.cause = context.Canceled // req.Cancel
 			}

@@ -17,14 +17,15 @@ import (
 // call is one streaming exchange (h2_client_start). It is freed when its last owner lets go:
 // the response side (RoundTrip, then the response body) and the request-body writer.
 type call struct {
-	c   *C.h2_call // constant until freed; nil after
-	ctx context.Context
-	req *http.Request
+	c    *C.h2_call // constant until freed; nil after
+	ctx  context.Context
+	req  *http.Request
+	hook *infoHook // the trace's 1xx hooks, or nil
 
-	mu        sync.Mutex
-	refs      int
-	writing   bool  // the writer goroutine has not ended
-	writerErr error // reading req.Body failed
+	mu      sync.Mutex
+	refs    int
+	writing bool  // the writer goroutine has not ended
+	failErr error // why the Transport cancelled the call: the request body or a trace hook failed
 
 	stop      chan struct{} // closed when the response side is done (ends the watcher)
 	stopOnce  sync.Once
@@ -43,11 +44,15 @@ func (cl *call) cancel() {
 func (cl *call) release() {
 	cl.mu.Lock()
 	cl.refs--
-	if cl.refs == 0 {
+	freed := cl.refs == 0
+	if freed {
 		C.h2_call_free(cl.c)
 		cl.c = nil
 	}
 	cl.mu.Unlock()
+	if freed {
+		cl.hook.done() // outside cl.mu: a hook's abort takes it
+	}
 }
 
 func (cl *call) closeReqBody() {
@@ -89,8 +94,8 @@ func (cl *call) responseDone() {
 	cl.release()
 }
 
-// failure turns a failed library call into the Go error: the context's error or the request
-// body's read error is attached to a cancellation.
+// failure turns a failed library call into the Go error: the context's error, the request
+// body's read error or a trace hook's error is attached to a cancellation.
 func (cl *call) failure(info *C.h2_error_info, rc C.h2_result) error {
 	e := newError(info, rc)
 	if e.Code == ErrCanceled {
@@ -100,7 +105,7 @@ func (cl *call) failure(info *C.h2_error_info, rc C.h2_result) error {
 			e.cause = context.Canceled
 		} else {
 			cl.mu.Lock()
-			e.cause = cl.writerErr
+			e.cause = cl.failErr
 			cl.mu.Unlock()
 		}
 	}
@@ -180,12 +185,12 @@ func (cl *call) writeBody() {
 	}
 }
 
-// fail records why the request body could not be sent and cancels the call, so the
-// response side returns an *Error wrapping err.
+// fail records why the request cannot go on (its body could not be read, a trace hook
+// failed) and cancels the call, so the response side returns an *Error wrapping err.
 func (cl *call) fail(err error) {
 	cl.mu.Lock()
-	if cl.writerErr == nil {
-		cl.writerErr = err
+	if cl.failErr == nil {
+		cl.failErr = err
 	}
 	cl.mu.Unlock()
 	cl.cancel()
@@ -204,13 +209,14 @@ func trimOWS(v string) string {
 // roundTripStreaming: h2_client_start, a writer goroutine for a streamed body, a watcher for
 // the context, h2_call_wait_headers; the body reads with h2_call_read.
 func (t *Transport) roundTripStreaming(req *http.Request, ctx context.Context, proxy string, packed []byte,
-	nhdr int, inline []byte, streaming bool) (*http.Response, error) {
+	nhdr int, inline []byte, streaming bool, hook *infoHook) (*http.Response, error) {
 	// The helpers' outputs live in their own allocation: cgo checks that memory passed to C
 	// holds no Go pointers, and a field of body would be checked as the whole body.
 	out := new(C.gh2_out)
 	b := &body{out: out}
 	client, err := t.client(proxy)
 	if err != nil {
+		hook.done()
 		if streaming {
 			req.Body.Close()
 		}
@@ -220,15 +226,18 @@ func (t *Transport) roundTripStreaming(req *http.Request, ctx context.Context, p
 	if streaming {
 		sflag = 1
 	}
-	rc := C.gh2_start(client, charPtr(packed), C.size_t(nhdr), bytesPtr(inline), C.size_t(len(inline)), sflag, out)
+	rc := C.gh2_start(client, charPtr(packed), C.size_t(nhdr), bytesPtr(inline), C.size_t(len(inline)), sflag,
+		hook.userdata(), out)
 	t.mu.RUnlock()
 	if rc != 0 {
+		hook.done()
 		if streaming {
 			req.Body.Close()
 		}
 		return nil, newError(&out.err, rc)
 	}
-	cl := &call{c: out.call, ctx: ctx, req: req, refs: 1}
+	cl := &call{c: out.call, ctx: ctx, req: req, hook: hook, refs: 1}
+	hook.attach(cl.fail)
 	b.cl = cl
 	if streaming {
 		cl.refs++
@@ -247,6 +256,12 @@ func (t *Transport) roundTripStreaming(req *http.Request, ctx context.Context, p
 		err := cl.failure(&out.err, rc)
 		cl.responseDone()
 		return nil, err
+	}
+	if err := hook.failure(); err != nil {
+		// The final head came in before the cancellation took effect: fail all the same.
+		fieldsPool.Put(fp)
+		cl.responseDone()
+		return nil, hookError(err)
 	}
 	status, count := int(out.status), int(out.count)
 	if need := int(out.n); need > len(fields) {

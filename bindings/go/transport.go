@@ -34,6 +34,8 @@ type Transport struct {
 	proxied map[string]*C.h2_client // by proxy URL, made when first needed
 	proxy   func(*http.Request) (*url.URL, error)
 	base    *url.URL // WithBaseURL, or nil
+	unix    bool     // WithUnixSocket: every connection goes to the socket, no proxy applies
+	ua      string   // the User-Agent of requests without one ("" = none)
 
 	buffered  bool
 	inlineMax int64
@@ -45,7 +47,7 @@ var _ http.RoundTripper = (*Transport)(nil)
 // https:// URL; requests choose their proxy with http.ProxyFromEnvironment unless WithProxy
 // says otherwise. No connection is opened until the first request.
 func NewTransport(opts ...Option) (*Transport, error) {
-	o := options{inlineMax: defaultInlineMax, proxy: http.ProxyFromEnvironment}
+	o := options{inlineMax: defaultInlineMax, proxy: http.ProxyFromEnvironment, userAgent: DefaultUserAgent()}
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
 			return nil, err
@@ -81,6 +83,8 @@ func NewTransport(opts ...Option) (*Transport, error) {
 		proxied:   map[string]*C.h2_client{},
 		proxy:     o.proxy,
 		base:      o.base,
+		unix:      o.unix,
+		ua:        o.userAgent,
 		buffered:  o.buffered,
 		inlineMax: o.inlineMax,
 	}, nil
@@ -334,10 +338,12 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		closeBody(req)
 		return nil, err
 	}
-	proxy, err := t.proxyFor(req, target)
-	if err != nil {
-		closeBody(req)
-		return nil, err
+	proxy := ""
+	if !t.unix {
+		if proxy, err = t.proxyFor(req, target); err != nil {
+			closeBody(req)
+			return nil, err
+		}
 	}
 	ctx := req.Context()
 	if err := ctx.Err(); err != nil {
@@ -365,7 +371,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		req.Body.Close()
 	}
 
-	packed, nhdr, err := packRequest(req, targetURL, streaming)
+	packed, nhdr, err := packRequest(req, targetURL, streaming, t.ua)
 	if err != nil {
 		if streaming {
 			req.Body.Close()
@@ -377,10 +383,11 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if v, ok := ctx.Value(bufferingKey{}).(bool); ok {
 		buffered = v
 	}
+	hook := newInfoHook(ctx) // nil unless a trace wants 1xx responses
 	if buffered && !streaming {
-		return t.roundTripQueued(req, ctx, proxy, packed, nhdr, inline)
+		return t.roundTripQueued(req, ctx, proxy, packed, nhdr, inline, hook)
 	}
-	return t.roundTripStreaming(req, ctx, proxy, packed, nhdr, inline, streaming)
+	return t.roundTripStreaming(req, ctx, proxy, packed, nhdr, inline, streaming, hook)
 }
 
 // target is the absolute URL req goes to (req.URL, or resolved against the base URL), and
@@ -454,7 +461,8 @@ func checkString(what, s string) error {
 }
 
 // packRequest packs "method\0url\0name\0value\0..." and returns it with the header count.
-func packRequest(req *http.Request, target string, streaming bool) ([]byte, int, error) {
+// userAgent is sent when the request has no User-Agent field ("" = none).
+func packRequest(req *http.Request, target string, streaming bool, userAgent string) ([]byte, int, error) {
 	method := req.Method
 	if method == "" {
 		method = http.MethodGet
@@ -499,9 +507,19 @@ func packRequest(req *http.Request, target string, streaming bool) ([]byte, int,
 			}
 		}
 	}
+	hasUA := false
 	for k, vs := range req.Header {
 		if skipHeader[k] || dropped[k] {
 			continue
+		}
+		if strings.EqualFold(k, "User-Agent") {
+			// As net/http: at most one; present but nil or empty means none at all.
+			if hasUA || len(vs) == 0 || strings.Trim(vs[0], " \t") == "" {
+				hasUA = true
+				continue
+			}
+			hasUA = true
+			vs = vs[:1]
 		}
 		for _, v := range vs {
 			v = strings.Trim(v, " \t")
@@ -511,6 +529,11 @@ func packRequest(req *http.Request, target string, streaming bool) ([]byte, int,
 			if err := add(k, v); err != nil {
 				return nil, 0, err
 			}
+		}
+	}
+	if !hasUA && userAgent != "" {
+		if err := add("user-agent", userAgent); err != nil {
+			return nil, 0, err
 		}
 	}
 	if req.Host != "" && req.Host != req.URL.Host {
@@ -629,3 +652,8 @@ var errBodyClosed = errors.New("h2client: read on closed response body")
 
 // Version is the version of the h2client library in use (h2_version), e.g. "0.1.0".
 func Version() string { return C.GoString(C.h2_version()) }
+
+// DefaultUserAgent is the User-Agent a Transport sends with requests that have none, unless
+// WithUserAgent says otherwise: the library's, "h2client/" followed by Version() (as curl
+// sends "curl/<version>"), the same as the C, C++ and Ruby clients send.
+func DefaultUserAgent() string { return "h2client/" + Version() }
