@@ -1483,14 +1483,10 @@ static int configure(h2_config *cfg) {
         int code = configure_interface(cfg);
         if (code)
             return code;
-    } else if (opt.ip_version) {
-        /* -4/-6: every socket is bound to the family's unspecified address, so connection
-         * attempts to the other family's addresses fail at once (the library then tries the
-         * next address) and only this family's can connect. */
-        const char *any = opt.ip_version == 4 ? "0.0.0.0" : "::";
-        if ((rc = h2_config_set_local_address(cfg, any)) != H2_OK)
-            return config_error(rc, CURL_USAGE);
     }
+    if (opt.ip_version &&
+        (rc = h2_config_set_ip_version(cfg, opt.ip_version == 4 ? H2_IP_V4 : H2_IP_V6)) != H2_OK)
+        return config_error(rc, CURL_USAGE);
     if (opt.unix_socket && (rc = h2_config_set_unix_socket(cfg, opt.unix_socket)) != H2_OK)
         return config_error(rc, CURL_USAGE);
     /* --compressed: every coding the library decodes is asked for and the body is written

@@ -42,6 +42,21 @@
 #define H2_TLS_1_3 2
 
 /**
+ * Any IP version (`h2_config_set_ip_version`): IPv6 and IPv4 raced (the default).
+ */
+#define H2_IP_ANY 0
+
+/**
+ * IPv4 only (curl's `-4`).
+ */
+#define H2_IP_V4 4
+
+/**
+ * IPv6 only (curl's `-6`).
+ */
+#define H2_IP_V6 6
+
+/**
  * The server certainly did not process the request: it was never sent, was refused with
  * REFUSED_STREAM, or was above the last stream id of the server's GOAWAY. Safe to retry.
  */
@@ -1268,6 +1283,15 @@ h2_result h2_config_add_connect_to(struct h2_config *cfg, const char *entry);
  * listens on fails each connection with `H2_E_CONNECT` naming it.
  */
 h2_result h2_config_set_unix_socket(struct h2_config *cfg, const char *path);
+
+/**
+ * Restricts connections, to origins and to proxies, to one IP version, as curl's `-4`/`-6`
+ * (`CURLOPT_IPRESOLVE`): `H2_IP_V4`, `H2_IP_V6`, or `H2_IP_ANY` (the default: both, raced as
+ * Happy Eyeballs). A name with no address of that version fails with H2_E_CONNECT ("could
+ * not resolve host ...: it has no IPv4 address"). Resolve overrides are filtered the same
+ * way; a Unix socket is not affected. Other values are H2_E_INVALID_ARGUMENT.
+ */
+h2_result h2_config_set_ip_version(struct h2_config *cfg, uint32_t version);
 
 /**
  * Binds every connection's socket to this local IP address before connecting (curl's

@@ -127,6 +127,8 @@ pub struct Overrides {
     /// Every connection goes over this Unix socket (curl's `--unix-socket`): no proxy, no
     /// name resolution, no local address.
     pub unix_socket: Option<std::path::PathBuf>,
+    /// Which IP versions connections (to origins and proxies) use.
+    pub ip_family: crate::connect::IpFamily,
 }
 
 impl Overrides {

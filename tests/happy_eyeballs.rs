@@ -119,3 +119,47 @@ fn every_address_refused_names_them_all() {
         "{e:?}"
     );
 }
+
+#[test]
+fn ip_version_filters_the_addresses() {
+    let srv = server();
+    let port = port_of(&srv.url());
+    let with = |family: h2client::IpFamily, addrs: &str| {
+        let mut cfg = Config::default();
+        cfg.set_connect_timeout_ms(5000).unwrap();
+        cfg.overrides.ip_family = family;
+        let r = Resolve::parse(&format!("he.invalid:{port}:{addrs}")).unwrap();
+        cfg.overrides.resolve.push(r);
+        Client::new(&format!("http://he.invalid:{port}"), cfg).unwrap()
+    };
+    // IPv4 only: [::1] (nothing listens there) is never tried.
+    let c = with(h2client::IpFamily::V4, "[::1],127.0.0.1");
+    assert_eq!(get(&c, "/bytes/2").unwrap().body(), pattern(2).as_slice());
+    // Nothing of the version asked for: a clear error, nothing dialled.
+    let c = with(h2client::IpFamily::V6, "127.0.0.1");
+    let e = get(&c, "/").expect_err("no IPv6 address");
+    assert_eq!(e.kind, ErrorKind::Connect);
+    assert!(e.message.contains("it has no IPv6 address"), "{e:?}");
+    let c = with(h2client::IpFamily::V4, "[::1]");
+    let e = get(&c, "/").expect_err("no IPv4 address");
+    assert!(e.message.contains("it has no IPv4 address"), "{e:?}");
+    assert_eq!(srv.connections_accepted(), 1);
+}
+
+#[test]
+fn c_api_ip_version() {
+    use h2client::ffi::*;
+    // SAFETY: the C API called as C calls it.
+    unsafe {
+        let cfg = h2_config_new();
+        for v in [H2_IP_ANY, H2_IP_V4, H2_IP_V6] {
+            assert_eq!(h2_config_set_ip_version(cfg, v), H2_OK);
+        }
+        assert_eq!(h2_config_set_ip_version(cfg, 5), H2_E_INVALID_ARGUMENT);
+        assert_eq!(
+            h2_config_set_ip_version(std::ptr::null_mut(), H2_IP_V4),
+            H2_E_INVALID_ARGUMENT
+        );
+        h2_config_free(cfg);
+    }
+}

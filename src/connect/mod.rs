@@ -18,6 +18,7 @@ use crate::info::ConnInfo;
 use crate::url::Target;
 
 pub(crate) use dns::DnsCache;
+pub use tcp::IpFamily;
 
 /// An established transport.
 pub(crate) enum Transport {
@@ -132,6 +133,7 @@ pub(crate) async fn connect(
                 port,
                 fixed,
                 local,
+                family: cfg.overrides.ip_family,
             };
             let (tcp, addr, resolved) = tcp::connect(to, &via.dns, timeout, deadline).await?;
             let info = tcp_info(&tcp, addr, resolved);
@@ -143,6 +145,7 @@ pub(crate) async fn connect(
                 port: p.port,
                 fixed: None,
                 local: None,
+                family: cfg.overrides.ip_family,
             };
             let (mut tcp, addr, resolved) = tcp::connect(to, &via.dns, timeout, deadline)
                 .await

@@ -24,6 +24,30 @@ pub(crate) struct Dial<'a> {
     pub fixed: Option<Vec<SocketAddr>>,
     /// The local address to bind to first.
     pub local: Option<IpAddr>,
+    /// Which address family to use.
+    pub family: IpFamily,
+}
+
+/// Which IP versions connections use (curl's `-4`/`-6`, `CURLOPT_IPRESOLVE`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum IpFamily {
+    /// Both, raced as Happy Eyeballs (the default).
+    #[default]
+    Any,
+    /// IPv4 addresses only.
+    V4,
+    /// IPv6 addresses only.
+    V6,
+}
+
+impl IpFamily {
+    fn admits(self, a: &SocketAddr) -> bool {
+        match self {
+            IpFamily::Any => true,
+            IpFamily::V4 => a.is_ipv4(),
+            IpFamily::V6 => a.is_ipv6(),
+        }
+    }
 }
 
 /// `host:port`, the IPv6 literal bracketed.
@@ -68,6 +92,26 @@ pub(crate) async fn connect(
         },
     };
     let resolved = std::time::Instant::now();
+    let all = addrs.len();
+    let addrs: Vec<SocketAddr> = addrs.into_iter().filter(|a| to.family.admits(a)).collect();
+    if addrs.is_empty() && all > 0 {
+        let want = if to.family == IpFamily::V4 {
+            "IPv4"
+        } else {
+            "IPv6"
+        };
+        // As curl: a name without such an address did not resolve; an address of the other
+        // version cannot be connected to.
+        let msg = if to.host.parse::<IpAddr>().is_ok() {
+            format!("cannot connect to {hostport}: not an {want} address (only {want} is allowed)")
+        } else {
+            format!(
+                "could not resolve host '{}': it has no {want} address (only {want} is allowed)",
+                to.host
+            )
+        };
+        return Err(connect_error(ErrorKind::Connect, msg));
+    }
     let r = race(&interleave(addrs), to.local, &hostport, timeout, deadline).await;
     if r.is_err() && cached {
         dns.forget(to.host, to.port);

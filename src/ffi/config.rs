@@ -718,6 +718,36 @@ pub unsafe extern "C" fn h2_config_set_unix_socket(
     })
 }
 
+/// Any IP version (`h2_config_set_ip_version`): IPv6 and IPv4 raced (the default).
+pub const H2_IP_ANY: u32 = 0;
+/// IPv4 only (curl's `-4`).
+pub const H2_IP_V4: u32 = 4;
+/// IPv6 only (curl's `-6`).
+pub const H2_IP_V6: u32 = 6;
+
+/// Restricts connections, to origins and to proxies, to one IP version, as curl's `-4`/`-6`
+/// (`CURLOPT_IPRESOLVE`): `H2_IP_V4`, `H2_IP_V6`, or `H2_IP_ANY` (the default: both, raced as
+/// Happy Eyeballs). A name with no address of that version fails with H2_E_CONNECT ("could
+/// not resolve host ...: it has no IPv4 address"). Resolve overrides are filtered the same
+/// way; a Unix socket is not affected. Other values are H2_E_INVALID_ARGUMENT.
+#[no_mangle]
+pub unsafe extern "C" fn h2_config_set_ip_version(cfg: *mut h2_config, version: u32) -> h2_result {
+    entry!(h2_config_set_ip_version, || {
+        let family = match version {
+            H2_IP_ANY => crate::IpFamily::Any,
+            H2_IP_V4 => crate::IpFamily::V4,
+            H2_IP_V6 => crate::IpFamily::V6,
+            v => {
+                return super::fail(Error::invalid(format!(
+                    "IP version {v}: use H2_IP_ANY, H2_IP_V4 or H2_IP_V6"
+                )))
+            }
+        };
+        try_mut!(cfg).inner.overrides.ip_family = family;
+        H2_OK
+    })
+}
+
 /// Binds every connection's socket to this local IP address before connecting (curl's
 /// `--interface` with an address; interface names are not supported). NULL: the system
 /// chooses (the default). An address the machine does not have fails each connection with
