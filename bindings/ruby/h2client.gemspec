@@ -25,4 +25,6 @@ Gem::Specification.new do |spec|
   spec.requirements << "libh2client.so.0 (make install in the h2client repository)"
   spec.add_runtime_dependency "ffi", ">= 1.15"
   spec.add_development_dependency "minitest", ">= 5.15"
+  # lib/h2client/faraday.rb (the adapter is loaded only by require "h2client/faraday").
+  spec.add_development_dependency "faraday", ">= 1.0"
 end

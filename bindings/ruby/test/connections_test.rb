@@ -97,7 +97,8 @@ class ConnectionsTest < Minitest::Test
     assert_equal [], agent.call(client(user_agent: nil))
     assert_equal [], agent.call(client(user_agent: false))
     # A request's own user-agent (any case) replaces the client's.
-    assert_equal ["mine"], agent.call(client(user_agent: "app/1"), headers: { "User-Agent" => "mine" })
+    assert_equal ["mine"],
+                 agent.call(client(user_agent: "app/1"), headers: { "User-Agent" => "mine" })
     assert_raises(H2Client::InvalidArgumentError) { H2Client::Client.new(user_agent: "a\r\nb: c") }
     assert_raises(H2Client::InvalidArgumentError) { H2Client::Client.new(user_agent: " padded") }
   end

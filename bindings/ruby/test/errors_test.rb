@@ -217,7 +217,8 @@ class ErrorsTest < Minitest::Test
     assert_instance_of H2Client::ConnectionError, err
     assert_kind_of H2Client::Error, err
     assert_equal :transport, err.origin
-    assert_match(/closed/, err.message)
+    # EOF, or a reset if the client's last frames were still unread when the socket closed.
+    assert_match(/closed|reset/, err.message)
   ensure
     c&.close
     server&.close

@@ -64,7 +64,8 @@ class LoggingTest < Minitest::Test
     assert_same logger, H2Client.logger
     assert_equal :info, H2Client.log_level
     client.get("/")
-    assert_match(/^I, \[.*\]  INFO -- h2client: conn \d+: connected to 127\.0\.0\.1:\d+$/, out.string)
+    assert_match(/^I, \[.*\]  INFO -- h2client: conn \d+: connected to 127\.0\.0\.1:\d+$/,
+                 out.string)
     refute_match(/DEBUG/, out.string)
 
     # A failed connection attempt is a warning.
