@@ -101,6 +101,7 @@ class ConnectionsTest < Minitest::Test
                  agent.call(client(user_agent: "app/1"), headers: { "User-Agent" => "mine" })
     assert_raises(H2Client::InvalidArgumentError) { H2Client::Client.new(user_agent: "a\r\nb: c") }
     assert_raises(H2Client::InvalidArgumentError) { H2Client::Client.new(user_agent: " padded") }
+    assert_raises(TypeError) { H2Client::Client.new(user_agent: :bot) }
   end
 
   def test_close_idle_connections

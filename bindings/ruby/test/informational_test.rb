@@ -112,6 +112,10 @@ class InformationalTest < Minitest::Test
     end
     assert_match(/inside an h2client callback/, err.message)
     assert_kind_of H2Client::Error, err
+    # Also from a Fiber of the callback's thread.
+    assert_raises(H2Client::WrongThreadError) do
+      c.get("/", on_informational: ->(_s, _h) { Fiber.new { inner.get("/") }.resume })
+    end
     assert_equal "done", inner.get("/").body
   end
 

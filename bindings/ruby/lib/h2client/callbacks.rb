@@ -30,8 +30,8 @@ module H2Client
   # client starts the library's threads, and before a request registers a hook or the log
   # handler changes there.
   module Callbacks # :nodoc:
-    # Set (Thread#[]) while this thread runs a callback: a request, or a change of the log
-    # handler, from there could wait for the library thread that waits for the callback.
+    # A thread variable set while the thread runs a callback: a request, or a change of the
+    # log handler, from there could wait for the library thread that waits for the callback.
     INSIDE = :__h2client_in_callback__
 
     # An informational hook: the callable, and the first exception it raised.
@@ -98,7 +98,7 @@ module H2Client
 
       # Raises WrongThreadError if this thread is running a callback.
       def refuse_inside(what)
-        return unless Thread.current[INSIDE]
+        return unless Thread.current.thread_variable_get(INSIDE)
 
         raise WrongThreadError.new("#{what} from inside an h2client callback (on_informational, " \
                                    "the log handler) could wait for the library thread that " \
@@ -215,11 +215,11 @@ module H2Client
 
       def inside
         t = Thread.current
-        was = t[INSIDE]
-        t[INSIDE] = true
+        was = t.thread_variable_get(INSIDE)
+        t.thread_variable_set(INSIDE, true)
         yield
       ensure
-        t[INSIDE] = was
+        t.thread_variable_set(INSIDE, was)
       end
 
       def utf8(str)
@@ -235,7 +235,9 @@ module H2Client
 
         @at_exit = true
         at_exit do
-          set_log(nil, :off) if @log_handler && @pid == Process.pid && !Thread.current[INSIDE]
+          if @log_handler && @pid == Process.pid && !Thread.current.thread_variable_get(INSIDE)
+            set_log(nil, :off)
+          end
         end
       end
     end

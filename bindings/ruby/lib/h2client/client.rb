@@ -733,7 +733,7 @@ module H2Client
           when :unix_socket
             Lib.h2_config_set_unix_socket(cfg, value.nil? ? nil : path_string(value))
           when :user_agent
-            Lib.h2_config_set_user_agent(cfg, value ? value.to_str : nil)
+            Lib.h2_config_set_user_agent(cfg, value ? string(:user_agent, value) : nil)
           else
             raise ArgumentError, "unknown option #{name.inspect} (known: #{OPTIONS.join(', ')})"
           end
@@ -747,6 +747,13 @@ module H2Client
       return value if value.respond_to?(:call)
 
       raise TypeError, "#{name}: expected a Proc (anything with call), got #{value.class}"
+    end
+
+    # +value+ as a String (anything with to_str), else TypeError.
+    def self.string(name, value)
+      return value.to_str if value.respond_to?(:to_str)
+
+      raise TypeError, "#{name}: expected a String, got #{value.class}"
     end
 
     # form: (a Hash or an Array of pairs) encoded as an HTML form.
