@@ -157,6 +157,73 @@ class ErrorsTest < Minitest::Test
     assert_equal true, H2Client::Error.new("x", code: 4, processed: :yes).processed?
   end
 
+  # H2Client::Error is a module: every class includes it, and descends from the Ruby
+  # exception it is a case of.
+  def test_error_classes_fit_ruby_habits
+    H2Client::Error::CODES.each_value do |klass|
+      assert_operator klass, :<, H2Client::Error
+      assert_operator klass, :<, StandardError
+    end
+    assert_operator H2Client::TimeoutError, :<, Timeout::Error
+    assert_operator H2Client::ConnectError, :<, SocketError
+    assert_operator H2Client::ConnectionError, :<, IOError
+    refute_operator H2Client::ConnectError, :<, SystemCallError
+    refute_operator H2Client::StreamResetError, :<, IOError
+    # Built through the module as through a base class.
+    err = H2Client::Error.new("late", code: 4, processed: :no)
+    assert_instance_of H2Client::TimeoutError, err
+    assert_equal [4, "late", false], [err.code, err.message, err.processed?]
+    unknown = H2Client::Error.new("from a newer library", code: 99)
+    assert_instance_of H2Client::UnknownError, unknown
+    assert_equal 99, unknown.code
+    assert_equal "H2_E_UNKNOWN", unknown.code_name
+    raised = assert_raises(H2Client::Error) { raise H2Client::Error, "plain" }
+    assert_instance_of H2Client::UnknownError, raised
+    assert_equal "plain", raised.message
+  end
+
+  def test_real_failures_rescued_as_ruby_exceptions
+    c = client
+    t0 = monotonic
+    err = begin
+      c.get("/delay/3000", timeout_ms: 150)
+      nil
+    rescue Timeout::Error => e
+      e
+    end
+    assert_instance_of H2Client::TimeoutError, err
+    assert_operator monotonic - t0, :<, 2.0
+    refused = H2Client::Client.new("http://127.0.0.1:#{free_port}")
+    err = begin
+      refused.get("/")
+      nil
+    rescue SocketError => e
+      e
+    end
+    assert_instance_of H2Client::ConnectError, err
+  ensure
+    refused&.close
+  end
+
+  def test_connection_dropped_mid_response_is_an_io_error
+    require "raw_h2_server"
+    server = RawH2Server.new do |conn, id|
+      conn.headers(id, [[":status", "200"]])
+      conn.data(id, "part")
+      conn.drop
+    end
+    c = H2Client::Client.new(server.url, request_timeout_ms: 10_000)
+    err = assert_raises(IOError) { c.get("/") }
+    assert_instance_of H2Client::ConnectionError, err
+    assert_kind_of H2Client::Error, err
+    assert_equal :transport, err.origin
+    # EOF, or a reset if the client's last frames were still unread when the socket closed.
+    assert_match(/closed|reset/, err.message)
+  ensure
+    c&.close
+    server&.close
+  end
+
   # h2_last_error is per native thread. Many Ruby threads fail at once with different
   # RST_STREAM codes, interleaved with successes: each must see its own error, which holds
   # only if the error is read on the thread (and right after the call) that failed.

@@ -161,7 +161,7 @@ class OriginsTest < Minitest::Test
     assert_raises(H2Client::InvalidURLError) { H2Client::Client.new("127.0.0.1:80") }
   end
 
-  # ----- query: and json: ------------------------------------------------------------------
+  # ----- query:, json: and form: ---------------------------------------------------------
 
   def test_query_is_encoded_and_appended
     c = client
@@ -210,6 +210,31 @@ class OriginsTest < Minitest::Test
     assert_equal({ "k" => "v" }, JSON.parse(body))
     assert_equal "application/json", res["x-echo-h-content-type"]
     assert_raises(ArgumentError) { c.post("/echo", json: {}, body: "x") }
+  end
+
+  def test_form_body_and_content_type
+    c = client
+    res = c.post("/echo", form: { "name" => "a b", "tag" => %w[x y], "é" => "&=" })
+    assert_equal "name=a+b&tag=x&tag=y&%C3%A9=%26%3D".b, res.body
+    assert_equal ["application/x-www-form-urlencoded"], res.header_values("x-echo-h-content-type")
+    assert_equal res.body.bytesize.to_s, res["x-echo-h-content-length"]
+    assert_equal "POST", res["x-echo-method"]
+    # Pairs; the caller's content-type (any case) wins.
+    type = "application/x-www-form-urlencoded; charset=utf-8"
+    res = c.put("/echo", form: [["a", 1], ["a", 2]], headers: { "Content-Type" => type })
+    assert_equal "a=1&a=2", res.body
+    assert_equal [type], res.header_values("x-echo-h-content-type")
+    assert_equal "PATCH", c.patch("#{other_url}/echo", form: { k: "v" })["x-echo-method"]
+    assert_equal "k=v", c.request(:delete, "/echo", form: { k: "v" }).body
+    body = +""
+    c.post("/echo", form: { k: "v" }, query: { q: 1 }) { |chunk, _res| body << chunk }
+    assert_equal "k=v", body
+    assert_equal "", c.post("/echo", form: {}).body
+    # Only one body.
+    assert_raises(ArgumentError) { c.post("/echo", form: {}, body: "x") }
+    assert_raises(ArgumentError) { c.post("/echo", form: {}, json: {}) }
+    assert_raises(ArgumentError) { c.post("/echo", form: { a: 1 }, json: {}, body: "x") }
+    assert_raises(TypeError) { c.post("/echo", form: "a=1") }
   end
 
   # ----- redirects ---------------------------------------------------------------------------

@@ -31,17 +31,23 @@ module H2Client
                         keepalive_timeout_ms settings_timeout_ms write_timeout_ms
                         max_connections max_connections_per_origin max_concurrent_streams
                         initial_window_size connection_window_size max_frame_size
-                        max_header_list_size header_table_size max_retries].freeze
+                        max_header_list_size header_table_size max_retries
+                        max_continuation_frames max_empty_data_frames max_pending_acks
+                        max_glitches max_informational_responses
+                        max_resets_per_second].freeze
     # Every option Client.new accepts.
     OPTIONS = (UINT32_OPTIONS + %i[max_response_body ca_file ca_pem insecure_skip_verify
                                     client_cert_file client_cert client_key tls_versions
                                     follow_redirects redirect_https_to_http proxy no_proxy
-                                    resolve connect_to local_address]).freeze
+                                    resolve connect_to local_address unix_socket
+                                    user_agent on_informational]).freeze
 
     # Redirects followed per request with <tt>follow_redirects: true</tt>.
     DEFAULT_MAX_REDIRECTS = 10
     # The content-type a +json:+ body is sent with, unless the caller gives one.
     JSON_CONTENT_TYPE = "application/json"
+    # The content-type a +form:+ body is sent with, unless the caller gives one.
+    FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 
     # Largest piece of a streamed response body handed to a block at once.
     READ_CHUNK = 64 * 1024
@@ -57,6 +63,8 @@ module H2Client
 
     # The base URL given to new (a String), or nil for a client without one.
     attr_reader :base_url
+    # The on_informational: callable given to new, or nil.
+    attr_reader :on_informational
 
     # Like new, but with a block: yields the client and closes it when the block returns.
     def self.open(base_url = nil, **opts)
@@ -110,6 +118,25 @@ module H2Client
     #           for :authority, SNI and the certificate check). Not used through a proxy.
     # connect_to:: "HOST1:PORT1:HOST2:PORT2" or an Array of them, as curl's --connect-to.
     # local_address:: local IP address (String or IPAddr) every socket binds to.
+    # unix_socket:: path (String or Pathname) of a Unix domain socket every connection goes
+    #               through instead of TCP, as curl's --unix-socket: the URLs still name
+    #               the origin (http:// speaks h2c on the socket, https:// TLS checked
+    #               against the URL's host). No proxy, resolve: or local_address: applies.
+    #               Nobody listening raises ConnectError naming the path. nil or "": TCP.
+    # user_agent:: the user-agent sent with every request that sets none in its headers:
+    #              a String, or nil / false for none (default "h2client/VERSION", the C
+    #              library's version).
+    # on_informational:: called with <tt>status, headers</tt> (Integer, Hash as
+    #                    Response#headers) for each informational (1xx) response, such as
+    #                    103 Early Hints, that precedes a final response; see #request.
+    # max_continuation_frames, max_empty_data_frames, max_pending_acks, max_glitches,
+    # max_informational_responses, max_resets_per_second:: the library's defences against
+    #        misbehaving servers (Integers; see h2client.h): CONTINUATION frames per
+    #        header block (0 = derived from max_header_list_size), empty DATA frames and
+    #        pointless frames (RST_STREAM, PRIORITY, unknown types) per connection per
+    #        minute, PING/SETTINGS acks waiting for the socket, 1xx responses per request,
+    #        resets we send per connection per second. Tripped limits count in #stats'
+    #        limit_* fields.
     #
     # Raises ArgumentError for an unknown option, TypeError for a value of the wrong type,
     # InvalidArgumentError for a value out of range (or a malformed resolve: / connect_to: /
@@ -117,6 +144,9 @@ module H2Client
     # certificate file).
     def initialize(base_url = nil, **opts)
       @base_url = base_url.nil? ? nil : Client.url_string(:base_url, base_url)
+      @on_informational = Client.callable(:on_informational, opts.delete(:on_informational))
+      # In a forked child, before the library's threads start there (see Callbacks).
+      Callbacks.after_fork
       cfg = Lib.h2_config_new
       raise NoMemoryError, "h2_config_new failed" if cfg.null?
 
@@ -135,47 +165,49 @@ module H2Client
     end
 
     # GET +target+ (a path or a full URL). With a block, streams the body: see #request
-    # (also for query: and the timeouts).
+    # (also for query:, the timeouts and on_informational:).
     def get(target, query: nil, headers: nil, timeout_ms: nil, headers_timeout_ms: nil,
-            body_idle_timeout_ms: nil, &block)
-      perform("GET", target, query, headers, nil, nil, timeout_ms, headers_timeout_ms,
-              body_idle_timeout_ms, block)
+            body_idle_timeout_ms: nil, on_informational: nil, &block)
+      perform("GET", target, query, headers, nil, nil, nil, timeout_ms, headers_timeout_ms,
+              body_idle_timeout_ms, on_informational, block)
     end
 
     # HEAD +target+ (a path or a full URL); see #request.
     def head(target, query: nil, headers: nil, timeout_ms: nil, headers_timeout_ms: nil,
-             body_idle_timeout_ms: nil)
-      perform("HEAD", target, query, headers, nil, nil, timeout_ms, headers_timeout_ms,
-              body_idle_timeout_ms, nil)
+             body_idle_timeout_ms: nil, on_informational: nil)
+      perform("HEAD", target, query, headers, nil, nil, nil, timeout_ms, headers_timeout_ms,
+              body_idle_timeout_ms, on_informational, nil)
     end
 
-    # POST +body+ (or +json+) to +target+. With a block, streams the response body: see
-    # #request.
-    def post(target, body: nil, json: nil, query: nil, headers: nil, timeout_ms: nil,
-             headers_timeout_ms: nil, body_idle_timeout_ms: nil, &block)
-      perform("POST", target, query, headers, body, json, timeout_ms, headers_timeout_ms,
-              body_idle_timeout_ms, block)
+    # POST +body+ (or +json+, or +form+) to +target+. With a block, streams the response
+    # body: see #request.
+    def post(target, body: nil, json: nil, form: nil, query: nil, headers: nil,
+             timeout_ms: nil, headers_timeout_ms: nil, body_idle_timeout_ms: nil,
+             on_informational: nil, &block)
+      perform("POST", target, query, headers, body, json, form, timeout_ms, headers_timeout_ms,
+              body_idle_timeout_ms, on_informational, block)
     end
 
-    # PUT +body+ (or +json+) to +target+; see #request.
-    def put(target, body: nil, json: nil, query: nil, headers: nil, timeout_ms: nil,
-            headers_timeout_ms: nil, body_idle_timeout_ms: nil, &block)
-      perform("PUT", target, query, headers, body, json, timeout_ms, headers_timeout_ms,
-              body_idle_timeout_ms, block)
+    # PUT +body+ (or +json+, or +form+) to +target+; see #request.
+    def put(target, body: nil, json: nil, form: nil, query: nil, headers: nil, timeout_ms: nil,
+            headers_timeout_ms: nil, body_idle_timeout_ms: nil, on_informational: nil, &block)
+      perform("PUT", target, query, headers, body, json, form, timeout_ms, headers_timeout_ms,
+              body_idle_timeout_ms, on_informational, block)
     end
 
-    # PATCH +body+ (or +json+) to +target+; see #request.
-    def patch(target, body: nil, json: nil, query: nil, headers: nil, timeout_ms: nil,
-              headers_timeout_ms: nil, body_idle_timeout_ms: nil, &block)
-      perform("PATCH", target, query, headers, body, json, timeout_ms, headers_timeout_ms,
-              body_idle_timeout_ms, block)
+    # PATCH +body+ (or +json+, or +form+) to +target+; see #request.
+    def patch(target, body: nil, json: nil, form: nil, query: nil, headers: nil,
+              timeout_ms: nil, headers_timeout_ms: nil, body_idle_timeout_ms: nil,
+              on_informational: nil, &block)
+      perform("PATCH", target, query, headers, body, json, form, timeout_ms,
+              headers_timeout_ms, body_idle_timeout_ms, on_informational, block)
     end
 
     # DELETE +target+; see #request.
     def delete(target, query: nil, headers: nil, timeout_ms: nil, headers_timeout_ms: nil,
-               body_idle_timeout_ms: nil, &block)
-      perform("DELETE", target, query, headers, nil, nil, timeout_ms, headers_timeout_ms,
-              body_idle_timeout_ms, block)
+               body_idle_timeout_ms: nil, on_informational: nil, &block)
+      perform("DELETE", target, query, headers, nil, nil, nil, timeout_ms, headers_timeout_ms,
+              body_idle_timeout_ms, on_informational, block)
     end
 
     # Sends a request and returns its Response. Any HTTP status is a success (also a 3xx
@@ -198,20 +230,32 @@ module H2Client
     #        one follows no redirect (the 3xx is the response).
     # json:: an object sent as JSON.generate(json), with content-type application/json
     #        unless +headers+ has a content-type; no accept header is added (as HTTPX and
-    #        Faraday). Not together with +body+ (ArgumentError).
+    #        Faraday).
+    # form:: a Hash or an Array of [name, value] pairs sent as URI.encode_www_form(form)
+    #        (an HTML form's encoding), with content-type
+    #        application/x-www-form-urlencoded unless +headers+ has a content-type. Only
+    #        one of +body+, +json+ and +form+ (ArgumentError).
     # timeout_ms, headers_timeout_ms, body_idle_timeout_ms:: this request's timeouts,
     #        overriding the client's.
+    # on_informational:: called with <tt>status, headers</tt> (an Integer, and a Hash as
+    #        Response#headers) for each informational (1xx) response to this request,
+    #        such as 103 Early Hints, before the final response; overrides the client's
+    #        on_informational: (false: none for this request). It runs on a library thread
+    #        while that connection waits (see H2Client.on_log for how): keep it quick, and
+    #        make no request from it (WrongThreadError). An exception in it is raised by
+    #        this request once it returns, instead of its result.
     #
     # With a block, the response body is not buffered: the block is called with each
     # piece as it arrives (a binary String of at most READ_CHUNK bytes) and the Response
     # so far (status and headers set; trailers are added after the last piece), and the
     # Response is returned with a nil body. Breaking out of the block, or an exception in
     # it, cancels the request (RST_STREAM(CANCEL)).
-    def request(method, target, query: nil, headers: nil, body: nil, json: nil, timeout_ms: nil,
-                headers_timeout_ms: nil, body_idle_timeout_ms: nil, &block)
+    def request(method, target, query: nil, headers: nil, body: nil, json: nil, form: nil,
+                timeout_ms: nil, headers_timeout_ms: nil, body_idle_timeout_ms: nil,
+                on_informational: nil, &block)
       method = method.is_a?(Symbol) ? method.to_s.upcase : method.to_str
-      perform(method, target, query, headers, body, json, timeout_ms, headers_timeout_ms,
-              body_idle_timeout_ms, block)
+      perform(method, target, query, headers, body, json, form, timeout_ms, headers_timeout_ms,
+              body_idle_timeout_ms, on_informational, block)
     end
 
     # The client's counters and state (h2_stats) summed over every origin, as a Hash of
@@ -249,6 +293,25 @@ module H2Client
       Client.stats_hash(st)
     end
 
+    # Closes every connection of the client, of any origin, that has no request in flight
+    # (GOAWAY, then close), as Go's Transport#CloseIdleConnections; returns how many. A
+    # request that picks one of them meanwhile goes on another connection, never fails for
+    # it; connections with requests in flight are left alone. Useful before a fork, after
+    # a burst, or when a server's addresses changed (the next request dials afresh).
+    def close_idle_connections
+      ptr = enter
+      s = Scratch.acquire
+      begin
+        rc = Lib.h2_client_close_idle_connections(ptr, s.len)
+        raise Error.last(rc) unless rc == Lib::H2_OK
+
+        s.len.get(:size_t, 0)
+      ensure
+        Scratch.release(s)
+        leave
+      end
+    end
+
     # Closes the client: new requests raise ClosedError, and the native client is freed
     # (GOAWAY sent on its connections, which are then closed) as soon as no request of
     # this process is using it: at once if none is in flight, else when the last one
@@ -277,17 +340,27 @@ module H2Client
     # ----- internals ---------------------------------------------------------------------
 
     # The request behind get, post, ..., request: positional, to spare a keyword Hash.
-    def perform(method, target, query, headers, body, json, timeout_ms, headers_timeout_ms,
-                body_idle_timeout_ms, block)
+    def perform(method, target, query, headers, body, json, form, timeout_ms,
+                headers_timeout_ms, body_idle_timeout_ms, on_informational, block)
+      Callbacks.refuse_inside("a request")
       target = Client.url_string(:target, target)
       target = Client.with_query(target, query) unless query.nil?
       content_type = nil
-      unless json.nil?
-        raise ArgumentError, "give body: or json:, not both" unless body.nil?
+      unless json.nil? && form.nil?
+        unless [body, json, form].count { |x| !x.nil? } == 1
+          raise ArgumentError, "give only one of body:, json: and form:"
+        end
 
-        body = JSON.generate(json)
-        content_type = JSON_CONTENT_TYPE unless Client.header?(headers, "content-type")
+        if json.nil?
+          body = Client.form_string(form)
+          content_type = FORM_CONTENT_TYPE unless Client.header?(headers, "content-type")
+        else
+          body = JSON.generate(json)
+          content_type = JSON_CONTENT_TYPE unless Client.header?(headers, "content-type")
+        end
       end
+      hook = on_informational.nil? ? @on_informational : on_informational
+      hook = Client.callable(:on_informational, hook) if hook
       source = nil
       unless body.nil? || body.is_a?(String)
         if body.respond_to?(:to_str)
@@ -303,6 +376,7 @@ module H2Client
 
       ptr = enter
       req = nil
+      key = nil
       begin
         req = if ABSOLUTE.match?(target)
                 Lib.h2_request_new_url(method, target)
@@ -313,14 +387,24 @@ module H2Client
 
         setup_request(req, headers, content_type, body, source, timeout_ms, headers_timeout_ms,
                       body_idle_timeout_ms)
+        if hook
+          key, function = Callbacks.register(hook)
+          check(Lib.h2_request_set_informational_callback(req, function, FFI::Pointer.new(key)))
+        end
         if block || source
-          run_call(ptr, req, source, block)
+          run_call(ptr, req, source, block, key)
         else
           run_do(ptr, req)
         end
       ensure
         Lib.h2_request_free(req) if req
         leave
+        if key
+          # The hook's exception (the user's code, which ran first) replaces the result, or
+          # the exception in flight.
+          failed = Callbacks.unregister(key)&.error
+          raise failed if failed
+        end
       end
     end
 
@@ -419,7 +503,7 @@ module H2Client
 
     # h2_client_start: the body read as it arrives (to a block, or into a String), and/or
     # the request body written as it is produced.
-    def run_call(ptr, req, source, block)
+    def run_call(ptr, req, source, block, key = nil)
       s = Scratch.acquire
       out = s.out
       out.put_pointer(0, nil)
@@ -433,7 +517,7 @@ module H2Client
         call = FFI::AutoPointer.new(out.get_pointer(0), Lib.method(:h2_call_free))
         writer = start_writer(call, source) if source
         begin
-          response = read_call(call, block, s)
+          response = read_call(call, block, s, key)
         rescue Error => e
           raise writer_failure(call, writer) || e if writer
 
@@ -467,8 +551,11 @@ module H2Client
       end
     end
 
-    def read_call(call, block, s)
+    def read_call(call, block, s, key)
       rc = Lib.h2_call_wait_headers(call)
+      # The 1xx responses came before the final head: a hook that failed stops the call
+      # before the body is read (or handed to the block).
+      Callbacks.check(key) if key
       raise Error.of_call(call, rc) unless rc == Lib::H2_OK
 
       status = Lib.h2_call_status(call)
@@ -643,6 +730,10 @@ module H2Client
             next if value.nil? # the system's choice
 
             Lib.h2_config_set_local_address(cfg, address_string(value))
+          when :unix_socket
+            Lib.h2_config_set_unix_socket(cfg, value.nil? ? nil : path_string(value))
+          when :user_agent
+            Lib.h2_config_set_user_agent(cfg, value ? string(:user_agent, value) : nil)
           else
             raise ArgumentError, "unknown option #{name.inspect} (known: #{OPTIONS.join(', ')})"
           end
@@ -650,9 +741,36 @@ module H2Client
       end
     end
 
+    # +value+ if it responds to call (or nil / false, as nil), else TypeError.
+    def self.callable(name, value)
+      return nil if value.nil? || value == false
+      return value if value.respond_to?(:call)
+
+      raise TypeError, "#{name}: expected a Proc (anything with call), got #{value.class}"
+    end
+
+    # +value+ as a String (anything with to_str), else TypeError.
+    def self.string(name, value)
+      return value.to_str if value.respond_to?(:to_str)
+
+      raise TypeError, "#{name}: expected a String, got #{value.class}"
+    end
+
+    # form: (a Hash or an Array of pairs) encoded as an HTML form.
+    def self.form_string(form)
+      unless form.is_a?(Hash) || form.is_a?(Array)
+        raise TypeError, "form: expected a Hash or an Array of pairs, got #{form.class}"
+      end
+
+      URI.encode_www_form(form)
+    end
+
     # A file path given as a String or a Pathname (anything with to_path).
     def self.path_string(value)
-      value.respond_to?(:to_path) ? value.to_path : value.to_str
+      return value.to_path if value.respond_to?(:to_path)
+      return value.to_str if value.respond_to?(:to_str)
+
+      raise TypeError, "expected a path (String or Pathname), got #{value.class}"
     end
 
     # A URL or path given as a String (anything with to_str) or a URI.

@@ -1,15 +1,34 @@
 # frozen_string_literal: true
 
+require "socket"
+require "timeout"
+
 module H2Client
-  # Base class of every error the library reports. One subclass per +H2_E_*+ code (see
-  # CODES); each carries the fields of the C library's +h2_error_info+.
+  # Included by every exception the library raises, one class per +H2_E_*+ code (see CODES),
+  # so that <tt>rescue H2Client::Error</tt> catches them all. A module, not a base class, so
+  # that each class can also descend from the Ruby exception it is a case of, and be
+  # rescued the way Net::HTTP's errors are:
+  #
+  # * TimeoutError < Timeout::Error (as Net::OpenTimeout and Net::ReadTimeout are);
+  # * ConnectError < SocketError (no connection could be opened: name not found, refused,
+  #   unreachable; Net::HTTP raises SocketError or an Errno::E* there, but the C library
+  #   reports no errno, so ConnectError is no SystemCallError);
+  # * ConnectionError < IOError (the open connection failed: reset, closed by the peer, a
+  #   write error; Net::HTTP raises EOFError, an IOError, or Errno::ECONNRESET there);
+  # * every other class < StandardError.
+  #
+  # Each carries the fields of the C library's +h2_error_info+:
   #
   #   rescue H2Client::StreamResetError => e
   #     e.h2_error       # => 2 (the RST_STREAM code)
   #     e.h2_error_name  # => "INTERNAL_ERROR"
   #     e.processed      # => :no, :maybe or :yes
   #     e.processed?     # => false for :no, true for :yes, nil for :maybe
-  class Error < StandardError
+  #
+  # <tt>H2Client::Error.new(message, code: 4)</tt> builds an instance of the code's class
+  # (TimeoutError here; UnknownError for a code this binding has no class for), and
+  # <tt>raise H2Client::Error, "message"</tt> raises an UnknownError.
+  module Error
     # The +H2_E_*+ code (Integer); the class's CODE unless the library sent an unknown one.
     attr_reader :code
     # HTTP/2 error code (RFC 9113 §7) from RST_STREAM or GOAWAY, or of the violation
@@ -26,6 +45,8 @@ module H2Client
     # How many times the request was retried before it failed.
     attr_reader :retries
 
+    # The fields are those of the same names; +code+ defaults to the class's CODE, +message+
+    # to the code's h2_strerror text.
     def initialize(message = nil, code: nil, h2_error: 0, processed: :maybe, origin: :local,
                    goaway_last_stream_id: 0, retries: 0)
       @code = code || self.class::CODE
@@ -58,7 +79,16 @@ module H2Client
       H2_ERROR_NAMES.fetch(@h2_error) { format("0x%x", @h2_error) }
     end
 
-    CODE = 0
+    # An instance of the class for +code+ (UnknownError if none, or no code, is given),
+    # as if the module were the base class it stands for.
+    def self.new(message = nil, code: nil, **fields)
+      CODES.fetch(code, UnknownError).new(message, code: code, **fields)
+    end
+
+    # For <tt>raise H2Client::Error, "message"</tt>: an UnknownError.
+    def self.exception(message = nil)
+      UnknownError.new(message)
+    end
 
     # Builds the error for +info+ (an Lib::ErrorInfo), +full_message+ replacing its
     # (truncated) message if given.
@@ -67,7 +97,7 @@ module H2Client
       message = full_message || info[:message].to_s
       message = message.dup.force_encoding(Encoding::UTF_8)
       message.force_encoding(Encoding::BINARY) unless message.valid_encoding?
-      CODES.fetch(code, Error).new(
+      CODES.fetch(code, UnknownError).new(
         message,
         code: code,
         h2_error: info[:h2_error],
@@ -89,8 +119,9 @@ module H2Client
       if code == Lib::H2_OK || (rc && code != rc)
         # Not expected: never report an unrelated record.
         rc ||= InternalError::CODE
-        return CODES.fetch(rc, Error).new("#{Lib.h2_strerror(rc)} (no error details recorded)",
-                                          code: rc)
+        return CODES.fetch(rc, UnknownError).new(
+          "#{Lib.h2_strerror(rc)} (no error details recorded)", code: rc
+        )
       end
       message = nil
       if info[:message].to_s.bytesize >= 255 # truncated: fetch the whole text
@@ -115,48 +146,52 @@ module H2Client
 
   # H2_E_INVALID_ARGUMENT: an invalid header name or value, method or path, an
   # out-of-range option.
-  class InvalidArgumentError < Error; CODE = 1; end
+  class InvalidArgumentError < StandardError; include Error; CODE = 1; end
   # H2_E_INVALID_URL: the base URL could not be parsed or uses another scheme.
-  class InvalidURLError < Error; CODE = 2; end
-  # H2_E_CONNECT: the TCP connection could not be established (refused, unreachable,
-  # name not found).
-  class ConnectError < Error; CODE = 3; end
-  # H2_E_TIMEOUT: a timeout expired; the message says which.
-  class TimeoutError < Error; CODE = 4; end
+  class InvalidURLError < StandardError; include Error; CODE = 2; end
+  # H2_E_CONNECT: no connection could be established (refused, unreachable, name not
+  # found, nobody listening on the unix_socket:). A SocketError.
+  class ConnectError < SocketError; include Error; CODE = 3; end
+  # H2_E_TIMEOUT: a timeout expired; the message says which. A Timeout::Error.
+  class TimeoutError < Timeout::Error; include Error; CODE = 4; end
   # H2_E_PROTOCOL: an HTTP/2 protocol violation (see h2_error).
-  class ProtocolError < Error; CODE = 5; end
+  class ProtocolError < StandardError; include Error; CODE = 5; end
   # H2_E_STREAM_RESET: the server reset the stream with RST_STREAM (code in h2_error).
-  class StreamResetError < Error; CODE = 6; end
+  class StreamResetError < StandardError; include Error; CODE = 6; end
   # H2_E_GOAWAY: the server closed the connection with GOAWAY before completing the request.
-  class GoAwayError < Error; CODE = 7; end
-  # H2_E_CONNECTION: the transport failed (reset, closed by the peer, write error).
-  class ConnectionError < Error; CODE = 8; end
+  class GoAwayError < StandardError; include Error; CODE = 7; end
+  # H2_E_CONNECTION: the transport failed (reset, closed by the peer, write error). An
+  # IOError.
+  class ConnectionError < IOError; include Error; CODE = 8; end
   # H2_E_CLOSED: the client was closed.
-  class ClosedError < Error; CODE = 9; end
+  class ClosedError < StandardError; include Error; CODE = 9; end
   # H2_E_CANCELED: the request was cancelled.
-  class CanceledError < Error; CODE = 10; end
+  class CanceledError < StandardError; include Error; CODE = 10; end
   # H2_E_HEADERS_TOO_LARGE: a header list exceeded a limit.
-  class HeadersTooLargeError < Error; CODE = 11; end
+  class HeadersTooLargeError < StandardError; include Error; CODE = 11; end
   # H2_E_BODY_TOO_LARGE: the response body exceeded max_response_body.
-  class BodyTooLargeError < Error; CODE = 12; end
+  class BodyTooLargeError < StandardError; include Error; CODE = 12; end
   # H2_E_REFUSED: the server refused the request (REFUSED_STREAM) every time it was retried.
-  class RefusedError < Error; CODE = 13; end
+  class RefusedError < StandardError; include Error; CODE = 13; end
   # H2_E_WRONG_THREAD: a blocking function was called from a library thread.
-  class WrongThreadError < Error; CODE = 14; end
+  class WrongThreadError < StandardError; include Error; CODE = 14; end
   # H2_E_INTERNAL: a bug in h2client (a panic was caught).
-  class InternalError < Error; CODE = 15; end
+  class InternalError < StandardError; include Error; CODE = 15; end
   # H2_E_TLS: TLS failed: handshake, certificate, ALPN, or an unusable PEM file.
-  class TLSError < Error; CODE = 16; end
+  class TLSError < StandardError; include Error; CODE = 16; end
   # H2_E_FORKED: a client created before fork() was used in the child process.
-  class ForkedError < Error; CODE = 17; end
+  class ForkedError < StandardError; include Error; CODE = 17; end
   # H2_E_TOO_MANY_REDIRECTS: following redirects, one more than the maximum was met (the
   # message names the chain of URLs).
-  class TooManyRedirectsError < Error; CODE = 18; end
+  class TooManyRedirectsError < StandardError; include Error; CODE = 18; end
   # H2_E_PROXY: the proxy refused or failed the tunnel (a non-2xx answer to CONNECT, 407:
   # proxy authentication required, a SOCKS5 failure), or the environment's proxy is unusable.
-  class ProxyError < Error; CODE = 19; end
+  class ProxyError < StandardError; include Error; CODE = 19; end
 
-  class Error
+  # An +H2_E_*+ code this binding has no class for (a newer library), or none given.
+  class UnknownError < StandardError; include Error; CODE = 0; end
+
+  module Error
     # H2_E_* code => class.
     CODES = [InvalidArgumentError, InvalidURLError, ConnectError, TimeoutError, ProtocolError,
              StreamResetError, GoAwayError, ConnectionError, ClosedError, CanceledError,

@@ -136,7 +136,9 @@ module H2Client
        idle_timeout_ms keepalive_interval_ms keepalive_timeout_ms settings_timeout_ms
        write_timeout_ms max_connections max_concurrent_streams initial_window_size
        connection_window_size max_frame_size max_header_list_size header_table_size
-       max_retries tls_versions max_connections_per_origin follow_redirects].each do |name|
+       max_retries tls_versions max_connections_per_origin follow_redirects
+       max_continuation_frames max_empty_data_frames max_pending_acks max_glitches
+       max_informational_responses max_resets_per_second].each do |name|
       attach_function :"h2_config_set_#{name}", %i[h2_config uint32], :h2_result
     end
     attach_function :h2_config_set_max_response_body, %i[h2_config uint64], :h2_result
@@ -152,8 +154,23 @@ module H2Client
     attach_function :h2_config_add_resolve, %i[h2_config string], :h2_result
     attach_function :h2_config_add_connect_to, %i[h2_config string], :h2_result
     attach_function :h2_config_set_local_address, %i[h2_config string], :h2_result
+    attach_function :h2_config_set_unix_socket, %i[h2_config string], :h2_result
+    # NULL (nil) sends no user-agent.
+    attach_function :h2_config_set_user_agent, %i[h2_config string], :h2_result
     # h2_config_set_event_callback is deliberately not attached: the callback runs on a
     # library thread and must not block, but a Ruby callback would wait for the GVL there.
+
+    # --- callbacks from library threads (see H2Client::Callbacks for how the binding uses
+    # them: one FFI::Function each, created once and never freed, with the userdata a key)
+    callback :h2_informational_fn, %i[pointer pointer], :void
+    callback :h2_log_fn, %i[pointer uint32 string string], :void
+    attach_function :h2_config_set_informational_callback,
+                    %i[h2_config h2_informational_fn pointer], :h2_result
+    attach_function :h2_request_set_informational_callback,
+                    %i[h2_request h2_informational_fn pointer], :h2_result
+    # Waits until the previous callback is running on no other thread: that thread may be
+    # waiting for the GVL to run Ruby code, so the GVL must be released meanwhile.
+    attach_function :h2_set_log_callback, %i[uint32 h2_log_fn pointer], :h2_result, BLOCKING
 
     # --- client
     attach_function :h2_client_new, %i[string h2_config], :h2_client
@@ -165,6 +182,7 @@ module H2Client
                     :h2_result
     attach_function :h2_client_stats, [:h2_client, Stats.by_ref], :h2_result
     attach_function :h2_client_origin_stats, [:h2_client, :string, Stats.by_ref], :h2_result
+    attach_function :h2_client_close_idle_connections, %i[h2_client pointer], :h2_result
     # h2_client_submit_cb is not attached, for the reason given for the event callback.
 
     # --- request
@@ -234,6 +252,12 @@ module H2Client
     H2_ORIGIN_TRANSPORT = 2
     H2_TLS_1_2 = 1
     H2_TLS_1_3 = 2
+    H2_LOG_OFF = 0
+    H2_LOG_ERROR = 1
+    H2_LOG_WARN = 2
+    H2_LOG_INFO = 3
+    H2_LOG_DEBUG = 4
+    H2_LOG_TRACE = 5
   end
 
   # Path (or loader name) the library was loaded from.
