@@ -51,6 +51,9 @@ struct Sink {
     /// Closed when the sink is replaced: no call of it starts after, and the replacing thread
     /// waits for the ones running elsewhere.
     gate: Arc<Gate>,
+    /// The process that set it: in a fork child, calls the parent had running belong to
+    /// threads that do not exist here and are not waited for.
+    pid: u32,
 }
 
 /// The most detailed level logged (0: off).
@@ -83,6 +86,7 @@ pub fn set(level: Option<Level>, sink: Option<Arc<SinkFn>>) {
             *s = Some(Sink {
                 f,
                 gate: Arc::new(Gate::default()),
+                pid: std::process::id(),
             });
             install_facade(l);
         } else if FACADE_INSTALLED.load(Ordering::Relaxed) {
@@ -90,7 +94,7 @@ pub fn set(level: Option<Level>, sink: Option<Arc<SinkFn>>) {
         }
         old
     };
-    if let Some(old) = old {
+    if let Some(old) = old.filter(|o| o.pid == std::process::id()) {
         old.gate.close();
     }
 }

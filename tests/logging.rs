@@ -14,6 +14,19 @@ use h2client::{Client, Config};
 use h2client_testserver::TlsOptions;
 
 static LINES: Mutex<Vec<(u32, String, String)>> = Mutex::new(Vec::new());
+static ENTERED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+static RELEASE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Holds the first thread that logs until RELEASE (at most 10 s).
+unsafe extern "C" fn hold(_: *mut c_void, _: u32, _: *const c_char, _: *const c_char) {
+    if ENTERED.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let t = std::time::Instant::now();
+    while !RELEASE.load(Ordering::SeqCst) && t.elapsed() < std::time::Duration::from_secs(10) {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
 static CALLS_AFTER_OFF: AtomicUsize = AtomicUsize::new(0);
 
 unsafe extern "C" fn collect(
@@ -143,5 +156,57 @@ fn log_callback_levels_sources_and_off() {
         drop(c);
         assert_eq!(CALLS_AFTER_OFF.load(Ordering::SeqCst), 1);
         assert!(take().is_empty());
+
+        // fork() while another thread is inside the callback: in the child that thread does
+        // not exist, and turning logging off there must not wait for it.
+        // (The client first: making its TLS configuration logs on this thread.)
+        let c = client();
+        assert_eq!(
+            h2_set_log_callback(H2_LOG_TRACE, Some(hold), std::ptr::null_mut()),
+            H2_OK
+        );
+        let busy = std::thread::scope(|s| {
+            let h = s.spawn(|| get(&c, "/").map(|r| r.status()));
+            while !ENTERED.load(Ordering::SeqCst) {
+                std::thread::yield_now();
+            }
+            let code = in_child(|| {
+                // A hang is killed by the alarm and fails the test.
+                libc::alarm(5);
+                h2_set_log_callback(H2_LOG_OFF, None, std::ptr::null_mut());
+                0
+            });
+            RELEASE.store(true, Ordering::SeqCst);
+            assert_eq!(
+                code, 0,
+                "the child's h2_set_log_callback waited for the parent's thread"
+            );
+            h.join().unwrap()
+        });
+        assert_eq!(busy.unwrap(), 200);
+        assert_eq!(
+            h2_set_log_callback(H2_LOG_OFF, None, std::ptr::null_mut()),
+            H2_OK
+        );
+    }
+}
+
+/// Runs `f` in a forked child; its exit status (`-1` if it did not exit normally).
+unsafe fn in_child(f: impl FnOnce() -> i32) -> i32 {
+    // SAFETY: the child runs only `f` and leaves with _exit.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork failed");
+    if pid == 0 {
+        let code = f();
+        // SAFETY: ends the child without the parent's atexit handlers.
+        unsafe { libc::_exit(code) };
+    }
+    let mut status = 0;
+    // SAFETY: our own child.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -1
     }
 }
