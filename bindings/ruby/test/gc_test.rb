@@ -111,15 +111,23 @@ class GCTest < Minitest::Test
     2.times { c.get(path) }
     GC.start
     before = rss_mb
+    interrupted = 0
     25.times do
       t = Thread.new do
         Thread.current.report_on_exception = false
         c.get(path)
       end
       sleep 0.05
-      t.raise(RuntimeError, "interrupted")
-      assert_raises(RuntimeError) { t.join }
+      # On a loaded machine the request may be over before the interrupt lands (the sleep
+      # overslept): that round checks nothing, the others do.
+      t.raise(RuntimeError, "interrupted") if t.alive?
+      begin
+        t.join
+      rescue RuntimeError
+        interrupted += 1
+      end
     end
+    assert_operator interrupted, :>, 10, "requests interrupted in flight"
     GC.start
     growth = rss_mb - before
     assert_operator growth, :<, 40, "RSS grew by #{growth} MB"
