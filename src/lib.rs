@@ -12,6 +12,7 @@ pub mod client;
 pub mod config;
 pub mod conn;
 mod connect;
+pub mod decode;
 pub(crate) mod diagnose;
 pub mod error;
 pub mod events;
