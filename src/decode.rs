@@ -40,6 +40,9 @@ const ZSTD_WINDOW_LOG_MAX: u32 = 23;
 /// Size of the buffers between stacked codings.
 const STAGE_BUF: usize = 32 << 10;
 
+/// Most bytes a buffered body's decoder writes per turn.
+const MAX_STRETCH: usize = 1 << 20;
+
 /// Size of one decoded piece lent by [`StreamDecoding::read_chunks`].
 const PIECE: usize = 64 << 10;
 
@@ -828,6 +831,10 @@ impl Decoder {
         body: &mut Vec<u8>,
         max: u64,
     ) -> std::result::Result<(), Fault> {
+        // Each turn decodes into a zeroed stretch of the buffer (safe code cannot hand out
+        // uninitialised memory): sized from the input, growing while the decoder fills it,
+        // so that little is zeroed for nothing.
+        let mut stretch = data.len().saturating_mul(4).clamp(32 << 10, MAX_STRETCH);
         loop {
             let len = body.len();
             if len as u64 > max {
@@ -835,10 +842,12 @@ impl Decoder {
             }
             // Room up to one byte past the limit, so that going past it is seen.
             let room = usize::try_from(max - len as u64 + 1).unwrap_or(usize::MAX);
-            if body.capacity() - len < (16 << 10).min(room) {
-                body.reserve_exact(len.clamp(64 << 10, 64 << 20).min(room));
+            let chunk = stretch.min(room);
+            if body.capacity() - len < chunk {
+                // Doubling, but never past the limit.
+                let want = body.capacity().saturating_mul(2).max(len + chunk);
+                body.reserve_exact(want.min(len.saturating_add(room)) - len);
             }
-            let chunk = (body.capacity() - len).min(room);
             body.resize(len + chunk, 0);
             let r = self.decode(data, &mut body[len..]);
             let (read, wrote) = match r {
@@ -850,6 +859,9 @@ impl Decoder {
             };
             body.truncate(len + wrote);
             data = &data[read..];
+            if wrote == chunk {
+                stretch = stretch.saturating_mul(2).min(MAX_STRETCH);
+            }
             if data.is_empty() && wrote < chunk {
                 return match body.len() as u64 > max {
                     true => Err(Fault::TooLarge(self.too_large(max))),
