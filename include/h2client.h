@@ -741,6 +741,14 @@ typedef struct h2_completion {
  */
 #define H2_E_PROXY 19
 
+/**
+ * The response body could not be decoded from its `content-encoding`
+ * (`h2_config_set_accept_encoding`): corrupt or truncated data, a zstd window over 8 MiB;
+ * the message names the coding. The server answered (processed YES); a buffered call gets no
+ * response, a streamed one fails at the read that met the bad data (its stream is reset).
+ */
+#define H2_E_DECODE 20
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -825,7 +833,10 @@ const char *h2_call_header(const struct h2_call *c, const char *name);
  * `*n` is set to the count, 0 at the end of the body. The stream's flow-control window is
  * reopened only as the body is read, so a caller that stops reading stops the server after
  * one window (`h2_config_set_initial_window_size`) while other streams keep flowing. Only for
- * calls from `h2_client_start`. Returns the call's error if it failed.
+ * calls from `h2_client_start`. Returns the call's error if it failed. A body decoded from
+ * its content-encoding (`h2_call_decoded`) is decoded here, as much as `cap` asks for: the
+ * window is reopened by the compressed bytes consumed, and data that does not decode fails
+ * the call with H2_E_DECODE.
  */
 h2_result h2_call_read(struct h2_call *c, uint8_t *buf, size_t cap, size_t *n);
 
@@ -836,9 +847,17 @@ h2_result h2_call_read(struct h2_call *c, uint8_t *buf, size_t cap, size_t *n);
  * the body. The bytes stay valid, read-only, until the next `h2_call_read`,
  * `h2_call_read_view` or `h2_call_free` on this call (one `writev` can send them all). The
  * window is reopened as with `h2_call_read`. Only for calls from `h2_client_start`. Returns
- * the call's error if it failed.
+ * the call's error if it failed. A decoded body (`h2_call_decoded`) comes in pieces of up to
+ * 64 KiB (at most 4 per call) decoded into a buffer the call owns and reuses.
  */
 h2_result h2_call_read_view(struct h2_call *c, struct h2_piece *pieces, size_t max, size_t *count);
+
+/**
+ * Whether the response body is decoded from its content-encoding as it is read
+ * (`h2_config_set_accept_encoding`; its `content-encoding` and `content-length` headers were
+ * then removed). False until the head has arrived, or if `c` is NULL.
+ */
+bool h2_call_decoded(const struct h2_call *c);
 
 /**
  * Number of trailers (0 until the body has ended).
@@ -883,7 +902,8 @@ h2_result h2_call_response(struct h2_call *c, struct h2_response **out);
 
 /**
  * Response body bytes received and not yet read (`h2_client_start` calls): at most one
- * stream window, whatever the body size.
+ * stream window, whatever the body size (of a decoded body, the compressed bytes not yet
+ * decoded: at most one window and one DATA frame).
  */
 size_t h2_call_buffered(const struct h2_call *c);
 
@@ -1246,6 +1266,26 @@ h2_result h2_config_set_user_agent(struct h2_config *cfg, const char *user_agent
 h2_result h2_config_set_informational_callback(struct h2_config *cfg,
                                                h2_informational_fn callback,
                                                void *userdata);
+
+/**
+ * Transparent decompression (as libcurl's CURLOPT_ACCEPT_ENCODING and Go's transport): every
+ * request that sets no `accept-encoding` of its own is sent with `accept-encoding: list`, and
+ * the body of its response is decoded as it arrives when its `content-encoding` is made of
+ * codings this library decodes: gzip (x-gzip), deflate (zlib, or raw deflate), br and zstd,
+ * up to 3 stacked (`gzip, br`). "" sends all of them ("gzip, deflate, br, zstd"); NULL (the
+ * default) turns it off. The value must be a valid field value (else H2_E_INVALID_ARGUMENT).
+ *
+ * A decoded response loses its `content-encoding` and `content-length` headers (they
+ * described the encoded body) and `h2_response_decoded` / `h2_call_decoded` return true.
+ * Returned as sent: responses to requests with their own `accept-encoding`, HEAD, 204, 304
+ * and 206 responses, and an unknown coding. `max_response_body` limits the decoded body of
+ * buffered responses (a small body that would inflate past it stops there with
+ * H2_E_BODY_TOO_LARGE); streamed bodies are decoded as `h2_call_read` asks, holding about one
+ * stream window of compressed bytes plus the codec's state (32 KiB for gzip and deflate, up
+ * to 16 MiB for br and 8 MiB for zstd, as the server's data asks). Corrupt or truncated data
+ * is H2_E_DECODE, naming the coding.
+ */
+h2_result h2_config_set_accept_encoding(struct h2_config *cfg, const char *list);
 
 /**
  * The hosts that bypass the proxy, overriding the environment's `no_proxy` / `NO_PROXY`:
@@ -1645,6 +1685,13 @@ const char *h2_response_trailer(const struct h2_response *resp, const char *name
  * body is not NUL-terminated.
  */
 const uint8_t *h2_response_body(const struct h2_response *resp, size_t *len);
+
+/**
+ * Whether the body was decoded from its content-encoding (`h2_config_set_accept_encoding`):
+ * its `content-encoding` and `content-length` headers were then removed. False if `resp` is
+ * NULL.
+ */
+bool h2_response_decoded(const struct h2_response *resp);
 
 /**
  * Frees a response. NULL is allowed.

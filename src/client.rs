@@ -384,7 +384,13 @@ impl Client {
     }
 
     fn call(&self, ex: Arc<Exchange>, chain: Option<Arc<Chain>>) -> Call {
+        // Streamed bodies are decoded as they are read (buffered ones by the reader).
+        let decoding = (self.cfg.accept_encoding.is_some()
+            && !ex.req.has_accept_encoding
+            && ex.mode == Mode::Streaming)
+            .then(Box::default);
         Call {
+            decoding,
             ex,
             gen: self.gen,
             chain,
@@ -730,6 +736,8 @@ pub struct Call {
     url: OnceCell<Box<str>>,
     /// The redirects of a streaming call that follows them.
     follow: Option<Box<Follow>>,
+    /// The decoding of a streamed body, on a client that decodes (`accept_encoding`).
+    decoding: Option<Box<crate::decode::StreamDecoding>>,
 }
 
 /// A streaming call that follows redirects: the hop whose response the caller reads. The
@@ -913,12 +921,17 @@ impl Call {
         check_thread("reading the response body")?;
         self.check_fork()?;
         self.settle()?;
-        self.cur().read(buf)
+        match &self.decoding {
+            Some(d) => d.read(&self.cur(), buf),
+            None => self.cur().read(buf),
+        }
     }
 
     /// Moves up to `max` pieces of the response body to `out` without copying them (each a
     /// DATA frame's payload), blocking until there is one; none at the end of the body.
-    /// Reopens the stream's window as [`Call::read`] does.
+    /// Reopens the stream's window as [`Call::read`] does. A decoded body comes in pieces of
+    /// up to 64 KiB (at most 4) decoded into a buffer of the call, reused once they are
+    /// dropped.
     pub fn read_chunks(&self, max: usize, out: &mut Vec<bytes::Bytes>) -> Result<()> {
         if self.ex.mode != Mode::Streaming {
             return Err(Error::invalid(
@@ -928,7 +941,16 @@ impl Call {
         check_thread("reading the response body")?;
         self.check_fork()?;
         self.settle()?;
-        self.cur().read_chunks(max, out)
+        match &self.decoding {
+            Some(d) => d.read_chunks(&self.cur(), max, out),
+            None => self.cur().read_chunks(max, out),
+        }
+    }
+
+    /// Whether the response body is decoded from its content codings as it is read (known
+    /// once the final head has arrived).
+    pub fn decoded(&self) -> bool {
+        self.with_head(|r| r.decoded())
     }
 
     /// Cancels the exchange (RST_STREAM(CANCEL) if its stream is open); waiting calls return
@@ -1010,6 +1032,9 @@ impl Call {
         if let Some(e) = self.follow.as_ref().and_then(|f| f.error.get()) {
             return Some(e.clone());
         }
+        if let Some(e) = self.decoding.as_ref().and_then(|d| d.error()) {
+            return Some(e);
+        }
         if !self.head_final() {
             return None;
         }
@@ -1058,12 +1083,13 @@ impl Call {
         Ok((r, info))
     }
 
-    /// Response body bytes received and not yet read (streaming calls).
+    /// Response body bytes received and not yet read (streaming calls); of a decoded body,
+    /// the compressed bytes not yet decoded.
     pub fn buffered(&self) -> usize {
         if !self.head_final() {
             return 0;
         }
-        self.cur().buffered()
+        self.cur().buffered() + self.decoding.as_ref().map_or(0, |d| d.held())
     }
 }
 

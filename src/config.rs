@@ -91,6 +91,9 @@ pub struct Config {
     pub user_agent: Option<Arc<str>>,
     /// Told of informational (1xx) responses, unless a request has its own observer.
     pub informational: Option<crate::response::InformationalHook>,
+    /// The `accept-encoding` sent with requests that set none, whose responses are then
+    /// decoded (see [`crate::decode`]); `None` (the default): none sent, nothing decoded.
+    pub accept_encoding: Option<Arc<str>>,
 }
 
 /// The `user-agent` requests carry unless they set their own: `h2client/<version>`.
@@ -133,6 +136,7 @@ impl Default for Config {
             overrides: crate::overrides::Overrides::default(),
             user_agent: Some(Arc::from(DEFAULT_USER_AGENT)),
             informational: None,
+            accept_encoding: None,
         }
     }
 }
@@ -182,6 +186,27 @@ impl Config {
             }
         }
         self.user_agent = ua.map(Arc::from);
+        Ok(())
+    }
+    /// Turns transparent decompression on: `Some(list)` sends `accept-encoding: list` with
+    /// every request that sets no `accept-encoding` of its own and decodes those responses'
+    /// bodies (gzip, deflate, br, zstd; see [`crate::decode`]); `Some("")` sends every coding
+    /// we decode ([`crate::decode::SUPPORTED`]); `None` (the default): off. The value must be a
+    /// valid field value.
+    pub fn set_accept_encoding(&mut self, list: Option<&str>) -> Result<()> {
+        let list = match list {
+            Some("") => Some(crate::decode::SUPPORTED),
+            other => other,
+        };
+        if let Some(v) = list {
+            if !crate::request::valid_request_value(v.as_bytes()) {
+                return Err(Error::invalid(format!(
+                    "accept-encoding '{}' is not a valid header value (control characters or surrounding spaces)",
+                    v.escape_debug()
+                )));
+            }
+        }
+        self.accept_encoding = list.map(Arc::from);
         Ok(())
     }
     /// Sets the keepalive PING interval in milliseconds (0 = no keepalive).

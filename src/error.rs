@@ -156,6 +156,9 @@ error_kinds! {
     /// The proxy refused or failed the tunnel (a non-2xx answer to CONNECT, 407: proxy
     /// authentication required, a SOCKS5 failure), or the environment's proxy is unusable.
     Proxy = 19, H2_E_PROXY, "proxy error";
+    /// The response body could not be decoded from its content-encoding (corrupt or
+    /// truncated data; the message names the coding).
+    Decode = 20, H2_E_DECODE, "response body could not be decoded";
 }
 
 impl ErrorKind {

@@ -566,13 +566,20 @@ impl Exchange {
 
     // ---- Response side (reader) ------------------------------------------------------------
 
-    /// The reader received the final head of a streaming response.
-    pub(crate) fn deliver_head(&self, status: u16, headers: HeaderList) {
+    /// The reader received the final head of a streaming response (whose body is to be
+    /// decoded from `decoded`, if set).
+    pub(crate) fn deliver_head(
+        &self,
+        status: u16,
+        headers: HeaderList,
+        decoded: Option<crate::decode::Codings>,
+    ) {
         self.head_seen.store(true, Ordering::Release);
         self.touch_data();
         let mut st = lock(&self.state);
         st.resp.status = status;
         st.resp.headers = headers;
+        st.resp.decoded = decoded;
         st.incoming.head = true;
         self.wake(st);
     }
@@ -988,7 +995,7 @@ mod tests {
             None,
             None,
         );
-        e.deliver_head(200, HeaderList::new());
+        e.deliver_head(200, HeaderList::new(), None);
         e
     }
 
@@ -1046,7 +1053,7 @@ mod tests {
             None,
             None,
         );
-        e.deliver_head(200, HeaderList::new());
+        e.deliver_head(200, HeaderList::new(), None);
         e.deliver_data(Bytes::from_static(b"hello "));
         e.deliver_data(Bytes::from_static(b"world"));
         let mut buf = [0u8; 4];

@@ -97,6 +97,18 @@ impl HeaderList {
         (0..self.fields.len()).filter_map(move |i| self.get(i))
     }
 
+    /// Keeps only the fields whose name `keep` accepts, in order (the removed ones' bytes stay
+    /// in the buffer until it is cleared).
+    pub fn retain(&mut self, mut keep: impl FnMut(&[u8]) -> bool) {
+        let buf = &self.buf;
+        self.fields.retain(|f| {
+            let name = buf
+                .get(f.name as usize..f.name as usize + f.name_len as usize)
+                .unwrap_or_default();
+            keep(name)
+        });
+    }
+
     /// Removes every field (keeps the allocations).
     pub fn clear(&mut self) {
         self.buf.clear();
@@ -128,5 +140,9 @@ mod tests {
         assert_eq!(h.value(b"c"), None);
         assert_eq!(h.get(3), None);
         assert_eq!(h.iter().count(), 3);
+        h.retain(|n| n != b"a");
+        assert_eq!(h.len(), 1);
+        assert_eq!(h.get(0), Some((&b"b"[..], &b""[..])));
+        assert_eq!(h.get_with_nul(0), Some((&b"b\0"[..], &b"\0"[..])));
     }
 }

@@ -13,6 +13,7 @@ pub mod config;
 pub mod conn;
 mod connect;
 pub use connect::IpFamily;
+pub mod decode;
 pub(crate) mod diagnose;
 pub mod error;
 pub mod events;

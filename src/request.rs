@@ -30,6 +30,9 @@ pub struct Request {
     pub(crate) has_user_agent: bool,
     /// Told of informational (1xx) responses to this request (else the client's observer).
     pub(crate) informational: Option<crate::response::InformationalHook>,
+    /// An `accept-encoding` field was given: the client's is not added, and the response is
+    /// not decoded (the caller handles the codings it asked for).
+    pub(crate) has_accept_encoding: bool,
     /// The caller's `content-length`, which a buffered or streamed body must match.
     pub(crate) content_length: Option<u64>,
     pub(crate) timeout: Option<Duration>,
@@ -425,6 +428,7 @@ impl Request {
             has_content_length: false,
             has_user_agent: false,
             informational: None,
+            has_accept_encoding: false,
             content_length: None,
             timeout: None,
             headers_timeout: None,
@@ -506,6 +510,9 @@ impl Request {
         }
         if lower == b"user-agent" {
             self.has_user_agent = true;
+        }
+        if lower == b"accept-encoding" {
+            self.has_accept_encoding = true;
         }
         if lower == b"authorization" && self.url_auth {
             // The caller's credentials win over the URL's, as with curl's -H.

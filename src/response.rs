@@ -25,6 +25,9 @@ pub struct Response {
     pub(crate) url_nul: Box<str>,
     /// Redirects followed to get this response.
     pub(crate) redirects: u32,
+    /// The body was decoded from these content codings (their `content-encoding` and
+    /// `content-length` fields removed); `None`: the body is as the server sent it.
+    pub(crate) decoded: Option<crate::decode::Codings>,
 }
 
 impl Response {
@@ -48,6 +51,17 @@ impl Response {
     /// Credentials of a URL are not part of it.
     pub fn effective_url(&self) -> &str {
         self.url_nul.trim_end_matches('\0')
+    }
+    /// Whether the body was decoded from the content codings the server applied (the
+    /// client's `accept_encoding`); its `content-encoding` and `content-length` fields were
+    /// then removed, as they described the encoded body.
+    pub fn decoded(&self) -> bool {
+        self.decoded.is_some()
+    }
+    /// The content codings the body was decoded from, in the order the server applied them
+    /// (empty if it was not decoded).
+    pub fn decoded_from(&self) -> &[crate::decode::Coding] {
+        self.decoded.as_ref().map_or(&[], |c| c.as_slice())
     }
     /// How many redirects were followed to get this response (0 when following is off).
     pub fn redirect_count(&self) -> u32 {

@@ -180,6 +180,8 @@ struct Setup {
     /// nginx: a second `server` block on its own port (`ServerProc::port2`) with these
     /// directives instead of `extra`.
     second_server: Option<String>,
+    /// More files for the docroot: (name, contents).
+    files: Vec<(String, Vec<u8>)>,
 }
 
 impl Setup {
@@ -262,6 +264,9 @@ impl ServerProc {
         }
         if setup.big_file {
             std::fs::write(docroot.join("f64m"), data).unwrap();
+        }
+        for (name, contents) in &setup.files {
+            std::fs::write(docroot.join(name), contents).unwrap();
         }
         // TLS: cert.pem and key.pem for the server (ca.pem only for a person debugging).
         let tls = setup.tls.map(|names| {
@@ -1342,6 +1347,214 @@ fn one_client_three_servers_at_once() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Transparent decompression (issue 15): real servers' codings, decoded byte for byte
+
+/// A client that decodes every coding (`accept_encoding ""`) for `s`.
+fn decoding_client(s: &ServerProc) -> Client {
+    let (mut cfg, _) = client_config(s.ca_pem());
+    cfg.set_accept_encoding(Some("")).unwrap();
+    Client::new(&s.url(), cfg).expect("client")
+}
+
+/// `data` coded with `coding` by the encoders the test server uses (zstd with its checksum,
+/// as the `zstd` program writes it; br at quality 9).
+fn encode(coding: &str, data: &[u8]) -> Vec<u8> {
+    match coding {
+        "gzip" => {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
+            e.write_all(data).unwrap();
+            e.finish().unwrap()
+        }
+        "br" => {
+            let mut out = Vec::new();
+            let p = brotli::enc::BrotliEncoderParams {
+                quality: 9,
+                lgwin: 22,
+                ..Default::default()
+            };
+            brotli::BrotliCompress(&mut &data[..], &mut out, &p).unwrap();
+            out
+        }
+        "zstd" => {
+            let mut e = zstd::stream::Encoder::new(Vec::new(), 6).unwrap();
+            e.include_checksum(true).unwrap();
+            e.write_all(data).unwrap();
+            e.finish().unwrap()
+        }
+        _ => panic!("no encoder for {coding}"),
+    }
+}
+
+/// Reads a streaming call's whole body in 16 KiB reads.
+fn read_call(call: &h2client::client::Call) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 16 << 10];
+    loop {
+        let n = call.read(&mut buf).expect("read");
+        if n == 0 {
+            return out;
+        }
+        out.extend_from_slice(&buf[..n]);
+    }
+}
+
+/// nginx with `gzip on` compresses what it serves for a client that accepts gzip: the 1 MiB
+/// text buffered and the 64 MiB file streamed decode to the files byte for byte, with fewer
+/// bytes on the wire than the files hold; the head has no `content-encoding` nor
+/// `content-length`. A request with its own `accept-encoding` gets the gzip bytes, a client
+/// that does not decode gets the file, and HEAD keeps nginx's `content-encoding`.
+fn nginx_gzip(mode: Mode) {
+    let kind = Kind::Nginx;
+    let text = h2client_testserver::text(1 << 20);
+    let s = ServerProc::start(
+        kind,
+        Setup {
+            big_file: true,
+            extra: "gzip on; gzip_types *; gzip_comp_level 6;".into(),
+            files: vec![("t1m.txt".into(), text.clone())],
+            ..Setup::new(mode)
+        },
+    );
+    let c = decoding_client(&s);
+    let before = c.snapshot().bytes_received;
+    let r = get(&c, "/t1m.txt").expect("GET /t1m.txt");
+    assert_eq!(r.status(), 200);
+    assert!(r.decoded(), "nginx did not gzip /t1m.txt");
+    check_bytes("nginx gzip, buffered", r.body(), &text);
+    assert_eq!(r.headers().value(b"content-encoding"), None);
+    assert_eq!(r.headers().value(b"content-length"), None);
+    let wire = c.snapshot().bytes_received - before;
+    assert!(wire < text.len() as u64 / 2, "{wire} bytes on the wire");
+
+    let before = c.snapshot().bytes_received;
+    let call = c
+        .start(Arc::new(Request::new("GET", "/f64m").unwrap()))
+        .expect("start");
+    call.wait_headers().expect("head");
+    assert!(call.decoded());
+    check_bytes("nginx gzip, streamed", &read_call(&call), file_bytes());
+    let wire = c.snapshot().bytes_received - before;
+    println!("{kind} ({mode}) gzip on: 64 MiB file streamed, {wire} bytes on the wire");
+    assert!(wire < (BIG / 4) as u64, "{wire} bytes on the wire");
+
+    // The caller's own accept-encoding: nginx's gzip, as sent.
+    let mut own = Request::new("GET", "/t1m.txt").unwrap();
+    own.add_header(b"accept-encoding", b"gzip").unwrap();
+    let r = c.execute(Arc::new(own)).expect("own accept-encoding");
+    assert!(!r.decoded());
+    assert_eq!(r.headers().value(b"content-encoding"), Some(&b"gzip"[..]));
+    let mut plain = Vec::new();
+    flate2::read::GzDecoder::new(r.body())
+        .read_to_end(&mut plain)
+        .unwrap();
+    check_bytes("nginx gzip, decoded by the caller", &plain, &text);
+
+    // HEAD: nothing to decode, nginx's head as sent.
+    let r = c
+        .execute(Arc::new(Request::new("HEAD", "/t1m.txt").unwrap()))
+        .expect("HEAD");
+    assert_eq!(r.status(), 200);
+    assert!(!r.decoded() && r.body().is_empty());
+    assert_eq!(r.headers().value(b"content-encoding"), Some(&b"gzip"[..]));
+
+    // A client that does not decode sends no accept-encoding: nginx sends the file.
+    let (plain_client, _) = s.client();
+    let r = get(&plain_client, "/t1m.txt").expect("GET");
+    assert!(!r.decoded());
+    assert_eq!(r.headers().value(b"content-encoding"), None);
+    check_bytes("nginx, identity", r.body(), &text);
+}
+
+#[test]
+fn nginx_gzip_on() {
+    nginx_gzip(Mode::H2c);
+}
+
+/// Precompressed files that nginx serves with the `content-encoding` of their suffix
+/// (`add_header`): br, zstd, gzip and gzip-then-br, each decoding to the original byte for
+/// byte, buffered and streamed; a truncated one is `H2_E_DECODE` naming its coding.
+#[test]
+fn nginx_precompressed_files() {
+    let kind = Kind::Nginx;
+    let text = h2client_testserver::text(3 << 20);
+    let gz = encode("gzip", &text);
+    let gzbr = encode("br", &gz);
+    let br = encode("br", &text);
+    let truncated = br[..br.len() - 100].to_vec();
+    let s = ServerProc::start(
+        kind,
+        Setup {
+            extra: r#"location ~ \.br$ { add_header Content-Encoding br; }
+    location ~ \.zst$ { add_header Content-Encoding zstd; }
+    location ~ \.gz$ { add_header Content-Encoding gzip; }
+    location ~ \.gzbr$ { add_header Content-Encoding "gzip, br"; }"#
+                .into(),
+            files: vec![
+                ("t.txt.br".into(), br),
+                ("t.txt.zst".into(), encode("zstd", &text)),
+                ("t.txt.gz".into(), gz),
+                ("t.txt.gzbr".into(), gzbr),
+                ("cut.br".into(), truncated),
+            ],
+            ..Setup::new(Mode::H2c)
+        },
+    );
+    let c = decoding_client(&s);
+    for (file, codings) in [
+        ("t.txt.br", "br"),
+        ("t.txt.zst", "zstd"),
+        ("t.txt.gz", "gzip"),
+        ("t.txt.gzbr", "gzip, br"),
+    ] {
+        let r = get(&c, &format!("/{file}")).unwrap_or_else(|e| panic!("GET /{file}: {e}"));
+        assert_eq!(r.status(), 200, "{file}");
+        let names: Vec<&str> = r.decoded_from().iter().map(|c| c.name()).collect();
+        assert_eq!(names.join(", "), codings, "{file}");
+        check_bytes(&format!("nginx {file}, buffered"), r.body(), &text);
+        let call = c
+            .start(Arc::new(Request::new("GET", &format!("/{file}")).unwrap()))
+            .expect("start");
+        check_bytes(&format!("nginx {file}, streamed"), &read_call(&call), &text);
+        assert!(call.decoded());
+    }
+    let e = get(&c, "/cut.br").expect_err("a truncated br file");
+    assert_eq!(e.kind, ErrorKind::Decode, "{e}");
+    assert!(
+        e.message.contains("br") && e.message.contains("truncated"),
+        "{e}"
+    );
+}
+
+/// h2o's `file.send-compressed`: for `/t.txt` it serves `t.txt.br` (or `.gz`) to a client
+/// that accepts them, which decodes it to `t.txt`.
+#[test]
+fn h2o_send_compressed() {
+    let kind = Kind::H2o;
+    let text = h2client_testserver::text(1 << 20);
+    let s = ServerProc::start(
+        kind,
+        Setup {
+            extra: "file.send-compressed: ON".into(),
+            files: vec![
+                ("t.txt".into(), text.clone()),
+                ("t.txt.br".into(), encode("br", &text)),
+                ("t.txt.gz".into(), encode("gzip", &text)),
+            ],
+            ..Setup::new(Mode::H2c)
+        },
+    );
+    let c = decoding_client(&s);
+    let before = c.snapshot().bytes_received;
+    let r = get(&c, "/t.txt").expect("GET /t.txt");
+    let wire = c.snapshot().bytes_received - before;
+    let names: Vec<&str> = r.decoded_from().iter().map(|c| c.name()).collect();
+    println!("h2o send-compressed: served {names:?}, {wire} bytes on the wire");
+    assert!(r.decoded(), "h2o sent /t.txt uncompressed");
+    check_bytes("h2o send-compressed", r.body(), &text);
+    assert!(wire < text.len() as u64 / 2, "{wire} bytes on the wire");
+}
+
+// ---------------------------------------------------------------------------------------------
 // TLS
 
 /// The server by name (`https://localhost:PORT`): SNI `localhost`, the certificate's DNS name
@@ -1459,6 +1672,11 @@ mod tls {
         }
     }
 
+    #[test]
+    fn nginx_gzip_on() {
+        nginx_gzip(Mode::Tls);
+    }
+
     /// A client trusting another CA: `ErrorKind::Tls` with "unknown CA", by address and by
     /// name; a client trusting the server's CA gets the file.
     #[test]
@@ -1516,6 +1734,7 @@ mod tls {
 // Measurements, by hand only (ignored by `cargo test`):
 //
 //   cargo test --release --test interop -- --ignored --nocapture measure_tls_cost
+//   cargo test --release --test interop -- --ignored --nocapture measure_decompression
 
 /// h2c and TLS side by side against nghttpd (`-n 1`) and h2o (`num-threads: 1`), an h2c and a
 /// TLS server of each, otherwise configured alike. Prints figures; asserts only that the
@@ -1777,3 +1996,127 @@ fn measure_bulk(kind: Kind, servers: &[ServerProc; 2]) {
         );
     }
 }
+
+/// The cost of decoding: a 64 MiB text ([`h2client_testserver::text`]) from nginx (h2c, one
+/// worker), as the file and precompressed with gzip (-6), zstd (-3, with its checksum) and br
+/// (quality 6), served with their `content-encoding`; fetched buffered (`execute`) and
+/// streamed (`read`, 64 KiB buffer) by a client that decodes. [`DECODE_ROUNDS`] rounds after a
+/// warm-up, the variants alternating; prints the median wall-clock rate of decoded bytes, the
+/// median CPU time of this process per decoded MiB, and that time less the file's (the cost
+/// of decoding). Asserts only that every body decodes to the text.
+#[test]
+#[ignore = "measurement, by hand: --ignored --nocapture, in release"]
+fn measure_decompression() {
+    const SIZE: usize = 64 << 20;
+    let text = h2client_testserver::text(SIZE);
+    let variants: [(&str, &str, Vec<u8>); 4] = [
+        ("identity", "t.txt", Vec::new()),
+        ("gzip", "t.txt.gz", encode("gzip", &text)),
+        ("zstd", "t.txt.zst", {
+            let mut e = zstd::stream::Encoder::new(Vec::new(), 3).unwrap();
+            e.include_checksum(true).unwrap();
+            e.write_all(&text).unwrap();
+            e.finish().unwrap()
+        }),
+        ("br", "t.txt.br", {
+            let mut out = Vec::new();
+            let p = brotli::enc::BrotliEncoderParams {
+                quality: 6,
+                lgwin: 22,
+                ..Default::default()
+            };
+            brotli::BrotliCompress(&mut &text[..], &mut out, &p).unwrap();
+            out
+        }),
+    ];
+    let mut files: Vec<(String, Vec<u8>)> = vec![("t.txt".into(), text.clone())];
+    for (_, name, data) in &variants[1..] {
+        files.push((name.to_string(), data.clone()));
+    }
+    let s = ServerProc::start(
+        Kind::Nginx,
+        Setup {
+            extra: r#"location ~ \.br$ { add_header Content-Encoding br; }
+    location ~ \.zst$ { add_header Content-Encoding zstd; }
+    location ~ \.gz$ { add_header Content-Encoding gzip; }"#
+                .into(),
+            files,
+            ..Setup::new(Mode::H2c)
+        },
+    );
+    let c = decoding_client(&s);
+    let mib = (SIZE >> 20) as f64;
+    let fetch = |name: &str, streamed: bool| -> (f64, f64) {
+        let (u0, s0) = process_cpu();
+        let t0 = Instant::now();
+        let body = if streamed {
+            let call = c
+                .start(Arc::new(Request::new("GET", &format!("/{name}")).unwrap()))
+                .expect("start");
+            let mut buf = vec![0u8; 64 << 10];
+            let mut n = 0;
+            let mut first = Vec::new();
+            loop {
+                let k = call.read(&mut buf).expect("read");
+                if k == 0 {
+                    break;
+                }
+                if first.len() < 4096 {
+                    first.extend_from_slice(&buf[..k.min(4096 - first.len())]);
+                }
+                n += k;
+            }
+            assert_eq!(n, SIZE, "{name} streamed");
+            first
+        } else {
+            let r = get(&c, &format!("/{name}")).expect("GET");
+            check_bytes(name, r.body(), &text);
+            r.body()[..4096].to_vec()
+        };
+        let wall = t0.elapsed().as_secs_f64();
+        let (u1, s1) = process_cpu();
+        check_bytes(name, &body, &text[..4096]);
+        (
+            mib / wall,
+            ((u1 - u0) + (s1 - s0)).as_secs_f64() * 1000.0 / mib,
+        )
+    };
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    println!(
+        "64 MiB text from nginx (h2c), {DECODE_ROUNDS} rounds: decoded MiB/s (wall), client CPU ms \
+         per MiB, and that less the file's"
+    );
+    for streamed in [false, true] {
+        for (_, name, _) in &variants {
+            fetch(name, streamed);
+        }
+        let mut rates = vec![vec![]; variants.len()];
+        let mut cpus = vec![vec![]; variants.len()];
+        for _ in 0..DECODE_ROUNDS {
+            for (i, (_, name, _)) in variants.iter().enumerate() {
+                let (r, cpu) = fetch(name, streamed);
+                rates[i].push(r);
+                cpus[i].push(cpu);
+            }
+        }
+        let base = median(cpus[0].clone());
+        for (i, (coding, name, data)) in variants.iter().enumerate() {
+            let cpu = median(cpus[i].clone());
+            let wire = if data.is_empty() { SIZE } else { data.len() };
+            println!(
+                "  {:<8} {coding:<8} {name:<10} {:>9} bytes on the wire: {:>6.0} MiB/s, CPU {cpu:.2} ms/MiB \
+                 (decoding {:+.2} ms/MiB, {:.0} MiB/s of CPU)",
+                if streamed { "streamed" } else { "buffered" },
+                wire,
+                median(rates[i].clone()),
+                cpu - base,
+                if cpu > base { 1000.0 / (cpu - base) } else { f64::INFINITY },
+            );
+        }
+    }
+}
+
+const DECODE_ROUNDS: usize = 5;

@@ -1019,8 +1019,8 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
                         if !had_head && s.builder.has_head() {
                             let ex = s.pending.ex();
                             if s.builder.is_streaming() {
-                                let (status, headers) = s.builder.take_head();
-                                ex.deliver_head(status, headers);
+                                let (status, headers, decoded) = s.builder.take_head();
+                                ex.deliver_head(status, headers, decoded);
                             } else {
                                 ex.mark_head();
                             }

@@ -52,6 +52,10 @@ pub(crate) struct ResponseBuilder {
     max_informational: u32,
     /// Told of each informational head.
     on_informational: Option<InformationalHook>,
+    /// We sent `accept-encoding`: a coded body is decoded (see `crate::decode`).
+    decoding: bool,
+    /// The decoder of a buffered body being decoded.
+    decoder: Option<Box<crate::decode::Decoder>>,
     // State of the header block being decoded.
     blk_status: Option<u16>,
     blk_regular_seen: bool,
@@ -78,6 +82,8 @@ impl ResponseBuilder {
             informational: 0,
             max_informational: 16,
             on_informational: None,
+            decoding: false,
+            decoder: None,
             blk_status: None,
             blk_regular_seen: false,
             blk_size: 0,
@@ -94,6 +100,13 @@ impl ResponseBuilder {
     /// Shows each informational (1xx) head to `f` (instead of only dropping it).
     pub(crate) fn with_informational(mut self, f: Option<InformationalHook>) -> ResponseBuilder {
         self.on_informational = f;
+        self
+    }
+
+    /// Decodes the body of a response with a content-encoding we decode (we sent
+    /// `accept-encoding`).
+    pub(crate) fn with_decoding(mut self, on: bool) -> ResponseBuilder {
+        self.decoding = on;
         self
     }
 
@@ -277,6 +290,9 @@ impl ResponseBuilder {
                     self.no_content = true;
                 }
                 self.phase = Phase::Body;
+                if self.decoding && !self.no_content {
+                    self.start_decoding()?;
+                }
                 if end_stream {
                     return self.finish();
                 }
@@ -320,7 +336,10 @@ impl ResponseBuilder {
                     ),
                 ));
             }
-            if !self.streaming {
+            if let Some(d) = self.decoder.as_deref_mut() {
+                let r = d.append(data, &mut self.resp.body, self.max_body);
+                r.map_err(|f| self.decode_fault(f))?;
+            } else if !self.streaming {
                 if self.resp.body.is_empty() {
                     // A declared length sizes at most a first chunk: a server may claim a
                     // GiB and send a byte; the buffer grows with what actually arrives.
@@ -347,7 +366,37 @@ impl ResponseBuilder {
                 )));
             }
         }
+        if let Some(d) = self.decoder.as_deref_mut() {
+            let r = d.finish();
+            r.map_err(|e| self.decode_fault(crate::decode::Fault::Corrupt(e)))?;
+        }
         Ok(Progress::Complete)
+    }
+
+    /// The final head arrived: decode its body if its content-encoding is ours to decode
+    /// (the head loses `content-encoding` and `content-length`).
+    fn start_decoding(&mut self) -> Result<(), StreamFault> {
+        let Some(c) = crate::decode::negotiate(self.resp.status, &mut self.resp.headers) else {
+            return Ok(());
+        };
+        self.resp.decoded = Some(c);
+        if !self.streaming {
+            let d = crate::decode::Decoder::new(c)
+                .map_err(|e| self.decode_fault(crate::decode::Fault::Corrupt(e)))?;
+            self.decoder = Some(Box::new(d));
+        }
+        Ok(())
+    }
+
+    /// A buffered body that could not be decoded: the stream is reset (CANCEL).
+    fn decode_fault(&self, f: crate::decode::Fault) -> StreamFault {
+        let error = match f {
+            crate::decode::Fault::Corrupt(e) | crate::decode::Fault::TooLarge(e) => e,
+        };
+        StreamFault {
+            reason: Reason::CANCEL,
+            error: error.with_reason(Reason::CANCEL),
+        }
     }
 
     /// The finished response.
@@ -360,9 +409,17 @@ impl ResponseBuilder {
         self.streaming
     }
 
-    /// Moves the head out (streaming mode hands it to the caller as soon as it arrives).
-    pub(crate) fn take_head(&mut self) -> (u16, crate::headers::HeaderList) {
-        (self.resp.status, std::mem::take(&mut self.resp.headers))
+    /// Moves the head out (streaming mode hands it to the caller as soon as it arrives), with
+    /// the codings its body is to be decoded from, if any.
+    pub(crate) fn take_head(
+        &mut self,
+    ) -> (
+        u16,
+        crate::headers::HeaderList,
+        Option<crate::decode::Codings>,
+    ) {
+        let h = std::mem::take(&mut self.resp.headers);
+        (self.resp.status, h, self.resp.decoded)
     }
 }
 

@@ -467,6 +467,11 @@ impl<W> Core<W> {
             Some(ua) if !req.has_user_agent => ua.as_bytes(),
             _ => &[],
         };
+        // Transparent decompression: only for requests that did not ask for codings.
+        let ae: &[u8] = match &self.cfg.accept_encoding {
+            Some(ae) if !req.has_accept_encoding => ae.as_bytes(),
+            _ => &[],
+        };
         // RFC 7541 §4.1 sizes, checked against the server's limit before the encoder's
         // table is touched.
         let mut size = (7 + req.method.len() + 32)
@@ -481,6 +486,9 @@ impl<W> Core<W> {
         }
         if !ua.is_empty() {
             size += 10 + ua.len() + 32;
+        }
+        if !ae.is_empty() {
+            size += 15 + ae.len() + 32;
         }
         if size as u64 > self.peer_max_header_list {
             let limit = self.peer_max_header_list;
@@ -512,6 +520,10 @@ impl<W> Core<W> {
         if !ua.is_empty() {
             self.enc.encode_field(b"user-agent", ua, &mut self.block);
         }
+        if !ae.is_empty() {
+            self.enc
+                .encode_field(b"accept-encoding", ae, &mut self.block);
+        }
 
         let id = self.next_id;
         self.next_id = self.next_id.saturating_add(2);
@@ -536,6 +548,9 @@ impl<W> Core<W> {
             if !ua.is_empty() {
                 super::log_field(conn, id, '>', b"user-agent", ua);
             }
+            if !ae.is_empty() {
+                super::log_field(conn, id, '>', b"accept-encoding", ae);
+            }
         }
         let Assigned { pending, slot } = a;
         let stream = Box::new(RecvStream {
@@ -552,7 +567,8 @@ impl<W> Core<W> {
                 req.informational
                     .clone()
                     .or_else(|| self.cfg.informational.clone()),
-            ),
+            )
+            .with_decoding(!ae.is_empty()),
             window: i64::from(initial),
             unacked: 0,
             has_body,

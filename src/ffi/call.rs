@@ -218,7 +218,10 @@ pub unsafe extern "C" fn h2_call_header(c: *const h2_call, name: *const c_char) 
 /// `*n` is set to the count, 0 at the end of the body. The stream's flow-control window is
 /// reopened only as the body is read, so a caller that stops reading stops the server after
 /// one window (`h2_config_set_initial_window_size`) while other streams keep flowing. Only for
-/// calls from `h2_client_start`. Returns the call's error if it failed.
+/// calls from `h2_client_start`. Returns the call's error if it failed. A body decoded from
+/// its content-encoding (`h2_call_decoded`) is decoded here, as much as `cap` asks for: the
+/// window is reopened by the compressed bytes consumed, and data that does not decode fails
+/// the call with H2_E_DECODE.
 #[no_mangle]
 pub unsafe extern "C" fn h2_call_read(
     c: *mut h2_call,
@@ -270,7 +273,8 @@ pub struct h2_piece {
 /// the body. The bytes stay valid, read-only, until the next `h2_call_read`,
 /// `h2_call_read_view` or `h2_call_free` on this call (one `writev` can send them all). The
 /// window is reopened as with `h2_call_read`. Only for calls from `h2_client_start`. Returns
-/// the call's error if it failed.
+/// the call's error if it failed. A decoded body (`h2_call_decoded`) comes in pieces of up to
+/// 64 KiB (at most 4 per call) decoded into a buffer the call owns and reuses.
 #[no_mangle]
 pub unsafe extern "C" fn h2_call_read_view(
     c: *mut h2_call,
@@ -316,6 +320,17 @@ impl h2_call {
     fn release_view(&self) {
         self.view.lock().unwrap_or_else(|e| e.into_inner()).clear();
     }
+}
+
+/// Whether the response body is decoded from its content-encoding as it is read
+/// (`h2_config_set_accept_encoding`; its `content-encoding` and `content-length` headers were
+/// then removed). False until the head has arrived, or if `c` is NULL.
+#[no_mangle]
+pub unsafe extern "C" fn h2_call_decoded(c: *const h2_call) -> bool {
+    entry!(h2_call_decoded, || {
+        let c = try_ref!(c);
+        c.inner.decoded()
+    })
 }
 
 /// Number of trailers (0 until the body has ended).
@@ -423,7 +438,8 @@ pub unsafe extern "C" fn h2_call_response(
 }
 
 /// Response body bytes received and not yet read (`h2_client_start` calls): at most one
-/// stream window, whatever the body size.
+/// stream window, whatever the body size (of a decoded body, the compressed bytes not yet
+/// decoded: at most one window and one DATA frame).
 #[no_mangle]
 pub unsafe extern "C" fn h2_call_buffered(c: *const h2_call) -> usize {
     entry!(h2_call_buffered, || {

@@ -609,6 +609,43 @@ pub unsafe extern "C" fn h2_config_set_informational_callback(
     })
 }
 
+/// Transparent decompression (as libcurl's CURLOPT_ACCEPT_ENCODING and Go's transport): every
+/// request that sets no `accept-encoding` of its own is sent with `accept-encoding: list`, and
+/// the body of its response is decoded as it arrives when its `content-encoding` is made of
+/// codings this library decodes: gzip (x-gzip), deflate (zlib, or raw deflate), br and zstd,
+/// up to 3 stacked (`gzip, br`). "" sends all of them ("gzip, deflate, br, zstd"); NULL (the
+/// default) turns it off. The value must be a valid field value (else H2_E_INVALID_ARGUMENT).
+///
+/// A decoded response loses its `content-encoding` and `content-length` headers (they
+/// described the encoded body) and `h2_response_decoded` / `h2_call_decoded` return true.
+/// Returned as sent: responses to requests with their own `accept-encoding`, HEAD, 204, 304
+/// and 206 responses, and an unknown coding. `max_response_body` limits the decoded body of
+/// buffered responses (a small body that would inflate past it stops there with
+/// H2_E_BODY_TOO_LARGE); streamed bodies are decoded as `h2_call_read` asks, holding about one
+/// stream window of compressed bytes plus the codec's state (32 KiB for gzip and deflate, up
+/// to 16 MiB for br and 8 MiB for zstd, as the server's data asks). Corrupt or truncated data
+/// is H2_E_DECODE, naming the coding.
+#[no_mangle]
+pub unsafe extern "C" fn h2_config_set_accept_encoding(
+    cfg: *mut h2_config,
+    list: *const c_char,
+) -> h2_result {
+    entry!(h2_config_set_accept_encoding, || {
+        // SAFETY: forwarded caller contract (cfg is NULL or a live h2_config, list NULL or a
+        // C string).
+        unsafe {
+            set(cfg, |c| {
+                if list.is_null() {
+                    return c.set_accept_encoding(None);
+                }
+                let v = c_str(list, "accept-encoding")
+                    .map_err(|_| Error::invalid("accept-encoding is not UTF-8"))?;
+                c.set_accept_encoding(Some(v))
+            })
+        }
+    })
+}
+
 /// The hosts that bypass the proxy, overriding the environment's `no_proxy` / `NO_PROXY`:
 /// comma-separated host names (each also matching its subdomains; a leading dot is
 /// ignored), IP addresses, CIDR blocks (`10.0.0.0/8`), or `*` for every host. It applies to

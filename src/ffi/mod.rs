@@ -100,6 +100,11 @@ pub const H2_E_TOO_MANY_REDIRECTS: h2_result = 18;
 /// are in the message; 407: proxy authentication required), a SOCKS5 failure, or an unusable
 /// proxy in the environment. The request was not sent (processed NO).
 pub const H2_E_PROXY: h2_result = 19;
+/// The response body could not be decoded from its `content-encoding`
+/// (`h2_config_set_accept_encoding`): corrupt or truncated data, a zstd window over 8 MiB;
+/// the message names the coding. The server answered (processed YES); a buffered call gets no
+/// response, a streamed one fails at the read that met the bad data (its stream is reset).
+pub const H2_E_DECODE: h2_result = 20;
 
 thread_local! {
     static LAST_ERROR: RefCell<Option<Error>> = const { RefCell::new(None) };

@@ -159,6 +159,14 @@ pub unsafe extern "C" fn h2_response_body(resp: *const h2_response, len: *mut us
     })
 }
 
+/// Whether the body was decoded from its content-encoding (`h2_config_set_accept_encoding`):
+/// its `content-encoding` and `content-length` headers were then removed. False if `resp` is
+/// NULL.
+#[no_mangle]
+pub unsafe extern "C" fn h2_response_decoded(resp: *const h2_response) -> bool {
+    entry!(h2_response_decoded, || { try_ref!(resp).inner.decoded() })
+}
+
 /// Frees a response. NULL is allowed.
 #[no_mangle]
 pub unsafe extern "C" fn h2_response_free(resp: *mut h2_response) {

@@ -17,6 +17,7 @@ use http::header::{HeaderName, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderMap, Method, Request, Response, StatusCode};
 
 use crate::conn::StreamGuard;
+use crate::encoded::{Bomb, Coding};
 
 /// Largest piece of a generated body handed to h2 at once.
 const PIECE: usize = 64 * 1024;
@@ -24,6 +25,8 @@ const PIECE: usize = 64 * 1024;
 const WAIT_RESET_MAX: Duration = Duration::from_secs(30);
 /// Upper bound for `/headers/N` (about 15 MB of headers).
 const MAX_EXTRA_HEADERS: u32 = 100_000;
+/// Upper bound for `/encoded/CODINGS/N` (encoded in memory).
+const MAX_ENCODED: usize = 256 << 20;
 
 const TEXT_PLAIN: &str = "text/plain";
 const OCTET_STREAM: &str = "application/octet-stream";
@@ -53,8 +56,58 @@ enum Route {
     /// `/redirect/CODE?to=URL`: status CODE (300..=399) with `location: URL` (the `to`
     /// parameter percent-decoded; no `location` without it).
     Redirect(StatusCode),
+    /// `/encoded/CODINGS/N`: [`crate::encoded::text`] of N bytes coded with CODINGS
+    /// (comma-separated, applied in order), with query options.
+    Encoded {
+        codings: Vec<Coding>,
+        names: String,
+        len: usize,
+    },
+    /// `/bomb/CODING/MIB`: MIB MiB of zeros coded with CODING, made as it is sent.
+    Bomb {
+        coding: Coding,
+        mib: u64,
+    },
     BadRequest(String),
     NotFound,
+}
+
+/// The query options of `/encoded/CODINGS/N`.
+#[derive(Debug, Default)]
+struct EncodedOptions {
+    /// `corrupt`: 256 bytes in the middle of the coded body zeroed.
+    corrupt: bool,
+    /// `truncate`: only the first half of the coded body.
+    truncate: bool,
+    /// `empty`: `content-encoding` with an empty body.
+    empty: bool,
+    /// `nolength`: no `content-length`.
+    no_length: bool,
+    /// `status=N`: that status instead of 200 (204 and 304 without a body).
+    status: Option<StatusCode>,
+}
+
+impl EncodedOptions {
+    fn parse(query: &str) -> EncodedOptions {
+        let mut o = EncodedOptions::default();
+        for kv in query.split('&') {
+            match kv {
+                "corrupt" => o.corrupt = true,
+                "truncate" => o.truncate = true,
+                "empty" => o.empty = true,
+                "nolength" => o.no_length = true,
+                _ => {
+                    if let Some(code) = kv.strip_prefix("status=") {
+                        o.status = code
+                            .parse::<u16>()
+                            .ok()
+                            .and_then(|c| StatusCode::from_u16(c).ok());
+                    }
+                }
+            }
+        }
+        o
+    }
 }
 
 /// Strictly decimal digits: `str::parse` would also accept a leading `+`.
@@ -119,6 +172,35 @@ impl Route {
                     Err(format!("CODE must be in 300..=399, got {code}"))
                 }
             }),
+            ["encoded", codings, n] => number::<usize>("N", n).and_then(|len| {
+                if len > MAX_ENCODED {
+                    return Err(format!("N must be at most {MAX_ENCODED}, got {len}"));
+                }
+                let list = codings
+                    .split(',')
+                    .map(|c| Coding::parse(c).ok_or_else(|| format!("unknown coding {c:?}")))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let names = codings
+                    .split(',')
+                    .map(str::trim)
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                Ok(Route::Encoded {
+                    codings: list,
+                    names,
+                    len,
+                })
+            }),
+            ["bomb", coding, mib] => {
+                let mib = number::<u64>("MIB", mib);
+                match (Coding::parse(coding), mib) {
+                    (Some(Coding::Identity), _) | (None, _) => Err(format!(
+                        "CODING must be gzip, deflate, br or zstd, got {coding:?}"
+                    )),
+                    (Some(coding), Ok(mib)) => Ok(Route::Bomb { coding, mib }),
+                    (_, Err(e)) => Err(e),
+                }
+            }
             _ => Ok(Route::NotFound),
         };
         parsed.unwrap_or_else(Route::BadRequest)
@@ -217,6 +299,15 @@ pub(crate) async fn handle(
             });
             ex.redirect(status, to).await
         }
+        Route::Encoded {
+            codings,
+            names,
+            len,
+        } => {
+            let opts = EncodedOptions::parse(parts.uri.query().unwrap_or(""));
+            ex.encoded(&codings, &names, len, opts).await
+        }
+        Route::Bomb { coding, mib } => ex.bomb(coding, mib).await,
         Route::BadRequest(why) => {
             ex.simple(
                 StatusCode::BAD_REQUEST,
@@ -271,6 +362,96 @@ impl Exchange {
             }
         }
         self.send_full(head, body).await
+    }
+
+    /// `/encoded/CODINGS/N`: the coded text, with `content-encoding` as given.
+    async fn encoded(
+        &mut self,
+        codings: &[Coding],
+        names: &str,
+        len: usize,
+        opts: EncodedOptions,
+    ) -> Flow {
+        self.drain().await?;
+        let mut body = match crate::encoded::encoded_text(codings, len) {
+            Ok(b) => b,
+            Err(e) => {
+                return self
+                    .simple(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        TEXT_PLAIN,
+                        format!("encoding failed: {e}\n"),
+                    )
+                    .await
+            }
+        };
+        if opts.corrupt {
+            // A stretch of the middle zeroed (br has no checksum: a flipped bit in its
+            // literals would go unnoticed, damage to its structure does not).
+            let mut b = body.to_vec();
+            let start = b.len() / 2;
+            let end = (start + 256).min(b.len());
+            b[start..end].fill(0);
+            body = Bytes::from(b);
+        }
+        if opts.truncate {
+            body = body.slice(..body.len() / 2);
+        }
+        if opts.empty {
+            body = Bytes::new();
+        }
+        let status = opts.status.unwrap_or(StatusCode::OK);
+        let no_content = status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED;
+        let mut head = response(status)
+            .header(CONTENT_TYPE, TEXT_PLAIN)
+            .header(http::header::CONTENT_ENCODING, value(names))
+            .header("x-encoded-length", body.len());
+        if no_content {
+            return self.send_head(head, true).map(drop);
+        }
+        if !opts.no_length {
+            head = head.header(CONTENT_LENGTH, body.len());
+        }
+        self.send_full(head, body).await
+    }
+
+    /// `/bomb/CODING/MIB`: coded zeros, made piece by piece as flow control lets them out.
+    async fn bomb(&mut self, coding: Coding, mib: u64) -> Flow {
+        self.drain().await?;
+        let Some(mut bomb) = Bomb::new(coding, mib) else {
+            return self
+                .simple(StatusCode::BAD_REQUEST, TEXT_PLAIN, "bad coding\n")
+                .await;
+        };
+        let name = match coding {
+            Coding::Gzip => "gzip",
+            Coding::Deflate => "deflate",
+            Coding::Br => "br",
+            Coding::Zstd => "zstd",
+            Coding::Identity => "identity",
+        };
+        let head = response(StatusCode::OK)
+            .header(CONTENT_TYPE, OCTET_STREAM)
+            .header(http::header::CONTENT_ENCODING, name);
+        if self.head {
+            return self.send_head(head, true).map(drop);
+        }
+        let Some(mut send) = self.send_head(head, false)? else {
+            return Ok(());
+        };
+        let mut next = bomb.next_piece();
+        while let Some(piece) = next {
+            next = bomb.next_piece();
+            let last = next.is_none();
+            if piece.is_empty() && !last {
+                continue;
+            }
+            self.send_bytes(&mut send, piece, last).await?;
+            // A piece small enough to fit the window does not wait: yield, so that the
+            // connection (driven by the same task) writes it and sees a reset.
+            tokio::task::yield_now().await;
+        }
+        Ok(())
     }
 
     async fn bytes(&mut self, len: u64) -> Flow {

@@ -30,6 +30,8 @@
 //! | `/reset/CODE` | `RST_STREAM` with error code CODE, no response |
 //! | `/wait-reset` | 200 headers, then waits (≤ 30 s) for the client to reset the stream |
 //! | `/redirect/CODE?to=URL` | status CODE (300..=399) with `location: URL` (`to` percent-decoded; no `location` without `to`) |
+//! | `/encoded/CODINGS/N` | 200, [`text`]`(N)` (N ≤ 256 MiB) coded with CODINGS (`gzip`, `x-gzip`, `deflate` (zlib), `br`, `zstd` (with its checksum), `identity`; comma-separated, applied in order, e.g. `gzip,br`), `content-encoding: CODINGS`, `content-length` and `x-encoded-length` of the coded body. Query options: `corrupt` (256 bytes of its middle zeroed), `truncate` (its first half only), `empty` (an empty body), `nolength` (no `content-length`), `status=N` (that status; 204 and 304 without a body) |
+//! | `/bomb/CODING/MIB` | 200, MIB MiB of zeros coded with CODING (`gzip`, `deflate`, `br`, `zstd`), made as it is sent, no `content-length`: about 1 KiB per MiB for gzip and deflate, a few KiB per GiB for br, 32 KiB per GiB for zstd |
 //! | anything else | 404 `not found\n` |
 //!
 //! A malformed number in a path gives 400 with a `text/plain` explanation.
@@ -87,9 +89,11 @@ macro_rules! log {
 }
 
 mod conn;
+mod encoded;
 mod handlers;
 pub mod tls;
 
+pub use encoded::text;
 pub use tls::TlsOptions;
 
 /// Whether `H2TESTSERVER_LOG=1` was set (read once).
