@@ -135,7 +135,7 @@ class ErrorsTest < Minitest::Test
   end
 
   def test_every_code_has_a_class
-    (1..17).each do |code|
+    (1..20).each do |code|
       klass = H2Client::Error::CODES.fetch(code)
       assert_operator klass, :<, H2Client::Error
       assert_equal code, klass::CODE
@@ -146,7 +146,8 @@ class ErrorsTest < Minitest::Test
     expected = %w[InvalidArgumentError InvalidURLError ConnectError TimeoutError ProtocolError
                   StreamResetError GoAwayError ConnectionError ClosedError CanceledError
                   HeadersTooLargeError BodyTooLargeError RefusedError WrongThreadError
-                  InternalError TLSError ForkedError TooManyRedirectsError ProxyError]
+                  InternalError TLSError ForkedError TooManyRedirectsError ProxyError
+                  DecodeError]
     assert_equal expected, H2Client::Error::CODES.values.map { |k| k.name.split("::").last }
   end
 

@@ -40,7 +40,7 @@ module H2Client
                                     client_cert_file client_cert client_key tls_versions
                                     follow_redirects redirect_https_to_http proxy no_proxy
                                     resolve connect_to local_address unix_socket
-                                    user_agent on_informational]).freeze
+                                    user_agent accept_encoding on_informational]).freeze
 
     # Redirects followed per request with <tt>follow_redirects: true</tt>.
     DEFAULT_MAX_REDIRECTS = 10
@@ -126,6 +126,12 @@ module H2Client
     # user_agent:: the user-agent sent with every request that sets none in its headers:
     #              a String, or nil / false for none (default "h2client/VERSION", the C
     #              library's version).
+    # accept_encoding:: transparent decompression, as curl's --compressed and Go's gzip:
+    #                   true (or "") asks for every coding the library decodes ("gzip,
+    #                   deflate, br, zstd"), a String for that accept-encoding list;
+    #                   responses in those codings arrive decoded (Response#decoded?, their
+    #                   content-encoding and content-length removed). nil / false: off (the
+    #                   default). A corrupt body raises DecodeError.
     # on_informational:: called with <tt>status, headers</tt> (Integer, Hash as
     #                    Response#headers) for each informational (1xx) response, such as
     #                    103 Early Hints, that precedes a final response; see #request.
@@ -491,7 +497,8 @@ module H2Client
                    end
         Response.new(status, headers, body, trailers,
                      Client.native_url(Lib.h2_response_effective_url(resp)),
-                     Lib.h2_response_redirect_count(resp))
+                     Lib.h2_response_redirect_count(resp),
+                     decoded: Lib.h2_response_decoded(resp))
       ensure
         # Read from +out+, not from a local: an interrupt (Thread#raise, Ctrl-C) pending
         # while h2_client_do waited is raised as soon as it returns, before the assignment.
@@ -566,7 +573,8 @@ module H2Client
       # Final once the head has arrived: any redirects have been followed.
       response = Response.new(status, headers, body, EMPTY,
                               Client.native_url(Lib.h2_call_effective_url(call)),
-                              Lib.h2_call_redirect_count(call))
+                              Lib.h2_call_redirect_count(call),
+                              decoded: Lib.h2_call_decoded(call))
       buf = s.read_buffer
       loop do
         rc = Lib.h2_call_read(call, buf, READ_CHUNK, s.len)
@@ -734,6 +742,11 @@ module H2Client
             Lib.h2_config_set_unix_socket(cfg, value.nil? ? nil : path_string(value))
           when :user_agent
             Lib.h2_config_set_user_agent(cfg, value ? string(:user_agent, value) : nil)
+          when :accept_encoding
+            next unless value # off, the library's default
+
+            list = value == true ? "" : string(:accept_encoding, value)
+            Lib.h2_config_set_accept_encoding(cfg, list)
           else
             raise ArgumentError, "unknown option #{name.inspect} (known: #{OPTIONS.join(', ')})"
           end

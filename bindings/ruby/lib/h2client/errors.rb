@@ -187,6 +187,9 @@ module H2Client
   # H2_E_PROXY: the proxy refused or failed the tunnel (a non-2xx answer to CONNECT, 407:
   # proxy authentication required, a SOCKS5 failure), or the environment's proxy is unusable.
   class ProxyError < StandardError; include Error; CODE = 19; end
+  # H2_E_DECODE: a response body the client was decoding (accept_encoding:) is corrupt or
+  # truncated for its content-encoding (the message names the coding).
+  class DecodeError < StandardError; include Error; CODE = 20; end
 
   # An +H2_E_*+ code this binding has no class for (a newer library), or none given.
   class UnknownError < StandardError; include Error; CODE = 0; end
@@ -197,7 +200,7 @@ module H2Client
              StreamResetError, GoAwayError, ConnectionError, ClosedError, CanceledError,
              HeadersTooLargeError, BodyTooLargeError, RefusedError, WrongThreadError,
              InternalError, TLSError, ForkedError, TooManyRedirectsError,
-             ProxyError].to_h { |c| [c::CODE, c] }.freeze
+             ProxyError, DecodeError].to_h { |c| [c::CODE, c] }.freeze
 
     PROCESSED = { Lib::H2_PROCESSED_NO => :no, Lib::H2_PROCESSED_MAYBE => :maybe,
                   Lib::H2_PROCESSED_YES => :yes }.freeze

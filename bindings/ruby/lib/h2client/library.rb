@@ -157,6 +157,7 @@ module H2Client
     attach_function :h2_config_set_unix_socket, %i[h2_config string], :h2_result
     # NULL (nil) sends no user-agent.
     attach_function :h2_config_set_user_agent, %i[h2_config string], :h2_result
+    attach_function :h2_config_set_accept_encoding, %i[h2_config string], :h2_result
     # h2_config_set_event_callback is deliberately not attached: the callback runs on a
     # library thread and must not block, but a Ruby callback would wait for the GVL there.
 
@@ -209,6 +210,7 @@ module H2Client
     attach_function :h2_response_body, %i[h2_response pointer], :pointer
     attach_function :h2_response_effective_url, [:h2_response], :string
     attach_function :h2_response_redirect_count, [:h2_response], :uint32
+    attach_function :h2_response_decoded, [:h2_response], :bool
     attach_function :h2_response_free, [:h2_response], :void
 
     # --- calls
@@ -234,6 +236,7 @@ module H2Client
     attach_function :h2_call_buffered, [:h2_call], :size_t
     attach_function :h2_call_effective_url, [:h2_call], :string
     attach_function :h2_call_redirect_count, [:h2_call], :uint32
+    attach_function :h2_call_decoded, [:h2_call], :bool
     attach_function :h2_call_free, [:h2_call], :void
 
     # --- completion queues

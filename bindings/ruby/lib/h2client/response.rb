@@ -32,14 +32,22 @@ module H2Client
     # How many redirects were followed to get this response (0 when following is off).
     attr_reader :redirect_count
 
+    # Whether the library decoded the body (the client's accept_encoding:); its
+    # content-encoding and content-length headers were then removed, as Go does.
+    def decoded?
+      @decoded
+    end
+
     # Made by the client; the arguments are the fields of the same names.
-    def initialize(status, header_list, body, trailer_list = [], url = nil, redirect_count = 0)
+    def initialize(status, header_list, body, trailer_list = [], url = nil, redirect_count = 0,
+                   decoded: false)
       @status = status
       @header_list = header_list
       @body = body
       @trailer_list = trailer_list
       @url = url
       @redirect_count = redirect_count
+      @decoded = decoded
       @headers = nil
       @trailers = nil
     end
