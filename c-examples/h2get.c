@@ -442,11 +442,10 @@ static int curl_code(h2_result code, const char *msg) {
         return CURL_OK;
     case H2_E_INVALID_URL:
         return strstr(msg, "unsupported scheme") ? CURL_UNSUPPORTED_PROTOCOL : CURL_URL_MALFORMAT;
+    case H2_E_RESOLVE:
+        return proxy ? CURL_COULDNT_RESOLVE_PROXY : CURL_COULDNT_RESOLVE_HOST;
     case H2_E_CONNECT:
-        if (strstr(msg, "could not resolve host"))
-            return proxy ? CURL_COULDNT_RESOLVE_PROXY : CURL_COULDNT_RESOLVE_HOST;
-        /* -4/-6 bind a socket of the other family to no address: curl says "couldn't
-         * connect" for an address of the wrong family; --interface's failure is 45. */
+        /* --interface's failure is 45. */
         if (strstr(msg, "cannot bind to local address") && opt.interface)
             return CURL_INTERFACE_FAILED;
         return CURL_COULDNT_CONNECT;

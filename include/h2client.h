@@ -749,6 +749,13 @@ typedef struct h2_completion {
  */
 #define H2_E_DECODE 20
 
+/**
+ * A host name could not be resolved (the origin's, or the proxy's: the message says which):
+ * the resolver found no such name, or no address of the configured IP version
+ * (`h2_config_set_ip_version`). Nothing was sent (processed NO).
+ */
+#define H2_E_RESOLVE 21
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus

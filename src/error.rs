@@ -120,7 +120,8 @@ error_kinds! {
     InvalidArgument = 1, H2_E_INVALID_ARGUMENT, "invalid argument";
     /// The base URL could not be parsed or uses an unsupported scheme.
     InvalidUrl = 2, H2_E_INVALID_URL, "invalid or unsupported URL";
-    /// The TCP connection could not be established (refused, unreachable, name not found).
+    /// The TCP connection could not be established (refused, unreachable, timed out before
+    /// connecting is H2_E_TIMEOUT; a name that does not resolve is H2_E_RESOLVE).
     Connect = 3, H2_E_CONNECT, "could not connect to the server";
     /// A timeout expired (which one is in the message).
     Timeout = 4, H2_E_TIMEOUT, "timed out";
@@ -159,6 +160,8 @@ error_kinds! {
     /// The response body could not be decoded from its content-encoding (corrupt or
     /// truncated data; the message names the coding).
     Decode = 20, H2_E_DECODE, "response body could not be decoded";
+    /// A host name (the origin's, or the proxy's) could not be resolved to an address.
+    Resolve = 21, H2_E_RESOLVE, "could not resolve host name";
 }
 
 impl ErrorKind {

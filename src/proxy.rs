@@ -509,7 +509,7 @@ where
                 .await
                 .map_err(|e| {
                     Error::new(
-                        ErrorKind::Connect,
+                        ErrorKind::Resolve,
                         format!("could not resolve host '{}': {e}", t.host),
                     )
                     .with_origin(Origin::Transport)

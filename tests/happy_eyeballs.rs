@@ -138,7 +138,7 @@ fn ip_version_filters_the_addresses() {
     // Nothing of the version asked for: a clear error, nothing dialled.
     let c = with(h2client::IpFamily::V6, "127.0.0.1");
     let e = get(&c, "/").expect_err("no IPv6 address");
-    assert_eq!(e.kind, ErrorKind::Connect);
+    assert_eq!(e.kind, ErrorKind::Resolve);
     assert!(e.message.contains("it has no IPv6 address"), "{e:?}");
     let c = with(h2client::IpFamily::V4, "[::1]");
     let e = get(&c, "/").expect_err("no IPv4 address");
@@ -162,4 +162,22 @@ fn c_api_ip_version() {
         );
         h2_config_free(cfg);
     }
+}
+
+#[test]
+fn a_name_that_does_not_resolve_is_h2_e_resolve() {
+    // RFC 6761: .invalid never resolves.
+    // A resolver that cannot reach its server may take a while to say so.
+    let mut cfg = Config::default();
+    cfg.set_connect_timeout_ms(60_000).unwrap();
+    let c = Client::new("http://no-such-host.invalid", cfg).unwrap();
+    let e = get(&c, "/").expect_err("no such host");
+    assert_eq!(e.kind, ErrorKind::Resolve, "{e:?}");
+    assert!(
+        e.message
+            .contains("could not resolve host 'no-such-host.invalid'"),
+        "{e:?}"
+    );
+    assert_eq!(e.processed, h2client::error::Processed::No);
+    assert_eq!(h2client::ffi::H2_E_RESOLVE, ErrorKind::Resolve as u32);
 }

@@ -75,7 +75,7 @@ pub(crate) async fn connect(
             Ok(Ok(a)) => a,
             Ok(Err(e)) => {
                 return Err(connect_error(
-                    ErrorKind::Connect,
+                    ErrorKind::Resolve,
                     format!("could not resolve host '{}': {e}", to.host),
                 ))
             }
@@ -102,15 +102,18 @@ pub(crate) async fn connect(
         };
         // As curl: a name without such an address did not resolve; an address of the other
         // version cannot be connected to.
-        let msg = if to.host.parse::<IpAddr>().is_ok() {
-            format!("cannot connect to {hostport}: not an {want} address (only {want} is allowed)")
+        return Err(if to.host.parse::<IpAddr>().is_ok() {
+            let msg = format!(
+                "cannot connect to {hostport}: not an {want} address (only {want} is allowed)"
+            );
+            connect_error(ErrorKind::Connect, msg)
         } else {
-            format!(
+            let msg = format!(
                 "could not resolve host '{}': it has no {want} address (only {want} is allowed)",
                 to.host
-            )
-        };
-        return Err(connect_error(ErrorKind::Connect, msg));
+            );
+            connect_error(ErrorKind::Resolve, msg)
+        });
     }
     let r = race(&interleave(addrs), to.local, &hostport, timeout, deadline).await;
     if r.is_err() && cached {

@@ -105,6 +105,10 @@ pub const H2_E_PROXY: h2_result = 19;
 /// the message names the coding. The server answered (processed YES); a buffered call gets no
 /// response, a streamed one fails at the read that met the bad data (its stream is reset).
 pub const H2_E_DECODE: h2_result = 20;
+/// A host name could not be resolved (the origin's, or the proxy's: the message says which):
+/// the resolver found no such name, or no address of the configured IP version
+/// (`h2_config_set_ip_version`). Nothing was sent (processed NO).
+pub const H2_E_RESOLVE: h2_result = 21;
 
 thread_local! {
     static LAST_ERROR: RefCell<Option<Error>> = const { RefCell::new(None) };

@@ -135,7 +135,7 @@ class ErrorsTest < Minitest::Test
   end
 
   def test_every_code_has_a_class
-    (1..20).each do |code|
+    (1..21).each do |code|
       klass = H2Client::Error::CODES.fetch(code)
       assert_operator klass, :<, H2Client::Error
       assert_equal code, klass::CODE
@@ -147,7 +147,7 @@ class ErrorsTest < Minitest::Test
                   StreamResetError GoAwayError ConnectionError ClosedError CanceledError
                   HeadersTooLargeError BodyTooLargeError RefusedError WrongThreadError
                   InternalError TLSError ForkedError TooManyRedirectsError ProxyError
-                  DecodeError]
+                  DecodeError ResolveError]
     assert_equal expected, H2Client::Error::CODES.values.map { |k| k.name.split("::").last }
   end
 

@@ -190,6 +190,9 @@ module H2Client
   # H2_E_DECODE: a response body the client was decoding (accept_encoding:) is corrupt or
   # truncated for its content-encoding (the message names the coding).
   class DecodeError < StandardError; include Error; CODE = 20; end
+  # H2_E_RESOLVE: a host name (the origin's, or the proxy's) could not be resolved. A
+  # ConnectError too, so rescuing that still catches it (the library said H2_E_CONNECT before).
+  class ResolveError < ConnectError; CODE = 21; end
 
   # An +H2_E_*+ code this binding has no class for (a newer library), or none given.
   class UnknownError < StandardError; include Error; CODE = 0; end
@@ -200,7 +203,7 @@ module H2Client
              StreamResetError, GoAwayError, ConnectionError, ClosedError, CanceledError,
              HeadersTooLargeError, BodyTooLargeError, RefusedError, WrongThreadError,
              InternalError, TLSError, ForkedError, TooManyRedirectsError,
-             ProxyError, DecodeError].to_h { |c| [c::CODE, c] }.freeze
+             ProxyError, DecodeError, ResolveError].to_h { |c| [c::CODE, c] }.freeze
 
     PROCESSED = { Lib::H2_PROCESSED_NO => :no, Lib::H2_PROCESSED_MAYBE => :maybe,
                   Lib::H2_PROCESSED_YES => :yes }.freeze
