@@ -38,6 +38,12 @@ const (
 	ErrForked           Code = 17
 	ErrTooManyRedirects Code = 18
 	ErrProxy            Code = 19
+	// ErrDecode: a body the Transport was decoding (WithAcceptEncoding) is corrupt or
+	// truncated for its content-encoding.
+	ErrDecode Code = 20
+	// ErrResolve: a host name (the origin's or the proxy's) could not be resolved. It also
+	// matches ErrConnect (errors.Is), which is what such failures were before.
+	ErrResolve Code = 21
 )
 
 // Name is the code's name in h2client.h, e.g. "H2_E_TIMEOUT" ("H2_E_UNKNOWN" for codes this
@@ -141,7 +147,7 @@ func (e *Error) Unwrap() error { return e.cause }
 // Is reports whether target is this error's Code (errors.Is(err, h2client.ErrTimeout)).
 func (e *Error) Is(target error) bool {
 	c, ok := target.(Code)
-	return ok && c == e.Code
+	return ok && (c == e.Code || (c == ErrConnect && e.Code == ErrResolve))
 }
 
 // Timeout reports whether the failure is a timeout: the library's own (ErrTimeout) or the
