@@ -384,10 +384,11 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		buffered = v
 	}
 	hook := newInfoHook(ctx) // nil unless a trace wants 1xx responses
+	ri := newReqInfo(ctx, target, targetURL[:strings.IndexByte(targetURL, ':')], proxy)
 	if buffered && !streaming {
-		return t.roundTripQueued(req, ctx, proxy, packed, nhdr, inline, hook)
+		return t.roundTripQueued(req, ctx, proxy, packed, nhdr, inline, hook, ri)
 	}
-	return t.roundTripStreaming(req, ctx, proxy, packed, nhdr, inline, streaming, hook)
+	return t.roundTripStreaming(req, ctx, proxy, packed, nhdr, inline, streaming, hook, ri)
 }
 
 // target is the absolute URL req goes to (req.URL, or resolved against the base URL), and
