@@ -81,13 +81,14 @@ type requestInfoKey struct{}
 // ContextWithRequestInfo returns a context that makes the Transport fill *info for requests
 // made with it: RoundTrip sets it when the response head has arrived (streaming mode) or the
 // response is complete (buffered mode), and again when the response body has been read to the
-// end or closed (with Total and the body's bytes). A request that fails after it was started
-// leaves in *info what was known when it failed (its Total is the time of the failure); one
-// that fails before leaves it zero. With http.Client, each hop of a redirect fills it in
-// turn, so that after Do it describes the last one. Read it after the body has been read to
-// the end or closed, in the goroutine that did so (or after RoundTrip returned, for the
-// head's information): it is written without locking. Do not share one info between
-// requests in flight.
+// end or closed (with Total and the body's bytes; a body closed before its end leaves them as
+// they were then: Total stays 0 unless the whole response had arrived, as the stream is reset
+// after). A request that fails after it was started leaves in *info what was known when it
+// failed (its Total is the time of the failure); one that fails before leaves it zero. With
+// http.Client, each hop of a redirect fills it in turn, so that after Do it describes the last
+// one. Read it after the body has been read to the end or closed, in the goroutine that did so
+// (or after RoundTrip returned, for the head's information): it is written without locking. Do
+// not share one info between requests in flight.
 //
 //	var info h2client.RequestInfo
 //	req = req.WithContext(h2client.ContextWithRequestInfo(req.Context(), &info))
@@ -107,17 +108,22 @@ type reqInfo struct {
 	trace  *connTrace   // the connection hooks of the request's trace, or nil
 }
 
-// newReqInfo: the information a request to target (its scheme lowercase) needs: always over
-// https (Response.TLS), else only for ContextWithRequestInfo or connection hooks. proxy is
-// the request's proxy URL ("" = direct).
-func newReqInfo(ctx context.Context, target *url.URL, scheme, proxy string) *reqInfo {
+// infoHolder is ContextWithRequestInfo's info, zeroed (nil without one).
+func infoHolder(ctx context.Context) *RequestInfo {
 	holder, _ := ctx.Value(requestInfoKey{}).(*RequestInfo)
+	if holder != nil {
+		*holder = RequestInfo{}
+	}
+	return holder
+}
+
+// newReqInfo: the information a request to target (its scheme lowercase) needs: always over
+// https (Response.TLS), else only for ContextWithRequestInfo (holder) or connection hooks.
+// proxy is the request's proxy URL ("" = direct).
+func newReqInfo(ctx context.Context, holder *RequestInfo, target *url.URL, scheme, proxy string) *reqInfo {
 	trace := newConnTrace(ctx, target, proxy)
 	if holder == nil && trace == nil && scheme != "https" {
 		return nil
-	}
-	if holder != nil {
-		*holder = RequestInfo{}
 	}
 	return &reqInfo{holder: holder, trace: trace}
 }

@@ -228,6 +228,17 @@ func TestRequestInfo(t *testing.T) {
 	if info.Total == 0 || info.Reused || info.ConnectionID != 0 || info.RemoteAddr != nil || info.LocalAddr != nil {
 		t.Errorf("refused: %+v", info)
 	}
+
+	// A request refused before it started: zero.
+	info = h2client.RequestInfo{Reused: true, Total: time.Second}
+	req, _ = http.NewRequestWithContext(h2client.ContextWithRequestInfo(context.Background(), &info),
+		"GET", "ftp://127.0.0.1/", nil)
+	if _, err := newTransport(t).RoundTrip(req); err == nil {
+		t.Fatal("an ftp:// URL was accepted")
+	}
+	if info != (h2client.RequestInfo{}) {
+		t.Errorf("a request refused before it started: %+v", info)
+	}
 }
 
 // traceLog records the hooks of an httptrace.ClientTrace as they are called.
@@ -426,5 +437,32 @@ func TestTraceHookPanics(t *testing.T) {
 				t.Errorf("%d 1xx hooks still registered", n)
 			}
 		})
+	}
+}
+
+// Over a Unix socket: RequestInfo's addresses are *net.UnixAddr, the trace's ConnectDone is
+// "unix" with the socket's path, and no DNS hook is called for the made-up host name.
+func TestRequestInfoUnixSocket(t *testing.T) {
+	sock, _ := forward(t, t.TempDir(), "h2c.sock", plainURL)
+	c := &http.Client{Transport: newTransport(t, h2client.WithUnixSocket(sock))}
+	var l traceLog
+	var info h2client.RequestInfo
+	ctx := h2client.ContextWithRequestInfo(httptrace.WithClientTrace(context.Background(), l.trace()), &info)
+	req, _ := http.NewRequestWithContext(ctx, "GET", "http://made-up.test/bytes/3", nil)
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	want := fmt.Sprintf("GetConn(made-up.test:80) ConnectStart(unix,%s) ConnectDone(unix,%s,<nil>) GotConn(false) "+
+		"WroteHeaders WroteRequest(<nil>) GotFirstResponseByte", sock, sock)
+	if got := l.take(); got != want {
+		t.Errorf("trace:\n got %s\nwant %s", got, want)
+	}
+	ra, ok := info.RemoteAddr.(*net.UnixAddr)
+	la, ok2 := info.LocalAddr.(*net.UnixAddr)
+	if !ok || ra.Name != sock || ra.Net != "unix" || !ok2 || la.Name != "" || info.BodyBytesReceived != 3 {
+		t.Errorf("RemoteAddr %#v, LocalAddr %#v, %+v", info.RemoteAddr, info.LocalAddr, info)
 	}
 }

@@ -329,6 +329,7 @@ func closeBody(req *http.Request) {
 // once it is complete (buffered mode). req.URL is an http:// or https:// URL, or a relative
 // one with WithBaseURL. RoundTrip does not follow redirects (http.Client does).
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	holder := infoHolder(req.Context()) // zeroed: a request that fails before it starts leaves it so
 	if req.URL == nil {
 		closeBody(req)
 		return nil, localError(ErrInvalidArgument, "request has no URL")
@@ -384,7 +385,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		buffered = v
 	}
 	hook := newInfoHook(ctx) // nil unless a trace wants 1xx responses
-	ri := newReqInfo(ctx, target, targetURL[:strings.IndexByte(targetURL, ':')], proxy)
+	ri := newReqInfo(ctx, holder, target, targetURL[:strings.IndexByte(targetURL, ':')], proxy)
 	if buffered && !streaming {
 		return t.roundTripQueued(req, ctx, proxy, packed, nhdr, inline, hook, ri)
 	}
