@@ -9,7 +9,8 @@
  * --quick uses smaller sizes and counts (for
  * valgrind). --tls names a second h2testserver, started with --tls (https://127.0.0.1:PORT), and
  * the CA file that signed its certificate: the redirect section then also checks redirects from
- * https to http (without it that check is skipped, and says so). Made-up host names
+ * https to http, and the request-information section the TLS session and the server's
+ * certificate (without it those checks are skipped, and say so). Made-up host names
  * (made-up.test, other.test) reach URL's server through Config::add_resolve and
  * add_connect_to: no DNS is asked.
  *
@@ -1201,6 +1202,217 @@ static void test_try_unix_socket() {
     CHECK(tcp.ok(), "unix_socket(\"\"): TCP");
 }
 
+/* A RequestInfo's times, ids and addresses, for failure messages. */
+static std::string describe(const h2::RequestInfo &i) {
+    std::ostringstream os;
+    os << "dns " << i.time_namelookup.count() << " connect " << i.time_connect.count() << " tls "
+       << i.time_tls.count() << " headers " << i.time_headers_sent.count() << " sent "
+       << i.time_request_sent.count() << " first " << i.time_first_byte.count() << " total "
+       << i.time_total.count() << " us; conn " << i.connection_id << " stream " << i.stream_id
+       << (i.reused ? " reused" : "") << "; " << i.remote_address << " port " << i.remote_port
+       << " from " << i.local_address << " port " << i.local_port << "; bytes " << i.header_bytes_sent
+       << "+" << i.body_bytes_sent << " sent, " << i.header_bytes_received << "+" << i.body_bytes_received
+       << " received; " << i.tls_version_name << " " << i.tls_cipher_suite_name << " alpn " << i.alpn
+       << " sni " << i.tls_server_name << (i.tls_resumed ? " resumed" : "") << ", "
+       << i.peer_certificate_count << " certificates; " << i.effective_url;
+    return os.str();
+}
+
+/* The times of a completed exchange in the documented order (connect-phase ones on a new
+ * connection only). */
+static bool times_ordered(const h2::RequestInfo &i) {
+    const std::chrono::microseconds zero(0);
+    bool connect = i.reused ? i.time_namelookup == zero && i.time_connect == zero && i.time_tls == zero
+                            : zero < i.time_namelookup && i.time_namelookup <= i.time_connect &&
+                                  (i.time_tls == zero || i.time_connect <= i.time_tls);
+    auto last_connect = std::max(i.time_connect, i.time_tls);
+    return connect && last_connect <= i.time_headers_sent && zero < i.time_headers_sent &&
+           i.time_headers_sent <= i.time_first_byte && i.time_first_byte <= i.time_total &&
+           i.time_headers_sent <= i.time_request_sent && i.time_request_sent <= i.time_total;
+}
+
+/* The DER bytes of the first certificate of a PEM file ("" if there is none). */
+static std::string pem_der(const std::string &path) {
+    FILE *f = std::fopen(path.c_str(), "r");
+    if (!f)
+        return "";
+    std::string text;
+    char buf[4096];
+    for (size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;)
+        text.append(buf, n);
+    std::fclose(f);
+    const std::string begin = "-----BEGIN CERTIFICATE-----", end = "-----END CERTIFICATE-----";
+    size_t b = text.find(begin), e = text.find(end);
+    if (b == std::string::npos || e == std::string::npos)
+        return "";
+    static const std::string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string der;
+    unsigned acc = 0;
+    int bits = 0;
+    for (size_t k = b + begin.size(); k < e; k++) {
+        size_t v = alphabet.find(text[k]);
+        if (v == std::string::npos)
+            continue; // newlines, '='
+        acc = (acc << 6) | static_cast<unsigned>(v);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            der.push_back(static_cast<char>((acc >> bits) & 0xff));
+        }
+    }
+    return der;
+}
+
+/* A DER certificate: one SEQUENCE with a two-byte length covering the rest. */
+static bool der_sequence(const std::string &der) {
+    return der.size() > 4 && static_cast<unsigned char>(der[0]) == 0x30 && static_cast<unsigned char>(der[1]) == 0x82 &&
+           (static_cast<size_t>(static_cast<unsigned char>(der[2])) << 8 | static_cast<unsigned char>(der[3])) ==
+               der.size() - 4;
+}
+
+static void test_try_request_info() {
+    auto made = h2::Client::create(url);
+    CHECK(made.ok(), err_of(made));
+    if (!made)
+        return;
+    h2::Client &c = *made;
+    const std::chrono::microseconds zero(0);
+
+    auto r1 = c.try_get("/bytes/1000");
+    CHECK(r1 && r1->status() == 200, err_of(r1));
+    if (!r1)
+        return;
+    auto i1 = r1->try_info();
+    CHECK(i1.ok(), "Response::try_info: " << err_of(i1));
+    if (!i1)
+        return;
+    const h2::RequestInfo &a = *i1;
+    CHECK(times_ordered(a) && !a.reused && a.time_tls == zero && a.time_redirect == zero, describe(a));
+    CHECK(a.connection_id != 0 && a.stream_id == 1 && a.retries == 0 && a.redirect_count == 0, describe(a));
+    CHECK(a.effective_url == url + "/bytes/1000", describe(a));
+    CHECK(a.remote_address == "127.0.0.1" && a.remote_port == std::stoi(port) && !a.unix_socket, describe(a));
+    CHECK(a.local_address == "127.0.0.1" && a.local_port != 0 && a.local_port != a.remote_port, describe(a));
+    CHECK(a.body_bytes_received == 1000 && a.body_bytes_sent == 0 && a.header_bytes_sent > 0 &&
+              a.header_bytes_received > 0,
+          describe(a));
+    CHECK(!a.tls() && a.tls_version_name.empty() && a.tls_cipher_suite == 0 && a.alpn.empty() &&
+              a.tls_server_name.empty() && !a.tls_resumed && a.peer_certificate_count == 0,
+          "h2c: no TLS: " << describe(a));
+    CHECK(r1->peer_certificates().empty(), "h2c: no certificates");
+
+    // The second request reuses the connection: no connect-phase times, the next stream.
+    auto r2 = c.try_post("/echo", "abcdef");
+    auto i2 = r2 ? r2->try_info() : h2::Result<h2::RequestInfo>(r2.error());
+    CHECK(i2 && i2->reused && times_ordered(*i2) && i2->connection_id == a.connection_id && i2->stream_id == 3 &&
+              i2->local_port == a.local_port,
+          "second request: " << (i2 ? describe(*i2) : err_of(i2)));
+    CHECK(i2 && i2->body_bytes_sent == 6 && i2->body_bytes_received == 6, "POST 6 bytes: "
+                                                                                << (i2 ? describe(*i2) : err_of(i2)));
+    // A value: its strings outlive the response.
+    if (r2) {
+        h2::Response gone = std::move(*r2);
+    }
+    CHECK(i2 && i2->remote_address == "127.0.0.1" && i2->effective_url == url + "/echo",
+          "the info's strings are its own, after the response is gone");
+
+    // Call::info while the request body is still going out: the head is in, the rest is not.
+    auto call = c.try_start(h2::Request("POST", "/echo").streaming_body());
+    CHECK(call.ok(), err_of(call));
+    if (call) {
+        auto w = call->try_write("hello");
+        auto wh = w ? call->try_wait_headers() : w;
+        CHECK(wh.ok(), "write, wait_headers: " << err_of(wh));
+        auto mid = call->try_info();
+        CHECK(mid && mid->time_first_byte > zero && mid->time_request_sent == zero && mid->time_total == zero &&
+                  mid->reused && mid->connection_id == a.connection_id && mid->stream_id == 5,
+              "in flight: " << (mid ? describe(*mid) : err_of(mid)));
+        CHECK(call->peer_certificates().empty(), "h2c call: no certificates");
+        auto f = call->try_finish();
+        auto body = f ? call->try_read_all() : h2::Result<std::string>(f.error());
+        CHECK(body && *body == "hello", "echo: " << err_of(body));
+        auto end = call->try_info();
+        CHECK(end && mid && end->time_request_sent >= mid->time_first_byte && end->time_total >= end->time_request_sent &&
+                  end->body_bytes_sent == 5 && end->body_bytes_received == 5,
+              "at the end: " << (end ? describe(*end) : err_of(end)));
+    }
+
+    // A call that failed: what was known, with the time of the failure.
+    auto reset = c.try_start(h2::Request("GET", "/reset/2"));
+    if (reset) {
+        auto wh = reset->try_wait_headers();
+        auto ri = reset->try_info();
+        CHECK(!wh && ri && ri->time_total > zero && ri->time_first_byte == zero && ri->connection_id == a.connection_id,
+              "reset: " << err_of(wh) << "; " << (ri ? describe(*ri) : err_of(ri)));
+    }
+
+    // Empty handles fail as the C API's NULL checks do.
+    auto none = h2::Response().try_info();
+    CHECK(!none && none.error().code() == H2_E_INVALID_ARGUMENT, "empty Response: " << err_of(none));
+    auto nocall = h2::Call().try_info();
+    CHECK(!nocall && nocall.error().code() == H2_E_INVALID_ARGUMENT, "empty Call: " << err_of(nocall));
+    CHECK(h2::Response().peer_certificates().empty() && h2::Call().peer_certificates().empty(),
+          "empty handles: no certificates");
+
+    // Over a Unix socket: its path, no ports.
+    UnixForwarder fwd(port_of(url));
+    auto local = h2::Client::create(h2::Config().unix_socket(fwd.path()));
+    auto ur = local ? local->try_get("http://made-up.test/bytes/1") : h2::Result<h2::Response>(local.error());
+    auto ui = ur ? ur->try_info() : h2::Result<h2::RequestInfo>(ur.error());
+    CHECK(ui && ui->unix_socket && ui->remote_address == fwd.path() && ui->remote_port == 0 &&
+              ui->local_address.empty() && ui->local_port == 0 && times_ordered(*ui),
+          "Unix socket: " << (ui ? describe(*ui) : err_of(ui)));
+
+    if (tls_url.empty()) {
+        std::printf("# skipped: TLS request information (no --tls)\n");
+        return;
+    }
+    auto tls = h2::Client::create(h2::Config().ca_file(tls_ca));
+    CHECK(tls.ok(), err_of(tls));
+    if (!tls)
+        return;
+    auto tr = tls->try_get(tls_url + "/bytes/10");
+    auto ti = tr ? tr->try_info() : h2::Result<h2::RequestInfo>(tr.error());
+    CHECK(ti.ok(), "https: " << err_of(ti));
+    if (!ti)
+        return;
+    const h2::RequestInfo &t = *ti;
+    CHECK(times_ordered(t) && t.time_connect < t.time_tls && !t.reused && !t.tls_resumed, describe(t));
+    CHECK(t.tls() && ((t.tls_version == 0x0304 && t.tls_version_name == "TLSv1.3") ||
+                      (t.tls_version == 0x0303 && t.tls_version_name == "TLSv1.2")),
+          describe(t));
+    CHECK(t.tls_cipher_suite != 0 && t.tls_cipher_suite_name.rfind("TLS_", 0) == 0 &&
+              (t.tls_version != 0x0304 || t.tls_cipher_suite >> 8 == 0x13),
+          describe(t));
+    CHECK(t.alpn == "h2" && t.tls_server_name.empty(), "ALPN h2, no SNI for an IP address: " << describe(t));
+    h2::Certificates certs = tr->peer_certificates();
+    const std::string ca = pem_der(tls_ca);
+    CHECK(t.peer_certificate_count == 1 && certs.size() == 1, certs.size() << " certificates; " << describe(t));
+    CHECK(!certs.empty() && der_sequence(certs[0]) && der_sequence(ca) && certs[0] != ca &&
+              certs[0].find("localhost") != std::string::npos,
+          "the leaf: a DER certificate for localhost, not the CA (" << (certs.empty() ? 0 : certs[0].size())
+                                                                    << " bytes; CA " << ca.size() << ")");
+
+    // By name: the SNI. A call on the same connection sees the same certificate.
+    const std::string by_name = "https://localhost:" + std::to_string(port_of(tls_url));
+    auto named = tls->try_start(h2::Request::url("GET", by_name + "/bytes/3"));
+    if (named) {
+        auto wh = named->try_wait_headers();
+        auto ni = named->try_info();
+        CHECK(wh && ni && ni->tls_server_name == "localhost" && !ni->reused && ni->tls(),
+              "by name: " << err_of(wh) << "; " << (ni ? describe(*ni) : err_of(ni)));
+        h2::Certificates call_certs = named->peer_certificates();
+        CHECK(call_certs.size() == 1 && !certs.empty() && call_certs[0] == certs[0], "Call::peer_certificates");
+        auto rest = named->try_read_all();
+        CHECK(rest && *rest == "abc", err_of(rest));
+    }
+    // A new connection of the same client resumes the TLS session.
+    tls->close_idle_connections();
+    auto again = tls->try_get(by_name + "/bytes/3");
+    auto ai = again ? again->try_info() : h2::Result<h2::RequestInfo>(again.error());
+    CHECK(ai && !ai->reused && ai->tls_resumed && ai->time_tls > zero && times_ordered(*ai),
+          "after close_idle_connections: " << (ai ? describe(*ai) : err_of(ai)));
+}
+
 static void test_try_close_idle() {
     auto made = h2::Client::create();
     CHECK(made.ok(), err_of(made));
@@ -1407,6 +1619,22 @@ static void test_get_post() {
     h2::FieldViews tr = t.trailers();
     CHECK(tr.size() == 2 && tr[0].first == "x-trailer-one" && tr[0].second == "1", "trailers()");
     CHECK(!t.trailer("x-trailer-three"), "absent trailer");
+
+    h2::RequestInfo ri = b.info();
+    CHECK(ri.body_bytes_received == 100000 && ri.stream_id == 3 && ri.reused && times_ordered(ri),
+          "Response::info: " << describe(ri));
+    h2::Call call = c.start(h2::Request("GET", "/bytes/5"));
+    call.wait();
+    h2::RequestInfo ci = call.info();
+    CHECK(ci.reused && ci.body_bytes_received == 5 && ci.time_total >= ci.time_first_byte && call.read_all() == "abcde",
+          "Call::info once done: " << describe(ci));
+    bool threw = false;
+    try {
+        (void)h2::Response().info();
+    } catch (const h2::Error &err) {
+        threw = err.code() == H2_E_INVALID_ARGUMENT;
+    }
+    CHECK(threw, "info() of an empty Response throws H2_E_INVALID_ARGUMENT");
 }
 
 static void test_errors() {
@@ -1887,6 +2115,7 @@ int main(int argc, char **argv) {
     section("non-throwing: unix_socket", test_try_unix_socket);
     section("non-throwing: close_idle_connections", test_try_close_idle);
     section("non-throwing: set_log_callback", test_try_logging);
+    section("non-throwing: request info, peer certificates", test_try_request_info);
 #if H2_CPP_EXCEPTIONS
     section("GET, POST /echo, request(), status codes, trailers", test_get_post);
     section("redirects: off by default, follow_redirects, effective_url", test_redirects);

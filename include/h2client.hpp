@@ -106,6 +106,13 @@
  * whatever thread logs; the handler is kept until replaced (LogLevel::off or an empty function
  * turns logging off), and exceptions it throws are ignored.
  *
+ * REQUEST INFORMATION. Response::info() and Call::info() (try_info() without exceptions) return
+ * an h2::RequestInfo, as curl's curl_easy_getinfo: the times since the call started
+ * (std::chrono::microseconds: name lookup, connect, TLS, headers and request sent, first byte,
+ * total), bytes, reuse, the connection's addresses, the TLS session. It is a value: its
+ * strings are copies (not views), so it outlives the Response or Call. peer_certificates()
+ * returns the server's certificates as DER byte strings (owned copies too), leaf first.
+ *
  * OTHER OPTIONS. Config::unix_socket (curl's --unix-socket), Config::user_agent (default
  * "h2client/<version>"; Config::no_user_agent sends none; a request's own user-agent header
  * wins), the defence limits (max_continuation_frames, max_empty_data_frames,
@@ -1385,6 +1392,148 @@ private:
     std::shared_ptr<detail::InfoHook> info_; // on_informational's callback, or null
 };
 
+// ---- Request information --------------------------------------------------------------------
+
+/**
+ * What is known of one request (the C h2_request_info, as curl's curl_easy_getinfo), from
+ * Response::info() and Call::info(): times, bytes, its connection and TLS session. A
+ * self-contained value: its strings are copies, valid after the Response or Call is gone.
+ *
+ * Times count from the start of the call (the first request of a redirect chain), rounded up
+ * to the microsecond; zero means "not (yet) happened". For a completed response they never
+ * decrease in this order: time_namelookup, time_connect, time_tls (when not zero),
+ * time_headers_sent, time_first_byte, time_total; time_request_sent may come after
+ * time_first_byte when the server answers before the body is all sent. The connect-phase
+ * times (namelookup, connect, tls) belong to the request that opened the connection: on a
+ * reused connection they are zero. Strings the C struct has as NULL (not applicable, e.g. the
+ * TLS ones for h2c) are empty.
+ */
+struct RequestInfo {
+    /** The host name was resolved (through a proxy, the proxy's; over a Unix socket, when
+     *  dialling began); zero on a reused connection. */
+    std::chrono::microseconds time_namelookup{0};
+    /** The TCP (or Unix socket) connection was established (through a proxy, to the proxy). */
+    std::chrono::microseconds time_connect{0};
+    /** The TLS handshake with the origin completed; zero for h2c and on a reused connection. */
+    std::chrono::microseconds time_tls{0};
+    /** The request's HEADERS frame was queued for the socket. */
+    std::chrono::microseconds time_headers_sent{0};
+    /** The request's last frame was queued for the socket; zero while the body is being sent. */
+    std::chrono::microseconds time_request_sent{0};
+    /** The first response header block arrived (a 1xx included). */
+    std::chrono::microseconds time_first_byte{0};
+    /** The exchange ended (response complete, failed or cancelled); zero while in flight. */
+    std::chrono::microseconds time_total{0};
+    /** The time spent on redirects before the final request started; zero without any. */
+    std::chrono::microseconds time_redirect{0};
+
+    uint64_t header_bytes_sent = 0;      ///< HPACK-encoded request header blocks (trailers too)
+    uint64_t body_bytes_sent = 0;        ///< request DATA payloads
+    uint64_t header_bytes_received = 0;  ///< HPACK-encoded response header blocks (1xx, trailers too)
+    uint64_t body_bytes_received = 0;    ///< response DATA payloads without padding
+
+    uint64_t connection_id = 0;  ///< the connection's number, as in Event::conn_id (0: none yet)
+    uint32_t stream_id = 0;      ///< the request's stream on it (0: not written yet)
+    uint32_t retries = 0;        ///< retries (the server provably did not process the attempt)
+    uint32_t redirect_count = 0; ///< redirects followed
+    /** The request is not its connection's first stream (as curl counts reuse: one that waited
+     *  for a connection another request opened counts too). */
+    bool reused = false;
+    std::string effective_url;   ///< the URL of the request (after redirects, the last one)
+
+    /** The address dialled, as text without port: an IP address (the proxy's through a proxy)
+     *  or, with unix_socket set, the socket's path; empty before a connection. */
+    std::string remote_address;
+    uint16_t remote_port = 0;    ///< the port dialled (0 over a Unix socket)
+    std::string local_address;   ///< our address (empty over a Unix socket)
+    uint16_t local_port = 0;     ///< our port (0 over a Unix socket)
+    bool unix_socket = false;    ///< the connection is over a Unix socket
+
+    uint16_t tls_version = 0;          ///< IANA number: 0x0303 (TLS 1.2), 0x0304 (TLS 1.3); 0 for h2c
+    std::string tls_version_name;      ///< "TLSv1.2", "TLSv1.3"
+    uint16_t tls_cipher_suite = 0;     ///< IANA number, e.g. 0x1301
+    std::string tls_cipher_suite_name; ///< IANA name, e.g. "TLS_AES_128_GCM_SHA256"
+    std::string alpn;                  ///< the protocol ALPN selected: "h2" over TLS
+    std::string tls_server_name;       ///< the SNI sent (the URL's host); empty for an IP address
+    bool tls_resumed = false;          ///< the TLS session was resumed
+    size_t peer_certificate_count = 0; ///< how many certificates the server sent
+
+    /** Whether the request's connection is over TLS. */
+    bool tls() const noexcept { return tls_version != 0; }
+};
+
+/**
+ * The server's certificates, DER-encoded, leaf first then the chain as the server sent it
+ * (Response::peer_certificates, Call::peer_certificates): owned copies.
+ */
+using Certificates = std::vector<std::string>;
+
+namespace detail {
+/** The C struct's string, or "" for NULL. */
+inline std::string c_string(const char *s) { return s ? std::string(s) : std::string(); }
+
+/** The RequestInfo of `get(h, &info)` (h2_response_info or h2_call_info), or its Error. */
+template <class H, class Get>
+Result<RequestInfo> request_info(H *h, Get get) {
+    h2_request_info c;
+    std::memset(&c, 0, sizeof c);
+    c.struct_size = sizeof c;
+    h2_result rc = get(h, &c);
+    if (rc != H2_OK)
+        return Error::last(rc);
+    using us = std::chrono::microseconds;
+    RequestInfo i;
+    i.time_namelookup = us(c.time_namelookup_us);
+    i.time_connect = us(c.time_connect_us);
+    i.time_tls = us(c.time_tls_us);
+    i.time_headers_sent = us(c.time_headers_sent_us);
+    i.time_request_sent = us(c.time_request_sent_us);
+    i.time_first_byte = us(c.time_first_byte_us);
+    i.time_total = us(c.time_total_us);
+    i.time_redirect = us(c.time_redirect_us);
+    i.header_bytes_sent = c.header_bytes_sent;
+    i.body_bytes_sent = c.body_bytes_sent;
+    i.header_bytes_received = c.header_bytes_received;
+    i.body_bytes_received = c.body_bytes_received;
+    i.connection_id = c.connection_id;
+    i.stream_id = c.stream_id;
+    i.retries = c.retries;
+    i.redirect_count = c.redirect_count;
+    i.reused = c.reused;
+    i.effective_url = c_string(c.effective_url);
+    i.remote_address = c_string(c.remote_address);
+    i.remote_port = c.remote_port;
+    i.local_address = c_string(c.local_address);
+    i.local_port = c.local_port;
+    i.unix_socket = c.unix_socket;
+    i.tls_version = c.tls_version;
+    i.tls_version_name = c_string(c.tls_version_name);
+    i.tls_cipher_suite = c.tls_cipher_suite;
+    i.tls_cipher_suite_name = c_string(c.tls_cipher_suite_name);
+    i.alpn = c_string(c.alpn);
+    i.tls_server_name = c_string(c.tls_server_name);
+    i.tls_resumed = c.tls_resumed;
+    i.peer_certificate_count = c.peer_certificate_count;
+    return i;
+}
+
+/** Copies the certificates `cert(h, index, &len)` returns until it returns NULL. */
+template <class H, class Cert>
+Certificates certificates(H *h, Cert cert) {
+    Certificates out;
+    if (!h)
+        return out;
+    for (size_t i = 0;; i++) {
+        size_t len = 0;
+        const uint8_t *der = cert(h, i, &len);
+        if (!der)
+            break;
+        out.emplace_back(reinterpret_cast<const char *>(der), len);
+    }
+    return out;
+}
+} // namespace detail
+
 // ---- Response -------------------------------------------------------------------------------
 
 /**
@@ -1453,6 +1602,22 @@ public:
         if (h_)
             h2_response_body(h_, &len);
         return len;
+    }
+    /**
+     * What is known of the request that got the response (after redirects, the last one):
+     * times, bytes, connection, TLS session (h2_response_info). H2_E_INVALID_ARGUMENT if empty.
+     */
+    Result<RequestInfo> try_info() const { return detail::request_info(h_, h2_response_info); }
+#if H2_CPP_EXCEPTIONS
+    /** As try_info; throws Error (only for an empty response). */
+    RequestInfo info() const { return try_info().value(); }
+#endif
+    /**
+     * The certificates the server presented on the response's connection, DER-encoded, leaf
+     * first (owned copies); empty for h2c and for an empty response.
+     */
+    Certificates peer_certificates() const {
+        return detail::certificates(h_, h2_response_peer_certificate);
     }
 
     /** Whether it holds a response. */
@@ -1615,6 +1780,23 @@ public:
     }
     /** Body bytes received and not yet read (at most one stream window). */
     size_t buffered() const noexcept { return h2_call_buffered(h_); }
+    /**
+     * What is known of the call's request so far (h2_call_info), at any time: what is not
+     * known yet is zero or empty (no connection before its HEADERS are written, no
+     * time_first_byte before the head, no time_total in flight); after the call ended, failed
+     * or not, its final values. H2_E_INVALID_ARGUMENT if empty.
+     */
+    Result<RequestInfo> try_info() const { return detail::request_info(h_, h2_call_info); }
+#if H2_CPP_EXCEPTIONS
+    /** As try_info; throws Error (only for an empty call). */
+    RequestInfo info() const { return try_info().value(); }
+#endif
+    /**
+     * The certificates the server presented on the connection of the call's request,
+     * DER-encoded, leaf first (owned copies); empty for h2c, before the request was written to
+     * a connection, and for an empty call.
+     */
+    Certificates peer_certificates() const { return detail::certificates(h_, h2_call_peer_certificate); }
     /**
      * Cancels the call from any thread at any time (RST_STREAM(CANCEL)); blocked functions
      * return H2_E_CANCELED. Harmless after the end.

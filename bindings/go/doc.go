@@ -111,7 +111,8 @@
 // one), and Body reads the body as it arrives (h2_call_read): the stream's receive window
 // is reopened only as the body is read, so a slow reader slows the server down rather than
 // filling memory. Closing the body before the end resets the stream (RST_STREAM(CANCEL)).
-// Response.TLS is nil.
+// Response.TLS describes the TLS session of https responses, nil for h2c (see Request
+// information).
 //
 // Trailers follow net/http's convention as far as HTTP/2 allows: Response.Trailer holds the
 // keys the server declared in a "Trailer" header (with nil values) when RoundTrip returns,
@@ -132,8 +133,60 @@
 // (h2_request_set_informational_callback) is set only for requests whose trace has one of
 // these two hooks; the others skip 1xx responses at no cost. At most 16 are accepted before
 // the final response by default (WithMaxInformationalResponses; net/http allows 5): more fail
-// the request with ErrProtocol. The other ClientTrace hooks are not called: the library does
-// not expose connections (GetConn, GotConn) nor when the request was written.
+// the request with ErrProtocol. The connection hooks of the trace are reported after the fact:
+// see Request information.
+//
+// # Request information
+//
+// The library records, for each request, its times, bytes, connection and TLS session
+// (h2_request_info). The Transport reports them in three ways.
+//
+// Response.TLS, for https responses in both modes (nil for h2c), is a *tls.ConnectionState
+// made from them: Version and CipherSuite (the IANA numbers, as crypto/tls's constants),
+// NegotiatedProtocol "h2" (NegotiatedProtocolIsMutual true), ServerName (the SNI sent: the
+// URL's host, "" for an IP address), DidResume, HandshakeComplete true, and PeerCertificates:
+// the certificates the server sent, leaf first, parsed with x509.ParseCertificate (up to the
+// first one it refuses, if any). VerifiedChains is nil: the library verified the server's
+// chain against its roots (unless WithInsecureSkipVerify), but does not expose the chain it
+// built, and the certificates the server sent are not one (they usually lack the root, and may
+// hold extra ones). OCSPResponse, SignedCertificateTimestamps and TLSUnique are empty, and
+// ExportKeyingMaterial must not be called (crypto/tls alone can make a ConnectionState for
+// which it works: on this one it panics). As with net/http, the responses of one connection
+// share one *tls.ConnectionState: do not modify it. The certificates are copied and parsed
+// once per connection (the states of the last 256 connections are kept).
+//
+// ContextWithRequestInfo(ctx, &info) makes the Transport fill a RequestInfo for the requests
+// made with ctx: the times since the request started (name lookup, connect, TLS handshake,
+// headers sent, request sent, first byte, total), the header and body bytes sent and received,
+// whether the connection was reused, the retries, the connection's id, the stream id, the
+// remote and local addresses, and the TLS session. It is filled when RoundTrip returns,
+// brought up to date when the body has been read to the end or closed, and filled for requests
+// that failed after they started too. Read it in the goroutine that read or closed the body.
+//
+// The connection hooks of the request's httptrace.ClientTrace are called too, but only once
+// the response head is in (streaming mode) or the response is complete (buffered mode), just
+// before RoundTrip returns, and not as things happen: the library reports a request's times
+// after the fact, and does not call into Go while it connects. So the time between two hooks
+// says nothing: take the times from RequestInfo. Got1xxResponse and Got100Continue, which are
+// called live (see Informational responses), come before them. The hooks that are set are
+// called in net/http's order, each at most once, in the goroutine of RoundTrip: GetConn (the
+// proxy's host:port through a proxy, else the URL's); on a new connection only, DNSStart and
+// DNSDone (for a host name, not an IP address nor a Unix socket; DNSDone's Addrs holds the
+// address connected to only, as the library does not report the others), ConnectStart and
+// ConnectDone ("tcp" and the address dialled, or "unix" and the socket's path; through a
+// proxy, the proxy's) and over TLS TLSHandshakeStart and TLSHandshakeDone (the state of
+// Response.TLS); GotConn; WroteHeaders; then WroteRequest and GotFirstResponseByte in the
+// order they happened. In streaming mode, a request whose body was not all sent when the head
+// came in (a server that answers before reading the whole body, such as an echo) gets
+// WroteRequest when its response body ends (EOF, an error or Close; in that goroutine) if the
+// body was all sent by then, else never; in buffered mode, never. GotConn's Conn is a stand-in
+// net.Conn that only has the connection's addresses (the library does not lend its socket:
+// Read, Write, Close and the deadlines fail); Reused is as in RequestInfo; WasIdle and
+// IdleTime are not known (false and 0). Errors are not reported through these hooks
+// (ConnectDone and TLSHandshakeDone always get a nil error, and a request that fails before
+// its head calls none of them): the request's error and RequestInfo tell what happened.
+// PutIdleConn, Wait100Continue and WroteHeaderField are not called. A hook that panics makes
+// RoundTrip panic, as in net/http (the call is released first).
 //
 // # Logging
 //

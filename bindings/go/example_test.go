@@ -2,6 +2,7 @@ package h2client_test
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -95,4 +96,32 @@ func ExampleWithBaseURL() {
 		return
 	}
 	resp.Body.Close()
+}
+
+// The request's times, connection and TLS session: RequestInfo is filled when the head is in,
+// and brought up to date (Total, the body's bytes) once the body is read and closed.
+func ExampleContextWithRequestInfo() {
+	tr, err := h2client.NewTransport()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer tr.Close()
+	var info h2client.RequestInfo
+	req, _ := http.NewRequestWithContext(h2client.ContextWithRequestInfo(context.Background(), &info),
+		"GET", "https://example.com/", nil)
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		fmt.Println(err, "after", info.Total) // what was known when it failed
+		return
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	fmt.Printf("%v (reused %v): connect %v, tls %v, first byte %v, total %v, %d body bytes\n",
+		info.RemoteAddr, info.Reused, info.Connect, info.TLSHandshake, info.FirstByte, info.Total,
+		info.BodyBytesReceived)
+	if resp.TLS != nil {
+		fmt.Printf("TLS %#04x %s %v\n", resp.TLS.Version, tls.CipherSuiteName(resp.TLS.CipherSuite),
+			resp.TLS.PeerCertificates[0].Subject)
+	}
 }

@@ -238,6 +238,45 @@ uint64_t gh2_pack_trailers(const h2_call *c, uint8_t *buf, size_t cap, uint32_t 
     return pack_fit(call_trailer_at, c, k, buf, cap);
 }
 
+/* ---- request information ------------------------------------------------------------------ */
+
+static void info_begin(gh2_out *out) {
+    memset(&out->info, 0, sizeof out->info);
+    out->info.struct_size = sizeof out->info;
+}
+
+h2_result gh2_call_info(const h2_call *c, gh2_out *out) {
+    info_begin(out);
+    h2_result rc = h2_call_info(c, &out->info);
+    if (rc != H2_OK)
+        h2_last_error(&out->err);
+    return rc;
+}
+
+uint64_t gh2_peer_certs(const h2_call *c, const h2_response *resp, uint8_t *buf, size_t cap) {
+    uint64_t need = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        uint8_t *p = buf;
+        for (size_t i = 0;; i++) {
+            size_t len = 0;
+            const uint8_t *der = resp ? h2_response_peer_certificate(resp, i, &len)
+                                      : h2_call_peer_certificate(c, i, &len);
+            if (!der)
+                break;
+            if (pass == 0) {
+                need += 4 + len;
+            } else {
+                put32(p, len);
+                memcpy(p + 4, der, len);
+                p += 4 + len;
+            }
+        }
+        if (need == 0 || need > cap)
+            break;
+    }
+    return need;
+}
+
 /* ---- streaming calls ---------------------------------------------------------------------- */
 
 h2_result gh2_wait_head(h2_call *c, uint8_t *buf, size_t cap, gh2_out *out) {
@@ -248,6 +287,10 @@ h2_result gh2_wait_head(h2_call *c, uint8_t *buf, size_t cap, gh2_out *out) {
     }
     out->status = h2_call_status(c);
     out->n = gh2_pack_headers(c, buf, cap, &out->count);
+    if (out->want_info) {
+        info_begin(out);
+        h2_call_info(c, &out->info);
+    }
     return H2_OK;
 }
 
@@ -323,6 +366,10 @@ h2_result gh2_take(h2_call *c, gh2_out *out) {
     size_t len = 0;
     h2_response_body(r, &len);
     out->body_len = len;
+    if (out->want_info) {
+        info_begin(out);
+        h2_response_info(r, &out->info);
+    }
     return H2_OK;
 }
 

@@ -26,6 +26,9 @@ typedef struct gh2_out {
     uint32_t count;    /* headers packed */
     uint32_t trailers; /* trailers packed (gh2_take) or pending at end of body (gh2_read) */
     uint32_t eof;      /* gh2_read: the body ended after these bytes */
+    uint32_t want_info; /* in: gh2_wait_head and gh2_take also fill `info` */
+    h2_request_info info; /* gh2_wait_head, gh2_take (with want_info), gh2_call_info; its
+                           * strings point into the call or response */
 } gh2_out;
 
 enum {
@@ -96,6 +99,12 @@ h2_result gh2_take(h2_call *c, gh2_out *out);
 /* h2_set_log_callback with the Go trampoline (log.go) and `handle` (a cgo.Handle) as userdata;
  * level H2_LOG_OFF or handle 0 turns logging off. */
 h2_result gh2_set_log(uint32_t level, uintptr_t handle);
+
+/* h2_call_info into out->info (zeroed first, struct_size set). */
+h2_result gh2_call_info(const h2_call *c, gh2_out *out);
+/* The server's certificates on the connection of `resp` (when not NULL) or of the call `c`,
+ * packed as [u32le len][DER]...: writes them if they fit in `cap`; returns the bytes needed. */
+uint64_t gh2_peer_certs(const h2_call *c, const h2_response *resp, uint8_t *buf, size_t cap);
 
 void gh2_copy_response(h2_response *resp, h2_call *c, uint8_t *fields, size_t fields_cap,
                        uint8_t *body, size_t body_len);

@@ -128,7 +128,7 @@ var waiterPool = sync.Pool{New: func() interface{} { return make(chan completion
 // roundTripQueued: h2_client_submit to the process's queue, wait for the completion (or the
 // context), then take the buffered response.
 func (t *Transport) roundTripQueued(req *http.Request, ctx context.Context, proxy string, packed []byte,
-	nhdr int, inline []byte, hook *infoHook) (*http.Response, error) {
+	nhdr int, inline []byte, hook *infoHook, ri *reqInfo) (*http.Response, error) {
 	defer hook.done()
 	d, err := queue()
 	if err != nil {
@@ -180,10 +180,12 @@ func (t *Transport) roundTripQueued(req *http.Request, ctx context.Context, prox
 
 	if hookErr != nil && comp.result == 0 {
 		// The response completed before the cancellation took effect: fail all the same.
+		ri.failed(c)
 		C.h2_call_free(c)
 		return nil, hookError(hookErr)
 	}
 	if comp.result == 0 {
+		out.want_info = ri.wantInfo()
 		rc = C.gh2_take(c, out)
 	} else {
 		rc = C.h2_call_error(c, &out.err)
@@ -192,8 +194,9 @@ func (t *Transport) roundTripQueued(req *http.Request, ctx context.Context, prox
 		}
 	}
 	if rc != 0 {
-		C.h2_call_free(c)
 		e := newError(&out.err, rc)
+		ri.failed(c)
+		C.h2_call_free(c)
 		if e.Code == ErrCanceled {
 			if err := ctx.Err(); err != nil {
 				e.cause = err
@@ -213,6 +216,11 @@ func (t *Transport) roundTripQueued(req *http.Request, ctx context.Context, prox
 		fields = (*fp)[:out.n]
 	} else {
 		fields = make([]byte, out.n)
+	}
+	var info RequestInfo
+	if ri != nil {
+		r := out.resp
+		info = ri.convert(&out.info, func() []byte { return packedCerts(nil, r) })
 	}
 	var bodyBytes []byte
 	if out.body_len > 0 {
@@ -234,6 +242,15 @@ func (t *Transport) roundTripQueued(req *http.Request, ctx context.Context, prox
 	}
 	resp := newResponse(req, int(out.status), h, trailer)
 	resp.Body = &bufferedBody{Reader: bytes.NewReader(bodyBytes)}
+	if ri != nil {
+		resp.TLS = info.TLS
+		if ri.holder != nil {
+			*ri.holder = info
+		}
+		if ri.trace != nil {
+			ri.trace.gotHead(&info) // the response is complete: what was not sent never will be
+		}
+	}
 	return resp, nil
 }
 

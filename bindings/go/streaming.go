@@ -9,6 +9,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"sort"
 	"sync"
 	"unsafe"
@@ -209,11 +210,11 @@ func trimOWS(v string) string {
 // roundTripStreaming: h2_client_start, a writer goroutine for a streamed body, a watcher for
 // the context, h2_call_wait_headers; the body reads with h2_call_read.
 func (t *Transport) roundTripStreaming(req *http.Request, ctx context.Context, proxy string, packed []byte,
-	nhdr int, inline []byte, streaming bool, hook *infoHook) (*http.Response, error) {
+	nhdr int, inline []byte, streaming bool, hook *infoHook, ri *reqInfo) (*http.Response, error) {
 	// The helpers' outputs live in their own allocation: cgo checks that memory passed to C
 	// holds no Go pointers, and a field of body would be checked as the whole body.
 	out := new(C.gh2_out)
-	b := &body{out: out}
+	b := &body{out: out, ri: ri}
 	client, err := t.client(proxy)
 	if err != nil {
 		hook.done()
@@ -250,16 +251,19 @@ func (t *Transport) roundTripStreaming(req *http.Request, ctx context.Context, p
 
 	fp := fieldsPool.Get().(*[]byte)
 	fields := *fp
+	out.want_info = ri.wantInfo()
 	rc = C.gh2_wait_head(cl.c, bytesPtr(fields), C.size_t(len(fields)), out)
 	if rc != 0 {
 		fieldsPool.Put(fp)
 		err := cl.failure(&out.err, rc)
+		ri.failed(cl.c)
 		cl.responseDone()
 		return nil, err
 	}
 	if err := hook.failure(); err != nil {
 		// The final head came in before the cancellation took effect: fail all the same.
 		fieldsPool.Put(fp)
+		ri.failed(cl.c)
 		cl.responseDone()
 		return nil, hookError(err)
 	}
@@ -276,6 +280,26 @@ func (t *Transport) roundTripStreaming(req *http.Request, ctx context.Context, p
 	resp := newResponse(req, status, h, trailer)
 	b.resp = resp
 	resp.Body = b
+	if ri != nil {
+		c := cl.c
+		info := ri.convert(&out.info, func() []byte { return packedCerts(c, nil) })
+		resp.TLS = info.TLS
+		if ri.holder != nil {
+			*ri.holder = info
+		}
+		if ri.trace != nil {
+			// A hook that panics must not leak the call: the panic goes on to the caller, as
+			// with net/http, once the call is released.
+			ok := false
+			defer func() {
+				if !ok {
+					b.Close()
+				}
+			}()
+			b.wrotePending = ri.trace.gotHead(&info)
+			ok = true
+		}
+	}
 	return resp, nil
 }
 
@@ -285,6 +309,11 @@ type body struct {
 	cl   *call
 	resp *http.Response
 	out  *C.gh2_out // used by one Read at a time
+	ri   *reqInfo   // the request's information wanted, or nil
+
+	// wrotePending: the trace's WroteRequest is still due (the request was not all sent when
+	// the head came in); looked at again when the response side is done.
+	wrotePending bool
 
 	mu       sync.Mutex
 	reading  bool
@@ -339,9 +368,39 @@ func (b *body) Read(p []byte) (int, error) {
 	}
 	b.mu.Unlock()
 	if release {
-		b.cl.responseDone()
+		b.release()
 	}
 	return n, err
+}
+
+// release ends the response side, once: the request's information is brought up to date
+// first (with the call still alive).
+func (b *body) release() {
+	defer b.cl.responseDone() // even if a trace hook panics
+	b.finishInfo()
+}
+
+// finishInfo updates ContextWithRequestInfo's info at the end of the response (Total, the
+// body's bytes), and calls the trace's WroteRequest if it was still due and the request has
+// been sent since.
+func (b *body) finishInfo() {
+	ri := b.ri
+	if ri == nil || (ri.holder == nil && !b.wrotePending) {
+		return
+	}
+	out := new(C.gh2_out)
+	c := b.cl.c
+	if C.gh2_call_info(c, out) != 0 {
+		return
+	}
+	info := convertInfo(&out.info, func() []byte { return packedCerts(c, nil) })
+	if ri.holder != nil {
+		*ri.holder = info
+	}
+	if b.wrotePending && info.RequestSent != 0 {
+		b.wrotePending = false
+		ri.trace.t.WroteRequest(httptrace.WroteRequestInfo{})
+	}
 }
 
 // trailers stores the response trailers in resp.Trailer (at the end of the body).
@@ -375,7 +434,7 @@ func (b *body) Close() error {
 		b.cl.cancel() // the Read returns and releases
 	}
 	if release {
-		b.cl.responseDone()
+		b.release()
 	}
 	return nil
 }

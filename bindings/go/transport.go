@@ -329,6 +329,7 @@ func closeBody(req *http.Request) {
 // once it is complete (buffered mode). req.URL is an http:// or https:// URL, or a relative
 // one with WithBaseURL. RoundTrip does not follow redirects (http.Client does).
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	holder := infoHolder(req.Context()) // zeroed: a request that fails before it starts leaves it so
 	if req.URL == nil {
 		closeBody(req)
 		return nil, localError(ErrInvalidArgument, "request has no URL")
@@ -384,10 +385,11 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		buffered = v
 	}
 	hook := newInfoHook(ctx) // nil unless a trace wants 1xx responses
+	ri := newReqInfo(ctx, holder, target, targetURL[:strings.IndexByte(targetURL, ':')], proxy)
 	if buffered && !streaming {
-		return t.roundTripQueued(req, ctx, proxy, packed, nhdr, inline, hook)
+		return t.roundTripQueued(req, ctx, proxy, packed, nhdr, inline, hook, ri)
 	}
-	return t.roundTripStreaming(req, ctx, proxy, packed, nhdr, inline, streaming, hook)
+	return t.roundTripStreaming(req, ctx, proxy, packed, nhdr, inline, streaming, hook, ri)
 }
 
 // target is the absolute URL req goes to (req.URL, or resolved against the base URL), and
