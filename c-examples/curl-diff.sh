@@ -89,6 +89,7 @@ write-out           0  -o /dev/null -w '%{http_code} %{http_version} %{size_down
 write-out-file      0  -s -w @fmt.txt --cacert $CA $S/bytes/3
 write-out-urls      0  -w '%{urlnum}:%{http_code}:%{size_download}\n' --cacert $CA $S/bytes/1 $S/status/418 $S/bytes/2
 write-out-post      0  -o /dev/null -w '%{method} %{http_code}\n' -d a=b --cacert $CA $S/echo
+write-out-remote    0  -o /dev/null -w '%{remote_ip} %{remote_port} %{local_ip} %{num_connects}\n' --cacert $CA $S/bytes/3 $S/bytes/4
 max-time-ok         0  -m 2.5 --cacert $CA $S/bytes/3
 max-time            28 -m 0.5 -w '%{http_code} %{exitcode}\n' --cacert $CA $S/delay/5000
 resolve             0  --resolve "localhost:$PORT:127.0.0.1" --cacert $CA $LS/bytes/3

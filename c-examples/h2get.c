@@ -2025,6 +2025,58 @@ static void write_header_values(FILE *f, const h2_call *call, const char *name, 
     }
 }
 
+/* The %{NAME} variables that come from h2_call_info (times in seconds since the request
+ * started, as curl prints them; addresses and sizes). Returns 0, or -1 for one it does not
+ * know. Before the call has any, the numbers are 0 and the addresses empty. */
+static int write_info_variable(FILE *f, const struct slot *s, const char *name, size_t len) {
+#define IS(v) (len == sizeof(v) - 1 && strncmp(name, v, len) == 0)
+    h2_request_info i;
+    memset(&i, 0, sizeof i);
+    i.struct_size = sizeof i;
+    if (!s->call || h2_call_info(s->call, &i) != H2_OK) {
+        memset(&i, 0, sizeof i);
+    }
+    uint64_t us;
+    if (IS("time_namelookup"))
+        us = i.time_namelookup_us;
+    else if (IS("time_connect"))
+        us = i.time_connect_us;
+    else if (IS("time_appconnect"))
+        us = i.time_tls_us;
+    else if (IS("time_pretransfer"))
+        us = i.time_headers_sent_us;
+    else if (IS("time_posttransfer"))
+        us = i.time_request_sent_us;
+    else if (IS("time_starttransfer"))
+        us = i.time_first_byte_us;
+    else if (IS("time_total"))
+        us = i.time_total_us;
+    else if (IS("time_redirect"))
+        us = i.time_redirect_us;
+    else {
+        if (IS("remote_ip"))
+            fputs(i.remote_address && !i.unix_socket ? i.remote_address : "", f);
+        else if (IS("remote_port"))
+            fprintf(f, "%u", (unsigned)i.remote_port);
+        else if (IS("local_ip"))
+            fputs(i.local_address ? i.local_address : "", f);
+        else if (IS("local_port"))
+            fprintf(f, "%u", (unsigned)i.local_port);
+        else if (IS("num_connects"))
+            fputs(s->call && i.connection_id && !i.reused ? "1" : "0", f);
+        else if (IS("size_request"))
+            fprintf(f, "%" PRIu64, i.header_bytes_sent + i.body_bytes_sent);
+        else if (IS("size_upload"))
+            fprintf(f, "%" PRIu64, i.body_bytes_sent);
+        else
+            return -1;
+        return 0;
+    }
+    fprintf(f, "%" PRIu64 ".%06" PRIu64, us / 1000000, us % 1000000);
+    return 0;
+#undef IS
+}
+
 /* The value of %{NAME} for slot `s` into `f`. Returns 0, or -1 for a variable h2get does not
  * know. */
 static int write_variable(FILE *f, const struct slot *s, const char *name, size_t len) {
@@ -2065,7 +2117,7 @@ static int write_variable(FILE *f, const struct slot *s, const char *name, size_
     else if (IS("scheme"))
         fputs(is_https(effective) ? "HTTPS" : "HTTP", f);
     else
-        return -1;
+        return write_info_variable(f, s, name, len);
     return 0;
 #undef IS
 }
