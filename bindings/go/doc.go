@@ -255,4 +255,7 @@
 // mode (the default) for large or long responses, downloads, event streams and uploads. A
 // sequential caller is slightly better served by streaming mode (one goroutine hand-off less
 // per request).
+//
+// Compression: as net/http, gzip is asked for and decoded transparently (resp.Uncompressed);
+// WithAcceptEncoding("") adds deflate, br and zstd, WithDisableCompression(true) turns it off.
 package h2client

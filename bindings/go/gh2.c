@@ -66,6 +66,7 @@ h2_result gh2_config_set_bytes(h2_config *cfg, int opt, const char *a, const cha
         if (rc == H2_OK)
             rc = h2_config_set_user_agent(cfg, NULL);
         break;
+    case GH2_ACCEPT_ENCODING: rc = h2_config_set_accept_encoding(cfg, a); break;
     default: rc = H2_E_INVALID_ARGUMENT; break;
     }
     if (rc != H2_OK)
@@ -286,6 +287,7 @@ h2_result gh2_wait_head(h2_call *c, uint8_t *buf, size_t cap, gh2_out *out) {
         return rc;
     }
     out->status = h2_call_status(c);
+    out->decoded = h2_call_decoded(c);
     out->n = gh2_pack_headers(c, buf, cap, &out->count);
     if (out->want_info) {
         info_begin(out);
@@ -360,6 +362,7 @@ h2_result gh2_take(h2_call *c, gh2_out *out) {
     h2_response *r = out->resp;
     size_t nh = h2_response_header_count(r), nt = h2_response_trailer_count(r);
     out->status = h2_response_status(r);
+    out->decoded = h2_response_decoded(r);
     out->count = (uint32_t)nh;
     out->trailers = (uint32_t)nt;
     out->n = packed_size(resp_header_at, r, nh) + packed_size(resp_trailer_at, r, nt);

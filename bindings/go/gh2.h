@@ -27,6 +27,7 @@ typedef struct gh2_out {
     uint32_t trailers; /* trailers packed (gh2_take) or pending at end of body (gh2_read) */
     uint32_t eof;      /* gh2_read: the body ended after these bytes */
     uint32_t want_info; /* in: gh2_wait_head and gh2_take also fill `info` */
+    uint32_t decoded;   /* gh2_wait_head, gh2_take: the library decoded the body */
     h2_request_info info; /* gh2_wait_head, gh2_take (with want_info), gh2_call_info; its
                            * strings point into the call or response */
 } gh2_out;
@@ -67,6 +68,7 @@ enum {
     GH2_MAX_INFORMATIONAL_RESPONSES,
     GH2_UNIX_SOCKET,
     GH2_USER_AGENT,
+    GH2_ACCEPT_ENCODING,
 };
 
 h2_result gh2_config_set(h2_config *cfg, int opt, uint64_t value, h2_error_info *err);

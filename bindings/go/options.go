@@ -41,6 +41,9 @@ type options struct {
 	proxy     func(*http.Request) (*url.URL, error) // WithProxy
 	unix      bool                                  // WithUnixSocket with a path
 	userAgent string                                // WithUserAgent, or DefaultUserAgent()
+	encoding  *string                               // WithAcceptEncoding (nil: "gzip", as Go)
+	// WithDisableCompression(true)
+	noEncoding bool
 }
 
 func num(name string, opt C.int, v uint64) Option {
@@ -408,6 +411,37 @@ func WithUserAgent(userAgent string) Option {
 			}
 		}
 		o.userAgent = userAgent
+		return nil
+	}
+}
+
+// WithAcceptEncoding sets the Accept-Encoding a Transport sends with requests that have none,
+// and whose responses it then decodes transparently, as net/http's Transport does with gzip:
+// the decoded Response has Uncompressed set, no Content-Encoding and Content-Length headers,
+// and ContentLength -1. The default is "gzip", as net/http; "" asks for every coding the
+// library decodes ("gzip, deflate, br, zstd"); WithDisableCompression turns it off. A request
+// that sets its own Accept-Encoding gets the body as sent (as with net/http). A body that
+// does not decode fails the read with ErrDecode.
+func WithAcceptEncoding(list string) Option {
+	return func(o *options) error {
+		if strings.IndexByte(list, 0) >= 0 {
+			return localError(ErrInvalidArgument, "WithAcceptEncoding(%q): contains a NUL byte", list)
+		}
+		o.encoding = &list
+		return nil
+	}
+}
+
+// WithDisableCompression(true) sends no Accept-Encoding and decodes nothing, as
+// http.Transport.DisableCompression.
+func WithDisableCompression(disable bool) Option {
+	return func(o *options) error {
+		if disable {
+			o.encoding = nil
+			o.noEncoding = true
+		} else {
+			o.noEncoding = false
+		}
 		return nil
 	}
 }

@@ -241,6 +241,11 @@ func (t *Transport) roundTripQueued(req *http.Request, ctx context.Context, prox
 		fieldsPool.Put(fp)
 	}
 	resp := newResponse(req, int(out.status), h, trailer)
+	if out.decoded != 0 {
+		// As net/http after transparent decompression.
+		resp.Uncompressed = true
+		resp.ContentLength = -1
+	}
 	resp.Body = &bufferedBody{Reader: bytes.NewReader(bodyBytes)}
 	if ri != nil {
 		resp.TLS = info.TLS

@@ -278,6 +278,11 @@ func (t *Transport) roundTripStreaming(req *http.Request, ctx context.Context, p
 	unpackFields(fields[:out.n], count, h, &trailer)
 	fieldsPool.Put(fp)
 	resp := newResponse(req, status, h, trailer)
+	if out.decoded != 0 {
+		// As net/http after transparent decompression.
+		resp.Uncompressed = true
+		resp.ContentLength = -1
+	}
 	b.resp = resp
 	resp.Body = b
 	if ri != nil {

@@ -66,6 +66,13 @@ func NewTransport(opts ...Option) (*Transport, error) {
 			return nil, e
 		}
 	}
+	if !o.noEncoding {
+		list := "gzip" // net/http's transparent compression
+		if o.encoding != nil {
+			list = *o.encoding
+		}
+		o.strs = append(o.strs, strOpt{name: "WithAcceptEncoding", opt: C.GH2_ACCEPT_ENCODING, a: list})
+	}
 	for _, s := range o.strs {
 		if err := setBytes(cfg, s, &info); err != nil {
 			C.h2_config_free(cfg)
