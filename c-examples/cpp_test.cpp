@@ -1164,6 +1164,37 @@ static void test_try_user_agent() {
     }
 }
 
+static void test_try_accept_encoding() {
+    auto plain = h2::Client::create(url);
+    auto dec = h2::Client::create(url, h2::Config().accept_encoding());
+    auto gz = h2::Client::create(url, h2::Config().accept_encoding("gzip"));
+    CHECK(plain && dec && gz, "create");
+    if (!plain || !dec || !gz)
+        return;
+    auto want = plain->try_get("/encoded/identity/20000");
+    CHECK(want && !want->decoded(), "identity: " << err_of(want));
+    if (!want)
+        return;
+    for (const char *codings : {"gzip", "br", "zstd", "gzip,br"}) {
+        auto r = dec->try_get(std::string("/encoded/") + codings + "/20000");
+        CHECK(r && r->decoded() && r->body() == want->body() && !r->header("content-encoding"),
+              "decoded " << codings << ": " << err_of(r));
+    }
+    auto raw = plain->try_get("/encoded/gzip/20000");
+    CHECK(raw && !raw->decoded() && raw->header("content-encoding") == std::optional<std::string_view>("gzip"),
+          "off by default: " << err_of(raw));
+    auto bad = gz->try_get("/encoded/gzip/20000?corrupt");
+    CHECK(!bad && bad.error().code() == H2_E_DECODE, "corrupt gzip: H2_E_DECODE");
+    auto call = dec->try_start(h2::Request("GET", "/encoded/zstd/20000"));
+    CHECK(call.ok(), err_of(call));
+    if (call) {
+        auto body = call->try_read_all();
+        CHECK(body && *body == want->body() && call->decoded(), "streamed zstd decoded: " << err_of(body));
+    }
+    h2::Config nul = h2::Config().accept_encoding(std::string_view("gz\0ip", 5));
+    CHECK(nul.error() && nul.error()->code() == H2_E_INVALID_ARGUMENT, "accept_encoding with NUL refused");
+}
+
 static void test_try_unix_socket() {
     UnixForwarder fwd(port_of(url));
     auto made = h2::Client::create(h2::Config().unix_socket(fwd.path()));
@@ -2112,6 +2143,7 @@ int main(int argc, char **argv) {
     section("non-throwing: redirects across origins, limits, https to http", test_try_redirects);
     section("non-throwing: informational responses (103 Early Hints), on_informational", test_try_informational);
     section("non-throwing: user_agent, no_user_agent", test_try_user_agent);
+    section("non-throwing: accept_encoding, decoded", test_try_accept_encoding);
     section("non-throwing: unix_socket", test_try_unix_socket);
     section("non-throwing: close_idle_connections", test_try_close_idle);
     section("non-throwing: set_log_callback", test_try_logging);

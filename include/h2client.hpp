@@ -113,7 +113,8 @@
  * strings are copies (not views), so it outlives the Response or Call. peer_certificates()
  * returns the server's certificates as DER byte strings (owned copies too), leaf first.
  *
- * OTHER OPTIONS. Config::unix_socket (curl's --unix-socket), Config::user_agent (default
+ * OTHER OPTIONS. Config::accept_encoding (transparent decompression; Response::decoded),
+ * Config::unix_socket (curl's --unix-socket), Config::user_agent (default
  * "h2client/<version>"; Config::no_user_agent sends none; a request's own user-agent header
  * wins), the defence limits (max_continuation_frames, max_empty_data_frames,
  * max_pending_acks, max_glitches, max_resets_per_second, max_informational_responses), and
@@ -1029,6 +1030,18 @@ public:
     /** Sends no user-agent with requests that set none (instead of "h2client/<version>"). */
     Config &no_user_agent() & { return record(h2_config_set_user_agent(h_, nullptr)); }
     /**
+     * Transparent decompression (curl's --compressed, Go's gzip): requests that set no
+     * accept-encoding send `list` ("" = "gzip, deflate, br, zstd") and their bodies arrive
+     * decoded (Response::decoded(); content-encoding and content-length removed). Off by
+     * default. A corrupt body fails with H2_E_DECODE.
+     */
+    Config &accept_encoding(std::string_view list = "") & {
+        detail::CStr l(list);
+        if (!l.ok())
+            return fail(detail::nul_error("accept-encoding"));
+        return record(h2_config_set_accept_encoding(h_, l.c_str()));
+    }
+    /**
      * Sends every connection over the Unix domain socket at `path` instead of TCP, as curl's
      * --unix-socket. Request URLs still name the origin: http:// speaks h2c on the socket,
      * https:// TLS with the URL's host for SNI and the certificate check, :authority is the
@@ -1146,6 +1159,8 @@ public:
     Config &&user_agent(std::string_view ua) && { return std::move(user_agent(ua)); }
     /** @copydoc no_user_agent */
     Config &&no_user_agent() && { return std::move(no_user_agent()); }
+    /** @copydoc accept_encoding */
+    Config &&accept_encoding(std::string_view list = "") && { return std::move(accept_encoding(list)); }
     /** @copydoc unix_socket */
     Config &&unix_socket(std::string_view path) && { return std::move(unix_socket(path)); }
 
@@ -1570,6 +1585,8 @@ public:
     }
     /** Redirects followed to get the response. */
     uint32_t redirect_count() const noexcept { return h_ ? h2_response_redirect_count(h_) : 0; }
+    /** Whether the library decoded the body (Config::accept_encoding). */
+    bool decoded() const noexcept { return h_ && h2_response_decoded(h_); }
     /** The headers in the order received (pseudo-headers excluded). */
     FieldViews headers() const {
         return detail::field_views(h_, h2_response_header_count, h2_response_header_at);
@@ -1766,6 +1783,8 @@ public:
     }
     /** Redirects the call has followed so far. */
     uint32_t redirect_count() const noexcept { return h_ ? h2_call_redirect_count(h_) : 0; }
+    /** Whether the library decodes the body (Config::accept_encoding; known once the head is in). */
+    bool decoded() const noexcept { return h_ && h2_call_decoded(h_); }
     /** The response headers (empty until the head has arrived); valid while the call lives. */
     FieldViews headers() const { return detail::field_views(h_, h2_call_header_count, h2_call_header_at); }
     /** The first value of response header `name`, or nullopt. */
