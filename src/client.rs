@@ -208,10 +208,12 @@ pub struct ClientSnapshot {
     /// How often each defence tripped (indexed by `conn::defence::Trip`).
     pub limits_tripped: [u64; crate::conn::defence::Trip::COUNT],
     /// Requests whose HEADERS the submitting thread wrote itself instead of the connection's
-    /// writer task (plain TCP, a request alone on its connection).
+    /// writer task (plain TCP, a request alone on its connection). Test builds only.
+    #[cfg(feature = "testing")]
     pub fast_submits: u64,
     /// Times a connection's reader task woke up for a message (a stream to register, a
-    /// cancel, ...) rather than for the socket or a timer.
+    /// cancel, ...) rather than for the socket or a timer. Test builds only.
+    #[cfg(feature = "testing")]
     pub reader_messages: u64,
 }
 
@@ -704,8 +706,11 @@ fn add_counters(s: &mut ClientSnapshot, c: &PoolCounters) {
     for (i, t) in s.limits_tripped.iter_mut().enumerate() {
         *t += load(&c.limits_tripped[i]);
     }
-    s.fast_submits += load(&c.fast_submits);
-    s.reader_messages += load(&c.reader_messages);
+    #[cfg(feature = "testing")]
+    {
+        s.fast_submits += load(&c.fast_submits);
+        s.reader_messages += load(&c.reader_messages);
+    }
     s.connections_opened += load(&c.connections_opened);
     s.retries += load(&c.retries);
 }

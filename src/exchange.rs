@@ -372,6 +372,7 @@ impl Exchange {
     }
 
     /// Takes the buffered response of a completed exchange (once).
+    #[cfg(any(test, feature = "testing"))]
     pub(crate) fn take_response(&self) -> Result<Response> {
         self.take(false).map(|(r, _)| r)
     }

@@ -10,14 +10,20 @@
 
 pub mod client;
 pub mod config;
+#[cfg(feature = "testing")]
 pub mod conn;
+#[cfg(not(feature = "testing"))]
+mod conn;
 mod connect;
 pub use connect::IpFamily;
 pub mod decode;
 pub(crate) mod diagnose;
 pub mod error;
 pub mod events;
+#[cfg(feature = "testing")]
 pub mod exchange;
+#[cfg(not(feature = "testing"))]
+mod exchange;
 pub mod ffi;
 pub mod frame;
 pub mod headers;
@@ -26,13 +32,19 @@ pub(crate) mod info;
 pub mod log;
 pub mod overrides;
 mod panics;
+#[cfg(feature = "testing")]
 pub mod pool;
+#[cfg(not(feature = "testing"))]
+mod pool;
 pub mod proxy;
 pub mod queue;
 pub mod redirect;
 pub mod request;
 pub mod response;
+#[cfg(feature = "testing")]
 pub mod runtime;
+#[cfg(not(feature = "testing"))]
+mod runtime;
 pub mod tls;
 pub mod url;
 

@@ -49,10 +49,12 @@ pub struct PoolCounters {
     /// Bytes read from connections.
     pub bytes_received: AtomicU64,
     /// Requests whose HEADERS the submitting thread wrote itself (plain TCP, a request alone
-    /// on its connection).
+    /// on its connection). Test builds only.
+    #[cfg(feature = "testing")]
     pub fast_submits: AtomicU64,
     /// Times a connection's reader task woke up for a message (a stream to register, a
-    /// cancel, ...) rather than for the socket or a timer.
+    /// cancel, ...) rather than for the socket or a timer. Test builds only.
+    #[cfg(feature = "testing")]
     pub reader_messages: AtomicU64,
     /// Retry budget in tenths of a retry.
     retry_budget: AtomicI64,
@@ -67,7 +69,9 @@ impl Default for PoolCounters {
             retries: AtomicU64::new(0),
             requests_completed: AtomicU64::new(0),
             requests_failed: AtomicU64::new(0),
+            #[cfg(feature = "testing")]
             fast_submits: AtomicU64::new(0),
+            #[cfg(feature = "testing")]
             reader_messages: AtomicU64::new(0),
             bytes_sent: AtomicU64::new(0),
             bytes_received: AtomicU64::new(0),
@@ -98,7 +102,9 @@ impl PoolCounters {
         add(&self.requests_failed, &other.requests_failed);
         add(&self.bytes_sent, &other.bytes_sent);
         add(&self.bytes_received, &other.bytes_received);
+        #[cfg(feature = "testing")]
         add(&self.fast_submits, &other.fast_submits);
+        #[cfg(feature = "testing")]
         add(&self.reader_messages, &other.reader_messages);
         for (a, b) in self.limits_tripped.iter().zip(&other.limits_tripped) {
             add(a, b);

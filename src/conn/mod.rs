@@ -18,11 +18,10 @@
 //! written fails with the connection's error, unless GOAWAY proves the server never saw it.
 
 pub mod defence;
-#[doc(hidden)]
+#[cfg(feature = "testing")]
 pub mod fuzzing;
 mod reader;
 mod recv;
-#[doc(hidden)]
 pub mod testing;
 mod writer;
 
@@ -185,14 +184,16 @@ pub(crate) struct QuietRegistrations {
     streams: Vec<(u32, Box<RecvStream>)>,
 }
 
+#[cfg(feature = "testing")]
 static LIVE_CONNECTIONS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// Connections whose state is still allocated in this process (for leak tests).
-#[doc(hidden)]
+#[cfg(feature = "testing")]
 pub fn live_connections() -> usize {
     LIVE_CONNECTIONS.load(Ordering::Acquire)
 }
 
+#[cfg(feature = "testing")]
 impl Drop for ConnShared {
     fn drop(&mut self) {
         LIVE_CONNECTIONS.fetch_sub(1, Ordering::AcqRel);
@@ -328,6 +329,7 @@ impl ConnShared {
             if let Some(f) = self.fast.get() {
                 match f.try_submit(a) {
                     Ok(()) => {
+                        #[cfg(feature = "testing")]
                         self.counters.fast_submits.fetch_add(1, Ordering::Relaxed);
                         return Ok(());
                     }
@@ -492,6 +494,7 @@ where
 {
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     let (rdr_tx, rdr_rx) = mpsc::unbounded_channel();
+    #[cfg(feature = "testing")]
     LIVE_CONNECTIONS.fetch_add(1, Ordering::AcqRel);
     let shared = Arc::new(ConnShared {
         id: p.id,

@@ -195,6 +195,7 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
             tokio::select! {
                 biased;
                 msg = self.rx.recv() => {
+                    #[cfg(feature = "testing")]
                     self.shared.counters.reader_messages.fetch_add(1, Ordering::Relaxed);
                     // A message may concern a stream started on the caller's thread.
                     self.pick_up_quiet();

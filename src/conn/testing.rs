@@ -1,7 +1,8 @@
 //! Test-only fault injection: makes one of a connection's tasks panic, so that tests can prove
-//! that a dead task takes its connection down cleanly. One relaxed atomic load per check when
-//! unused.
+//! that a dead task takes its connection down cleanly. Built only with the `testing` feature
+//! (the tests' build); in the library users get, the checks compile to nothing.
 
+#[cfg(feature = "testing")]
 use std::sync::atomic::{AtomicU8, Ordering};
 
 /// The code that panics.
@@ -16,25 +17,31 @@ pub enum Task {
     CallerWrite = 3,
 }
 
+#[cfg(feature = "testing")]
 static NEXT_PANIC: AtomicU8 = AtomicU8::new(0);
 
+#[cfg(feature = "testing")]
 /// Makes the next check by `task` (in any connection of the process) panic, once.
 pub fn inject_panic(task: Task) {
     NEXT_PANIC.store(task as u8, Ordering::Release);
 }
 
+#[cfg(feature = "testing")]
 /// Whether an injected panic has not happened yet (no code path of its kind ran since).
 pub fn injection_pending() -> bool {
     NEXT_PANIC.load(Ordering::Acquire) != 0
 }
 
+#[cfg(feature = "testing")]
 /// Withdraws an injected panic that has not happened.
 pub fn clear_injection() {
     NEXT_PANIC.store(0, Ordering::Release);
 }
 
 /// Panics if a panic was injected for `task`.
+#[inline(always)]
 pub(crate) fn maybe_panic(task: Task) {
+    #[cfg(feature = "testing")]
     if NEXT_PANIC.load(Ordering::Relaxed) == task as u8
         && NEXT_PANIC
             .compare_exchange(task as u8, 0, Ordering::AcqRel, Ordering::Relaxed)
@@ -42,4 +49,6 @@ pub(crate) fn maybe_panic(task: Task) {
     {
         panic!("injected panic in {task:?} (test hook)");
     }
+    #[cfg(not(feature = "testing"))]
+    let _ = task;
 }
