@@ -167,49 +167,17 @@ command -v "$CURL" >/dev/null || { echo "Bail out! no curl (apt-get install curl
 H2GET=$(cd "$(dirname "$H2GET")" && pwd)/h2get
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/curl-diff.XXXXXX")
-server_pids=()
+# shellcheck source=test-servers.sh
+. ./test-servers.sh
 cleanup() {
-    local pid i
-    for pid in "${server_pids[@]}"; do
-        kill "$pid" 2>/dev/null || true
-        for ((i = 0; i < 50; i++)); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -9 "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
+    stop_servers
     rm -rf "$TMP"
 }
 trap cleanup EXIT
 
-# start_tls VAR ARGS...: starts h2testserver --tls on a free port; VAR gets its base URL
-# (https://127.0.0.1:PORT) and VAR_CA its CA file.
-start_tls() {
-    local var=$1
-    shift
-    mkdir -p "$TMP/$var"
-    "$SERVER_BIN" --port 0 --tls --tls-dir "$TMP/$var" "$@" >"$TMP/$var.out" 2>"$TMP/$var.err" &
-    server_pids+=("$!")
-    local i
-    for ((i = 0; i < 100; i++)); do
-        grep -q '^ca certificate: ' "$TMP/$var.out" 2>/dev/null && break
-        sleep 0.1
-    done
-    local url ca
-    url=$(sed -n '1s|^listening on \(https://[^ ]*\)$|\1|p' "$TMP/$var.out")
-    ca=$(sed -n 's|^ca certificate: ||p' "$TMP/$var.out")
-    if [[ -z $url || -z $ca ]]; then
-        echo "Bail out! h2testserver --tls $* did not start within 10 s"
-        sed 's/^/# /' "$TMP/$var.out" "$TMP/$var.err"
-        exit 1
-    fi
-    printf -v "$var" '%s' "$url"
-    printf -v "${var}_CA" '%s' "$ca"
-}
-
-start_tls S
-start_tls EXPIRED --tls-expired
+mkdir -p "$TMP/S" "$TMP/EXPIRED"
+start_server S --tls --tls-dir "$TMP/S"
+start_server EXPIRED --tls --tls-dir "$TMP/EXPIRED" --tls-expired
 PORT=${S##*:}
 LS=https://localhost:$PORT
 CLOSED=https://127.0.0.1:$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')

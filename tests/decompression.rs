@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::capi::{cs, last_message};
+use common::capi::{c_read_all, cs, last_message};
 use common::proxy::rss_kib;
 use common::*;
 use h2client::ffi::*;
@@ -467,19 +467,7 @@ fn c_api() {
         assert!(!h2_call_decoded(call) || h2_call_status(call) != 0);
         assert_eq!(h2_call_wait_headers(call), H2_OK);
         assert!(h2_call_decoded(call));
-        let mut got = Vec::new();
-        let mut buf = [0u8; 4096];
-        loop {
-            let mut n = 0;
-            assert_eq!(
-                h2_call_read(call, buf.as_mut_ptr(), buf.len(), &mut n),
-                H2_OK
-            );
-            if n == 0 {
-                break;
-            }
-            got.extend_from_slice(&buf[..n]);
-        }
+        let got = c_read_all(call, 4096);
         same("C streamed", &got, &text(50000));
         h2_call_free(call);
         assert_eq!(h2_client_start(client, r, &mut call), H2_OK);

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::capi::cs;
+use common::capi::{c_read_all, cs};
 
 use std::ffi::{c_void, CStr};
 use std::ptr::{null, null_mut};
@@ -196,19 +196,7 @@ fn streaming_call_through_the_c_api() {
         assert!(h2_call_header_count(call) > 0);
         let m = h2_call_header(call, cs("x-echo-method").as_ptr());
         assert_eq!(CStr::from_ptr(m).to_str().unwrap(), "PUT");
-        let mut got = Vec::new();
-        let mut buf = vec![0u8; 7000];
-        loop {
-            let mut n = 0;
-            assert_eq!(
-                h2_call_read(call, buf.as_mut_ptr(), buf.len(), &mut n),
-                H2_OK
-            );
-            if n == 0 {
-                break;
-            }
-            got.extend_from_slice(&buf[..n]);
-        }
+        let got = c_read_all(call, 7000);
         assert!(got == sent);
         assert_eq!(h2_call_trailer_count(call), 1);
         let t = h2_call_trailer(call, cs("x-echo-trailer-x-sum").as_ptr());

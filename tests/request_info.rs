@@ -8,7 +8,7 @@ mod common;
 use std::ffi::{c_char, CStr};
 use std::ptr::{null, null_mut};
 
-use common::capi::{cs, last_code, last_message};
+use common::capi::{c_read_all, cs, last_code, last_message};
 use common::*;
 use h2client::ffi::*;
 use h2client_testserver::TlsOptions as ServerTls;
@@ -424,20 +424,7 @@ fn streaming_and_submitted_calls() {
         let head = call_info(call);
         assert!(head.time_first_byte_us > 0);
         assert_eq!(text(head.alpn).as_deref(), Some("h2"));
-        let mut buf = vec![0u8; 1 << 16];
-        let mut total = 0;
-        loop {
-            let mut n = 0;
-            assert_eq!(
-                h2_call_read(call, buf.as_mut_ptr(), buf.len(), &mut n),
-                H2_OK
-            );
-            if n == 0 {
-                break;
-            }
-            total += n;
-        }
-        assert_eq!(total, 300_000);
+        assert_eq!(c_read_all(call, 1 << 16).len(), 300_000);
         let i = call_info(call);
         check_order(&i);
         assert_eq!(i.body_bytes_received, 300_000);

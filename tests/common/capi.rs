@@ -26,3 +26,23 @@ pub fn last_code() -> h2_result {
     // SAFETY: info is writable.
     unsafe { h2_last_error(info.as_mut_ptr()) }
 }
+
+/// Reads a started call's body to its end with `h2_call_read` in `chunk`-byte reads,
+/// asserting that every read succeeds.
+///
+/// # Safety
+/// `call` is a live call from `h2_client_start`.
+pub unsafe fn c_read_all(call: *mut h2client::ffi::h2_call, chunk: usize) -> Vec<u8> {
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; chunk];
+    loop {
+        let mut n = 0;
+        // SAFETY: call is live (caller contract); buf and n are writable.
+        let rc = unsafe { h2client::ffi::h2_call_read(call, buf.as_mut_ptr(), buf.len(), &mut n) };
+        assert_eq!(rc, h2client::ffi::H2_OK, "h2_call_read");
+        if n == 0 {
+            return got;
+        }
+        got.extend_from_slice(&buf[..n]);
+    }
+}
