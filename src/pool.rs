@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 use crate::config::Config;
-use crate::conn::{self, Assigned, ConnParams, ConnShared, Slot};
+use crate::conn::{self, Assigned, ConnOwner, ConnParams, ConnShared, Slot};
 use crate::connect::{connect, Connector, Transport};
 use crate::error::{Error, ErrorKind, Origin, Processed, Reason};
 use crate::events::{self, EventKind};
@@ -623,7 +623,7 @@ impl PoolInner {
                     peer: addr.clone(),
                     info: Arc::new(info),
                     cfg: self.cfg.clone(),
-                    pool: Arc::downgrade(&self),
+                    pool: Arc::downgrade(&self) as Weak<dyn ConnOwner>,
                     scheme: self.target.scheme.as_str(),
                     authority: self.authority.clone(),
                     assumed_limit,
@@ -743,6 +743,31 @@ impl PoolInner {
     /// Requests waiting for a stream slot.
     pub(crate) fn waiting(&self) -> usize {
         self.waiting_len.load(Ordering::Acquire)
+    }
+}
+
+impl ConnOwner for PoolInner {
+    fn on_slot_freed(self: Arc<Self>, c: &ConnShared, idle: bool) {
+        self.slot_freed();
+        if idle {
+            self.conn_idle(c);
+        }
+    }
+
+    fn on_going_away(self: Arc<Self>) {
+        self.conn_going_away();
+    }
+
+    fn on_closed(self: Arc<Self>, c: &Arc<ConnShared>) {
+        self.conn_closed(c);
+    }
+
+    fn on_retry(self: Arc<Self>, pending: Pending, cause: Error) {
+        self.retry(pending, cause);
+    }
+
+    fn on_limit_announced(self: Arc<Self>, v: u32) {
+        self.limit_announced(v);
     }
 }
 

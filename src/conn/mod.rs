@@ -37,7 +37,7 @@ use crate::error::{Error, Reason};
 use crate::events::{self, EventHook, EventKind};
 use crate::exchange::{Exchange, Pending};
 use crate::info::ConnInfo;
-use crate::pool::{PoolCounters, PoolInner};
+use crate::pool::PoolCounters;
 
 pub(crate) use recv::RecvStream;
 
@@ -156,7 +156,7 @@ pub struct ConnShared {
     limit: AtomicU32,
     going_away: AtomicBool,
     closed: AtomicBool,
-    pub(crate) pool: Weak<PoolInner>,
+    pub(crate) pool: Weak<dyn ConnOwner>,
     pub(crate) events: Option<EventHook>,
     /// Smoothed PING round trip in microseconds (0 until measured).
     rtt_us: AtomicU64,
@@ -216,6 +216,22 @@ pub(crate) fn now_ns() -> u64 {
     u64::try_from(BASE.elapsed().as_nanos()).unwrap_or(u64::MAX)
 }
 
+/// What a connection tells the pool that owns it. The connection defines it and the pool
+/// implements it, so that the connection depends on no pool code.
+pub(crate) trait ConnOwner: Send + Sync {
+    /// A stream slot of `c` was released; `idle`: `c` has no stream left.
+    fn on_slot_freed(self: Arc<Self>, c: &ConnShared, idle: bool);
+    /// A connection takes no new streams any more (GOAWAY, drain, ids exhausted).
+    fn on_going_away(self: Arc<Self>);
+    /// Connection `c` ended.
+    fn on_closed(self: Arc<Self>, c: &Arc<ConnShared>);
+    /// A request this connection did not send (or the server provably did not process)
+    /// goes again, with `cause` as the reason.
+    fn on_retry(self: Arc<Self>, pending: Pending, cause: Error);
+    /// The server announced SETTINGS_MAX_CONCURRENT_STREAMS `v` (u32::MAX: none).
+    fn on_limit_announced(self: Arc<Self>, v: u32);
+}
+
 /// Writing a new stream from the submitting thread when the connection is idle.
 pub(crate) trait FastSubmit: Send + Sync {
     /// Starts the stream and writes what the socket takes now; gives the request back when
@@ -252,10 +268,7 @@ impl ConnShared {
             self.idle_since.store(now_ns(), Ordering::Relaxed);
         }
         if let Some(pool) = self.pool.upgrade() {
-            pool.slot_freed();
-            if prev == 1 {
-                pool.conn_idle(self);
-            }
+            pool.on_slot_freed(self, prev == 1);
         }
     }
 
@@ -293,7 +306,7 @@ impl ConnShared {
     pub(crate) fn set_going_away(&self) {
         if !self.going_away.swap(true, Ordering::AcqRel) {
             if let Some(pool) = self.pool.upgrade() {
-                pool.conn_going_away();
+                pool.on_going_away();
             }
         }
     }
@@ -416,7 +429,7 @@ impl ConnShared {
                 ev
             });
             if let Some(pool) = self.pool.upgrade() {
-                pool.conn_closed(self);
+                pool.on_closed(self);
             }
         }
     }
@@ -454,7 +467,7 @@ pub(crate) struct ConnParams {
     /// What `connect` learnt of the connection.
     pub info: Arc<ConnInfo>,
     pub cfg: Arc<Config>,
-    pub pool: Weak<PoolInner>,
+    pub pool: Weak<dyn ConnOwner>,
     /// `:scheme`
     pub scheme: &'static str,
     /// `:authority` default

@@ -548,7 +548,7 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
         let RecvStream { pending, slot, .. } = s;
         drop(slot);
         match self.shared.pool.upgrade() {
-            Some(pool) => pool.retry(pending, err),
+            Some(pool) => pool.on_retry(pending, err),
             None => pending.finish(Err(err)),
         }
     }
@@ -618,7 +618,7 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
                 continue;
             }
             match self.shared.pool.upgrade() {
-                Some(pool) => pool.retry(pending, cause.clone()),
+                Some(pool) => pool.on_retry(pending, cause.clone()),
                 None => pending.finish(Err(cause.clone())),
             }
         }
@@ -1130,7 +1130,7 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
             self.shared
                 .set_limit(announced.min(self.cfg.max_concurrent_streams));
             if let Some(pool) = self.shared.pool.upgrade() {
-                pool.limit_announced(announced);
+                pool.on_limit_announced(announced);
             }
         }
         self.ack_queued()?;

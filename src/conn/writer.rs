@@ -426,7 +426,7 @@ impl<W> Core<W> {
             return;
         }
         match self.shared.pool.upgrade() {
-            Some(pool) => pool.retry(pending, cause.clone().with_processed(Processed::No)),
+            Some(pool) => pool.on_retry(pending, cause.clone().with_processed(Processed::No)),
             None => pending.finish(Err(Error::new(ErrorKind::Closed, "client closed"))),
         }
     }
