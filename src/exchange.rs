@@ -155,7 +155,7 @@ pub struct Exchange {
     /// The head arrived (for the headers timeout).
     head_seen: AtomicBool,
     timer: Mutex<Option<tokio::task::AbortHandle>>,
-    counters: Option<Arc<crate::pool::PoolCounters>>,
+    counters: Option<Arc<crate::counters::PoolCounters>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -185,7 +185,7 @@ impl Exchange {
         mode: Mode,
         deadlines: Deadlines,
         notify: Option<Notify>,
-        counters: Option<Arc<crate::pool::PoolCounters>>,
+        counters: Option<Arc<crate::counters::PoolCounters>>,
     ) -> Arc<Exchange> {
         Exchange::made_at(req, mode, deadlines, notify, counters, Instant::now())
     }
@@ -197,7 +197,7 @@ impl Exchange {
         mode: Mode,
         deadlines: Deadlines,
         notify: Option<Notify>,
-        counters: Option<Arc<crate::pool::PoolCounters>>,
+        counters: Option<Arc<crate::counters::PoolCounters>>,
         created: Instant,
     ) -> Arc<Exchange> {
         let streaming_body = req.streaming_body;

@@ -15,6 +15,7 @@ pub mod conn;
 #[cfg(not(feature = "testing"))]
 mod conn;
 mod connect;
+mod counters;
 pub use connect::IpFamily;
 pub mod decode;
 pub(crate) mod diagnose;

@@ -29,9 +29,9 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::{Assigned, ConnParams, ConnShared};
 use crate::config::Config;
+use crate::counters::PoolCounters;
 use crate::error::{Error, ErrorKind};
 use crate::exchange::{Deadlines, Exchange, Mode, Pending};
-use crate::pool::PoolCounters;
 use crate::request::Request;
 use crate::response::Response;
 
@@ -221,7 +221,7 @@ async fn session(input: Vec<u8>, opts: &SessionOptions) -> Result<SessionReport,
             started,
         )),
         cfg: Arc::new(opts.config.clone()),
-        pool: Weak::<crate::pool::PoolInner>::new(),
+        pool: Weak::<NoPool>::new(),
         scheme: "http",
         authority: Arc::from("fuzz.test"),
         assumed_limit: 100,
@@ -496,4 +496,17 @@ async fn connect(
             Ok((shared, Box::new(srd), Box::new(swr)))
         }
     }
+}
+
+/// The owner of the fuzz driver's connections: none (its `Weak` never upgrades).
+struct NoPool;
+
+impl super::ConnOwner for NoPool {
+    fn on_slot_freed(self: Arc<Self>, _: &super::ConnShared, _: bool) {}
+    fn on_going_away(self: Arc<Self>) {}
+    fn on_closed(self: Arc<Self>, _: &Arc<super::ConnShared>) {}
+    fn on_retry(self: Arc<Self>, pending: crate::exchange::Pending, cause: crate::error::Error) {
+        pending.finish(Err(cause));
+    }
+    fn on_limit_announced(self: Arc<Self>, _: u32) {}
 }

@@ -33,11 +33,11 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
 
 use crate::config::Config;
+use crate::counters::PoolCounters;
 use crate::error::{Error, Reason};
 use crate::events::{self, EventHook, EventKind};
 use crate::exchange::{Exchange, Pending};
 use crate::info::ConnInfo;
-use crate::pool::PoolCounters;
 
 pub(crate) use recv::RecvStream;
 
