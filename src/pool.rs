@@ -40,6 +40,9 @@ pub(crate) struct ClientLimits {
     starved: Mutex<Vec<Weak<PoolInner>>>,
     /// `starved` is not empty (read without its lock when a connection goes idle).
     any_starved: AtomicBool,
+    /// Idle connections still to close for the starved pools: one per pool that registered,
+    /// so that a burst of connections going idle closes one, not all of them.
+    evictions_owed: AtomicUsize,
     /// Every pool of the client (set by the client once made), to find an idle connection
     /// to close when the count is full.
     pools: std::sync::OnceLock<Box<dyn Fn() -> Vec<Arc<PoolInner>> + Send + Sync>>,
@@ -53,6 +56,7 @@ impl ClientLimits {
             count: AtomicUsize::new(0),
             starved: Mutex::new(Vec::new()),
             any_starved: AtomicBool::new(false),
+            evictions_owed: AtomicUsize::new(0),
             pools: std::sync::OnceLock::new(),
         })
     }
@@ -61,6 +65,20 @@ impl ClientLimits {
         let mut starved = self.starved();
         starved.push(Arc::downgrade(p));
         self.any_starved.store(true, Ordering::Release);
+        self.evictions_owed.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Closes `c` (idle) for a starved pool if an eviction is still owed.
+    fn evict(&self, c: &ConnShared) {
+        if c.idle_since().is_none() {
+            return;
+        }
+        let owed = self
+            .evictions_owed
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
+        if owed.is_ok() {
+            c.drain();
+        }
     }
 
     /// Tells the limits how to list the client's pools.
@@ -84,7 +102,7 @@ impl ClientLimits {
                 .filter_map(|c| c.idle_since().map(|t| (t, c)))
                 .min_by_key(|(t, _)| *t);
             if let Some((_, c)) = oldest {
-                c.drain();
+                limits.evict(&c);
             }
         });
     }
@@ -108,6 +126,8 @@ impl ClientLimits {
         let woken = {
             let mut starved = self.starved();
             self.any_starved.store(false, Ordering::Release);
+            // The unit that came back is what the evictions were for.
+            self.evictions_owed.store(0, Ordering::Release);
             std::mem::take(&mut *starved)
         };
         for p in woken.iter().filter_map(Weak::upgrade) {
@@ -379,14 +399,13 @@ impl PoolInner {
             })
         });
         if waiting_elsewhere {
-            c.drain();
+            self.limits.evict(c);
         }
     }
 
     /// A connection takes no new streams any more.
     pub(crate) fn conn_going_away(self: &Arc<Self>) {
-        let mut st = self.lock();
-        self.maybe_dial(&mut st);
+        self.drain();
     }
 
     /// A connection ended.
@@ -404,8 +423,7 @@ impl PoolInner {
             // Wakes the starved pools (this one too, if it is).
             self.limits.release();
         }
-        let mut st = self.lock();
-        self.maybe_dial(&mut st);
+        self.drain();
     }
 
     /// A connection's server announced its MAX_CONCURRENT_STREAMS (u32::MAX: none).
@@ -416,6 +434,16 @@ impl PoolInner {
 
     fn maybe_dial(self: &Arc<Self>, st: &mut PoolState) {
         if st.dialing || st.closed || st.waiting.is_empty() {
+            return;
+        }
+        // A connection that can open a stream now takes the waiting requests in `drain`; a
+        // dial for them would open a connection nobody needs (a new connection joins the pool
+        // before `drain` hands it the queue, and a connection closing in between came here).
+        if st
+            .conns
+            .iter()
+            .any(|c| c.is_usable() && c.open_streams() < c.stream_limit())
+        {
             return;
         }
         let mut usable = st.conns.iter().filter(|c| c.is_usable()).peekable();
