@@ -841,7 +841,7 @@ impl Decoder {
                 return Err(Fault::TooLarge(self.too_large(max)));
             }
             // Room up to one byte past the limit, so that going past it is seen.
-            let room = usize::try_from(max - len as u64 + 1).unwrap_or(usize::MAX);
+            let room = usize::try_from((max - len as u64).saturating_add(1)).unwrap_or(usize::MAX);
             let chunk = stretch.min(room);
             if body.capacity() - len < chunk {
                 // Doubling, but never past the limit.
@@ -1353,6 +1353,21 @@ mod tests {
                 "{c:?}: {}",
                 body.capacity()
             );
+        }
+    }
+
+    /// `max_response_body` = u64::MAX (no limit, as C callers write it) decodes whole.
+    #[test]
+    fn append_with_no_limit() {
+        let data = vec![7u8; 300 << 10];
+        for c in ALL {
+            let wire = encode(c, &data);
+            let mut d = Decoder::new(codings(&[c])).unwrap();
+            let mut body = Vec::new();
+            for piece in wire.chunks(16 << 10) {
+                assert!(d.append(piece, &mut body, u64::MAX).is_ok(), "{c:?}");
+            }
+            assert_eq!(body, data, "{c:?}");
         }
     }
 

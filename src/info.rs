@@ -257,9 +257,9 @@ pub(crate) fn stamp(at: Instant) -> u64 {
 
 /// The stamp of now.
 pub(crate) fn stamp_now() -> u64 {
-    let b = base();
-    let d = Instant::now().saturating_duration_since(b);
-    (d.as_secs() * 1_000_000_000 + u64::from(d.subsec_nanos())).max(1)
+    // The base first: made after `now`, it would put `now` before it.
+    base();
+    stamp(Instant::now())
 }
 
 /// The instant of a stamp.

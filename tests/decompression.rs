@@ -312,6 +312,9 @@ fn corrupt_and_truncated_bodies_are_decode_errors_naming_the_coding() {
 
 /// Samples the resident set size every 5 ms while `f` runs: (f's result, peak growth in MiB).
 fn peak_rss_growth<T>(f: impl FnOnce() -> T) -> (T, u64) {
+    // RSS is the whole process's: two measurements at once would count each other.
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let base = rss_kib();
     let stop = Arc::new(AtomicBool::new(false));
     let peak = Arc::new(AtomicU64::new(base));

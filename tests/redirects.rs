@@ -331,7 +331,11 @@ fn cancel_stops_a_chain() {
             Box::new(|_| {}),
         )
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(200));
+    // Cancel once the redirect is followed: the first hop done, the second one open.
+    assert!(eventually(std::time::Duration::from_secs(5), || {
+        let st = c.snapshot();
+        st.requests_completed >= 1 && st.open_streams == 1
+    }));
     call.cancel();
     let e = call.wait().unwrap_err();
     assert_eq!(e.kind, ErrorKind::Canceled);
@@ -355,18 +359,6 @@ fn streamed_request_bodies_get_the_3xx() {
     call.wait_headers().unwrap();
     assert_eq!(call.status(), 307);
     assert_eq!(call.redirect_count(), 0);
-}
-
-fn read_all(call: &h2client::client::Call) -> Vec<u8> {
-    let mut body = Vec::new();
-    let mut buf = [0u8; 16384];
-    loop {
-        let n = call.read(&mut buf).unwrap();
-        if n == 0 {
-            return body;
-        }
-        body.extend_from_slice(&buf[..n]);
-    }
 }
 
 #[test]
@@ -442,7 +434,8 @@ fn the_whole_request_timeout_covers_every_hop() {
     let url = redir(&s.url(), 302, &redir(&s.url(), 302, "/delay/2000"));
     let e = try_send(&c, "GET", &url, |_| {}).unwrap_err();
     assert_eq!(e.kind, ErrorKind::Timeout, "{}", e.message);
-    assert!(start.elapsed() < std::time::Duration::from_millis(1500));
+    // Not the 2 s delay (with room for a loaded machine).
+    assert!(start.elapsed() < std::time::Duration::from_millis(1900));
 }
 
 // ---- the C API ---------------------------------------------------------------------------

@@ -27,7 +27,7 @@ mod writer;
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
@@ -149,7 +149,7 @@ pub struct ConnShared {
     rdr_tx: mpsc::UnboundedSender<ReaderMsg>,
     /// Streams reserved (queued for the writer or open).
     open: AtomicU32,
-    /// When the last stream slot was released ([`now_ns`]), for choosing the connection idle
+    /// When the last stream slot was released (`info::stamp_now`), for choosing the connection idle
     /// longest.
     idle_since: AtomicU64,
     /// Effective concurrent stream limit: min(server's, ours).
@@ -210,12 +210,6 @@ pub(crate) fn log_field(conn: u64, stream: u32, dir: char, name: &[u8], value: &
     );
 }
 
-/// Nanoseconds on a monotonic clock (since the first call).
-pub(crate) fn now_ns() -> u64 {
-    static BASE: once_cell::sync::Lazy<Instant> = once_cell::sync::Lazy::new(Instant::now);
-    u64::try_from(BASE.elapsed().as_nanos()).unwrap_or(u64::MAX)
-}
-
 /// What a connection tells the pool that owns it. The connection defines it and the pool
 /// implements it, so that the connection depends on no pool code.
 pub(crate) trait ConnOwner: Send + Sync {
@@ -265,14 +259,15 @@ impl ConnShared {
         let prev = self.open.fetch_sub(1, Ordering::AcqRel);
         debug_assert!(prev > 0);
         if prev == 1 {
-            self.idle_since.store(now_ns(), Ordering::Relaxed);
+            self.idle_since
+                .store(crate::info::stamp_now(), Ordering::Relaxed);
         }
         if let Some(pool) = self.pool.upgrade() {
             pool.on_slot_freed(self, prev == 1);
         }
     }
 
-    /// Since when ([`now_ns`]) the connection has had no stream, if it takes new ones and has
+    /// Since when (`info::stamp_now`) the connection has had no stream, if it takes new ones and has
     /// none now.
     pub(crate) fn idle_since(&self) -> Option<u64> {
         (self.is_usable() && self.open_streams() == 0)
@@ -516,7 +511,7 @@ where
         cmd_tx: cmd_tx.clone(),
         rdr_tx: rdr_tx.clone(),
         open: AtomicU32::new(0),
-        idle_since: AtomicU64::new(now_ns()),
+        idle_since: AtomicU64::new(crate::info::stamp_now()),
         limit: AtomicU32::new(p.assumed_limit.min(p.cfg.max_concurrent_streams)),
         going_away: AtomicBool::new(false),
         closed: AtomicBool::new(false),

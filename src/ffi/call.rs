@@ -23,7 +23,8 @@ use crate::request::check_trailer;
 pub struct h2_call {
     pub(crate) inner: Call,
     pub(crate) posting: Option<std::sync::Arc<Posting>>,
-    trailers: Mutex<Option<HeaderList>>,
+    /// The trailers added, and their RFC 7541 size (checked against the cap on each add).
+    trailers: Mutex<(Option<HeaderList>, usize)>,
     /// The body pieces lent out by `h2_call_read_view`, kept alive until the next read.
     view: Mutex<Vec<bytes::Bytes>>,
     /// The connection facts `h2_call_info` handed out pointers into, kept as long as the call.
@@ -35,7 +36,7 @@ impl h2_call {
         h2_call {
             inner,
             posting,
-            trailers: Mutex::new(None),
+            trailers: Mutex::new((None, 0)),
             view: Mutex::new(Vec::new()),
             kept: Mutex::new(Vec::new()),
         }
@@ -101,13 +102,9 @@ pub unsafe extern "C" fn h2_call_add_trailer(
         match check_trailer(n, v) {
             Ok(lower) => {
                 let mut t = c.trailers.lock().unwrap_or_else(|e| e.into_inner());
-                let list = t.get_or_insert_with(HeaderList::new);
+                let (list, total) = &mut *t;
                 // RFC 7541 §4.1 sizes, under the same cap as a request's header list.
-                let size: usize = list
-                    .iter()
-                    .chain(std::iter::once((&lower[..], v)))
-                    .map(|(n, v)| n.len() + v.len() + 32)
-                    .sum();
+                let size = *total + lower.len() + v.len() + 32;
                 if size > crate::request::MAX_REQUEST_HEADER_LIST {
                     return fail(crate::error::Error::new(
                         crate::error::ErrorKind::HeadersTooLarge,
@@ -117,7 +114,8 @@ pub unsafe extern "C" fn h2_call_add_trailer(
                         ),
                     ));
                 }
-                list.push(&lower, v);
+                list.get_or_insert_with(HeaderList::new).push(&lower, v);
+                *total = size;
                 H2_OK
             }
             Err(e) => fail(e),
@@ -133,7 +131,12 @@ pub unsafe extern "C" fn h2_call_add_trailer(
 pub unsafe extern "C" fn h2_call_finish(c: *mut h2_call) -> h2_result {
     entry!(h2_call_finish, || {
         let c = try_ref!(c);
-        let trailers = c.trailers.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let trailers = c
+            .trailers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .0
+            .take();
         result(c.inner.finish(trailers))
     })
 }
