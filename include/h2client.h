@@ -936,7 +936,7 @@ void h2_call_free(struct h2_call *c);
  * if connections never idle out). `cfg` may be NULL for defaults; it is copied. No connection is opened until the first request. Returns
  * NULL on error (H2_E_INVALID_URL, H2_E_INVALID_ARGUMENT, H2_E_TLS, H2_E_CLOSED after
  * `h2_global_cleanup`; see `h2_last_error_message`). The first client starts the library's
- * runtime (its worker threads, which are running when this returns).
+ * runtimes (their home threads, which are running when this returns).
  */
 struct h2_client *h2_client_new(const char *base_url,
                                 const struct h2_config *cfg);
@@ -1266,8 +1266,10 @@ h2_result h2_config_set_user_agent(struct h2_config *cfg, const char *user_agent
  * Hints (RFC 8297), that precedes a final response, for requests of clients created with
  * this config that have no callback of their own (`h2_request_set_informational_callback`).
  * Without one they are dropped (as before; at most `max_informational_responses` per
- * request). `head` is valid only during the call. The callback runs on a library thread,
- * must be quick, and must not call blocking functions of the library; `userdata` must stay
+ * request). `head` is valid only during the call. The callback runs on a library thread or
+ * on a program's thread blocked in the library waiting for a response (such a thread runs
+ * the connections meanwhile, see "Threads" in the README), must be quick, and must not call
+ * blocking functions of the library (they return H2_E_WRONG_THREAD there); `userdata` must stay
  * valid as long as such a client exists. NULL `callback` removes it.
  */
 h2_result h2_config_set_informational_callback(struct h2_config *cfg,
@@ -1383,16 +1385,19 @@ h2_result h2_last_error(struct h2_error_info *out);
 
 /**
  * Calls `fn(userdata, event)` for connection and stream events of clients created with this
- * config (NULL `fn` removes the callback). The callback runs on a library thread, must
- * return quickly, and must not call blocking functions of the library (they return
+ * config (NULL `fn` removes the callback). The callback runs on a library thread or on a
+ * program's thread blocked in the library waiting for a response (such a thread runs the
+ * connections meanwhile, see "Threads" in the README), must return quickly, and must not call blocking functions of the library (they return
  * H2_E_WRONG_THREAD there). `userdata` must stay valid as long as such a client exists.
  */
-h2_result h2_config_set_event_callback(struct h2_config *cfg, h2_event_fn callback, void *userdata);
+h2_result h2_config_set_event_callback(struct h2_config *cfg,
+                                       h2_event_fn callback,
+                                       void *userdata);
 
 /**
- * Shuts the library down, like libcurl's `curl_global_cleanup`: stops the global runtime
- * that runs every connection and joins its threads (the worker threads and the host-name
- * lookup threads), so that nothing of the library is left running in the process.
+ * Shuts the library down, like libcurl's `curl_global_cleanup`: stops the runtimes that run
+ * every connection and joins their threads (the home threads and the host-name lookup
+ * threads), so that nothing of the library is left running in the process.
  *
  * Call it once, from the program's own thread, after the last client, call and queue have
  * been freed (for example at the end of `main`), or never: a program that exits without it
@@ -1601,8 +1606,9 @@ h2_result h2_request_set_timeout_ms(struct h2_request *req, uint32_t timeout_ms)
  * Calls `callback(userdata, head)` for each informational (1xx) response to this request,
  * such as 103 Early Hints, before the final response, instead of the client's callback
  * (`h2_config_set_informational_callback`); NULL `callback` goes back to the client's. It
- * runs on a library thread, must be quick, and must not call blocking functions of the
- * library; `userdata` must stay valid while calls made with this request are in flight.
+ * runs on a library thread or on a program's thread blocked in the library waiting for a
+ * response (which runs the connections meanwhile), must be quick, and must not call blocking
+ * functions of the library; `userdata` must stay valid while calls made with this request are in flight.
  */
 h2_result h2_request_set_informational_callback(struct h2_request *req,
                                                 h2_informational_fn callback,

@@ -565,8 +565,9 @@ fn prepare(
     };
     let counters = Some(pool.counters.clone());
     let ex = Exchange::made_at(req, mode, deadlines, notify, counters, now);
+    ex.set_runtime(pool.rt);
     if ex.needs_timer(caller_waits_whole) {
-        let h = runtime::spawn(ex.clone().run_timer())?;
+        let h = runtime::spawn_on(pool.rt, ex.clone().run_timer())?;
         ex.set_timer(h.abort_handle());
     }
     Ok(ex)
@@ -601,6 +602,7 @@ impl Chain {
     /// Submits `req` as the next hop.
     fn launch(self: &Arc<Self>, req: Arc<Request>) -> Result<()> {
         let pool = route_in(&self.base, &self.origins, &req)?;
+        self.outer.set_runtime(pool.rt);
         let me = self.clone();
         let notify: Notify = Box::new(move |inner: &Exchange| me.hop_done(inner));
         let ex = prepare(&self.cfg, &pool, req, Mode::Buffered, Some(notify), false)?;
@@ -831,6 +833,11 @@ impl Follow {
 }
 
 impl Call {
+    /// The runtime the call's connection lives on (for a queue's poller to drive).
+    pub(crate) fn runtime(&self) -> Option<usize> {
+        self.ex.runtime()
+    }
+
     /// Writes request body bytes (copied once); blocks while the upload queue is full (flow
     /// control). Only for requests marked with a streaming body. A write that would exceed
     /// the request's content-length is refused (`InvalidArgument`) and fails the call.
@@ -997,8 +1004,14 @@ impl Call {
         self.url.get_or_init(|| {
             let req = &self.ex.req;
             match (req.origin(), &self.base) {
-                (None, Some(b)) => format!("{b}{}\0", req.path()),
-                _ => format!("{}\0", crate::redirect::url_of(req, None)),
+                (None, Some(b)) => {
+                    let mut u = String::with_capacity(b.len() + req.path().len() + 1);
+                    u.push_str(b);
+                    u.push_str(req.path());
+                    u.push('\0');
+                    u
+                }
+                _ => crate::redirect::url_with_suffix(req, None, "\0"),
             }
             .into_boxed_str()
         })

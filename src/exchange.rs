@@ -18,7 +18,7 @@
 //! connection's writer as flow control allows; the caller blocks while too much is queued.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
@@ -100,6 +100,8 @@ struct Outgoing {
 struct State {
     /// Threads blocked on `cv`: notify only when someone waits (a futex wake is a syscall).
     waiters: u32,
+    /// Callers driving (or waiting on) a runtime until this exchange changes.
+    wakers: Vec<std::task::Waker>,
     /// The result is in (set under the lock, unlike the `done` flag, which is set first so
     /// that exactly one completer wins).
     finished: bool,
@@ -156,6 +158,9 @@ pub struct Exchange {
     head_seen: AtomicBool,
     timer: Mutex<Option<tokio::task::AbortHandle>>,
     counters: Option<Arc<crate::counters::PoolCounters>>,
+    /// The runtime the exchange's connections live on (`usize::MAX`: not known): a blocked
+    /// caller drives that one while it waits.
+    runtime: AtomicUsize,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -210,6 +215,7 @@ impl Exchange {
             retries: AtomicU32::new(0),
             state: Mutex::new(State {
                 waiters: 0,
+                wakers: Vec::new(),
                 finished: false,
                 resp: Response::default(),
                 error: None,
@@ -229,6 +235,7 @@ impl Exchange {
             head_seen: AtomicBool::new(false),
             timer: Mutex::new(None),
             counters,
+            runtime: AtomicUsize::new(usize::MAX),
         })
     }
 
@@ -403,15 +410,57 @@ impl Exchange {
         Ok((std::mem::take(&mut st.resp), info))
     }
 
+    /// The runtime this exchange's connection lives on, for a waiting caller to drive.
+    pub(crate) fn set_runtime(&self, idx: usize) {
+        self.runtime.store(idx, Ordering::Relaxed);
+    }
+
+    /// See [`Exchange::set_runtime`].
+    pub(crate) fn runtime(&self) -> Option<usize> {
+        Some(self.runtime.load(Ordering::Relaxed)).filter(|&i| i != usize::MAX)
+    }
+
+    /// Waits until `ready` holds (or `deadline` passes). A program's thread drives the
+    /// exchange's runtime meanwhile (its connection's reads, frames and writes run here, so
+    /// the result needs no hand-off from another thread); elsewhere it sleeps on the condvar.
     fn wait_until<'a>(
-        &self,
+        &'a self,
         mut st: MutexGuard<'a, State>,
         deadline: Option<Instant>,
         ready: impl Fn(&State) -> bool,
     ) -> Waited<MutexGuard<'a, State>> {
+        let mut drivable = true;
         loop {
             if ready(&st) {
                 return Waited::Ready(st);
+            }
+            if drivable {
+                if let Some(rt) = self.runtime() {
+                    drop(st);
+                    let changed = std::future::poll_fn(|cx| {
+                        let mut st = lock(&self.state);
+                        if ready(&st) {
+                            return std::task::Poll::Ready(());
+                        }
+                        if !st.wakers.iter().any(|w| w.will_wake(cx.waker())) {
+                            st.wakers.push(cx.waker().clone());
+                        }
+                        std::task::Poll::Pending
+                    });
+                    let drove = crate::runtime::drive(rt, deadline, changed);
+                    st = lock(&self.state);
+                    match drove {
+                        crate::runtime::Drove::Done(()) => continue,
+                        crate::runtime::Drove::TimedOut => {
+                            if ready(&st) {
+                                return Waited::Ready(st);
+                            }
+                            return Waited::TimedOut;
+                        }
+                        crate::runtime::Drove::Unavailable => drivable = false,
+                    }
+                    continue;
+                }
             }
             st.waiters += 1;
             match deadline {
@@ -434,7 +483,12 @@ impl Exchange {
     }
 
     /// Wakes blocked threads, if any (`st` is the guard the change was made under).
-    fn wake(&self, st: MutexGuard<'_, State>) {
+    fn wake(&self, mut st: MutexGuard<'_, State>) {
+        // Waking a task waker only flags it (no code of ours runs): safe under the lock, and
+        // the vector keeps its capacity.
+        for w in st.wakers.drain(..) {
+            w.wake();
+        }
         let any = st.waiters > 0;
         drop(st);
         if any {

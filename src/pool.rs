@@ -190,6 +190,8 @@ pub struct PoolInner {
     /// The proxy this origin's connections go through (`Err`: the environment's is unusable),
     /// decided when the client was created: a pool's connections all use the same one.
     proxy: Option<std::result::Result<Arc<crate::proxy::Proxy>, Error>>,
+    /// The runtime this pool's connections live on (callers waiting for them drive it).
+    pub(crate) rt: usize,
 }
 
 fn closed_error() -> Error {
@@ -234,6 +236,7 @@ impl PoolInner {
             tls,
             limits,
             connector,
+            rt: runtime::pick(),
         })
     }
 
@@ -497,7 +500,7 @@ impl PoolInner {
         st.dialing = true;
         let assumed = st.announced_limit;
         let pool = self.clone();
-        if let Err(e) = runtime::spawn(async move { pool.dial(assumed).await }) {
+        if let Err(e) = runtime::spawn_on(self.rt, async move { pool.dial(assumed).await }) {
             st.dialing = false;
             // The runtime is gone: nobody will dial again, no pool needs waking.
             self.limits.count.fetch_sub(1, Ordering::AcqRel);
@@ -516,7 +519,7 @@ impl PoolInner {
         }
         st.timer_armed = true;
         let pool = Arc::downgrade(self);
-        let spawned = runtime::spawn(async move {
+        let spawned = runtime::spawn_on(self.rt, async move {
             tokio::time::sleep_until(at.into()).await;
             if let Some(pool) = pool.upgrade() {
                 pool.lock().timer_armed = false;

@@ -32,6 +32,9 @@ pub struct Queue {
     items: Mutex<Items>,
     cv: Condvar,
     fd: OwnedFd,
+    /// The runtime of the latest request submitted to this queue (`usize::MAX`: none yet): a
+    /// thread waiting in `poll` drives it.
+    runtime: std::sync::atomic::AtomicUsize,
 }
 
 /// The completions and how many threads wait in `poll` (notify only then: a futex wake is a
@@ -40,6 +43,8 @@ pub struct Queue {
 struct Items {
     q: VecDeque<Completion>,
     waiters: u32,
+    /// Pollers driving a runtime until a completion arrives.
+    wakers: Vec<std::task::Waker>,
     /// Someone asked for the fd: from then on it mirrors the queue. Until then nobody can be
     /// watching it, so the two syscalls per batch are skipped.
     armed: bool,
@@ -97,6 +102,7 @@ impl Queue {
             gen: crate::runtime::generation(),
             items: Mutex::new(Items::default()),
             cv: Condvar::new(),
+            runtime: std::sync::atomic::AtomicUsize::new(usize::MAX),
             fd,
         })
     }
@@ -157,6 +163,9 @@ impl Queue {
             self.signal();
             items.signaled = true;
         }
+        for w in items.wakers.drain(..) {
+            w.wake();
+        }
         let wake = items.waiters > 0;
         drop(items);
         if wake {
@@ -178,10 +187,35 @@ impl Queue {
         }
         let deadline = timeout.map(|t| Instant::now() + t);
         let mut items = lock(&self.items);
+        let mut drivable = timeout != Some(Duration::ZERO);
         while items.q.is_empty() {
             let now = Instant::now();
             if deadline.is_some_and(|d| now >= d) {
                 return Ok(());
+            }
+            let rt = self.runtime.load(std::sync::atomic::Ordering::Relaxed);
+            if drivable && rt != usize::MAX {
+                // Drive the runtime the requests live on while waiting (see
+                // `runtime::drive`): completions then arrive without a thread hand-off.
+                drop(items);
+                let arrived = std::future::poll_fn(|cx| {
+                    let mut items = lock(&self.items);
+                    if !items.q.is_empty() {
+                        return std::task::Poll::Ready(());
+                    }
+                    if !items.wakers.iter().any(|w| w.will_wake(cx.waker())) {
+                        items.wakers.push(cx.waker().clone());
+                    }
+                    std::task::Poll::Pending
+                });
+                let drove = crate::runtime::drive(rt, deadline, arrived);
+                items = lock(&self.items);
+                match drove {
+                    crate::runtime::Drove::Done(()) => {}
+                    crate::runtime::Drove::TimedOut => return self.take(items, max, out),
+                    crate::runtime::Drove::Unavailable => drivable = false,
+                }
+                continue;
             }
             items.waiters += 1;
             items = match deadline {
@@ -195,6 +229,23 @@ impl Queue {
             };
             items.waiters -= 1;
         }
+        self.take(items, max, out)
+    }
+
+    /// The runtime the latest request submitted to this queue lives on.
+    pub(crate) fn set_runtime(&self, idx: Option<usize>) {
+        if let Some(i) = idx {
+            self.runtime.store(i, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// Takes up to `max` completions.
+    fn take(
+        &self,
+        mut items: MutexGuard<'_, Items>,
+        max: usize,
+        out: &mut Vec<Completion>,
+    ) -> Result<()> {
         let n = max.min(items.q.len());
         out.extend(items.q.drain(..n));
         if items.q.is_empty() && items.signaled {

@@ -48,9 +48,31 @@ impl Config {
 /// The URL of a request: its own (made from a URL) or its path on `base`, without
 /// credentials.
 pub(crate) fn url_of(req: &Request, base: Option<&Target>) -> String {
+    url_with_suffix(req, base, "")
+}
+
+/// [`url_of`] followed by `suffix` (a NUL for the C API), built in one allocation: it is made
+/// for every response, where `format!` cost more than the rest of the response's handling.
+pub(crate) fn url_with_suffix(req: &Request, base: Option<&Target>, suffix: &str) -> String {
+    let path = req.path();
     match req.origin().or(base) {
-        Some(t) => format!("{}://{}{}", t.scheme.as_str(), t.authority, req.path()),
-        None => req.path().to_owned(),
+        Some(t) => {
+            let (scheme, auth) = (t.scheme.as_str(), t.authority.as_str());
+            let mut u =
+                String::with_capacity(scheme.len() + 3 + auth.len() + path.len() + suffix.len());
+            u.push_str(scheme);
+            u.push_str("://");
+            u.push_str(auth);
+            u.push_str(path);
+            u.push_str(suffix);
+            u
+        }
+        None => {
+            let mut u = String::with_capacity(path.len() + suffix.len());
+            u.push_str(path);
+            u.push_str(suffix);
+            u
+        }
     }
 }
 

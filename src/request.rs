@@ -134,7 +134,25 @@ static CHAR_CLASS: [u8; 256] = {
 /// A response field value may not contain NUL, CR or LF, nor start or end with whitespace
 /// (RFC 9113 §8.2.1). Other control characters are tolerated in what servers send.
 pub(crate) fn valid_value(v: &[u8]) -> bool {
-    !v.iter()
+    // Eight bytes at a time: a word with no byte below 0x0e holds no NUL, CR or LF (every
+    // response field goes through here, and values are nearly always printable).
+    const LOW: u64 = 0x0e0e_0e0e_0e0e_0e0e;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut words = v.chunks_exact(8);
+    for w in &mut words {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(w);
+        let x = u64::from_le_bytes(b);
+        if x.wrapping_sub(LOW) & !x & HIGH != 0
+            && w.iter()
+                .any(|&b| CHAR_CLASS[b as usize] & VALUE_FORBIDDEN != 0)
+        {
+            return false;
+        }
+    }
+    !words
+        .remainder()
+        .iter()
         .any(|&b| CHAR_CLASS[b as usize] & VALUE_FORBIDDEN != 0)
         && !has_edge_whitespace(v)
 }
@@ -860,6 +878,28 @@ mod tests {
         // Responses stay lenient: a server's 0x01 is tolerated.
         assert!(valid_value(b"a\x01b"));
         assert!(!valid_value(b"a\rb"));
+    }
+
+    #[test]
+    fn response_values_are_checked_at_every_position_of_the_word_loop() {
+        for len in 1..40 {
+            let clean: Vec<u8> = (0..len)
+                .map(|i| b"az\x01\x0f\x7f\x80\xff~"[i % 8])
+                .collect();
+            let mut ok = clean.clone();
+            ok[0] = b'x';
+            ok[len - 1] = b'y';
+            assert!(valid_value(&ok), "{ok:?}");
+            for pos in 0..len {
+                for bad in [0u8, b'\r', b'\n'] {
+                    let mut v = ok.clone();
+                    v[pos] = bad;
+                    assert!(!valid_value(&v), "{v:?}");
+                }
+            }
+        }
+        assert!(!valid_value(b" leading space and more than eight"));
+        assert!(!valid_value(b"trailing tab and more than eight\t"));
     }
 
     #[test]

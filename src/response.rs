@@ -69,7 +69,10 @@ impl Response {
     }
     /// Records the URL and redirect count of the response.
     pub(crate) fn set_url(&mut self, url: &str, redirects: u32) {
-        self.url_nul = format!("{url}\0").into_boxed_str();
+        let mut u = String::with_capacity(url.len() + 1);
+        u.push_str(url);
+        u.push('\0');
+        self.url_nul = u.into_boxed_str();
         self.redirects = redirects;
     }
 }

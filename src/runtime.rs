@@ -1,10 +1,16 @@
-//! The global tokio runtime that hosts every connection of every client, and its shutdown
-//! (`h2_global_cleanup`).
+//! The runtimes that host every connection of every client, who drives them, and their
+//! shutdown (`h2_global_cleanup`).
+//!
+//! A set of tokio `current_thread` runtimes (one per CPU by default), each with a home thread.
+//! A program's thread that waits for the library drives the runtime its work lives on (see
+//! [`drive`]), as gRPC's pollers and libcurl's multi interface use the threads of the
+//! application; the home thread drives it when no caller waits.
 
 use std::future::Future;
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, Once, PoisonError};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, Once, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use once_cell::sync::OnceCell;
@@ -21,13 +27,74 @@ pub const SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
 /// How long an idle blocking-pool thread (host-name lookups) stays for the next lookup.
 const BLOCKING_KEEP_ALIVE: Duration = Duration::from_secs(3600);
 
-/// One process generation's runtime.
+/// How long a runtime's home thread leaves it to callers after the last one left, before it
+/// drives the runtime again itself. A caller that comes back within this (the next request of
+/// a loop) finds the runtime free and drives it without waking anyone; what arrives for
+/// nobody's waiting caller in the meantime (a callback-mode response, a PING) waits at most
+/// this long.
+const HOME_LINGER: Duration = Duration::from_millis(1);
+
+/// One runtime of the engine: a tokio `current_thread` runtime and the coordination between
+/// its home thread and the callers that drive it.
+///
+/// A thread blocked in the library (`h2_client_do`, a read, a queue poll) runs the runtime its
+/// work lives on (`Runtime::block_on` of its own wait): its connections' reads, frame
+/// handling, writes and timers run on that thread, so that a response reaches the waiting
+/// thread without a hand-off to another thread. While callers are in, one of them drives and
+/// the others wait for their work or for the runtime (tokio hands it to one of them when the
+/// driver leaves). When no caller has been in for [`HOME_LINGER`], the home thread drives it
+/// (timers, keepalive, callback and queue-fd requests, idle connections) until a caller comes.
+struct Driver {
+    /// The runtime; `None` once shut down. Read-locked for the whole of a `block_on`, so that
+    /// shutdown (write lock) knows nobody is inside.
+    rt: RwLock<Option<Runtime>>,
+    handle: Handle,
+    /// Callers inside [`drive`] on this runtime (driving it, or waiting while another does).
+    callers: AtomicUsize,
+    /// When the last caller left (`info::stamp_now`).
+    left_at: AtomicU64,
+    /// The home thread is inside `block_on`: an arriving caller must ask it to leave.
+    home_holds: AtomicBool,
+    /// The home thread waits for the callers to leave: the last one tells it.
+    home_waits: AtomicBool,
+    /// Tells the home thread's `block_on` to return (a caller arrived, or shutdown).
+    give_up: tokio::sync::Notify,
+    /// Wakes callers inside `block_on` at shutdown.
+    closing_now: tokio::sync::Notify,
+    closing: AtomicBool,
+    /// Where the home thread sleeps while callers drive.
+    nap: Mutex<()>,
+    nap_cv: Condvar,
+}
+
+/// Every runtime of a process generation.
+struct Engine {
+    drivers: Box<[Arc<Driver>]>,
+    /// Round-robin choice of a runtime for new work.
+    next: AtomicUsize,
+}
+
+impl Engine {
+    fn driver(&self, idx: usize) -> &Arc<Driver> {
+        &self.drivers[idx % self.drivers.len()]
+    }
+}
+
+/// What [`shutdown`] takes down.
+struct Running {
+    engine: Arc<Engine>,
+    /// Counts the blocking-pool threads (host-name lookups, deferred callbacks).
+    threads: Arc<Threads>,
+    homes: Vec<std::thread::JoinHandle<()>>,
+}
+
+/// One process generation's runtimes.
 struct Slot {
-    /// Set once the runtime is built: what [`get`] hands out, without a lock.
-    handle: OnceCell<Handle>,
-    /// The runtime itself and its thread count; taken only by [`shutdown`] (and locked while
-    /// building, so that a shutdown cannot miss a runtime being built).
-    runtime: Mutex<Option<(Runtime, Arc<Threads>)>>,
+    /// Set once the engine is built: what [`get`] and [`spawn`] use, without a lock.
+    engine: OnceCell<Arc<Engine>>,
+    /// The engine's threads; taken only by [`shutdown`] (and locked while building, so that
+    /// a shutdown cannot miss an engine being built).
+    runtime: Mutex<Option<Running>>,
     /// Set by [`shutdown`]: this process has no runtime any more and builds none.
     closed: AtomicBool,
 }
@@ -35,22 +102,22 @@ struct Slot {
 impl Slot {
     const fn new() -> Slot {
         Slot {
-            handle: OnceCell::new(),
+            engine: OnceCell::new(),
             runtime: Mutex::new(None),
             closed: AtomicBool::new(false),
         }
     }
 }
 
-/// One runtime per fork generation. A child of `fork()` cannot use its parent's runtime (its
-/// threads do not exist there) and must not drop or shut it down (that would try to join
-/// them): it builds its own in the next slot, and the parent's stays leaked in its slot.
+/// One engine per fork generation. A child of `fork()` cannot use its parent's runtimes (their
+/// threads do not exist there) and must not drop or shut them down (that would try to join
+/// them): it builds its own in the next slot, and the parent's stay leaked in their slot.
 /// [`shutdown`] only ever touches the calling process's own slot. 64 generations means 64
 /// nested forks, far beyond any real process tree.
 static SLOTS: [Slot; 64] = [const { Slot::new() }; 64];
 
-/// Counts the runtime's threads that are running: incremented by each thread as it starts
-/// (`on_thread_start`), decremented as it stops (`on_thread_stop`).
+/// Counts threads that are running: incremented by each thread as it starts, decremented as
+/// it stops.
 #[derive(Default)]
 struct Threads {
     running: Mutex<usize>,
@@ -87,6 +154,12 @@ impl Threads {
     }
 }
 
+thread_local! {
+    /// This (caller's) thread is inside [`drive`]: connection code running here runs on a
+    /// thread of the program, not of the library.
+    static DRIVING: Cell<bool> = const { Cell::new(false) };
+}
+
 /// Incremented in the child by a `pthread_atfork` handler (an atomic add is
 /// async-signal-safe): cheaper than comparing `getpid()` on every call.
 static FORK_GENERATION: AtomicUsize = AtomicUsize::new(0);
@@ -119,8 +192,9 @@ pub fn check_fork(created_in: usize, what: &str) -> Result<()> {
     Ok(())
 }
 
-/// Worker threads: `H2CLIENT_WORKER_THREADS` if set to a positive number, else one per CPU.
-fn worker_threads() -> usize {
+/// Runtimes (each with its home thread): `H2CLIENT_WORKER_THREADS` if set to a positive
+/// number, else one per CPU.
+fn runtimes() -> usize {
     std::env::var("H2CLIENT_WORKER_THREADS")
         .ok()
         .and_then(|v| v.trim().parse::<usize>().ok())
@@ -132,10 +206,12 @@ fn worker_threads() -> usize {
         })
 }
 
-/// Blocks SIGPIPE on the calling thread. Our sockets are written only from runtime threads,
-/// so a write to a connection the peer closed returns EPIPE there instead of raising a
-/// SIGPIPE that would kill the host program (a C program has SIGPIPE's default action; only
-/// Rust binaries ignore it).
+/// Blocks SIGPIPE on the calling thread (one of the library's own). Sockets are also written
+/// from programs' threads that drive a runtime, so every socket write of the library uses
+/// `send(MSG_NOSIGNAL)` as well (std's TCP streams do; Unix sockets go through
+/// `connect::NoSigPipe`): a write to a connection the peer closed returns EPIPE instead of
+/// raising a SIGPIPE that would kill the host program (a C program has SIGPIPE's default
+/// action; only Rust binaries ignore it).
 fn block_sigpipe() {
     // SAFETY: sigemptyset/sigaddset initialise a local sigset_t; pthread_sigmask only changes
     // this thread's mask.
@@ -160,15 +236,18 @@ fn slot() -> Result<&'static Slot> {
         .ok_or_else(|| Error::new(ErrorKind::Forked, "too many nested fork() generations"))
 }
 
-/// A handle to this process's runtime, built on first use (again in a forked child). Fails
-/// with `Closed` after [`shutdown`]. Lock-free once built: an atomic load and a `OnceCell`
-/// read.
+/// A handle to one of this process's runtimes (built on first use, again in a forked child).
+/// Fails with `Closed` after [`shutdown`]. Lock-free once built.
 pub fn get() -> Result<&'static Handle> {
+    Ok(&engine()?.drivers[0].handle)
+}
+
+fn engine() -> Result<&'static Arc<Engine>> {
     let slot = slot()?;
     if slot.closed.load(Ordering::Acquire) {
         return Err(closed_error());
     }
-    slot.handle.get_or_try_init(|| build(slot))
+    slot.engine.get_or_try_init(|| build(slot))
 }
 
 /// Fails with `Closed` if [`shutdown`] ran in this process. One atomic load: for the request
@@ -180,61 +259,246 @@ pub fn check_running() -> Result<()> {
     }
 }
 
-/// Builds the runtime into `slot` and waits until its threads are running.
+/// Builds the engine into `slot` and waits until its threads are running.
 ///
 /// A thread that is still being created when the process exits is a problem for leak
 /// checkers: its `std::thread` handle and start closure are reachable only from the new
 /// thread, which LeakSanitizer does not scan yet, so they are reported as leaked (seen in 2-3 %
 /// of runs of a C program that failed right after `h2_client_new`). So this waits (at most
-/// [`START_WAIT`]) until every worker thread has run `on_thread_start`, and it starts the
-/// blocking pool's first thread (host-name lookups run there, `tokio::net::lookup_host`) now
-/// as well, kept alive for an hour: a lookup later normally reuses it instead of creating a
-/// thread in the middle of a request. Only lookups running at the same time start more.
-fn build(slot: &Slot) -> Result<Handle> {
+/// [`START_WAIT`]) until every home thread is running, and it starts each runtime's blocking
+/// pool's first thread (host-name lookups run there, `tokio::net::lookup_host`) now as well,
+/// kept alive for an hour: a lookup later normally reuses it instead of creating a thread in
+/// the middle of a request.
+fn build(slot: &Slot) -> Result<Arc<Engine>> {
     let mut stored = slot.runtime.lock().unwrap_or_else(PoisonError::into_inner);
     if slot.closed.load(Ordering::Acquire) {
         return Err(closed_error());
     }
-    let workers = worker_threads();
+    let count = runtimes();
     let threads = Arc::new(Threads::default());
-    let (started, stopped) = (threads.clone(), threads.clone());
-    let rt = Builder::new_multi_thread()
-        .worker_threads(workers)
-        .thread_name("h2client-worker")
-        .thread_keep_alive(BLOCKING_KEEP_ALIVE)
-        .on_thread_start(move || {
-            block_sigpipe();
-            started.add(1);
-        })
-        .on_thread_stop(move || stopped.add(-1))
-        .enable_all()
-        .build()
-        .map_err(|e| {
-            Error::new(
-                ErrorKind::Internal,
-                format!("could not start the runtime: {e}"),
-            )
-        })?;
-    // The blocking pool's first thread (the workers are busy running the scheduler, so this
-    // starts a new one, which then waits idle for lookups).
-    drop(rt.spawn_blocking(|| {}));
+    let mut drivers = Vec::with_capacity(count);
+    for _ in 0..count {
+        let (started, stopped) = (threads.clone(), threads.clone());
+        let rt = Builder::new_current_thread()
+            .thread_name("h2client-blocking")
+            .thread_keep_alive(BLOCKING_KEEP_ALIVE)
+            .on_thread_start(move || {
+                block_sigpipe();
+                started.add(1);
+            })
+            .on_thread_stop(move || stopped.add(-1))
+            .enable_all()
+            .build()
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::Internal,
+                    format!("could not start the runtime: {e}"),
+                )
+            })?;
+        // The blocking pool's first thread, which then waits idle for lookups.
+        drop(rt.spawn_blocking(|| {}));
+        drivers.push(Arc::new(Driver {
+            handle: rt.handle().clone(),
+            rt: RwLock::new(Some(rt)),
+            callers: AtomicUsize::new(0),
+            left_at: AtomicU64::new(0),
+            home_holds: AtomicBool::new(false),
+            home_waits: AtomicBool::new(false),
+            give_up: tokio::sync::Notify::new(),
+            closing_now: tokio::sync::Notify::new(),
+            closing: AtomicBool::new(false),
+            nap: Mutex::new(()),
+            nap_cv: Condvar::new(),
+        }));
+    }
+    let engine = Arc::new(Engine {
+        drivers: drivers.into_boxed_slice(),
+        next: AtomicUsize::new(0),
+    });
+    let mut homes = Vec::with_capacity(count);
+    for (i, d) in engine.drivers.iter().enumerate() {
+        let (d, started) = (d.clone(), threads.clone());
+        let spawned = std::thread::Builder::new()
+            .name(format!("h2client-home-{i}"))
+            .spawn(move || {
+                block_sigpipe();
+                started.add(1);
+                home(&d);
+                started.add(-1);
+            });
+        match spawned {
+            Ok(h) => homes.push(h),
+            Err(e) => {
+                // Stop the homes already started; the runtimes drop with `engine`.
+                for d in engine.drivers.iter() {
+                    d.close();
+                }
+                for h in homes {
+                    let _ = h.join();
+                }
+                return Err(Error::new(
+                    ErrorKind::Internal,
+                    format!("could not start the library's thread: {e}"),
+                ));
+            }
+        }
+    }
     // Bounded: on a starved machine the runtime is usable before every thread has started.
-    threads.wait_for(workers + 1, START_WAIT);
-    let handle = rt.handle().clone();
-    *stored = Some((rt, threads));
-    Ok(handle)
+    threads.wait_for(2 * count, START_WAIT);
+    *stored = Some(Running {
+        engine: engine.clone(),
+        threads,
+        homes,
+    });
+    Ok(engine)
 }
 
-/// Shuts this process's runtime down for good (`h2_global_cleanup`): its tasks are dropped
-/// and its threads joined, waiting at most [`SHUTDOWN_WAIT`]; afterwards [`get`] and
+/// A runtime's home thread: drives it whenever no caller has been in for [`HOME_LINGER`].
+fn home(d: &Driver) {
+    loop {
+        {
+            let mut g = d.nap.lock().unwrap_or_else(PoisonError::into_inner);
+            loop {
+                if d.closing.load(Ordering::Acquire) {
+                    return;
+                }
+                if d.callers.load(Ordering::SeqCst) > 0 {
+                    // Callers drive: sleep until the last one leaves (it wakes us only when
+                    // we wait, so a caller's loop costs it no system call).
+                    d.home_waits.store(true, Ordering::SeqCst);
+                    if d.callers.load(Ordering::SeqCst) > 0 {
+                        g = d.nap_cv.wait(g).unwrap_or_else(PoisonError::into_inner);
+                    }
+                    d.home_waits.store(false, Ordering::SeqCst);
+                    continue;
+                }
+                let idle =
+                    crate::info::stamp_now().saturating_sub(d.left_at.load(Ordering::Acquire));
+                let linger = HOME_LINGER.as_nanos() as u64;
+                if idle >= linger {
+                    break;
+                }
+                g = d
+                    .nap_cv
+                    .wait_timeout(g, Duration::from_nanos(linger - idle))
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0;
+            }
+        }
+        let guard = d.rt.read().unwrap_or_else(PoisonError::into_inner);
+        let Some(rt) = guard.as_ref() else {
+            return;
+        };
+        d.home_holds.store(true, Ordering::SeqCst);
+        rt.block_on(async {
+            loop {
+                let asked = d.give_up.notified();
+                tokio::pin!(asked);
+                asked.as_mut().enable();
+                if d.callers.load(Ordering::SeqCst) > 0 || d.closing.load(Ordering::Acquire) {
+                    break;
+                }
+                asked.await;
+            }
+        });
+        d.home_holds.store(false, Ordering::SeqCst);
+    }
+}
+
+impl Driver {
+    /// Tells the home thread and every caller inside to leave, for good.
+    fn close(&self) {
+        self.closing.store(true, Ordering::SeqCst);
+        self.give_up.notify_one();
+        self.closing_now.notify_waiters();
+        let _g = self.nap.lock().unwrap_or_else(PoisonError::into_inner);
+        self.nap_cv.notify_all();
+    }
+}
+
+/// How a [`drive`] ended.
+pub(crate) enum Drove<T> {
+    /// The future completed.
+    Done(T),
+    /// The deadline passed first.
+    TimedOut,
+    /// This thread cannot drive the runtime (a library thread, or the runtime is shutting
+    /// down): wait some other way.
+    Unavailable,
+}
+
+/// Leaves a runtime: the last caller out stamps the time and wakes a home thread that waits.
+struct Leave<'a>(&'a Driver);
+
+impl Drop for Leave<'_> {
+    fn drop(&mut self) {
+        DRIVING.with(|f| f.set(false));
+        let d = self.0;
+        d.left_at.store(crate::info::stamp_now(), Ordering::Release);
+        if d.callers.fetch_sub(1, Ordering::SeqCst) == 1 && d.home_waits.load(Ordering::SeqCst) {
+            let _g = d.nap.lock().unwrap_or_else(PoisonError::into_inner);
+            d.nap_cv.notify_one();
+        }
+    }
+}
+
+/// Runs `fut` to completion on runtime `idx` from the calling thread, which drives that
+/// runtime (its connections' I/O, frames and timers) while it waits, or waits while another
+/// caller drives it. Gives up at `deadline`. `Unavailable` on a library thread (which must not
+/// block) and once the runtime is shutting down.
+pub(crate) fn drive<F: Future>(idx: usize, deadline: Option<Instant>, fut: F) -> Drove<F::Output> {
+    if on_runtime_thread() {
+        return Drove::Unavailable;
+    }
+    let Some(engine) = SLOTS.get(generation()).and_then(|s| s.engine.get()) else {
+        return Drove::Unavailable;
+    };
+    let d = engine.driver(idx);
+    let guard = d.rt.read().unwrap_or_else(PoisonError::into_inner);
+    let Some(rt) = guard.as_ref() else {
+        return Drove::Unavailable;
+    };
+    let closing = d.closing_now.notified();
+    tokio::pin!(closing);
+    closing.as_mut().enable();
+    if d.closing.load(Ordering::SeqCst) {
+        return Drove::Unavailable;
+    }
+    d.callers.fetch_add(1, Ordering::SeqCst);
+    let _leave = Leave(d);
+    if d.home_holds.load(Ordering::SeqCst) {
+        d.give_up.notify_one();
+    }
+    DRIVING.with(|f| f.set(true));
+    rt.block_on(async move {
+        let timed = async {
+            match deadline {
+                None => Drove::Done(fut.await),
+                Some(at) => match tokio::time::timeout_at(at.into(), fut).await {
+                    Ok(v) => Drove::Done(v),
+                    Err(_) => Drove::TimedOut,
+                },
+            }
+        };
+        tokio::select! {
+            biased;
+            _ = closing => Drove::Unavailable,
+            r = timed => r,
+        }
+    })
+}
+
+/// Shuts this process's runtimes down for good (`h2_global_cleanup`): their tasks are dropped
+/// and their threads joined, waiting at most [`SHUTDOWN_WAIT`]; afterwards [`get`] and
 /// [`check_running`] fail with `Closed`. Harmless if the runtime was never built or is
 /// already shut down. In a forked child it concerns the child's own runtime only; the
 /// parent's (leaked there) is never touched.
 ///
 /// Fails with `WrongThread` on a runtime thread (a library callback), where waiting for the
 /// runtime's threads would wait for itself; nothing is shut down then. Fails with `Timeout`
-/// if some thread did not finish in time (a host-name lookup blocked in `getaddrinfo`): it is
-/// left to finish on its own, and the runtime is shut down all the same.
+/// if some thread did not finish in time (a host-name lookup blocked in `getaddrinfo`, a
+/// callback that does not return): it is left to finish on its own, and the runtime is shut
+/// down all the same (or, if a thread is still inside it, left to it).
 pub fn shutdown() -> Result<()> {
     if on_runtime_thread() {
         return Err(Error::new(
@@ -251,17 +515,53 @@ pub fn shutdown() -> Result<()> {
         slot.closed.store(true, Ordering::Release);
         stored.take()
     };
-    let Some((rt, threads)) = taken else {
+    let Some(Running {
+        engine,
+        threads,
+        homes,
+    }) = taken
+    else {
         return Ok(());
     };
-    rt.shutdown_timeout(SHUTDOWN_WAIT);
-    match threads.running() {
+    let until = Instant::now() + SHUTDOWN_WAIT;
+    for d in engine.drivers.iter() {
+        d.close();
+    }
+    let mut stuck = 0usize;
+    for h in homes {
+        while !h.is_finished() && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        if h.is_finished() {
+            let _ = h.join();
+        } else {
+            stuck += 1;
+        }
+    }
+    for d in engine.drivers.iter() {
+        // Nobody is inside once the write lock is ours: callers left when told to close.
+        let mut rt = loop {
+            match d.rt.try_write() {
+                Ok(g) => break Some(g),
+                Err(std::sync::TryLockError::Poisoned(e)) => break Some(e.into_inner()),
+                Err(std::sync::TryLockError::WouldBlock) if Instant::now() < until => {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Err(std::sync::TryLockError::WouldBlock) => break None,
+            }
+        };
+        match rt.as_mut().and_then(|g| g.take()) {
+            Some(rt) => rt.shutdown_timeout(until.saturating_duration_since(Instant::now())),
+            None => stuck += 1,
+        }
+    }
+    match threads.running() + stuck {
         0 => Ok(()),
         n => Err(Error::new(
             ErrorKind::Timeout,
             format!(
                 "h2_global_cleanup: {n} library thread(s) still running after {} s (a host-name \
-                 lookup?); left to finish on their own",
+                 lookup? a callback that did not return?); left to finish on their own",
                 SHUTDOWN_WAIT.as_secs()
             ),
         )),
@@ -285,17 +585,51 @@ pub(crate) fn keep_from_parent<T: Send + 'static>(v: T) {
     }
 }
 
-/// Spawns a task on the runtime (from any thread).
+/// A runtime for new work (round robin): connections of one origin's pool live on one.
+pub(crate) fn pick() -> usize {
+    match engine() {
+        Ok(e) => e.next.fetch_add(1, Ordering::Relaxed) % e.drivers.len(),
+        Err(_) => 0,
+    }
+}
+
+/// Spawns a task on a runtime (from any thread).
 pub fn spawn<F>(fut: F) -> Result<JoinHandle<F::Output>>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    Ok(get()?.spawn(fut))
+    spawn_on(pick(), fut)
 }
 
-/// Whether the calling thread is running async code (a runtime worker, or a callback called
-/// from one), where blocking on a response would deadlock or starve the runtime.
+/// Spawns a task on runtime `idx` (see [`pick`]).
+pub(crate) fn spawn_on<F>(idx: usize, fut: F) -> Result<JoinHandle<F::Output>>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    Ok(engine()?.driver(idx).handle.spawn(fut))
+}
+
+/// Runs `f` on a library thread (a runtime's blocking pool): for a user callback that must
+/// not run on a program's thread that is driving a runtime.
+pub(crate) fn spawn_blocking<F>(f: F) -> Result<()>
+where
+    F: FnOnce() + Send + 'static,
+{
+    drop(engine()?.driver(pick()).handle.spawn_blocking(f));
+    Ok(())
+}
+
+/// Whether the calling thread is running async code (a runtime's thread, a callback called
+/// from one, or a program's thread driving a runtime), where blocking on a response would
+/// deadlock or starve the runtime.
 pub fn on_runtime_thread() -> bool {
     tokio::runtime::Handle::try_current().is_ok()
+}
+
+/// Whether the calling thread is one of the library's own (a home or blocking-pool thread),
+/// as opposed to a program's thread that is driving a runtime while it waits.
+pub(crate) fn on_library_thread() -> bool {
+    on_runtime_thread() && !DRIVING.with(Cell::get)
 }

@@ -5,6 +5,7 @@
 //! connection on what it returns.
 
 mod dns;
+mod nosigpipe;
 mod tcp;
 
 use std::sync::Arc;
@@ -203,7 +204,7 @@ async fn connect_unix(
     let resolved = Instant::now();
     let dialled = tokio::time::timeout_at(deadline, tokio::net::UnixStream::connect(path)).await;
     let sock = match dialled {
-        Ok(Ok(s)) => s,
+        Ok(Ok(s)) => nosigpipe::NoSigPipe(s),
         Ok(Err(e)) => {
             let msg = match e.kind() {
                 std::io::ErrorKind::ConnectionRefused => {

@@ -42,7 +42,7 @@ pub struct h2_client {
 /// if connections never idle out). `cfg` may be NULL for defaults; it is copied. No connection is opened until the first request. Returns
 /// NULL on error (H2_E_INVALID_URL, H2_E_INVALID_ARGUMENT, H2_E_TLS, H2_E_CLOSED after
 /// `h2_global_cleanup`; see `h2_last_error_message`). The first client starts the library's
-/// runtime (its worker threads, which are running when this returns).
+/// runtimes (their home threads, which are running when this returns).
 #[no_mangle]
 pub unsafe extern "C" fn h2_client_new(
     base_url: *const c_char,
@@ -274,6 +274,9 @@ unsafe fn submit(
         Box::new(move |ex: &Exchange| p2.notify(completion_code(ex.error().as_ref())));
     match c.inner.submit(r.inner.clone(), notify) {
         Ok(call) => {
+            if let Target::Queue { q, .. } = &posting.target {
+                q.set_runtime(call.runtime());
+            }
             let b = Box::into_raw(Box::new(h2_call::new(call, Some(posting.clone()))));
             posting.bind(b as usize);
             // SAFETY: out is non-null and writable.

@@ -593,8 +593,10 @@ pub unsafe extern "C" fn h2_config_set_user_agent(
 /// Hints (RFC 8297), that precedes a final response, for requests of clients created with
 /// this config that have no callback of their own (`h2_request_set_informational_callback`).
 /// Without one they are dropped (as before; at most `max_informational_responses` per
-/// request). `head` is valid only during the call. The callback runs on a library thread,
-/// must be quick, and must not call blocking functions of the library; `userdata` must stay
+/// request). `head` is valid only during the call. The callback runs on a library thread or
+/// on a program's thread blocked in the library waiting for a response (such a thread runs
+/// the connections meanwhile, see "Threads" in the README), must be quick, and must not call
+/// blocking functions of the library (they return H2_E_WRONG_THREAD there); `userdata` must stay
 /// valid as long as such a client exists. NULL `callback` removes it.
 #[no_mangle]
 pub unsafe extern "C" fn h2_config_set_informational_callback(

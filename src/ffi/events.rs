@@ -56,8 +56,9 @@ pub struct h2_event {
 pub type h2_event_fn = Option<unsafe extern "C" fn(userdata: *mut c_void, event: *const h2_event)>;
 
 /// Calls `fn(userdata, event)` for connection and stream events of clients created with this
-/// config (NULL `fn` removes the callback). The callback runs on a library thread, must
-/// return quickly, and must not call blocking functions of the library (they return
+/// config (NULL `fn` removes the callback). The callback runs on a library thread or on a
+/// program's thread blocked in the library waiting for a response (such a thread runs the
+/// connections meanwhile, see "Threads" in the README), must return quickly, and must not call blocking functions of the library (they return
 /// H2_E_WRONG_THREAD there). `userdata` must stay valid as long as such a client exists.
 #[no_mangle]
 pub unsafe extern "C" fn h2_config_set_event_callback(

@@ -2,9 +2,9 @@
 
 use super::{entry, fail, h2_result, H2_OK};
 
-/// Shuts the library down, like libcurl's `curl_global_cleanup`: stops the global runtime
-/// that runs every connection and joins its threads (the worker threads and the host-name
-/// lookup threads), so that nothing of the library is left running in the process.
+/// Shuts the library down, like libcurl's `curl_global_cleanup`: stops the runtimes that run
+/// every connection and joins their threads (the home threads and the host-name lookup
+/// threads), so that nothing of the library is left running in the process.
 ///
 /// Call it once, from the program's own thread, after the last client, call and queue have
 /// been freed (for example at the end of `main`), or never: a program that exits without it

@@ -130,7 +130,7 @@ const FREED: usize = usize::MAX;
 /// that (inside the submit): such an early completion is held until `bind`.
 pub(crate) struct Posting {
     state: Mutex<(usize, Option<h2_result>)>,
-    target: Target,
+    pub(crate) target: Target,
 }
 
 impl Posting {
@@ -195,13 +195,14 @@ impl Posting {
                         f(ud as *mut c_void, call as *mut h2_call, code)
                     });
                 };
-                // Callbacks always run on a library thread, also when the request failed at
-                // once on the caller's thread.
-                if crate::runtime::on_runtime_thread() {
+                // Callbacks always run on a library thread: also when the request failed at
+                // once on the caller's thread, and when a program's thread waiting for its
+                // own request drives the connection that completed this one.
+                if crate::runtime::on_library_thread() {
                     run();
                 } else {
                     let me = self.clone();
-                    let spawned = crate::runtime::spawn(async move {
+                    let spawned = crate::runtime::spawn_blocking(move || {
                         if me.lock().0 != FREED {
                             run();
                         }

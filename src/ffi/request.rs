@@ -165,8 +165,9 @@ pub unsafe extern "C" fn h2_request_set_timeout_ms(
 /// Calls `callback(userdata, head)` for each informational (1xx) response to this request,
 /// such as 103 Early Hints, before the final response, instead of the client's callback
 /// (`h2_config_set_informational_callback`); NULL `callback` goes back to the client's. It
-/// runs on a library thread, must be quick, and must not call blocking functions of the
-/// library; `userdata` must stay valid while calls made with this request are in flight.
+/// runs on a library thread or on a program's thread blocked in the library waiting for a
+/// response (which runs the connections meanwhile), must be quick, and must not call blocking
+/// functions of the library; `userdata` must stay valid while calls made with this request are in flight.
 #[no_mangle]
 pub unsafe extern "C" fn h2_request_set_informational_callback(
     req: *mut h2_request,

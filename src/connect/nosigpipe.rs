@@ -1,0 +1,63 @@
+//! A Unix socket whose writes never raise SIGPIPE.
+//!
+//! Connections are also driven from programs' threads (see `runtime::drive`), where SIGPIPE
+//! is not blocked and a C program has its default action (terminate). std's TCP streams send
+//! with `MSG_NOSIGNAL`; its Unix streams `write(2)`, so a write to a Unix socket the peer
+//! closed would kill the host program. This sends with `MSG_NOSIGNAL` instead.
+
+use std::io;
+use std::os::fd::AsRawFd;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
+use tokio::net::UnixStream;
+
+/// A connected Unix stream socket, written with `send(MSG_NOSIGNAL)`.
+pub(crate) struct NoSigPipe(pub(crate) UnixStream);
+
+impl AsyncRead for NoSigPipe {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for NoSigPipe {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let sock = &self.0;
+        loop {
+            ready!(sock.poll_write_ready(cx))?;
+            let fd = sock.as_raw_fd();
+            let sent = sock.try_io(Interest::WRITABLE, || {
+                // SAFETY: sends from a valid slice of buf.len() bytes on our own socket.
+                let n =
+                    unsafe { libc::send(fd, buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL) };
+                if n < 0 {
+                    Err(io::Error::last_os_error())
+                } else {
+                    Ok(n as usize)
+                }
+            });
+            match sent {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                r => return Poll::Ready(r),
+            }
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+}
