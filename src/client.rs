@@ -589,7 +589,7 @@ struct Chain {
     /// its notification).
     current: Mutex<Option<Arc<Exchange>>>,
     /// The final URL, NUL-terminated, once the chain has ended with a response.
-    final_url: OnceCell<Box<str>>,
+    final_url: OnceCell<Arc<str>>,
     /// The information of the last request, once the chain has ended.
     info: OnceCell<RequestInfo>,
 }
@@ -740,7 +740,7 @@ pub struct Call {
     /// The client's base URL as `scheme://authority` (for the URL of a path-only request).
     base: Option<Arc<str>>,
     /// The request's URL, NUL-terminated, made when first asked for.
-    url: OnceCell<Box<str>>,
+    url: OnceCell<Arc<str>>,
     /// The redirects of a streaming call that follows them.
     follow: Option<Box<Follow>>,
     /// The decoding of a streamed body, on a client that decodes (`accept_encoding`).
@@ -762,7 +762,7 @@ struct Follow {
     settled: std::sync::atomic::AtomicBool,
     /// Why following failed (too many redirects, the next hop could not start...).
     error: OnceCell<Error>,
-    final_url: OnceCell<Box<str>>,
+    final_url: OnceCell<Arc<str>>,
 }
 
 impl Follow {
@@ -792,9 +792,7 @@ impl Follow {
             let next = match step {
                 Ok(Some(next)) => Arc::new(next),
                 Ok(None) => {
-                    let _ = self
-                        .final_url
-                        .set(format!("{}\0", hops.current()).into_boxed_str());
+                    let _ = self.final_url.set(format!("{}\0", hops.current()).into());
                     self.settled.store(true, Ordering::Release);
                     continue;
                 }
@@ -993,6 +991,18 @@ impl Call {
         self.effective_url_nul().trim_end_matches('\0')
     }
 
+    /// [`Call::effective_url_nul`], shared (a response of the call keeps it).
+    fn effective_url_shared(&self) -> Arc<str> {
+        self.effective_url_nul();
+        let cell = self
+            .chain
+            .as_ref()
+            .and_then(|c| c.final_url.get())
+            .or_else(|| self.follow.as_ref().and_then(|f| f.final_url.get()))
+            .or_else(|| self.url.get());
+        cell.cloned().unwrap_or_default()
+    }
+
     /// [`Call::effective_url`], NUL-terminated.
     pub(crate) fn effective_url_nul(&self) -> &str {
         if let Some(u) = self.chain.as_ref().and_then(|c| c.final_url.get()) {
@@ -1013,7 +1023,7 @@ impl Call {
                 }
                 _ => crate::redirect::url_with_suffix(req, None, "\0"),
             }
-            .into_boxed_str()
+            .into()
         })
     }
 
@@ -1094,7 +1104,7 @@ impl Call {
     pub(crate) fn response_traced(&self) -> Result<(Response, RequestInfo)> {
         let (mut r, mut info) = self.ex.take_traced()?;
         match &self.chain {
-            None => r.set_url(self.effective_url(), 0),
+            None => r.set_url_nul(self.effective_url_shared(), 0),
             Some(c) => info = c.info.get().cloned().unwrap_or_default(),
         }
         info.call_started = Some(self.ex.created);

@@ -22,7 +22,7 @@ pub struct Response {
     pub(crate) trailers: HeaderList,
     /// The URL of the request that got this response (after redirects), NUL-terminated for
     /// the C API; empty until set.
-    pub(crate) url_nul: Box<str>,
+    pub(crate) url_nul: std::sync::Arc<str>,
     /// Redirects followed to get this response.
     pub(crate) redirects: u32,
     /// The body was decoded from these content codings (their `content-encoding` and
@@ -67,12 +67,17 @@ impl Response {
     pub fn redirect_count(&self) -> u32 {
         self.redirects
     }
+    /// Records the URL (NUL-terminated, shared with the call) and redirect count.
+    pub(crate) fn set_url_nul(&mut self, url_nul: std::sync::Arc<str>, redirects: u32) {
+        self.url_nul = url_nul;
+        self.redirects = redirects;
+    }
     /// Records the URL and redirect count of the response.
     pub(crate) fn set_url(&mut self, url: &str, redirects: u32) {
         let mut u = String::with_capacity(url.len() + 1);
         u.push_str(url);
         u.push('\0');
-        self.url_nul = u.into_boxed_str();
+        self.url_nul = u.into();
         self.redirects = redirects;
     }
 }

@@ -22,7 +22,7 @@ impl Scheme {
 }
 
 /// An origin a client talks to: scheme, host, port, and the `:authority` sent to it.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Target {
     /// http or https.
     pub scheme: Scheme,
@@ -32,6 +32,17 @@ pub struct Target {
     pub port: u16,
     /// The `:authority` value: host (bracketed if IPv6) and the port if the URL named one.
     pub authority: String,
+}
+
+/// Hashes what identifies the origin (the authority follows from host and port, or differs
+/// only by a default port written out): a client's origin map is looked up on every request
+/// made from a URL, and hashing is most of that lookup. Equality still compares every field.
+impl std::hash::Hash for Target {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.scheme.hash(state);
+        self.host.hash(state);
+        self.port.hash(state);
+    }
 }
 
 fn bad(url: &str, why: &str) -> Error {

@@ -26,20 +26,20 @@ impl AsyncRead for NoSigPipe {
     }
 }
 
-impl AsyncWrite for NoSigPipe {
-    fn poll_write(
-        self: Pin<&mut Self>,
+impl NoSigPipe {
+    /// Runs one non-blocking `send` flavour when the socket is writable, retrying on a stale
+    /// readiness.
+    fn poll_send(
+        &self,
         cx: &mut Context<'_>,
-        buf: &[u8],
+        mut send: impl FnMut(std::os::fd::RawFd) -> isize,
     ) -> Poll<io::Result<usize>> {
         let sock = &self.0;
         loop {
             ready!(sock.poll_write_ready(cx))?;
             let fd = sock.as_raw_fd();
             let sent = sock.try_io(Interest::WRITABLE, || {
-                // SAFETY: sends from a valid slice of buf.len() bytes on our own socket.
-                let n =
-                    unsafe { libc::send(fd, buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL) };
+                let n = send(fd);
                 if n < 0 {
                     Err(io::Error::last_os_error())
                 } else {
@@ -51,6 +51,42 @@ impl AsyncWrite for NoSigPipe {
                 r => return Poll::Ready(r),
             }
         }
+    }
+}
+
+impl AsyncWrite for NoSigPipe {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_send(cx, |fd| {
+            // SAFETY: sends from a valid slice of buf.len() bytes on our own socket.
+            unsafe { libc::send(fd, buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL) }
+        })
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        // IoSlice is ABI-compatible with iovec; at most IOV_MAX (1024) of them per call.
+        let count = bufs.len().min(1024);
+        self.poll_send(cx, |fd| {
+            // SAFETY: a zeroed msghdr is valid; it points at `count` live IoSlices (iovecs),
+            // which sendmsg only reads, on our own socket.
+            unsafe {
+                let mut msg: libc::msghdr = std::mem::zeroed();
+                msg.msg_iov = bufs.as_ptr() as *mut libc::iovec;
+                msg.msg_iovlen = count as _;
+                libc::sendmsg(fd, &msg, libc::MSG_NOSIGNAL)
+            }
+        })
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
     }
 
     fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
