@@ -94,6 +94,14 @@ h2_result gh2_wait_head(h2_call *c, uint8_t *buf, size_t cap, gh2_out *out);
 uint64_t gh2_pack_headers(const h2_call *c, uint8_t *buf, size_t cap, uint32_t *count);
 uint64_t gh2_pack_trailers(const h2_call *c, uint8_t *buf, size_t cap, uint32_t *count);
 h2_result gh2_read(h2_call *c, uint8_t *buf, size_t cap, gh2_out *out);
+/* The non-blocking forms of gh2_wait_head and gh2_read (the default mode): they never block.
+ * When nothing is there yet they arm a readiness notification with `tag` on `q`
+ * (h2_call_notify) and return H2_E_AGAIN; the caller parks until the tag comes out of the
+ * queue, then calls again. */
+h2_result gh2_try_head(h2_call *c, h2_queue *q, uint64_t tag, uint8_t *buf, size_t cap,
+                       gh2_out *out);
+h2_result gh2_try_read(h2_call *c, h2_queue *q, uint64_t tag, uint8_t *buf, size_t cap,
+                       gh2_out *out);
 h2_result gh2_write(h2_call *c, const uint8_t *data, size_t len, h2_error_info *err);
 h2_result gh2_finish(h2_call *c, const char *trailers, size_t ntrailers, h2_error_info *err);
 

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptrace"
+	"os"
 	"sort"
 	"sync"
 	"unsafe"
@@ -31,6 +32,49 @@ type call struct {
 	stop      chan struct{} // closed when the response side is done (ends the watcher)
 	stopOnce  sync.Once
 	closeOnce sync.Once // closes req.Body
+
+	// The process's queue, where the call's readiness notifications come (nil: blocking
+	// waits, H2CLIENT_GO_STREAMING=blocking), its tag there and where they are handed over.
+	d     *dispatcher
+	tag   uint64
+	ready chan struct{}
+}
+
+// blockingStreams makes the streaming mode wait in blocking C calls (h2_call_wait_headers,
+// h2_call_read), each holding an OS thread, instead of parking goroutines until the call's
+// notification: for comparison only.
+var blockingStreams = os.Getenv("H2CLIENT_GO_STREAMING") == "blocking"
+
+// waitHead waits for the final response head: tries without blocking and, while it is not
+// there, parks the goroutine until the call's notification (or blocks in
+// h2_call_wait_headers without a queue). A cancel (context, Close) fails the call, which
+// notifies it.
+func (cl *call) waitHead(fields []byte, out *C.gh2_out) C.h2_result {
+	if cl.d == nil {
+		return C.gh2_wait_head(cl.c, bytesPtr(fields), C.size_t(len(fields)), out)
+	}
+	for {
+		rc := C.gh2_try_head(cl.c, cl.d.q, C.uint64_t(cl.tag), bytesPtr(fields), C.size_t(len(fields)), out)
+		if rc != C.H2_E_AGAIN {
+			return rc
+		}
+		<-cl.ready
+	}
+}
+
+// read reads body bytes into p as waitHead waits for the head.
+func (cl *call) read(p []byte, out *C.gh2_out) C.h2_result {
+	buf, n := (*C.uint8_t)(unsafe.Pointer(&p[0])), C.size_t(len(p))
+	if cl.d == nil {
+		return C.gh2_read(cl.c, buf, n, out)
+	}
+	for {
+		rc := C.gh2_try_read(cl.c, cl.d.q, C.uint64_t(cl.tag), buf, n, out)
+		if rc != C.H2_E_AGAIN {
+			return rc
+		}
+		<-cl.ready
+	}
 }
 
 // cancel resets the stream (h2_call_cancel), unless the call was freed.
@@ -49,6 +93,9 @@ func (cl *call) release() {
 	if freed {
 		C.h2_call_free(cl.c)
 		cl.c = nil
+		if cl.d != nil {
+			cl.d.unregister(cl.tag)
+		}
 	}
 	cl.mu.Unlock()
 	if freed {
@@ -208,7 +255,7 @@ func trimOWS(v string) string {
 }
 
 // roundTripStreaming: h2_client_start, a writer goroutine for a streamed body, a watcher for
-// the context, h2_call_wait_headers; the body reads with h2_call_read.
+// the context, the wait for the head (waitHead); the body reads with call.read.
 func (t *Transport) roundTripStreaming(req *http.Request, ctx context.Context, proxy string, packed []byte,
 	nhdr int, inline []byte, streaming bool, hook *infoHook, ri *reqInfo) (*http.Response, error) {
 	// The helpers' outputs live in their own allocation: cgo checks that memory passed to C
@@ -238,6 +285,12 @@ func (t *Transport) roundTripStreaming(req *http.Request, ctx context.Context, p
 		return nil, newError(&out.err, rc)
 	}
 	cl := &call{c: out.call, ctx: ctx, req: req, hook: hook, refs: 1}
+	if !blockingStreams {
+		if d, err := queue(); err == nil {
+			cl.d = d
+			cl.tag, cl.ready = d.register()
+		}
+	}
 	hook.attach(cl.fail)
 	b.cl = cl
 	if streaming {
@@ -252,7 +305,7 @@ func (t *Transport) roundTripStreaming(req *http.Request, ctx context.Context, p
 	fp := fieldsPool.Get().(*[]byte)
 	fields := *fp
 	out.want_info = ri.wantInfo()
-	rc = C.gh2_wait_head(cl.c, bytesPtr(fields), C.size_t(len(fields)), out)
+	rc = cl.waitHead(fields, out)
 	if rc != 0 {
 		fieldsPool.Put(fp)
 		err := cl.failure(&out.err, rc)
@@ -308,7 +361,7 @@ func (t *Transport) roundTripStreaming(req *http.Request, ctx context.Context, p
 	return resp, nil
 }
 
-// body is a streamed response body: Read is h2_call_read. Read and Close may be called from
+// body is a streamed response body: Read is call.read (h2_call_try_read). Read and Close may be called from
 // different goroutines; Close during a Read cancels the call and makes the Read return.
 type body struct {
 	cl   *call
@@ -347,7 +400,7 @@ func (b *body) Read(p []byte) (int, error) {
 	b.reading = true
 	b.mu.Unlock()
 
-	rc := C.gh2_read(b.cl.c, (*C.uint8_t)(unsafe.Pointer(&p[0])), C.size_t(len(p)), b.out)
+	rc := b.cl.read(p, b.out)
 	n := int(b.out.n)
 	var err error
 	if rc != 0 {
