@@ -136,12 +136,17 @@ fail:
 }
 
 h2_result gh2_start(h2_client *client, const char *strs, size_t nheaders, const uint8_t *body,
-                    size_t body_len, int streaming, uintptr_t hook, gh2_out *out) {
+                    size_t body_len, int streaming, uintptr_t hook, h2_queue *q, uint64_t tag,
+                    gh2_out *out) {
     out->call = NULL;
     h2_request *req = build(strs, nheaders, body, body_len, streaming, hook, &out->err);
     if (!req)
         return out->err.code;
     h2_result rc = h2_client_start(client, req, &out->call);
+    if (rc == H2_OK && q && (rc = h2_call_notify(out->call, q, tag)) != H2_OK) {
+        h2_call_free(out->call); /* cannot happen: a started call accepts a notification */
+        out->call = NULL;
+    }
     if (rc != H2_OK)
         h2_last_error(&out->err);
     h2_request_free(req);

@@ -83,9 +83,11 @@ h2_result gh2_origin_stats(const h2_client *client, const char *origin, h2_stats
 h2_queue *gh2_queue_new(h2_error_info *err);
 
 /* `hook`: 0, or the id of the request's informational-response hook (informational.go), given
- * to h2_request_set_informational_callback as its userdata. */
+ * to h2_request_set_informational_callback as its userdata. gh2_start with a queue `q` also
+ * arms the call's notification for its head (h2_call_notify with `tag`). */
 h2_result gh2_start(h2_client *client, const char *strs, size_t nheaders, const uint8_t *body,
-                    size_t body_len, int streaming, uintptr_t hook, gh2_out *out);
+                    size_t body_len, int streaming, uintptr_t hook, h2_queue *q, uint64_t tag,
+                    gh2_out *out);
 h2_result gh2_submit(h2_client *client, h2_queue *q, uint64_t tag, const char *strs,
                      size_t nheaders, const uint8_t *body, size_t body_len, uintptr_t hook,
                      gh2_out *out);

@@ -13,6 +13,7 @@ import (
 	"os"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -45,12 +46,30 @@ type call struct {
 // notification: for comparison only.
 var blockingStreams = os.Getenv("H2CLIENT_GO_STREAMING") == "blocking"
 
+// parkedStreams makes every wait park, even that of a call alone in flight (see
+// streamsInFlight): H2CLIENT_GO_STREAMING=parked, for comparison only.
+var parkedStreams = os.Getenv("H2CLIENT_GO_STREAMING") == "parked"
+
+// streamsInFlight counts the process's streaming calls, from h2_client_start to their
+// release. While there is only one, its waits block in C (h2_call_wait_headers,
+// h2_call_read), where the waiting thread runs the library's connection itself: no other
+// goroutine needs the thread, and the response needs no hand-off from the library's thread
+// (one thread wake-up per response instead of three). With more, every wait parks.
+var streamsInFlight int32
+
+// alone says whether the call may wait in a blocking C call (see streamsInFlight).
+func (cl *call) alone() bool {
+	return cl.d == nil || (atomic.LoadInt32(&streamsInFlight) == 1 && !parkedStreams)
+}
+
 // waitHead waits for the final response head: tries without blocking and, while it is not
-// there, parks the goroutine until the call's notification (or blocks in
-// h2_call_wait_headers without a queue). A cancel (context, Close) fails the call, which
-// notifies it.
-func (cl *call) waitHead(fields []byte, out *C.gh2_out) C.h2_result {
-	if cl.d == nil {
+// there, parks the goroutine until the call's notification (or, alone, blocks in
+// h2_call_wait_headers). A cancel (context, Close) fails the call, which notifies it.
+// armed: gh2_start armed the notification already.
+func (cl *call) waitHead(fields []byte, out *C.gh2_out, armed bool) C.h2_result {
+	if armed {
+		<-cl.ready
+	} else if cl.alone() {
 		return C.gh2_wait_head(cl.c, bytesPtr(fields), C.size_t(len(fields)), out)
 	}
 	for {
@@ -65,7 +84,7 @@ func (cl *call) waitHead(fields []byte, out *C.gh2_out) C.h2_result {
 // read reads body bytes into p as waitHead waits for the head.
 func (cl *call) read(p []byte, out *C.gh2_out) C.h2_result {
 	buf, n := (*C.uint8_t)(unsafe.Pointer(&p[0])), C.size_t(len(p))
-	if cl.d == nil {
+	if cl.alone() {
 		return C.gh2_read(cl.c, buf, n, out)
 	}
 	for {
@@ -95,6 +114,7 @@ func (cl *call) release() {
 		cl.c = nil
 		if cl.d != nil {
 			cl.d.unregister(cl.tag)
+			atomic.AddInt32(&streamsInFlight, -1)
 		}
 	}
 	cl.mu.Unlock()
@@ -274,23 +294,32 @@ func (t *Transport) roundTripStreaming(req *http.Request, ctx context.Context, p
 	if streaming {
 		sflag = 1
 	}
+	cl := &call{ctx: ctx, req: req, hook: hook, refs: 1}
+	var q *C.h2_queue // armed for the head at once: the call is not alone
+	if !blockingStreams {
+		if d, err := queue(); err == nil {
+			cl.d = d
+			cl.tag, cl.ready = d.register()
+			if atomic.AddInt32(&streamsInFlight, 1) > 1 || parkedStreams {
+				q = d.q
+			}
+		}
+	}
 	rc := C.gh2_start(client, charPtr(packed), C.size_t(nhdr), bytesPtr(inline), C.size_t(len(inline)), sflag,
-		hook.userdata(), out)
+		hook.userdata(), q, C.uint64_t(cl.tag), out)
 	t.mu.RUnlock()
 	if rc != 0 {
+		if cl.d != nil {
+			cl.d.unregister(cl.tag)
+			atomic.AddInt32(&streamsInFlight, -1)
+		}
 		hook.done()
 		if streaming {
 			req.Body.Close()
 		}
 		return nil, newError(&out.err, rc)
 	}
-	cl := &call{c: out.call, ctx: ctx, req: req, hook: hook, refs: 1}
-	if !blockingStreams {
-		if d, err := queue(); err == nil {
-			cl.d = d
-			cl.tag, cl.ready = d.register()
-		}
-	}
+	cl.c = out.call
 	hook.attach(cl.fail)
 	b.cl = cl
 	if streaming {
@@ -305,7 +334,7 @@ func (t *Transport) roundTripStreaming(req *http.Request, ctx context.Context, p
 	fp := fieldsPool.Get().(*[]byte)
 	fields := *fp
 	out.want_info = ri.wantInfo()
-	rc = cl.waitHead(fields, out)
+	rc = cl.waitHead(fields, out, q != nil)
 	if rc != 0 {
 		fieldsPool.Put(fp)
 		err := cl.failure(&out.err, rc)
