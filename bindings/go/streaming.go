@@ -14,6 +14,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 )
 
@@ -34,11 +35,13 @@ type call struct {
 	stopOnce  sync.Once
 	closeOnce sync.Once // closes req.Body
 
-	// The process's queue, where the call's readiness notifications come (nil: blocking
-	// waits, H2CLIENT_GO_STREAMING=blocking), its tag there and where they are handed over.
+	// The process's queue, where the call's readiness notifications come (nil:
+	// H2CLIENT_GO_STREAMING=blocking), its tag there and where they are handed over.
 	d     *dispatcher
 	tag   uint64
 	ready chan struct{}
+	// blocking: the call waits in blocking C calls (see solo), else it parks.
+	blocking bool
 }
 
 // blockingStreams makes the streaming mode wait in blocking C calls (h2_call_wait_headers,
@@ -51,25 +54,48 @@ var blockingStreams = os.Getenv("H2CLIENT_GO_STREAMING") == "blocking"
 var parkedStreams = os.Getenv("H2CLIENT_GO_STREAMING") == "parked"
 
 // streamsInFlight counts the process's streaming calls, from h2_client_start to their
-// release. While there is only one, its waits block in C (h2_call_wait_headers,
-// h2_call_read), where the waiting thread runs the library's connection itself: no other
-// goroutine needs the thread, and the response needs no hand-off from the library's thread
-// (one thread wake-up per response instead of three). With more, every wait parks.
-var streamsInFlight int32
+// release, and sharedAt is when (time.Now().UnixNano()) one last started while another was in
+// flight. A call that starts alone, with none started alongside another for soloQuiet, waits
+// in the blocking calls (h2_call_wait_headers, h2_call_read) from start to end: their thread
+// runs the connection itself, so a response needs one thread wake-up instead of three
+// (sequential use). Every other call parks its waits. The choice is made once per call: a
+// call that parks right after one that drove the connection waits for the library's own
+// thread to take over again (up to 1 ms), which must not happen on every request. Large
+// bodies cost less parked (the library's thread decrypts while the goroutine copies): after
+// a blocking call whose body passed soloLargeBody, lone calls park until one with a smaller
+// body (soloLarge is the size seen last).
+var (
+	streamsInFlight int32
+	sharedAt        int64
+	soloLarge       int32 // 1: the last call's body was large
+)
 
-// alone says whether the call may wait in a blocking C call (see streamsInFlight).
-func (cl *call) alone() bool {
-	return cl.d == nil || (atomic.LoadInt32(&streamsInFlight) == 1 && !parkedStreams)
+// soloLargeBody is the body size past which lone calls park.
+const soloLargeBody = 256 << 10
+
+// soloQuiet is how long after the last concurrent start a lone call may block.
+const soloQuiet = int64(10 * time.Millisecond)
+
+// solo decides whether a call that has just been counted in streamsInFlight (as the n-th
+// in flight) may block.
+func solo(n int32) bool {
+	now := time.Now().UnixNano()
+	if n > 1 {
+		atomic.StoreInt64(&sharedAt, now)
+		return false
+	}
+	return !parkedStreams && now-atomic.LoadInt64(&sharedAt) > soloQuiet &&
+		atomic.LoadInt32(&soloLarge) == 0
 }
 
 // waitHead waits for the final response head: tries without blocking and, while it is not
-// there, parks the goroutine until the call's notification (or, alone, blocks in
+// there, parks the goroutine until the call's notification (or, a blocking call, blocks in
 // h2_call_wait_headers). A cancel (context, Close) fails the call, which notifies it.
 // armed: gh2_start armed the notification already.
 func (cl *call) waitHead(fields []byte, out *C.gh2_out, armed bool) C.h2_result {
 	if armed {
 		<-cl.ready
-	} else if cl.alone() {
+	} else if cl.blocking {
 		return C.gh2_wait_head(cl.c, bytesPtr(fields), C.size_t(len(fields)), out)
 	}
 	for {
@@ -84,7 +110,7 @@ func (cl *call) waitHead(fields []byte, out *C.gh2_out, armed bool) C.h2_result 
 // read reads body bytes into p as waitHead waits for the head.
 func (cl *call) read(p []byte, out *C.gh2_out) C.h2_result {
 	buf, n := (*C.uint8_t)(unsafe.Pointer(&p[0])), C.size_t(len(p))
-	if cl.alone() {
+	if cl.blocking {
 		return C.gh2_read(cl.c, buf, n, out)
 	}
 	for {
@@ -294,13 +320,13 @@ func (t *Transport) roundTripStreaming(req *http.Request, ctx context.Context, p
 	if streaming {
 		sflag = 1
 	}
-	cl := &call{ctx: ctx, req: req, hook: hook, refs: 1}
-	var q *C.h2_queue // armed for the head at once: the call is not alone
+	cl := &call{ctx: ctx, req: req, hook: hook, refs: 1, blocking: true}
+	var q *C.h2_queue // armed for the head at once: the call parks
 	if !blockingStreams {
 		if d, err := queue(); err == nil {
 			cl.d = d
 			cl.tag, cl.ready = d.register()
-			if atomic.AddInt32(&streamsInFlight, 1) > 1 || parkedStreams {
+			if cl.blocking = solo(atomic.AddInt32(&streamsInFlight, 1)); !cl.blocking {
 				q = d.q
 			}
 		}
@@ -402,6 +428,8 @@ type body struct {
 	// the head came in); looked at again when the response side is done.
 	wrotePending bool
 
+	got int64 // bytes read (by one Read at a time)
+
 	mu       sync.Mutex
 	reading  bool
 	closed   bool
@@ -431,6 +459,7 @@ func (b *body) Read(p []byte) (int, error) {
 
 	rc := b.cl.read(p, b.out)
 	n := int(b.out.n)
+	b.got += int64(n)
 	var err error
 	if rc != 0 {
 		err = b.cl.failure(&b.out.err, rc)
@@ -464,6 +493,15 @@ func (b *body) Read(p []byte) (int, error) {
 // first (with the call still alive).
 func (b *body) release() {
 	defer b.cl.responseDone() // even if a trace hook panics
+	if b.cl.d != nil && (b.err == io.EOF) {
+		large := int32(0)
+		if b.got > soloLargeBody {
+			large = 1
+		}
+		if atomic.LoadInt32(&soloLarge) != large {
+			atomic.StoreInt32(&soloLarge, large)
+		}
+	}
 	b.finishInfo()
 }
 
