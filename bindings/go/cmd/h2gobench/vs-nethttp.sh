@@ -8,7 +8,7 @@
 set -euo pipefail
 url=$1; rounds=${2:-3}; shift $(( $# >= 2 ? 2 : 1 ))
 bins=("$@"); ((${#bins[@]})) || bins=(./h2gobench)
-configs=("/1k 20000 1" "/1k 50000 64" "/1m 1000 1" "/1m 2000 8")
+configs=("/1k 20000 1" "/1k 20000 4" "/1k 50000 64" "/1m 1000 1" "/1m 2000 8")
 for cfg in "${configs[@]}"; do
     read -r path n c <<<"$cfg"
     for ((r = 1; r <= rounds; r++)); do
