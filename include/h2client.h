@@ -756,6 +756,13 @@ typedef struct h2_completion {
  */
 #define H2_E_RESOLVE 21
 
+/**
+ * Not an error of the call: a non-blocking function (`h2_call_try_wait_headers`,
+ * `h2_call_try_read`) found nothing ready yet. Arm `h2_call_notify` and try again once its
+ * completion is posted.
+ */
+#define H2_E_AGAIN 22
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -920,6 +927,45 @@ size_t h2_call_buffered(const struct h2_call *c);
  * allowed.
  */
 void h2_call_free(struct h2_call *c);
+
+/**
+ * Arms a one-shot readiness notification on a call from `h2_client_start`: as soon as the
+ * call has something new for its caller, a completion `{tag, c, result}` is posted to `q`
+ * (collect it with `h2_queue_poll`, whose fd then becomes readable) and the notification
+ * disarms. Something new is, if armed before the final response head arrived, the head;
+ * after it, response body bytes buffered or the end of the body; at any time, the failure
+ * of the call. If the call already has it, the completion is posted at once. `result` is
+ * H2_OK, or the code of the call's failure (body bytes received before it can still be
+ * read). Arming again before the completion was posted replaces the earlier notification
+ * (one completion, with the new tag). Does not block.
+ *
+ * A completion may come when the try function would still return H2_E_AGAIN (a decoded body
+ * whose decoder needs more input than has arrived): arm again. `h2_call_free` disarms it
+ * and removes its completion if not yet collected; the queue must outlive the calls armed
+ * on it. Returns H2_E_INVALID_ARGUMENT for a NULL argument, a submitted call, or a call that
+ * follows redirects (`h2_config_set_follow_redirects`) before `h2_call_wait_headers` saw its
+ * final head.
+ */
+h2_result h2_call_notify(struct h2_call *c, struct h2_queue *q, uint64_t tag);
+
+/**
+ * `h2_call_wait_headers` without blocking: H2_OK once the final response head has arrived
+ * (then `h2_call_status` and the header accessors work), the call's error if it failed
+ * first, H2_E_AGAIN (recorded as the last error) while neither has happened. Works on a
+ * library thread. H2_E_INVALID_ARGUMENT as for `h2_call_notify`.
+ */
+h2_result h2_call_try_wait_headers(struct h2_call *c);
+
+/**
+ * `h2_call_read` without blocking: copies up to `cap` bytes of the response body that have
+ * arrived into `buf` and sets `*n` (0 at the end of the body), or returns H2_E_AGAIN (with
+ * `*n` = 0) while there is nothing to read yet (no head, no body byte, not the end). The
+ * window is reopened as with `h2_call_read`, and a decoded body (`h2_call_decoded`) is decoded
+ * from what has arrived. Returns the call's error if it failed (once the bytes received
+ * before were read). Works on a library thread. H2_E_INVALID_ARGUMENT for NULL `n`, NULL
+ * `buf` with `cap` > 0, and as for `h2_call_notify`.
+ */
+h2_result h2_call_try_read(struct h2_call *c, uint8_t *buf, size_t cap, size_t *n);
 
 /**
  * A client whose base URL is `base_url`: "http://host[:port]" for HTTP/2 over cleartext

@@ -1119,6 +1119,49 @@ impl Call {
         }
         self.cur().buffered() + self.decoding.as_ref().map_or(0, |d| d.held())
     }
+
+    /// The exchange whose response the caller reads (where `h2_call_notify` arms its
+    /// notification: the final hop once redirects were followed).
+    pub(crate) fn exchange(&self) -> Arc<Exchange> {
+        self.cur().into_owned()
+    }
+
+    /// Checks a non-blocking call (`h2_call_try_*`, `h2_call_notify`): a streaming call,
+    /// not forked, not still following redirects (those need the blocking wait for the
+    /// head, which starts the next hops).
+    pub(crate) fn check_nonblocking(&self) -> Result<()> {
+        if self.ex.mode != Mode::Streaming {
+            return Err(Error::invalid(
+                "a submitted call buffers its response: take it whole once the call completed",
+            ));
+        }
+        self.check_fork()?;
+        if !self.head_final() {
+            return Err(Error::invalid(
+                "a call that follows redirects needs the blocking wait for its final head",
+            ));
+        }
+        Ok(())
+    }
+
+    /// [`Call::wait_headers`] without waiting: `None` while the head has not arrived.
+    pub(crate) fn try_wait_headers(&self) -> Option<Result<()>> {
+        self.check_nonblocking()
+            .err()
+            .map(Err)
+            .or_else(|| self.cur().try_head())
+    }
+
+    /// [`Call::read`] without waiting: `None` while nothing can be read yet.
+    pub(crate) fn try_read(&self, buf: &mut [u8]) -> Option<Result<usize>> {
+        if let Err(e) = self.check_nonblocking() {
+            return Some(Err(e));
+        }
+        match &self.decoding {
+            Some(d) => d.try_read(&self.cur(), buf),
+            None => self.cur().try_read(buf),
+        }
+    }
 }
 
 impl Drop for Call {

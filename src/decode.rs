@@ -1111,6 +1111,39 @@ impl StreamDecoding {
     }
 }
 
+impl StreamDecoding {
+    /// [`StreamDecoding::read`] without waiting (`h2_call_try_read`): `None` while nothing
+    /// can be read from what has arrived (no head yet, or the decoder needs more input).
+    pub(crate) fn try_read(&self, ex: &Arc<Exchange>, buf: &mut [u8]) -> Option<Result<usize>> {
+        if let Some(e) = self.error.get() {
+            return Some(Err(e.clone()));
+        }
+        let mut st = lock(&self.state);
+        if !st.started {
+            if let Err(e) = ex.try_head()? {
+                return Some(Err(e));
+            }
+            // The head is there: `start` does not wait.
+            if let Err(e) = self.start(&mut st, ex) {
+                return Some(Err(e));
+            }
+        }
+        if st.dec.is_none() {
+            drop(st);
+            return ex.try_read(buf);
+        }
+        if buf.is_empty() {
+            return Some(Ok(0));
+        }
+        // Without `block`, `fill` takes only input that has arrived; its `Ok(0)` before the
+        // end of the input means that the decoder needs more.
+        match self.fill(&mut st, ex, buf, false) {
+            Ok(0) if !st.eof => None,
+            r => Some(r),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -162,6 +162,9 @@ error_kinds! {
     Decode = 20, H2_E_DECODE, "response body could not be decoded";
     /// A host name (the origin's, or the proxy's) could not be resolved to an address.
     Resolve = 21, H2_E_RESOLVE, "could not resolve host name";
+    /// A non-blocking function (`h2_call_try_wait_headers`, `h2_call_try_read`) found nothing
+    /// yet: not a failure of the call (arm `h2_call_notify` and try again once notified).
+    Again = 22, H2_E_AGAIN, "nothing ready yet (try again)";
 }
 
 impl ErrorKind {

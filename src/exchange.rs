@@ -28,6 +28,7 @@ use crate::conn::ConnShared;
 use crate::error::{Error, ErrorKind, Processed, Result};
 use crate::headers::HeaderList;
 use crate::info::{ConnInfo, Progress, RequestInfo};
+use crate::queue::{Completion, Queue};
 use crate::request::{check_trailers, Request};
 use crate::response::Response;
 
@@ -161,6 +162,8 @@ pub struct Exchange {
     /// The runtime the exchange's connections live on (`usize::MAX`: not known): a blocked
     /// caller drives that one while it waits.
     runtime: AtomicUsize,
+    /// The readiness notification armed by `h2_call_notify`, if any (see [`Exchange::arm`]).
+    notice: Notice,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -236,6 +239,7 @@ impl Exchange {
             timer: Mutex::new(None),
             counters,
             runtime: AtomicUsize::new(usize::MAX),
+            notice: Notice::default(),
         })
     }
 
@@ -490,9 +494,13 @@ impl Exchange {
             w.wake();
         }
         let any = st.waiters > 0;
+        let post = self.notice_due(&st);
         drop(st);
         if any {
             self.cv.notify_all();
+        }
+        if let Some(code) = post {
+            self.post_notice(code);
         }
     }
 
@@ -984,6 +992,169 @@ pub(crate) struct UploadTake {
 
 fn timeout_error(msg: String) -> Error {
     Error::new(ErrorKind::Timeout, msg).with_processed(Processed::Maybe)
+}
+
+/// A readiness notification (`h2_call_notify`): posted once to its queue as soon as the
+/// caller has something new, then disarmed.
+#[derive(Default)]
+struct Notice {
+    /// Something is armed: the fast check of [`Exchange::wake`] (set under the state lock).
+    armed: AtomicBool,
+    /// What is armed, and where notifications went. Posted under this lock, so that
+    /// [`Exchange::disarm`] either comes first (nothing is posted) or removes what was posted.
+    slot: Mutex<NoticeSlot>,
+}
+
+#[derive(Default)]
+struct NoticeSlot {
+    armed: Option<Armed>,
+    /// The queues notifications of this exchange were posted to (to forget them at free).
+    queues: Vec<Arc<Queue>>,
+    /// The caller's handle was freed: nothing is posted any more.
+    freed: bool,
+}
+
+/// One armed notification.
+struct Armed {
+    q: Arc<Queue>,
+    tag: u64,
+    /// The caller's handle of the call (an opaque pointer value to us).
+    call: usize,
+    /// Armed before the final head arrived: the head is what the caller waits for; after it,
+    /// body data, the end or a failure.
+    want_head: bool,
+}
+
+/// The code to post if the caller has news (see [`Armed::want_head`]): `H2_OK`, or the code
+/// of the exchange's failure.
+fn news(st: &State, want_head: bool) -> Option<u32> {
+    if let Some(e) = &st.error {
+        return Some(e.kind as u32);
+    }
+    let due = if want_head {
+        st.incoming.head || st.ready || st.finished
+    } else {
+        !st.incoming.chunks.is_empty() || st.incoming.end || st.finished
+    };
+    due.then_some(0)
+}
+
+impl Exchange {
+    /// Arms a one-shot notification (`h2_call_notify`): `tag` and `call` are posted to `q`
+    /// as soon as the caller has something new (before the final head: the head; after it:
+    /// body data, the end of the body; or a failure at any time), or at once if it already
+    /// has. Replaces a notification still armed. Nothing is posted once [`Exchange::disarm`]
+    /// ran.
+    pub(crate) fn arm(&self, q: Arc<Queue>, tag: u64, call: usize) {
+        let st = lock(&self.state);
+        let want_head = !st.incoming.head && !st.ready;
+        let armed = Armed {
+            q,
+            tag,
+            call,
+            want_head,
+        };
+        let mut slot = lock(&self.notice.slot);
+        if slot.freed {
+            return;
+        }
+        slot.armed = Some(armed);
+        self.notice.armed.store(true, Ordering::Release);
+        let now = news(&st, want_head);
+        drop(slot);
+        drop(st);
+        if let Some(code) = now {
+            self.post_notice(code);
+        }
+    }
+
+    /// Whether an armed notification is due, with the code to post (`st` is the guard a
+    /// change was made under; see [`Exchange::wake`]).
+    fn notice_due(&self, st: &State) -> Option<u32> {
+        if !self.notice.armed.load(Ordering::Acquire) {
+            return None;
+        }
+        let slot = lock(&self.notice.slot);
+        let a = slot.armed.as_ref()?;
+        news(st, a.want_head)
+    }
+
+    /// Posts the armed notification, if still armed, and disarms it. Runs no code of the
+    /// caller (a queue push) and holds no lock of the exchange's state.
+    fn post_notice(&self, code: u32) {
+        let mut slot = lock(&self.notice.slot);
+        let Some(a) = slot.armed.take() else {
+            return;
+        };
+        self.notice.armed.store(false, Ordering::Release);
+        if slot.freed {
+            return;
+        }
+        if !slot.queues.iter().any(|q| Arc::ptr_eq(q, &a.q)) {
+            slot.queues.push(a.q.clone());
+        }
+        // Under the slot's lock (see `Notice::slot`).
+        a.q.push(Completion {
+            tag: a.tag,
+            call: a.call,
+            result: code,
+        });
+    }
+
+    /// The caller's handle `call` is being freed: disarms the notification and removes the
+    /// notifications posted and not yet collected. Nothing is posted afterwards.
+    pub(crate) fn disarm(&self, call: usize) {
+        let queues = {
+            let mut slot = lock(&self.notice.slot);
+            slot.freed = true;
+            slot.armed = None;
+            self.notice.armed.store(false, Ordering::Release);
+            std::mem::take(&mut slot.queues)
+        };
+        for q in queues {
+            q.forget(call);
+        }
+    }
+
+    /// [`Exchange::wait_head`] without waiting: `None` while the final head has not arrived
+    /// (and the exchange has not failed).
+    pub(crate) fn try_head(&self) -> Option<Result<()>> {
+        let st = lock(&self.state);
+        if st.incoming.head || st.ready {
+            return Some(Ok(()));
+        }
+        st.error.as_ref().map(|e| Err(e.clone()))
+    }
+
+    /// [`Exchange::read`] without waiting: `None` while no body byte, end or failure is
+    /// there. Reopens the stream's window as `read` does.
+    pub(crate) fn try_read(&self, buf: &mut [u8]) -> Option<Result<usize>> {
+        if buf.is_empty() {
+            return Some(Ok(0));
+        }
+        let mut st = lock(&self.state);
+        if st.incoming.chunks.is_empty() {
+            if let Some(e) = &st.error {
+                return Some(Err(e.clone()));
+            }
+            return st.incoming.end.then_some(Ok(0));
+        }
+        let mut n = 0;
+        while n < buf.len() {
+            let Some(front) = st.incoming.chunks.front_mut() else {
+                break;
+            };
+            let k = front.len().min(buf.len() - n);
+            buf[n..n + k].copy_from_slice(&front[..k]);
+            bytes::Buf::advance(front, k);
+            if front.is_empty() {
+                st.incoming.chunks.pop_front();
+            }
+            n += k;
+        }
+        self.consumed(st, n);
+        Some(Ok(n))
+    }
 }
 
 /// Ownership of an exchange inside the library. Dropping it without calling

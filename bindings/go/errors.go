@@ -44,6 +44,9 @@ const (
 	// ErrResolve: a host name (the origin's or the proxy's) could not be resolved. It also
 	// matches ErrConnect (errors.Is), which is what such failures were before.
 	ErrResolve Code = 21
+	// ErrAgain (H2_E_AGAIN) is not a failure: a non-blocking library call found nothing
+	// ready yet. The Transport waits and tries again; it never returns it.
+	ErrAgain Code = 22
 )
 
 // Name is the code's name in h2client.h, e.g. "H2_E_TIMEOUT" ("H2_E_UNKNOWN" for codes this

@@ -136,12 +136,17 @@ fail:
 }
 
 h2_result gh2_start(h2_client *client, const char *strs, size_t nheaders, const uint8_t *body,
-                    size_t body_len, int streaming, uintptr_t hook, gh2_out *out) {
+                    size_t body_len, int streaming, uintptr_t hook, h2_queue *q, uint64_t tag,
+                    gh2_out *out) {
     out->call = NULL;
     h2_request *req = build(strs, nheaders, body, body_len, streaming, hook, &out->err);
     if (!req)
         return out->err.code;
     h2_result rc = h2_client_start(client, req, &out->call);
+    if (rc == H2_OK && q && (rc = h2_call_notify(out->call, q, tag)) != H2_OK) {
+        h2_call_free(out->call); /* cannot happen: a started call accepts a notification */
+        out->call = NULL;
+    }
     if (rc != H2_OK)
         h2_last_error(&out->err);
     h2_request_free(req);
@@ -317,6 +322,64 @@ h2_result gh2_read(h2_call *c, uint8_t *buf, size_t cap, gh2_out *out) {
         size_t m = 0;
         if (h2_call_read(c, buf + n, cap - n, &m) != H2_OK)
             return H2_OK; /* the error is the call's: the next read reports it */
+        out->n = n + m;
+        if (m > 0)
+            return H2_OK;
+    }
+    out->eof = 1;
+    out->trailers = (uint32_t)h2_call_trailer_count(c);
+    return H2_OK;
+}
+
+/* On H2_E_AGAIN from a try function: arms the notification (H2_E_AGAIN), or fails. */
+static h2_result arm(h2_call *c, h2_queue *q, uint64_t tag, gh2_out *out) {
+    h2_result rc = h2_call_notify(c, q, tag);
+    if (rc != H2_OK) {
+        h2_last_error(&out->err);
+        return rc;
+    }
+    return H2_E_AGAIN;
+}
+
+h2_result gh2_try_head(h2_call *c, h2_queue *q, uint64_t tag, uint8_t *buf, size_t cap,
+                       gh2_out *out) {
+    h2_result rc = h2_call_try_wait_headers(c);
+    if (rc == H2_E_AGAIN)
+        return arm(c, q, tag, out);
+    if (rc != H2_OK) {
+        h2_last_error(&out->err);
+        return rc;
+    }
+    out->status = h2_call_status(c);
+    out->decoded = h2_call_decoded(c);
+    out->n = gh2_pack_headers(c, buf, cap, &out->count);
+    if (out->want_info) {
+        info_begin(out);
+        h2_call_info(c, &out->info);
+    }
+    return H2_OK;
+}
+
+/* gh2_read with h2_call_try_read: the second read (to see the end of the body) never waits. */
+h2_result gh2_try_read(h2_call *c, h2_queue *q, uint64_t tag, uint8_t *buf, size_t cap,
+                       gh2_out *out) {
+    size_t n = 0;
+    out->eof = 0;
+    out->trailers = 0;
+    h2_result rc = h2_call_try_read(c, buf, cap, &n);
+    out->n = n;
+    if (rc == H2_E_AGAIN)
+        return arm(c, q, tag, out);
+    if (rc != H2_OK) {
+        h2_last_error(&out->err);
+        return rc;
+    }
+    if (n > 0) {
+        if (n == cap || !h2_call_is_done(c) || h2_call_buffered(c) != 0)
+            return H2_OK;
+        size_t m = 0;
+        if (h2_call_try_read(c, buf + n, cap - n, &m) != H2_OK)
+            return H2_OK; /* not yet, or the call's error: the next read reports it */
         out->n = n + m;
         if (m > 0)
             return H2_OK;

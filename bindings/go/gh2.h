@@ -83,9 +83,11 @@ h2_result gh2_origin_stats(const h2_client *client, const char *origin, h2_stats
 h2_queue *gh2_queue_new(h2_error_info *err);
 
 /* `hook`: 0, or the id of the request's informational-response hook (informational.go), given
- * to h2_request_set_informational_callback as its userdata. */
+ * to h2_request_set_informational_callback as its userdata. gh2_start with a queue `q` also
+ * arms the call's notification for its head (h2_call_notify with `tag`). */
 h2_result gh2_start(h2_client *client, const char *strs, size_t nheaders, const uint8_t *body,
-                    size_t body_len, int streaming, uintptr_t hook, gh2_out *out);
+                    size_t body_len, int streaming, uintptr_t hook, h2_queue *q, uint64_t tag,
+                    gh2_out *out);
 h2_result gh2_submit(h2_client *client, h2_queue *q, uint64_t tag, const char *strs,
                      size_t nheaders, const uint8_t *body, size_t body_len, uintptr_t hook,
                      gh2_out *out);
@@ -94,6 +96,14 @@ h2_result gh2_wait_head(h2_call *c, uint8_t *buf, size_t cap, gh2_out *out);
 uint64_t gh2_pack_headers(const h2_call *c, uint8_t *buf, size_t cap, uint32_t *count);
 uint64_t gh2_pack_trailers(const h2_call *c, uint8_t *buf, size_t cap, uint32_t *count);
 h2_result gh2_read(h2_call *c, uint8_t *buf, size_t cap, gh2_out *out);
+/* The non-blocking forms of gh2_wait_head and gh2_read (the default mode): they never block.
+ * When nothing is there yet they arm a readiness notification with `tag` on `q`
+ * (h2_call_notify) and return H2_E_AGAIN; the caller parks until the tag comes out of the
+ * queue, then calls again. */
+h2_result gh2_try_head(h2_call *c, h2_queue *q, uint64_t tag, uint8_t *buf, size_t cap,
+                       gh2_out *out);
+h2_result gh2_try_read(h2_call *c, h2_queue *q, uint64_t tag, uint8_t *buf, size_t cap,
+                       gh2_out *out);
 h2_result gh2_write(h2_call *c, const uint8_t *data, size_t len, h2_error_info *err);
 h2_result gh2_finish(h2_call *c, const char *trailers, size_t ntrailers, h2_error_info *err);
 

@@ -15,11 +15,15 @@ import (
 	"syscall"
 )
 
-// The buffered mode's completion queue: one per process, shared by every Transport (one
-// h2_queue serves any number of clients). Completions are collected by one goroutine that
-// waits for the queue's eventfd in Go's netpoller, so waiting holds no OS thread; each
-// completion is handed to the goroutine that submitted the request, which converts the
-// response itself (in parallel with the others).
+// The process's completion queue, shared by every Transport (one h2_queue serves any number
+// of clients). Completions are collected by one goroutine that waits for the queue's eventfd
+// in Go's netpoller, so waiting holds no OS thread; each completion is handed to the
+// goroutine waiting for it. They are of two kinds:
+//   - buffered mode: a submitted request completed (h2_client_submit); the goroutine that
+//     submitted it converts the response itself (in parallel with the others);
+//   - streaming mode: a readiness notification (h2_call_notify) of a started call: its head,
+//     body data or end arrived, or it failed; the goroutine parked in RoundTrip or in the
+//     body's Read tries again (h2_call_try_wait_headers, h2_call_try_read).
 
 type completion struct {
 	result C.h2_result
@@ -29,7 +33,8 @@ type dispatcher struct {
 	q       *C.h2_queue
 	mu      sync.Mutex
 	next    uint64
-	waiters map[uint64]chan completion
+	waiters map[uint64]chan completion // buffered mode: one completion, then removed
+	streams map[uint64]chan struct{}   // streaming mode: any number of notifications
 }
 
 var (
@@ -49,7 +54,7 @@ func queue() (*dispatcher, error) {
 			dispErr = newError(&info, C.H2_E_INTERNAL)
 			return
 		}
-		d := &dispatcher{q: q, waiters: make(map[uint64]chan completion)}
+		d := &dispatcher{q: q, waiters: make(map[uint64]chan completion), streams: make(map[uint64]chan struct{})}
 		if os.Getenv("H2CLIENT_GO_POLLER") == "thread" {
 			go d.pollThread()
 		} else if err := d.startNetpoll(); err != nil {
@@ -117,6 +122,11 @@ func (d *dispatcher) drain(comps []C.h2_completion, timeoutMS C.int32_t) int {
 		if w, ok := d.waiters[tag]; ok {
 			delete(d.waiters, tag)
 			w <- completion{result: comps[i].result}
+		} else if s, ok := d.streams[tag]; ok {
+			select {
+			case s <- struct{}{}:
+			default: // a wake-up is pending already
+			}
 		}
 	}
 	d.mu.Unlock()
@@ -265,3 +275,24 @@ type bufferedBody struct {
 }
 
 func (b *bufferedBody) Close() error { return nil }
+
+// register gives a streaming call its tag and the channel its notifications come on (a
+// buffer of one: the call has at most one notification armed at a time, and a spare
+// wake-up only makes it try again).
+func (d *dispatcher) register() (uint64, chan struct{}) {
+	ch := make(chan struct{}, 1)
+	d.mu.Lock()
+	d.next++
+	tag := d.next
+	d.streams[tag] = ch
+	d.mu.Unlock()
+	return tag, ch
+}
+
+// unregister forgets a streaming call's tag (once the call is freed: no more notification
+// comes for it).
+func (d *dispatcher) unregister(tag uint64) {
+	d.mu.Lock()
+	delete(d.streams, tag)
+	d.mu.Unlock()
+}

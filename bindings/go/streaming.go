@@ -10,8 +10,11 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptrace"
+	"os"
 	"sort"
 	"sync"
+	"sync/atomic"
+	"time"
 	"unsafe"
 )
 
@@ -31,6 +34,92 @@ type call struct {
 	stop      chan struct{} // closed when the response side is done (ends the watcher)
 	stopOnce  sync.Once
 	closeOnce sync.Once // closes req.Body
+
+	// The process's queue, where the call's readiness notifications come (nil:
+	// H2CLIENT_GO_STREAMING=blocking), its tag there and where they are handed over.
+	d     *dispatcher
+	tag   uint64
+	ready chan struct{}
+	// blocking: the call waits in blocking C calls (see solo), else it parks.
+	blocking bool
+}
+
+// blockingStreams makes the streaming mode wait in blocking C calls (h2_call_wait_headers,
+// h2_call_read), each holding an OS thread, instead of parking goroutines until the call's
+// notification: for comparison only.
+var blockingStreams = os.Getenv("H2CLIENT_GO_STREAMING") == "blocking"
+
+// parkedStreams makes every wait park, even that of a call alone in flight (see
+// streamsInFlight): H2CLIENT_GO_STREAMING=parked, for comparison only.
+var parkedStreams = os.Getenv("H2CLIENT_GO_STREAMING") == "parked"
+
+// streamsInFlight counts the process's streaming calls, from h2_client_start to their
+// release, and sharedAt is when (time.Now().UnixNano()) one last started while another was in
+// flight. A call that starts alone, with none started alongside another for soloQuiet, waits
+// in the blocking calls (h2_call_wait_headers, h2_call_read) from start to end: their thread
+// runs the connection itself, so a response needs one thread wake-up instead of three
+// (sequential use). Every other call parks its waits. The choice is made once per call: a
+// call that parks right after one that drove the connection waits for the library's own
+// thread to take over again (up to 1 ms), which must not happen on every request. Large
+// bodies cost less parked (the library's thread decrypts while the goroutine copies): after
+// a blocking call whose body passed soloLargeBody, lone calls park until one with a smaller
+// body (soloLarge is the size seen last).
+var (
+	streamsInFlight int32
+	sharedAt        int64
+	soloLarge       int32 // 1: the last call's body was large
+)
+
+// soloLargeBody is the body size past which lone calls park.
+const soloLargeBody = 256 << 10
+
+// soloQuiet is how long after the last concurrent start a lone call may block.
+const soloQuiet = int64(10 * time.Millisecond)
+
+// solo decides whether a call that has just been counted in streamsInFlight (as the n-th
+// in flight) may block.
+func solo(n int32) bool {
+	now := time.Now().UnixNano()
+	if n > 1 {
+		atomic.StoreInt64(&sharedAt, now)
+		return false
+	}
+	return !parkedStreams && now-atomic.LoadInt64(&sharedAt) > soloQuiet &&
+		atomic.LoadInt32(&soloLarge) == 0
+}
+
+// waitHead waits for the final response head: tries without blocking and, while it is not
+// there, parks the goroutine until the call's notification (or, a blocking call, blocks in
+// h2_call_wait_headers). A cancel (context, Close) fails the call, which notifies it.
+// armed: gh2_start armed the notification already.
+func (cl *call) waitHead(fields []byte, out *C.gh2_out, armed bool) C.h2_result {
+	if armed {
+		<-cl.ready
+	} else if cl.blocking {
+		return C.gh2_wait_head(cl.c, bytesPtr(fields), C.size_t(len(fields)), out)
+	}
+	for {
+		rc := C.gh2_try_head(cl.c, cl.d.q, C.uint64_t(cl.tag), bytesPtr(fields), C.size_t(len(fields)), out)
+		if rc != C.H2_E_AGAIN {
+			return rc
+		}
+		<-cl.ready
+	}
+}
+
+// read reads body bytes into p as waitHead waits for the head.
+func (cl *call) read(p []byte, out *C.gh2_out) C.h2_result {
+	buf, n := (*C.uint8_t)(unsafe.Pointer(&p[0])), C.size_t(len(p))
+	if cl.blocking {
+		return C.gh2_read(cl.c, buf, n, out)
+	}
+	for {
+		rc := C.gh2_try_read(cl.c, cl.d.q, C.uint64_t(cl.tag), buf, n, out)
+		if rc != C.H2_E_AGAIN {
+			return rc
+		}
+		<-cl.ready
+	}
 }
 
 // cancel resets the stream (h2_call_cancel), unless the call was freed.
@@ -49,6 +138,10 @@ func (cl *call) release() {
 	if freed {
 		C.h2_call_free(cl.c)
 		cl.c = nil
+		if cl.d != nil {
+			cl.d.unregister(cl.tag)
+			atomic.AddInt32(&streamsInFlight, -1)
+		}
 	}
 	cl.mu.Unlock()
 	if freed {
@@ -208,7 +301,7 @@ func trimOWS(v string) string {
 }
 
 // roundTripStreaming: h2_client_start, a writer goroutine for a streamed body, a watcher for
-// the context, h2_call_wait_headers; the body reads with h2_call_read.
+// the context, the wait for the head (waitHead); the body reads with call.read.
 func (t *Transport) roundTripStreaming(req *http.Request, ctx context.Context, proxy string, packed []byte,
 	nhdr int, inline []byte, streaming bool, hook *infoHook, ri *reqInfo) (*http.Response, error) {
 	// The helpers' outputs live in their own allocation: cgo checks that memory passed to C
@@ -227,17 +320,32 @@ func (t *Transport) roundTripStreaming(req *http.Request, ctx context.Context, p
 	if streaming {
 		sflag = 1
 	}
+	cl := &call{ctx: ctx, req: req, hook: hook, refs: 1, blocking: true}
+	var q *C.h2_queue // armed for the head at once: the call parks
+	if !blockingStreams {
+		if d, err := queue(); err == nil {
+			cl.d = d
+			cl.tag, cl.ready = d.register()
+			if cl.blocking = solo(atomic.AddInt32(&streamsInFlight, 1)); !cl.blocking {
+				q = d.q
+			}
+		}
+	}
 	rc := C.gh2_start(client, charPtr(packed), C.size_t(nhdr), bytesPtr(inline), C.size_t(len(inline)), sflag,
-		hook.userdata(), out)
+		hook.userdata(), q, C.uint64_t(cl.tag), out)
 	t.mu.RUnlock()
 	if rc != 0 {
+		if cl.d != nil {
+			cl.d.unregister(cl.tag)
+			atomic.AddInt32(&streamsInFlight, -1)
+		}
 		hook.done()
 		if streaming {
 			req.Body.Close()
 		}
 		return nil, newError(&out.err, rc)
 	}
-	cl := &call{c: out.call, ctx: ctx, req: req, hook: hook, refs: 1}
+	cl.c = out.call
 	hook.attach(cl.fail)
 	b.cl = cl
 	if streaming {
@@ -252,7 +360,7 @@ func (t *Transport) roundTripStreaming(req *http.Request, ctx context.Context, p
 	fp := fieldsPool.Get().(*[]byte)
 	fields := *fp
 	out.want_info = ri.wantInfo()
-	rc = C.gh2_wait_head(cl.c, bytesPtr(fields), C.size_t(len(fields)), out)
+	rc = cl.waitHead(fields, out, q != nil)
 	if rc != 0 {
 		fieldsPool.Put(fp)
 		err := cl.failure(&out.err, rc)
@@ -308,7 +416,7 @@ func (t *Transport) roundTripStreaming(req *http.Request, ctx context.Context, p
 	return resp, nil
 }
 
-// body is a streamed response body: Read is h2_call_read. Read and Close may be called from
+// body is a streamed response body: Read is call.read (h2_call_try_read). Read and Close may be called from
 // different goroutines; Close during a Read cancels the call and makes the Read return.
 type body struct {
 	cl   *call
@@ -319,6 +427,8 @@ type body struct {
 	// wrotePending: the trace's WroteRequest is still due (the request was not all sent when
 	// the head came in); looked at again when the response side is done.
 	wrotePending bool
+
+	got int64 // bytes read (by one Read at a time)
 
 	mu       sync.Mutex
 	reading  bool
@@ -347,8 +457,9 @@ func (b *body) Read(p []byte) (int, error) {
 	b.reading = true
 	b.mu.Unlock()
 
-	rc := C.gh2_read(b.cl.c, (*C.uint8_t)(unsafe.Pointer(&p[0])), C.size_t(len(p)), b.out)
+	rc := b.cl.read(p, b.out)
 	n := int(b.out.n)
+	b.got += int64(n)
 	var err error
 	if rc != 0 {
 		err = b.cl.failure(&b.out.err, rc)
@@ -382,6 +493,15 @@ func (b *body) Read(p []byte) (int, error) {
 // first (with the call still alive).
 func (b *body) release() {
 	defer b.cl.responseDone() // even if a trace hook panics
+	if b.cl.d != nil && (b.err == io.EOF) {
+		large := int32(0)
+		if b.got > soloLargeBody {
+			large = 1
+		}
+		if atomic.LoadInt32(&soloLarge) != large {
+			atomic.StoreInt32(&soloLarge, large)
+		}
+	}
 	b.finishInfo()
 }
 

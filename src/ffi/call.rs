@@ -4,8 +4,8 @@ use std::ffi::c_char;
 use std::sync::Mutex;
 
 use super::{
-    c_bytes, c_slice, entry, fail, field_at, find, h2_error_info, h2_response, h2_result, invalid,
-    put, try_ref, Posting, H2_OK,
+    c_bytes, c_slice, entry, fail, field_at, find, h2_error_info, h2_queue, h2_response, h2_result,
+    invalid, put, try_ref, Posting, H2_OK,
 };
 use crate::client::Call;
 use crate::error::ErrorKind;
@@ -465,6 +465,126 @@ pub unsafe extern "C" fn h2_call_free(c: *mut h2_call) {
         if let Some(p) = &b.posting {
             p.detach(c as usize);
         }
+        // Before the cancel of `drop`, which would post an armed notification.
+        b.inner.exchange().disarm(c as usize);
         drop(b);
+    })
+}
+
+// ---- Non-blocking use of a streaming call -------------------------------------------------
+//
+// For event loops and green threads (Go's netpoller, libuv, Ruby's IO.select): instead of
+// blocking a thread in `h2_call_wait_headers` / `h2_call_read`, try without blocking and, on
+// H2_E_AGAIN, arm `h2_call_notify` on a completion queue whose fd the loop watches; try again
+// when the notification's completion comes out of `h2_queue_poll`.
+
+/// The error of a non-blocking function that found nothing yet (message shared, no
+/// allocation per call).
+fn again() -> h2_result {
+    static AGAIN: std::sync::OnceLock<crate::error::Error> = std::sync::OnceLock::new();
+    fail(
+        AGAIN
+            .get_or_init(|| {
+                crate::error::Error::new(
+                    ErrorKind::Again,
+                    "nothing ready yet: arm h2_call_notify and try again once notified",
+                )
+            })
+            .clone(),
+    )
+}
+
+/// Arms a one-shot readiness notification on a call from `h2_client_start`: as soon as the
+/// call has something new for its caller, a completion `{tag, c, result}` is posted to `q`
+/// (collect it with `h2_queue_poll`, whose fd then becomes readable) and the notification
+/// disarms. Something new is, if armed before the final response head arrived, the head;
+/// after it, response body bytes buffered or the end of the body; at any time, the failure
+/// of the call. If the call already has it, the completion is posted at once. `result` is
+/// H2_OK, or the code of the call's failure (body bytes received before it can still be
+/// read). Arming again before the completion was posted replaces the earlier notification
+/// (one completion, with the new tag). Does not block.
+///
+/// A completion may come when the try function would still return H2_E_AGAIN (a decoded body
+/// whose decoder needs more input than has arrived): arm again. `h2_call_free` disarms it
+/// and removes its completion if not yet collected; the queue must outlive the calls armed
+/// on it. Returns H2_E_INVALID_ARGUMENT for a NULL argument, a submitted call, or a call that
+/// follows redirects (`h2_config_set_follow_redirects`) before `h2_call_wait_headers` saw its
+/// final head.
+#[no_mangle]
+pub unsafe extern "C" fn h2_call_notify(c: *mut h2_call, q: *mut h2_queue, tag: u64) -> h2_result {
+    entry!(h2_call_notify, || {
+        let c = try_ref!(c);
+        let q = try_ref!(q);
+        if c.posting.is_some() {
+            return invalid(SUBMITTED);
+        }
+        if let Err(e) = c.inner.check_nonblocking() {
+            return fail(e);
+        }
+        c.inner
+            .exchange()
+            .arm(q.inner.clone(), tag, c as *const h2_call as usize);
+        H2_OK
+    })
+}
+
+/// `h2_call_wait_headers` without blocking: H2_OK once the final response head has arrived
+/// (then `h2_call_status` and the header accessors work), the call's error if it failed
+/// first, H2_E_AGAIN (recorded as the last error) while neither has happened. Works on a
+/// library thread. H2_E_INVALID_ARGUMENT as for `h2_call_notify`.
+#[no_mangle]
+pub unsafe extern "C" fn h2_call_try_wait_headers(c: *mut h2_call) -> h2_result {
+    entry!(h2_call_try_wait_headers, || {
+        let c = try_ref!(c);
+        if c.posting.is_some() {
+            return invalid(SUBMITTED);
+        }
+        match c.inner.try_wait_headers() {
+            Some(r) => result(r),
+            None => again(),
+        }
+    })
+}
+
+/// `h2_call_read` without blocking: copies up to `cap` bytes of the response body that have
+/// arrived into `buf` and sets `*n` (0 at the end of the body), or returns H2_E_AGAIN (with
+/// `*n` = 0) while there is nothing to read yet (no head, no body byte, not the end). The
+/// window is reopened as with `h2_call_read`, and a decoded body (`h2_call_decoded`) is decoded
+/// from what has arrived. Returns the call's error if it failed (once the bytes received
+/// before were read). Works on a library thread. H2_E_INVALID_ARGUMENT for NULL `n`, NULL
+/// `buf` with `cap` > 0, and as for `h2_call_notify`.
+#[no_mangle]
+pub unsafe extern "C" fn h2_call_try_read(
+    c: *mut h2_call,
+    buf: *mut u8,
+    cap: usize,
+    n: *mut usize,
+) -> h2_result {
+    entry!(h2_call_try_read, || {
+        // SAFETY: n is NULL or writable.
+        unsafe { put(n, 0) };
+        let c = try_ref!(c);
+        if n.is_null() || (buf.is_null() && cap > 0) || cap > isize::MAX as usize {
+            return invalid("buf or n is NULL, or cap is too large");
+        }
+        if c.posting.is_some() {
+            return invalid(SUBMITTED);
+        }
+        c.release_view();
+        let dst: &mut [u8] = if cap == 0 {
+            &mut []
+        } else {
+            // SAFETY: buf is valid for cap bytes (caller contract).
+            unsafe { std::slice::from_raw_parts_mut(buf, cap) }
+        };
+        match c.inner.try_read(dst) {
+            Some(Ok(k)) => {
+                // SAFETY: n is non-null and writable.
+                unsafe { put(n, k) };
+                H2_OK
+            }
+            Some(Err(e)) => fail(e),
+            None => again(),
+        }
     })
 }

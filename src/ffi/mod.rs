@@ -109,6 +109,10 @@ pub const H2_E_DECODE: h2_result = 20;
 /// the resolver found no such name, or no address of the configured IP version
 /// (`h2_config_set_ip_version`). Nothing was sent (processed NO).
 pub const H2_E_RESOLVE: h2_result = 21;
+/// Not an error of the call: a non-blocking function (`h2_call_try_wait_headers`,
+/// `h2_call_try_read`) found nothing ready yet. Arm `h2_call_notify` and try again once its
+/// completion is posted.
+pub const H2_E_AGAIN: h2_result = 22;
 
 thread_local! {
     static LAST_ERROR: RefCell<Option<Error>> = const { RefCell::new(None) };

@@ -1,14 +1,18 @@
 // h2gobench measures the Go binding: N GET requests over one h2client Transport through
-// net/http's Client, from C goroutines at once, in streaming mode (blocking C calls per
-// request) or buffered mode (the completion queue). It prints wall time, requests per second,
+// net/http's Client, from C goroutines at once, in streaming mode (goroutines parked until
+// the call's notification; H2CLIENT_GO_STREAMING=blocking: blocking C calls) or buffered mode
+// (the completion queue); or, for comparison, over net/http's own Transport (HTTP/2 over
+// TLS, -mode nethttp). It prints wall time, requests per second,
 // microseconds per request, CPU time, and the OS threads of the process (at the end, the peak
 // sampled every 10 ms, and the runtime's threadcreate count).
 //
-//	h2gobench -url http://127.0.0.1:8080 [-path /] [-n 20000] [-c 1] [-mode streaming|buffered]
-//	          [-poller netpoll|thread] [-direct] [-cpuprofile FILE]
+//	h2gobench -url http://127.0.0.1:8080 [-path /] [-n 20000] [-c 1]
+//	          [-mode streaming|buffered|nethttp] [-insecure] [-poller netpoll|thread] [-direct]
+//	          [-cpuprofile FILE]
 package main
 
 import (
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"io"
@@ -30,25 +34,39 @@ func main() {
 	path := flag.String("path", "/", "request path")
 	n := flag.Int("n", 20000, "total requests")
 	c := flag.Int("c", 1, "concurrent goroutines")
-	mode := flag.String("mode", "streaming", "streaming (blocking C calls) or buffered (completion queue)")
+	mode := flag.String("mode", "streaming", "streaming, buffered (completion queue) or nethttp (net/http's Transport, HTTP/2 over TLS)")
+	insecure := flag.Bool("insecure", false, "do not verify the server's certificate")
 	poller := flag.String("poller", "netpoll", "buffered mode's queue poller: netpoll or thread")
 	warmup := flag.Int("warmup", 200, "requests before measuring")
 	direct := flag.Bool("direct", false, "call Transport.RoundTrip directly instead of through http.Client")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the measured part to this file")
 	flag.Parse()
-	if *base == "" || *n <= 0 || *c <= 0 || (*mode != "streaming" && *mode != "buffered") {
+	if *base == "" || *n <= 0 || *c <= 0 || (*mode != "streaming" && *mode != "buffered" && *mode != "nethttp") {
 		flag.Usage()
 		os.Exit(2)
 	}
 	if *poller == "thread" {
 		os.Setenv("H2CLIENT_GO_POLLER", "thread")
 	}
-	tr, err := h2client.NewTransport(h2client.WithBufferedResponses(*mode == "buffered"))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "h2gobench:", err)
-		os.Exit(1)
+	var tr http.RoundTripper
+	if *mode == "nethttp" {
+		tr = &http.Transport{
+			ForceAttemptHTTP2: true,
+			TLSClientConfig:   &tls.Config{InsecureSkipVerify: *insecure},
+		}
+	} else {
+		opts := []h2client.Option{h2client.WithBufferedResponses(*mode == "buffered")}
+		if *insecure {
+			opts = append(opts, h2client.WithInsecureSkipVerify())
+		}
+		t, err := h2client.NewTransport(opts...)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "h2gobench:", err)
+			os.Exit(1)
+		}
+		defer t.Close()
+		tr = t
 	}
-	defer tr.Close()
 	client := &http.Client{Transport: tr}
 	url := strings.TrimRight(*base, "/") + *path
 
@@ -76,6 +94,9 @@ func main() {
 		}
 		if resp.StatusCode != 200 {
 			return fmt.Errorf("status %d", resp.StatusCode)
+		}
+		if resp.ProtoMajor != 2 {
+			return fmt.Errorf("protocol %s, not HTTP/2", resp.Proto)
 		}
 		return nil
 	}
@@ -152,6 +173,9 @@ func main() {
 	}
 	if *mode == "buffered" {
 		p += "/" + *poller
+	}
+	if *mode == "streaming" && os.Getenv("H2CLIENT_GO_STREAMING") == "blocking" {
+		p += "/blocking"
 	}
 	fmt.Printf("h2gobench: %s %s c=%d n=%d: %.3f s, %.0f req/s, %.2f us/req wall, CPU %.3f s (%.2f us/req), "+
 		"threads %d -> %d (peak %d, threadcreate +%d), GOMAXPROCS %d, failed %d\n",
