@@ -232,6 +232,11 @@ impl Queue {
         self.take(items, max, out)
     }
 
+    /// Whether someone asked for the queue's fd (it is then watched outside the library).
+    pub(crate) fn is_armed(&self) -> bool {
+        lock(&self.items).armed
+    }
+
     /// The runtime the latest request submitted to this queue lives on.
     pub(crate) fn set_runtime(&self, idx: Option<usize>) {
         if let Some(i) = idx {

@@ -57,6 +57,9 @@ struct Driver {
     home_holds: AtomicBool,
     /// The home thread waits for the callers to leave: the last one tells it.
     home_waits: AtomicBool,
+    /// Work arrived that no caller will wait for by driving (a callback-mode request, a
+    /// notification armed for an event loop): the home thread takes over without lingering.
+    wanted: AtomicBool,
     /// Tells the home thread's `block_on` to return (a caller arrived, or shutdown).
     give_up: tokio::sync::Notify,
     /// Wakes callers inside `block_on` at shutdown.
@@ -304,6 +307,7 @@ fn build(slot: &Slot) -> Result<Arc<Engine>> {
             left_at: AtomicU64::new(0),
             home_holds: AtomicBool::new(false),
             home_waits: AtomicBool::new(false),
+            wanted: AtomicBool::new(false),
             give_up: tokio::sync::Notify::new(),
             closing_now: tokio::sync::Notify::new(),
             closing: AtomicBool::new(false),
@@ -372,6 +376,9 @@ fn home(d: &Driver) {
                     d.home_waits.store(false, Ordering::SeqCst);
                     continue;
                 }
+                if d.wanted.swap(false, Ordering::SeqCst) {
+                    break;
+                }
                 let idle =
                     crate::info::stamp_now().saturating_sub(d.left_at.load(Ordering::Acquire));
                 let linger = HOME_LINGER.as_nanos() as u64;
@@ -414,6 +421,23 @@ impl Driver {
         let _g = self.nap.lock().unwrap_or_else(PoisonError::into_inner);
         self.nap_cv.notify_all();
     }
+}
+
+/// Makes sure runtime `idx` is driven now, for work that no caller will wait for by driving
+/// it (a callback-mode request, a notification armed for an event loop): if no caller is in
+/// and the home thread lingers, it takes over at once instead of after [`HOME_LINGER`]. Two
+/// atomic loads when the runtime is already driven.
+pub(crate) fn ensure_driven(idx: usize) {
+    let Some(engine) = SLOTS.get(generation()).and_then(|s| s.engine.get()) else {
+        return;
+    };
+    let d = engine.driver(idx);
+    if d.callers.load(Ordering::SeqCst) > 0 || d.home_holds.load(Ordering::SeqCst) {
+        return;
+    }
+    d.wanted.store(true, Ordering::SeqCst);
+    let _g = d.nap.lock().unwrap_or_else(PoisonError::into_inner);
+    d.nap_cv.notify_one();
 }
 
 /// How a [`drive`] ended.

@@ -524,6 +524,10 @@ pub unsafe extern "C" fn h2_call_notify(c: *mut h2_call, q: *mut h2_queue, tag: 
         c.inner
             .exchange()
             .arm(q.inner.clone(), tag, c as *const h2_call as usize);
+        // The event loop waits on the queue's fd, not in the library: someone must drive.
+        if let Some(rt) = c.inner.runtime() {
+            crate::runtime::ensure_driven(rt);
+        }
         H2_OK
     })
 }

@@ -274,8 +274,21 @@ unsafe fn submit(
         Box::new(move |ex: &Exchange| p2.notify(completion_code(ex.error().as_ref())));
     match c.inner.submit(r.inner.clone(), notify) {
         Ok(call) => {
-            if let Target::Queue { q, .. } = &posting.target {
-                q.set_runtime(call.runtime());
+            match &posting.target {
+                Target::Queue { q, .. } => {
+                    q.set_runtime(call.runtime());
+                    // A queue watched through its fd is waited on outside the library.
+                    if q.is_armed() {
+                        if let Some(rt) = call.runtime() {
+                            crate::runtime::ensure_driven(rt);
+                        }
+                    }
+                }
+                Target::Callback { .. } => {
+                    if let Some(rt) = call.runtime() {
+                        crate::runtime::ensure_driven(rt);
+                    }
+                }
             }
             let b = Box::into_raw(Box::new(h2_call::new(call, Some(posting.clone()))));
             posting.bind(b as usize);
