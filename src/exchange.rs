@@ -781,7 +781,8 @@ impl Exchange {
     fn consumed(&self, mut st: MutexGuard<'_, State>, n: usize) {
         st.incoming.buffered -= n;
         st.incoming.unacked += n as u32;
-        let credit = if st.incoming.unacked >= self.req_window_half() && !st.incoming.end {
+        let window = self.initial_window.load(Ordering::Relaxed);
+        let credit = if crate::frame::update_due(st.incoming.unacked, window) && !st.incoming.end {
             std::mem::take(&mut st.incoming.unacked)
         } else {
             0
@@ -794,10 +795,6 @@ impl Exchange {
                 conn.window_update(id, credit);
             }
         }
-    }
-
-    fn req_window_half(&self) -> u32 {
-        (self.initial_window.load(Ordering::Relaxed) / 2).max(1)
     }
 
     /// The trailers, once the body has ended.

@@ -23,6 +23,7 @@ pub mod fuzzing;
 mod reader;
 mod recv;
 pub mod testing;
+mod window;
 mod writer;
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -40,6 +41,7 @@ use crate::exchange::{Exchange, Pending};
 use crate::info::ConnInfo;
 
 pub(crate) use recv::RecvStream;
+pub(crate) use window::{Window, WindowOutcome};
 
 /// What the peer's SETTINGS changed on the sending side, applied to the writer's state before
 /// they are acknowledged.
@@ -49,15 +51,6 @@ pub(crate) struct PeerSettings {
     pub initial_window_size: Option<u32>,
     pub max_frame_size: Option<u32>,
     pub max_header_list_size: Option<u32>,
-}
-
-/// Whether crediting a send window kept it within 2^31-1 (RFC 9113 §6.9.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum WindowOutcome {
-    /// Credited.
-    Ok,
-    /// The credit would overflow the window: nothing was applied.
-    Overflow,
 }
 
 /// The sending side's flow-control and settings state, changed by the reader the moment a

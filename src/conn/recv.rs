@@ -436,7 +436,7 @@ pub(crate) struct RecvStream {
     /// told the stream closed. Without a body the reader tracks the send window itself.
     pub has_body: bool,
     /// Send window of a stream without a body (only checked for overflow, §6.9.1).
-    pub send_window: i64,
+    pub send_window: super::Window,
 }
 
 #[cfg(test)]

@@ -14,13 +14,16 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
 use super::recv::{RecvStream, ResponseBuilder};
-use super::{Assigned, Command, ConnShared, PeerSettings, ReaderMsg, SendControl, WindowOutcome};
+use super::window::initial_delta;
+use super::{
+    Assigned, Command, ConnShared, PeerSettings, ReaderMsg, SendControl, Window, WindowOutcome,
+};
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Origin, Processed, Reason};
 use crate::exchange::Exchange;
 use crate::frame::{
     Data, GoAway, Headers, Ping, RstStream, Setting, Settings, WindowUpdate,
-    DEFAULT_MAX_FRAME_SIZE, DEFAULT_WINDOW_SIZE, MAX_STREAM_ID, MAX_WINDOW_SIZE, PREFACE,
+    DEFAULT_MAX_FRAME_SIZE, DEFAULT_WINDOW_SIZE, MAX_STREAM_ID, PREFACE,
 };
 use crate::hpack::Encoder;
 
@@ -41,7 +44,7 @@ enum Seg {
 /// Send state of a stream with a request body, kept until the reader says the stream closed
 /// so that window overflows are caught after the body is sent too.
 struct SendStream {
-    window: i64,
+    window: Window,
     /// Body bytes ready to go out.
     body: VecDeque<Bytes>,
     /// A streaming body is pulled from the caller's exchange as the window allows.
@@ -107,7 +110,7 @@ pub(crate) struct Core<W> {
     peer_max_frame: usize,
     peer_initial_window: i64,
     peer_max_header_list: u64,
-    conn_window: i64,
+    conn_window: Window,
     sending: super::StreamMap<SendStream>,
     ready: VecDeque<u32>,
     draining: bool,
@@ -286,7 +289,7 @@ impl<W> Core<W> {
             peer_max_frame: DEFAULT_MAX_FRAME_SIZE as usize,
             peer_initial_window: i64::from(DEFAULT_WINDOW_SIZE),
             peer_max_header_list: u64::MAX,
-            conn_window: i64::from(DEFAULT_WINDOW_SIZE),
+            conn_window: Window::new(i64::from(DEFAULT_WINDOW_SIZE)),
             sending: super::StreamMap::default(),
             ready: VecDeque::new(),
             draining: false,
@@ -396,7 +399,7 @@ impl<W> Core<W> {
             } => WindowUpdate::encode(stream_id, increment, &mut self.buf),
             Command::UploadReady(id) => {
                 if let Some(st) = self.sending.get_mut(&id) {
-                    if !st.queued && !st.ended && st.window > 0 {
+                    if !st.queued && !st.ended && st.window.is_open() {
                         st.queued = true;
                         self.ready.push_back(id);
                     }
@@ -572,7 +575,7 @@ impl<W> Core<W> {
             window: i64::from(initial),
             unacked: 0,
             has_body,
-            send_window: self.peer_initial_window,
+            send_window: Window::new(self.peer_initial_window),
         });
         let registered = match how {
             Register::Quietly => self.shared.register_quietly(id, stream),
@@ -623,7 +626,7 @@ impl<W> Core<W> {
             self.sending.insert(
                 id,
                 SendStream {
-                    window: self.peer_initial_window,
+                    window: Window::new(self.peer_initial_window),
                     body,
                     source,
                     ended: false,
@@ -643,11 +646,11 @@ impl<W> Core<W> {
     /// overflows a stream's send window; nothing is acknowledged then.
     fn apply_settings(&mut self, s: PeerSettings) -> Result<(), String> {
         if let Some(v) = s.initial_window_size {
-            let delta = i64::from(v) - self.peer_initial_window;
+            let delta = initial_delta(self.peer_initial_window, v);
             if let Some((id, _)) = self
                 .sending
                 .iter()
-                .find(|(_, st)| st.window + delta > i64::from(MAX_WINDOW_SIZE))
+                .find(|(_, st)| st.window.would_overflow(delta))
             {
                 return Err(format!(
                     "SETTINGS_INITIAL_WINDOW_SIZE change overflows the send window of stream {id}"
@@ -655,8 +658,8 @@ impl<W> Core<W> {
             }
             self.peer_initial_window = i64::from(v);
             for (id, st) in self.sending.iter_mut() {
-                st.window += delta;
-                if st.window > 0 && !st.queued && !st.ended {
+                st.window.adjust(delta);
+                if st.window.is_open() && !st.queued && !st.ended {
                     st.queued = true;
                     self.ready.push_back(*id);
                 }
@@ -680,12 +683,11 @@ impl<W> Core<W> {
     /// not acted on: the reader answers it at the frame that caused it.
     fn open_window(&mut self, stream_id: u32, inc: u32) -> WindowOutcome {
         if stream_id == 0 {
-            let was_blocked = self.conn_window <= 0;
-            if self.conn_window + i64::from(inc) > i64::from(MAX_WINDOW_SIZE) {
+            let was_blocked = !self.conn_window.is_open();
+            if self.conn_window.credit(inc) == WindowOutcome::Overflow {
                 return WindowOutcome::Overflow;
             }
-            self.conn_window += i64::from(inc);
-            if was_blocked && self.conn_window > 0 {
+            if was_blocked && self.conn_window.is_open() {
                 self.requeue_blocked();
             }
             return WindowOutcome::Ok;
@@ -693,11 +695,10 @@ impl<W> Core<W> {
         let Some(st) = self.sending.get_mut(&stream_id) else {
             return WindowOutcome::Ok;
         };
-        if st.window + i64::from(inc) > i64::from(MAX_WINDOW_SIZE) {
+        if st.window.credit(inc) == WindowOutcome::Overflow {
             return WindowOutcome::Overflow;
         }
-        st.window += i64::from(inc);
-        if st.window > 0 && !st.queued && !st.ended {
+        if st.window.is_open() && !st.queued && !st.ended {
             st.queued = true;
             self.ready.push_back(stream_id);
         }
@@ -710,7 +711,7 @@ impl<W> Core<W> {
     }
 
     fn can_send_data(&self) -> bool {
-        self.conn_window > 0 && !self.ready.is_empty() && self.stop == Stop::No
+        self.conn_window.is_open() && !self.ready.is_empty() && self.stop == Stop::No
     }
 
     /// Writes DATA for ready streams, round robin, one frame per stream per turn; pulls
@@ -730,7 +731,11 @@ impl<W> Core<W> {
             }
             if !st.has_data() {
                 if let Some(src) = &st.source {
-                    let room = st.window.min(self.conn_window).clamp(0, BATCH_BYTES as i64);
+                    let room = st
+                        .window
+                        .get()
+                        .min(self.conn_window.get())
+                        .clamp(0, BATCH_BYTES as i64);
                     let t = src.take_upload(room as usize);
                     st.body.extend(t.chunks);
                     if t.end {
@@ -761,7 +766,7 @@ impl<W> Core<W> {
                 st.ex.progress.request_sent(crate::info::stamp_now());
                 continue;
             }
-            if st.window <= 0 || self.conn_window <= 0 {
+            if !st.window.is_open() || !self.conn_window.is_open() {
                 // Requeued by a WINDOW_UPDATE for the stream or the connection.
                 st.queued = false;
                 if !st.stalled {
@@ -775,15 +780,15 @@ impl<W> Core<W> {
                 continue;
             };
             let n = (front.len() as i64)
-                .min(st.window)
-                .min(self.conn_window)
+                .min(st.window.get())
+                .min(self.conn_window.get())
                 .min(self.peer_max_frame as i64) as usize;
             let chunk = front.split_to(n);
             if front.is_empty() {
                 st.body.pop_front();
             }
-            st.window -= n as i64;
-            self.conn_window -= n as i64;
+            st.window.spend(n);
+            self.conn_window.spend(n);
             let last = st.body.is_empty() && st.source.is_none() && st.trailers.is_none();
             Data::encode_header(id, n, last, &mut self.buf);
             st.ex.progress.body_sent(n);
@@ -812,7 +817,7 @@ impl<W> Core<W> {
     /// Requeues every stream that waits only for window.
     fn requeue_blocked(&mut self) {
         for (id, st) in self.sending.iter_mut() {
-            if !st.queued && !st.ended && st.window > 0 {
+            if !st.queued && !st.ended && st.window.is_open() {
                 st.queued = true;
                 self.ready.push_back(*id);
             }

@@ -1,6 +1,15 @@
 //! The reader task: parses every frame from the server, handles connection-level frames itself
 //! and dispatches stream frames to the stream map it owns.
 
+mod goaway;
+mod header_block;
+mod ping;
+mod settings;
+mod window_update;
+
+use goaway::GoAwayInfo;
+use header_block::Continuing;
+
 use std::pin::pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -27,33 +36,6 @@ use crate::hpack::Decoder;
 const READ_CHUNK: usize = 64 << 10;
 /// Read buffer of a connection without open streams (PING, SETTINGS, GOAWAY fit).
 const IDLE_READ_CHUNK: usize = 4 << 10;
-
-/// A header block being reassembled from HEADERS + CONTINUATION.
-struct Continuing {
-    stream_id: u32,
-    end_stream: bool,
-    frames: usize,
-}
-
-/// The server's GOAWAY.
-struct GoAwayInfo {
-    last_stream_id: u32,
-    reason: Reason,
-    debug: String,
-}
-
-impl GoAwayInfo {
-    fn describe(&self) -> String {
-        let mut s = format!(
-            "GOAWAY({}, last_stream_id={}) sent by the server",
-            self.reason, self.last_stream_id
-        );
-        if !self.debug.is_empty() {
-            s.push_str(&format!(": debug data '{}'", self.debug));
-        }
-        s
-    }
-}
 
 pub(crate) struct Reader<R> {
     io: R,
@@ -693,14 +675,6 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
         Ok(())
     }
 
-    /// Sends a PING whose ACK proves the peer alive and measures the round trip.
-    fn send_ping(&mut self, now: Instant) {
-        self.ping_count += 1;
-        let payload = self.ping_count.to_be_bytes();
-        self.ping = Some((payload, now, now + self.cfg.keepalive_timeout));
-        let _ = self.shared.send_cmd(Command::Ping(payload));
-    }
-
     fn request_drain(&mut self) {
         if !self.drain_requested {
             self.drain_requested = true;
@@ -881,36 +855,6 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
         Ok(())
     }
 
-    fn on_headers(&mut self, head: &FrameHeader, payload: &[u8]) -> Result<(), Error> {
-        let h = match Headers::decode(head, payload) {
-            Ok(h) => h,
-            Err(fe) => return self.frame_error(head.stream_id, fe),
-        };
-        self.check_stream(head)?;
-        if !h.end_headers {
-            self.block.clear();
-            self.block.extend_from_slice(h.fragment);
-            self.cont = Some(Continuing {
-                stream_id: h.stream_id,
-                end_stream: h.end_stream,
-                frames: 0,
-            });
-            return self.check_block_size();
-        }
-        self.on_header_block(h.stream_id, h.fragment, h.end_stream)
-    }
-
-    fn check_block_size(&mut self) -> Result<(), Error> {
-        let max = self.cfg.max_header_block();
-        if self.block.len() > max {
-            return Err(self.trip(
-                Trip::HeaderList,
-                format!("header block larger than {max} bytes (CONTINUATION flood defence)"),
-            ));
-        }
-        Ok(())
-    }
-
     /// A defence tripped on the server's behaviour: count it and close the connection with
     /// GOAWAY(ENHANCE_YOUR_CALM).
     fn trip(&mut self, t: Trip, what: String) -> Error {
@@ -933,110 +877,6 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
                     self.cfg.max_glitches
                 ),
             )),
-        }
-    }
-
-    fn on_continuation(&mut self, head: &FrameHeader, payload: &[u8]) -> Result<(), Error> {
-        let c = match Continuation::decode(head, payload) {
-            Ok(c) => c,
-            Err(fe) => return self.frame_error(head.stream_id, fe),
-        };
-        let max_frames = self.cfg.max_continuation_frames();
-        let Some(state) = self.cont.as_mut() else {
-            return Err(self.conn_error(
-                Reason::PROTOCOL_ERROR,
-                format!(
-                    "CONTINUATION on stream {} without a preceding HEADERS",
-                    c.stream_id
-                ),
-            ));
-        };
-        state.frames += 1;
-        if state.frames > max_frames {
-            return Err(self.trip(
-                Trip::Continuation,
-                format!("more than {max_frames} CONTINUATION frames in one header block (flood defence)"),
-            ));
-        }
-        self.block.extend_from_slice(c.fragment);
-        self.check_block_size()?;
-        if c.end_headers {
-            if let Some(state) = self.cont.take() {
-                let block = std::mem::take(&mut self.block);
-                let r = self.on_header_block(state.stream_id, &block, state.end_stream);
-                self.block = block;
-                self.block.clear();
-                return r;
-            }
-        }
-        Ok(())
-    }
-
-    /// A stream the server already ended with END_STREAM gets no more DATA or HEADERS
-    /// (RFC 9113 §5.1, "closed": a connection error of type STREAM_CLOSED).
-    fn check_not_ended(&mut self, id: u32, what: &str) -> Result<(), Error> {
-        if self.remote_closed.contains(id) {
-            return Err(self.conn_error(
-                Reason::STREAM_CLOSED,
-                format!("{what} on stream {id} after the server ended it with END_STREAM"),
-            ));
-        }
-        Ok(())
-    }
-
-    fn on_header_block(&mut self, id: u32, block: &[u8], end_stream: bool) -> Result<(), Error> {
-        if !self.streams.contains_key(&id) {
-            self.check_not_ended(id, "HEADERS")?;
-        }
-        let read_stamp = self.read_stamp;
-        let decoded = match self.streams.get_mut(&id) {
-            Some(s) => {
-                let ex = s.pending.ex();
-                ex.progress.block_received(read_stamp, block.len());
-                let b = &mut s.builder;
-                b.begin_block();
-                let conn = self.shared.id;
-                let logged = crate::log::enabled(crate::log::Level::Debug);
-                self.dec
-                    .decode(block, |n, v| {
-                        if logged {
-                            super::log_field(conn, id, '<', n, v);
-                        }
-                        b.on_field(n, v)
-                    })
-                    .map(|_| true)
-            }
-            // A stream we reset or finished: decode anyway to keep the table in sync.
-            None => self.dec.decode(block, |_, _| {}).map(|_| false),
-        };
-        match decoded {
-            Err(e) => Err(self.conn_error(Reason::COMPRESSION_ERROR, e.to_string())),
-            Ok(false) => Ok(()),
-            Ok(true) => {
-                let r = match self.streams.get_mut(&id) {
-                    Some(s) => {
-                        let had_head = s.builder.has_head();
-                        let r = s.builder.end_block(end_stream);
-                        if !had_head && s.builder.has_head() {
-                            let ex = s.pending.ex();
-                            if s.builder.is_streaming() {
-                                let (status, headers, decoded) = s.builder.take_head();
-                                ex.deliver_head(status, headers, decoded);
-                            } else {
-                                ex.mark_head();
-                            }
-                        }
-                        r
-                    }
-                    None => return Ok(()),
-                };
-                match r {
-                    Ok(Progress::More) => {}
-                    Ok(Progress::Complete) => self.complete(id),
-                    Err(f) => self.fault(id, f),
-                }
-                Ok(())
-            }
         }
     }
 
@@ -1076,229 +916,6 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
         .with_origin(Origin::Remote)
         .with_processed(s.builder.processed());
         s.pending.finish(Err(e));
-        Ok(())
-    }
-
-    fn on_settings(&mut self, head: &FrameHeader, payload: &[u8]) -> Result<(), Error> {
-        let st = match Settings::decode(head, payload) {
-            Ok(s) => s,
-            Err(fe) => return self.frame_error(0, fe),
-        };
-        if st.ack {
-            if !self.settings_acked {
-                self.settings_acked = true;
-                self.dec
-                    .set_max_table_size(self.cfg.header_table_size as usize);
-            }
-            return Ok(());
-        }
-        let mut ps = PeerSettings::default();
-        let mut max_streams = None;
-        for s in st.iter().flatten() {
-            match s {
-                Setting::HeaderTableSize(v) => ps.header_table_size = Some(v),
-                Setting::InitialWindowSize(v) => ps.initial_window_size = Some(v),
-                Setting::MaxFrameSize(v) => ps.max_frame_size = Some(v),
-                Setting::MaxHeaderListSize(v) => ps.max_header_list_size = Some(v),
-                Setting::MaxConcurrentStreams(v) => max_streams = Some(v),
-                Setting::EnablePush(_) | Setting::Unknown(..) => {}
-            }
-        }
-        if let Some(v) = ps.initial_window_size {
-            let delta = i64::from(v) - self.peer_initial_window;
-            let max = i64::from(crate::frame::MAX_WINDOW_SIZE);
-            if let Some((id, _)) = self
-                .streams
-                .iter()
-                .find(|(_, s)| !s.has_body && s.send_window + delta > max)
-            {
-                let what = format!(
-                    "SETTINGS_INITIAL_WINDOW_SIZE change overflows the send window of stream {id}"
-                );
-                return Err(self.conn_error(Reason::FLOW_CONTROL_ERROR, what));
-            }
-            self.peer_initial_window = i64::from(v);
-            for s in self.streams.values_mut().filter(|s| !s.has_body) {
-                s.send_window += delta;
-            }
-        }
-        let first = !self.got_settings;
-        self.got_settings = true;
-        if max_streams.is_some() || first {
-            // Absent from the first SETTINGS means unlimited (§6.5.2).
-            let announced = max_streams.unwrap_or(u32::MAX);
-            self.shared
-                .set_limit(announced.min(self.cfg.max_concurrent_streams));
-            if let Some(pool) = self.shared.pool.upgrade() {
-                pool.on_limit_announced(announced);
-            }
-        }
-        self.ack_queued()?;
-        match self.send.apply_settings(ps) {
-            Ok(wake) => self.wake_writer |= wake,
-            Err(what) => return Err(self.conn_error(Reason::FLOW_CONTROL_ERROR, what)),
-        }
-        events::emit(&self.cfg.events, || {
-            let mut ev = events::event(
-                EventKind::Settings,
-                self.shared.id,
-                0,
-                format!(
-                    "SETTINGS max_concurrent_streams={} initial_window_size={} max_frame_size={} header_table_size={} max_header_list_size={}",
-                    max_streams.map_or("unlimited".into(), |v| v.to_string()),
-                    ps.initial_window_size.map_or("-".into(), |v| v.to_string()),
-                    ps.max_frame_size.map_or("-".into(), |v| v.to_string()),
-                    ps.header_table_size.map_or("-".into(), |v| v.to_string()),
-                    ps.max_header_list_size.map_or("-".into(), |v| v.to_string()),
-                ),
-            );
-            ev.value = u64::from(max_streams.unwrap_or(u32::MAX));
-            ev
-        });
-        if first && self.ping.is_none() {
-            // An early round-trip sample, before any keepalive is due.
-            self.send_ping(Instant::now());
-        }
-        Ok(())
-    }
-
-    fn on_ping(&mut self, head: &FrameHeader, payload: &[u8]) -> Result<(), Error> {
-        let p = match Ping::decode(head, payload) {
-            Ok(p) => p,
-            Err(fe) => return self.frame_error(0, fe),
-        };
-        if p.ack {
-            if let Some((want, sent, _)) = self.ping {
-                if want == p.payload {
-                    self.ping = None;
-                    let rtt = sent.elapsed();
-                    self.shared.record_rtt(rtt);
-                    events::emit(&self.cfg.events, || {
-                        let mut ev = events::event(
-                            EventKind::Rtt,
-                            self.shared.id,
-                            0,
-                            format!("PING round trip {} us", rtt.as_micros()),
-                        );
-                        ev.value = rtt.as_micros() as u64;
-                        ev
-                    });
-                }
-            }
-        } else {
-            self.ack_queued()?;
-            Ping::encode(true, p.payload, &mut self.out);
-            self.out_acks += 1;
-        }
-        Ok(())
-    }
-
-    /// An acknowledgement (PING or SETTINGS) is queued for the writer: a server that floods us
-    /// with PINGs or SETTINGS while not reading what we write makes these pile up.
-    fn ack_queued(&mut self) -> Result<(), Error> {
-        let n = self.shared.pending_acks.fetch_add(1, Ordering::AcqRel) + 1;
-        if n > self.cfg.max_pending_acks {
-            return Err(self.trip(
-                Trip::Acks,
-                format!("PING/SETTINGS flood: {n} acknowledgements waiting to be written"),
-            ));
-        }
-        Ok(())
-    }
-
-    fn on_goaway(&mut self, head: &FrameHeader, payload: &[u8]) -> Result<(), Error> {
-        let g = match GoAway::decode(head, payload) {
-            Ok(g) => g,
-            Err(fe) => return self.frame_error(0, fe),
-        };
-        // The last stream id may only go down (§6.8).
-        let last = match &self.goaway {
-            Some(prev) => prev.last_stream_id.min(g.last_stream_id),
-            None => g.last_stream_id,
-        };
-        let info = GoAwayInfo {
-            last_stream_id: last,
-            reason: g.reason,
-            debug: crate::diagnose::lossy(g.debug_data, 200),
-        };
-        events::emit(&self.cfg.events, || {
-            let mut ev = events::event(EventKind::GoAway, self.shared.id, 0, info.describe());
-            ev.h2_error = info.reason.0;
-            ev.value = u64::from(info.last_stream_id);
-            ev
-        });
-        self.goaway = Some(info);
-        self.shared.set_going_away();
-        let above: Vec<u32> = self
-            .streams
-            .keys()
-            .copied()
-            .filter(|&id| id > last)
-            .collect();
-        for id in above {
-            if let Some(s) = self.remove(id) {
-                if s.has_body {
-                    let _ = self.shared.send_cmd(Command::StopSending {
-                        stream_id: id,
-                        rst_if_sending: None,
-                    });
-                }
-                let err = self.eof_error();
-                self.end_stream_with(id, s, &err);
-            }
-        }
-        self.request_drain();
-        Ok(())
-    }
-
-    fn on_window_update(&mut self, head: &FrameHeader, payload: &[u8]) -> Result<(), Error> {
-        let w = match WindowUpdate::decode(head, payload) {
-            Ok(w) => w,
-            Err(fe) => {
-                if fe.stream_only {
-                    self.check_stream(head)?;
-                }
-                return self.frame_error(head.stream_id, fe);
-            }
-        };
-        if w.stream_id != 0 {
-            self.check_stream(head)?;
-            let Some(s) = self.streams.get_mut(&w.stream_id) else {
-                // A closed stream: legal (the frame may have crossed our END_STREAM or
-                // RST_STREAM), and nothing to do.
-                return Ok(());
-            };
-            if !s.has_body {
-                s.send_window += i64::from(w.increment);
-                if s.send_window > i64::from(crate::frame::MAX_WINDOW_SIZE) {
-                    let id = w.stream_id;
-                    self.stream_error(
-                        id,
-                        Reason::FLOW_CONTROL_ERROR,
-                        &format!("WINDOW_UPDATE overflows the send window of stream {id}"),
-                    );
-                }
-                return Ok(());
-            }
-        }
-        // Applied now, so that an overflow stops processing at this frame; the writer is
-        // woken once per read (a flood of tiny increments costs no command per frame).
-        let (outcome, wake) = self.send.open_window(w.stream_id, w.increment);
-        self.wake_writer |= wake;
-        if outcome == WindowOutcome::Overflow {
-            let id = w.stream_id;
-            if id == 0 {
-                return Err(self.conn_error(
-                    Reason::FLOW_CONTROL_ERROR,
-                    "WINDOW_UPDATE overflows the connection send window",
-                ));
-            }
-            self.stream_error(
-                id,
-                Reason::FLOW_CONTROL_ERROR,
-                &format!("WINDOW_UPDATE overflows the send window of stream {id}"),
-            );
-        }
         Ok(())
     }
 }
