@@ -204,7 +204,7 @@ async fn connect_unix(
     let resolved = Instant::now();
     let dialled = tokio::time::timeout_at(deadline, tokio::net::UnixStream::connect(path)).await;
     let sock = match dialled {
-        Ok(Ok(s)) => nosigpipe::NoSigPipe(s),
+        Ok(Ok(s)) => nosigpipe::NoSigPipe::new(s, tls.is_none()),
         Ok(Err(e)) => {
             let msg = match e.kind() {
                 std::io::ErrorKind::ConnectionRefused => {
