@@ -1014,16 +1014,9 @@ impl Call {
         self.url.get_or_init(|| {
             let req = &self.ex.req;
             match (req.origin(), &self.base) {
-                (None, Some(b)) => {
-                    let mut u = String::with_capacity(b.len() + req.path().len() + 1);
-                    u.push_str(b);
-                    u.push_str(req.path());
-                    u.push('\0');
-                    u
-                }
-                _ => crate::redirect::url_with_suffix(req, None, "\0"),
+                (None, Some(b)) => crate::redirect::shared_str(&[b, req.path(), "\0"]),
+                _ => crate::redirect::url_shared(req, None, "\0"),
             }
-            .into()
         })
     }
 

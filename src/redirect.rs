@@ -16,6 +16,7 @@
 //! - https to http is refused unless allowed: the 3xx is then the response (its `location`
 //!   tells the caller where the server pointed).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::config::Config;
@@ -74,6 +75,33 @@ pub(crate) fn url_with_suffix(req: &Request, base: Option<&Target>, suffix: &str
             u
         }
     }
+}
+
+/// [`url_with_suffix`] as a shared string, made in one allocation.
+pub(crate) fn url_shared(req: &Request, base: Option<&Target>, suffix: &str) -> Arc<str> {
+    match req.origin().or(base) {
+        Some(t) => shared_str(&[t.scheme.as_str(), "://", &t.authority, req.path(), suffix]),
+        None => shared_str(&[req.path(), suffix]),
+    }
+}
+
+/// The concatenation of `parts` as an `Arc<str>`: through a stack buffer when it fits, so
+/// that the only allocation is the `Arc`'s (a `String` first would be a second one).
+pub(crate) fn shared_str(parts: &[&str]) -> Arc<str> {
+    let len: usize = parts.iter().map(|p| p.len()).sum();
+    let mut stack = [0u8; 512];
+    if len <= stack.len() {
+        let mut at = 0;
+        for p in parts {
+            stack[at..at + p.len()].copy_from_slice(p.as_bytes());
+            at += p.len();
+        }
+        // Whole UTF-8 strings concatenated are UTF-8.
+        if let Ok(s) = std::str::from_utf8(&stack[..len]) {
+            return Arc::from(s);
+        }
+    }
+    Arc::from(parts.concat())
 }
 
 /// The redirects of one request so far: the URLs visited, first to current.
@@ -207,5 +235,21 @@ impl Hops {
         }
         self.urls.push(shown);
         Ok(Some(next))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shared_str;
+
+    #[test]
+    fn shared_strings_are_the_concatenation_short_or_long() {
+        assert_eq!(
+            &*shared_str(&["https", "://", "é.example", "/p", "\0"]),
+            "https://é.example/p\0"
+        );
+        let long = "x".repeat(600);
+        assert_eq!(&*shared_str(&["a", &long, "b"]), format!("a{long}b"));
+        assert_eq!(&*shared_str(&[]), "");
     }
 }
