@@ -481,20 +481,11 @@ module H2Client
 
         resp = out.get_pointer(0)
         status = Lib.h2_response_status(resp)
-        headers = s.fields(Lib.h2_response_header_count(resp)) do |i, a, b, c, d|
-          Lib.h2_response_header_at(resp, i, a, b, c, d)
-        end
+        headers = s.fields { |b, l, c| Lib.h2_response_headers_packed(resp, b, l, c) }
         data = Lib.h2_response_body(resp, s.len)
         len = s.len.get(:size_t, 0)
         body = len.zero? ? String.new(encoding: Encoding::BINARY) : data.get_bytes(0, len)
-        count = Lib.h2_response_trailer_count(resp)
-        trailers = if count.zero?
-                     EMPTY
-                   else
-                     s.fields(count) do |i, a, b, c, d|
-                       Lib.h2_response_trailer_at(resp, i, a, b, c, d)
-                     end
-                   end
+        trailers = s.fields(EMPTY) { |b, l, c| Lib.h2_response_trailers_packed(resp, b, l, c) }
         Response.new(status, headers, body, trailers,
                      Client.native_url(Lib.h2_response_effective_url(resp)),
                      Lib.h2_response_redirect_count(resp),
@@ -566,9 +557,7 @@ module H2Client
       raise Error.of_call(call, rc) unless rc == Lib::H2_OK
 
       status = Lib.h2_call_status(call)
-      headers = s.fields(Lib.h2_call_header_count(call)) do |i, a, b, c, d|
-        Lib.h2_call_header_at(call, i, a, b, c, d)
-      end
+      headers = s.fields { |b, l, c| Lib.h2_call_headers_packed(call, b, l, c) }
       body = block ? nil : String.new(encoding: Encoding::BINARY)
       # Final once the head has arrived: any redirects have been followed.
       response = Response.new(status, headers, body, EMPTY,
@@ -590,12 +579,8 @@ module H2Client
           body << chunk
         end
       end
-      count = Lib.h2_call_trailer_count(call)
-      unless count.zero?
-        response._set_trailers(s.fields(count) do |i, a, b, c, d|
-          Lib.h2_call_trailer_at(call, i, a, b, c, d)
-        end)
-      end
+      trailers = s.fields(EMPTY) { |b, l, c| Lib.h2_call_trailers_packed(call, b, l, c) }
+      response._set_trailers(trailers) unless trailers.empty?
       response
     end
 
@@ -891,16 +876,13 @@ module H2Client
     class Scratch # :nodoc:
       KEY = :__h2client_scratch__
 
-      # The four out-parameters of the *_header_at / *_trailer_at functions. The strings
-      # are NUL-terminated (HTTP/2 field names and values cannot contain NUL), so the
-      # :string members read them without an intermediate FFI::Pointer; the lengths
-      # guard that.
-      class Field < FFI::Struct
-        layout :name, :string,
-               :name_len, :size_t,
-               :value, :string,
-               :value_len, :size_t
-      end
+      # Offsets of the three out-parameters of the *_packed functions in @packed.
+      PACKED_LEN = FFI::Type::POINTER.size
+      PACKED_COUNT = PACKED_LEN + FFI.find_type(:size_t).size
+      NUL = "\0"
+      NUL_BINARY = "\0".b.freeze
+      UTF_8 = Encoding::UTF_8
+      BINARY = Encoding::BINARY
 
       attr_reader :out, :len
 
@@ -920,12 +902,9 @@ module H2Client
       def initialize
         @out = FFI::MemoryPointer.new(:pointer)
         @len = FFI::MemoryPointer.new(:size_t)
-        @field = Field.new
-        base = @field.pointer
-        @name = base + Field.offset_of(:name)
-        @name_len = base + Field.offset_of(:name_len)
-        @value = base + Field.offset_of(:value)
-        @value_len = base + Field.offset_of(:value_len)
+        @packed = FFI::MemoryPointer.new(:uint8, PACKED_COUNT + FFI.find_type(:size_t).size)
+        @packed_len = @packed + PACKED_LEN
+        @packed_count = @packed + PACKED_COUNT
         @read_buffer = nil
       end
 
@@ -933,35 +912,47 @@ module H2Client
         @read_buffer ||= FFI::MemoryPointer.new(:uint8, READ_CHUNK)
       end
 
-      # Reads +count+ fields with the given *_at function (called by the block with the
-      # index and the four out-pointers) into an Array of frozen [name, value] pairs.
-      def fields(count)
-        list = Array.new(count)
-        f = @field
-        i = 0
-        while i < count
-          rc = yield(i, @name, @name_len, @value, @value_len)
-          raise Error.last(rc) unless rc == Lib::H2_OK
+      # The fields that a *_packed function (called by the block with its three
+      # out-pointers: buffer, length, count) hands out in one call, as an Array of frozen
+      # [name, value] pairs; +none+ if there are none. The buffer, name\0value\0... (no
+      # NUL can occur in a name or value), is copied into one String and split there:
+      # no call into the library per field.
+      def fields(none = nil)
+        rc = yield(@packed, @packed_len, @packed_count)
+        raise Error.last(rc) unless rc == Lib::H2_OK
 
-          name = f[:name]
-          value = f[:value]
-          name = exact(:name) if name.bytesize != f[:name_len]
-          value = exact(:value) if value.bytesize != f[:value_len]
-          name.force_encoding(Encoding::UTF_8)
-          value.force_encoding(Encoding::UTF_8)
-          value.force_encoding(Encoding::BINARY) unless value.valid_encoding?
-          list[i] = [name.freeze, value.freeze].freeze
-          i += 1
-        end
-        list
+        count = @packed_count.get(:size_t, 0)
+        return none || [] if count.zero?
+
+        Scratch.unpack(@packed.get_pointer(0).get_bytes(0, @packed_len.get(:size_t, 0)), count)
       end
 
-      private
-
-      # The member's bytes by its length (a string with a NUL in it; not expected).
-      def exact(member)
-        ptr = @field.pointer.get_pointer(Field.offset_of(member))
-        ptr.get_bytes(0, @field[:"#{member}_len"])
+      # +count+ fields from +bytes+ (a binary String: name\0value\0...), as #fields. Names
+      # are UTF-8 (lowercase tokens: ASCII); a value is UTF-8, or binary if it is not valid
+      # UTF-8.
+      def self.unpack(bytes, count)
+        list = Array.new(count)
+        if bytes.ascii_only?
+          # Every piece is valid UTF-8: split once, no check per value.
+          parts = bytes.force_encoding(UTF_8).split(NUL, -1)
+          i = 0
+          while i < count
+            list[i] = [parts[2 * i].freeze, parts[2 * i + 1].freeze].freeze
+            i += 1
+          end
+        else
+          # Split as bytes (a UTF-8 split would refuse invalid bytes), then each piece.
+          parts = bytes.split(NUL_BINARY, -1)
+          i = 0
+          while i < count
+            name = parts[2 * i].force_encoding(UTF_8)
+            value = parts[2 * i + 1].force_encoding(UTF_8)
+            value.force_encoding(BINARY) unless value.valid_encoding?
+            list[i] = [name.freeze, value.freeze].freeze
+            i += 1
+          end
+        end
+        list
       end
     end
   end
