@@ -90,14 +90,28 @@ class FieldsTest < Minitest::Test
     assert_equal "body", chunks.join
   end
 
-  # The splitting itself: counts, empty names never, empty values, a value of one byte.
+  # The splitting itself: empty values (also the last), a value of one byte, UTF-8 and not.
   def test_unpack
-    unpack = H2Client::Client::Scratch.method(:unpack)
-    assert_equal [["a", ""], ["b", "c"], ["d", ""]], unpack.call("a\0\0b\0c\0d\0\0".b, 3)
-    assert_equal [%w[a 1]], unpack.call("a\x001\0".b, 1)
-    list = unpack.call("x\0\xC3\xA9\0y\0\xE9\0".b, 2)
+    unpack = H2Client::Response.method(:unpack)
+    assert_equal [["a", ""], %w[b c], ["d", ""]], unpack.call("a\0\0b\0c\0d\0\0".b)
+    assert_equal [%w[a 1]], unpack.call("a\x001\0".b)
+    assert_equal [], unpack.call("".b)
+    list = unpack.call("x\0\xC3\xA9\0y\0\xE9\0".b)
     assert_equal [["x", "é"], ["y", "\xE9".b]], list
     assert_equal [Encoding::UTF_8, Encoding::BINARY], list.map { |_, v| v.encoding }
+    assert_equal 3, H2Client::Response.count("a\0\0b\0c\0d\0\0".b)
+  end
+
+  # A Response made with lists (as a user may) and a frozen one read as before.
+  def test_response_from_lists_and_frozen
+    res = H2Client::Response.new(200, [%w[a 1], %w[a 2]], "", [%w[t x]])
+    assert_equal({ "a" => "1, 2" }, res.headers)
+    assert_equal %w[1 2], res.header_values("a")
+    assert_equal({ "t" => "x" }, res.trailers)
+    res = client_for.get("/").freeze
+    check(res)
+    check(Ractor.make_shareable(client_for.get("/"))) # frozen deeply
+    assert_match(/headers=#{HEAD.size} body=4 bytes trailers=#{TRAILERS.size}/, res.inspect)
   end
 
   private

@@ -391,8 +391,11 @@ module H2Client
               end
         raise Error.last if req.null?
 
-        setup_request(req, headers, content_type, body, source, timeout_ms, headers_timeout_ms,
-                      body_idle_timeout_ms)
+        if headers || content_type || body || source || timeout_ms || headers_timeout_ms ||
+           body_idle_timeout_ms
+          setup_request(req, headers, content_type, body, source, timeout_ms,
+                        headers_timeout_ms, body_idle_timeout_ms)
+        end
         if hook
           key, function = Callbacks.register(hook)
           check(Lib.h2_request_set_informational_callback(req, function, FFI::Pointer.new(key)))
@@ -481,19 +484,20 @@ module H2Client
 
         resp = out.get_pointer(0)
         status = Lib.h2_response_status(resp)
-        headers = s.fields { |b, l, c| Lib.h2_response_headers_packed(resp, b, l, c) }
+        # Split into pairs by the Response, if they are read.
+        headers = s.packed(nil) { |b, l, c| Lib.h2_response_headers_packed(resp, b, l, c) } || []
         data = Lib.h2_response_body(resp, s.len)
         len = s.len.get(:size_t, 0)
         body = len.zero? ? String.new(encoding: Encoding::BINARY) : data.get_bytes(0, len)
-        trailers = s.fields(EMPTY) { |b, l, c| Lib.h2_response_trailers_packed(resp, b, l, c) }
+        trailers = s.packed(EMPTY) { |b, l, c| Lib.h2_response_trailers_packed(resp, b, l, c) }
         Response.new(status, headers, body, trailers,
                      Client.native_url(Lib.h2_response_effective_url(resp)),
                      Lib.h2_response_redirect_count(resp),
                      decoded: Lib.h2_response_decoded(resp))
       ensure
-        # Read from +out+, not from a local: an interrupt (Thread#raise, Ctrl-C) pending
+        # Read from +out+ if +resp+ is not set: an interrupt (Thread#raise, Ctrl-C) pending
         # while h2_client_do waited is raised as soon as it returns, before the assignment.
-        resp = out.get_pointer(0)
+        resp ||= out.get_pointer(0)
         Lib.h2_response_free(resp) unless resp.null?
         Scratch.release(s)
       end
@@ -557,7 +561,7 @@ module H2Client
       raise Error.of_call(call, rc) unless rc == Lib::H2_OK
 
       status = Lib.h2_call_status(call)
-      headers = s.fields { |b, l, c| Lib.h2_call_headers_packed(call, b, l, c) }
+      headers = s.packed(nil) { |b, l, c| Lib.h2_call_headers_packed(call, b, l, c) } || []
       body = block ? nil : String.new(encoding: Encoding::BINARY)
       # Final once the head has arrived: any redirects have been followed.
       response = Response.new(status, headers, body, EMPTY,
@@ -579,8 +583,8 @@ module H2Client
           body << chunk
         end
       end
-      trailers = s.fields(EMPTY) { |b, l, c| Lib.h2_call_trailers_packed(call, b, l, c) }
-      response._set_trailers(trailers) unless trailers.empty?
+      trailers = s.packed(nil) { |b, l, c| Lib.h2_call_trailers_packed(call, b, l, c) }
+      response._set_trailers(trailers) if trailers
       response
     end
 
@@ -879,10 +883,6 @@ module H2Client
       # Offsets of the three out-parameters of the *_packed functions in @packed.
       PACKED_LEN = FFI::Type::POINTER.size
       PACKED_COUNT = PACKED_LEN + FFI.find_type(:size_t).size
-      NUL = "\0"
-      NUL_BINARY = "\0".b.freeze
-      UTF_8 = Encoding::UTF_8
-      BINARY = Encoding::BINARY
 
       attr_reader :out, :len
 
@@ -913,46 +913,21 @@ module H2Client
       end
 
       # The fields that a *_packed function (called by the block with its three
-      # out-pointers: buffer, length, count) hands out in one call, as an Array of frozen
-      # [name, value] pairs; +none+ if there are none. The buffer, name\0value\0... (no
-      # NUL can occur in a name or value), is copied into one String and split there:
-      # no call into the library per field.
-      def fields(none = nil)
+      # out-pointers: buffer, length, count) hands out in one call, copied into one binary
+      # String (name\0value\0..., for Response.unpack); +none+ if there are none. No call
+      # into the library per field.
+      def packed(none)
         rc = yield(@packed, @packed_len, @packed_count)
         raise Error.last(rc) unless rc == Lib::H2_OK
+        return none if @packed_count.get(:size_t, 0).zero?
 
-        count = @packed_count.get(:size_t, 0)
-        return none || [] if count.zero?
-
-        Scratch.unpack(@packed.get_pointer(0).get_bytes(0, @packed_len.get(:size_t, 0)), count)
+        @packed.get_pointer(0).get_bytes(0, @packed_len.get(:size_t, 0))
       end
 
-      # +count+ fields from +bytes+ (a binary String: name\0value\0...), as #fields. Names
-      # are UTF-8 (lowercase tokens: ASCII); a value is UTF-8, or binary if it is not valid
-      # UTF-8.
-      def self.unpack(bytes, count)
-        list = Array.new(count)
-        if bytes.ascii_only?
-          # Every piece is valid UTF-8: split once, no check per value.
-          parts = bytes.force_encoding(UTF_8).split(NUL, -1)
-          i = 0
-          while i < count
-            list[i] = [parts[2 * i].freeze, parts[2 * i + 1].freeze].freeze
-            i += 1
-          end
-        else
-          # Split as bytes (a UTF-8 split would refuse invalid bytes), then each piece.
-          parts = bytes.split(NUL_BINARY, -1)
-          i = 0
-          while i < count
-            name = parts[2 * i].force_encoding(UTF_8)
-            value = parts[2 * i + 1].force_encoding(UTF_8)
-            value.force_encoding(BINARY) unless value.valid_encoding?
-            list[i] = [name.freeze, value.freeze].freeze
-            i += 1
-          end
-        end
-        list
+      # As #packed, split into an Array of frozen [name, value] pairs.
+      def fields(&block)
+        bytes = packed(nil, &block)
+        bytes ? Response.unpack(bytes) : []
       end
     end
   end
