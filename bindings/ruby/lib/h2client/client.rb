@@ -349,7 +349,7 @@ module H2Client
     def perform(method, target, query, headers, body, json, form, timeout_ms,
                 headers_timeout_ms, body_idle_timeout_ms, on_informational, block)
       Callbacks.refuse_inside("a request")
-      target = Client.url_string(:target, target)
+      target = Client.url_string(:target, target) unless target.instance_of?(String)
       target = Client.with_query(target, query) unless query.nil?
       content_type = nil
       unless json.nil? && form.nil?
@@ -490,10 +490,14 @@ module H2Client
         len = s.len.get(:size_t, 0)
         body = len.zero? ? String.new(encoding: Encoding::BINARY) : data.get_bytes(0, len)
         trailers = s.packed(EMPTY) { |b, l, c| Lib.h2_response_trailers_packed(resp, b, l, c) }
-        Response.new(status, headers, body, trailers,
-                     Client.native_url(Lib.h2_response_effective_url(resp)),
-                     Lib.h2_response_redirect_count(resp),
-                     decoded: Lib.h2_response_decoded(resp))
+        url = Client.native_url(Lib.h2_response_effective_url(resp))
+        redirects = Lib.h2_response_redirect_count(resp)
+        # decoded: only when true: keywords through Class#new cost a Hash.
+        if Lib.h2_response_decoded(resp)
+          Response.new(status, headers, body, trailers, url, redirects, decoded: true)
+        else
+          Response.new(status, headers, body, trailers, url, redirects)
+        end
       ensure
         # Read from +out+ if +resp+ is not set: an interrupt (Thread#raise, Ctrl-C) pending
         # while h2_client_do waited is raised as soon as it returns, before the assignment.
