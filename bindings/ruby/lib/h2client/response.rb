@@ -77,12 +77,22 @@ module H2Client
 
     # Hash of lowercase name => value (repeated names joined with ", ").
     def headers
-      @headers || (frozen? ? Response.fold(header_list) : @headers = Response.fold(header_list))
+      hash = @headers
+      return hash if hash
+
+      hash = Response.fold(@header_list)
+      @headers = hash unless frozen?
+      hash
     end
 
     # Trailers (fields after the body) as a Hash, like +headers+; empty if none.
     def trailers
-      @trailers || (frozen? ? Response.fold(trailer_list) : @trailers = Response.fold(trailer_list))
+      hash = @trailers
+      return hash if hash
+
+      hash = Response.fold(@trailer_list)
+      @trailers = hash unless frozen?
+      hash
     end
 
     # The value of header +name+ (any case), repeated ones joined with ", "; nil if absent.
@@ -132,32 +142,37 @@ module H2Client
     # The fields of +packed+, a binary String "name\0value\0name\0value\0..." as the
     # library's h2_*_headers_packed functions hand them out (no NUL can occur in a name or a
     # value), as an Array of frozen [name, value] pairs. Names are UTF-8 (lowercase tokens:
-    # ASCII); a value is UTF-8, or binary if it is not valid UTF-8. +packed+'s encoding may
-    # be changed (a frozen one is copied).
+    # ASCII); a value is UTF-8, or binary if it is not valid UTF-8.
     def self.unpack(packed)
+      pairs(pieces(packed))
+    end
+
+    # +packed+ (as for unpack) split into its names and values, alternately, each frozen.
+    # +packed+'s encoding may be changed (a frozen one is copied).
+    def self.pieces(packed)
       packed = +packed
       if packed.ascii_only?
-        # Every piece is valid UTF-8: one split, no check per value.
+        # Every piece is valid UTF-8: one split, no check per piece.
         parts = packed.force_encoding(UTF_8).split(NUL, -1)
-        ascii = true
       else
         # Split as bytes (a UTF-8 split refuses invalid bytes), then each piece.
         parts = packed.split(NUL_BINARY, -1)
-        ascii = false
+        parts.each do |piece|
+          piece.force_encoding(UTF_8)
+          piece.force_encoding(BINARY) unless piece.valid_encoding?
+        end
       end
-      # The last NUL ends the last value: the piece after it is "".
+      parts.pop # the "" after the NUL that ends the last value
+      parts.each(&:freeze)
+    end
+
+    # [name, value, name, value, ...] as frozen [name, value] pairs.
+    def self.pairs(parts)
       count = parts.size / 2
       list = Array.new(count)
       i = 0
       while i < count
-        name = parts[2 * i]
-        value = parts[2 * i + 1]
-        unless ascii
-          name.force_encoding(UTF_8)
-          value.force_encoding(UTF_8)
-          value.force_encoding(BINARY) unless value.valid_encoding?
-        end
-        list[i] = [name.freeze, value.freeze].freeze
+        list[i] = [parts[2 * i], parts[2 * i + 1]].freeze
         i += 1
       end
       list
@@ -168,9 +183,18 @@ module H2Client
       list.is_a?(String) ? list.count(NUL) / 2 : list.size
     end
 
-    # [[name, value], ...] as a Hash, the values of a repeated name joined with ", ".
+    # [[name, value], ...] (or packed, as for unpack) as a Hash, the values of a repeated
+    # name joined with ", ".
     def self.fold(list)
-      # No repeated name (the usual case): the pairs as they are.
+      if list.is_a?(String)
+        # Straight from the pieces, without pairs, if no name is repeated (the usual case).
+        parts = pieces(list)
+        hash = Hash[*parts]
+        return hash if hash.size * 2 == parts.size
+
+        list = pairs(parts)
+      end
+      # No repeated name: the pairs as they are.
       hash = begin
         list.to_h
       rescue TypeError, ArgumentError
