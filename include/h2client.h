@@ -394,8 +394,8 @@ typedef struct h2_stats {
 /**
  * The informational-response callback type: `head` is a 1xx response head (status and
  * header fields, read with `h2_response_status`, `h2_response_header_count`,
- * `h2_response_header_at`, `h2_response_header`), valid only during the call; it must not be
- * freed or kept.
+ * `h2_response_header_at`, `h2_response_header`, `h2_response_headers_packed`), valid only
+ * during the call; it must not be freed or kept (nor the pointers read from it).
  */
 typedef void (*h2_informational_fn)(void *userdata, const struct h2_response *head);
 
@@ -838,6 +838,19 @@ h2_result h2_call_header_at(const struct h2_call *c,
                             size_t *value_len);
 
 /**
+ * Every response header in one call, laid out as `h2_response_headers_packed` lays them out
+ * (`name\0value\0...`, `*count` fields, `*len` bytes). Before the final head has arrived
+ * (`h2_call_wait_headers`) there are none: `*count` and `*len` 0, H2_OK, as
+ * `h2_call_header_count`. The bytes stay valid, read-only, until `h2_call_free` (for
+ * submitted calls, until `h2_call_response`). Any output pointer may be NULL. Returns
+ * H2_E_INVALID_ARGUMENT, with `*buf` NULL and the counts 0, if `c` is NULL.
+ */
+h2_result h2_call_headers_packed(const struct h2_call *c,
+                                 const uint8_t **buf,
+                                 size_t *len,
+                                 size_t *count);
+
+/**
  * The first value of response header `name`, or NULL; as `h2_response_header`.
  */
 const char *h2_call_header(const struct h2_call *c, const char *name);
@@ -887,6 +900,18 @@ h2_result h2_call_trailer_at(const struct h2_call *c,
                              size_t *name_len,
                              const char **value,
                              size_t *value_len);
+
+/**
+ * Every trailer in one call, once the response body has ended (`h2_call_read` returned 0,
+ * or `h2_call_wait` returned H2_OK), laid out as `h2_response_headers_packed` lays out the
+ * headers (no trailers: `*count` and `*len` 0). Valid until `h2_call_free`. Any output
+ * pointer may be NULL. Returns H2_E_INVALID_ARGUMENT, with `*buf` NULL and the counts 0, if
+ * `c` is NULL or the body has not ended, as `h2_call_trailer_at`.
+ */
+h2_result h2_call_trailers_packed(const struct h2_call *c,
+                                  const uint8_t **buf,
+                                  size_t *len,
+                                  size_t *count);
 
 /**
  * The first value of trailer `name`, or NULL.
@@ -1711,6 +1736,34 @@ h2_result h2_response_header_at(const struct h2_response *resp,
                                 size_t *name_len,
                                 const char **value,
                                 size_t *value_len);
+
+/**
+ * Every response header in ONE call, for bindings where a call per field is costly: `*buf`
+ * is set to `*len` bytes holding each field in the order received as its name, a NUL byte,
+ * its value and a NUL byte (`name\0value\0name\0value\0...`), and `*count` to the number of
+ * fields (pseudo-headers excluded; the same fields as `h2_response_header_at` gives, with
+ * repeated names kept as separate fields). Names are lowercase and never empty; a value may
+ * be empty and may hold any byte but NUL, CR and LF (the library refuses a field with
+ * those), so the NULs split the buffer unambiguously; `*len` counts the last NUL, and each
+ * name and value is a NUL-terminated string in place. No fields: `*count` and `*len` are 0
+ * and `*buf` points to an empty string (never NULL). The bytes are the response's own, not a
+ * copy: valid, read-only, until `h2_response_free`. Any output pointer may be NULL. Returns
+ * H2_E_INVALID_ARGUMENT, with `*buf` NULL and the counts 0, if `resp` is NULL.
+ */
+h2_result h2_response_headers_packed(const struct h2_response *resp,
+                                     const uint8_t **buf,
+                                     size_t *len,
+                                     size_t *count);
+
+/**
+ * Every trailer in one call, laid out as `h2_response_headers_packed` lays out the headers
+ * (no trailers: `*count` and `*len` 0). Valid until `h2_response_free`. Returns
+ * H2_E_INVALID_ARGUMENT, with `*buf` NULL and the counts 0, if `resp` is NULL.
+ */
+h2_result h2_response_trailers_packed(const struct h2_response *resp,
+                                      const uint8_t **buf,
+                                      size_t *len,
+                                      size_t *count);
 
 /**
  * The first value of the response header `name` (matched case-insensitively),

@@ -1,7 +1,9 @@
 //! An ordered list of header fields stored in one buffer.
 //!
 //! Every name and value is followed by a NUL byte so that the C API can hand out pointers that
-//! are both length-delimited and NUL-terminated without another copy. One allocation serves the
+//! are both length-delimited and NUL-terminated without another copy, and the buffer holds
+//! exactly the fields, in order (`name NUL value NUL ...`), so that it can hand out the whole
+//! list at once too ([`HeaderList::packed`]). One allocation serves the
 //! whole list, which keeps a response's headers to two allocations however many there are.
 
 /// One field's position in [`HeaderList::buf`].
@@ -97,16 +99,38 @@ impl HeaderList {
         (0..self.fields.len()).filter_map(move |i| self.get(i))
     }
 
-    /// Keeps only the fields whose name `keep` accepts, in order (the removed ones' bytes stay
-    /// in the buffer until it is cleared).
+    /// Every field in order as `name NUL value NUL name NUL value NUL ...`: the list's own
+    /// buffer, which holds exactly that (see [`HeaderList::retain`]). Empty for an empty list.
+    pub fn packed(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// Keeps only the fields whose name `keep` accepts, in order. The kept fields' bytes are
+    /// moved down over the removed ones, so that the buffer still holds exactly the fields
+    /// ([`HeaderList::packed`]).
     pub fn retain(&mut self, mut keep: impl FnMut(&[u8]) -> bool) {
-        let buf = &self.buf;
-        self.fields.retain(|f| {
+        let mut to = 0usize;
+        let buf = &mut self.buf;
+        self.fields.retain_mut(|f| {
+            let start = f.name as usize;
             let name = buf
-                .get(f.name as usize..f.name as usize + f.name_len as usize)
+                .get(start..start + f.name_len as usize)
                 .unwrap_or_default();
-            keep(name)
+            if !keep(name) {
+                return false;
+            }
+            // A field's bytes: name, NUL, value, NUL (push lays them out so).
+            let end = f.value as usize + f.value_len as usize + 1;
+            if start != to {
+                buf.copy_within(start..end, to);
+                let shift = (start - to) as u32;
+                f.name -= shift;
+                f.value -= shift;
+            }
+            to += end - start;
+            true
         });
+        buf.truncate(to);
     }
 
     /// Removes every field (keeps the allocations).
@@ -140,9 +164,52 @@ mod tests {
         assert_eq!(h.value(b"c"), None);
         assert_eq!(h.get(3), None);
         assert_eq!(h.iter().count(), 3);
+        assert_eq!(h.packed(), b"a\x001\0b\0\0a\x003\0");
         h.retain(|n| n != b"a");
         assert_eq!(h.len(), 1);
         assert_eq!(h.get(0), Some((&b"b"[..], &b""[..])));
         assert_eq!(h.get_with_nul(0), Some((&b"b\0"[..], &b"\0"[..])));
+        assert_eq!(h.packed(), b"b\0\0");
+    }
+
+    /// `retain` keeps the buffer exactly the kept fields, in order, whichever are removed.
+    #[test]
+    fn retain_compacts_the_buffer() {
+        let fields: [(&[u8], &[u8]); 5] = [
+            (b"content-encoding", b"gzip"),
+            (b"x-a", b"1"),
+            (b"content-length", b"42"),
+            (b"x-b", b""),
+            (b"x-c", b"three"),
+        ];
+        for mask in 0u32..32 {
+            let mut h = HeaderList::new();
+            for (n, v) in fields {
+                h.push(n, v);
+            }
+            let mut i = 0;
+            let keep: Vec<bool> = (0..5).map(|k| mask & (1 << k) != 0).collect();
+            h.retain(|_| {
+                i += 1;
+                keep[i - 1]
+            });
+            let mut want = HeaderList::new();
+            for (k, (n, v)) in fields.iter().enumerate() {
+                if keep[k] {
+                    want.push(n, v);
+                }
+            }
+            assert_eq!(h.packed(), want.packed(), "mask {mask:05b}");
+            assert_eq!(h.len(), want.len());
+            assert!(h.iter().eq(want.iter()), "mask {mask:05b}");
+            for k in 0..h.len() {
+                assert_eq!(h.get_with_nul(k), want.get_with_nul(k));
+            }
+            // Fields pushed after a retain land right after the kept ones.
+            h.push(b"x-d", b"4");
+            want.push(b"x-d", b"4");
+            assert_eq!(h.packed(), want.packed());
+            assert_eq!(h.value(b"x-d"), Some(&b"4"[..]));
+        }
     }
 }

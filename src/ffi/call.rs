@@ -3,6 +3,7 @@
 use std::ffi::c_char;
 use std::sync::Mutex;
 
+use super::response::{packed_clear, packed_out};
 use super::{
     c_bytes, c_slice, entry, fail, field_at, find, h2_error_info, h2_queue, h2_response, h2_result,
     invalid, put, try_ref, Posting, H2_OK,
@@ -207,6 +208,30 @@ pub unsafe extern "C" fn h2_call_header_at(
     })
 }
 
+/// Every response header in one call, laid out as `h2_response_headers_packed` lays them out
+/// (`name\0value\0...`, `*count` fields, `*len` bytes). Before the final head has arrived
+/// (`h2_call_wait_headers`) there are none: `*count` and `*len` 0, H2_OK, as
+/// `h2_call_header_count`. The bytes stay valid, read-only, until `h2_call_free` (for
+/// submitted calls, until `h2_call_response`). Any output pointer may be NULL. Returns
+/// H2_E_INVALID_ARGUMENT, with `*buf` NULL and the counts 0, if `c` is NULL.
+#[no_mangle]
+pub unsafe extern "C" fn h2_call_headers_packed(
+    c: *const h2_call,
+    buf: *mut *const u8,
+    len: *mut usize,
+    count: *mut usize,
+) -> h2_result {
+    entry!(h2_call_headers_packed, || {
+        // SAFETY: out pointers are NULL or writable (caller contract).
+        unsafe { packed_clear(buf, len, count) };
+        let c = try_ref!(c);
+        // SAFETY: out pointers are NULL or writable; the final head's list is not changed
+        // again (an empty one is handed out as a static empty string).
+        c.inner
+            .with_head(|r| unsafe { packed_out(r.headers(), buf, len, count) })
+    })
+}
+
 /// The first value of response header `name`, or NULL; as `h2_response_header`.
 #[no_mangle]
 pub unsafe extern "C" fn h2_call_header(c: *const h2_call, name: *const c_char) -> *const c_char {
@@ -360,6 +385,30 @@ pub unsafe extern "C" fn h2_call_trailer_at(
         c.inner.with_trailers(|t| match t {
             // SAFETY: out pointers are NULL or writable; trailers are not changed again.
             Some(t) => unsafe { field_at(t, i, name, name_len, value, value_len) },
+            None => invalid("no trailers yet: the response body has not ended"),
+        })
+    })
+}
+
+/// Every trailer in one call, once the response body has ended (`h2_call_read` returned 0,
+/// or `h2_call_wait` returned H2_OK), laid out as `h2_response_headers_packed` lays out the
+/// headers (no trailers: `*count` and `*len` 0). Valid until `h2_call_free`. Any output
+/// pointer may be NULL. Returns H2_E_INVALID_ARGUMENT, with `*buf` NULL and the counts 0, if
+/// `c` is NULL or the body has not ended, as `h2_call_trailer_at`.
+#[no_mangle]
+pub unsafe extern "C" fn h2_call_trailers_packed(
+    c: *const h2_call,
+    buf: *mut *const u8,
+    len: *mut usize,
+    count: *mut usize,
+) -> h2_result {
+    entry!(h2_call_trailers_packed, || {
+        // SAFETY: out pointers are NULL or writable (caller contract).
+        unsafe { packed_clear(buf, len, count) };
+        let c = try_ref!(c);
+        c.inner.with_trailers(|t| match t {
+            // SAFETY: out pointers are NULL or writable; trailers are not changed again.
+            Some(t) => unsafe { packed_out(t, buf, len, count) },
             None => invalid("no trailers yet: the response body has not ended"),
         })
     })

@@ -72,6 +72,92 @@ pub unsafe extern "C" fn h2_response_header_at(
     })
 }
 
+/// Stores `list` packed (see `h2_response_headers_packed`) in the out pointers.
+///
+/// # Safety
+/// Each out pointer must be NULL or writable.
+pub(crate) unsafe fn packed_out(
+    list: &HeaderList,
+    buf: *mut *const u8,
+    len: *mut usize,
+    count: *mut usize,
+) -> h2_result {
+    let p = list.packed();
+    // An empty list's buffer may be a dangling (or another list's temporary) pointer: hand
+    // out a static empty string instead, as h2_response_body does.
+    let ptr = if p.is_empty() {
+        c"".as_ptr().cast()
+    } else {
+        p.as_ptr()
+    };
+    // SAFETY: each out pointer is NULL or writable (caller contract).
+    unsafe {
+        put(buf, ptr);
+        put(len, p.len());
+        put(count, list.len());
+    }
+    H2_OK
+}
+
+/// Clears the out pointers of a `*_packed` function (NULL, 0, 0), for its failures.
+///
+/// # Safety
+/// Each out pointer must be NULL or writable.
+pub(crate) unsafe fn packed_clear(buf: *mut *const u8, len: *mut usize, count: *mut usize) {
+    // SAFETY: each out pointer is NULL or writable (caller contract).
+    unsafe {
+        put(buf, std::ptr::null());
+        put(len, 0);
+        put(count, 0);
+    }
+}
+
+/// Every response header in ONE call, for bindings where a call per field is costly: `*buf`
+/// is set to `*len` bytes holding each field in the order received as its name, a NUL byte,
+/// its value and a NUL byte (`name\0value\0name\0value\0...`), and `*count` to the number of
+/// fields (pseudo-headers excluded; the same fields as `h2_response_header_at` gives, with
+/// repeated names kept as separate fields). Names are lowercase and never empty; a value may
+/// be empty and may hold any byte but NUL, CR and LF (the library refuses a field with
+/// those), so the NULs split the buffer unambiguously; `*len` counts the last NUL, and each
+/// name and value is a NUL-terminated string in place. No fields: `*count` and `*len` are 0
+/// and `*buf` points to an empty string (never NULL). The bytes are the response's own, not a
+/// copy: valid, read-only, until `h2_response_free`. Any output pointer may be NULL. Returns
+/// H2_E_INVALID_ARGUMENT, with `*buf` NULL and the counts 0, if `resp` is NULL.
+#[no_mangle]
+pub unsafe extern "C" fn h2_response_headers_packed(
+    resp: *const h2_response,
+    buf: *mut *const u8,
+    len: *mut usize,
+    count: *mut usize,
+) -> h2_result {
+    entry!(h2_response_headers_packed, || {
+        // SAFETY: out pointers are NULL or writable (caller contract).
+        unsafe { packed_clear(buf, len, count) };
+        let r = try_ref!(resp);
+        // SAFETY: out pointers are NULL or writable; the list lives as long as the response.
+        unsafe { packed_out(r.inner.headers(), buf, len, count) }
+    })
+}
+
+/// Every trailer in one call, laid out as `h2_response_headers_packed` lays out the headers
+/// (no trailers: `*count` and `*len` 0). Valid until `h2_response_free`. Returns
+/// H2_E_INVALID_ARGUMENT, with `*buf` NULL and the counts 0, if `resp` is NULL.
+#[no_mangle]
+pub unsafe extern "C" fn h2_response_trailers_packed(
+    resp: *const h2_response,
+    buf: *mut *const u8,
+    len: *mut usize,
+    count: *mut usize,
+) -> h2_result {
+    entry!(h2_response_trailers_packed, || {
+        // SAFETY: out pointers are NULL or writable (caller contract).
+        unsafe { packed_clear(buf, len, count) };
+        let r = try_ref!(resp);
+        // SAFETY: out pointers are NULL or writable; the list lives as long as the response.
+        unsafe { packed_out(r.inner.trailers(), buf, len, count) }
+    })
+}
+
 /// The value of the first field of `list` named `name` (any case), NUL-terminated, or NULL
 /// if absent or `name` is NULL.
 ///
@@ -181,8 +267,8 @@ pub unsafe extern "C" fn h2_response_free(resp: *mut h2_response) {
 
 /// The informational-response callback type: `head` is a 1xx response head (status and
 /// header fields, read with `h2_response_status`, `h2_response_header_count`,
-/// `h2_response_header_at`, `h2_response_header`), valid only during the call; it must not be
-/// freed or kept.
+/// `h2_response_header_at`, `h2_response_header`, `h2_response_headers_packed`), valid only
+/// during the call; it must not be freed or kept (nor the pointers read from it).
 pub type h2_informational_fn =
     Option<unsafe extern "C" fn(userdata: *mut c_void, head: *const h2_response)>;
 

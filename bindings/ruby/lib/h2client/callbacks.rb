@@ -188,8 +188,8 @@ module H2Client
         inside do
           # +head+ is valid during this call only: everything is copied out first.
           status = Lib.h2_response_status(head)
-          fields = Client::Scratch.new.fields(Lib.h2_response_header_count(head)) do |i, a, b, c, d|
-            Lib.h2_response_header_at(head, i, a, b, c, d)
+          fields = Client::Scratch.new.fields do |b, l, c|
+            Lib.h2_response_headers_packed(head, b, l, c)
           end
           hook.callable.call(status, Response.fold(fields))
         rescue Exception => e # rubocop:disable Lint/RescueException

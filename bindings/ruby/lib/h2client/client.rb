@@ -349,7 +349,7 @@ module H2Client
     def perform(method, target, query, headers, body, json, form, timeout_ms,
                 headers_timeout_ms, body_idle_timeout_ms, on_informational, block)
       Callbacks.refuse_inside("a request")
-      target = Client.url_string(:target, target)
+      target = Client.url_string(:target, target) unless target.instance_of?(String)
       target = Client.with_query(target, query) unless query.nil?
       content_type = nil
       unless json.nil? && form.nil?
@@ -391,8 +391,11 @@ module H2Client
               end
         raise Error.last if req.null?
 
-        setup_request(req, headers, content_type, body, source, timeout_ms, headers_timeout_ms,
-                      body_idle_timeout_ms)
+        if headers || content_type || body || source || timeout_ms || headers_timeout_ms ||
+           body_idle_timeout_ms
+          setup_request(req, headers, content_type, body, source, timeout_ms,
+                        headers_timeout_ms, body_idle_timeout_ms)
+        end
         if hook
           key, function = Callbacks.register(hook)
           check(Lib.h2_request_set_informational_callback(req, function, FFI::Pointer.new(key)))
@@ -481,28 +484,24 @@ module H2Client
 
         resp = out.get_pointer(0)
         status = Lib.h2_response_status(resp)
-        headers = s.fields(Lib.h2_response_header_count(resp)) do |i, a, b, c, d|
-          Lib.h2_response_header_at(resp, i, a, b, c, d)
-        end
+        # Split into pairs by the Response, if they are read.
+        headers = s.packed(nil) { |b, l, c| Lib.h2_response_headers_packed(resp, b, l, c) } || []
         data = Lib.h2_response_body(resp, s.len)
         len = s.len.get(:size_t, 0)
         body = len.zero? ? String.new(encoding: Encoding::BINARY) : data.get_bytes(0, len)
-        count = Lib.h2_response_trailer_count(resp)
-        trailers = if count.zero?
-                     EMPTY
-                   else
-                     s.fields(count) do |i, a, b, c, d|
-                       Lib.h2_response_trailer_at(resp, i, a, b, c, d)
-                     end
-                   end
-        Response.new(status, headers, body, trailers,
-                     Client.native_url(Lib.h2_response_effective_url(resp)),
-                     Lib.h2_response_redirect_count(resp),
-                     decoded: Lib.h2_response_decoded(resp))
+        trailers = s.packed(EMPTY) { |b, l, c| Lib.h2_response_trailers_packed(resp, b, l, c) }
+        url = Client.native_url(Lib.h2_response_effective_url(resp))
+        redirects = Lib.h2_response_redirect_count(resp)
+        # decoded: only when true: keywords through Class#new cost a Hash.
+        if Lib.h2_response_decoded(resp)
+          Response.new(status, headers, body, trailers, url, redirects, decoded: true)
+        else
+          Response.new(status, headers, body, trailers, url, redirects)
+        end
       ensure
-        # Read from +out+, not from a local: an interrupt (Thread#raise, Ctrl-C) pending
+        # Read from +out+ if +resp+ is not set: an interrupt (Thread#raise, Ctrl-C) pending
         # while h2_client_do waited is raised as soon as it returns, before the assignment.
-        resp = out.get_pointer(0)
+        resp ||= out.get_pointer(0)
         Lib.h2_response_free(resp) unless resp.null?
         Scratch.release(s)
       end
@@ -566,9 +565,7 @@ module H2Client
       raise Error.of_call(call, rc) unless rc == Lib::H2_OK
 
       status = Lib.h2_call_status(call)
-      headers = s.fields(Lib.h2_call_header_count(call)) do |i, a, b, c, d|
-        Lib.h2_call_header_at(call, i, a, b, c, d)
-      end
+      headers = s.packed(nil) { |b, l, c| Lib.h2_call_headers_packed(call, b, l, c) } || []
       body = block ? nil : String.new(encoding: Encoding::BINARY)
       # Final once the head has arrived: any redirects have been followed.
       response = Response.new(status, headers, body, EMPTY,
@@ -590,12 +587,8 @@ module H2Client
           body << chunk
         end
       end
-      count = Lib.h2_call_trailer_count(call)
-      unless count.zero?
-        response._set_trailers(s.fields(count) do |i, a, b, c, d|
-          Lib.h2_call_trailer_at(call, i, a, b, c, d)
-        end)
-      end
+      trailers = s.packed(nil) { |b, l, c| Lib.h2_call_trailers_packed(call, b, l, c) }
+      response._set_trailers(trailers) if trailers
       response
     end
 
@@ -891,16 +884,9 @@ module H2Client
     class Scratch # :nodoc:
       KEY = :__h2client_scratch__
 
-      # The four out-parameters of the *_header_at / *_trailer_at functions. The strings
-      # are NUL-terminated (HTTP/2 field names and values cannot contain NUL), so the
-      # :string members read them without an intermediate FFI::Pointer; the lengths
-      # guard that.
-      class Field < FFI::Struct
-        layout :name, :string,
-               :name_len, :size_t,
-               :value, :string,
-               :value_len, :size_t
-      end
+      # Offsets of the three out-parameters of the *_packed functions in @packed.
+      PACKED_LEN = FFI::Type::POINTER.size
+      PACKED_COUNT = PACKED_LEN + FFI.find_type(:size_t).size
 
       attr_reader :out, :len
 
@@ -920,12 +906,9 @@ module H2Client
       def initialize
         @out = FFI::MemoryPointer.new(:pointer)
         @len = FFI::MemoryPointer.new(:size_t)
-        @field = Field.new
-        base = @field.pointer
-        @name = base + Field.offset_of(:name)
-        @name_len = base + Field.offset_of(:name_len)
-        @value = base + Field.offset_of(:value)
-        @value_len = base + Field.offset_of(:value_len)
+        @packed = FFI::MemoryPointer.new(:uint8, PACKED_COUNT + FFI.find_type(:size_t).size)
+        @packed_len = @packed + PACKED_LEN
+        @packed_count = @packed + PACKED_COUNT
         @read_buffer = nil
       end
 
@@ -933,35 +916,22 @@ module H2Client
         @read_buffer ||= FFI::MemoryPointer.new(:uint8, READ_CHUNK)
       end
 
-      # Reads +count+ fields with the given *_at function (called by the block with the
-      # index and the four out-pointers) into an Array of frozen [name, value] pairs.
-      def fields(count)
-        list = Array.new(count)
-        f = @field
-        i = 0
-        while i < count
-          rc = yield(i, @name, @name_len, @value, @value_len)
-          raise Error.last(rc) unless rc == Lib::H2_OK
+      # The fields that a *_packed function (called by the block with its three
+      # out-pointers: buffer, length, count) hands out in one call, copied into one binary
+      # String (name\0value\0..., for Response.unpack); +none+ if there are none. No call
+      # into the library per field.
+      def packed(none)
+        rc = yield(@packed, @packed_len, @packed_count)
+        raise Error.last(rc) unless rc == Lib::H2_OK
+        return none if @packed_count.get(:size_t, 0).zero?
 
-          name = f[:name]
-          value = f[:value]
-          name = exact(:name) if name.bytesize != f[:name_len]
-          value = exact(:value) if value.bytesize != f[:value_len]
-          name.force_encoding(Encoding::UTF_8)
-          value.force_encoding(Encoding::UTF_8)
-          value.force_encoding(Encoding::BINARY) unless value.valid_encoding?
-          list[i] = [name.freeze, value.freeze].freeze
-          i += 1
-        end
-        list
+        @packed.get_pointer(0).get_bytes(0, @packed_len.get(:size_t, 0))
       end
 
-      private
-
-      # The member's bytes by its length (a string with a NUL in it; not expected).
-      def exact(member)
-        ptr = @field.pointer.get_pointer(Field.offset_of(member))
-        ptr.get_bytes(0, @field[:"#{member}_len"])
+      # As #packed, split into an Array of frozen [name, value] pairs.
+      def fields(&block)
+        bytes = packed(nil, &block)
+        bytes ? Response.unpack(bytes) : []
       end
     end
   end

@@ -207,6 +207,11 @@ module H2Client
     attach_function :h2_response_trailer_at, %i[h2_response size_t pointer pointer pointer pointer],
                     :h2_result
     attach_function :h2_response_trailer, %i[h2_response string], :pointer
+    # Every field in one call: name\0value\0... (what the binding reads; see Client::Scratch).
+    attach_function :h2_response_headers_packed, %i[h2_response pointer pointer pointer],
+                    :h2_result
+    attach_function :h2_response_trailers_packed, %i[h2_response pointer pointer pointer],
+                    :h2_result
     attach_function :h2_response_body, %i[h2_response pointer], :pointer
     attach_function :h2_response_effective_url, [:h2_response], :string
     attach_function :h2_response_redirect_count, [:h2_response], :uint32
@@ -230,6 +235,8 @@ module H2Client
     attach_function :h2_call_trailer_at, %i[h2_call size_t pointer pointer pointer pointer],
                     :h2_result
     attach_function :h2_call_trailer, %i[h2_call string], :pointer
+    attach_function :h2_call_headers_packed, %i[h2_call pointer pointer pointer], :h2_result
+    attach_function :h2_call_trailers_packed, %i[h2_call pointer pointer pointer], :h2_result
     attach_function :h2_call_cancel, [:h2_call], :h2_result
     attach_function :h2_call_error, [:h2_call, ErrorInfo.by_ref], :h2_result
     attach_function :h2_call_response, %i[h2_call pointer], :h2_result

@@ -20,10 +20,6 @@ module H2Client
   class Response
     # The HTTP status (Integer).
     attr_reader :status
-    # Every header as a frozen [name, value] pair, in the order received.
-    attr_reader :header_list
-    # Every trailer as a frozen [name, value] pair, in the order received.
-    attr_reader :trailer_list
     # The body (binary String), nil if it was streamed to a block.
     attr_reader :body
     # The effective URL (frozen String): the request's, or the last one redirected to
@@ -38,7 +34,9 @@ module H2Client
       @decoded
     end
 
-    # Made by the client; the arguments are the fields of the same names.
+    # Made by the client; the arguments are the fields of the same names. The client passes
+    # +header_list+ and +trailer_list+ as the library hands them out, in one String each
+    # (name\0value\0..., binary; see Response.unpack), split into pairs on first use.
     def initialize(status, header_list, body, trailer_list = [], url = nil, redirect_count = 0,
                    decoded: false)
       @status = status
@@ -52,6 +50,26 @@ module H2Client
       @trailers = nil
     end
 
+    # Every header as a frozen [name, value] pair, in the order received.
+    def header_list
+      list = @header_list
+      return list unless list.is_a?(String)
+
+      list = Response.unpack(list)
+      @header_list = list unless frozen?
+      list
+    end
+
+    # Every trailer as a frozen [name, value] pair, in the order received.
+    def trailer_list
+      list = @trailer_list
+      return list unless list.is_a?(String)
+
+      list = Response.unpack(list)
+      @trailer_list = list unless frozen?
+      list
+    end
+
     # +url+ as a URI (parsed on each call), nil if there is no url.
     def uri
       @url && URI(@url)
@@ -59,12 +77,22 @@ module H2Client
 
     # Hash of lowercase name => value (repeated names joined with ", ").
     def headers
-      @headers ||= Response.fold(@header_list)
+      hash = @headers
+      return hash if hash
+
+      hash = Response.fold(@header_list)
+      @headers = hash unless frozen?
+      hash
     end
 
     # Trailers (fields after the body) as a Hash, like +headers+; empty if none.
     def trailers
-      @trailers ||= Response.fold(@trailer_list)
+      hash = @trailers
+      return hash if hash
+
+      hash = Response.fold(@trailer_list)
+      @trailers = hash unless frozen?
+      hash
     end
 
     # The value of header +name+ (any case), repeated ones joined with ", "; nil if absent.
@@ -75,13 +103,13 @@ module H2Client
     # Every value of header +name+ (any case), in order; [] if absent.
     def header_values(name)
       name = name.to_s.downcase
-      @header_list.filter_map { |n, v| v if n == name }
+      header_list.filter_map { |n, v| v if n == name }
     end
 
     # Every value of trailer +name+ (any case), in order.
     def trailer_values(name)
       name = name.to_s.downcase
-      @trailer_list.filter_map { |n, v| v if n == name }
+      trailer_list.filter_map { |n, v| v if n == name }
     end
 
     # 2xx?
@@ -92,19 +120,88 @@ module H2Client
     # "#<H2Client::Response 200 URL headers=N body=N bytes ...>".
     def inspect
       size = @body ? "#{@body.bytesize} bytes" : "streamed"
-      "#<#{self.class} #{@status}#{@url ? " #{@url}" : ''} headers=#{@header_list.size} " \
-        "body=#{size}#{@trailer_list.empty? ? '' : " trailers=#{@trailer_list.size}"}" \
+      trailers = Response.count(@trailer_list)
+      "#<#{self.class} #{@status}#{@url ? " #{@url}" : ''} " \
+        "headers=#{Response.count(@header_list)} " \
+        "body=#{size}#{trailers.zero? ? '' : " trailers=#{trailers}"}" \
         "#{@redirect_count.zero? ? '' : " redirects=#{@redirect_count}"}>"
     end
 
-    # Called when the trailers of a streamed body arrive.
+    # Called when the trailers of a streamed body arrive (a list, or packed as in new).
     def _set_trailers(list) # :nodoc:
       @trailer_list = list
       @trailers = nil
     end
 
-    # [[name, value], ...] as a Hash, the values of a repeated name joined with ", ".
+    NUL = "\0"
+    NUL_BINARY = "\0".b.freeze
+    UTF_8 = Encoding::UTF_8
+    BINARY = Encoding::BINARY
+    private_constant :NUL, :NUL_BINARY, :UTF_8, :BINARY
+
+    # The fields of +packed+, a binary String "name\0value\0name\0value\0..." as the
+    # library's h2_*_headers_packed functions hand them out (no NUL can occur in a name or a
+    # value), as an Array of frozen [name, value] pairs. Names are UTF-8 (lowercase tokens:
+    # ASCII); a value is UTF-8, or binary if it is not valid UTF-8.
+    def self.unpack(packed)
+      pairs(pieces(packed))
+    end
+
+    # +packed+ (as for unpack) split into its names and values, alternately, each frozen.
+    # +packed+'s encoding may be changed (a frozen one is copied).
+    def self.pieces(packed)
+      packed = +packed
+      if packed.ascii_only?
+        # Every piece is valid UTF-8: one split, no check per piece.
+        parts = packed.force_encoding(UTF_8).split(NUL, -1)
+      else
+        # Split as bytes (a UTF-8 split refuses invalid bytes), then each piece.
+        parts = packed.split(NUL_BINARY, -1)
+        parts.each do |piece|
+          piece.force_encoding(UTF_8)
+          piece.force_encoding(BINARY) unless piece.valid_encoding?
+        end
+      end
+      parts.pop # the "" after the NUL that ends the last value
+      parts.each(&:freeze)
+    end
+
+    # [name, value, name, value, ...] as frozen [name, value] pairs.
+    def self.pairs(parts)
+      count = parts.size / 2
+      list = Array.new(count)
+      i = 0
+      while i < count
+        list[i] = [parts[2 * i], parts[2 * i + 1]].freeze
+        i += 1
+      end
+      list
+    end
+
+    # How many fields +list+ has (an Array of pairs, or packed as for unpack).
+    def self.count(list)
+      list.is_a?(String) ? list.count(NUL) / 2 : list.size
+    end
+
+    # [[name, value], ...] (or packed, as for unpack) as a Hash, the values of a repeated
+    # name joined with ", ".
     def self.fold(list)
+      if list.is_a?(String)
+        # Straight from the pieces, without pairs, if no name is repeated (the usual case).
+        parts = pieces(list)
+        hash = Hash[*parts]
+        return hash if hash.size * 2 == parts.size
+
+        list = pairs(parts)
+      end
+      # No repeated name: the pairs as they are.
+      hash = begin
+        list.to_h
+      rescue TypeError, ArgumentError
+        nil # not all pairs (a Response made by hand): as below
+      end
+      return hash if hash && hash.size == list.size
+
       hash = {}
       list.each do |name, value|
         prev = hash[name]

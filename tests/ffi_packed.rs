@@ -1,0 +1,387 @@
+//! The `*_packed` functions of the C API, called as C calls them: every header field (or
+//! trailer) of a response or a streaming call in one buffer, `name\0value\0...`, the same
+//! fields `*_header_at` / `*_trailer_at` give one call each. Many fields, repeated names, empty
+//! values, bytes over 0x7f, trailers, decoded responses (whose removed fields must not be
+//! left in the buffer), NULL arguments.
+
+mod common;
+
+use std::ffi::c_char;
+use std::ptr::{null, null_mut};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::Duration;
+
+use common::capi::{c_read_all, cs, last_code, last_message};
+use common::rawserver::{RawServer, DATA, END_HEADERS, END_STREAM, HEADERS};
+use h2client::ffi::*;
+
+type Fields = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// The response head the raw server sends for `/many`: 200 fields besides these, repeated
+/// names, empty values, a value with every byte HTTP/2 allows (all but NUL, CR, LF).
+fn many_fields() -> Fields {
+    let mut f: Fields = vec![
+        (b"content-type".to_vec(), b"text/plain".to_vec()),
+        (b"set-cookie".to_vec(), b"a=1; Path=/".to_vec()),
+        (b"x-empty".to_vec(), Vec::new()),
+        (b"set-cookie".to_vec(), b"b=2".to_vec()),
+        (b"x-empty".to_vec(), Vec::new()),
+        (
+            b"x-bytes".to_vec(),
+            (1..=255u8).filter(|b| *b != b'\r' && *b != b'\n').collect(),
+        ),
+        (
+            b"x-utf8".to_vec(),
+            "d\u{e9}j\u{e0} vu \u{2713}".as_bytes().to_vec(),
+        ),
+        (b"set-cookie".to_vec(), b"c=3".to_vec()),
+    ];
+    for i in 0..200 {
+        f.push((
+            format!("x-field-{i:03}").into_bytes(),
+            "v".repeat(i % 7).into_bytes(),
+        ));
+    }
+    f.push((b"x-last".to_vec(), Vec::new()));
+    f
+}
+
+/// The trailers sent after `/many`'s body.
+fn many_trailers() -> Fields {
+    vec![
+        (b"grpc-status".to_vec(), b"0".to_vec()),
+        (b"x-sum".to_vec(), b"42".to_vec()),
+        (b"x-empty-trailer".to_vec(), Vec::new()),
+        (b"x-sum".to_vec(), b"43".to_vec()),
+    ]
+}
+
+const BODY: &[u8] = b"the body";
+
+/// A raw server answering `/many` with `many_fields`, BODY and `many_trailers` (after a
+/// message on `go`, if given, between the head and the body), and anything else with a 204
+/// that has no fields at all.
+fn server(go: Option<mpsc::Receiver<()>>) -> RawServer {
+    let go = Arc::new(Mutex::new(go));
+    RawServer::start(move |_, mut c| {
+        c.handshake(&[]);
+        while let Some(req) = c.next_request() {
+            let id = req.stream_id;
+            if req.path() != "/many" {
+                c.headers(id, &[(":status", "204")], true);
+                continue;
+            }
+            let mut head: Fields = vec![(b":status".to_vec(), b"200".to_vec())];
+            head.extend(many_fields());
+            let block = c
+                .enc
+                .encode(head.iter().map(|(n, v)| (n.as_slice(), v.as_slice())));
+            c.send(HEADERS, END_HEADERS, id, &block);
+            if let Some(rx) = go.lock().unwrap().as_ref() {
+                let _ = rx.recv_timeout(Duration::from_secs(10));
+            }
+            c.send(DATA, 0, id, BODY);
+            let t = many_trailers();
+            let block = c
+                .enc
+                .encode(t.iter().map(|(n, v)| (n.as_slice(), v.as_slice())));
+            c.send(HEADERS, END_HEADERS | END_STREAM, id, &block);
+        }
+    })
+}
+
+/// What a `*_packed` function handed out: the buffer split back into fields, after checking
+/// its layout (every name and value NUL-terminated, the last NUL at `len - 1`, `count`
+/// fields, a non-NULL pointer even when empty).
+///
+/// # Safety
+/// `buf` is valid for `len` bytes.
+unsafe fn unpack(buf: *const u8, len: usize, count: usize) -> Fields {
+    assert!(!buf.is_null(), "a packed buffer is never NULL");
+    if len == 0 {
+        assert_eq!(count, 0);
+        return Vec::new();
+    }
+    // SAFETY: valid for len bytes (caller contract).
+    let bytes = unsafe { std::slice::from_raw_parts(buf, len) };
+    assert_eq!(bytes[len - 1], 0, "the buffer ends with a NUL");
+    let parts: Vec<&[u8]> = bytes[..len - 1].split(|b| *b == 0).collect();
+    assert_eq!(parts.len(), 2 * count, "{count} fields, two strings each");
+    parts
+        .chunks(2)
+        .map(|p| {
+            assert!(!p[0].is_empty(), "names are never empty");
+            (p[0].to_vec(), p[1].to_vec())
+        })
+        .collect()
+}
+
+/// The fields as `at(i, ...)` (an `*_header_at` / `*_trailer_at` function) gives them.
+unsafe fn one_by_one(
+    count: usize,
+    at: impl Fn(usize, *mut *const c_char, *mut usize, *mut *const c_char, *mut usize) -> h2_result,
+) -> Fields {
+    (0..count)
+        .map(|i| {
+            let (mut n, mut nl, mut v, mut vl) = (null(), 0, null(), 0);
+            assert_eq!(at(i, &mut n, &mut nl, &mut v, &mut vl), H2_OK);
+            // SAFETY: valid for their lengths until the object is freed.
+            unsafe {
+                (
+                    std::slice::from_raw_parts(n.cast::<u8>(), nl).to_vec(),
+                    std::slice::from_raw_parts(v.cast::<u8>(), vl).to_vec(),
+                )
+            }
+        })
+        .collect()
+}
+
+/// Calls a `*_packed` function and returns what it handed out (asserting H2_OK).
+fn packed(f: impl Fn(*mut *const u8, *mut usize, *mut usize) -> h2_result) -> Fields {
+    let (mut buf, mut len, mut count) = (null(), usize::MAX, usize::MAX);
+    assert_eq!(f(&mut buf, &mut len, &mut count), H2_OK);
+    // SAFETY: the function hands out len bytes at buf.
+    unsafe { unpack(buf, len, count) }
+}
+
+#[test]
+fn packed_headers_and_trailers_of_a_response() {
+    let srv = server(None);
+    unsafe {
+        let client = h2_client_new(cs(&srv.url()).as_ptr(), null());
+        let req = h2_request_new(cs("GET").as_ptr(), cs("/many").as_ptr());
+        let mut resp = null_mut();
+        assert_eq!(h2_client_do(client, req, &mut resp), H2_OK);
+        assert_eq!(h2_response_status(resp), 200);
+
+        let headers = packed(|b, l, c| h2_response_headers_packed(resp, b, l, c));
+        assert_eq!(headers, many_fields());
+        assert_eq!(headers.len(), h2_response_header_count(resp));
+        let each = one_by_one(h2_response_header_count(resp), |i, a, b, c, d| {
+            h2_response_header_at(resp, i, a, b, c, d)
+        });
+        assert_eq!(headers, each);
+
+        let trailers = packed(|b, l, c| h2_response_trailers_packed(resp, b, l, c));
+        assert_eq!(trailers, many_trailers());
+        let each = one_by_one(h2_response_trailer_count(resp), |i, a, b, c, d| {
+            h2_response_trailer_at(resp, i, a, b, c, d)
+        });
+        assert_eq!(trailers, each);
+
+        // The response's own bytes: the same pointer every time, the fields' strings in it.
+        let (mut b1, mut b2, mut len) = (null(), null(), 0);
+        assert_eq!(
+            h2_response_headers_packed(resp, &mut b1, &mut len, null_mut()),
+            H2_OK
+        );
+        assert_eq!(
+            h2_response_headers_packed(resp, &mut b2, null_mut(), null_mut()),
+            H2_OK
+        );
+        assert_eq!(b1, b2);
+        let first = h2_response_header(resp, cs("content-type").as_ptr());
+        assert_eq!(first.cast::<u8>(), b1.add(b"content-type\0".len()));
+        // Only the count: every output pointer may be NULL.
+        let mut count = 0;
+        assert_eq!(
+            h2_response_headers_packed(resp, null_mut(), null_mut(), &mut count),
+            H2_OK
+        );
+        assert_eq!(count, many_fields().len());
+        assert_eq!(
+            h2_response_trailers_packed(resp, null_mut(), null_mut(), null_mut()),
+            H2_OK
+        );
+
+        let mut blen = 0;
+        let body = h2_response_body(resp, &mut blen);
+        assert_eq!(std::slice::from_raw_parts(body, blen), BODY);
+        h2_response_free(resp);
+        h2_request_free(req);
+        h2_client_free(client);
+    }
+    srv.finish();
+}
+
+/// No fields: a count and a length of 0 and a pointer to an empty string, not NULL.
+#[test]
+fn packed_lists_without_fields() {
+    let srv = server(None);
+    unsafe {
+        let client = h2_client_new(cs(&srv.url()).as_ptr(), null());
+        let req = h2_request_new(cs("GET").as_ptr(), cs("/nothing").as_ptr());
+        let mut resp = null_mut();
+        assert_eq!(h2_client_do(client, req, &mut resp), H2_OK);
+        assert_eq!(h2_response_status(resp), 204);
+        for f in [h2_response_headers_packed, h2_response_trailers_packed] {
+            let (mut buf, mut len, mut count) = (null(), 9, 9);
+            assert_eq!(f(resp, &mut buf, &mut len, &mut count), H2_OK);
+            assert!(!buf.is_null());
+            assert_eq!((len, count), (0, 0));
+            assert_eq!(*buf, 0, "an empty string");
+        }
+        h2_response_free(resp);
+
+        let mut call = null_mut();
+        assert_eq!(h2_client_start(client, req, &mut call), H2_OK);
+        assert_eq!(h2_call_wait_headers(call), H2_OK);
+        assert!(packed(|b, l, c| h2_call_headers_packed(call, b, l, c)).is_empty());
+        assert!(c_read_all(call, 100).is_empty());
+        assert!(packed(|b, l, c| h2_call_trailers_packed(call, b, l, c)).is_empty());
+        h2_call_free(call);
+        h2_request_free(req);
+        h2_client_free(client);
+    }
+    srv.finish();
+}
+
+#[test]
+fn packed_fields_of_a_streaming_call() {
+    let (go, wait) = mpsc::channel();
+    let srv = server(Some(wait));
+    unsafe {
+        let client = h2_client_new(cs(&srv.url()).as_ptr(), null());
+        let req = h2_request_new(cs("GET").as_ptr(), cs("/many").as_ptr());
+        let mut call = null_mut();
+        assert_eq!(h2_client_start(client, req, &mut call), H2_OK);
+        assert_eq!(h2_call_wait_headers(call), H2_OK);
+        assert_eq!(h2_call_status(call), 200);
+        let headers = packed(|b, l, c| h2_call_headers_packed(call, b, l, c));
+        assert_eq!(headers, many_fields());
+        let each = one_by_one(h2_call_header_count(call), |i, a, b, c, d| {
+            h2_call_header_at(call, i, a, b, c, d)
+        });
+        assert_eq!(headers, each);
+
+        // The server holds the body back: no trailers yet, and the call says so.
+        let (mut buf, mut len, mut count) = (null(), 7, 7);
+        assert_eq!(
+            h2_call_trailers_packed(call, &mut buf, &mut len, &mut count),
+            H2_E_INVALID_ARGUMENT
+        );
+        assert!(buf.is_null());
+        assert_eq!((len, count), (0, 0));
+        assert_eq!(
+            last_message(),
+            "h2_call_trailers_packed: no trailers yet: the response body has not ended"
+        );
+
+        go.send(()).unwrap();
+        assert_eq!(c_read_all(call, 3), BODY);
+        let trailers = packed(|b, l, c| h2_call_trailers_packed(call, b, l, c));
+        assert_eq!(trailers, many_trailers());
+        let each = one_by_one(h2_call_trailer_count(call), |i, a, b, c, d| {
+            h2_call_trailer_at(call, i, a, b, c, d)
+        });
+        assert_eq!(trailers, each);
+        // The head's buffer is still the call's after the body ended.
+        assert_eq!(
+            packed(|b, l, c| h2_call_headers_packed(call, b, l, c)),
+            many_fields()
+        );
+        h2_call_free(call);
+        h2_request_free(req);
+        h2_client_free(client);
+    }
+    srv.finish();
+}
+
+/// A decoded response loses content-encoding and content-length: the packed buffer holds
+/// the remaining fields only, exactly as `h2_response_header_at` gives them.
+#[test]
+fn packed_headers_of_a_decoded_response() {
+    let s = common::server();
+    unsafe {
+        let cfg = h2_config_new();
+        assert_eq!(h2_config_set_accept_encoding(cfg, cs("").as_ptr()), H2_OK);
+        let client = h2_client_new(cs(&s.url()).as_ptr(), cfg);
+        h2_config_free(cfg);
+        let req = h2_request_new(cs("GET").as_ptr(), cs("/encoded/gzip/1000").as_ptr());
+        let mut resp = null_mut();
+        assert_eq!(h2_client_do(client, req, &mut resp), H2_OK);
+        assert!(h2_response_decoded(resp));
+        let headers = packed(|b, l, c| h2_response_headers_packed(resp, b, l, c));
+        let each = one_by_one(h2_response_header_count(resp), |i, a, b, c, d| {
+            h2_response_header_at(resp, i, a, b, c, d)
+        });
+        assert_eq!(headers, each);
+        assert!(!headers.is_empty());
+        for (n, _) in &headers {
+            assert!(
+                n != b"content-encoding" && n != b"content-length",
+                "{:?} was removed",
+                String::from_utf8_lossy(n)
+            );
+        }
+        h2_response_free(resp);
+
+        // A streaming call decodes too; its head is packed the same way.
+        let mut call = null_mut();
+        assert_eq!(h2_client_start(client, req, &mut call), H2_OK);
+        assert_eq!(h2_call_wait_headers(call), H2_OK);
+        assert!(h2_call_decoded(call));
+        let from_call = packed(|b, l, c| h2_call_headers_packed(call, b, l, c));
+        let names = |f: &Fields| f.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+        assert_eq!(names(&from_call), names(&headers));
+        assert_eq!(c_read_all(call, 4096).len(), 1000);
+        h2_call_free(call);
+        h2_request_free(req);
+        h2_client_free(client);
+    }
+}
+
+/// NULL objects are refused as everywhere in the C API: H2_E_INVALID_ARGUMENT, a message
+/// naming the function, the outputs cleared (NULL, 0, 0).
+#[test]
+fn packed_functions_refuse_null() {
+    type Resp = unsafe extern "C" fn(
+        *const h2_response,
+        *mut *const u8,
+        *mut usize,
+        *mut usize,
+    ) -> h2_result;
+    type Call =
+        unsafe extern "C" fn(*const h2_call, *mut *const u8, *mut usize, *mut usize) -> h2_result;
+    let on_response: [(Resp, &str); 2] = [
+        (h2_response_headers_packed, "h2_response_headers_packed"),
+        (h2_response_trailers_packed, "h2_response_trailers_packed"),
+    ];
+    let on_call: [(Call, &str); 2] = [
+        (h2_call_headers_packed, "h2_call_headers_packed"),
+        (h2_call_trailers_packed, "h2_call_trailers_packed"),
+    ];
+    let mut results = Vec::new();
+    unsafe {
+        for (f, name) in on_response {
+            let (mut buf, mut len, mut count) = (BODY.as_ptr(), 5, 5);
+            let rc = f(null(), &mut buf, &mut len, &mut count);
+            results.push((name, rc, buf.is_null(), len, count, last_message()));
+            assert_eq!(
+                f(null(), null_mut(), null_mut(), null_mut()),
+                H2_E_INVALID_ARGUMENT
+            );
+            assert_eq!(last_code(), H2_E_INVALID_ARGUMENT);
+        }
+        for (f, name) in on_call {
+            let (mut buf, mut len, mut count) = (BODY.as_ptr(), 5, 5);
+            let rc = f(null(), &mut buf, &mut len, &mut count);
+            results.push((name, rc, buf.is_null(), len, count, last_message()));
+            assert_eq!(
+                f(null(), null_mut(), null_mut(), null_mut()),
+                H2_E_INVALID_ARGUMENT
+            );
+        }
+    }
+    for (name, rc, null_buf, len, count, msg) in results {
+        assert_eq!(rc, H2_E_INVALID_ARGUMENT, "{name}");
+        assert!(null_buf, "{name} clears *buf");
+        assert_eq!((len, count), (0, 0), "{name} clears the counts");
+        let arg = if name.starts_with("h2_call") {
+            "c"
+        } else {
+            "resp"
+        };
+        assert_eq!(msg, format!("{name}: {arg} is NULL"));
+    }
+}
