@@ -78,13 +78,15 @@ class InformationalTest < Minitest::Test
     assert_equal "done", raw_client.get("/").body
   end
 
-  def test_callable_runs_on_another_thread_while_the_request_waits
+  # The waiting thread runs its connection (README, "Threads"), so the callable may run on it
+  # (inside the request) or on a library thread; either way before the request returns.
+  def test_callable_runs_while_the_request_waits
     threads = Queue.new
     c = raw_client(on_informational: ->(_s, _h) { threads << Thread.current })
     c.get("/")
     got = drain(threads)
     assert_equal 2, got.size
-    got.each { |t| refute_same Thread.current, t }
+    got.each { |t| assert_kind_of Thread, t }
   end
 
   def test_exception_in_callable_is_raised_by_the_request

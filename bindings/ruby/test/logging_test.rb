@@ -104,7 +104,9 @@ class LoggingTest < Minitest::Test
     assert(got.any? { |l, _, _| l == :trace })
   end
 
-  def test_handler_runs_on_other_threads_and_its_failures_are_reported_once
+  # The handler runs on whatever thread logs: a library thread, or the waiting thread, which
+  # runs its connection (README, "Threads").
+  def test_handler_keeps_running_and_its_failures_are_reported_once
     threads = Queue.new
     H2Client.on_log(:info) do |_, _, _|
       threads << Thread.current
@@ -118,7 +120,6 @@ class LoggingTest < Minitest::Test
     assert_equal 1, err.scan(/the log handler raised RuntimeError: broken handler/).size, err
     got = drain(threads)
     assert_operator got.size, :>=, 2, "both connections logged, the handler kept being called"
-    assert(got.any? { |t| t != Thread.current }, "called from library threads")
   ensure
     H2Client.logger = nil
     H2Client::Callbacks.instance_variable_set(:@log_failed, false)
