@@ -323,7 +323,8 @@ impl Exchange {
                         st.ready = true;
                     }
                     Mode::Streaming => {
-                        st.resp.trailers = resp.trailers;
+                        let mut resp = resp;
+                        st.resp.trailers = std::mem::take(&mut resp.trailers);
                         st.incoming.end = true;
                     }
                 },

@@ -8,6 +8,7 @@
 #![forbid(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
+mod bodypool;
 pub mod client;
 pub mod config;
 #[cfg(feature = "testing")]

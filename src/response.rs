@@ -30,7 +30,20 @@ pub struct Response {
     pub(crate) decoded: Option<crate::decode::Codings>,
 }
 
+impl Drop for Response {
+    fn drop(&mut self) {
+        crate::bodypool::give(std::mem::take(&mut self.body));
+    }
+}
+
 impl Response {
+    /// An empty response with these header fields.
+    pub(crate) fn with_headers(headers: HeaderList) -> Response {
+        let mut r = Response::default();
+        r.headers = headers;
+        r
+    }
+
     /// The HTTP status code.
     pub fn status(&self) -> u16 {
         self.status

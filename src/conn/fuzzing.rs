@@ -419,12 +419,11 @@ async fn session(input: Vec<u8>, opts: &SessionOptions) -> Result<SessionReport,
             unread.push(ex.buffered());
             results.push(match ex.error() {
                 Some(e) => Err(e),
-                None => Ok(ex.with_head(|r| Response {
-                    status: r.status,
-                    headers: r.headers.clone(),
-                    body: Vec::new(),
-                    trailers: r.trailers.clone(),
-                    ..Response::default()
+                None => Ok(ex.with_head(|r| {
+                    let mut head = Response::with_headers(r.headers.clone());
+                    head.status = r.status;
+                    head.trailers = r.trailers.clone();
+                    head
                 })),
             });
         } else {

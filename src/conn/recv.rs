@@ -69,10 +69,7 @@ impl ResponseBuilder {
         ResponseBuilder {
             phase: Phase::Head,
             // Sized for a typical response head, so decoding it reallocates nothing.
-            resp: Response {
-                headers: crate::headers::HeaderList::with_capacity(512, 16),
-                ..Response::default()
-            },
+            resp: Response::with_headers(crate::headers::HeaderList::with_capacity(512, 16)),
             content_length: None,
             received: 0,
             no_content: method == "HEAD",
@@ -272,11 +269,9 @@ impl ResponseBuilder {
                         ));
                     }
                     if let Some(f) = &self.on_informational {
-                        let head = Response {
-                            status,
-                            headers: std::mem::take(&mut self.resp.headers),
-                            ..Response::default()
-                        };
+                        let mut head =
+                            Response::with_headers(std::mem::take(&mut self.resp.headers));
+                        head.status = status;
                         // The observer is the caller's code: a panic in it must not end the
                         // connection's reader.
                         let _ = crate::panics::catch(|| (f.0)(&head));
@@ -344,8 +339,12 @@ impl ResponseBuilder {
                     // A declared length sizes at most a first chunk: a server may claim a
                     // GiB and send a byte; the buffer grows with what actually arrives.
                     if let Some(cl) = self.content_length {
-                        let first = cl.min(self.max_body).min(FIRST_BODY_CHUNK);
-                        self.resp.body.reserve(first as usize);
+                        let want = cl.min(self.max_body);
+                        // A kept buffer that already exists may be as large as declared.
+                        match crate::bodypool::take(usize::try_from(want).unwrap_or(0)) {
+                            Some(buf) => self.resp.body = buf,
+                            None => self.resp.body.reserve(want.min(FIRST_BODY_CHUNK) as usize),
+                        }
                     }
                 }
                 self.resp.body.extend_from_slice(data);

@@ -281,10 +281,10 @@ pub(crate) fn informational_hook(
     let ud = userdata as usize;
     InformationalHook(std::sync::Arc::new(move |head: &Response| {
         let view = h2_response {
-            inner: Response {
-                status: head.status,
-                headers: head.headers.clone(),
-                ..Response::default()
+            inner: {
+                let mut r = Response::with_headers(head.headers.clone());
+                r.status = head.status;
+                r
             },
             // A 1xx head has no information of its own (h2_response_info reads zeros).
             info: crate::info::RequestInfo::default(),
