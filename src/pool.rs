@@ -572,7 +572,7 @@ impl PoolInner {
                 let conn = match stream {
                     Transport::Tcp(tcp) => {
                         let (rd, wr) = tcp.into_split();
-                        conn::start_tcp(rd, wr, params)
+                        conn::start_tcp(rd, crate::connect::nosigpipe::TcpWrite(wr), params)
                     }
                     Transport::Tls(tls) => {
                         let (rd, wr) = tokio::io::split(*tls);

@@ -6,6 +6,7 @@
 //! installs (and honours `SSL_CERT_FILE` / `SSL_CERT_DIR`, like OpenSSL), so h2client trusts
 //! exactly what curl on the same machine trusts. They are loaded once per process.
 
+use crate::connect::nosigpipe::NoSigPipe;
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
@@ -30,7 +31,7 @@ use crate::diagnose;
 use crate::error::{Error, ErrorKind, Origin, Processed, Result};
 
 /// An established TLS connection.
-pub(crate) type Stream = TlsStream<Recorder<TcpStream>>;
+pub(crate) type Stream = TlsStream<Recorder<NoSigPipe<TcpStream>>>;
 
 /// TLS 1.2 (bit for `TlsOptions::versions`).
 pub const TLS_1_2: u32 = 1;
@@ -328,6 +329,7 @@ pub(crate) async fn handshake(
     cfg: Arc<ClientConfig>,
     trust_is_system: bool,
 ) -> Result<Stream> {
+    let tcp = NoSigPipe::new(tcp, true);
     handshake_over(tcp, &peer, host, cfg, trust_is_system, true).await
 }
 

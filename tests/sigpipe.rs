@@ -32,18 +32,41 @@ fn in_child_with_sigpipe(f: impl FnOnce() -> i32) -> i32 {
     status
 }
 
-/// A "server" on a Unix socket that reads the client's preface, grants a large window (so the
-/// client keeps writing its body) and closes: the client's next writes fail with EPIPE.
+/// A "server" that reads the client's preface, grants a large window (so the client keeps
+/// writing its body) and closes: the client's next writes fail with EPIPE.
 fn closing_server(path: &std::path::Path) -> std::thread::JoinHandle<()> {
     let listener = UnixListener::bind(path).expect("bind");
     std::thread::spawn(move || {
         for _ in 0..2 {
-            let Ok((mut s, _)) = listener.accept() else {
+            let Ok((s, _)) = listener.accept() else {
                 return;
             };
+            grant_and_close(s);
+        }
+    })
+}
+
+/// The same over TCP (vectored writes there are `writev`, which raises SIGPIPE too).
+fn closing_tcp_server() -> (String, std::thread::JoinHandle<()>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let h = std::thread::spawn(move || {
+        for _ in 0..2 {
+            let Ok((s, _)) = listener.accept() else {
+                return;
+            };
+            grant_and_close(s);
+        }
+    });
+    (url, h)
+}
+
+fn grant_and_close(mut s: impl Read + Write) {
+    {
+        {
             let mut preface = [0u8; 24];
             if s.read_exact(&mut preface).is_err() {
-                continue;
+                return;
             }
             // SETTINGS(INITIAL_WINDOW_SIZE = 2^31-1), WINDOW_UPDATE(0, 2^31-1-65535).
             let mut out = vec![0, 0, 6, 4, 0, 0, 0, 0, 0, 0, 4, 0x7f, 0xff, 0xff, 0xff];
@@ -53,7 +76,32 @@ fn closing_server(path: &std::path::Path) -> std::thread::JoinHandle<()> {
             std::thread::sleep(std::time::Duration::from_millis(20));
             drop(s);
         }
-    })
+    }
+}
+
+#[test]
+fn a_tcp_connection_closed_under_a_vectored_write_does_not_raise_sigpipe() {
+    let status = in_child_with_sigpipe(|| {
+        let (url, server) = closing_tcp_server();
+        let c = client_with(&url, |c| c.set_request_timeout_ms(5000));
+        let mut req = Request::new("POST", "/").unwrap();
+        req.set_body(bytes::Bytes::from(vec![b'x'; 32 << 20]));
+        let r: h2client::error::Result<Response> = c.execute(Arc::new(req));
+        drop(c);
+        drop(server);
+        i32::from(r.is_ok())
+    });
+    assert!(
+        libc::WIFEXITED(status),
+        "the child was killed by signal {} (SIGPIPE is {})",
+        libc::WTERMSIG(status),
+        libc::SIGPIPE
+    );
+    assert_eq!(
+        libc::WEXITSTATUS(status),
+        0,
+        "the request should have failed"
+    );
 }
 
 #[test]

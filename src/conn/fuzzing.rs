@@ -490,7 +490,7 @@ async fn connect(
             // Closing with RST saves a TIME_WAIT when the client closed first.
             let _ = server.set_zero_linger();
             let (crd, cwr) = client.into_split();
-            let shared = super::start_tcp(crd, cwr, params);
+            let shared = super::start_tcp(crd, crate::connect::nosigpipe::TcpWrite(cwr), params);
             let (srd, swr) = server.into_split();
             Ok((shared, Box::new(srd), Box::new(swr)))
         }

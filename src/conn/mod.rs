@@ -469,7 +469,7 @@ pub(crate) struct ConnParams {
 /// Starts a connection over plain TCP, with the caller-thread write path.
 pub(crate) fn start_tcp(
     rd: tokio::net::tcp::OwnedReadHalf,
-    wr: tokio::net::tcp::OwnedWriteHalf,
+    wr: crate::connect::nosigpipe::TcpWrite,
     p: ConnParams,
 ) -> Arc<ConnShared> {
     let (shared, core) = start_inner(rd, wr, p);

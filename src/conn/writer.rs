@@ -839,7 +839,7 @@ impl<W: Send> SendControl for Mutex<Core<W>> {
     }
 }
 
-impl super::FastSubmit for std::sync::Weak<Mutex<Core<tokio::net::tcp::OwnedWriteHalf>>> {
+impl super::FastSubmit for std::sync::Weak<Mutex<Core<crate::connect::nosigpipe::TcpWrite>>> {
     fn try_submit(&self, a: Assigned) -> Result<(), Assigned> {
         let Some(core) = self.upgrade() else {
             return Err(a);
@@ -894,7 +894,7 @@ impl super::FastSubmit for std::sync::Weak<Mutex<Core<tokio::net::tcp::OwnedWrit
     }
 }
 
-impl Core<tokio::net::tcp::OwnedWriteHalf> {
+impl Core<crate::connect::nosigpipe::TcpWrite> {
     /// Writes what the socket takes without blocking; the rest stays for the writer task.
     fn write_now(&mut self) {
         self.close_buf_seg();

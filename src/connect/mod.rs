@@ -5,7 +5,7 @@
 //! connection on what it returns.
 
 mod dns;
-mod nosigpipe;
+pub(crate) mod nosigpipe;
 mod tcp;
 
 use std::sync::Arc;
@@ -249,7 +249,14 @@ async fn connect_via_https_proxy(
         deadline,
         timeout,
         || format!("during the TLS handshake with proxy {p}"),
-        crate::tls::handshake_over(tcp, &addr, &p.host, proxy_tls, system, false),
+        crate::tls::handshake_over(
+            nosigpipe::NoSigPipe::new(tcp, true),
+            &addr,
+            &p.host,
+            proxy_tls,
+            system,
+            false,
+        ),
     )
     .await
     .map_err(|mut e| {

@@ -1,28 +1,108 @@
-//! A Unix socket whose writes never raise SIGPIPE.
+//! Sockets whose writes never raise SIGPIPE.
 //!
-//! Connections are also driven from programs' threads (see `runtime::drive`), where SIGPIPE
-//! is not blocked and a C program has its default action (terminate). std's TCP streams send
-//! with `MSG_NOSIGNAL`; its Unix streams `write(2)`, so a write to a Unix socket the peer
-//! closed would kill the host program. This sends with `MSG_NOSIGNAL` instead.
+//! Connections are also driven from programs' threads (see `runtime::drive`; the fast path
+//! of a request alone on its connection writes from the submitting thread too), where SIGPIPE
+//! is not blocked and a C program has its default action (terminate). std sends plain writes
+//! to a TCP socket with `MSG_NOSIGNAL`, but vectored writes (`writev`, what the writer and
+//! rustls use) and every write to a Unix socket can raise it: a server closing a connection
+//! under a write would kill the host program. Every socket write of a connection therefore
+//! goes through here, as `send`/`sendmsg` with `MSG_NOSIGNAL`.
 
-use std::io;
-use std::os::fd::AsRawFd;
+use std::io::{self, IoSlice};
+use std::os::fd::{AsRawFd, RawFd};
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
-use tokio::net::UnixStream;
 
-/// A connected Unix stream socket, written with `send(MSG_NOSIGNAL)`.
-pub(crate) struct NoSigPipe {
-    sock: UnixStream,
-    /// Gathers buffers into one `sendmsg` (h2c). Off under TLS, whose records valgrind
-    /// reports as partly undefined (see c-examples/valgrind.supp): one `send` per record keeps
-    /// that false positive to one suppressible call name.
+/// What a socket of tokio's offers to write to it by hand.
+pub(crate) trait Socket: AsyncRead + AsyncWrite + AsRawFd + Unpin {
+    /// Ready to write (clears with a `WouldBlock` from [`Socket::try_io_write`]).
+    fn poll_writable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+    /// Runs a non-blocking write, clearing the readiness on `WouldBlock`.
+    fn try_io_write(&self, f: &mut dyn FnMut() -> io::Result<usize>) -> io::Result<usize>;
+}
+
+impl Socket for tokio::net::TcpStream {
+    fn poll_writable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_write_ready(cx)
+    }
+    fn try_io_write(&self, f: &mut dyn FnMut() -> io::Result<usize>) -> io::Result<usize> {
+        self.try_io(Interest::WRITABLE, f)
+    }
+}
+
+impl Socket for tokio::net::UnixStream {
+    fn poll_writable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_write_ready(cx)
+    }
+    fn try_io_write(&self, f: &mut dyn FnMut() -> io::Result<usize>) -> io::Result<usize> {
+        self.try_io(Interest::WRITABLE, f)
+    }
+}
+
+/// `send(2)` of `buf` with `MSG_NOSIGNAL`.
+fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
+    // SAFETY: sends from a valid slice of buf.len() bytes on a socket we own.
+    let n = unsafe { libc::send(fd, buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL) };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+/// `sendmsg(2)` of `bufs` (at most IOV_MAX of them) with `MSG_NOSIGNAL`.
+pub(crate) fn send_vectored(fd: RawFd, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+    let count = bufs.len().min(1024);
+    // SAFETY: a zeroed msghdr is valid; it points at `count` live IoSlices (ABI-compatible
+    // with iovec), which sendmsg only reads, on a socket we own.
+    let n = unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = bufs.as_ptr() as *mut libc::iovec;
+        msg.msg_iovlen = count as _;
+        libc::sendmsg(fd, &msg, libc::MSG_NOSIGNAL)
+    };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+/// A connected socket written with `MSG_NOSIGNAL`.
+pub(crate) struct NoSigPipe<S> {
+    sock: S,
+    /// Gathers buffers into one `sendmsg`. Off under TLS over a Unix socket, whose records
+    /// valgrind reports as partly undefined (see c-examples/valgrind.supp): one `send` per
+    /// record keeps that false positive to one suppressible call name.
     vectored: bool,
 }
 
-impl AsyncRead for NoSigPipe {
+impl<S: Socket> NoSigPipe<S> {
+    /// Wraps a connected socket; `vectored`: see the field.
+    pub(crate) fn new(sock: S, vectored: bool) -> NoSigPipe<S> {
+        NoSigPipe { sock, vectored }
+    }
+
+    /// Runs one non-blocking send when the socket is writable, retrying on a stale readiness.
+    fn poll_send(
+        &self,
+        cx: &mut Context<'_>,
+        send: &mut dyn FnMut(RawFd) -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        loop {
+            ready!(self.sock.poll_writable(cx))?;
+            let fd = self.sock.as_raw_fd();
+            match self.sock.try_io_write(&mut || send(fd)) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                r => return Poll::Ready(r),
+            }
+        }
+    }
+}
+
+impl<S: Socket> AsyncRead for NoSigPipe<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -32,55 +112,19 @@ impl AsyncRead for NoSigPipe {
     }
 }
 
-impl NoSigPipe {
-    /// Wraps a connected socket; `vectored`: see the field.
-    pub(crate) fn new(sock: UnixStream, vectored: bool) -> NoSigPipe {
-        NoSigPipe { sock, vectored }
-    }
-
-    /// Runs one non-blocking `send` flavour when the socket is writable, retrying on a stale
-    /// readiness.
-    fn poll_send(
-        &self,
-        cx: &mut Context<'_>,
-        mut send: impl FnMut(std::os::fd::RawFd) -> isize,
-    ) -> Poll<io::Result<usize>> {
-        let sock = &self.sock;
-        loop {
-            ready!(sock.poll_write_ready(cx))?;
-            let fd = sock.as_raw_fd();
-            let sent = sock.try_io(Interest::WRITABLE, || {
-                let n = send(fd);
-                if n < 0 {
-                    Err(io::Error::last_os_error())
-                } else {
-                    Ok(n as usize)
-                }
-            });
-            match sent {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                r => return Poll::Ready(r),
-            }
-        }
-    }
-}
-
-impl AsyncWrite for NoSigPipe {
+impl<S: Socket> AsyncWrite for NoSigPipe<S> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        self.poll_send(cx, |fd| {
-            // SAFETY: sends from a valid slice of buf.len() bytes on our own socket.
-            unsafe { libc::send(fd, buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL) }
-        })
+        self.poll_send(cx, &mut |fd| send(fd, buf))
     }
 
     fn poll_write_vectored(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
+        bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         if !self.vectored {
             let first = bufs
@@ -89,18 +133,7 @@ impl AsyncWrite for NoSigPipe {
                 .map_or(&[][..], |b| &**b);
             return self.poll_write(cx, first);
         }
-        // IoSlice is ABI-compatible with iovec; at most IOV_MAX (1024) of them per call.
-        let count = bufs.len().min(1024);
-        self.poll_send(cx, |fd| {
-            // SAFETY: a zeroed msghdr is valid; it points at `count` live IoSlices (iovecs),
-            // which sendmsg only reads, on our own socket.
-            unsafe {
-                let mut msg: libc::msghdr = std::mem::zeroed();
-                msg.msg_iov = bufs.as_ptr() as *mut libc::iovec;
-                msg.msg_iovlen = count as _;
-                libc::sendmsg(fd, &msg, libc::MSG_NOSIGNAL)
-            }
-        })
+        self.poll_send(cx, &mut |fd| send_vectored(fd, bufs))
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -113,5 +146,64 @@ impl AsyncWrite for NoSigPipe {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.sock).poll_shutdown(cx)
+    }
+}
+
+/// The write half of a plain TCP connection, written with `MSG_NOSIGNAL` (by the writer task,
+/// and without blocking by the submitting thread's fast path).
+pub(crate) struct TcpWrite(pub(crate) tokio::net::tcp::OwnedWriteHalf);
+
+impl TcpWrite {
+    /// Writes what the socket takes now (`WouldBlock` if nothing).
+    pub(crate) fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        let sock = self.0.as_ref();
+        let fd = sock.as_raw_fd();
+        sock.try_io(Interest::WRITABLE, || send_vectored(fd, bufs))
+    }
+
+    fn poll_send(
+        &self,
+        cx: &mut Context<'_>,
+        send: &mut dyn FnMut(RawFd) -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        let sock = self.0.as_ref();
+        loop {
+            ready!(sock.poll_write_ready(cx))?;
+            let fd = sock.as_raw_fd();
+            match sock.try_io(Interest::WRITABLE, || send(fd)) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                r => return Poll::Ready(r),
+            }
+        }
+    }
+}
+
+impl AsyncWrite for TcpWrite {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_send(cx, &mut |fd| send(fd, buf))
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_send(cx, &mut |fd| send_vectored(fd, bufs))
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
     }
 }
