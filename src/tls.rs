@@ -329,7 +329,8 @@ pub(crate) async fn handshake(
     cfg: Arc<ClientConfig>,
     trust_is_system: bool,
 ) -> Result<Stream> {
-    let tcp = NoSigPipe::new(tcp, true);
+    // One record per send: see `NoSigPipe::vectored`.
+    let tcp = NoSigPipe::new(tcp, false);
     handshake_over(tcp, &peer, host, cfg, trust_is_system, true).await
 }
 

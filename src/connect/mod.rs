@@ -250,7 +250,7 @@ async fn connect_via_https_proxy(
         timeout,
         || format!("during the TLS handshake with proxy {p}"),
         crate::tls::handshake_over(
-            nosigpipe::NoSigPipe::new(tcp, true),
+            nosigpipe::NoSigPipe::new(tcp, false),
             &addr,
             &p.host,
             proxy_tls,

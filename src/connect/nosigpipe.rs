@@ -73,9 +73,10 @@ pub(crate) fn send_vectored(fd: RawFd, bufs: &[IoSlice<'_>]) -> io::Result<usize
 /// A connected socket written with `MSG_NOSIGNAL`.
 pub(crate) struct NoSigPipe<S> {
     sock: S,
-    /// Gathers buffers into one `sendmsg`. Off under TLS over a Unix socket, whose records
-    /// valgrind reports as partly undefined (see c-examples/valgrind.supp): one `send` per
-    /// record keeps that false positive to one suppressible call name.
+    /// Gathers buffers into one `sendmsg`. Off under TLS, whose records valgrind reports as
+    /// partly undefined (see c-examples/valgrind.supp): a `sendmsg` error names the iovec's
+    /// index, which no suppression can match with a wildcard, so TLS sends one record per
+    /// `send` (a batch of requests is one record; uploads cost a call per 16 KiB record).
     vectored: bool,
 }
 
