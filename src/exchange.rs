@@ -82,6 +82,26 @@ struct Incoming {
     unacked: u32,
 }
 
+impl Incoming {
+    /// Moves up to `buf.len()` buffered body bytes into `buf`; how many.
+    fn copy_out(&mut self, buf: &mut [u8]) -> usize {
+        let mut n = 0;
+        while n < buf.len() {
+            let Some(front) = self.chunks.front_mut() else {
+                break;
+            };
+            let k = front.len().min(buf.len() - n);
+            buf[n..n + k].copy_from_slice(&front[..k]);
+            bytes::Buf::advance(front, k);
+            if front.is_empty() {
+                self.chunks.pop_front();
+            }
+            n += k;
+        }
+        n
+    }
+}
+
 /// Request body of a streaming upload.
 #[derive(Default)]
 struct Outgoing {
@@ -724,19 +744,7 @@ impl Exchange {
             Waited::Ready(st) => st,
             Waited::TimedOut => unreachable!("no deadline"),
         };
-        let mut n = 0;
-        while n < buf.len() {
-            let Some(front) = st.incoming.chunks.front_mut() else {
-                break;
-            };
-            let k = front.len().min(buf.len() - n);
-            buf[n..n + k].copy_from_slice(&front[..k]);
-            bytes::Buf::advance(front, k);
-            if front.is_empty() {
-                st.incoming.chunks.pop_front();
-            }
-            n += k;
-        }
+        let n = st.incoming.copy_out(buf);
         if n == 0 {
             if let Some(e) = &st.error {
                 return Err(e.clone());
@@ -1137,19 +1145,7 @@ impl Exchange {
             }
             return st.incoming.end.then_some(Ok(0));
         }
-        let mut n = 0;
-        while n < buf.len() {
-            let Some(front) = st.incoming.chunks.front_mut() else {
-                break;
-            };
-            let k = front.len().min(buf.len() - n);
-            buf[n..n + k].copy_from_slice(&front[..k]);
-            bytes::Buf::advance(front, k);
-            if front.is_empty() {
-                st.incoming.chunks.pop_front();
-            }
-            n += k;
-        }
+        let n = st.incoming.copy_out(buf);
         self.consumed(st, n);
         Some(Ok(n))
     }

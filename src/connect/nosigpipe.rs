@@ -70,6 +70,22 @@ pub(crate) fn send_vectored(fd: RawFd, bufs: &[IoSlice<'_>]) -> io::Result<usize
     }
 }
 
+/// Runs one non-blocking send on `sock` when it is writable, retrying on a stale readiness.
+fn poll_send<S: Socket>(
+    sock: &S,
+    cx: &mut Context<'_>,
+    send: &mut dyn FnMut(RawFd) -> io::Result<usize>,
+) -> Poll<io::Result<usize>> {
+    loop {
+        ready!(sock.poll_writable(cx))?;
+        let fd = sock.as_raw_fd();
+        match sock.try_io_write(&mut || send(fd)) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            r => return Poll::Ready(r),
+        }
+    }
+}
+
 /// A connected socket written with `MSG_NOSIGNAL`.
 pub(crate) struct NoSigPipe<S> {
     sock: S,
@@ -86,20 +102,12 @@ impl<S: Socket> NoSigPipe<S> {
         NoSigPipe { sock, vectored }
     }
 
-    /// Runs one non-blocking send when the socket is writable, retrying on a stale readiness.
     fn poll_send(
         &self,
         cx: &mut Context<'_>,
         send: &mut dyn FnMut(RawFd) -> io::Result<usize>,
     ) -> Poll<io::Result<usize>> {
-        loop {
-            ready!(self.sock.poll_writable(cx))?;
-            let fd = self.sock.as_raw_fd();
-            match self.sock.try_io_write(&mut || send(fd)) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                r => return Poll::Ready(r),
-            }
-        }
+        poll_send(&self.sock, cx, send)
     }
 }
 
@@ -159,7 +167,7 @@ impl TcpWrite {
     pub(crate) fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         let sock = self.0.as_ref();
         let fd = sock.as_raw_fd();
-        sock.try_io(Interest::WRITABLE, || send_vectored(fd, bufs))
+        sock.try_io_write(&mut || send_vectored(fd, bufs))
     }
 
     fn poll_send(
@@ -167,15 +175,7 @@ impl TcpWrite {
         cx: &mut Context<'_>,
         send: &mut dyn FnMut(RawFd) -> io::Result<usize>,
     ) -> Poll<io::Result<usize>> {
-        let sock = self.0.as_ref();
-        loop {
-            ready!(sock.poll_write_ready(cx))?;
-            let fd = sock.as_raw_fd();
-            match sock.try_io(Interest::WRITABLE, || send(fd)) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                r => return Poll::Ready(r),
-            }
-        }
+        poll_send(self.0.as_ref(), cx, send)
     }
 }
 

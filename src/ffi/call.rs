@@ -258,31 +258,49 @@ pub unsafe extern "C" fn h2_call_read(
     n: *mut usize,
 ) -> h2_result {
     entry!(h2_call_read, || {
-        // SAFETY: n is NULL or writable.
-        unsafe { put(n, 0) };
-        let c = try_ref!(c);
-        if n.is_null() || (buf.is_null() && cap > 0) || cap > isize::MAX as usize {
-            return invalid("buf or n is NULL, or cap is too large");
-        }
-        if c.posting.is_some() {
-            return invalid(SUBMITTED);
-        }
-        c.release_view();
-        let dst: &mut [u8] = if cap == 0 {
-            &mut []
-        } else {
-            // SAFETY: buf is valid for cap bytes (caller contract).
-            unsafe { std::slice::from_raw_parts_mut(buf, cap) }
-        };
-        match c.inner.read(dst) {
-            Ok(k) => {
-                // SAFETY: n is non-null and writable.
-                unsafe { put(n, k) };
-                H2_OK
-            }
-            Err(e) => fail(e),
-        }
+        // SAFETY: forwarded caller contract (h2_call_read's).
+        unsafe { read_into(c, buf, cap, n, |c, dst| Some(c.inner.read(dst))) }
     })
+}
+
+/// `h2_call_read` and `h2_call_try_read`: checks the arguments, then copies body bytes with
+/// `read` (`None`: nothing yet, H2_E_AGAIN).
+///
+/// # Safety
+/// As `h2_call_read`: `c` NULL or a live call, `buf` valid for `cap` bytes, `n` NULL or
+/// writable.
+unsafe fn read_into(
+    c: *mut h2_call,
+    buf: *mut u8,
+    cap: usize,
+    n: *mut usize,
+    read: impl FnOnce(&h2_call, &mut [u8]) -> Option<crate::error::Result<usize>>,
+) -> h2_result {
+    // SAFETY: n is NULL or writable.
+    unsafe { put(n, 0) };
+    let c = try_ref!(c);
+    if n.is_null() || (buf.is_null() && cap > 0) || cap > isize::MAX as usize {
+        return invalid("buf or n is NULL, or cap is too large");
+    }
+    if c.posting.is_some() {
+        return invalid(SUBMITTED);
+    }
+    c.release_view();
+    let dst: &mut [u8] = if cap == 0 {
+        &mut []
+    } else {
+        // SAFETY: buf is valid for cap bytes (caller contract).
+        unsafe { std::slice::from_raw_parts_mut(buf, cap) }
+    };
+    match read(c, dst) {
+        Some(Ok(k)) => {
+            // SAFETY: n is non-null and writable.
+            unsafe { put(n, k) };
+            H2_OK
+        }
+        Some(Err(e)) => fail(e),
+        None => again(),
+    }
 }
 
 /// A piece of a response body lent by `h2_call_read_view` (same layout as POSIX
@@ -614,30 +632,7 @@ pub unsafe extern "C" fn h2_call_try_read(
     n: *mut usize,
 ) -> h2_result {
     entry!(h2_call_try_read, || {
-        // SAFETY: n is NULL or writable.
-        unsafe { put(n, 0) };
-        let c = try_ref!(c);
-        if n.is_null() || (buf.is_null() && cap > 0) || cap > isize::MAX as usize {
-            return invalid("buf or n is NULL, or cap is too large");
-        }
-        if c.posting.is_some() {
-            return invalid(SUBMITTED);
-        }
-        c.release_view();
-        let dst: &mut [u8] = if cap == 0 {
-            &mut []
-        } else {
-            // SAFETY: buf is valid for cap bytes (caller contract).
-            unsafe { std::slice::from_raw_parts_mut(buf, cap) }
-        };
-        match c.inner.try_read(dst) {
-            Some(Ok(k)) => {
-                // SAFETY: n is non-null and writable.
-                unsafe { put(n, k) };
-                H2_OK
-            }
-            Some(Err(e)) => fail(e),
-            None => again(),
-        }
+        // SAFETY: forwarded caller contract (h2_call_read's).
+        unsafe { read_into(c, buf, cap, n, |c, dst| c.inner.try_read(dst)) }
     })
 }
