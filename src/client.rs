@@ -10,7 +10,6 @@
 //! not empty. A dropped origin's counters are folded into the client's totals.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockWriteGuard, Weak};
 use std::time::{Duration, Instant};
@@ -70,7 +69,7 @@ struct Origins {
 
 #[derive(Default)]
 struct OriginMap {
-    pools: HashMap<Target, Arc<PoolInner>>,
+    pools: crate::url::OriginMap<Arc<PoolInner>>,
     closed: bool,
     /// The next sweep on insert is not before this.
     next_sweep: Option<Instant>,
@@ -604,7 +603,7 @@ impl Chain {
         let pool = route_in(&self.base, &self.origins, &req)?;
         self.outer.set_runtime(pool.rt);
         let me = self.clone();
-        let notify: Notify = Box::new(move |inner: &Exchange| me.hop_done(inner));
+        let notify: Notify = Arc::new(move |inner: &Exchange| me.hop_done(inner));
         let ex = prepare(&self.cfg, &pool, req, Mode::Buffered, Some(notify), false)?;
         *lock(&self.current) = Some(ex.clone());
         pool.submit(Pending::new(ex.clone()));
@@ -1013,8 +1012,9 @@ impl Call {
         }
         self.url.get_or_init(|| {
             let req = &self.ex.req;
-            match (req.origin(), &self.base) {
-                (None, Some(b)) => crate::redirect::shared_str(&[b, req.path(), "\0"]),
+            match (req.origin(), &self.base, &req.url_nul) {
+                (Some(_), _, Some(u)) => u.clone(),
+                (None, Some(b), _) => crate::redirect::shared_str(&[b, req.path(), "\0"]),
                 _ => crate::redirect::url_shared(req, None, "\0"),
             }
         })

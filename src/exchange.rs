@@ -48,8 +48,23 @@ pub enum Mode {
     Streaming,
 }
 
-/// Called once, after the exchange completed (on whatever thread completed it).
-pub type Notify = Box<dyn Fn(&Exchange) + Send + Sync>;
+/// Told once, after the exchange completed (on whatever thread completed it).
+///
+/// A trait rather than a boxed closure so that what is told (a C call's queue posting)
+/// can be the object the caller already has, without one more allocation per request.
+pub trait OnComplete: Send + Sync {
+    /// The exchange completed.
+    fn completed(self: Arc<Self>, ex: &Exchange);
+}
+
+impl<F: Fn(&Exchange) + Send + Sync> OnComplete for F {
+    fn completed(self: Arc<Self>, ex: &Exchange) {
+        self(ex)
+    }
+}
+
+/// What an exchange tells when it completes.
+pub type Notify = Arc<dyn OnComplete>;
 
 /// Where an exchange currently is, so that a cancel, a window update or an upload can reach
 /// its stream.
@@ -364,7 +379,7 @@ impl Exchange {
             t.abort();
         }
         if let Some(n) = &self.notify {
-            n(self);
+            n.clone().completed(self);
         }
         true
     }

@@ -16,10 +16,25 @@ struct Field {
 }
 
 /// An ordered list of (name, value) pairs; repeated names are kept as separate entries.
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub struct HeaderList {
     buf: Vec<u8>,
     fields: Vec<Field>,
+}
+
+impl Clone for HeaderList {
+    fn clone(&self) -> Self {
+        HeaderList {
+            buf: self.buf.clone(),
+            fields: self.fields.clone(),
+        }
+    }
+
+    /// Reuses `self`'s buffers (a derived `clone_from` would allocate new ones).
+    fn clone_from(&mut self, source: &Self) {
+        self.buf.clone_from(&source.buf);
+        self.fields.clone_from(&source.fields);
+    }
 }
 
 impl HeaderList {
@@ -131,6 +146,11 @@ impl HeaderList {
             true
         });
         buf.truncate(to);
+    }
+
+    /// The bytes this list's buffers hold allocated (what keeping it for reuse costs).
+    pub fn capacity_bytes(&self) -> usize {
+        self.buf.capacity() + self.fields.capacity() * std::mem::size_of::<Field>()
     }
 
     /// Removes every field (keeps the allocations).

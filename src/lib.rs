@@ -38,6 +38,7 @@ mod panics;
 pub mod pool;
 #[cfg(not(feature = "testing"))]
 mod pool;
+mod prehashed;
 pub mod proxy;
 pub mod queue;
 pub mod redirect;

@@ -10,9 +10,23 @@ use std::task::Poll;
 
 use crate::error::{Error, ErrorKind, Processed};
 
-thread_local! {
+/// What this thread is running of the library's code that catches its panics. One
+/// thread-local for both: in a shared library every thread-local access is a call
+/// (`__tls_get_addr`), and every C entry point needs both.
+struct Guard {
     /// Depth of library code on this thread that catches its panics (a C entry point).
-    static CATCHING: Cell<u32> = const { Cell::new(0) };
+    catching: Cell<u32>,
+    /// The C entry point running on this thread (innermost), for messages.
+    entry: Cell<Option<&'static str>>,
+}
+
+thread_local! {
+    static GUARD: Guard = const {
+        Guard {
+            catching: Cell::new(0),
+            entry: Cell::new(None),
+        }
+    };
     /// The last panic caught on this thread, with its location, from the hook.
     static LAST: RefCell<Option<String>> = const { RefCell::new(None) };
 }
@@ -34,7 +48,7 @@ pub(crate) fn install_hook() {
     HOOK.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            if CATCHING.with(Cell::get) == 0 && !on_library_thread() {
+            if GUARD.with(|g| g.catching.get()) == 0 && !on_library_thread() {
                 return previous(info);
             }
             let what = payload_text(info.payload());
@@ -71,11 +85,28 @@ pub(crate) fn internal(who: &str, msg: &str) -> Error {
 
 /// Runs `f`, catching a panic (quietly) as its message.
 pub(crate) fn catch<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    catch_in(None, f)
+}
+
+/// [`catch`], as the C entry point `entry` if given (see [`current_entry`]).
+pub(crate) fn catch_in<T>(entry: Option<&'static str>, f: impl FnOnce() -> T) -> Result<T, String> {
     install_hook();
-    CATCHING.with(|c| c.set(c.get() + 1));
-    let r = catch_unwind(AssertUnwindSafe(f));
-    CATCHING.with(|c| c.set(c.get() - 1));
-    r.map_err(describe)
+    GUARD.with(|g| {
+        let outer = g.entry.get();
+        if entry.is_some() {
+            g.entry.set(entry);
+        }
+        g.catching.set(g.catching.get() + 1);
+        let r = catch_unwind(AssertUnwindSafe(f));
+        g.catching.set(g.catching.get() - 1);
+        g.entry.set(outer);
+        r.map_err(describe)
+    })
+}
+
+/// The C entry point running on this thread (innermost), if any.
+pub(crate) fn current_entry() -> Option<&'static str> {
+    GUARD.with(|g| g.entry.get())
 }
 
 /// Runs a future, catching a panic in any of its polls as its message.

@@ -22,6 +22,9 @@ pub struct Request {
     pub(crate) authority: Option<String>,
     /// The origin of a request made from an absolute URL; `None`: the client's base URL.
     pub(crate) origin: Option<Target>,
+    /// The absolute URL (without credentials) and a NUL, made once for all the calls and
+    /// responses that report it; `None` for a request made from a path.
+    pub(crate) url_nul: Option<std::sync::Arc<str>>,
     /// The `authorization` header came from the URL's userinfo (a caller's replaces it).
     url_auth: bool,
     pub(crate) body: Bytes,
@@ -441,6 +444,7 @@ impl Request {
             headers: HeaderList::new(),
             authority: None,
             origin: None,
+            url_nul: None,
             url_auth: false,
             body: Bytes::new(),
             has_content_length: false,
@@ -466,6 +470,7 @@ impl Request {
     pub fn from_url(method: &str, url: &str) -> Result<Request> {
         let parsed = crate::url::parse_request_url(url)?;
         let mut r = Request::new(method, &parsed.path)?;
+        r.url_nul = Some(crate::redirect::url_shared(&r, Some(&parsed.origin), "\0"));
         r.origin = Some(parsed.origin);
         if let Some(auth) = parsed.basic_auth {
             r.add_header(b"authorization", auth.as_bytes())?;

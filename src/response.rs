@@ -32,7 +32,10 @@ pub struct Response {
 
 impl Drop for Response {
     fn drop(&mut self) {
-        crate::bodypool::give(std::mem::take(&mut self.body));
+        crate::bodypool::give_parts(
+            std::mem::take(&mut self.headers),
+            std::mem::take(&mut self.body),
+        );
     }
 }
 

@@ -32,18 +32,31 @@ pub struct Target {
     pub port: u16,
     /// The `:authority` value: host (bracketed if IPv6) and the port if the URL named one.
     pub authority: String,
+    /// [`origin_key`] of scheme, host and port, computed once: a client's origin map is
+    /// looked up on every request made from a URL, and hashing was most of that lookup.
+    key: u64,
 }
 
-/// Hashes what identifies the origin (the authority follows from host and port, or differs
-/// only by a default port written out): a client's origin map is looked up on every request
-/// made from a URL, and hashing is most of that lookup. Equality still compares every field.
+/// A keyed hash of what identifies an origin (the authority follows from host and port, or
+/// differs only by a default port written out). The key is random per process (SipHash), so
+/// that hosts a server redirects to cannot be chosen to collide in a client's origin map.
+fn origin_key(scheme: Scheme, host: &str, port: u16) -> u64 {
+    use std::hash::BuildHasher;
+    static KEYS: once_cell::sync::Lazy<std::collections::hash_map::RandomState> =
+        once_cell::sync::Lazy::new(std::collections::hash_map::RandomState::new);
+    KEYS.hash_one((scheme, host, port))
+}
+
+/// Hashes the precomputed [`origin_key`]; equality still compares every field.
 impl std::hash::Hash for Target {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.scheme.hash(state);
-        self.host.hash(state);
-        self.port.hash(state);
+        state.write_u64(self.key);
     }
 }
+
+/// A map keyed by origin: the key's hash is already a keyed hash, not hashed again.
+pub(crate) type OriginMap<V> =
+    std::collections::HashMap<Target, V, crate::prehashed::BuildPassThrough>;
 
 fn bad(url: &str, why: &str) -> Error {
     Error::new(
@@ -219,11 +232,13 @@ impl Target {
 
     /// A target whose `:authority` carries the port only when it is not the default.
     fn with_default_authority(scheme: Scheme, host: String, port: u16) -> Target {
+        let key = origin_key(scheme, &host, port);
         let mut t = Target {
             scheme,
             host,
             port,
             authority: String::new(),
+            key,
         };
         t.authority = if port == default_port(scheme) {
             t.authority_host()

@@ -161,14 +161,15 @@ fn ten_thousand_submits_through_one_queue() {
     let mut calls = Vec::with_capacity(N);
     for i in 0..N {
         let q2 = q.clone();
-        let notify: h2client::exchange::Notify = Box::new(move |ex| {
-            let code = ex_code(ex);
-            q2.push(Completion {
-                tag: i as u64,
-                call: i,
-                result: code,
+        let notify: h2client::exchange::Notify =
+            std::sync::Arc::new(move |ex: &h2client::exchange::Exchange| {
+                let code = ex_code(ex);
+                q2.push(Completion {
+                    tag: i as u64,
+                    call: i,
+                    result: code,
+                });
             });
-        });
         calls.push(c.submit(req("GET", "/delay/50"), notify).unwrap());
     }
     let mut seen = vec![false; N];

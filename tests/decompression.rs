@@ -93,7 +93,7 @@ fn buffered_bodies_decode_byte_for_byte() {
     let call = c
         .submit(
             req("GET", &format!("/encoded/zstd/{N}")),
-            Box::new(move |_| {
+            std::sync::Arc::new(move |_: &h2client::exchange::Exchange| {
                 let _ = tx.send(());
             }),
         )

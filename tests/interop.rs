@@ -50,6 +50,8 @@
 //! Resumption needs the same `Client` (reconnecting): each `Client` has its own rustls session
 //! cache, so a new one does a full handshake even with a copy of the same `Config`.
 
+mod common;
+
 use std::fmt;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -359,7 +361,8 @@ impl ServerProc {
                 if let Ok(Some(_)) = self.child.try_wait() {
                     return false;
                 }
-                if TcpStream::connect(("127.0.0.1", p)).is_ok() {
+                // Ours listening there, not merely something (see `wait_listening`).
+                if common::proxy::listening_in_tree(self.child.id(), p) {
                     break;
                 }
                 if Instant::now() > deadline {
@@ -368,10 +371,7 @@ impl ServerProc {
                 thread::sleep(Duration::from_millis(20));
             }
         }
-        // Something accepts on the ports; a server that failed to bind them (another process
-        // took one) exits at once: make sure ours is still there.
-        thread::sleep(Duration::from_millis(50));
-        matches!(self.child.try_wait(), Ok(None))
+        true
     }
 
     /// The base URL: `http://127.0.0.1:PORT`, `https://` when the server serves TLS.

@@ -8,7 +8,7 @@
 
 mod common;
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -79,21 +79,17 @@ fn start(mut make: impl FnMut(u16) -> (Command, Option<TempDir>)) -> Proxy {
             .spawn()
             .expect("spawn proxy");
         let until = Instant::now() + Duration::from_secs(10);
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
         loop {
             if child.try_wait().unwrap().is_some() {
                 break;
             }
-            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-                std::thread::sleep(Duration::from_millis(20));
-                if child.try_wait().unwrap().is_none() {
-                    return Proxy {
-                        child,
-                        port,
-                        _dir: dir,
-                    };
-                }
-                break;
+            // Listening in the child's process tree, not merely "something answers there".
+            if common::proxy::listening_in_tree(child.id(), port) {
+                return Proxy {
+                    child,
+                    port,
+                    _dir: dir,
+                };
             }
             if Instant::now() > until {
                 let _ = child.kill();
@@ -698,4 +694,29 @@ fn https_proxy_to_h2c_and_tls_origins() {
         e.message
     );
     assert_eq!(h.connections_accepted(), 1);
+}
+
+/// A port probed as free can be taken by another test's server before the child binds it;
+/// the start-up check must then not believe the child is up (it did: "connection refused"
+/// from nghttpd in the middle of a test, once the other server went away).
+#[test]
+fn a_port_another_process_listens_on_is_not_the_childs() {
+    let other = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = other.local_addr().unwrap().port();
+    let mut child = Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .expect("spawn sleep");
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
+        "something answers on the port (what the old check looked at)"
+    );
+    let childs = common::proxy::listening_in_tree(child.id(), port);
+    let ours = common::proxy::listening_in_tree(std::process::id(), port);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(!childs, "the child does not listen there");
+    assert!(ours, "this process does");
+    drop(other);
+    assert!(!common::proxy::listening_in_tree(std::process::id(), port));
 }

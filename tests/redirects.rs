@@ -273,7 +273,7 @@ fn submitted_calls_follow_and_report_where_they_ended() {
     let call = c
         .submit(
             Arc::new(r),
-            Box::new(move |_| {
+            std::sync::Arc::new(move |_: &h2client::exchange::Exchange| {
                 let _ = tx.lock().unwrap().send(());
             }),
         )
@@ -296,7 +296,7 @@ fn submitted_calls_follow_and_report_where_they_ended() {
     let call = c1
         .submit(
             Arc::new(Request::from_url("GET", &url).unwrap()),
-            Box::new(|_| {}),
+            std::sync::Arc::new(|_: &h2client::exchange::Exchange| {}),
         )
         .unwrap();
     let e = call.wait().unwrap_err();
@@ -308,7 +308,7 @@ fn submitted_calls_follow_and_report_where_they_ended() {
     let call = c0
         .submit(
             Arc::new(Request::new("GET", "/echo").unwrap()),
-            Box::new(|_| {}),
+            std::sync::Arc::new(|_: &h2client::exchange::Exchange| {}),
         )
         .unwrap();
     call.wait().unwrap();
@@ -328,7 +328,7 @@ fn cancel_stops_a_chain() {
     let call = c
         .submit(
             Arc::new(Request::from_url("GET", &url).unwrap()),
-            Box::new(|_| {}),
+            std::sync::Arc::new(|_: &h2client::exchange::Exchange| {}),
         )
         .unwrap();
     // Cancel once the redirect is followed: the first hop done, the second one open.

@@ -64,10 +64,11 @@ fn ten_thousand_streams_on_one_client() {
     let mut calls = Vec::with_capacity(N);
     for i in 0..N {
         let tx = tx.clone();
-        let notify: h2client::exchange::Notify = Box::new(move |ex| {
-            let code = ex.error().map_or(0, |e| e.kind as u32);
-            let _ = tx.send((i, code));
-        });
+        let notify: h2client::exchange::Notify =
+            std::sync::Arc::new(move |ex: &h2client::exchange::Exchange| {
+                let code = ex.error().map_or(0, |e| e.kind as u32);
+                let _ = tx.send((i, code));
+            });
         calls.push(c.submit(req("/index.html"), notify).unwrap());
     }
     let submitted = t0.elapsed();

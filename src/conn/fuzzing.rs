@@ -249,7 +249,7 @@ async fn session(input: Vec<u8>, opts: &SessionOptions) -> Result<SessionReport,
         req.set_body(Bytes::from(r.body.clone()));
         req.set_streaming_body(r.streamed_body.is_some());
         let d = done.clone();
-        let notify: crate::exchange::Notify = Box::new(move |_| d.notify_one());
+        let notify: crate::exchange::Notify = Arc::new(move |_: &_| d.notify_one());
         let deadlines = Deadlines {
             whole: r.timeout.map(|t| (Instant::now() + t, t)),
             ..Deadlines::default()

@@ -36,6 +36,17 @@ pub(crate) enum Progress {
     Complete,
 }
 
+/// What a head block (a response's or an informational one) decoded to in a builder that
+/// had no fields yet: kept by the reader so that the same block, decoded with the same HPACK
+/// table, is not decoded and checked again (see `reader::last_head`).
+#[derive(Debug, Default)]
+pub(crate) struct DecodedHead {
+    headers: crate::headers::HeaderList,
+    status: u16,
+    content_length: Option<u64>,
+    size: usize,
+}
+
 /// Builds a response from decoded header blocks and DATA, checking what RFC 9113 requires.
 pub(crate) struct ResponseBuilder {
     phase: Phase,
@@ -63,13 +74,25 @@ pub(crate) struct ResponseBuilder {
     blk_error: Option<String>,
 }
 
+/// An empty response, with the buffers of a freed one if some are kept, else with a header
+/// list sized for a typical head, so that decoding it reallocates nothing.
+fn new_response() -> Response {
+    match crate::bodypool::take_parts() {
+        Some(p) => {
+            let mut r = Response::with_headers(p.headers);
+            r.body = p.body;
+            r
+        }
+        None => Response::with_headers(crate::headers::HeaderList::with_capacity(512, 16)),
+    }
+}
+
 impl ResponseBuilder {
     /// A builder for the response to a request with `method`.
     pub(crate) fn new(method: &str, max_body: u64, max_list: usize, mode: Mode) -> ResponseBuilder {
         ResponseBuilder {
             phase: Phase::Head,
-            // Sized for a typical response head, so decoding it reallocates nothing.
-            resp: Response::with_headers(crate::headers::HeaderList::with_capacity(512, 16)),
+            resp: new_response(),
             content_length: None,
             received: 0,
             no_content: method == "HEAD",
@@ -144,6 +167,39 @@ impl ResponseBuilder {
         self.blk_regular_seen = false;
         self.blk_size = 0;
         self.blk_error = None;
+    }
+
+    /// Whether the block about to be decoded is a head block into a builder that holds no
+    /// field yet, so that what it decodes to depends on the block alone.
+    pub(crate) fn is_fresh_head(&self) -> bool {
+        self.phase == Phase::Head && self.resp.headers.is_empty() && self.content_length.is_none()
+    }
+
+    /// After a head block decoded into a fresh builder ([`Self::is_fresh_head`]), copies
+    /// what it decoded to into `into`; false (nothing kept) if the block was in error.
+    pub(crate) fn save_head(&self, into: &mut DecodedHead) -> bool {
+        let (None, Some(status)) = (&self.blk_error, self.blk_status) else {
+            return false;
+        };
+        if self.blk_size > self.max_list {
+            // Fields past the limit were not stored: this block ends in an error.
+            return false;
+        }
+        into.headers.clone_from(&self.resp.headers);
+        into.status = status;
+        into.content_length = self.content_length;
+        into.size = self.blk_size;
+        true
+    }
+
+    /// Instead of decoding a head block into a fresh builder: takes what the same block
+    /// decoded to before ([`Self::save_head`]), every field already checked.
+    pub(crate) fn replay_head(&mut self, head: &DecodedHead) {
+        self.resp.headers.clone_from(&head.headers);
+        self.blk_status = Some(head.status);
+        self.content_length = head.content_length;
+        self.blk_size = head.size;
+        self.blk_regular_seen = !head.headers.is_empty();
     }
 
     /// Takes one decoded field. Problems are recorded, not returned, because the whole block

@@ -25,7 +25,7 @@ use crate::frame::{
     Data, GoAway, Headers, Ping, RstStream, Setting, Settings, WindowUpdate,
     DEFAULT_MAX_FRAME_SIZE, DEFAULT_WINDOW_SIZE, MAX_STREAM_ID, PREFACE,
 };
-use crate::hpack::Encoder;
+use crate::hpack::{Encoder, LastBlock};
 
 /// Stop collecting more work once this much is waiting to be written.
 const BATCH_BYTES: usize = 256 << 10;
@@ -103,6 +103,8 @@ pub(crate) struct Core<W> {
     authority: Arc<str>,
     enc: Encoder,
     block: Vec<u8>,
+    /// The request fields `block` holds the encoding of, when it may be sent again.
+    last_block: LastBlock,
     buf: Vec<u8>,
     segs: Vec<Seg>,
     buf_mark: usize,
@@ -282,6 +284,7 @@ impl<W> Core<W> {
             authority,
             enc: Encoder::new(),
             block: Vec::with_capacity(256),
+            last_block: LastBlock::default(),
             buf: Vec::with_capacity(16 << 10),
             segs: Vec::new(),
             buf_mark: 0,
@@ -503,29 +506,43 @@ impl<W> Core<W> {
             )));
             return;
         }
-        self.block.clear();
-        self.enc.begin_block(&mut self.block);
-        self.enc
-            .encode_field(b":method", req.method.as_bytes(), &mut self.block);
-        self.enc
-            .encode_field(b":scheme", self.scheme.as_bytes(), &mut self.block);
-        self.enc
-            .encode_field(b":authority", authority.as_bytes(), &mut self.block);
-        self.enc
-            .encode_field(b":path", req.path.as_bytes(), &mut self.block);
-        for (n, v) in req.headers.iter() {
-            self.enc.encode_field(n, v, &mut self.block);
-        }
-        if add_cl {
+        let fields: [&[u8]; 8] = [
+            req.method.as_bytes(),
+            self.scheme.as_bytes(),
+            authority.as_bytes(),
+            req.path.as_bytes(),
+            req.headers.packed(),
+            cl,
+            ua,
+            ae,
+        ];
+        if !self.last_block.is_for(&self.enc, &fields) {
+            let before = self.enc.generation();
+            self.block.clear();
+            self.enc.begin_block(&mut self.block);
             self.enc
-                .encode_field(b"content-length", cl, &mut self.block);
-        }
-        if !ua.is_empty() {
-            self.enc.encode_field(b"user-agent", ua, &mut self.block);
-        }
-        if !ae.is_empty() {
+                .encode_field(b":method", req.method.as_bytes(), &mut self.block);
             self.enc
-                .encode_field(b"accept-encoding", ae, &mut self.block);
+                .encode_field(b":scheme", self.scheme.as_bytes(), &mut self.block);
+            self.enc
+                .encode_field(b":authority", authority.as_bytes(), &mut self.block);
+            self.enc
+                .encode_field(b":path", req.path.as_bytes(), &mut self.block);
+            for (n, v) in req.headers.iter() {
+                self.enc.encode_field(n, v, &mut self.block);
+            }
+            if add_cl {
+                self.enc
+                    .encode_field(b"content-length", cl, &mut self.block);
+            }
+            if !ua.is_empty() {
+                self.enc.encode_field(b"user-agent", ua, &mut self.block);
+            }
+            if !ae.is_empty() {
+                self.enc
+                    .encode_field(b"accept-encoding", ae, &mut self.block);
+            }
+            self.last_block.remember(before, &self.enc, &fields);
         }
 
         let id = self.next_id;
@@ -753,6 +770,7 @@ impl<W> Core<W> {
                 st.ended = true;
                 match st.trailers.take() {
                     Some(t) => {
+                        self.last_block.forget();
                         self.block.clear();
                         self.enc.begin_block(&mut self.block);
                         for (n, v) in t.iter() {

@@ -4,7 +4,7 @@ use std::ffi::{c_char, c_void};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use super::queue::{completion_code, Posting, Target};
+use super::queue::{Posting, Target};
 use super::{
     c_str, entry, fail, guard, h2_call, h2_config, h2_done_fn, h2_queue, h2_request, h2_response,
     h2_result, invalid, put, try_ref, H2_OK,
@@ -12,7 +12,7 @@ use super::{
 use crate::client::Client;
 use crate::config::Config;
 use crate::conn::defence::Trip;
-use crate::exchange::{Exchange, Notify};
+use crate::exchange::Notify;
 
 /// An HTTP/2 client for any number of origins (scheme, host, port), holding 0..N
 /// connections to each (`max_connections_per_origin`), `max_connections` in all. Requests
@@ -269,10 +269,7 @@ unsafe fn submit(
         return fail(e);
     }
     let posting = Posting::new(target);
-    let p2 = posting.clone();
-    let notify: Notify =
-        Box::new(move |ex: &Exchange| p2.notify(completion_code(ex.error().as_ref())));
-    match c.inner.submit(r.inner.clone(), notify) {
+    match c.inner.submit(r.inner.clone(), posting.clone() as Notify) {
         Ok(call) => {
             match &posting.target {
                 Target::Queue { q, .. } => {

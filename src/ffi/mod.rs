@@ -29,7 +29,7 @@ pub mod redirect;
 pub mod request;
 pub mod response;
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::ffi::{c_char, CStr};
 
 use crate::error::{Error, ErrorKind};
@@ -116,8 +116,6 @@ pub const H2_E_AGAIN: h2_result = 22;
 
 thread_local! {
     static LAST_ERROR: RefCell<Option<Error>> = const { RefCell::new(None) };
-    /// The entry point running on this thread (innermost), for messages.
-    static ENTRY: Cell<Option<&'static str>> = const { Cell::new(None) };
 }
 
 /// Records `e` as the calling thread's last error and returns its code. A misuse (an invalid
@@ -126,7 +124,7 @@ thread_local! {
 pub(crate) fn fail(mut e: Error) -> h2_result {
     let code = e.kind as u32;
     if matches!(e.kind, ErrorKind::InvalidArgument | ErrorKind::WrongThread) {
-        if let Some(name) = ENTRY.with(Cell::get) {
+        if let Some(name) = crate::panics::current_entry() {
             if !e.message.starts_with(name) {
                 e.message = format!("{name}: {}", e.message).into();
             }
@@ -194,13 +192,11 @@ impl<T> Fallback for *mut T {
 /// `H2_E_INTERNAL` (with the panic's message; nothing is printed on the host's stderr) and the
 /// function's [`Fallback`] value.
 pub(crate) fn enter<T: Fallback>(name: &'static str, f: impl FnOnce() -> T) -> T {
-    let outer = ENTRY.with(|e| e.replace(Some(name)));
-    let r = crate::panics::catch(|| {
+    let r = crate::panics::catch_in(Some(name), || {
         #[cfg(test)]
         tests::maybe_panic(name);
         f()
     });
-    ENTRY.with(|e| e.set(outer));
     match r {
         Ok(v) => v,
         Err(msg) => T::fallback(fail(crate::panics::internal(name, &msg))),
@@ -263,7 +259,7 @@ pub(crate) fn guard(f: impl FnOnce() -> h2_result) -> h2_result {
     match crate::panics::catch(f) {
         Ok(r) => r,
         Err(msg) => {
-            let who = ENTRY.with(Cell::get).unwrap_or("h2client");
+            let who = crate::panics::current_entry().unwrap_or("h2client");
             fail(crate::panics::internal(who, &msg))
         }
     }
@@ -331,6 +327,7 @@ pub(crate) unsafe fn put<T>(out: *mut T, v: T) {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use std::cell::Cell;
 
     thread_local! {
         /// An entry point that panics on this thread when entered (to test the boundary).

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::{entry, fail, h2_call, h2_result, invalid, try_ref, H2_OK};
 use crate::error::{Error, ErrorKind};
+use crate::exchange::{Exchange, OnComplete};
 use crate::queue::{Completion, Queue};
 
 /// A completion queue. Any number of clients and calls may post to one queue; completions
@@ -216,6 +217,12 @@ impl Posting {
                 }
             }
         }
+    }
+}
+
+impl OnComplete for Posting {
+    fn completed(self: Arc<Self>, ex: &Exchange) {
+        self.notify(completion_code(ex.error().as_ref()));
     }
 }
 

@@ -22,6 +22,8 @@ pub struct Decoder {
     name_buf: Vec<u8>,
     /// Scratch for a Huffman-coded field value.
     value_buf: Vec<u8>,
+    /// Changes whenever the dynamic table may have (see [`Decoder::generation`]).
+    generation: u64,
 }
 
 /// Where a decoded string lives; resolved to a slice only once all the
@@ -47,7 +49,15 @@ impl Decoder {
             limit: max_table_size,
             name_buf: Vec::new(),
             value_buf: Vec::new(),
+            generation: 0,
         }
+    }
+
+    /// A number that changes whenever the dynamic table may have changed: on every
+    /// insertion and size change. Between two equal values, the same block decodes to the
+    /// same fields; a reader may then reuse what it made of that block.
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// Changes the limit (e.g. after our SETTINGS are acknowledged). If the
@@ -58,6 +68,7 @@ impl Decoder {
     /// here already keeps our memory within the new limit.
     pub fn set_max_table_size(&mut self, size: usize) {
         self.limit = size;
+        self.generation = self.generation.wrapping_add(1);
         if self.table.max_size() > size {
             self.table.set_max_size(size, &mut |_| {});
         }
@@ -107,6 +118,7 @@ impl Decoder {
                         max: self.limit,
                     });
                 }
+                self.generation = self.generation.wrapping_add(1);
                 self.table.set_max_size(size, &mut |_| {});
             } else {
                 // 6.2.2 without indexing (0000xxxx) and 6.2.3 never indexed
@@ -167,6 +179,7 @@ impl Decoder {
         let value = resolve(value, block, &self.value_buf)?;
         on_field(name, value);
         if index {
+            self.generation = self.generation.wrapping_add(1);
             self.table.insert(name, value, Tag::default(), &mut |_| {});
         }
         Ok(())

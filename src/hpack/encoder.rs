@@ -1,7 +1,6 @@
 //! HPACK encoder (RFC 7541 sections 4, 6).
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 
 use super::huffman;
 use super::integer;
@@ -44,27 +43,7 @@ enum Indexing {
     Never,
 }
 
-/// Hasher for keys that already are good 64-bit hashes: passes them
-/// through, so map lookups cost no further hashing.
-#[derive(Default)]
-struct PassThrough(u64);
-
-impl Hasher for PassThrough {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        // Only `write_u64` is used; fold anything else in deterministically.
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
-type HashIndex = HashMap<u64, u64, BuildHasherDefault<PassThrough>>;
+type HashIndex = HashMap<u64, u64, crate::prehashed::BuildPassThrough>;
 
 /// Fast non-cryptographic hash of `bytes`, continuing from `seed`.
 ///
@@ -137,6 +116,9 @@ pub struct Encoder {
     /// Table size changes not yet signalled: (smallest, final) since the
     /// last block (RFC 7541 section 4.2).
     pending_size: Option<(usize, usize)>,
+    /// Counts the changes that make encoding the same fields give other bytes: entries
+    /// inserted, table size changes made or pending (see [`super::LastBlock`]).
+    generation: u64,
 }
 
 impl Default for Encoder {
@@ -154,7 +136,14 @@ impl Encoder {
             names: HashIndex::default(),
             fields: HashIndex::default(),
             pending_size: None,
+            generation: 0,
         }
+    }
+
+    /// A number that changes whenever the encoding of a given field list may change: on
+    /// every insertion into the table and every table size change, made or pending.
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// The peer's `SETTINGS_HEADER_TABLE_SIZE` changed.
@@ -165,6 +154,7 @@ impl Encoder {
     /// the final one (RFC 7541 section 4.2), so the peer evicts what it must.
     pub fn set_max_table_size(&mut self, size: usize) {
         let size = size.min(OWN_MAX_TABLE_SIZE);
+        self.generation = self.generation.wrapping_add(1);
         self.pending_size = Some(match self.pending_size {
             Some((smallest, _)) => (smallest.min(size), size),
             None => (size, size),
@@ -190,6 +180,7 @@ impl Encoder {
     /// Emits one size update and applies it to our copy of the table.
     fn resize(&mut self, size: usize, dst: &mut Vec<u8>) {
         integer::encode(size, 5, 0x20, dst);
+        self.generation = self.generation.wrapping_add(1);
         let Encoder {
             table,
             names,
@@ -279,6 +270,7 @@ impl Encoder {
     }
 
     fn insert(&mut self, name: &[u8], value: &[u8], tag: Tag) {
+        self.generation = self.generation.wrapping_add(1);
         let seq = self.table.next_seq();
         let Encoder {
             table,

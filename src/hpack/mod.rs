@@ -10,6 +10,8 @@
 //! * [`Decoder`] turns a complete header block back into fields without
 //!   allocating per field: strings are handed out as borrowed slices of the
 //!   input, of the dynamic table or of a reused scratch buffer.
+//! * [`LastBlock`] lets a writer send the previous block again for a request with the
+//!   same fields, when encoding them would give the same bytes.
 //! * [`huffman`] is the canonical HPACK Huffman code (RFC 7541 Appendix B).
 //!
 //! Every [`DecodeError`] is a connection error of type `COMPRESSION_ERROR`
@@ -21,10 +23,12 @@ pub mod huffman;
 mod decoder;
 mod encoder;
 mod integer;
+mod reuse;
 mod table;
 
 pub use decoder::Decoder;
 pub use encoder::Encoder;
+pub use reuse::LastBlock;
 
 use std::fmt;
 

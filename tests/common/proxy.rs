@@ -443,14 +443,20 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// Waits until 127.0.0.1:`port` accepts TCP; false if `child` exited or `within` passed.
+/// Waits until `child` (or a process it started) listens on TCP `port`; false if `child`
+/// exited or `within` passed.
+///
+/// "Something accepts on the port" is not enough: a port probed as free can be taken by
+/// another test's server before `child` binds it (`child` then fails to bind, and the test
+/// talked to the other server until it went away: "connection refused" in the middle of a
+/// test), and a connect to a port nobody listens on can even succeed by connecting to itself.
 pub fn wait_listening(child: &mut Child, port: u16, within: Duration) -> bool {
     let deadline = Instant::now() + within;
     loop {
         if let Ok(Some(_)) = child.try_wait() {
             return false;
         }
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+        if listening_in_tree(child.id(), port) {
             return true;
         }
         if Instant::now() > deadline {
@@ -458,6 +464,75 @@ pub fn wait_listening(child: &mut Child, port: u16, within: Duration) -> bool {
         }
         thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Whether process `root` or one of its descendants holds a socket listening on TCP `port`
+/// (any address, IPv4 or IPv6), from `/proc`.
+pub fn listening_in_tree(root: u32, port: u16) -> bool {
+    let want = format!(":{port:04X}");
+    let mut inodes = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else {
+            continue;
+        };
+        // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode
+        for line in text.lines().skip(1) {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            if cols.len() > 9 && cols[1].ends_with(&want) && cols[3] == "0A" {
+                inodes.push(format!("socket:[{}]", cols[9]));
+            }
+        }
+    }
+    if inodes.is_empty() {
+        return false;
+    }
+    process_tree(root).into_iter().any(|pid| {
+        std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+            .any(|target| inodes.iter().any(|i| target.as_os_str() == i.as_str()))
+    })
+}
+
+/// `root` and every process descended from it, from the parent ids in `/proc/*/stat`.
+fn process_tree(root: u32) -> Vec<u32> {
+    let mut parent_of = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid ...: comm may hold spaces and parentheses, so split after
+        // the last ')'.
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse::<u32>().ok());
+        if let Some(ppid) = ppid {
+            parent_of.push((pid, ppid));
+        }
+    }
+    let mut tree = vec![root];
+    let mut i = 0;
+    while i < tree.len() {
+        let p = tree[i];
+        tree.extend(
+            parent_of
+                .iter()
+                .filter(|&&(_, pp)| pp == p)
+                .map(|&(c, _)| c),
+        );
+        i += 1;
+    }
+    tree
 }
 
 /// How to start nghttpd.

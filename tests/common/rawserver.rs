@@ -61,6 +61,8 @@ pub struct Req {
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
     pub ended: bool,
+    /// The request's header block as sent (HEADERS and CONTINUATION fragments joined).
+    pub block: Vec<u8>,
 }
 
 impl Req {
@@ -293,6 +295,7 @@ impl RawConn {
                             .collect(),
                         body: Vec::new(),
                         ended: f.flags & END_STREAM != 0,
+                        block,
                     };
                     if req.ended || !want_end {
                         if !req.ended {

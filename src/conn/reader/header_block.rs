@@ -3,6 +3,26 @@
 //! response head or trailers.
 
 use super::*;
+use crate::conn::recv::DecodedHead;
+
+/// The last head block decoded into a response that had no fields yet, and what it decoded
+/// to. A server answering the same resource sends the same head block again and again once
+/// its fields are in the HPACK table (only indexes, no insertion); when the bytes match and
+/// the table has not changed since, the block decodes to the same fields, already checked,
+/// so they are copied instead of decoded, validated and stored one by one.
+#[derive(Default)]
+pub(super) struct LastHead {
+    block: Vec<u8>,
+    /// The decoder's generation the block was decoded in; `None`: nothing kept.
+    generation: Option<u64>,
+    head: DecodedHead,
+}
+
+impl LastHead {
+    fn matches(&self, block: &[u8], generation: u64) -> bool {
+        self.generation == Some(generation) && self.block == block
+    }
+}
 
 /// A header block being reassembled from HEADERS + CONTINUATION.
 pub(super) struct Continuing {
@@ -112,14 +132,32 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
                 b.begin_block();
                 let conn = self.shared.id;
                 let logged = crate::log::enabled(crate::log::Level::Debug);
-                self.dec
-                    .decode(block, |n, v| {
+                // Fields are logged as decoded: a logging reader decodes every block.
+                let fresh = b.is_fresh_head() && !logged;
+                let generation = self.dec.generation();
+                if fresh && self.last_head.matches(block, generation) {
+                    b.replay_head(&self.last_head.head);
+                    Ok(true)
+                } else {
+                    let r = self.dec.decode(block, |n, v| {
                         if logged {
                             crate::conn::log_field(conn, id, '<', n, v);
                         }
                         b.on_field(n, v)
-                    })
-                    .map(|_| true)
+                    });
+                    let lh = &mut self.last_head;
+                    // Only a block that left the table as it was decodes the same next time.
+                    if r.is_ok()
+                        && fresh
+                        && self.dec.generation() == generation
+                        && b.save_head(&mut lh.head)
+                    {
+                        lh.block.clear();
+                        lh.block.extend_from_slice(block);
+                        lh.generation = Some(generation);
+                    }
+                    r.map(|_| true)
+                }
             }
             // A stream we reset or finished: decode anyway to keep the table in sync.
             None => self.dec.decode(block, |_, _| {}).map(|_| false),

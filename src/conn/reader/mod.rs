@@ -8,7 +8,7 @@ mod settings;
 mod window_update;
 
 use goaway::GoAwayInfo;
-use header_block::Continuing;
+use header_block::{Continuing, LastHead};
 
 use std::pin::pin;
 use std::sync::atomic::Ordering;
@@ -49,6 +49,8 @@ pub(crate) struct Reader<R> {
     max_id: u32,
     cont: Option<Continuing>,
     block: Vec<u8>,
+    /// The last head block decoded into a fresh response, for a server that repeats it.
+    last_head: LastHead,
     conn_window: i64,
     conn_unacked: u32,
     /// Control frames to hand to the writer at the end of the batch.
@@ -128,6 +130,7 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
             streams: super::StreamMap::default(),
             max_id: 0,
             cont: None,
+            last_head: LastHead::default(),
             block: Vec::new(),
             conn_unacked: 0,
             out: Vec::new(),
