@@ -992,6 +992,16 @@ impl Call {
 
     /// [`Call::effective_url_nul`], shared (a response of the call keeps it).
     fn effective_url_shared(&self) -> Arc<str> {
+        // A call that follows no redirects to a URL request: the request's own URL, without
+        // the once-cell (its synchronisation costs more than the clone).
+        if let (None, None, Some(_), Some(u)) = (
+            &self.chain,
+            &self.follow,
+            self.ex.req.origin(),
+            &self.ex.req.url_nul,
+        ) {
+            return u.clone();
+        }
         self.effective_url_nul();
         let cell = self
             .chain

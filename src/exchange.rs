@@ -53,12 +53,13 @@ pub enum Mode {
 /// A trait rather than a boxed closure so that what is told (a C call's queue posting)
 /// can be the object the caller already has, without one more allocation per request.
 pub trait OnComplete: Send + Sync {
-    /// The exchange completed.
-    fn completed(self: Arc<Self>, ex: &Exchange);
+    /// The exchange completed: successfully (`failed` is `None`) or with an error of that
+    /// kind (told here so that a notifier needing no more does not lock the exchange).
+    fn completed(self: Arc<Self>, ex: &Exchange, failed: Option<ErrorKind>);
 }
 
 impl<F: Fn(&Exchange) + Send + Sync> OnComplete for F {
-    fn completed(self: Arc<Self>, ex: &Exchange) {
+    fn completed(self: Arc<Self>, ex: &Exchange, _failed: Option<ErrorKind>) {
         self(ex)
     }
 }
@@ -193,6 +194,8 @@ pub struct Exchange {
     /// The head arrived (for the headers timeout).
     head_seen: AtomicBool,
     timer: Mutex<Option<tokio::task::AbortHandle>>,
+    /// A timer was set: completion only locks `timer` then (most requests have none).
+    timer_set: AtomicBool,
     counters: Option<Arc<crate::counters::PoolCounters>>,
     /// The runtime the exchange's connections live on (`usize::MAX`: not known): a blocked
     /// caller drives that one while it waits.
@@ -272,6 +275,7 @@ impl Exchange {
             created,
             head_seen: AtomicBool::new(false),
             timer: Mutex::new(None),
+            timer_set: AtomicBool::new(false),
             counters,
             runtime: AtomicUsize::new(usize::MAX),
             notice: Notice::default(),
@@ -326,6 +330,7 @@ impl Exchange {
             return false;
         }
         let ok = result.is_ok();
+        let failed = result.as_ref().err().map(|e| e.kind);
         if !self.progress.has_ended() {
             // A failure (a response's end is stamped by the reader with its read's time).
             self.progress.ended(crate::info::stamp_now());
@@ -375,11 +380,13 @@ impl Exchange {
             }
             self.wake(st);
         }
-        if let Some(t) = lock(&self.timer).take() {
-            t.abort();
+        if self.timer_set.load(Ordering::SeqCst) {
+            if let Some(t) = lock(&self.timer).take() {
+                t.abort();
+            }
         }
         if let Some(n) = &self.notify {
-            n.clone().completed(self);
+            n.clone().completed(self, failed);
         }
         true
     }
@@ -656,10 +663,13 @@ impl Exchange {
 
     /// Keeps the timer task's handle so completion can stop it.
     pub(crate) fn set_timer(&self, h: tokio::task::AbortHandle) {
-        if self.is_done() {
-            h.abort();
-        } else {
-            *lock(&self.timer) = Some(h);
+        *lock(&self.timer) = Some(h);
+        self.timer_set.store(true, Ordering::SeqCst);
+        // Completed meanwhile (it may have looked before the flag was set): stop it here.
+        if self.done.load(Ordering::SeqCst) {
+            if let Some(t) = lock(&self.timer).take() {
+                t.abort();
+            }
         }
     }
 

@@ -69,16 +69,6 @@ impl SendStream {
     }
 }
 
-/// How a new stream is made known to the reader.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Register {
-    /// Through its channel (wakes it): the writer task's own streams.
-    ByMessage,
-    /// Through `ConnShared::register_quietly`, picked up when it next wakes: streams started
-    /// on a caller's thread.
-    Quietly,
-}
-
 /// Why the writer stops after the current flush.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Stop {
@@ -108,6 +98,9 @@ pub(crate) struct Core<W> {
     buf: Vec<u8>,
     segs: Vec<Seg>,
     buf_mark: usize,
+    /// The time stamp of what the batch being built sends (taken when first needed, cleared
+    /// when the batch goes out): one clock read per batch rather than per request.
+    send_stamp: Option<u64>,
     next_id: u32,
     peer_max_frame: usize,
     peer_initial_window: i64,
@@ -288,6 +281,7 @@ impl<W> Core<W> {
             buf: Vec::with_capacity(16 << 10),
             segs: Vec::new(),
             buf_mark: 0,
+            send_stamp: None,
             next_id: 1,
             peer_max_frame: DEFAULT_MAX_FRAME_SIZE as usize,
             peer_initial_window: i64::from(DEFAULT_WINDOW_SIZE),
@@ -304,7 +298,13 @@ impl<W> Core<W> {
     }
 
     /// Hands the collected output to the task for an asynchronous flush (with the socket).
+    /// The time stamp of the batch being built (see `send_stamp`).
+    fn batch_stamp(&mut self) -> u64 {
+        *self.send_stamp.get_or_insert_with(crate::info::stamp_now)
+    }
+
     fn take_batch(&mut self) -> Option<Batch<W>> {
+        self.send_stamp = None;
         if self.buf.is_empty() && self.segs.is_empty() {
             return None;
         }
@@ -375,7 +375,7 @@ impl<W> Core<W> {
     fn handle(&mut self, cmd: Command) {
         super::testing::maybe_panic(super::testing::Task::Writer);
         match cmd {
-            Command::Request(a) => self.start_stream(a, Register::ByMessage),
+            Command::Request(a) => self.start_stream(a),
             Command::Frames { bytes, acks } => {
                 self.buf.extend_from_slice(&bytes);
                 self.acks_in_buf += acks;
@@ -437,7 +437,7 @@ impl<W> Core<W> {
         }
     }
 
-    fn start_stream(&mut self, a: Assigned, how: Register) {
+    fn start_stream(&mut self, a: Assigned) {
         if a.pending.ex().is_done() {
             a.pending.discard();
             return;
@@ -594,18 +594,11 @@ impl<W> Core<W> {
             has_body,
             send_window: Window::new(self.peer_initial_window),
         });
-        let registered = match how {
-            Register::Quietly => self.shared.register_quietly(id, stream),
-            Register::ByMessage => {
-                self.rdr
-                    .send(ReaderMsg::Register(id, stream))
-                    .map_err(|e| match e.0 {
-                        ReaderMsg::Register(_, s) => s,
-                        _ => unreachable!("send returns the message it was given"),
-                    })
-            }
-        };
-        if let Err(s) = registered {
+        // Made known to the reader without waking it: it picks new streams up whenever it
+        // wakes (a read, a message, its timer), and nothing can arrive for this stream before
+        // its HEADERS are written. A message would cost a channel send and a wake-up per
+        // request.
+        if let Err(s) = self.shared.register_quietly(id, stream) {
             // The reader is gone, so the connection is closing; nothing was written for this
             // stream, but the encoder's table now differs from the server's: stop writing.
             let cause = Error::new(
@@ -629,8 +622,9 @@ impl<W> Core<W> {
             self.peer_max_frame,
             &mut self.buf,
         );
+        let now = self.batch_stamp();
         ex.progress
-            .headers_sent(crate::info::stamp_now(), id, self.block.len(), !has_body);
+            .headers_sent(now, id, self.block.len(), !has_body);
         if has_body {
             let mut body = VecDeque::new();
             if body_len > 0 {
@@ -781,7 +775,9 @@ impl<W> Core<W> {
                     }
                     None => Data::encode(id, &[], true, &mut self.buf),
                 }
-                st.ex.progress.request_sent(crate::info::stamp_now());
+                st.ex
+                    .progress
+                    .request_sent(*self.send_stamp.get_or_insert_with(crate::info::stamp_now));
                 continue;
             }
             if !st.window.is_open() || !self.conn_window.is_open() {
@@ -811,7 +807,9 @@ impl<W> Core<W> {
             Data::encode_header(id, n, last, &mut self.buf);
             st.ex.progress.body_sent(n);
             if last {
-                st.ex.progress.request_sent(crate::info::stamp_now());
+                st.ex
+                    .progress
+                    .request_sent(*self.send_stamp.get_or_insert_with(crate::info::stamp_now));
             }
             // Streamed bodies are always written in place: the caller's bytes are copied once.
             if n >= ZERO_COPY_MIN || st.streamed {
@@ -883,7 +881,7 @@ impl super::FastSubmit for std::sync::Weak<Mutex<Core<crate::connect::nosigpipe:
         let started = crate::panics::catch(|| {
             super::testing::maybe_panic(super::testing::Task::CallerWrite);
             if let Some(a) = request.take() {
-                c.start_stream(a, Register::Quietly);
+                c.start_stream(a);
             }
             c.send_data();
             c.write_now();
@@ -915,6 +913,7 @@ impl super::FastSubmit for std::sync::Weak<Mutex<Core<crate::connect::nosigpipe:
 impl Core<crate::connect::nosigpipe::TcpWrite> {
     /// Writes what the socket takes without blocking; the rest stays for the writer task.
     fn write_now(&mut self) {
+        self.send_stamp = None;
         self.close_buf_seg();
         let Some(io) = &self.io else {
             return;

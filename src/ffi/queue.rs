@@ -221,12 +221,12 @@ impl Posting {
 }
 
 impl OnComplete for Posting {
-    fn completed(self: Arc<Self>, ex: &Exchange) {
-        self.notify(completion_code(ex.error().as_ref()));
+    fn completed(self: Arc<Self>, _ex: &Exchange, failed: Option<ErrorKind>) {
+        self.notify(completion_code(failed));
     }
 }
 
 /// The code a finished call reports.
-pub(crate) fn completion_code(e: Option<&Error>) -> h2_result {
-    e.map_or(H2_OK, |e| e.kind as u32)
+pub(crate) fn completion_code(failed: Option<ErrorKind>) -> h2_result {
+    failed.map_or(H2_OK, |k| k as u32)
 }

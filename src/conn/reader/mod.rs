@@ -688,31 +688,76 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
     /// Parses every complete frame in the read buffer. Each frame is split off as its own
     /// `Bytes`, so streamed DATA reaches the caller without a copy.
     fn process(&mut self) -> Result<(), Error> {
-        while let Some(head) = FrameHeader::parse(&self.buf) {
-            if !self.got_settings && (head.kind != kind::SETTINGS || head.has(flag::ACK)) {
-                let what = crate::diagnose::before_settings(&self.buf, false, &self.shared.peer);
-                return Err(self.conn_error(Reason::PROTOCOL_ERROR, what));
-            }
-            if head.len > self.cfg.max_frame_size {
-                return Err(self.conn_error(
-                    Reason::FRAME_SIZE_ERROR,
-                    format!(
-                        "{} frame of {} bytes exceeds our SETTINGS_MAX_FRAME_SIZE ({})",
-                        kind_name(head.kind),
-                        head.len,
-                        self.cfg.max_frame_size
-                    ),
-                ));
+        // Frames are handled as slices of the buffer, which is advanced past them once at
+        // the end: splitting each frame off as `Bytes` cost two atomic reference count
+        // changes per frame. Only DATA that a streaming call receives is split off, since
+        // the caller gets it without a copy.
+        let mut buf = std::mem::take(&mut self.buf);
+        let r = self.process_in(&mut buf);
+        self.buf = buf;
+        r
+    }
+
+    fn process_in(&mut self, buf: &mut BytesMut) -> Result<(), Error> {
+        let mut at = 0;
+        let r = loop {
+            let Some(head) = buf.get(at..).and_then(FrameHeader::parse) else {
+                break Ok(());
+            };
+            if let Err(e) = self.check_frame_head(&head, &buf[at..]) {
+                break Err(e);
             }
             let total = HEADER_LEN + head.len as usize;
-            if self.buf.len() < total {
+            if buf.len() - at < total {
                 // Room for the next part of the frame, not for all that its header claims:
                 // the buffer grows as the bytes arrive.
-                self.buf.reserve((total - self.buf.len()).min(READ_CHUNK));
-                break;
+                bytes::Buf::advance(buf, at);
+                at = 0;
+                buf.reserve((total - buf.len()).min(READ_CHUNK));
+                break Ok(());
             }
-            let frame = self.buf.split_to(total).freeze();
-            self.on_frame(&head, &frame)?;
+            let r = if head.kind == kind::DATA && self.is_streaming(head.stream_id) {
+                bytes::Buf::advance(buf, at);
+                at = 0;
+                let frame = buf.split_to(total).freeze();
+                self.on_frame(&head, &frame, Some(&frame))
+            } else {
+                let r = self.on_frame(&head, &buf[at..at + total], None);
+                at += total;
+                r
+            };
+            if let Err(e) = r {
+                break Err(e);
+            }
+        };
+        bytes::Buf::advance(buf, at);
+        r
+    }
+
+    /// Whether stream `id` is a streaming call's (its DATA goes to the caller as it is).
+    fn is_streaming(&self, id: u32) -> bool {
+        self.streams
+            .get(&id)
+            .is_some_and(|s| s.builder.is_streaming())
+    }
+
+    /// The checks of a frame's header before its payload is looked at; `rest` is the buffer
+    /// from the frame on (for the diagnosis of a server that is not speaking HTTP/2).
+    fn check_frame_head(&mut self, head: &FrameHeader, rest: &[u8]) -> Result<(), Error> {
+        if !self.got_settings && (head.kind != kind::SETTINGS || head.has(flag::ACK)) {
+            let what = crate::diagnose::before_settings(rest, false, &self.shared.peer);
+            return Err(self.conn_error(Reason::PROTOCOL_ERROR, what));
+        }
+        if head.len > self.cfg.max_frame_size {
+            return Err(self.conn_error(
+                Reason::FRAME_SIZE_ERROR,
+                format!(
+                    "{} frame of {} bytes exceeds our SETTINGS_MAX_FRAME_SIZE ({})",
+                    kind_name(head.kind),
+                    head.len,
+                    self.cfg.max_frame_size
+                ),
+            ));
         }
         Ok(())
     }
@@ -738,7 +783,14 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
         Ok(())
     }
 
-    fn on_frame(&mut self, head: &FrameHeader, frame: &Bytes) -> Result<(), Error> {
+    /// One whole frame (header and payload); `shared` is the same bytes as `Bytes` when they
+    /// were split off for a streaming call's DATA.
+    fn on_frame(
+        &mut self,
+        head: &FrameHeader,
+        frame: &[u8],
+        shared: Option<&Bytes>,
+    ) -> Result<(), Error> {
         let payload = &frame[HEADER_LEN..];
         if let Some(c) = &self.cont {
             if head.kind != kind::CONTINUATION || head.stream_id != c.stream_id {
@@ -752,7 +804,7 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
             }
         }
         match head.kind {
-            kind::DATA => self.on_data(head, frame),
+            kind::DATA => self.on_data(head, frame, shared),
             kind::HEADERS => self.on_headers(head, payload),
             kind::CONTINUATION => self.on_continuation(head, payload),
             kind::PRIORITY => match priority::validate(head) {
@@ -773,7 +825,12 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
         }
     }
 
-    fn on_data(&mut self, head: &FrameHeader, frame: &Bytes) -> Result<(), Error> {
+    fn on_data(
+        &mut self,
+        head: &FrameHeader,
+        frame: &[u8],
+        shared: Option<&Bytes>,
+    ) -> Result<(), Error> {
         let d = match Data::decode(head, &frame[HEADER_LEN..]) {
             Ok(d) => d,
             Err(fe) => return self.frame_error(head.stream_id, fe),
@@ -824,7 +881,12 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
         s.pending.ex().progress.body_received(d.data.len());
         let progress = s.builder.on_data(d.data, d.end_stream);
         if streaming {
-            if progress.is_ok() && s.pending.ex().deliver_data(frame.slice_ref(d.data)) {
+            // `process` splits a streaming call's DATA off as `Bytes`; a copy otherwise.
+            let chunk = match shared {
+                Some(b) => b.slice_ref(d.data),
+                None => Bytes::copy_from_slice(d.data),
+            };
+            if progress.is_ok() && s.pending.ex().deliver_data(chunk) {
                 let ex = s.pending.ex();
                 if !self.data_for.last().is_some_and(|l| Arc::ptr_eq(l, ex)) {
                     self.data_for.push(ex.clone());
