@@ -111,23 +111,20 @@ impl ResponseBuilder {
         }
     }
 
-    /// Sets how many informational (1xx) responses may precede the final one.
-    pub(crate) fn with_max_informational(mut self, n: u32) -> ResponseBuilder {
-        self.max_informational = n;
-        self
-    }
-
-    /// Shows each informational (1xx) head to `f` (instead of only dropping it).
-    pub(crate) fn with_informational(mut self, f: Option<InformationalHook>) -> ResponseBuilder {
-        self.on_informational = f;
-        self
-    }
-
-    /// Decodes the body of a response with a content-encoding we decode (we sent
-    /// `accept-encoding`).
-    pub(crate) fn with_decoding(mut self, on: bool) -> ResponseBuilder {
-        self.decoding = on;
-        self
+    /// Sets what the builder of a request's response needs beyond [`ResponseBuilder::new`]:
+    /// how many informational (1xx) responses may precede the final one, who is shown each
+    /// (instead of only dropping it), and whether a body with a content-encoding we decode is
+    /// decoded (we sent `accept-encoding`). In place: the builder is a few hundred bytes,
+    /// and a chain of `with_` calls copied it each time.
+    pub(crate) fn configure(
+        &mut self,
+        max_informational: u32,
+        on_informational: Option<InformationalHook>,
+        decoding: bool,
+    ) {
+        self.max_informational = max_informational;
+        self.on_informational = on_informational;
+        self.decoding = decoding;
     }
 
     /// Whether the final response head has arrived (the server has processed the request).
@@ -557,7 +554,8 @@ mod tests {
 
     #[test]
     fn informational_responses_are_capped() {
-        let mut b = builder().with_max_informational(3);
+        let mut b = builder();
+        b.configure(3, None, false);
         for _ in 0..3 {
             assert_eq!(
                 block(&mut b, &[(":status", "103")], false).unwrap(),

@@ -573,7 +573,7 @@ impl<W> Core<W> {
             }
         }
         let Assigned { pending, slot } = a;
-        let stream = Box::new(RecvStream {
+        let mut stream = Box::new(RecvStream {
             pending,
             slot,
             builder: ResponseBuilder::new(
@@ -581,19 +581,19 @@ impl<W> Core<W> {
                 self.cfg.max_response_body,
                 self.cfg.max_header_list_size as usize,
                 ex.mode,
-            )
-            .with_max_informational(self.cfg.max_informational_responses)
-            .with_informational(
-                req.informational
-                    .clone()
-                    .or_else(|| self.cfg.informational.clone()),
-            )
-            .with_decoding(!ae.is_empty()),
+            ),
             window: i64::from(initial),
             unacked: 0,
             has_body,
             send_window: Window::new(self.peer_initial_window),
         });
+        stream.builder.configure(
+            self.cfg.max_informational_responses,
+            req.informational
+                .clone()
+                .or_else(|| self.cfg.informational.clone()),
+            !ae.is_empty(),
+        );
         // Made known to the reader without waking it: it picks new streams up whenever it
         // wakes (a read, a message, its timer), and nothing can arrive for this stream before
         // its HEADERS are written. A message would cost a channel send and a wake-up per

@@ -353,12 +353,13 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
         Ok(())
     }
 
-    fn remove(&mut self, id: u32) -> Option<RecvStream> {
+    /// Takes stream `id` out (still boxed: a stream is a few hundred bytes to copy).
+    fn remove(&mut self, id: u32) -> Option<Box<RecvStream>> {
         let s = self.streams.remove(&id)?;
         if self.streams.is_empty() {
             self.idle_since = Instant::now();
         }
-        Some(*s)
+        Some(s)
     }
 
     fn read_error(&self, e: &std::io::Error) -> Error {
@@ -521,7 +522,7 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
             let resp = s.builder.take();
             s.pending.ex().progress.ended(self.read_stamp);
             self.closed_event(id, resp.status, Reason::NO_ERROR, "complete");
-            let RecvStream { pending, slot, .. } = s;
+            let RecvStream { pending, slot, .. } = *s;
             // Free the stream's slot before waking the caller: a caller that submits its next
             // request at once must find the connection empty (and take the fast path).
             drop(slot);
@@ -529,8 +530,8 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
         }
     }
 
-    fn retry(&mut self, s: RecvStream, err: Error) {
-        let RecvStream { pending, slot, .. } = s;
+    fn retry(&mut self, s: Box<RecvStream>, err: Error) {
+        let RecvStream { pending, slot, .. } = *s;
         drop(slot);
         match self.shared.pool.upgrade() {
             Some(pool) => pool.on_retry(pending, err),
@@ -539,7 +540,7 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
     }
 
     /// Fails a stream when the connection ends, or retries it if GOAWAY proved it unprocessed.
-    fn end_stream_with(&mut self, id: u32, s: RecvStream, err: &Error) {
+    fn end_stream_with(&mut self, id: u32, s: Box<RecvStream>, err: &Error) {
         if let Some(g) = &self.goaway {
             if id > g.last_stream_id {
                 let e = Error::new(
@@ -581,15 +582,15 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
         self.shared.mark_closed(&err);
         self.rx.close();
         for (id, s) in self.shared.take_quiet(true) {
-            self.end_stream_with(id, *s, &err);
+            self.end_stream_with(id, s, &err);
         }
         let streams: Vec<_> = self.streams.drain().collect();
         for (id, s) in streams {
-            self.end_stream_with(id, *s, &err);
+            self.end_stream_with(id, s, &err);
         }
         while let Ok(m) = self.rx.try_recv() {
             match m {
-                ReaderMsg::Register(id, s) => self.end_stream_with(id, *s, &err),
+                ReaderMsg::Register(id, s) => self.end_stream_with(id, s, &err),
                 ReaderMsg::NotSent(v) => self.not_sent.extend(v),
                 _ => {}
             }
