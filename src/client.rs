@@ -644,7 +644,7 @@ impl Chain {
         match hops.next(&inner.req, resp.status, &resp.headers, self.cfg.redirects) {
             Ok(None) => {
                 resp.set_url(hops.current(), hops.count());
-                let _ = self.final_url.set(resp.url_nul.clone());
+                let _ = self.final_url.set(resp.url_nul_shared());
                 self.ended_with(info);
                 drop(hops);
                 self.finish(Ok(resp));

@@ -1031,6 +1031,9 @@ fn timeout_error(msg: String) -> Error {
 struct Notice {
     /// Something is armed: the fast check of [`Exchange::wake`] (set under the state lock).
     armed: AtomicBool,
+    /// Something was ever armed: [`Exchange::disarm`] has nothing to do otherwise (most calls
+    /// are never armed, and their free need not lock the slot).
+    used: AtomicBool,
     /// What is armed, and where notifications went. Posted under this lock, so that
     /// [`Exchange::disarm`] either comes first (nothing is posted) or removes what was posted.
     slot: Mutex<NoticeSlot>,
@@ -1090,6 +1093,7 @@ impl Exchange {
             return;
         }
         slot.armed = Some(armed);
+        self.notice.used.store(true, Ordering::Release);
         self.notice.armed.store(true, Ordering::Release);
         let now = news(&st, want_head);
         drop(slot);
@@ -1135,6 +1139,11 @@ impl Exchange {
     /// The caller's handle `call` is being freed: disarms the notification and removes the
     /// notifications posted and not yet collected. Nothing is posted afterwards.
     pub(crate) fn disarm(&self, call: usize) {
+        // Never armed: nothing to disarm or forget (arming after the handle's free would be
+        // the caller's use after free).
+        if !self.notice.used.load(Ordering::Acquire) {
+            return;
+        }
         let queues = {
             let mut slot = lock(&self.notice.slot);
             slot.freed = true;

@@ -9,6 +9,7 @@
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -35,6 +36,9 @@ pub struct Queue {
     /// The runtime of the latest request submitted to this queue (`usize::MAX`: none yet): a
     /// thread waiting in `poll` drives it.
     runtime: std::sync::atomic::AtomicUsize,
+    /// `items.q.len()`, stored under the lock at each change: lets [`Queue::forget`] skip the
+    /// lock when nothing waits.
+    len: std::sync::atomic::AtomicUsize,
 }
 
 /// The completions and how many threads wait in `poll` (notify only then: a futex wake is a
@@ -103,6 +107,7 @@ impl Queue {
             items: Mutex::new(Items::default()),
             cv: Condvar::new(),
             runtime: std::sync::atomic::AtomicUsize::new(usize::MAX),
+            len: std::sync::atomic::AtomicUsize::new(0),
             fd,
         })
     }
@@ -149,6 +154,7 @@ impl Queue {
         });
         let mut items = lock(&self.items);
         items.q.push_back(c);
+        self.len.store(items.q.len(), Ordering::Release);
         if !deferred {
             self.kick_locked(items);
         }
@@ -253,6 +259,7 @@ impl Queue {
     ) -> Result<()> {
         let n = max.min(items.q.len());
         out.extend(items.q.drain(..n));
+        self.len.store(items.q.len(), Ordering::Release);
         if items.q.is_empty() && items.signaled {
             self.clear();
             items.signaled = false;
@@ -262,9 +269,15 @@ impl Queue {
 
     /// Removes the pending completions of a call that is being freed.
     pub fn forget(&self, call: usize) {
+        // A completion of `call` was pushed before its poster let the call's free proceed
+        // (the poster's lock orders the two), so an empty queue seen here has none of it.
+        if self.len.load(Ordering::Acquire) == 0 {
+            return;
+        }
         let mut items = lock(&self.items);
         let had = !items.q.is_empty();
         items.q.retain(|c| c.call != call);
+        self.len.store(items.q.len(), Ordering::Release);
         if had && items.q.is_empty() && items.signaled {
             self.clear();
             items.signaled = false;

@@ -21,8 +21,9 @@ pub struct Response {
     pub(crate) body: Vec<u8>,
     pub(crate) trailers: HeaderList,
     /// The URL of the request that got this response (after redirects), NUL-terminated for
-    /// the C API; empty until set.
-    pub(crate) url_nul: std::sync::Arc<str>,
+    /// the C API; `None` until set (an empty response then drops without an atomic
+    /// operation: several are made and dropped per request as the response moves).
+    url_nul: Option<std::sync::Arc<str>>,
     /// Redirects followed to get this response.
     pub(crate) redirects: u32,
     /// The body was decoded from these content codings (their `content-encoding` and
@@ -66,7 +67,7 @@ impl Response {
     /// The URL this response answered: the request's, or the last one redirected to.
     /// Credentials of a URL are not part of it.
     pub fn effective_url(&self) -> &str {
-        self.url_nul.trim_end_matches('\0')
+        self.url_nul().trim_end_matches('\0')
     }
     /// Whether the body was decoded from the content codings the server applied (the
     /// client's `accept_encoding`); its `content-encoding` and `content-length` fields were
@@ -83,9 +84,17 @@ impl Response {
     pub fn redirect_count(&self) -> u32 {
         self.redirects
     }
+    /// The URL NUL-terminated; empty if none was set.
+    pub(crate) fn url_nul(&self) -> &str {
+        self.url_nul.as_deref().unwrap_or("")
+    }
+    /// The URL NUL-terminated, shared; empty if none was set.
+    pub(crate) fn url_nul_shared(&self) -> std::sync::Arc<str> {
+        self.url_nul.clone().unwrap_or_default()
+    }
     /// Records the URL (NUL-terminated, shared with the call) and redirect count.
     pub(crate) fn set_url_nul(&mut self, url_nul: std::sync::Arc<str>, redirects: u32) {
-        self.url_nul = url_nul;
+        self.url_nul = Some(url_nul);
         self.redirects = redirects;
     }
     /// Records the URL and redirect count of the response.
@@ -93,7 +102,7 @@ impl Response {
         let mut u = String::with_capacity(url.len() + 1);
         u.push_str(url);
         u.push('\0');
-        self.url_nul = u.into();
+        self.url_nul = Some(u.into());
         self.redirects = redirects;
     }
 }

@@ -452,8 +452,8 @@ impl ResponseBuilder {
     }
 
     /// The finished response.
-    pub(crate) fn take(&mut self) -> Response {
-        std::mem::take(&mut self.resp)
+    pub(crate) fn into_response(self) -> Response {
+        self.resp
     }
 
     /// Whether DATA is handed over as it arrives.
@@ -529,7 +529,7 @@ mod tests {
             block(&mut b, &[("x-t", "1")], true).unwrap(),
             Progress::Complete
         );
-        let r = b.take();
+        let r = b.into_response();
         assert_eq!(r.status, 200);
         assert_eq!(r.body, b"abc");
         assert_eq!(r.trailers.value(b"x-t"), Some(&b"1"[..]));
@@ -547,7 +547,7 @@ mod tests {
             block(&mut b, &[(":status", "204")], true).unwrap(),
             Progress::Complete
         );
-        let r = b.take();
+        let r = b.into_response();
         assert_eq!(r.status, 204);
         assert!(r.headers.is_empty());
     }

@@ -216,7 +216,7 @@ pub unsafe extern "C" fn h2_response_info(
 ) -> h2_result {
     entry!(h2_response_info, || {
         let r = try_ref!(resp);
-        let info = c_info(&r.info, &r.inner.url_nul, r.inner.redirect_count());
+        let info = c_info(&r.info, r.inner.url_nul(), r.inner.redirect_count());
         // SAFETY: out is NULL or a writable struct of its struct_size (caller contract).
         unsafe { deliver(out, info) }
     })

@@ -53,10 +53,11 @@ pub unsafe extern "C" fn h2_config_set_redirect_https_to_http(
 pub unsafe extern "C" fn h2_response_effective_url(resp: *const h2_response) -> *const c_char {
     entry!(h2_response_effective_url, || {
         let r = try_ref!(resp);
-        if r.inner.url_nul.is_empty() {
+        let url = r.inner.url_nul();
+        if url.is_empty() {
             c"".as_ptr()
         } else {
-            r.inner.url_nul.as_ptr().cast()
+            url.as_ptr().cast()
         }
     })
 }

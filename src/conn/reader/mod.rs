@@ -510,7 +510,7 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
     }
 
     fn complete(&mut self, id: u32) {
-        if let Some(mut s) = self.remove(id) {
+        if let Some(s) = self.remove(id) {
             if s.has_body {
                 // The server answered before reading the whole body: stop sending it.
                 let _ = self.shared.send_cmd(Command::StopSending {
@@ -519,10 +519,15 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
                 });
             }
             self.remote_closed.add(id);
-            let resp = s.builder.take();
-            s.pending.ex().progress.ended(self.read_stamp);
+            let RecvStream {
+                pending,
+                slot,
+                builder,
+                ..
+            } = *s;
+            let resp = builder.into_response();
+            pending.ex().progress.ended(self.read_stamp);
             self.closed_event(id, resp.status, Reason::NO_ERROR, "complete");
-            let RecvStream { pending, slot, .. } = *s;
             // Free the stream's slot before waking the caller: a caller that submits its next
             // request at once must find the connection empty (and take the fast path).
             drop(slot);
