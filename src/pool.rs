@@ -568,6 +568,7 @@ impl PoolInner {
                     authority: self.authority.clone(),
                     assumed_limit,
                     counters: self.counters.clone(),
+                    rt: self.rt,
                 };
                 let conn = match stream {
                     Transport::Tcp(tcp) => {

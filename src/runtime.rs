@@ -68,6 +68,9 @@ struct Driver {
     /// Where the home thread sleeps while callers drive.
     nap: Mutex<()>,
     nap_cv: Condvar,
+    /// Tasks to wake by whoever drives next (see [`wake_soon`]), and whether there are any.
+    deferred: Mutex<Vec<std::task::Waker>>,
+    has_deferred: AtomicBool,
 }
 
 /// Every runtime of a process generation.
@@ -313,6 +316,8 @@ fn build(slot: &Slot) -> Result<Arc<Engine>> {
             closing: AtomicBool::new(false),
             nap: Mutex::new(()),
             nap_cv: Condvar::new(),
+            deferred: Mutex::new(Vec::new()),
+            has_deferred: AtomicBool::new(false),
         }));
     }
     let engine = Arc::new(Engine {
@@ -398,6 +403,7 @@ fn home(d: &Driver) {
         };
         d.home_holds.store(true, Ordering::SeqCst);
         rt.block_on(async {
+            d.wake_deferred();
             loop {
                 let asked = d.give_up.notified();
                 tokio::pin!(asked);
@@ -413,6 +419,23 @@ fn home(d: &Driver) {
 }
 
 impl Driver {
+    /// Wakes the tasks whose wake-up [`wake_soon`] left to the next driver: from inside
+    /// `block_on`, where a wake-up only queues the task (no system call).
+    fn wake_deferred(&self) {
+        if self.has_deferred.swap(false, Ordering::SeqCst) {
+            let wakers =
+                std::mem::take(&mut *self.deferred.lock().unwrap_or_else(PoisonError::into_inner));
+            for w in wakers {
+                w.wake();
+            }
+        }
+    }
+
+    /// Someone is inside `block_on` (or about to be, and will wake the deferred tasks).
+    fn is_driven(&self) -> bool {
+        self.callers.load(Ordering::SeqCst) > 0 || self.home_holds.load(Ordering::SeqCst)
+    }
+
     /// Tells the home thread and every caller inside to leave, for good.
     fn close(&self) {
         self.closing.store(true, Ordering::SeqCst);
@@ -438,6 +461,36 @@ pub(crate) fn ensure_driven(idx: usize) {
     d.wanted.store(true, Ordering::SeqCst);
     let _g = d.nap.lock().unwrap_or_else(PoisonError::into_inner);
     d.nap_cv.notify_one();
+}
+
+/// Wakes `w`, a task of runtime `idx`, from a program's thread (a request submitted to a
+/// connection's writer). A wake-up from outside the runtime writes its eventfd (a system
+/// call) so that a driver parked in `epoll_wait` sees it; when nobody is driving the runtime
+/// that write serves no one: the next driver (the caller's own wait, which usually follows at
+/// once, or the home thread after [`HOME_LINGER`]) would find the task anyway. Then the wake-up
+/// is left to that driver, which makes it from inside `block_on`.
+pub(crate) fn wake_soon(idx: usize, w: std::task::Waker) {
+    if on_runtime_thread() {
+        // On a library thread or inside a `block_on`: queued locally, or needed now.
+        return w.wake();
+    }
+    let Some(engine) = SLOTS.get(generation()).and_then(|s| s.engine.get()) else {
+        return w.wake();
+    };
+    let d = engine.driver(idx);
+    if d.is_driven() || d.closing.load(Ordering::SeqCst) {
+        return w.wake();
+    }
+    d.deferred
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push(w.clone());
+    d.has_deferred.store(true, Ordering::SeqCst);
+    // A driver that came in after the check above may have looked at the list before the
+    // push: wake directly then (twice at worst, which is harmless).
+    if d.is_driven() || d.closing.load(Ordering::SeqCst) {
+        w.wake();
+    }
 }
 
 /// How a [`drive`] ended.
@@ -495,6 +548,7 @@ pub(crate) fn drive<F: Future>(idx: usize, deadline: Option<Instant>, fut: F) ->
     }
     DRIVING.with(|f| f.set(true));
     rt.block_on(async move {
+        d.wake_deferred();
         let timed = async {
             match deadline {
                 None => Drove::Done(fut.await),

@@ -226,6 +226,7 @@ async fn session(input: Vec<u8>, opts: &SessionOptions) -> Result<SessionReport,
         authority: Arc::from("fuzz.test"),
         assumed_limit: 100,
         counters: counters.clone(),
+        rt: usize::MAX,
     };
     let (shared, mut srd, mut swr) = connect(opts.transport, params).await?;
 

@@ -168,6 +168,12 @@ pub struct ConnShared {
     /// wakes (it always does before it reads their response): telling it through its channel
     /// would wake the runtime's thread for nothing once per request.
     quiet: std::sync::Mutex<QuietRegistrations>,
+    /// The runtime the connection lives on (`usize::MAX`: not one of the engine's).
+    rt: usize,
+    /// The writer task's waker while it waits for a command. The writer polls its channel
+    /// without registering there, so that a command from a program's thread can leave the
+    /// wake-up to the runtime's next driver ([`crate::runtime::wake_soon`]).
+    writer_waker: std::sync::Mutex<Option<std::task::Waker>>,
 }
 
 /// Streams registered without waking the reader; closed when the reader stops.
@@ -306,7 +312,28 @@ impl ConnShared {
         self.cmd_tx.send(cmd).map_err(|e| {
             self.queued_cmds.fetch_sub(1, Ordering::AcqRel);
             e.0
-        })
+        })?;
+        let waker = self
+            .writer_waker
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(w) = waker {
+            if self.rt == usize::MAX {
+                w.wake();
+            } else {
+                crate::runtime::wake_soon(self.rt, w);
+            }
+        }
+        Ok(())
+    }
+
+    /// The writer waits for a command: it is to be woken with `w` when one is sent.
+    pub(crate) fn register_writer(&self, w: &std::task::Waker) {
+        let mut slot = self.writer_waker.lock().unwrap_or_else(|e| e.into_inner());
+        if !slot.as_ref().is_some_and(|s| s.will_wake(w)) {
+            *slot = Some(w.clone());
+        }
     }
 
     /// The writer took a command off its channel.
@@ -464,6 +491,8 @@ pub(crate) struct ConnParams {
     pub assumed_limit: u32,
     /// The client's counters.
     pub counters: Arc<PoolCounters>,
+    /// The runtime the connection lives on (`usize::MAX`: not one of the engine's).
+    pub rt: usize,
 }
 
 /// Starts a connection over plain TCP, with the caller-thread write path.
@@ -517,6 +546,8 @@ where
         close_reason: std::sync::Mutex::new(None),
         fast: std::sync::OnceLock::new(),
         quiet: std::sync::Mutex::new(QuietRegistrations::default()),
+        rt: p.rt,
+        writer_waker: std::sync::Mutex::new(None),
     });
     let core = Arc::new(std::sync::Mutex::new(writer::Core::new(
         wr,

@@ -193,7 +193,22 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Writer<W> {
                 c.buf.is_empty() && c.segs.is_empty() && !c.can_send_data()
             };
             if idle {
-                match self.rx.recv().await {
+                let shared = lock(&self.core).shared.clone();
+                // Registered before looking, so that a command sent in between wakes us.
+                let next = std::future::poll_fn(|cx| {
+                    shared.register_writer(cx.waker());
+                    match self.rx.try_recv() {
+                        Ok(cmd) => std::task::Poll::Ready(Some(cmd)),
+                        Err(tokio::sync::mpsc::error::TryRecvError::Empty) => {
+                            std::task::Poll::Pending
+                        }
+                        Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => {
+                            std::task::Poll::Ready(None)
+                        }
+                    }
+                })
+                .await;
+                match next {
                     Some(cmd) => {
                         let mut c = lock(&self.core);
                         c.shared.command_taken();
