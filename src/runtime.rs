@@ -34,6 +34,14 @@ const BLOCKING_KEEP_ALIVE: Duration = Duration::from_secs(3600);
 /// this long.
 const HOME_LINGER: Duration = Duration::from_millis(1);
 
+/// How often a home thread looks whether the callers driving its runtime have all left. A
+/// leaving caller does not wake it: at a round trip of some microseconds a program's loop
+/// leaves and comes back many times per millisecond, and waking the home thread each time it
+/// was waiting cost a futex wake and two context switches per millisecond (0.05 per request
+/// at `-c1 -m1`). So once the callers are gone, the home thread takes over within this plus
+/// [`HOME_LINGER`]; work that no caller waits for asks for it at once ([`ensure_driven`]).
+const HOME_POLL: Duration = Duration::from_millis(5);
+
 /// One runtime of the engine: a tokio `current_thread` runtime and the coordination between
 /// its home thread and the callers that drive it.
 ///
@@ -51,12 +59,11 @@ struct Driver {
     handle: Handle,
     /// Callers inside [`drive`] on this runtime (driving it, or waiting while another does).
     callers: AtomicUsize,
-    /// When the last caller left (`info::stamp_now`).
-    left_at: AtomicU64,
+    /// Callers that left so far: the home thread takes over once a whole [`HOME_LINGER`]
+    /// passed without a caller in or out (a counter, not a clock read per leave).
+    leaves: AtomicU64,
     /// The home thread is inside `block_on`: an arriving caller must ask it to leave.
     home_holds: AtomicBool,
-    /// The home thread waits for the callers to leave: the last one tells it.
-    home_waits: AtomicBool,
     /// Work arrived that no caller will wait for by driving (a callback-mode request, a
     /// notification armed for an event loop): the home thread takes over without lingering.
     wanted: AtomicBool,
@@ -307,9 +314,8 @@ fn build(slot: &Slot) -> Result<Arc<Engine>> {
             handle: rt.handle().clone(),
             rt: RwLock::new(Some(rt)),
             callers: AtomicUsize::new(0),
-            left_at: AtomicU64::new(0),
+            leaves: AtomicU64::new(0),
             home_holds: AtomicBool::new(false),
-            home_waits: AtomicBool::new(false),
             wanted: AtomicBool::new(false),
             give_up: tokio::sync::Notify::new(),
             closing_now: tokio::sync::Notify::new(),
@@ -367,32 +373,35 @@ fn home(d: &Driver) {
     loop {
         {
             let mut g = d.nap.lock().unwrap_or_else(PoisonError::into_inner);
+            // The callers' leave count when this thread last looked with none inside.
+            let mut seen: Option<u64> = None;
             loop {
                 if d.closing.load(Ordering::Acquire) {
                     return;
                 }
                 if d.callers.load(Ordering::SeqCst) > 0 {
-                    // Callers drive: sleep until the last one leaves (it wakes us only when
-                    // we wait, so a caller's loop costs it no system call).
-                    d.home_waits.store(true, Ordering::SeqCst);
-                    if d.callers.load(Ordering::SeqCst) > 0 {
-                        g = d.nap_cv.wait(g).unwrap_or_else(PoisonError::into_inner);
-                    }
-                    d.home_waits.store(false, Ordering::SeqCst);
+                    // Callers drive: look again later (see HOME_POLL), or when work that no
+                    // caller waits for arrives, or at shutdown.
+                    g = d
+                        .nap_cv
+                        .wait_timeout(g, HOME_POLL)
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0;
                     continue;
                 }
                 if d.wanted.swap(false, Ordering::SeqCst) {
                     break;
                 }
-                let idle =
-                    crate::info::stamp_now().saturating_sub(d.left_at.load(Ordering::Acquire));
-                let linger = HOME_LINGER.as_nanos() as u64;
-                if idle >= linger {
+                // No caller inside: take over once a whole linger passed without one coming
+                // and going (a program's loop comes back within it).
+                let leaves = d.leaves.load(Ordering::SeqCst);
+                if seen == Some(leaves) {
                     break;
                 }
+                seen = Some(leaves);
                 g = d
                     .nap_cv
-                    .wait_timeout(g, Duration::from_nanos(linger - idle))
+                    .wait_timeout(g, HOME_LINGER)
                     .unwrap_or_else(PoisonError::into_inner)
                     .0;
             }
@@ -504,18 +513,15 @@ pub(crate) enum Drove<T> {
     Unavailable,
 }
 
-/// Leaves a runtime: the last caller out stamps the time and wakes a home thread that waits.
+/// Leaves a runtime: counted for the home thread, which looks by itself (see [`HOME_POLL`]).
 struct Leave<'a>(&'a Driver);
 
 impl Drop for Leave<'_> {
     fn drop(&mut self) {
         DRIVING.with(|f| f.set(false));
         let d = self.0;
-        d.left_at.store(crate::info::stamp_now(), Ordering::Release);
-        if d.callers.fetch_sub(1, Ordering::SeqCst) == 1 && d.home_waits.load(Ordering::SeqCst) {
-            let _g = d.nap.lock().unwrap_or_else(PoisonError::into_inner);
-            d.nap_cv.notify_one();
-        }
+        d.leaves.fetch_add(1, Ordering::SeqCst);
+        d.callers.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

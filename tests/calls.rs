@@ -340,3 +340,38 @@ fn many_streaming_calls_from_threads() {
     }
     assert!(errors.lock().unwrap().is_empty());
 }
+
+/// Requests submitted by a thread that then waits without driving the runtime (it blocks on
+/// a channel, not in the library) still go out and complete: a submit that found nobody
+/// driving (the thread had just left it, the home thread lingering) left the writer's wake-up
+/// to the next driver (`runtime::wake_soon`), here the home thread taking over. Several in a
+/// row, so that all but the first go through the writer.
+#[test]
+fn submits_complete_while_the_submitter_waits_elsewhere() {
+    let s = server_with(|o| o.max_concurrent_streams = Some(100));
+    let c = client_with(&s.url(), |_| {});
+    for round in 0..20 {
+        // A blocking request first: this thread drives the runtime and leaves it, so that
+        // the home thread lingers (nobody drives) when the submits come.
+        assert_eq!(get(&c, "/").unwrap().status(), 200);
+        let (tx, rx) = std::sync::mpsc::channel();
+        const N: usize = 8;
+        let mut calls = Vec::new();
+        for _ in 0..N {
+            let tx = tx.clone();
+            let notify: h2client::exchange::Notify =
+                std::sync::Arc::new(move |ex: &h2client::exchange::Exchange| {
+                    let _ = tx.send(ex_code(ex));
+                });
+            calls.push(c.submit(req("GET", "/"), notify).unwrap());
+        }
+        for i in 0..N {
+            let code = rx
+                .recv_timeout(Duration::from_secs(5))
+                .unwrap_or_else(|_| panic!("round {round}: only {i} of {N} completed"));
+            assert_eq!(code, 0);
+        }
+        // Let the home thread go back to sleep sometimes, take over other times.
+        std::thread::sleep(Duration::from_millis(round % 3));
+    }
+}
