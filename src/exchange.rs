@@ -147,10 +147,19 @@ struct State {
     /// The buffered response is ready to be taken (buffered mode, success).
     ready: bool,
     incoming: Incoming,
-    outgoing: Outgoing,
+    /// A streamed request body (`None` until the caller or the writer first needs it: most
+    /// requests have none, and an exchange is smaller without it).
+    outgoing: Option<Box<Outgoing>>,
     /// The connection a buffered exchange's result came from (moved here from its location
     /// when it completed, for the response's and the call's information).
     conn: Option<Arc<ConnInfo>>,
+}
+
+impl State {
+    /// The streamed request body's state, made when first needed.
+    fn out(&mut self) -> &mut Outgoing {
+        self.outgoing.get_or_insert_with(Box::default)
+    }
 }
 
 /// Per-request deadlines, fixed at submission.
@@ -262,7 +271,7 @@ impl Exchange {
                 error: None,
                 ready: false,
                 incoming: Incoming::default(),
-                outgoing: Outgoing::default(),
+                outgoing: None,
                 conn: None,
             }),
             cv: Condvar::new(),
@@ -855,7 +864,7 @@ impl Exchange {
             let st = lock(&self.state);
             self.check_open(&st)?;
             if let Some(cl) = self.req.content_length {
-                let written = st.outgoing.written;
+                let written = st.outgoing.as_ref().map_or(0, |o| o.written);
                 if written.saturating_add(data.len() as u64) > cl {
                     drop(st);
                     return Err(self.fail_upload(format!(
@@ -868,15 +877,17 @@ impl Exchange {
         while !data.is_empty() {
             let st = lock(&self.state);
             let mut st = match self.wait_until(st, None, |s| {
-                s.outgoing.queued < UPLOAD_QUEUE_LIMIT || s.error.is_some() || self.is_done()
+                s.outgoing.as_ref().map_or(0, |o| o.queued) < UPLOAD_QUEUE_LIMIT
+                    || s.error.is_some()
+                    || self.is_done()
             }) {
                 Waited::Ready(st) => st,
                 Waited::TimedOut => unreachable!("no deadline"),
             };
             self.check_open(&st)?;
-            let room = UPLOAD_QUEUE_LIMIT - st.outgoing.queued;
+            let out = st.out();
+            let room = UPLOAD_QUEUE_LIMIT - out.queued;
             let k = data.len().min(room);
-            let out = &mut st.outgoing;
             out.tail.extend_from_slice(&data[..k]);
             out.queued += k;
             out.written += k as u64;
@@ -899,7 +910,7 @@ impl Exchange {
         if let Some(e) = &st.error {
             return Err(e.clone());
         }
-        if st.outgoing.finished {
+        if st.outgoing.as_ref().is_some_and(|o| o.finished) {
             return Err(Error::invalid("the request body was already finished"));
         }
         if self.is_done() {
@@ -928,11 +939,11 @@ impl Exchange {
             if let Some(e) = &st.error {
                 return Err(e.clone());
             }
-            if st.outgoing.finished {
+            if st.outgoing.as_ref().is_some_and(|o| o.finished) {
                 return Err(Error::invalid("the request body was already finished"));
             }
             if let Some(cl) = self.req.content_length {
-                let written = st.outgoing.written;
+                let written = st.outgoing.as_ref().map_or(0, |o| o.written);
                 if written != cl {
                     drop(st);
                     return Err(self.fail_upload(format!(
@@ -940,9 +951,10 @@ impl Exchange {
                     )));
                 }
             }
-            st.outgoing.finished = true;
-            st.outgoing.trailers = trailers;
-            st.outgoing.attached
+            let out = st.out();
+            out.finished = true;
+            out.trailers = trailers;
+            out.attached
         };
         if attached {
             self.poke_writer();
@@ -960,14 +972,14 @@ impl Exchange {
 
     /// The writer started the stream: from now on it pulls the body from here.
     pub(crate) fn attach_upload(&self) {
-        lock(&self.state).outgoing.attached = true;
+        lock(&self.state).out().attached = true;
     }
 
     /// The writer takes up to `max` queued body bytes; also says whether the body is finished
     /// (and hands over the trailers) once everything queued was taken.
     pub(crate) fn take_upload(&self, max: usize) -> UploadTake {
         let mut st = lock(&self.state);
-        let out = &mut st.outgoing;
+        let out = st.out();
         if out.chunks.is_empty() && !out.tail.is_empty() {
             let c = out.tail.split().freeze();
             out.chunks.push_back(c);
@@ -1005,12 +1017,17 @@ impl Exchange {
 
     /// The stream that pulled the body is gone (the request is retried elsewhere).
     pub(crate) fn detach_upload(&self) {
-        lock(&self.state).outgoing.attached = false;
+        if let Some(o) = &mut lock(&self.state).outgoing {
+            o.attached = false;
+        }
     }
 
     /// Whether any body byte was handed to a connection (a streamed body cannot be replayed).
     pub(crate) fn upload_started(&self) -> bool {
-        lock(&self.state).outgoing.taken > 0
+        lock(&self.state)
+            .outgoing
+            .as_ref()
+            .is_some_and(|o| o.taken > 0)
     }
 }
 
