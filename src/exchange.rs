@@ -335,7 +335,8 @@ impl Exchange {
     /// result's lock, so that [`Exchange::info`] never misses the connection in between: a
     /// buffered exchange's connection moves on with the result).
     fn complete_from(&self, result: Result<Response>, leave: bool) -> bool {
-        if self.done.swap(true, Ordering::AcqRel) {
+        // SeqCst: paired with `set_timer` (store `timer_set`, then load `done`).
+        if self.done.swap(true, Ordering::SeqCst) {
             return false;
         }
         let ok = result.is_ok();

@@ -464,10 +464,14 @@ pub(crate) fn ensure_driven(idx: usize) {
         return;
     };
     let d = engine.driver(idx);
-    if d.callers.load(Ordering::SeqCst) > 0 || d.home_holds.load(Ordering::SeqCst) {
+    if d.home_holds.load(Ordering::SeqCst) {
         return;
     }
+    // Set even while callers drive: the last one out then calls the home thread in.
     d.wanted.store(true, Ordering::SeqCst);
+    if d.callers.load(Ordering::SeqCst) > 0 {
+        return;
+    }
     let _g = d.nap.lock().unwrap_or_else(PoisonError::into_inner);
     d.nap_cv.notify_one();
 }
@@ -521,7 +525,15 @@ impl Drop for Leave<'_> {
         DRIVING.with(|f| f.set(false));
         let d = self.0;
         d.leaves.fetch_add(1, Ordering::SeqCst);
-        d.callers.fetch_sub(1, Ordering::SeqCst);
+        // The last one out calls the home thread in only for work nobody would wait for by
+        // driving (see `ensure_driven`, `wake_soon`); otherwise the home thread looks by
+        // itself, so that a program's request loop costs it no system call.
+        if d.callers.fetch_sub(1, Ordering::SeqCst) == 1
+            && (d.wanted.load(Ordering::SeqCst) || d.has_deferred.load(Ordering::SeqCst))
+        {
+            let _g = d.nap.lock().unwrap_or_else(PoisonError::into_inner);
+            d.nap_cv.notify_one();
+        }
     }
 }
 

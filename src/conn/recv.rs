@@ -9,6 +9,9 @@ use crate::response::{InformationalHook, Response};
 
 use super::Slot;
 
+/// The largest decoded head [`ResponseBuilder::save_head`] keeps (name and value bytes).
+const SAVED_HEAD_MAX: usize = 4 << 10;
+
 /// The most a response's content-length reserves before its body arrives.
 const FIRST_BODY_CHUNK: u64 = 64 << 10;
 
@@ -180,6 +183,10 @@ impl ResponseBuilder {
         };
         if self.blk_size > self.max_list {
             // Fields past the limit were not stored: this block ends in an error.
+            return false;
+        }
+        if self.resp.headers.packed().len() > SAVED_HEAD_MAX {
+            // Not worth holding for the connection's life.
             return false;
         }
         into.headers.clone_from(&self.resp.headers);
@@ -509,6 +516,29 @@ mod tests {
 
     fn builder() -> ResponseBuilder {
         ResponseBuilder::new("GET", 1 << 20, 16 << 10, Mode::Buffered)
+    }
+
+    #[test]
+    fn only_small_heads_are_saved_for_reuse() {
+        // A large head would be held for the connection's life (review finding).
+        for (len, kept) in [(100, true), (SAVED_HEAD_MAX + 1, false)] {
+            let mut b = builder();
+            assert!(b.is_fresh_head());
+            b.begin_block();
+            b.on_field(b":status", b"200");
+            b.on_field(b"x-big", "v".repeat(len).as_bytes());
+            let mut saved = DecodedHead::default();
+            assert_eq!(b.save_head(&mut saved), kept, "{len} bytes");
+            if kept {
+                let mut c = builder();
+                c.begin_block();
+                c.replay_head(&saved);
+                assert_eq!(c.end_block(true).unwrap(), Progress::Complete);
+                let r = c.into_response();
+                assert_eq!(r.status, 200);
+                assert_eq!(r.headers.value(b"x-big").map(<[u8]>::len), Some(len));
+            }
+        }
     }
 
     #[test]

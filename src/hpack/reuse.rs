@@ -10,6 +10,9 @@
 
 use super::Encoder;
 
+/// The largest request (its fields' bytes) remembered for reuse.
+const MAX_KEY: usize = 4 << 10;
+
 /// What the block in the writer's buffer encodes, if it may be sent again as it is.
 #[derive(Debug, Default)]
 pub struct LastBlock {
@@ -51,7 +54,9 @@ impl LastBlock {
     /// from generation `before`. Only a block that left the table as it found it can be
     /// sent again: one that inserted entries would index them next time.
     pub fn remember(&mut self, before: u64, enc: &Encoder, fields: &[&[u8]]) {
-        if enc.generation() != before {
+        let bytes: usize = fields.iter().map(|f| f.len() + 4).sum();
+        if enc.generation() != before || bytes > MAX_KEY {
+            // A large request is not kept: it would be held for the connection's life.
             self.forget();
             return;
         }
@@ -196,6 +201,19 @@ mod tests {
         plain.set_max_table_size(0);
         block(&mut enc, &mut memo, &mut buf, REQ);
         assert_eq!(buf, encode(&mut plain, REQ));
+    }
+
+    #[test]
+    fn a_large_request_is_not_kept() {
+        // It would be held for the connection's life (review finding).
+        let enc = Encoder::new();
+        let mut memo = LastBlock::default();
+        let big = vec![b'x'; MAX_KEY];
+        memo.remember(enc.generation(), &enc, &[b"GET", &big]);
+        assert!(!memo.is_for(&enc, &[b"GET", &big]));
+        assert!(memo.key.capacity() < MAX_KEY);
+        memo.remember(enc.generation(), &enc, &[b"GET", b"/"]);
+        assert!(memo.is_for(&enc, &[b"GET", b"/"]));
     }
 
     #[test]

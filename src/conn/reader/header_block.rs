@@ -18,6 +18,10 @@ pub(super) struct LastHead {
     head: DecodedHead,
 }
 
+/// The largest head block kept for reuse: typical heads are a few hundred bytes; a large one
+/// would be held (twice: the block and its fields) for the connection's life.
+const LAST_HEAD_MAX: usize = 2 << 10;
+
 impl LastHead {
     fn matches(&self, block: &[u8], generation: u64) -> bool {
         self.generation == Some(generation) && self.block == block
@@ -149,6 +153,7 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
                     // Only a block that left the table as it was decodes the same next time.
                     if r.is_ok()
                         && fresh
+                        && block.len() <= LAST_HEAD_MAX
                         && self.dec.generation() == generation
                         && b.save_head(&mut lh.head)
                     {
