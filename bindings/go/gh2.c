@@ -285,52 +285,6 @@ uint64_t gh2_peer_certs(const h2_call *c, const h2_response *resp, uint8_t *buf,
 
 /* ---- streaming calls ---------------------------------------------------------------------- */
 
-h2_result gh2_wait_head(h2_call *c, uint8_t *buf, size_t cap, gh2_out *out) {
-    h2_result rc = h2_call_wait_headers(c);
-    if (rc != H2_OK) {
-        h2_last_error(&out->err);
-        return rc;
-    }
-    out->status = h2_call_status(c);
-    out->decoded = h2_call_decoded(c);
-    out->n = gh2_pack_headers(c, buf, cap, &out->count);
-    if (out->want_info) {
-        info_begin(out);
-        h2_call_info(c, &out->info);
-    }
-    return H2_OK;
-}
-
-/*
- * h2_call_read, and if the call has ended with nothing left to read, a second read into the
- * rest of the buffer to see the end of the body (so Go can return the data with io.EOF and
- * skip a crossing). Any bytes the second read gets are kept: nothing is ever lost.
- */
-h2_result gh2_read(h2_call *c, uint8_t *buf, size_t cap, gh2_out *out) {
-    size_t n = 0;
-    out->eof = 0;
-    out->trailers = 0;
-    h2_result rc = h2_call_read(c, buf, cap, &n);
-    out->n = n;
-    if (rc != H2_OK) {
-        h2_last_error(&out->err);
-        return rc;
-    }
-    if (n > 0) {
-        if (n == cap || !h2_call_is_done(c) || h2_call_buffered(c) != 0)
-            return H2_OK;
-        size_t m = 0;
-        if (h2_call_read(c, buf + n, cap - n, &m) != H2_OK)
-            return H2_OK; /* the error is the call's: the next read reports it */
-        out->n = n + m;
-        if (m > 0)
-            return H2_OK;
-    }
-    out->eof = 1;
-    out->trailers = (uint32_t)h2_call_trailer_count(c);
-    return H2_OK;
-}
-
 /* On H2_E_AGAIN from a try function: arms the notification (H2_E_AGAIN), or fails. */
 static h2_result arm(h2_call *c, h2_queue *q, uint64_t tag, gh2_out *out) {
     h2_result rc = h2_call_notify(c, q, tag);
@@ -341,10 +295,13 @@ static h2_result arm(h2_call *c, h2_queue *q, uint64_t tag, gh2_out *out) {
     return H2_E_AGAIN;
 }
 
-h2_result gh2_try_head(h2_call *c, h2_queue *q, uint64_t tag, uint8_t *buf, size_t cap,
-                       gh2_out *out) {
-    h2_result rc = h2_call_try_wait_headers(c);
-    if (rc == H2_E_AGAIN)
+/*
+ * After h2_call_wait_headers or h2_call_try_wait_headers returned rc: the head packed into
+ * buf, or on H2_E_AGAIN (from the try, q non-NULL) the notification armed, or the error.
+ */
+static h2_result head_out(h2_result rc, h2_call *c, h2_queue *q, uint64_t tag, uint8_t *buf,
+                          size_t cap, gh2_out *out) {
+    if (rc == H2_E_AGAIN && q != NULL)
         return arm(c, q, tag, out);
     if (rc != H2_OK) {
         h2_last_error(&out->err);
@@ -360,15 +317,31 @@ h2_result gh2_try_head(h2_call *c, h2_queue *q, uint64_t tag, uint8_t *buf, size
     return H2_OK;
 }
 
-/* gh2_read with h2_call_try_read: the second read (to see the end of the body) never waits. */
-h2_result gh2_try_read(h2_call *c, h2_queue *q, uint64_t tag, uint8_t *buf, size_t cap,
+h2_result gh2_wait_head(h2_call *c, uint8_t *buf, size_t cap, gh2_out *out) {
+    return head_out(h2_call_wait_headers(c), c, NULL, 0, buf, cap, out);
+}
+
+h2_result gh2_try_head(h2_call *c, h2_queue *q, uint64_t tag, uint8_t *buf, size_t cap,
                        gh2_out *out) {
+    return head_out(h2_call_try_wait_headers(c), c, q, tag, buf, cap, out);
+}
+
+typedef h2_result (*read_fn)(h2_call *c, uint8_t *buf, size_t cap, size_t *n);
+
+/*
+ * A read with rd (h2_call_read, or h2_call_try_read with q non-NULL: then H2_E_AGAIN arms
+ * the notification), and if the call has ended with nothing left to read, a second read into
+ * the rest of the buffer to see the end of the body (so Go can return the data with io.EOF
+ * and skip a crossing). Any bytes the second read gets are kept: nothing is ever lost.
+ */
+static h2_result read_out(read_fn rd, h2_call *c, h2_queue *q, uint64_t tag, uint8_t *buf,
+                          size_t cap, gh2_out *out) {
     size_t n = 0;
     out->eof = 0;
     out->trailers = 0;
-    h2_result rc = h2_call_try_read(c, buf, cap, &n);
+    h2_result rc = rd(c, buf, cap, &n);
     out->n = n;
-    if (rc == H2_E_AGAIN)
+    if (rc == H2_E_AGAIN && q != NULL)
         return arm(c, q, tag, out);
     if (rc != H2_OK) {
         h2_last_error(&out->err);
@@ -378,7 +351,7 @@ h2_result gh2_try_read(h2_call *c, h2_queue *q, uint64_t tag, uint8_t *buf, size
         if (n == cap || !h2_call_is_done(c) || h2_call_buffered(c) != 0)
             return H2_OK;
         size_t m = 0;
-        if (h2_call_try_read(c, buf + n, cap - n, &m) != H2_OK)
+        if (rd(c, buf + n, cap - n, &m) != H2_OK)
             return H2_OK; /* not yet, or the call's error: the next read reports it */
         out->n = n + m;
         if (m > 0)
@@ -387,6 +360,16 @@ h2_result gh2_try_read(h2_call *c, h2_queue *q, uint64_t tag, uint8_t *buf, size
     out->eof = 1;
     out->trailers = (uint32_t)h2_call_trailer_count(c);
     return H2_OK;
+}
+
+h2_result gh2_read(h2_call *c, uint8_t *buf, size_t cap, gh2_out *out) {
+    return read_out(h2_call_read, c, NULL, 0, buf, cap, out);
+}
+
+/* gh2_read with h2_call_try_read: the second read (to see the end of the body) never waits. */
+h2_result gh2_try_read(h2_call *c, h2_queue *q, uint64_t tag, uint8_t *buf, size_t cap,
+                       gh2_out *out) {
+    return read_out(h2_call_try_read, c, q, tag, buf, cap, out);
 }
 
 h2_result gh2_write(h2_call *c, const uint8_t *data, size_t len, h2_error_info *err) {

@@ -52,6 +52,20 @@ func get(t *testing.T, c *http.Client, url string) (*http.Response, []byte) {
 	return resp, b
 }
 
+// getBytes fetches origin's /bytes/n with c and checks the body's pattern.
+func getBytes(c *http.Client, origin string, n int) error {
+	resp, err := c.Get(fmt.Sprintf("%s/bytes/%d", origin, n))
+	if err != nil {
+		return err
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return err
+	}
+	return checkPattern(b, n)
+}
+
 func checkPattern(b []byte, n int) error {
 	if len(b) != n {
 		return fmt.Errorf("body is %d bytes, want %d", len(b), n)
@@ -450,17 +464,7 @@ func TestConcurrency(t *testing.T) {
 				go func(i int) {
 					defer wg.Done()
 					<-start
-					size := 1000 + i
-					resp, err := c.Get(fmt.Sprintf("%s/bytes/%d", plainURL, size))
-					if err == nil {
-						var b []byte
-						b, err = io.ReadAll(resp.Body)
-						resp.Body.Close()
-						if err == nil {
-							err = checkPattern(b, size)
-						}
-					}
-					if err != nil {
+					if err := getBytes(c, plainURL, 1000+i); err != nil {
 						atomic.AddInt32(&failed, 1)
 						errs <- err
 					}

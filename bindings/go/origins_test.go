@@ -98,18 +98,9 @@ func TestManyOriginsConcurrently(t *testing.T) {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			u := fmt.Sprintf("%s/bytes/%d", origins[i%len(origins)], 1000+i)
-			resp, err := c.Get(u)
-			if err == nil {
-				var b []byte
-				b, err = io.ReadAll(resp.Body)
-				resp.Body.Close()
-				if err == nil {
-					err = checkPattern(b, 1000+i)
-				}
-			}
-			if err != nil {
-				errs <- fmt.Errorf("%s: %v", u, err)
+			o := origins[i%len(origins)]
+			if err := getBytes(c, o, 1000+i); err != nil {
+				errs <- fmt.Errorf("%s/bytes/%d: %v", o, 1000+i, err)
 			}
 		}(i)
 	}

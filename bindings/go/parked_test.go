@@ -32,17 +32,7 @@ func TestStreamingManyGoroutinesParked(t *testing.T) {
 		go func(g int) {
 			defer wg.Done()
 			for i := 0; i < each; i++ {
-				size := 100 + 997*((g*each+i)%67)
-				resp, err := c.Get(fmt.Sprintf("%s/bytes/%d", plainURL, size))
-				if err == nil {
-					var b []byte
-					b, err = io.ReadAll(resp.Body)
-					resp.Body.Close()
-					if err == nil {
-						err = checkPattern(b, size)
-					}
-				}
-				if err != nil {
+				if err := getBytes(c, plainURL, 100+997*((g*each+i)%67)); err != nil {
 					errs <- err
 					return
 				}

@@ -322,16 +322,7 @@ func TestProxyPerRequest(t *testing.T) {
 		go func(i int) {
 			defer wg.Done()
 			o := []string{plainURL, tlsURL, byName(t, plainURL)}[i%3]
-			resp, err := c.Get(fmt.Sprintf("%s/bytes/%d", o, 100+i))
-			if err == nil {
-				var b []byte
-				b, err = io.ReadAll(resp.Body)
-				resp.Body.Close()
-				if err == nil {
-					err = checkPattern(b, 100+i)
-				}
-			}
-			if err != nil {
+			if err := getBytes(c, o, 100+i); err != nil {
 				errs <- fmt.Errorf("%s: %v", o, err)
 			}
 		}(i)

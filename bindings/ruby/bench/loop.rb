@@ -10,6 +10,7 @@
 # 200 requests of the variant run first (connection, warm caches), then N.
 
 require "h2client"
+require_relative "bare"
 
 variant, url, n = ARGV
 abort "usage: loop.rb get|header|stream|bare URL N" unless variant && url && n
@@ -17,22 +18,11 @@ n = Integer(n)
 origin = url[%r{\Ahttps?://[^/]+}] or abort "not an http(s) URL: #{url}"
 path = url[%r{\Ahttps?://[^/]+(/.*)\z}, 1] || "/"
 client = H2Client::Client.new(origin)
-lib = H2Client::Lib
-raw = client.instance_variable_get(:@ptr)
-out = FFI::MemoryPointer.new(:pointer)
 run = case variant
       when "get" then -> { client.get(path) }
       when "header" then -> { client.get(path)["content-type"] }
       when "stream" then -> { client.get(path) { |_c| nil } }
-      when "bare"
-        lambda do
-          req = lib.h2_request_new("GET", path)
-          rc = lib.h2_client_do(raw, req, out)
-          raise H2Client::Error.last(rc) unless rc.zero?
-
-          lib.h2_response_free(out.get_pointer(0))
-          lib.h2_request_free(req)
-        end
+      when "bare" then bare_get(client, path)
       else abort "unknown variant #{variant}"
       end
 200.times { run.call }

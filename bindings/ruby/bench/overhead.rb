@@ -30,6 +30,7 @@
 # The load average is printed before and after: the machine's other work shows there.
 
 require "h2client"
+require_relative "bare"
 require "tmpdir"
 
 url = ARGV.fetch(0) { abort "usage: overhead.rb URL [N [ROUNDS]]" }
@@ -110,17 +111,7 @@ Dir.mktmpdir("h2client-bench") do |tmp|
   rescue H2Client::Error => e
     failures["#{name}: #{e.code_name}: #{e.message}"] += 1
   end
-  lib = H2Client::Lib
-  raw = client.instance_variable_get(:@ptr)
-  out = FFI::MemoryPointer.new(:pointer)
-  bare = lambda do
-    req = lib.h2_request_new("GET", path)
-    rc = lib.h2_client_do(raw, req, out)
-    raise H2Client::Error.last(rc) unless rc.zero?
-
-    lib.h2_response_free(out.get_pointer(0))
-    lib.h2_request_free(req)
-  end
+  bare = bare_get(client, path)
 
   variants = { "C get" => ->(count) { c_get_run(c_get, origin, path, count, failures) } }
   if threads_bin

@@ -21,6 +21,16 @@ impl GoAwayInfo {
         }
         s
     }
+
+    /// The error of a request that the GOAWAY concerns: `then` follows the GOAWAY's
+    /// description in the message.
+    pub(super) fn error(&self, then: &str, processed: Processed) -> Error {
+        Error::new(ErrorKind::GoAway, format!("{}{then}", self.describe()))
+            .with_reason(self.reason)
+            .with_goaway(self.last_stream_id)
+            .with_origin(Origin::Remote)
+            .with_processed(processed)
+    }
 }
 
 impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {

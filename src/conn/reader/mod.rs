@@ -365,14 +365,10 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
     fn read_error(&self, e: &std::io::Error) -> Error {
         match &self.goaway {
             // The server said why it is closing; a reset that follows is part of that.
-            Some(g) => Error::new(
-                ErrorKind::GoAway,
-                format!("{}; then the connection failed: {e}", g.describe()),
-            )
-            .with_reason(g.reason)
-            .with_goaway(g.last_stream_id)
-            .with_origin(Origin::Remote)
-            .with_processed(Processed::Maybe),
+            Some(g) => g.error(
+                &format!("; then the connection failed: {e}"),
+                Processed::Maybe,
+            ),
             None => match crate::tls::rustls_error(e) {
                 Some(te) => Error::new(
                     ErrorKind::Tls,
@@ -387,14 +383,7 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
 
     fn eof_error(&self) -> Error {
         match &self.goaway {
-            Some(g) => Error::new(
-                ErrorKind::GoAway,
-                format!("{}; the server then closed the connection", g.describe()),
-            )
-            .with_reason(g.reason)
-            .with_goaway(g.last_stream_id)
-            .with_origin(Origin::Remote)
-            .with_processed(Processed::Maybe),
+            Some(g) => g.error("; the server then closed the connection", Processed::Maybe),
             // Closed before its SETTINGS: say what it sent, and what that suggests (a TLS
             // server answering our cleartext preface, say).
             None if !self.got_settings => Error::new(
@@ -548,14 +537,7 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
     fn end_stream_with(&mut self, id: u32, s: Box<RecvStream>, err: &Error) {
         if let Some(g) = &self.goaway {
             if id > g.last_stream_id {
-                let e = Error::new(
-                    ErrorKind::GoAway,
-                    format!("{} (stream {id} was not processed)", g.describe()),
-                )
-                .with_reason(g.reason)
-                .with_goaway(g.last_stream_id)
-                .with_origin(Origin::Remote)
-                .with_processed(Processed::No);
+                let e = g.error(&format!(" (stream {id} was not processed)"), Processed::No);
                 self.retry(s, e);
                 return;
             }
