@@ -1536,7 +1536,9 @@ const uint8_t *h2_call_peer_certificate(const struct h2_call *c, size_t index, s
  * same time), must be thread-safe and quick, and must not block on the library; what the
  * library logs from inside the callback (on that thread) is dropped. When this function
  * returns, the previous callback is not running on another thread and will not be called
- * again, so its `userdata` may be freed; it may be called from inside the callback itself.
+ * again, so its `userdata` may be freed, and the new one gets no message above its `level`
+ * (not even one a thread was about to send at the old level); it may be called from inside
+ * the callback itself.
  */
 h2_result h2_set_log_callback(uint32_t level, h2_log_fn callback, void *userdata);
 
