@@ -635,6 +635,77 @@ typedef struct h2_completion {
 } h2_completion;
 
 /**
+ * Everything a binding copies out of a complete response, filled by ONE call to
+ * `h2_response_get_parts` (for bindings where each call into the library is costly: Ruby's
+ * FFI pays about a microsecond per call). The pointers are the response's own bytes, not
+ * copies: valid, read-only, until `h2_response_free`.
+ *
+ * Extensible as `h2_request_info` is: the caller sets `struct_size` to
+ * `sizeof(h2_response_parts)` first (`h2_response_parts p = { .struct_size = sizeof p };`); a
+ * later library version may add fields at the end and fills only the bytes the caller has.
+ */
+typedef struct h2_response_parts {
+  /**
+   * In: `sizeof(h2_response_parts)` as the caller knows it. Out: the bytes filled in.
+   */
+  size_t struct_size;
+  /**
+   * The header fields laid out as `h2_response_headers_packed` gives them
+   * (`name\0value\0...`, never NULL), `headers_len` bytes, `header_count` fields.
+   */
+  const uint8_t *headers;
+  /**
+   * Bytes at `headers`, the last NUL included (0 without fields).
+   */
+  size_t headers_len;
+  /**
+   * Header fields (pseudo-headers excluded).
+   */
+  size_t header_count;
+  /**
+   * The body as `h2_response_body` gives it (never NULL; not NUL-terminated).
+   */
+  const uint8_t *body;
+  /**
+   * Bytes of the body.
+   */
+  size_t body_len;
+  /**
+   * The trailers, laid out as `headers` (never NULL).
+   */
+  const uint8_t *trailers;
+  /**
+   * Bytes at `trailers`.
+   */
+  size_t trailers_len;
+  /**
+   * Trailer fields (0 without trailers).
+   */
+  size_t trailer_count;
+  /**
+   * `h2_response_effective_url`: NUL-terminated, never NULL (empty for a response made
+   * without a URL).
+   */
+  const char *effective_url;
+  /**
+   * Bytes of `effective_url`, the NUL excluded.
+   */
+  size_t effective_url_len;
+  /**
+   * `h2_response_redirect_count`.
+   */
+  uint32_t redirect_count;
+  /**
+   * The HTTP status code.
+   */
+  uint16_t status;
+  /**
+   * `h2_response_decoded`.
+   */
+  bool decoded;
+} h2_response_parts;
+
+/**
  * Success.
  */
 #define H2_OK 0
@@ -1043,6 +1114,26 @@ void h2_client_free(struct h2_client *client);
 h2_result h2_client_do(struct h2_client *client,
                        const struct h2_request *req,
                        struct h2_response **out);
+
+/**
+ * Sends a request with no header fields or body of its own, `method` (e.g. "GET") to
+ * `target`, and blocks until its complete response has arrived, as `h2_client_do` does (the
+ * same results, retries and errors; free `*out` with `h2_response_free`). `target` is a path
+ * for the client's base URL, as `h2_request_new` takes it, or an absolute URL, as
+ * `h2_request_new_url` takes it: it is a URL when it starts with a scheme and a colon
+ * (`ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) ":"`, RFC 3986 §3.1). The client's
+ * configuration applies as to any request (default headers, timeouts, redirects,
+ * decompression). One call instead of three (`h2_request_new`, `h2_client_do`,
+ * `h2_request_free`): for bindings where each call into the library costs (Ruby's FFI), and
+ * for programs that need nothing more. Records H2_E_INVALID_ARGUMENT / H2_E_INVALID_URL as
+ * the request constructors do.
+ *
+ * Must not be called from a library callback or runtime thread (returns H2_E_WRONG_THREAD).
+ */
+h2_result h2_client_fetch(struct h2_client *client,
+                          const char *method,
+                          const char *target,
+                          struct h2_response **out);
 
 /**
  * Starts `req` and returns at once with a call in `*out` (free it with `h2_call_free`). The
@@ -1766,6 +1857,14 @@ h2_result h2_response_trailers_packed(const struct h2_response *resp,
                                       const uint8_t **buf,
                                       size_t *len,
                                       size_t *count);
+
+/**
+ * Fills `*out` with the response's status, header fields, body, trailers, effective URL,
+ * redirect count and decoded flag in one call (see `h2_response_parts`); the caller sets
+ * `out->struct_size` first. Returns H2_E_INVALID_ARGUMENT if an argument is NULL or
+ * `out->struct_size` is too small.
+ */
+h2_result h2_response_get_parts(const struct h2_response *resp, struct h2_response_parts *out);
 
 /**
  * The first value of the response header `name` (matched case-insensitively),

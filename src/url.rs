@@ -58,6 +58,19 @@ impl std::hash::Hash for Target {
 pub(crate) type OriginMap<V> =
     std::collections::HashMap<Target, V, crate::prehashed::BuildPassThrough>;
 
+/// Whether `s` starts with a URI scheme and its colon (`ALPHA *( ALPHA / DIGIT / "+" / "-" /
+/// "." ) ":"`, RFC 3986 §3.1): an absolute URL rather than a path (`h2_client_fetch`).
+pub(crate) fn starts_with_scheme(s: &str) -> bool {
+    let b = s.as_bytes();
+    if !b.first().is_some_and(u8::is_ascii_alphabetic) {
+        return false;
+    }
+    b.iter()
+        .skip(1)
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.')))
+        == Some(&b':')
+}
+
 fn bad(url: &str, why: &str) -> Error {
     Error::new(
         ErrorKind::InvalidUrl,
@@ -291,6 +304,27 @@ pub fn parse_request_url(url: &str) -> Result<ParsedUrl> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_scheme_and_colon_make_an_absolute_url() {
+        for url in ["http://h/", "https:x", "a+b-c.d:", "H2C://x"] {
+            assert!(starts_with_scheme(url), "{url}");
+        }
+        for path in [
+            "/",
+            "/a:b",
+            "",
+            ":",
+            "1http://h/",
+            "-a:",
+            "a b:",
+            "path",
+            "*",
+            "a/b:c",
+        ] {
+            assert!(!starts_with_scheme(path), "{path}");
+        }
+    }
 
     #[test]
     fn parses() {

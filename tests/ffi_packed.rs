@@ -2,7 +2,9 @@
 //! trailer) of a response or a streaming call in one buffer, `name\0value\0...`, the same
 //! fields `*_header_at` / `*_trailer_at` give one call each. Many fields, repeated names, empty
 //! values, bytes over 0x7f, trailers, decoded responses (whose removed fields must not be
-//! left in the buffer), NULL arguments.
+//! left in the buffer), NULL arguments. And the other one-call functions for bindings:
+//! `h2_response_get_parts` (every part of a response) and `h2_client_fetch` (a request
+//! without fields or body made and sent).
 
 mod common;
 
@@ -384,4 +386,160 @@ fn packed_functions_refuse_null() {
         };
         assert_eq!(msg, format!("{name}: {arg} is NULL"));
     }
+}
+
+/// `h2_response_parts` as `h2_response_get_parts` fills it, for a caller whose struct is
+/// `struct_size` bytes (the rest of the returned value is zero); the result code.
+unsafe fn get_parts(
+    resp: *const h2_response,
+    struct_size: usize,
+) -> (h2_result, h2_response_parts) {
+    // SAFETY: a zeroed h2_response_parts is valid (NULL pointers, zeros, false).
+    let mut p: h2_response_parts = unsafe { std::mem::zeroed() };
+    p.struct_size = struct_size;
+    // SAFETY: p is a live, writable h2_response_parts.
+    let rc = unsafe { h2_response_get_parts(resp, &mut p) };
+    (rc, p)
+}
+
+/// Everything `h2_response_get_parts` hands out in one call is what the one-part functions
+/// give: the same pointers (the response's own bytes), lengths and counts.
+#[test]
+fn parts_of_a_response_in_one_call() {
+    let srv = server(None);
+    unsafe {
+        let client = h2_client_new(cs(&srv.url()).as_ptr(), null());
+        let mut resp = null_mut();
+        assert_eq!(
+            h2_client_fetch(client, cs("GET").as_ptr(), cs("/many").as_ptr(), &mut resp),
+            H2_OK
+        );
+        let (rc, p) = get_parts(resp, std::mem::size_of::<h2_response_parts>());
+        assert_eq!(rc, H2_OK);
+        assert_eq!(p.struct_size, std::mem::size_of::<h2_response_parts>());
+        assert_eq!(p.status, 200);
+        assert_eq!(
+            unpack(p.headers, p.headers_len, p.header_count),
+            many_fields()
+        );
+        assert_eq!(
+            unpack(p.trailers, p.trailers_len, p.trailer_count),
+            many_trailers()
+        );
+        let (mut hb, mut tb) = (null(), null());
+        h2_response_headers_packed(resp, &mut hb, null_mut(), null_mut());
+        h2_response_trailers_packed(resp, &mut tb, null_mut(), null_mut());
+        assert_eq!(
+            (p.headers, p.trailers),
+            (hb, tb),
+            "the response's own bytes"
+        );
+        let mut blen = 0;
+        assert_eq!(h2_response_body(resp, &mut blen), p.body);
+        assert_eq!(std::slice::from_raw_parts(p.body, p.body_len), BODY);
+        let url = format!("{}/many", srv.url().trim_end_matches('/'));
+        assert_eq!(p.effective_url, h2_response_effective_url(resp));
+        assert_eq!(p.effective_url_len, url.len());
+        assert_eq!(
+            std::ffi::CStr::from_ptr(p.effective_url).to_str().unwrap(),
+            url
+        );
+        assert_eq!((p.redirect_count, p.decoded), (0, false));
+
+        // A caller built against the first version gets that much (here: all of it); one
+        // whose struct is smaller than that is refused and its struct left as it was.
+        let first = std::mem::offset_of!(h2_response_parts, decoded) + 1;
+        let (rc, p) = get_parts(resp, first);
+        assert_eq!((rc, p.struct_size, p.status), (H2_OK, first, 200));
+        let (rc, p) = get_parts(resp, first - 1);
+        assert_eq!(
+            (rc, p.struct_size, p.status),
+            (H2_E_INVALID_ARGUMENT, first - 1, 0)
+        );
+        assert!(last_message().contains("struct_size"), "{}", last_message());
+        assert_eq!(
+            h2_response_get_parts(resp, null_mut()),
+            H2_E_INVALID_ARGUMENT
+        );
+        let (rc, p) = get_parts(null(), std::mem::size_of::<h2_response_parts>());
+        assert_eq!((rc, p.status), (H2_E_INVALID_ARGUMENT, 0));
+        assert_eq!(last_message(), "h2_response_get_parts: resp is NULL");
+
+        // No fields, no body, no trailers: empty but never NULL.
+        h2_response_free(resp);
+        let mut resp = null_mut();
+        assert_eq!(
+            h2_client_fetch(client, cs("HEAD").as_ptr(), cs("/none").as_ptr(), &mut resp),
+            H2_OK
+        );
+        let (rc, p) = get_parts(resp, std::mem::size_of::<h2_response_parts>());
+        assert_eq!((rc, p.status), (H2_OK, 204));
+        assert!(!p.headers.is_null() && !p.body.is_null() && !p.trailers.is_null());
+        assert_eq!((p.headers_len, p.header_count, p.body_len), (0, 0, 0));
+        assert_eq!((p.trailers_len, p.trailer_count), (0, 0));
+        h2_response_free(resp);
+        h2_client_free(client);
+    }
+    srv.finish();
+}
+
+/// `h2_client_fetch` takes a path for the base URL or an absolute URL for any origin, and
+/// refuses what the request constructors refuse, with their codes.
+#[test]
+fn fetch_takes_a_path_or_a_url() {
+    let srv = server(None);
+    let status = |client: *mut h2_client, method: &str, target: &str| unsafe {
+        let mut resp = null_mut();
+        let rc = h2_client_fetch(client, cs(method).as_ptr(), cs(target).as_ptr(), &mut resp);
+        let got = if rc == H2_OK {
+            let s = h2_response_status(resp);
+            h2_response_free(resp);
+            Ok(s)
+        } else {
+            assert!(resp.is_null(), "*out is NULL on failure");
+            Err((rc, last_message()))
+        };
+        got
+    };
+    let url = format!("{}/many", srv.url().trim_end_matches('/'));
+    unsafe {
+        let based = h2_client_new(cs(&srv.url()).as_ptr(), null());
+        let unbased = h2_client_new(null(), null());
+        assert_eq!(status(based, "GET", "/many"), Ok(200));
+        assert_eq!(status(based, "GET", &url), Ok(200));
+        assert_eq!(status(unbased, "GET", &url), Ok(200));
+        // A path needs a base URL; a scheme the library does not speak is an invalid URL.
+        let (rc, _) = status(unbased, "GET", "/many").unwrap_err();
+        assert_eq!(rc, H2_E_INVALID_ARGUMENT);
+        let (rc, msg) = status(based, "GET", "ftp://example.com/").unwrap_err();
+        assert_eq!(rc, H2_E_INVALID_URL, "{msg}");
+        let (rc, _) = status(based, "GET", "no-slash").unwrap_err();
+        assert_eq!(rc, H2_E_INVALID_ARGUMENT, "not a scheme, not a path");
+        let (rc, _) = status(based, "G T", "/many").unwrap_err();
+        assert_eq!(rc, H2_E_INVALID_ARGUMENT, "the method is checked");
+
+        let mut resp = BODY.as_ptr() as *mut h2_response;
+        assert_eq!(
+            h2_client_fetch(based, null(), cs("/").as_ptr(), &mut resp),
+            H2_E_INVALID_ARGUMENT
+        );
+        assert!(resp.is_null());
+        assert_eq!(last_message(), "h2_client_fetch: method is NULL");
+        assert_eq!(
+            h2_client_fetch(based, cs("GET").as_ptr(), null(), &mut resp),
+            H2_E_INVALID_ARGUMENT
+        );
+        assert_eq!(last_message(), "h2_client_fetch: target is NULL");
+        assert_eq!(
+            h2_client_fetch(based, cs("GET").as_ptr(), cs("/").as_ptr(), null_mut()),
+            H2_E_INVALID_ARGUMENT
+        );
+        assert_eq!(
+            h2_client_fetch(null_mut(), cs("GET").as_ptr(), cs("/").as_ptr(), &mut resp),
+            H2_E_INVALID_ARGUMENT
+        );
+        h2_client_free(based);
+        h2_client_free(unbased);
+    }
+    srv.finish();
 }

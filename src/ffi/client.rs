@@ -149,19 +149,77 @@ pub unsafe extern "C" fn h2_client_do(
         if r.inner.streaming_body {
             return invalid("a request with a streaming body must be started with h2_client_start");
         }
-        if let Err(e) = crate::runtime::check_running() {
-            return fail(e);
+        // SAFETY: out is non-NULL and writable (checked above, caller contract).
+        unsafe { execute(c, r.inner.clone(), out) }
+    })
+}
+
+/// `h2_client_do`'s exchange, once its arguments are checked.
+///
+/// # Safety
+/// `out` must be non-NULL and writable.
+unsafe fn execute(
+    c: &h2_client,
+    req: std::sync::Arc<crate::request::Request>,
+    out: *mut *mut h2_response,
+) -> h2_result {
+    if let Err(e) = crate::runtime::check_running() {
+        return fail(e);
+    }
+    c.active.fetch_add(1, Ordering::AcqRel);
+    let result = c.inner.execute_traced(req);
+    c.active.fetch_sub(1, Ordering::AcqRel);
+    match result {
+        Ok((resp, info)) => {
+            let b = Box::new(h2_response { inner: resp, info });
+            // SAFETY: out is non-null and writable (caller contract).
+            unsafe { put(out, Box::into_raw(b)) };
+            H2_OK
         }
-        c.active.fetch_add(1, Ordering::AcqRel);
-        let result = c.inner.execute_traced(r.inner.clone());
-        c.active.fetch_sub(1, Ordering::AcqRel);
-        match result {
-            Ok((resp, info)) => {
-                let b = Box::new(h2_response { inner: resp, info });
-                // SAFETY: out is non-null and writable.
-                unsafe { put(out, Box::into_raw(b)) };
-                H2_OK
-            }
+        Err(e) => fail(e),
+    }
+}
+
+/// Sends a request with no header fields or body of its own, `method` (e.g. "GET") to
+/// `target`, and blocks until its complete response has arrived, as `h2_client_do` does (the
+/// same results, retries and errors; free `*out` with `h2_response_free`). `target` is a path
+/// for the client's base URL, as `h2_request_new` takes it, or an absolute URL, as
+/// `h2_request_new_url` takes it: it is a URL when it starts with a scheme and a colon
+/// (`ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) ":"`, RFC 3986 §3.1). The client's
+/// configuration applies as to any request (default headers, timeouts, redirects,
+/// decompression). One call instead of three (`h2_request_new`, `h2_client_do`,
+/// `h2_request_free`): for bindings where each call into the library costs (Ruby's FFI), and
+/// for programs that need nothing more. Records H2_E_INVALID_ARGUMENT / H2_E_INVALID_URL as
+/// the request constructors do.
+///
+/// Must not be called from a library callback or runtime thread (returns H2_E_WRONG_THREAD).
+#[no_mangle]
+pub unsafe extern "C" fn h2_client_fetch(
+    client: *mut h2_client,
+    method: *const c_char,
+    target: *const c_char,
+    out: *mut *mut h2_response,
+) -> h2_result {
+    entry!(h2_client_fetch, || {
+        // SAFETY: out is NULL or writable (caller contract).
+        unsafe { put(out, std::ptr::null_mut()) };
+        if out.is_null() {
+            return invalid("out is NULL");
+        }
+        let c = try_ref!(client);
+        // SAFETY: caller passes NULL or NUL-terminated strings.
+        let (m, t) = match unsafe { (c_str(method, "method"), c_str(target, "target")) } {
+            (Ok(m), Ok(t)) => (m, t),
+            (Err(rc), _) | (_, Err(rc)) => return rc,
+        };
+        let made = if crate::url::starts_with_scheme(t) {
+            crate::request::Request::from_url(m, t)
+        } else {
+            crate::request::Request::new(m, t)
+        };
+        match made {
+            // SAFETY: out is non-NULL and writable (checked above, caller contract).
+            Ok(r) => unsafe { execute(c, std::sync::Arc::new(r), out) },
             Err(e) => fail(e),
         }
     })

@@ -4,7 +4,7 @@
 use std::ffi::{c_char, CStr};
 use std::sync::Arc;
 
-use super::{entry, h2_call, h2_response, h2_result, invalid, put, try_ref, H2_OK};
+use super::{entry, h2_call, h2_response, h2_result, put, try_ref};
 use crate::info::{cipher_suite_name, tls_version_name, ConnInfo, RequestInfo};
 
 /// What is known of one request: times, bytes, its connection and TLS session. Filled by
@@ -179,30 +179,9 @@ fn c_info(i: &RequestInfo, url: &str, redirects: u32) -> h2_request_info {
 ///
 /// # Safety
 /// `out` must be NULL or point to a writable struct of at least its `struct_size` bytes.
-unsafe fn deliver(out: *mut h2_request_info, mut info: h2_request_info) -> h2_result {
-    if out.is_null() {
-        return invalid("out is NULL");
-    }
-    // SAFETY: out is non-NULL and starts with the caller's struct_size (caller contract).
-    let have = unsafe { out.cast::<usize>().read_unaligned() };
-    if have < FIRST_VERSION_SIZE {
-        return invalid(&format!(
-            "out->struct_size is {have}: set it to sizeof(h2_request_info) ({})",
-            std::mem::size_of::<h2_request_info>()
-        ));
-    }
-    let n = have.min(std::mem::size_of::<h2_request_info>());
-    info.struct_size = n;
-    // SAFETY: the caller's struct holds `have` >= n writable bytes (caller contract); `info`
-    // is a local value of at least n bytes; they do not overlap.
-    unsafe {
-        std::ptr::copy_nonoverlapping(
-            (&info as *const h2_request_info).cast::<u8>(),
-            out.cast::<u8>(),
-            n,
-        )
-    };
-    H2_OK
+unsafe fn deliver(out: *mut h2_request_info, info: h2_request_info) -> h2_result {
+    // SAFETY: as this function's contract; struct_size is the struct's first field.
+    unsafe { super::deliver_sized(out, info, FIRST_VERSION_SIZE, "h2_request_info") }
 }
 
 /// Fills `*out` with what is known of the request that got `resp` (after redirects, the last

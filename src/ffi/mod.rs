@@ -324,6 +324,41 @@ pub(crate) unsafe fn put<T>(out: *mut T, v: T) {
     }
 }
 
+/// Copies `value` to the caller's `out`, a struct that starts with its `struct_size` (the
+/// `h2_request_info` convention): as much of it as the caller's `struct_size` holds, which is
+/// then set to the bytes filled in. Fails (recorded) if `out` is NULL or its `struct_size` is
+/// less than `first_version` (the size of the struct's first version).
+///
+/// # Safety
+/// `T` must be `repr(C)` with a `usize` first field; `out` must be NULL or point to a writable
+/// struct of at least its `struct_size` bytes.
+pub(crate) unsafe fn deliver_sized<T: Copy>(
+    out: *mut T,
+    value: T,
+    first_version: usize,
+    type_name: &str,
+) -> h2_result {
+    if out.is_null() {
+        return invalid("out is NULL");
+    }
+    // SAFETY: out is non-NULL and starts with the caller's struct_size (caller contract).
+    let have = unsafe { out.cast::<usize>().read_unaligned() };
+    if have < first_version {
+        return invalid(&format!(
+            "out->struct_size is {have}: set it to sizeof({type_name}) ({})",
+            std::mem::size_of::<T>()
+        ));
+    }
+    let n = have.min(std::mem::size_of::<T>());
+    // SAFETY: the caller's struct holds `have` >= n writable bytes (caller contract); `value`
+    // is a local of at least n bytes; they do not overlap. Then its first field, a usize.
+    unsafe {
+        std::ptr::copy_nonoverlapping((&value as *const T).cast::<u8>(), out.cast::<u8>(), n);
+        out.cast::<usize>().write_unaligned(n);
+    }
+    H2_OK
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;

@@ -83,13 +83,7 @@ pub(crate) unsafe fn packed_out(
     count: *mut usize,
 ) -> h2_result {
     let p = list.packed();
-    // An empty list's buffer may be a dangling (or another list's temporary) pointer: hand
-    // out a static empty string instead, as h2_response_body does.
-    let ptr = if p.is_empty() {
-        c"".as_ptr().cast()
-    } else {
-        p.as_ptr()
-    };
+    let ptr = non_dangling(p);
     // SAFETY: each out pointer is NULL or writable (caller contract).
     unsafe {
         put(buf, ptr);
@@ -156,6 +150,102 @@ pub unsafe extern "C" fn h2_response_trailers_packed(
         // SAFETY: out pointers are NULL or writable; the list lives as long as the response.
         unsafe { packed_out(r.inner.trailers(), buf, len, count) }
     })
+}
+
+/// Everything a binding copies out of a complete response, filled by ONE call to
+/// `h2_response_get_parts` (for bindings where each call into the library is costly: Ruby's
+/// FFI pays about a microsecond per call). The pointers are the response's own bytes, not
+/// copies: valid, read-only, until `h2_response_free`.
+///
+/// Extensible as `h2_request_info` is: the caller sets `struct_size` to
+/// `sizeof(h2_response_parts)` first (`h2_response_parts p = { .struct_size = sizeof p };`); a
+/// later library version may add fields at the end and fills only the bytes the caller has.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct h2_response_parts {
+    /// In: `sizeof(h2_response_parts)` as the caller knows it. Out: the bytes filled in.
+    pub struct_size: usize,
+    /// The header fields laid out as `h2_response_headers_packed` gives them
+    /// (`name\0value\0...`, never NULL), `headers_len` bytes, `header_count` fields.
+    pub headers: *const u8,
+    /// Bytes at `headers`, the last NUL included (0 without fields).
+    pub headers_len: usize,
+    /// Header fields (pseudo-headers excluded).
+    pub header_count: usize,
+    /// The body as `h2_response_body` gives it (never NULL; not NUL-terminated).
+    pub body: *const u8,
+    /// Bytes of the body.
+    pub body_len: usize,
+    /// The trailers, laid out as `headers` (never NULL).
+    pub trailers: *const u8,
+    /// Bytes at `trailers`.
+    pub trailers_len: usize,
+    /// Trailer fields (0 without trailers).
+    pub trailer_count: usize,
+    /// `h2_response_effective_url`: NUL-terminated, never NULL (empty for a response made
+    /// without a URL).
+    pub effective_url: *const c_char,
+    /// Bytes of `effective_url`, the NUL excluded.
+    pub effective_url_len: usize,
+    /// `h2_response_redirect_count`.
+    pub redirect_count: u32,
+    /// The HTTP status code.
+    pub status: u16,
+    /// `h2_response_decoded`.
+    pub decoded: bool,
+}
+
+/// The size of `h2_response_parts`' first version, the least a caller may pass.
+const PARTS_FIRST_VERSION_SIZE: usize = std::mem::offset_of!(h2_response_parts, decoded) + 1;
+
+/// Fills `*out` with the response's status, header fields, body, trailers, effective URL,
+/// redirect count and decoded flag in one call (see `h2_response_parts`); the caller sets
+/// `out->struct_size` first. Returns H2_E_INVALID_ARGUMENT if an argument is NULL or
+/// `out->struct_size` is too small.
+#[no_mangle]
+pub unsafe extern "C" fn h2_response_get_parts(
+    resp: *const h2_response,
+    out: *mut h2_response_parts,
+) -> h2_result {
+    entry!(h2_response_get_parts, || {
+        let r = &try_ref!(resp).inner;
+        let (headers, trailers) = (r.headers().packed(), r.trailers().packed());
+        let body = r.body();
+        let url = r.url_nul();
+        let parts = h2_response_parts {
+            struct_size: 0,
+            headers: non_dangling(headers),
+            headers_len: headers.len(),
+            header_count: r.headers().len(),
+            body: non_dangling(body),
+            body_len: body.len(),
+            trailers: non_dangling(trailers),
+            trailers_len: trailers.len(),
+            trailer_count: r.trailers().len(),
+            effective_url: if url.ends_with('\0') {
+                url.as_ptr().cast()
+            } else {
+                c"".as_ptr()
+            },
+            effective_url_len: url.strip_suffix('\0').map_or(0, str::len),
+            redirect_count: r.redirect_count(),
+            status: r.status(),
+            decoded: r.decoded(),
+        };
+        // SAFETY: out is NULL or a writable struct of its struct_size (caller contract);
+        // h2_response_parts is repr(C) and starts with struct_size.
+        unsafe { super::deliver_sized(out, parts, PARTS_FIRST_VERSION_SIZE, "h2_response_parts") }
+    })
+}
+
+/// `bytes`' address, or a static empty string's for an empty slice (whose own pointer may
+/// dangle, or be another buffer's temporary).
+fn non_dangling(bytes: &[u8]) -> *const u8 {
+    if bytes.is_empty() {
+        c"".as_ptr().cast()
+    } else {
+        bytes.as_ptr()
+    }
 }
 
 /// The value of the first field of `list` named `name` (any case), NUL-terminated, or NULL
@@ -237,11 +327,7 @@ pub unsafe extern "C" fn h2_response_body(resp: *const h2_response, len: *mut us
         let b = try_ref!(resp).inner.body();
         // SAFETY: len is NULL or writable.
         unsafe { put(len, b.len()) };
-        if b.is_empty() {
-            c"".as_ptr().cast()
-        } else {
-            b.as_ptr()
-        }
+        non_dangling(b)
     })
 }
 

@@ -13,7 +13,7 @@ class FieldsTest < Minitest::Test
   HIGH = (1..255).reject { |b| [10, 13].include?(b) }.pack("C*").b
   HEAD = [%w[content-type text/plain], ["x-empty", ""], %w[set-cookie a=1],
           ["x-utf8", "héllo ✓"], %w[set-cookie b=2], ["x-latin1", "caf\xE9".b],
-          ["x-bytes", HIGH], ["x-tab", "a\tb \x01\x7f"]] +
+          ["x-bytes", HIGH], ["x-tab", "a\tb \x01\x7f"], %w[x-trap set-cookie], %w[x.f001 dot]] +
          Array.new(100) { |i| [format("x-f%03d", i), "v" * (i % 5)] } +
          [["x-last", ""]]
   TRAILERS = [%w[grpc-status 0], ["x-empty", ""], %w[x-sum 1], ["x-bin", "\xFF\xFE".b],
@@ -88,6 +88,30 @@ class FieldsTest < Minitest::Test
     end
     check(res)
     assert_equal "body", chunks.join
+  end
+
+  # res[name] before the Hash is built reads the packed fields directly: the same values as
+  # the Hash for every name, in any case, as a Symbol, repeated or not; a value equal to a
+  # name (x-trap: set-cookie) is not a field of that name, nor does x.f001 match x-f001.
+  def test_lookup_without_the_hash
+    res = client_for.get("/")
+    names = HEAD.map(&:first).uniq + %w[absent dot v x-f00 set-cookie\0x SET-COOKIE X-Utf8]
+    got = names.to_h { |n| [n, res[n]] }
+    assert_nil res.instance_variable_get(:@headers), "no Hash was built"
+    assert_equal "a=1, b=2", res[:"set-cookie"]
+    assert_equal "set-cookie", res["x-trap"]
+    assert_equal "dot", res["x.f001"]
+    assert_equal "v", res["x-f001"]
+    names.each do |n|
+      want = res.headers[n.downcase]
+      if want.nil?
+        assert_nil got[n], n
+      else
+        assert_equal want, got[n], n
+        assert_equal want.encoding, got[n].encoding, n
+        assert got[n].frozen?, n unless n.downcase == "set-cookie"
+      end
+    end
   end
 
   # The splitting itself: empty values (also the last), a value of one byte, UTF-8 and not.

@@ -384,7 +384,14 @@ module H2Client
       req = nil
       key = nil
       begin
-        req = if ABSOLUTE.match?(target)
+        # Nothing to set on the request: one call into the library makes and sends it.
+        unless headers || content_type || body || source || timeout_ms || headers_timeout_ms ||
+               body_idle_timeout_ms || hook || block
+          return run_do(ptr, nil, method, target)
+        end
+
+        # A path (the usual case) without the regular expression.
+        req = if !target.start_with?("/") && ABSOLUTE.match?(target)
                 Lib.h2_request_new_url(method, target)
               else
                 Lib.h2_request_new(method, target)
@@ -420,19 +427,26 @@ module H2Client
     # Marks a request in flight; returns the native client. The in-flight count keeps close
     # from freeing the native client while another thread is about to use it (h2_client_free
     # must not race with new calls).
+    # (lock/unlock rather than synchronize: no block to call, on every request.)
     def enter
-      @lock.synchronize do
+      @lock.lock
+      begin
         raise ClosedError.new("the client is closed", processed: :no) if @closed
 
         @inflight += 1
+      ensure
+        @lock.unlock
       end
       @ptr
     end
 
     def leave
-      free_now = @lock.synchronize do
+      @lock.lock
+      begin
         @inflight -= 1
-        @closed && @inflight.zero?
+        free_now = @closed && @inflight.zero?
+      ensure
+        @lock.unlock
       end
       free_native if free_now
     end
@@ -473,31 +487,22 @@ module H2Client
             ))
     end
 
-    # h2_client_do: the whole response at once.
-    def run_do(ptr, req)
+    # h2_client_do: the whole response at once. Without +req+, h2_client_fetch makes the
+    # request from +method+ and +target+ (a path, or a URL with its scheme).
+    def run_do(ptr, req, method = nil, target = nil)
       s = Scratch.acquire
       out = s.out
       out.put_pointer(0, nil)
       begin
-        rc = Lib.h2_client_do(ptr, req, out)
+        rc = if req
+               Lib.h2_client_do(ptr, req, out)
+             else
+               Lib.h2_client_fetch(ptr, method, target, out)
+             end
         raise Error.last(rc) unless rc == Lib::H2_OK
 
         resp = out.get_pointer(0)
-        status = Lib.h2_response_status(resp)
-        # Split into pairs by the Response, if they are read.
-        headers = s.packed(nil) { |b, l, c| Lib.h2_response_headers_packed(resp, b, l, c) } || []
-        data = Lib.h2_response_body(resp, s.len)
-        len = s.len.get(:size_t, 0)
-        body = len.zero? ? String.new(encoding: Encoding::BINARY) : data.get_bytes(0, len)
-        trailers = s.packed(EMPTY) { |b, l, c| Lib.h2_response_trailers_packed(resp, b, l, c) }
-        url = Client.native_url(Lib.h2_response_effective_url(resp))
-        redirects = Lib.h2_response_redirect_count(resp)
-        # decoded: only when true: keywords through Class#new cost a Hash.
-        if Lib.h2_response_decoded(resp)
-          Response.new(status, headers, body, trailers, url, redirects, decoded: true)
-        else
-          Response.new(status, headers, body, trailers, url, redirects)
-        end
+        s.response(resp)
       ensure
         # Read from +out+ if +resp+ is not set: an interrupt (Thread#raise, Ctrl-C) pending
         # while h2_client_do waited is raised as soon as it returns, before the assignment.
@@ -878,32 +883,41 @@ module H2Client
     end
 
     # Native scratch memory for out-parameters, so that a request allocates no
-    # FFI::MemoryPointer. One is kept per fiber and taken exclusively while a request uses
-    # it: a request made meanwhile on the same fiber (inside a streaming block, or in a
-    # signal trap handler that runs when a blocking call returns) gets a fresh one.
+    # FFI::MemoryPointer. Taken exclusively while a request uses it, from a pool of free
+    # ones: a request made meanwhile (on another thread, inside a streaming block, or in a
+    # signal trap handler that runs when a blocking call returns) takes another.
     class Scratch # :nodoc:
-      KEY = :__h2client_scratch__
-
       # Offsets of the three out-parameters of the *_packed functions in @packed.
       PACKED_LEN = FFI::Type::POINTER.size
       PACKED_COUNT = PACKED_LEN + FFI.find_type(:size_t).size
 
       attr_reader :out, :len
 
-      def self.acquire
-        t = Thread.current
-        s = t[KEY]
-        return new unless s
+      # Scratches not in use, shared by every thread: Array#pop and #push are each one
+      # step under the GVL (and thread-safe in the other Rubies), cheaper than a fiber-local.
+      FREE = []
+      # Kept for reuse at most: as many as requests were in flight at once, up to this.
+      KEEP = 64
 
-        t[KEY] = nil
-        s
+      def self.acquire
+        FREE.pop || new
       end
 
       def self.release(scratch)
-        Thread.current[KEY] = scratch
+        FREE.push(scratch) if FREE.size < KEEP
       end
 
+      # Offsets of h2_response_parts' fields in @parts.
+      PARTS = Lib::ResponseParts.size
+      HEADERS, HEADERS_LEN, HEADER_COUNT, BODY, BODY_LEN, TRAILERS, TRAILERS_LEN, TRAILER_COUNT,
+        URL, URL_LEN, REDIRECTS, STATUS, DECODED =
+        %i[headers headers_len header_count body body_len trailers trailers_len trailer_count
+           effective_url effective_url_len redirect_count status decoded]
+        .map { |f| Lib::ResponseParts.offset_of(f) }
+
       def initialize
+        @parts = FFI::MemoryPointer.new(:uint8, PARTS)
+        @parts.put_ulong(0, PARTS) # struct_size, which the library leaves as it is
         @out = FFI::MemoryPointer.new(:pointer)
         @len = FFI::MemoryPointer.new(:size_t)
         @packed = FFI::MemoryPointer.new(:uint8, PACKED_COUNT + FFI.find_type(:size_t).size)
@@ -926,6 +940,32 @@ module H2Client
         return none if @packed_count.get(:size_t, 0).zero?
 
         @packed.get_pointer(0).get_bytes(0, @packed_len.get(:size_t, 0))
+      end
+
+      # The Response for the native response +resp+, copied out with one call into the
+      # library (h2_response_get_parts) rather than one per part: each costs about a
+      # microsecond through FFI. Header fields are split into pairs by the Response, if read.
+      def response(resp)
+        p = @parts
+        rc = Lib.h2_response_get_parts(resp, p)
+        raise Error.last(rc) unless rc == Lib::H2_OK
+
+        headers = p.get_ulong(HEADER_COUNT).zero? ? [] : p.get_pointer(HEADERS).get_bytes(0, p.get_ulong(HEADERS_LEN))
+        len = p.get_ulong(BODY_LEN)
+        body = len.zero? ? String.new : p.get_pointer(BODY).get_bytes(0, len)
+        trailers = if p.get_ulong(TRAILER_COUNT).zero?
+                     EMPTY
+                   else
+                     p.get_pointer(TRAILERS).get_bytes(0, p.get_ulong(TRAILERS_LEN))
+                   end
+        url = p.get_pointer(URL).get_bytes(0, p.get_ulong(URL_LEN)).force_encoding(Encoding::UTF_8).freeze
+        # decoded: only when true: keywords through Class#new cost a Hash.
+        if p.get_uint8(DECODED).zero?
+          Response.new(p.get_uint16(STATUS), headers, body, trailers, url, p.get_uint32(REDIRECTS))
+        else
+          Response.new(p.get_uint16(STATUS), headers, body, trailers, url, p.get_uint32(REDIRECTS),
+                       decoded: true)
+        end
       end
 
       # As #packed, split into an Array of frozen [name, value] pairs.

@@ -113,6 +113,24 @@ module H2Client
     end
 
     # h2_completion
+    # h2_response_parts: what Client#get copies out of a response, filled by one call.
+    class ResponseParts < FFI::Struct
+      layout :struct_size, :size_t,
+             :headers, :pointer,
+             :headers_len, :size_t,
+             :header_count, :size_t,
+             :body, :pointer,
+             :body_len, :size_t,
+             :trailers, :pointer,
+             :trailers_len, :size_t,
+             :trailer_count, :size_t,
+             :effective_url, :pointer,
+             :effective_url_len, :size_t,
+             :redirect_count, :uint32,
+             :status, :uint16,
+             :decoded, :bool
+    end
+
     class Completion < FFI::Struct
       layout :tag, :uint64,
              :call, :pointer,
@@ -178,6 +196,8 @@ module H2Client
     # Waits up to 250 ms for GOAWAY to be written (and for blocked calls to return).
     attach_function :h2_client_free, [:h2_client], :void, BLOCKING
     attach_function :h2_client_do, %i[h2_client h2_request pointer], :h2_result, BLOCKING
+    # A request without header fields or body in one call (Client#get and the like).
+    attach_function :h2_client_fetch, %i[h2_client string string pointer], :h2_result, BLOCKING
     attach_function :h2_client_start, %i[h2_client h2_request pointer], :h2_result
     attach_function :h2_client_submit, %i[h2_client h2_request h2_queue uint64 pointer],
                     :h2_result
@@ -212,6 +232,8 @@ module H2Client
                     :h2_result
     attach_function :h2_response_trailers_packed, %i[h2_response pointer pointer pointer],
                     :h2_result
+    # Status, fields, body, trailers, URL, redirects and decoded in one call (Client#get).
+    attach_function :h2_response_get_parts, %i[h2_response pointer], :h2_result
     attach_function :h2_response_body, %i[h2_response pointer], :pointer
     attach_function :h2_response_effective_url, [:h2_response], :string
     attach_function :h2_response_redirect_count, [:h2_response], :uint32

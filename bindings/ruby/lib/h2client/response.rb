@@ -97,6 +97,11 @@ module H2Client
 
     # The value of header +name+ (any case), repeated ones joined with ", "; nil if absent.
     def [](name)
+      list = @header_list
+      # Straight from the packed fields: a lookup need not split them all (two Strings per
+      # field) and build the Hash.
+      return Response.find(list, name) if list.is_a?(String) && @headers.nil?
+
       headers[name.to_s.downcase]
     end
 
@@ -164,6 +169,48 @@ module H2Client
       end
       parts.pop # the "" after the NUL that ends the last value
       parts.each(&:freeze)
+    end
+
+    # The value of field +name+ (any case) in +packed+ (as for unpack), as +fold+ maps it:
+    # the value (frozen; UTF-8, or binary if not valid UTF-8), repeated ones joined with
+    # ", "; nil if absent. A scan of the bytes by a regular expression (cached per name)
+    # that steps over whole fields, so that a value equal to +name+ is never taken for it.
+    def self.find(packed, name)
+      re = finder(name)
+      return nil unless re && (m = re.match(packed))
+
+      value = piece(m[1])
+      # The next field of that name, from the end of this one (\G anchors there).
+      value = "#{value}, #{piece(m[1])}" while (m = re.match(packed, m.end(0)))
+      value
+    end
+
+    # A value cut from packed fields, as pieces makes it.
+    def self.piece(value)
+      value.force_encoding(UTF_8)
+      value.force_encoding(BINARY) unless value.valid_encoding?
+      value.freeze
+    end
+
+    # Regular expressions for find, by name as given; bounded, as names may come from
+    # anywhere.
+    FINDERS = {}
+    FINDERS_MAX = 256
+    private_constant :FINDERS, :FINDERS_MAX
+
+    # The expression that matches, from where the search starts (a field's start), the
+    # fields up to the next one named +name+ (any case), capturing its value; nil for a name
+    # no field can have (with a NUL, which would let it match across fields).
+    def self.finder(name)
+      FINDERS.fetch(name) do
+        lower = name.to_s.downcase
+        re = unless lower.include?(NUL)
+               Regexp.new("\\G(?:[^\\0]*\\0[^\\0]*\\0)*?#{Regexp.escape(lower.b)}\\0([^\\0]*)\\0".b,
+                          Regexp::NOENCODING)
+             end
+        FINDERS.clear if FINDERS.size >= FINDERS_MAX
+        FINDERS[name] = re
+      end
     end
 
     # [name, value, name, value, ...] as frozen [name, value] pairs.
