@@ -103,8 +103,22 @@ class ErrorsTest < Minitest::Test
     assert_equal :local, err.origin
     assert_equal :no, err.processed
     refute_empty err.message
-    # NUL bytes cannot cross into C strings at all.
-    assert_raises(ArgumentError) { c.get("/\0") }
+    # NUL bytes cannot cross into C strings at all, nor can a target that is not valid in
+    # its encoding: the same errors with and without request options (one call into the
+    # library, or a request built field by field).
+    [{}, { headers: { "x-a" => "1" } }].each do |opts|
+      assert_raises(ArgumentError) { c.get("/\0", **opts) }
+      assert_raises(ArgumentError) { c.request("GE\0T", "/", **opts) }
+      assert_raises(ArgumentError) { c.get("/caf\xE9".dup.force_encoding(Encoding::UTF_8), **opts) }
+      assert_raises(ArgumentError) { c.get("\xFFabc".dup.force_encoding(Encoding::UTF_8), **opts) }
+      assert_raises(H2Client::InvalidArgumentError) { c.get("no-slash", **opts) }
+      assert_raises(H2Client::InvalidURLError) { c.get("ftp://example.com/", **opts) }
+    end
+    # A long target (past the scratch buffer's first size) and a target String changed
+    # after the call: the library got its own copy.
+    long = "/echo?#{'a' * 5000}"
+    assert_equal 200, c.get(long).status
+    assert_equal 200, c.get(+"/").status
     # The client is fine afterwards.
     assert_equal 200, c.get("/").status
   end

@@ -384,14 +384,14 @@ module H2Client
       req = nil
       key = nil
       begin
-        # Nothing to set on the request: one call into the library makes and sends it.
+        # Nothing to set on the request: one call into the library makes and sends it. (A
+        # target not valid in its encoding goes the long way, whose check raises as before.)
         unless headers || content_type || body || source || timeout_ms || headers_timeout_ms ||
-               body_idle_timeout_ms || hook || block
+               body_idle_timeout_ms || hook || block || !target.valid_encoding?
           return run_do(ptr, nil, method, target)
         end
 
-        # A path (the usual case) without the regular expression.
-        req = if !target.start_with?("/") && ABSOLUTE.match?(target)
+        req = if ABSOLUTE.match?(target)
                 Lib.h2_request_new_url(method, target)
               else
                 Lib.h2_request_new(method, target)
@@ -497,7 +497,7 @@ module H2Client
         rc = if req
                Lib.h2_client_do(ptr, req, out)
              else
-               Lib.h2_client_fetch(ptr, method, target, out)
+               Lib.h2_client_fetch(ptr, s.c_string(0, method), s.c_string(1, target), out)
              end
         raise Error.last(rc) unless rc == Lib::H2_OK
 
@@ -894,7 +894,7 @@ module H2Client
       attr_reader :out, :len
 
       # Scratches not in use, shared by every thread: Array#pop and #push are each one
-      # step under the GVL (and thread-safe in the other Rubies), cheaper than a fiber-local.
+      # step under CRuby's GVL, cheaper than a fiber-local.
       FREE = []
       # Kept for reuse at most: as many as requests were in flight at once, up to this.
       KEEP = 64
@@ -919,6 +919,7 @@ module H2Client
         @parts = FFI::MemoryPointer.new(:uint8, PARTS)
         @parts.put_ulong(0, PARTS) # struct_size, which the library leaves as it is
         @out = FFI::MemoryPointer.new(:pointer)
+        @strings = [FFI::MemoryPointer.new(:uint8, 16), FFI::MemoryPointer.new(:uint8, 256)]
         @len = FFI::MemoryPointer.new(:size_t)
         @packed = FFI::MemoryPointer.new(:uint8, PACKED_COUNT + FFI.find_type(:size_t).size)
         @packed_len = @packed + PACKED_LEN
@@ -940,6 +941,19 @@ module H2Client
         return none if @packed_count.get(:size_t, 0).zero?
 
         @packed.get_pointer(0).get_bytes(0, @packed_len.get(:size_t, 0))
+      end
+
+      # +str+ as a NUL-terminated native string, in this scratch's buffer number +slot+,
+      # for a call that runs without the GVL. A NUL inside is refused as FFI refuses it.
+      def c_string(slot, str)
+        raise ArgumentError, "string contains null byte" if str.include?("\0")
+
+        n = str.bytesize
+        buf = @strings[slot]
+        buf = @strings[slot] = FFI::MemoryPointer.new(:uint8, n + 1) if buf.size <= n
+        buf.put_bytes(0, str)
+        buf.put_uint8(n, 0)
+        buf
       end
 
       # The Response for the native response +resp+, copied out with one call into the

@@ -112,7 +112,6 @@ module H2Client
              :reserved, [:uint64, 9]
     end
 
-    # h2_completion
     # h2_response_parts: what Client#get copies out of a response, filled by one call.
     class ResponseParts < FFI::Struct
       layout :struct_size, :size_t,
@@ -131,6 +130,7 @@ module H2Client
              :decoded, :bool
     end
 
+    # h2_completion
     class Completion < FFI::Struct
       layout :tag, :uint64,
              :call, :pointer,
@@ -196,8 +196,10 @@ module H2Client
     # Waits up to 250 ms for GOAWAY to be written (and for blocked calls to return).
     attach_function :h2_client_free, [:h2_client], :void, BLOCKING
     attach_function :h2_client_do, %i[h2_client h2_request pointer], :h2_result, BLOCKING
-    # A request without header fields or body in one call (Client#get and the like).
-    attach_function :h2_client_fetch, %i[h2_client string string pointer], :h2_result, BLOCKING
+    # A request without header fields or body in one call (Client#get and the like). The
+    # strings are native copies (Client::Scratch#c_string), not Ruby Strings: the call runs
+    # without the GVL, while another thread could change (or GC.compact move) a String.
+    attach_function :h2_client_fetch, %i[h2_client pointer pointer pointer], :h2_result, BLOCKING
     attach_function :h2_client_start, %i[h2_client h2_request pointer], :h2_result
     attach_function :h2_client_submit, %i[h2_client h2_request h2_queue uint64 pointer],
                     :h2_result

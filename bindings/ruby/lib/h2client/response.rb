@@ -202,15 +202,29 @@ module H2Client
     # fields up to the next one named +name+ (any case), capturing its value; nil for a name
     # no field can have (with a NUL, which would let it match across fields).
     def self.finder(name)
-      FINDERS.fetch(name) do
-        lower = name.to_s.downcase
-        re = unless lower.include?(NUL)
-               Regexp.new("\\G(?:[^\\0]*\\0[^\\0]*\\0)*?#{Regexp.escape(lower.b)}\\0([^\\0]*)\\0".b,
-                          Regexp::NOENCODING)
-             end
-        FINDERS.clear if FINDERS.size >= FINDERS_MAX
-        FINDERS[name] = re
-      end
+      # Only names whose text cannot change are cached (another object's to_s may).
+      return FINDERS.fetch(name) { FINDERS[name] = expression(name) } if cacheable?(name)
+
+      expression(name)
+    end
+
+    def self.cacheable?(name)
+      name.instance_of?(String) || name.instance_of?(Symbol)
+    end
+
+    # The expression for finder; nil for a name no field can have (with a NUL, which would
+    # let it match across fields; or in an encoding that is not ASCII-compatible, which
+    # the Hash never matches either).
+    def self.expression(name)
+      lower = name.to_s.downcase
+      return nil unless lower.encoding.ascii_compatible?
+
+      lower = lower.b
+      return nil if lower.include?(NUL_BINARY)
+
+      FINDERS.clear if FINDERS.size >= FINDERS_MAX
+      Regexp.new("\\G(?:[^\\0]*\\0[^\\0]*\\0)*?#{Regexp.escape(lower)}\\0([^\\0]*)\\0".b,
+                 Regexp::NOENCODING)
     end
 
     # [name, value, name, value, ...] as frozen [name, value] pairs.
