@@ -282,6 +282,11 @@ pub fn check_running() -> Result<()> {
 /// pool's first thread (host-name lookups run there, `tokio::net::lookup_host`) now as well,
 /// kept alive for an hour: a lookup later normally reuses it instead of creating a thread in
 /// the middle of a request.
+///
+/// Never inlined: the valgrind suppressions for a forked child, where the parent's runtimes
+/// are deliberately leaked (`c-examples/valgrind.supp`), name this frame, and inlining
+/// decisions change with unrelated code (an inlined `spawn_unchecked` once broke a pattern).
+#[inline(never)]
 fn build(slot: &Slot) -> Result<Arc<Engine>> {
     let mut stored = slot.runtime.lock().unwrap_or_else(PoisonError::into_inner);
     if slot.closed.load(Ordering::Acquire) {
