@@ -497,7 +497,7 @@ module H2Client
         rc = if req
                Lib.h2_client_do(ptr, req, out)
              else
-               Lib.h2_client_fetch(ptr, s.c_string(0, method), s.c_string(1, target), out)
+               Lib.h2_client_fetch(ptr, s.c_method(method), s.c_string(1, target), out)
              end
         raise Error.last(rc) unless rc == Lib::H2_OK
 
@@ -948,13 +948,20 @@ module H2Client
       def c_string(slot, str)
         raise ArgumentError, "string contains null byte" if str.include?("\0")
 
-        n = str.bytesize
         buf = @strings[slot]
-        buf = @strings[slot] = FFI::MemoryPointer.new(:uint8, n + 1) if buf.size <= n
-        buf.put_bytes(0, str)
-        buf.put_uint8(n, 0)
+        buf = @strings[slot] = FFI::MemoryPointer.new(:uint8, str.bytesize + 1) if buf.size <= str.bytesize
+        buf.put_string(0, str) # its bytes and a NUL
         buf
       end
+
+      # The method as a native string: the common ones are made once.
+      def c_method(method)
+        METHODS[method] || c_string(0, method)
+      end
+
+      METHODS = %w[GET HEAD POST PUT DELETE PATCH OPTIONS].to_h do |m|
+        [m, FFI::MemoryPointer.from_string(m)]
+      end.freeze
 
       # The Response for the native response +resp+, copied out with one call into the
       # library (h2_response_get_parts) rather than one per part: each costs about a
