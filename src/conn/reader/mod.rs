@@ -4,6 +4,7 @@
 mod goaway;
 mod header_block;
 mod ping;
+mod read_space;
 mod settings;
 mod window_update;
 
@@ -32,17 +33,14 @@ use crate::frame::{
 };
 use crate::hpack::Decoder;
 
-/// Read buffer growth step.
-const READ_CHUNK: usize = 64 << 10;
-/// Read buffer of a connection without open streams (PING, SETTINGS, GOAWAY fit).
-const IDLE_READ_CHUNK: usize = 4 << 10;
-
 pub(crate) struct Reader<R> {
     io: R,
     shared: Arc<ConnShared>,
     rx: UnboundedReceiver<ReaderMsg>,
     cfg: Arc<Config>,
     buf: BytesMut,
+    /// Earlier read buffers that streaming calls' DATA still shared when room was needed.
+    set_aside: read_space::SetAside,
     dec: Decoder,
     streams: super::StreamMap<Box<RecvStream>>,
     /// Highest stream id registered by the writer; higher ids are idle.
@@ -127,6 +125,7 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
             conn_window: i64::from(cfg.connection_window_size),
             cfg,
             buf: BytesMut::new(),
+            set_aside: read_space::SetAside::default(),
             streams: super::StreamMap::default(),
             max_id: 0,
             cont: None,
@@ -233,19 +232,10 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
         }
     }
 
-    /// Room for the next read: `READ_CHUNK` while streams are open or a frame is partly read;
-    /// a small buffer for an idle connection, so that it does not pin 64 KiB (a thousand idle
-    /// connections would hold 64 MiB that nothing reads into).
+    /// Room for the next read (see `read_space`).
     fn make_read_space(&mut self) {
-        if self.buf.is_empty() && self.streams.is_empty() {
-            if self.buf.capacity() > IDLE_READ_CHUNK {
-                self.buf = BytesMut::with_capacity(IDLE_READ_CHUNK);
-            }
-            return;
-        }
-        if self.buf.capacity() - self.buf.len() < READ_CHUNK / 4 {
-            self.buf.reserve(READ_CHUNK);
-        }
+        let busy = !self.streams.is_empty();
+        self.set_aside.make_room(&mut self.buf, busy);
     }
 
     /// The writer failed (say, EPIPE): the server probably said why before closing (a TLS
@@ -697,11 +687,11 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
             }
             let total = HEADER_LEN + head.len as usize;
             if buf.len() - at < total {
-                // Room for the next part of the frame, not for all that its header claims:
-                // the buffer grows as the bytes arrive.
+                // The rest of the frame comes with the next reads, each given room by
+                // `make_read_space` (not all that the header claims at once: the buffer
+                // grows as the bytes arrive).
                 bytes::Buf::advance(buf, at);
                 at = 0;
-                buf.reserve((total - buf.len()).min(READ_CHUNK));
                 break Ok(());
             }
             let r = if head.kind == kind::DATA && self.is_streaming(head.stream_id) {
