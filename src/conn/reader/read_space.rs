@@ -20,36 +20,66 @@ use bytes::BytesMut;
 const READ_CHUNK: usize = 64 << 10;
 /// Read buffer of a connection without open streams (PING, SETTINGS, GOAWAY fit).
 pub(super) const IDLE_READ_CHUNK: usize = 4 << 10;
-/// Buffers set aside at most (4 MiB of them, the default stream window: as much as one stream
-/// may have unread), while slices of them are still to be read. They hold memory the
-/// connection already needed for that backlog, and only while it has open streams.
+/// Buffers set aside at most, while slices of them are still to be read: as many as a
+/// stream's default window (4 MiB) fills with buffers of a chunk and a frame. With
+/// [`MAX_KEPT`] this bounds what a busy connection keeps to 8 MiB, memory it already needed
+/// for that backlog, and only while it has open streams.
 const MAX_SET_ASIDE: usize = 64;
-
-/// Buffers of idle connections, for any connection's next reads: at most this many.
+/// Buffers of idle connections, for any connection's next reads: at most this many (4 MiB).
 const MAX_POOLED: usize = 32;
+/// Only buffers of a usual size are set aside or pooled: a smaller one (an idle connection's)
+/// could never give the room asked of it, and a larger one (grown for a large frame) is
+/// released as soon as its slices are, not kept.
+const MIN_KEPT: usize = READ_CHUNK / 2;
+const MAX_KEPT: usize = 2 * READ_CHUNK;
 
-static POOL: Mutex<Vec<BytesMut>> = Mutex::new(Vec::new());
+/// The pool of idle connections' buffers.
+pub(super) type Pool = Mutex<Vec<BytesMut>>;
+
+static POOL: Pool = Mutex::new(Vec::new());
 
 /// Buffers whose allocations slices still shared when the reader needed room.
-#[derive(Default)]
 pub(super) struct SetAside {
     bufs: Vec<BytesMut>,
+    /// The size of the allocation behind the reader's buffer (its capacity once reclaimed).
+    size: usize,
+    pool: &'static Pool,
+}
+
+impl Default for SetAside {
+    fn default() -> Self {
+        SetAside::with_pool(&POOL)
+    }
 }
 
 impl SetAside {
+    fn with_pool(pool: &'static Pool) -> Self {
+        SetAside {
+            bufs: Vec::new(),
+            size: 0,
+            pool,
+        }
+    }
+
     /// Room for the next read in `buf`: `READ_CHUNK` while streams are open (`busy`) or a
     /// frame is partly read; a small buffer for an idle connection, so that it does not pin
     /// 64 KiB (a thousand idle connections would hold 64 MiB that nothing reads into).
     pub(super) fn make_room(&mut self, buf: &mut BytesMut, busy: bool) {
         if buf.is_empty() && !busy {
-            if buf.capacity() > IDLE_READ_CHUNK {
+            // By the allocation's size: a buffer whose room was all handed out has none left.
+            if self.size > IDLE_READ_CHUNK || buf.capacity() > IDLE_READ_CHUNK {
                 let full = std::mem::replace(buf, BytesMut::with_capacity(IDLE_READ_CHUNK));
-                self.bufs.push(full);
+                self.keep(full);
+                self.size = buf.capacity();
             }
-            pool_give(&mut self.bufs);
+            self.give_to_pool();
             return;
         }
-        if buf.capacity() - buf.len() >= READ_CHUNK / 4 || buf.try_reclaim(READ_CHUNK) {
+        if buf.capacity() - buf.len() >= READ_CHUNK / 4 {
+            return;
+        }
+        if buf.try_reclaim(READ_CHUNK) {
+            self.size = self.size.max(buf.capacity() + buf.len());
             return;
         }
         // A buffer set aside is taken back with half a chunk of room beyond the unread bytes
@@ -60,107 +90,153 @@ impl SetAside {
             Some(i) => self.bufs.swap_remove(i),
             // Doubling with the unread bytes: a large frame arriving in pieces is copied
             // O(its size) times in all, not once per chunk.
-            None => pool_take(want)
+            None => self
+                .pool_take(want)
                 .unwrap_or_else(|| BytesMut::with_capacity((unread + READ_CHUNK).max(2 * unread))),
         };
+        let size = next.capacity();
         // The unread part (a frame's beginning) moves: at most one frame's bytes.
         next.extend_from_slice(buf);
-        let mut old = std::mem::replace(buf, next);
+        let old = std::mem::replace(buf, next);
+        self.keep(old);
+        self.size = size;
+    }
+
+    /// Sets aside `old`, the reader's buffer until now, if it is of a usual size (else it is
+    /// released with its last slice). When the list is full the oldest goes, shared or not.
+    fn keep(&mut self, mut old: BytesMut) {
+        if !(MIN_KEPT..=MAX_KEPT).contains(&self.size) {
+            return;
+        }
         old.clear();
         if self.bufs.len() >= MAX_SET_ASIDE {
-            // Slices of the oldest are still unread: it is the caller's to free.
             self.bufs.remove(0);
         }
         self.bufs.push(old);
     }
-}
 
-/// Moves `bufs` to the pool (the oldest pooled ones go if it is full); drops them if the
-/// pool is busy.
-fn pool_give(bufs: &mut Vec<BytesMut>) {
-    if bufs.is_empty() {
-        return;
-    }
-    if let Ok(mut pool) = POOL.try_lock() {
-        for mut b in bufs.drain(..) {
-            b.clear();
-            if pool.len() >= MAX_POOLED {
-                pool.remove(0);
-            }
-            pool.push(b);
+    /// Moves the buffers set aside to the pool (the oldest pooled ones go if it is full);
+    /// drops them if the pool is busy.
+    fn give_to_pool(&mut self) {
+        if self.bufs.is_empty() {
+            return;
         }
+        if let Ok(mut pool) = self.pool.try_lock() {
+            for b in self.bufs.drain(..) {
+                if pool.len() >= MAX_POOLED {
+                    pool.remove(0);
+                }
+                pool.push(b);
+            }
+        }
+        self.bufs.clear();
     }
-    bufs.clear();
-}
 
-/// A pooled buffer with room for `want` bytes whose slices are all dropped, if any.
-fn pool_take(want: usize) -> Option<BytesMut> {
-    let mut pool = POOL.try_lock().ok()?;
-    let i = pool.iter_mut().position(|b| b.try_reclaim(want))?;
-    Some(pool.swap_remove(i))
+    /// A pooled buffer with room for `want` bytes whose slices are all dropped, if any.
+    fn pool_take(&self, want: usize) -> Option<BytesMut> {
+        let mut pool = self.pool.try_lock().ok()?;
+        let i = pool.iter_mut().position(|b| b.try_reclaim(want))?;
+        Some(pool.swap_remove(i))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// A buffer whose slices are all dropped is used again; one still shared is not.
+    /// Fills `buf` and hands out all but `keep` bytes as a slice (a streaming call's DATA),
+    /// as the reader does; returns the slice.
+    fn read_and_hand_out(buf: &mut BytesMut, keep: usize) -> bytes::Bytes {
+        buf.resize(buf.capacity(), 7);
+        buf.split_to(buf.len() - keep).freeze()
+    }
+
+    /// A buffer whose slices are all dropped is used again; one still shared is not; the
+    /// unread bytes move intact.
     #[test]
     fn a_buffer_is_reused_once_its_slices_are_dropped() {
-        let mut set = SetAside::default();
-        let mut buf = BytesMut::with_capacity(READ_CHUNK);
+        static TEST_POOL: Pool = Mutex::new(Vec::new());
+        let mut set = SetAside::with_pool(&TEST_POOL);
+        let mut buf = BytesMut::new();
+        set.make_room(&mut buf, true);
         let first = buf.as_ptr() as usize;
-        buf.resize(READ_CHUNK - 100, 7);
-        let slice = buf.split().freeze(); // a streaming call's DATA, not read yet
+        let slice = read_and_hand_out(&mut buf, 0);
         buf.extend_from_slice(b"partial frame");
         set.make_room(&mut buf, true);
         assert_eq!(&buf[..], b"partial frame", "the unread bytes moved");
         assert!(buf.capacity() - buf.len() >= READ_CHUNK / 4);
-        let second = buf.as_ptr() as usize;
-        assert!(
-            second < first || second >= first + READ_CHUNK,
-            "a new allocation"
-        );
+        assert_ne!(buf.as_ptr() as usize, first, "the first is still shared");
 
         // The caller reads (drops) the slice: the first allocation comes back.
         drop(slice);
-        buf.resize(buf.capacity(), 1); // the second buffer fills up
-        let held = buf.split_to(buf.len() - 5).freeze(); // handed out; 5 bytes of a frame left
+        let held = read_and_hand_out(&mut buf, 5);
         set.make_room(&mut buf, true);
         assert_eq!(
             buf.as_ptr() as usize,
             first,
             "the set-aside buffer is reused"
         );
-        assert_eq!(&buf[..], &[1; 5]);
-        assert!(buf.capacity() >= READ_CHUNK);
+        assert_eq!(&buf[..], &[7; 5]);
         drop(held);
-
-        // Idle: everything set aside goes to the pool, the buffer shrinks; the next busy
-        // read takes a pooled buffer back (this one or another test's: a 64 KiB one).
-        buf.clear();
-        set.make_room(&mut buf, false);
-        assert!(set.bufs.is_empty());
-        assert!(buf.capacity() <= IDLE_READ_CHUNK);
-        assert!(!POOL.lock().unwrap().is_empty());
-        buf.resize(buf.capacity(), 0);
-        let _held = buf.split_to(buf.len() - 1).freeze();
-        set.make_room(&mut buf, true);
-        assert!(buf.capacity() > READ_CHUNK / 2);
     }
 
-    /// Slices never read do not make it hold more than a few buffers.
+    /// A connection going idle gives its buffers to the pool; another connection takes
+    /// them; an idle connection's small buffer and a buffer grown for a large frame are not
+    /// kept.
+    #[test]
+    fn idle_buffers_go_to_the_pool_and_come_back() {
+        static TEST_POOL: Pool = Mutex::new(Vec::new());
+        let mut one = SetAside::with_pool(&TEST_POOL);
+        let mut buf = BytesMut::new();
+        one.make_room(&mut buf, true);
+        let pooled = buf.as_ptr() as usize;
+        drop(read_and_hand_out(&mut buf, 0));
+        one.make_room(&mut buf, false);
+        assert!(
+            buf.capacity() <= IDLE_READ_CHUNK,
+            "an idle connection holds a small buffer"
+        );
+        assert_eq!(TEST_POOL.lock().unwrap().len(), 1);
+
+        let mut two = SetAside::with_pool(&TEST_POOL);
+        let mut other = BytesMut::new();
+        two.make_room(&mut other, true);
+        assert_eq!(other.as_ptr() as usize, pooled, "taken from the pool");
+        assert!(TEST_POOL.lock().unwrap().is_empty());
+
+        // The first connection, busy again from its idle buffer: that one is not kept.
+        let mut lone = BytesMut::with_capacity(IDLE_READ_CHUNK);
+        one.size = IDLE_READ_CHUNK;
+        lone.extend_from_slice(&[1; IDLE_READ_CHUNK - 10]);
+        one.make_room(&mut lone, true);
+        assert!(one.bufs.is_empty(), "a 4 KiB buffer is never set aside");
+
+        // A frame of 1 MiB arriving in pieces: the large buffers it grows through are not kept.
+        let mut big = SetAside::with_pool(&TEST_POOL);
+        let mut frame = BytesMut::new();
+        while frame.len() < 1 << 20 {
+            big.make_room(&mut frame, true);
+            let room = frame.capacity() - frame.len();
+            frame.resize(frame.len() + room.min(16 << 10), 3);
+        }
+        // Only the first steps (64 KiB, then about twice that) are of a usual size.
+        assert!(big.bufs.len() <= 2, "{} grown buffers kept", big.bufs.len());
+        assert!(big.bufs.iter().all(|b| b.capacity() <= MAX_KEPT));
+        assert!(frame.capacity() >= 1 << 20);
+        assert!(frame.iter().all(|b| *b == 3));
+    }
+
+    /// Slices never read make it hold no more than MAX_SET_ASIDE buffers.
     #[test]
     fn buffers_still_shared_are_bounded() {
-        let mut set = SetAside::default();
+        static TEST_POOL: Pool = Mutex::new(Vec::new());
+        let mut set = SetAside::with_pool(&TEST_POOL);
         let mut buf = BytesMut::new();
         let mut unread = Vec::new();
-        for _ in 0..20 {
+        for _ in 0..2 * MAX_SET_ASIDE {
             set.make_room(&mut buf, true);
-            let room = buf.capacity() - buf.len();
-            buf.resize(buf.len() + room, 0);
-            unread.push(buf.split().freeze());
+            unread.push(read_and_hand_out(&mut buf, 0));
         }
-        assert!(set.bufs.len() <= MAX_SET_ASIDE);
+        assert_eq!(set.bufs.len(), MAX_SET_ASIDE);
     }
 }
