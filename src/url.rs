@@ -327,13 +327,11 @@ fn parse_plain(url: &str) -> Option<ParsedUrl> {
     let auth_end = rest.find(['/', '?']).unwrap_or(rest.len());
     let (authority, path_query) = rest.split_at(auth_end);
     let (host, port) = match authority.split_once(':') {
-        Some((h, p)) => {
-            if p.is_empty() || p.len() > 5 || !p.bytes().all(|b| b.is_ascii_digit()) {
-                return None;
-            }
-            let n: u32 = p.parse().ok()?;
-            (h, u16::try_from(n).ok().filter(|n| *n != 0)?)
+        // Digits only (no sign), at most 5 (leading zeros go to the full parse), 1..=65535.
+        Some((h, p)) if p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()) => {
+            (h, p.parse::<u16>().ok().filter(|n| *n != 0)?)
         }
+        Some(_) => return None,
         None => (authority, default_port(scheme)),
     };
     if !plain_host(host) {
@@ -343,19 +341,11 @@ fn parse_plain(url: &str) -> Option<ParsedUrl> {
         Some((p, q)) => (p, Some(q)),
         None => (path_query, None),
     };
-    let plain_path = path
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/%".contains(&b));
-    if !plain_path || path.contains("/.") || has_encoded_dot(path) {
+    if !only(path, b"-._~!$&'()*+,;=:@/%") || path.contains("/.") || has_encoded_dot(path) {
         return None;
     }
-    if let Some(q) = query {
-        let plain_query = q
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-._~!$&()*+,;=:@/?%".contains(&b));
-        if !plain_query {
-            return None;
-        }
+    if query.is_some_and(|q| !only(q, b"-._~!$&()*+,;=:@/?%")) {
+        return None;
     }
     let mut target = String::with_capacity(path_query.len() + 1);
     if path.is_empty() {
@@ -367,6 +357,12 @@ fn parse_plain(url: &str) -> Option<ParsedUrl> {
         path: target,
         basic_auth: None,
     })
+}
+
+/// Whether `s` holds only ASCII letters, digits and the bytes of `others`.
+fn only(s: &str, others: &[u8]) -> bool {
+    s.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || others.contains(&b))
 }
 
 /// Whether `path` holds `%2e` in either case (a dot the WHATWG parser may treat as one).
@@ -394,9 +390,8 @@ fn plain_host(host: &str) -> bool {
     if !last.starts_with(|c: char| c.is_ascii_digit()) {
         return true;
     }
-    let octets: Vec<&str> = host.split('.').collect();
-    octets.len() == 4
-        && octets.iter().all(|o| {
+    host.split('.').count() == 4
+        && host.split('.').all(|o| {
             o.len() <= 3
                 && o.bytes().all(|b| b.is_ascii_digit())
                 && (o.len() == 1 || !o.starts_with('0'))

@@ -114,8 +114,8 @@ class ErrorsTest < Minitest::Test
       assert_raises(H2Client::InvalidArgumentError) { c.get("no-slash", **opts) }
       assert_raises(H2Client::InvalidURLError) { c.get("ftp://example.com/", **opts) }
     end
-    # A long target (past the scratch buffer's first size) and a target String changed
-    # after the call: the library got its own copy.
+    # A target longer than the scratch buffer's first size (it grows: a write past its end
+    # would raise), then a short one in the same buffer.
     long = "/echo?#{'a' * 5000}"
     assert_equal 200, c.get(long).status
     assert_equal 200, c.get(+"/").status

@@ -79,7 +79,8 @@ impl SetAside {
             return;
         }
         if buf.try_reclaim(READ_CHUNK) {
-            self.size = self.size.max(buf.capacity() + buf.len());
+            // `capacity` counts the unread bytes too.
+            self.size = self.size.max(buf.capacity());
             return;
         }
         // A buffer set aside is taken back with half a chunk of room beyond the unread bytes
