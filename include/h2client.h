@@ -289,6 +289,79 @@ typedef struct h2_error_info {
 } h2_error_info;
 
 /**
+ * Everything a binding copies out of a complete response, filled by ONE call to
+ * `h2_response_get_parts` (or by `h2_client_fetch_into` with the request itself), for
+ * bindings where each call into the library is costly (Ruby's FFI pays about a microsecond
+ * per call). The pointers are the response's own bytes, not copies: valid, read-only, until
+ * `h2_response_free`; or, from `h2_client_fetch_into` when the response fit, the caller's
+ * buffer.
+ *
+ * Extensible as `h2_request_info` is: the caller sets `struct_size` to
+ * `sizeof(h2_response_parts)` first (`h2_response_parts p = { .struct_size = sizeof p };`); a
+ * later library version may add fields at the end and fills only the bytes the caller has.
+ */
+typedef struct h2_response_parts {
+  /**
+   * In: `sizeof(h2_response_parts)` as the caller knows it. Out: the bytes filled in.
+   */
+  size_t struct_size;
+  /**
+   * The header fields laid out as `h2_response_headers_packed` gives them
+   * (`name\0value\0...`, never NULL), `headers_len` bytes, `header_count` fields.
+   */
+  const uint8_t *headers;
+  /**
+   * Bytes at `headers`, the last NUL included (0 without fields).
+   */
+  size_t headers_len;
+  /**
+   * Header fields (pseudo-headers excluded).
+   */
+  size_t header_count;
+  /**
+   * The body as `h2_response_body` gives it (never NULL; not NUL-terminated).
+   */
+  const uint8_t *body;
+  /**
+   * Bytes of the body.
+   */
+  size_t body_len;
+  /**
+   * The trailers, laid out as `headers` (never NULL).
+   */
+  const uint8_t *trailers;
+  /**
+   * Bytes at `trailers`.
+   */
+  size_t trailers_len;
+  /**
+   * Trailer fields (0 without trailers).
+   */
+  size_t trailer_count;
+  /**
+   * `h2_response_effective_url`: NUL-terminated, never NULL (empty for a response made
+   * without a URL).
+   */
+  const char *effective_url;
+  /**
+   * Bytes of `effective_url`, the NUL excluded.
+   */
+  size_t effective_url_len;
+  /**
+   * `h2_response_redirect_count`.
+   */
+  uint32_t redirect_count;
+  /**
+   * The HTTP status code.
+   */
+  uint16_t status;
+  /**
+   * `h2_response_decoded`.
+   */
+  bool decoded;
+} h2_response_parts;
+
+/**
  * Called when a call submitted with `h2_client_submit_cb` completes.
  */
 typedef void (*h2_done_fn)(void *userdata, struct h2_call *call, h2_result result);
@@ -633,77 +706,6 @@ typedef struct h2_completion {
    */
   h2_result result;
 } h2_completion;
-
-/**
- * Everything a binding copies out of a complete response, filled by ONE call to
- * `h2_response_get_parts` (for bindings where each call into the library is costly: Ruby's
- * FFI pays about a microsecond per call). The pointers are the response's own bytes, not
- * copies: valid, read-only, until `h2_response_free`.
- *
- * Extensible as `h2_request_info` is: the caller sets `struct_size` to
- * `sizeof(h2_response_parts)` first (`h2_response_parts p = { .struct_size = sizeof p };`); a
- * later library version may add fields at the end and fills only the bytes the caller has.
- */
-typedef struct h2_response_parts {
-  /**
-   * In: `sizeof(h2_response_parts)` as the caller knows it. Out: the bytes filled in.
-   */
-  size_t struct_size;
-  /**
-   * The header fields laid out as `h2_response_headers_packed` gives them
-   * (`name\0value\0...`, never NULL), `headers_len` bytes, `header_count` fields.
-   */
-  const uint8_t *headers;
-  /**
-   * Bytes at `headers`, the last NUL included (0 without fields).
-   */
-  size_t headers_len;
-  /**
-   * Header fields (pseudo-headers excluded).
-   */
-  size_t header_count;
-  /**
-   * The body as `h2_response_body` gives it (never NULL; not NUL-terminated).
-   */
-  const uint8_t *body;
-  /**
-   * Bytes of the body.
-   */
-  size_t body_len;
-  /**
-   * The trailers, laid out as `headers` (never NULL).
-   */
-  const uint8_t *trailers;
-  /**
-   * Bytes at `trailers`.
-   */
-  size_t trailers_len;
-  /**
-   * Trailer fields (0 without trailers).
-   */
-  size_t trailer_count;
-  /**
-   * `h2_response_effective_url`: NUL-terminated, never NULL (empty for a response made
-   * without a URL).
-   */
-  const char *effective_url;
-  /**
-   * Bytes of `effective_url`, the NUL excluded.
-   */
-  size_t effective_url_len;
-  /**
-   * `h2_response_redirect_count`.
-   */
-  uint32_t redirect_count;
-  /**
-   * The HTTP status code.
-   */
-  uint16_t status;
-  /**
-   * `h2_response_decoded`.
-   */
-  bool decoded;
-} h2_response_parts;
 
 /**
  * Success.
@@ -1134,6 +1136,31 @@ h2_result h2_client_fetch(struct h2_client *client,
                           const char *method,
                           const char *target,
                           struct h2_response **out);
+
+/**
+ * `h2_client_fetch` into the caller's memory: the response's parts in `*parts` (as
+ * `h2_response_get_parts` gives them; set `parts->struct_size` first), and when its header
+ * fields, body, trailers and effective URL (with its NUL) fit together in the `cap` bytes
+ * at `buf`, the response is copied there, one part after the other in that order, the
+ * parts point at the copies and the response is freed: `*out` is NULL. Otherwise `*out` is
+ * the response, which the parts point into: free it with `h2_response_free`. For small
+ * responses no allocation outlives the call and nothing is left to free; for bindings,
+ * whose calls into the library cost (Ruby's FFI), the whole response in one call.
+ *
+ * `buf` may be NULL if `cap` is 0 (the response is then never copied). The same results,
+ * retries and errors as `h2_client_fetch`; on failure `*out` is NULL and `*parts` as it
+ * was. H2_E_INVALID_ARGUMENT (and no request sent) if `parts` or `out` is NULL,
+ * `parts->struct_size` is too small, or `buf` is NULL and `cap` is not 0.
+ *
+ * Must not be called from a library callback or runtime thread (returns H2_E_WRONG_THREAD).
+ */
+h2_result h2_client_fetch_into(struct h2_client *client,
+                               const char *method,
+                               const char *target,
+                               struct h2_response_parts *parts,
+                               uint8_t *buf,
+                               size_t cap,
+                               struct h2_response **out);
 
 /**
  * Starts `req` and returns at once with a call in `*out` (free it with `h2_call_free`). The

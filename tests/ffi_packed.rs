@@ -543,3 +543,193 @@ fn fetch_takes_a_path_or_a_url() {
     }
     srv.finish();
 }
+
+/// `h2_client_fetch_into` calls `f` with the parts, the buffer and the response it handed
+/// out; returns the result code.
+unsafe fn fetch_into(
+    client: *mut h2_client,
+    target: &str,
+    buf: &mut [u8],
+    cap: usize,
+    f: impl FnOnce(&h2_response_parts, *mut h2_response),
+) -> h2_result {
+    // SAFETY: a zeroed h2_response_parts is valid (NULL pointers, zeros, false).
+    let mut p: h2_response_parts = unsafe { std::mem::zeroed() };
+    p.struct_size = std::mem::size_of::<h2_response_parts>();
+    let mut resp = BODY.as_ptr() as *mut h2_response; // garbage: must be overwritten
+    let buf_ptr = if buf.is_empty() {
+        null_mut()
+    } else {
+        buf.as_mut_ptr()
+    };
+    // SAFETY: p is writable, buf holds cap bytes (callers pass cap <= buf.len()).
+    let rc = unsafe {
+        h2_client_fetch_into(
+            client,
+            cs("GET").as_ptr(),
+            cs(target).as_ptr(),
+            &mut p,
+            buf_ptr,
+            cap,
+            &mut resp,
+        )
+    };
+    if rc == H2_OK {
+        f(&p, resp);
+    } else {
+        assert!(resp.is_null(), "*out is NULL on failure");
+    }
+    if !resp.is_null() {
+        // SAFETY: a response handed out by the call.
+        unsafe { h2_response_free(resp) };
+    }
+    rc
+}
+
+/// The header fields, body, trailers and URL the parts describe, checked for layout.
+unsafe fn contents(p: &h2_response_parts) -> (Fields, Vec<u8>, Fields, Vec<u8>) {
+    // SAFETY: the parts are valid for their lengths (caller contract).
+    unsafe {
+        assert!(!p.body.is_null() && !p.effective_url.is_null());
+        assert_eq!(
+            *p.effective_url.add(p.effective_url_len),
+            0,
+            "the URL's NUL"
+        );
+        (
+            unpack(p.headers, p.headers_len, p.header_count),
+            std::slice::from_raw_parts(p.body, p.body_len).to_vec(),
+            unpack(p.trailers, p.trailers_len, p.trailer_count),
+            std::slice::from_raw_parts(p.effective_url.cast::<u8>(), p.effective_url_len).to_vec(),
+        )
+    }
+}
+
+/// `h2_client_fetch_into` copies a response that fits into the caller's buffer, one part
+/// after the other, and frees it: `*out` is NULL; one that does not fit by a byte is handed
+/// out as `h2_client_fetch` does, the parts pointing into it. Both describe the same
+/// response; bad arguments are refused before anything is sent.
+#[test]
+fn fetch_into_copies_what_fits() {
+    let srv = server(None);
+    let url = format!("{}/many", srv.url().trim_end_matches('/'));
+    unsafe {
+        let client = h2_client_new(cs(&srv.url()).as_ptr(), null());
+        let want = (
+            many_fields(),
+            BODY.to_vec(),
+            many_trailers(),
+            url.clone().into_bytes(),
+        );
+        let mut buf = vec![0xAAu8; 64 * 1024];
+        let base = buf.as_ptr() as usize;
+        let mut total = 0;
+        let rc = fetch_into(client, "/many", &mut buf, 64 * 1024, |p, resp| {
+            assert!(resp.is_null(), "copied: nothing to free");
+            assert_eq!((p.status, p.redirect_count, p.decoded), (200, 0, false));
+            assert_eq!(contents(p), want);
+            // In order, back to back, from the buffer's start.
+            assert_eq!(p.headers as usize, base);
+            assert_eq!(p.body as usize, base + p.headers_len);
+            assert_eq!(p.trailers as usize, base + p.headers_len + p.body_len);
+            assert_eq!(
+                p.effective_url as usize,
+                base + p.headers_len + p.body_len + p.trailers_len
+            );
+            total = p.headers_len + p.body_len + p.trailers_len + p.effective_url_len + 1;
+        });
+        assert_eq!(rc, H2_OK);
+        assert_eq!(buf[total], 0xAA, "nothing written past the copy");
+
+        // Exactly the room needed: copied. A byte less: handed out.
+        let rc = fetch_into(client, "/many", &mut buf, total, |p, resp| {
+            assert!(resp.is_null());
+            assert_eq!(contents(p), want);
+        });
+        assert_eq!(rc, H2_OK);
+        buf.fill(0xAA);
+        let rc = fetch_into(client, "/many", &mut buf, total - 1, |p, resp| {
+            assert!(!resp.is_null(), "too big: the response is handed out");
+            assert_eq!(contents(p), want);
+            let (rc, own) = get_parts(resp, std::mem::size_of::<h2_response_parts>());
+            assert_eq!(rc, H2_OK);
+            assert_eq!(
+                (p.headers, p.body, p.trailers, p.effective_url),
+                (own.headers, own.body, own.trailers, own.effective_url),
+                "the parts point into the response"
+            );
+        });
+        assert_eq!(rc, H2_OK);
+        assert!(buf.iter().all(|b| *b == 0xAA), "the buffer is left alone");
+        let rc = fetch_into(client, "/many", &mut [], 0, |p, resp| {
+            assert!(!resp.is_null(), "no buffer: handed out");
+            assert_eq!(contents(p), want);
+        });
+        assert_eq!(rc, H2_OK);
+
+        // Nothing but a status: the URL alone is copied, no pointer is NULL.
+        let rc = fetch_into(client, "/none", &mut buf, 64 * 1024, |p, resp| {
+            assert!(resp.is_null());
+            assert_eq!(
+                (p.status, p.headers_len, p.body_len, p.trailers_len),
+                (204, 0, 0, 0)
+            );
+            assert!(!p.headers.is_null() && !p.trailers.is_null());
+            let none = format!("{}/none", srv.url().trim_end_matches('/'));
+            assert_eq!(contents(p).3, none.into_bytes());
+        });
+        assert_eq!(rc, H2_OK);
+
+        // Refused before a request is made: each leaves *out NULL and the parts as they were.
+        let requests = || {
+            let mut st = std::mem::zeroed::<h2_stats>();
+            assert_eq!(h2_client_stats(client, &mut st), H2_OK);
+            st.requests_completed + st.requests_failed
+        };
+        let sent = requests();
+        let mut p: h2_response_parts = std::mem::zeroed();
+        p.struct_size = std::mem::size_of::<h2_response_parts>();
+        let mut resp = BODY.as_ptr() as *mut h2_response;
+        let (get, target) = (cs("GET"), cs("/many"));
+        let call = |parts: *mut h2_response_parts, buf: *mut u8, cap: usize, out| {
+            h2_client_fetch_into(client, get.as_ptr(), target.as_ptr(), parts, buf, cap, out)
+        };
+        assert_eq!(
+            call(null_mut(), buf.as_mut_ptr(), 10, &mut resp),
+            H2_E_INVALID_ARGUMENT
+        );
+        assert_eq!(last_message(), "h2_client_fetch_into: parts is NULL");
+        assert!(resp.is_null());
+        assert_eq!(
+            call(&mut p, null_mut(), 10, &mut resp),
+            H2_E_INVALID_ARGUMENT
+        );
+        assert_eq!(
+            last_message(),
+            "h2_client_fetch_into: buf is NULL but cap is not 0"
+        );
+        assert_eq!(
+            call(&mut p, buf.as_mut_ptr(), 10, null_mut()),
+            H2_E_INVALID_ARGUMENT
+        );
+        p.struct_size = std::mem::offset_of!(h2_response_parts, decoded);
+        assert_eq!(
+            call(&mut p, buf.as_mut_ptr(), 10, &mut resp),
+            H2_E_INVALID_ARGUMENT
+        );
+        assert!(
+            last_message().contains("parts->struct_size"),
+            "{}",
+            last_message()
+        );
+        assert_eq!(p.status, 0);
+        assert_eq!(requests(), sent, "nothing was sent");
+        // A failed request: *out NULL, parts untouched.
+        let rc = fetch_into(client, "no-slash", &mut buf, 64 * 1024, |_, _| {
+            unreachable!("not a path")
+        });
+        assert_eq!(rc, H2_E_INVALID_ARGUMENT);
+        h2_client_free(client);
+    }
+    srv.finish();
+}

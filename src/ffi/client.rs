@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use super::queue::{Posting, Target};
+use super::response::{h2_response_parts, PARTS_FIRST_VERSION_SIZE};
 use super::{
     c_str, entry, fail, guard, h2_call, h2_config, h2_done_fn, h2_queue, h2_request, h2_response,
     h2_result, invalid, put, try_ref, H2_OK,
@@ -163,21 +164,53 @@ unsafe fn execute(
     req: std::sync::Arc<crate::request::Request>,
     out: *mut *mut h2_response,
 ) -> h2_result {
+    match exchange(c, req) {
+        Ok(resp) => {
+            // SAFETY: out is non-null and writable (caller contract).
+            unsafe { put(out, Box::into_raw(Box::new(resp))) };
+            H2_OK
+        }
+        Err(rc) => rc,
+    }
+}
+
+/// `h2_client_do`'s exchange: the complete response, or the recorded failure.
+fn exchange(
+    c: &h2_client,
+    req: std::sync::Arc<crate::request::Request>,
+) -> Result<h2_response, h2_result> {
     if let Err(e) = crate::runtime::check_running() {
-        return fail(e);
+        return Err(fail(e));
     }
     c.active.fetch_add(1, Ordering::AcqRel);
     let result = c.inner.execute_traced(req);
     c.active.fetch_sub(1, Ordering::AcqRel);
     match result {
-        Ok((resp, info)) => {
-            let b = Box::new(h2_response { inner: resp, info });
-            // SAFETY: out is non-null and writable (caller contract).
-            unsafe { put(out, Box::into_raw(b)) };
-            H2_OK
-        }
-        Err(e) => fail(e),
+        Ok((inner, info)) => Ok(h2_response { inner, info }),
+        Err(e) => Err(fail(e)),
     }
+}
+
+/// The request `h2_client_fetch` makes of `method` and `target` (a URL if it starts with a
+/// scheme, else a path), or the recorded failure.
+///
+/// # Safety
+/// `method` and `target` must be NULL or NUL-terminated.
+unsafe fn fetch_request(
+    method: *const c_char,
+    target: *const c_char,
+) -> Result<std::sync::Arc<crate::request::Request>, h2_result> {
+    // SAFETY: caller passes NULL or NUL-terminated strings.
+    let (m, t) = match unsafe { (c_str(method, "method"), c_str(target, "target")) } {
+        (Ok(m), Ok(t)) => (m, t),
+        (Err(rc), _) | (_, Err(rc)) => return Err(rc),
+    };
+    let made = if crate::url::starts_with_scheme(t) {
+        crate::request::Request::from_url(m, t)
+    } else {
+        crate::request::Request::new(m, t)
+    };
+    made.map(std::sync::Arc::new).map_err(fail)
 }
 
 /// Sends a request with no header fields or body of its own, `method` (e.g. "GET") to
@@ -208,20 +241,77 @@ pub unsafe extern "C" fn h2_client_fetch(
         }
         let c = try_ref!(client);
         // SAFETY: caller passes NULL or NUL-terminated strings.
-        let (m, t) = match unsafe { (c_str(method, "method"), c_str(target, "target")) } {
-            (Ok(m), Ok(t)) => (m, t),
-            (Err(rc), _) | (_, Err(rc)) => return rc,
-        };
-        let made = if crate::url::starts_with_scheme(t) {
-            crate::request::Request::from_url(m, t)
-        } else {
-            crate::request::Request::new(m, t)
-        };
-        match made {
+        match unsafe { fetch_request(method, target) } {
             // SAFETY: out is non-NULL and writable (checked above, caller contract).
-            Ok(r) => unsafe { execute(c, std::sync::Arc::new(r), out) },
-            Err(e) => fail(e),
+            Ok(req) => unsafe { execute(c, req, out) },
+            Err(rc) => rc,
         }
+    })
+}
+
+/// `h2_client_fetch` into the caller's memory: the response's parts in `*parts` (as
+/// `h2_response_get_parts` gives them; set `parts->struct_size` first), and when its header
+/// fields, body, trailers and effective URL (with its NUL) fit together in the `cap` bytes
+/// at `buf`, the response is copied there, one part after the other in that order, the
+/// parts point at the copies and the response is freed: `*out` is NULL. Otherwise `*out` is
+/// the response, which the parts point into: free it with `h2_response_free`. For small
+/// responses no allocation outlives the call and nothing is left to free; for bindings,
+/// whose calls into the library cost (Ruby's FFI), the whole response in one call.
+///
+/// `buf` may be NULL if `cap` is 0 (the response is then never copied). The same results,
+/// retries and errors as `h2_client_fetch`; on failure `*out` is NULL and `*parts` as it
+/// was. H2_E_INVALID_ARGUMENT (and no request sent) if `parts` or `out` is NULL,
+/// `parts->struct_size` is too small, or `buf` is NULL and `cap` is not 0.
+///
+/// Must not be called from a library callback or runtime thread (returns H2_E_WRONG_THREAD).
+#[no_mangle]
+pub unsafe extern "C" fn h2_client_fetch_into(
+    client: *mut h2_client,
+    method: *const c_char,
+    target: *const c_char,
+    parts: *mut h2_response_parts,
+    buf: *mut u8,
+    cap: usize,
+    out: *mut *mut h2_response,
+) -> h2_result {
+    entry!(h2_client_fetch_into, || {
+        // SAFETY: out is NULL or writable (caller contract).
+        unsafe { put(out, std::ptr::null_mut()) };
+        if out.is_null() {
+            return invalid("out is NULL");
+        }
+        let c = try_ref!(client);
+        // SAFETY: parts is NULL or a struct that starts with its struct_size (caller
+        // contract).
+        if let Err(rc) = unsafe {
+            super::sized_room(
+                parts,
+                "parts",
+                PARTS_FIRST_VERSION_SIZE,
+                "h2_response_parts",
+            )
+        } {
+            return rc;
+        }
+        if buf.is_null() && cap != 0 {
+            return invalid("buf is NULL but cap is not 0");
+        }
+        // SAFETY: caller passes NULL or NUL-terminated strings.
+        let resp = match unsafe { fetch_request(method, target) }.and_then(|r| exchange(c, r)) {
+            Ok(resp) => resp,
+            Err(rc) => return rc,
+        };
+        let mut got = h2_response_parts::of(&resp.inner);
+        // SAFETY: the parts point into `resp`, alive here; buf is writable for cap bytes
+        // (caller contract) and cannot overlap a response made in this call.
+        if !unsafe { got.copy_into(buf, cap) } {
+            // The parts point into the response, which the caller now owns.
+            // SAFETY: out is non-NULL and writable (checked above).
+            unsafe { put(out, Box::into_raw(Box::new(resp))) };
+        }
+        // SAFETY: parts is a writable struct of its struct_size (checked above, caller
+        // contract); h2_response_parts is repr(C) and starts with struct_size.
+        unsafe { super::deliver_sized(parts, got, PARTS_FIRST_VERSION_SIZE, "h2_response_parts") }
     })
 }
 

@@ -324,6 +324,32 @@ pub(crate) unsafe fn put<T>(out: *mut T, v: T) {
     }
 }
 
+/// The `struct_size` of the caller's `out` (see `deliver_sized`), checked: fails (recorded)
+/// if `out` (the argument named `arg`) is NULL or its `struct_size` is less than
+/// `first_version`. For a function that checks its out-struct before it does its work.
+///
+/// # Safety
+/// `out` must be NULL or point to a struct that starts with a readable `usize`.
+pub(crate) unsafe fn sized_room<T>(
+    out: *mut T,
+    arg: &str,
+    first_version: usize,
+    type_name: &str,
+) -> Result<usize, h2_result> {
+    if out.is_null() {
+        return Err(invalid(&format!("{arg} is NULL")));
+    }
+    // SAFETY: out is non-NULL and starts with the caller's struct_size (caller contract).
+    let have = unsafe { out.cast::<usize>().read_unaligned() };
+    if have < first_version {
+        return Err(invalid(&format!(
+            "{arg}->struct_size is {have}: set it to sizeof({type_name}) ({})",
+            std::mem::size_of::<T>()
+        )));
+    }
+    Ok(have)
+}
+
 /// Copies `value` to the caller's `out`, a struct that starts with its `struct_size` (the
 /// `h2_request_info` convention): as much of it as the caller's `struct_size` holds, which is
 /// then set to the bytes filled in. Fails (recorded) if `out` is NULL or its `struct_size` is
@@ -338,17 +364,11 @@ pub(crate) unsafe fn deliver_sized<T: Copy>(
     first_version: usize,
     type_name: &str,
 ) -> h2_result {
-    if out.is_null() {
-        return invalid("out is NULL");
-    }
-    // SAFETY: out is non-NULL and starts with the caller's struct_size (caller contract).
-    let have = unsafe { out.cast::<usize>().read_unaligned() };
-    if have < first_version {
-        return invalid(&format!(
-            "out->struct_size is {have}: set it to sizeof({type_name}) ({})",
-            std::mem::size_of::<T>()
-        ));
-    }
+    // SAFETY: as this function's (caller contract).
+    let have = match unsafe { sized_room(out, "out", first_version, type_name) } {
+        Ok(have) => have,
+        Err(rc) => return rc,
+    };
     let n = have.min(std::mem::size_of::<T>());
     // SAFETY: the caller's struct holds `have` >= n writable bytes (caller contract); `value`
     // is a local of at least n bytes; they do not overlap. Then its first field, a usize.

@@ -153,9 +153,11 @@ pub unsafe extern "C" fn h2_response_trailers_packed(
 }
 
 /// Everything a binding copies out of a complete response, filled by ONE call to
-/// `h2_response_get_parts` (for bindings where each call into the library is costly: Ruby's
-/// FFI pays about a microsecond per call). The pointers are the response's own bytes, not
-/// copies: valid, read-only, until `h2_response_free`.
+/// `h2_response_get_parts` (or by `h2_client_fetch_into` with the request itself), for
+/// bindings where each call into the library is costly (Ruby's FFI pays about a microsecond
+/// per call). The pointers are the response's own bytes, not copies: valid, read-only, until
+/// `h2_response_free`; or, from `h2_client_fetch_into` when the response fit, the caller's
+/// buffer.
 ///
 /// Extensible as `h2_request_info` is: the caller sets `struct_size` to
 /// `sizeof(h2_response_parts)` first (`h2_response_parts p = { .struct_size = sizeof p };`); a
@@ -196,23 +198,17 @@ pub struct h2_response_parts {
 }
 
 /// The size of `h2_response_parts`' first version, the least a caller may pass.
-const PARTS_FIRST_VERSION_SIZE: usize = std::mem::offset_of!(h2_response_parts, decoded) + 1;
+pub(crate) const PARTS_FIRST_VERSION_SIZE: usize =
+    std::mem::offset_of!(h2_response_parts, decoded) + 1;
 
-/// Fills `*out` with the response's status, header fields, body, trailers, effective URL,
-/// redirect count and decoded flag in one call (see `h2_response_parts`); the caller sets
-/// `out->struct_size` first. Returns H2_E_INVALID_ARGUMENT if an argument is NULL or
-/// `out->struct_size` is too small.
-#[no_mangle]
-pub unsafe extern "C" fn h2_response_get_parts(
-    resp: *const h2_response,
-    out: *mut h2_response_parts,
-) -> h2_result {
-    entry!(h2_response_get_parts, || {
-        let r = &try_ref!(resp).inner;
+impl h2_response_parts {
+    /// The parts of `r`, pointing into its own bytes (`struct_size` 0: `deliver_sized` sets
+    /// it).
+    pub(crate) fn of(r: &Response) -> Self {
         let (headers, trailers) = (r.headers().packed(), r.trailers().packed());
         let body = r.body();
         let url = r.url_nul();
-        let parts = h2_response_parts {
+        h2_response_parts {
             struct_size: 0,
             headers: non_dangling(headers),
             headers_len: headers.len(),
@@ -231,7 +227,61 @@ pub unsafe extern "C" fn h2_response_get_parts(
             redirect_count: r.redirect_count(),
             status: r.status(),
             decoded: r.decoded(),
-        };
+        }
+    }
+
+    /// Copies the header fields, body, trailers and effective URL (with its NUL) into `buf`,
+    /// one after the other, and points the parts at the copies, if they fit in `cap` bytes;
+    /// whether they did (the parts are left as they were if not).
+    ///
+    /// # Safety
+    /// The parts' pointers must be valid for their lengths (`of` a live response); `buf`
+    /// must be writable for `cap` bytes (or `cap` 0) and not overlap them.
+    pub(crate) unsafe fn copy_into(&mut self, buf: *mut u8, cap: usize) -> bool {
+        let pieces = [
+            (self.headers, self.headers_len),
+            (self.body, self.body_len),
+            (self.trailers, self.trailers_len),
+            (self.effective_url.cast::<u8>(), self.effective_url_len + 1),
+        ];
+        let total = pieces
+            .iter()
+            .try_fold(0usize, |sum, (_, len)| sum.checked_add(*len));
+        match total {
+            Some(total) if total <= cap && !buf.is_null() => {}
+            _ => return false,
+        }
+        let mut at = [std::ptr::null::<u8>(); 4];
+        let mut offset = 0;
+        for (i, (from, len)) in pieces.into_iter().enumerate() {
+            // SAFETY: `from` is valid for `len` bytes and `buf` writable for `cap` >= offset +
+            // len bytes, without overlap (caller contract, checked sum above).
+            unsafe {
+                let to = buf.add(offset);
+                std::ptr::copy_nonoverlapping(from, to, len);
+                at[i] = to;
+            }
+            offset += len;
+        }
+        self.headers = at[0];
+        self.body = at[1];
+        self.trailers = at[2];
+        self.effective_url = at[3].cast();
+        true
+    }
+}
+
+/// Fills `*out` with the response's status, header fields, body, trailers, effective URL,
+/// redirect count and decoded flag in one call (see `h2_response_parts`); the caller sets
+/// `out->struct_size` first. Returns H2_E_INVALID_ARGUMENT if an argument is NULL or
+/// `out->struct_size` is too small.
+#[no_mangle]
+pub unsafe extern "C" fn h2_response_get_parts(
+    resp: *const h2_response,
+    out: *mut h2_response_parts,
+) -> h2_result {
+    entry!(h2_response_get_parts, || {
+        let parts = h2_response_parts::of(&try_ref!(resp).inner);
         // SAFETY: out is NULL or a writable struct of its struct_size (caller contract);
         // h2_response_parts is repr(C) and starts with struct_size.
         unsafe { super::deliver_sized(out, parts, PARTS_FIRST_VERSION_SIZE, "h2_response_parts") }

@@ -133,6 +133,51 @@ class BasicTest < Minitest::Test
     assert_equal ["two"], res.trailer_values("X-Trailer-Two")
   end
 
+  # Counts the responses Client#get read from the native response rather than from the copy
+  # h2_client_fetch_into made in the scratch's buffer.
+  module InPlace
+    @count = 0
+    class << self
+      attr_accessor :count
+    end
+
+    def from_parts
+      InPlace.count += 1
+      super
+    end
+  end
+  H2Client::Client::Scratch.prepend(InPlace)
+
+  # Client#get reads a response that fits in the scratch's buffer (header fields, body,
+  # trailers and URL) from the copy, a larger one where the library holds it: the same
+  # Response on both sides of the boundary, which these sizes straddle.
+  def test_get_either_side_of_the_copy_buffer
+    c = client
+    copy = H2Client::Client::Scratch::COPY
+    before = InPlace.count
+    sizes = ((copy - 300)..(copy + 8)).to_a
+    sizes.each do |n|
+      res = c.get("/bytes/#{n}")
+      assert_equal 200, res.status
+      assert_equal pattern(n), res.body, "#{n} bytes"
+      assert_equal Encoding::BINARY, res.body.encoding
+      assert_equal n.to_s, res["content-length"]
+      assert_equal [%w[content-type application/octet-stream], ["content-length", n.to_s]],
+                   res.header_list
+      assert_equal "#{url}/bytes/#{n}", res.url
+      assert_equal Encoding::UTF_8, res.url.encoding
+      assert res.url.frozen?
+      assert_empty res.trailer_list
+    end
+    in_place = InPlace.count - before
+    assert_operator in_place, :>, 0, "some were too big to copy"
+    assert_operator in_place, :<, sizes.size, "some were copied"
+    # Trailers and an empty body, copied.
+    assert_equal({ "x-trailer-one" => "1", "x-trailer-two" => "two" }, c.get("/trailers").trailers)
+    assert_equal "", c.get("/bytes/0").body
+    assert_equal InPlace.count - before, in_place
+  end
+
   def test_many_sequential_requests_reuse_one_connection
     c = client
     200.times { |i| assert_equal 200, c.get("/bytes/#{i}").status }

@@ -55,6 +55,9 @@ module H2Client
     @logger = nil
     @at_exit = false
     @log_failed = false
+    # Callbacks running, on any thread (changed under @inside_lock).
+    @inside = 0
+    @inside_lock = Mutex.new
 
     class << self
       # The current log handler's level (a LOG_LEVELS key) and, if set with H2Client.logger=,
@@ -98,7 +101,8 @@ module H2Client
 
       # Raises WrongThreadError if this thread is running a callback.
       def refuse_inside(what)
-        return unless Thread.current.thread_variable_get(INSIDE)
+        # No callback running on any thread (the usual case): no thread variable to read.
+        return if @inside == 0 || !Thread.current.thread_variable_get(INSIDE)
 
         raise WrongThreadError.new("#{what} from inside an h2client callback (on_informational, " \
                                    "the log handler) could wait for the library thread that " \
@@ -216,10 +220,14 @@ module H2Client
       def inside
         t = Thread.current
         was = t.thread_variable_get(INSIDE)
-        t.thread_variable_set(INSIDE, true)
-        yield
-      ensure
-        t.thread_variable_set(INSIDE, was)
+        @inside_lock.synchronize { @inside += 1 }
+        begin
+          t.thread_variable_set(INSIDE, true)
+          yield
+        ensure
+          t.thread_variable_set(INSIDE, was)
+          @inside_lock.synchronize { @inside -= 1 }
+        end
       end
 
       def utf8(str)

@@ -174,6 +174,11 @@ module H2Client
     # (also for query:, the timeouts and on_informational:).
     def get(target, query: nil, headers: nil, timeout_ms: nil, headers_timeout_ms: nil,
             body_idle_timeout_ms: nil, on_informational: nil, &block)
+      if block.nil? && query.nil? && headers.nil? && timeout_ms.nil? &&
+         headers_timeout_ms.nil? && body_idle_timeout_ms.nil? && on_informational.nil?
+        return perform_plain("GET", target)
+      end
+
       perform("GET", target, query, headers, nil, nil, nil, timeout_ms, headers_timeout_ms,
               body_idle_timeout_ms, on_informational, block)
     end
@@ -345,6 +350,23 @@ module H2Client
 
     # ----- internals ---------------------------------------------------------------------
 
+    # A request with no option, body or block (the common GET): #perform's work for it
+    # alone, in one call into the library (h2_client_fetch_into). Anything else goes to
+    # #perform.
+    def perform_plain(method, target)
+      unless target.instance_of?(String) && @on_informational.nil? && target.valid_encoding?
+        return perform(method, target, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil)
+      end
+
+      Callbacks.refuse_inside("a request")
+      ptr = enter
+      begin
+        run_do(ptr, nil, method, target)
+      ensure
+        leave
+      end
+    end
+
     # The request behind get, post, ..., request: positional, to spare a keyword Hash.
     def perform(method, target, query, headers, body, json, form, timeout_ms,
                 headers_timeout_ms, body_idle_timeout_ms, on_informational, block)
@@ -487,18 +509,22 @@ module H2Client
             ))
     end
 
-    # h2_client_do: the whole response at once. Without +req+, h2_client_fetch makes the
-    # request from +method+ and +target+ (a path, or a URL with its scheme).
+    # h2_client_do: the whole response at once. Without +req+, h2_client_fetch_into makes
+    # the request from +method+ and +target+ (a path, or a URL with its scheme).
     def run_do(ptr, req, method = nil, target = nil)
       s = Scratch.acquire
+      unless req
+        begin
+          return s.fetch(ptr, method, target)
+        ensure
+          Scratch.release(s)
+        end
+      end
+
       out = s.out
       out.put_pointer(0, nil)
       begin
-        rc = if req
-               Lib.h2_client_do(ptr, req, out)
-             else
-               Lib.h2_client_fetch(ptr, s.c_method(method), s.c_string(1, target), out)
-             end
+        rc = Lib.h2_client_do(ptr, req, out)
         raise Error.last(rc) unless rc == Lib::H2_OK
 
         resp = out.get_pointer(0)
@@ -920,11 +946,13 @@ module H2Client
         @parts.put_ulong(0, PARTS) # struct_size, which the library leaves as it is
         @out = FFI::MemoryPointer.new(:pointer)
         @strings = [FFI::MemoryPointer.new(:uint8, 16), FFI::MemoryPointer.new(:uint8, 256)]
+        @string_sizes = [16, 256]
         @len = FFI::MemoryPointer.new(:size_t)
         @packed = FFI::MemoryPointer.new(:uint8, PACKED_COUNT + FFI.find_type(:size_t).size)
         @packed_len = @packed + PACKED_LEN
         @packed_count = @packed + PACKED_COUNT
         @read_buffer = nil
+        @copy = nil
       end
 
       def read_buffer
@@ -949,28 +977,65 @@ module H2Client
         raise ArgumentError, "string contains null byte" if str.include?("\0")
 
         buf = @strings[slot]
-        buf = @strings[slot] = FFI::MemoryPointer.new(:uint8, str.bytesize + 1) if buf.size <= str.bytesize
+        # (The sizes kept in Ruby: MemoryPointer#size is a call into ffi.)
+        if @string_sizes[slot] <= str.bytesize
+          buf = @strings[slot] = FFI::MemoryPointer.new(:uint8, str.bytesize + 1)
+          @string_sizes[slot] = str.bytesize + 1
+        end
         buf.put_string(0, str) # its bytes and a NUL
         buf
       end
 
-      # The method as a native string: the common ones are made once.
-      def c_method(method)
-        METHODS[method] || c_string(0, method)
-      end
-
+      # The common methods as native strings, made once.
       METHODS = %w[GET HEAD POST PUT DELETE PATCH OPTIONS].to_h do |m|
         [m, FFI::MemoryPointer.from_string(m)]
       end.freeze
+
+      # Bytes of the buffer h2_client_fetch_into copies a response into when it fits (header
+      # fields, body, trailers, URL); a larger one is read where the library holds it.
+      COPY = 16 * 1024
+
+      # The Response to +method+ +target+ from the native client +client+, made, sent and
+      # read with one call into the library (h2_client_fetch_into). A response that fits in
+      # this scratch's buffer comes copied there (the library has freed it): its parts are
+      # read at their offsets, with no FFI::Pointer made and nothing to free. A larger one is
+      # read from the native response, then freed.
+      def fetch(client, method, target)
+        out = @out
+        out.put_pointer(0, nil)
+        copy = (@copy ||= FFI::MemoryPointer.new(:uint8, COPY))
+        owned = true # until known to be copied: *out may hold a response to free
+        begin
+          rc = Lib.h2_client_fetch_into(client, METHODS[method] || c_string(0, method),
+                                        c_string(1, target), @parts, copy, COPY, out)
+          raise Error.last(rc) unless rc == Lib::H2_OK
+
+          # (== 0 rather than zero? here and below: an instruction, not a method call.)
+          if out.get_ulong(0) == 0
+            owned = false
+            return copied_response(copy)
+          end
+          from_parts
+        ensure
+          # Also when an interrupt (Thread#raise, Ctrl-C) pending while the call waited is
+          # raised as soon as it returns, before +rc+ is set.
+          Lib.h2_response_free(out.get_pointer(0)) if owned && out.get_ulong(0) != 0
+        end
+      end
 
       # The Response for the native response +resp+, copied out with one call into the
       # library (h2_response_get_parts) rather than one per part: each costs about a
       # microsecond through FFI. Header fields are split into pairs by the Response, if read.
       def response(resp)
-        p = @parts
-        rc = Lib.h2_response_get_parts(resp, p)
+        rc = Lib.h2_response_get_parts(resp, @parts)
         raise Error.last(rc) unless rc == Lib::H2_OK
 
+        from_parts
+      end
+
+      # The Response that @parts describes, its pointers into a native response.
+      def from_parts
+        p = @parts
         headers = p.get_ulong(HEADER_COUNT).zero? ? [] : p.get_pointer(HEADERS).get_bytes(0, p.get_ulong(HEADERS_LEN))
         len = p.get_ulong(BODY_LEN)
         body = len.zero? ? String.new : p.get_pointer(BODY).get_bytes(0, len)
@@ -979,9 +1044,30 @@ module H2Client
                    else
                      p.get_pointer(TRAILERS).get_bytes(0, p.get_ulong(TRAILERS_LEN))
                    end
-        url = p.get_pointer(URL).get_bytes(0, p.get_ulong(URL_LEN)).force_encoding(Encoding::UTF_8).freeze
+        new_response(headers, body, trailers, p.get_pointer(URL).get_bytes(0, p.get_ulong(URL_LEN)))
+      end
+
+      # The Response that @parts describes, its parts copied into +buf+ one after the other
+      # (header fields, body, trailers, URL): a field list is never empty, so a length of 0
+      # is a part without fields.
+      def copied_response(buf)
+        p = @parts
+        headers_len = p.get_ulong(HEADERS_LEN)
+        body_len = p.get_ulong(BODY_LEN)
+        trailers_len = p.get_ulong(TRAILERS_LEN)
+        headers = headers_len == 0 ? [] : buf.get_bytes(0, headers_len)
+        body = body_len == 0 ? String.new : buf.get_bytes(headers_len, body_len)
+        at = headers_len + body_len
+        trailers = trailers_len == 0 ? EMPTY : buf.get_bytes(at, trailers_len)
+        new_response(headers, body, trailers, buf.get_bytes(at + trailers_len, p.get_ulong(URL_LEN)))
+      end
+
+      # The Response of these parts and of @parts' numbers.
+      def new_response(headers, body, trailers, url)
+        p = @parts
+        url.force_encoding(Encoding::UTF_8).freeze
         # decoded: only when true: keywords through Class#new cost a Hash.
-        if p.get_uint8(DECODED).zero?
+        if p.get_uint8(DECODED) == 0
           Response.new(p.get_uint16(STATUS), headers, body, trailers, url, p.get_uint32(REDIRECTS))
         else
           Response.new(p.get_uint16(STATUS), headers, body, trailers, url, p.get_uint32(REDIRECTS),

@@ -196,10 +196,13 @@ module H2Client
     # Waits up to 250 ms for GOAWAY to be written (and for blocked calls to return).
     attach_function :h2_client_free, [:h2_client], :void, BLOCKING
     attach_function :h2_client_do, %i[h2_client h2_request pointer], :h2_result, BLOCKING
-    # A request without header fields or body in one call (Client#get and the like). The
-    # strings are native copies (Client::Scratch#c_string), not Ruby Strings: the call runs
-    # without the GVL, while another thread could change (or GC.compact move) a String.
-    attach_function :h2_client_fetch, %i[h2_client pointer pointer pointer], :h2_result, BLOCKING
+    # A request without header fields or body in one call, its response copied into the
+    # caller's buffer when it fits (Client#get and the like). The strings are native copies
+    # (Client::Scratch#c_string), not Ruby Strings: the call runs without the GVL, while
+    # another thread could change (or GC.compact move) a String.
+    attach_function :h2_client_fetch_into,
+                    %i[h2_client pointer pointer pointer pointer size_t pointer], :h2_result,
+                    BLOCKING
     attach_function :h2_client_start, %i[h2_client h2_request pointer], :h2_result
     attach_function :h2_client_submit, %i[h2_client h2_request h2_queue uint64 pointer],
                     :h2_result
