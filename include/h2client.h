@@ -228,7 +228,7 @@ typedef struct h2_queue h2_queue;
 typedef struct h2_request h2_request;
 
 /**
- * A complete response returned by `h2_client_do` (or `h2_client_fetch`). Immutable; safe to read from several
+ * A complete response returned by `h2_client_do` (or `h2_client_fetch`, `h2_client_fetch_into`). Immutable; safe to read from several
  * threads. Pointers it hands out stay valid until `h2_response_free`.
  */
 typedef struct h2_response h2_response;
@@ -292,9 +292,9 @@ typedef struct h2_error_info {
  * Everything a binding copies out of a complete response, filled by ONE call to
  * `h2_response_get_parts` (or by `h2_client_fetch_into` with the request itself), for
  * bindings where each call into the library is costly (Ruby's FFI pays about a microsecond
- * per call). The pointers are the response's own bytes, not copies: valid, read-only, until
- * `h2_response_free`; or, from `h2_client_fetch_into` when the response fit, the caller's
- * buffer.
+ * per call). The pointers are the response's own bytes: valid, read-only, until
+ * `h2_response_free`; except from `h2_client_fetch_into` when the response fit in the
+ * caller's buffer: they then point at the copies there, valid while the buffer is.
  *
  * Extensible as `h2_request_info` is: the caller sets `struct_size` to
  * `sizeof(h2_response_parts)` first (`h2_response_parts p = { .struct_size = sizeof p };`); a
@@ -1147,10 +1147,12 @@ h2_result h2_client_fetch(struct h2_client *client,
  * responses no allocation outlives the call and nothing is left to free; for bindings,
  * whose calls into the library cost (Ruby's FFI), the whole response in one call.
  *
- * `buf` may be NULL if `cap` is 0 (the response is then never copied). The same results,
- * retries and errors as `h2_client_fetch`; on failure `*out` is NULL and `*parts` as it
- * was. H2_E_INVALID_ARGUMENT (and no request sent) if `parts` or `out` is NULL,
- * `parts->struct_size` is too small, or `buf` is NULL and `cap` is not 0.
+ * A copied response is gone: what only the response object gives (`h2_response_info`,
+ * `h2_response_peer_certificate`) needs `cap` 0, or `h2_client_fetch`. `buf` must not
+ * overlap `*parts` or `*out`; it may be NULL if `cap` is 0 (the response is then never
+ * copied). The same results, retries and errors as `h2_client_fetch`; on failure `*out` is
+ * NULL and `*parts` as it was. H2_E_INVALID_ARGUMENT (and no request sent) if `parts` or
+ * `out` is NULL, `parts->struct_size` is too small, or `buf` is NULL and `cap` is not 0.
  *
  * Must not be called from a library callback or runtime thread (returns H2_E_WRONG_THREAD).
  */
@@ -1344,7 +1346,7 @@ h2_result h2_config_set_max_header_list_size(struct h2_config *cfg, uint32_t val
 h2_result h2_config_set_header_table_size(struct h2_config *cfg, uint32_t value);
 
 /**
- * Largest response body `h2_client_do` (and `h2_client_fetch`) buffers (default 1073741824 = 1 GiB); a larger
+ * Largest response body `h2_client_do` (and `h2_client_fetch`, `h2_client_fetch_into`) buffers (default 1073741824 = 1 GiB); a larger
  * body fails with H2_E_BODY_TOO_LARGE and the stream is reset.
  */
 h2_result h2_config_set_max_response_body(struct h2_config *cfg,
@@ -1594,7 +1596,7 @@ h2_result h2_config_set_event_callback(struct h2_config *cfg,
  * also exits cleanly (`h2_client_new` returns only once the library's threads are running,
  * so none is left half-started by an early exit). After it, functions
  * that need the runtime fail with H2_E_CLOSED ("the library was shut down"):
- * `h2_client_new` returns NULL, and `h2_client_do`, `h2_client_fetch`, `h2_client_start`,
+ * `h2_client_new` returns NULL, and `h2_client_do`, `h2_client_fetch`, `h2_client_fetch_into`, `h2_client_start`,
  * `h2_client_submit` and `h2_client_submit_cb` on a client that was (wrongly) kept alive return H2_E_CLOSED; such a
  * client can still be freed. Functions that need no runtime (configs, requests, queues,
  * errors) keep working. There is no way to start the library again in this process; a child
@@ -1689,7 +1691,7 @@ size_t h2_queue_poll(struct h2_queue *q, struct h2_completion *out, size_t max, 
 
 /**
  * Follows up to `max` redirects (301, 302, 303, 307, 308 with a `location`) per request made
- * with `h2_client_do`, `h2_client_fetch`, `h2_client_submit`, `h2_client_submit_cb` or
+ * with `h2_client_do`, `h2_client_fetch`, `h2_client_fetch_into`, `h2_client_submit`, `h2_client_submit_cb` or
  * `h2_client_start`; 0
  * (the default, as in libcurl) follows none. One more than `max` fails the request with H2_E_TOO_MANY_REDIRECTS,
  * whose message names the chain of URLs. 303 turns any method but HEAD into GET; 301 and 302

@@ -689,46 +689,82 @@ fn fetch_into_copies_what_fits() {
         let sent = requests();
         let mut p: h2_response_parts = std::mem::zeroed();
         p.struct_size = std::mem::size_of::<h2_response_parts>();
-        let mut resp = BODY.as_ptr() as *mut h2_response;
+        p.status = 999; // a mark: left as it was by every refusal
+        let garbage = BODY.as_ptr() as *mut h2_response;
         let (get, target) = (cs("GET"), cs("/many"));
-        let call = |parts: *mut h2_response_parts, buf: *mut u8, cap: usize, out| {
-            h2_client_fetch_into(client, get.as_ptr(), target.as_ptr(), parts, buf, cap, out)
+        let refused = |client: *mut h2_client,
+                       parts: *mut h2_response_parts,
+                       buf: *mut u8,
+                       cap: usize,
+                       with_out: bool| {
+            let mut resp = garbage;
+            let out = if with_out {
+                &mut resp as *mut _
+            } else {
+                null_mut()
+            };
+            let rc =
+                h2_client_fetch_into(client, get.as_ptr(), target.as_ptr(), parts, buf, cap, out);
+            assert!(resp.is_null() || !with_out, "*out is set to NULL");
+            (rc, last_message())
         };
+        let b = buf.as_mut_ptr();
+        let bad = H2_E_INVALID_ARGUMENT;
+        let msg = |m: &str| format!("h2_client_fetch_into: {m}");
         assert_eq!(
-            call(null_mut(), buf.as_mut_ptr(), 10, &mut resp),
-            H2_E_INVALID_ARGUMENT
-        );
-        assert_eq!(last_message(), "h2_client_fetch_into: parts is NULL");
-        assert!(resp.is_null());
-        assert_eq!(
-            call(&mut p, null_mut(), 10, &mut resp),
-            H2_E_INVALID_ARGUMENT
+            refused(client, null_mut(), b, 10, true),
+            (bad, msg("parts is NULL"))
         );
         assert_eq!(
-            last_message(),
-            "h2_client_fetch_into: buf is NULL but cap is not 0"
+            refused(client, &mut p, null_mut(), 10, true),
+            (bad, msg("buf is NULL but cap is not 0"))
         );
         assert_eq!(
-            call(&mut p, buf.as_mut_ptr(), 10, null_mut()),
-            H2_E_INVALID_ARGUMENT
+            refused(client, &mut p, b, 10, false),
+            (bad, msg("out is NULL"))
+        );
+        assert_eq!(
+            refused(null_mut(), &mut p, b, 10, true),
+            (bad, msg("client is NULL"))
         );
         p.struct_size = std::mem::offset_of!(h2_response_parts, decoded);
+        let (rc, m) = refused(client, &mut p, b, 10, true);
+        assert_eq!(rc, bad);
+        assert!(m.contains("parts->struct_size"), "{m}");
         assert_eq!(
-            call(&mut p, buf.as_mut_ptr(), 10, &mut resp),
-            H2_E_INVALID_ARGUMENT
+            (p.status, p.struct_size),
+            (999, std::mem::offset_of!(h2_response_parts, decoded))
         );
-        assert!(
-            last_message().contains("parts->struct_size"),
-            "{}",
+        assert_eq!(requests(), sent, "nothing was sent");
+
+        // Failed requests, in the making and in the exchange: *out NULL, the parts untouched.
+        p.struct_size = std::mem::size_of::<h2_response_parts>();
+        let mut failed = |client: *mut h2_client, target: &str| {
+            let mut resp = garbage;
+            let rc = h2_client_fetch_into(
+                client,
+                get.as_ptr(),
+                cs(target).as_ptr(),
+                &mut p,
+                buf.as_mut_ptr(),
+                buf.len(),
+                &mut resp,
+            );
+            assert!(resp.is_null(), "*out is NULL on failure");
+            assert_eq!(p.status, 999, "the parts are left as they were");
+            rc
+        };
+        assert_eq!(failed(client, "no-slash"), H2_E_INVALID_ARGUMENT);
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let nobody = format!("http://{}/", closed.local_addr().unwrap());
+        drop(closed);
+        let rc = failed(client, &nobody);
+        assert_eq!(
+            rc,
+            H2_E_CONNECT,
+            "nothing listens at {nobody}: {}",
             last_message()
         );
-        assert_eq!(p.status, 0);
-        assert_eq!(requests(), sent, "nothing was sent");
-        // A failed request: *out NULL, parts untouched.
-        let rc = fetch_into(client, "no-slash", &mut buf, 64 * 1024, |_, _| {
-            unreachable!("not a path")
-        });
-        assert_eq!(rc, H2_E_INVALID_ARGUMENT);
         h2_client_free(client);
     }
     srv.finish();

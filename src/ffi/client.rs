@@ -258,10 +258,12 @@ pub unsafe extern "C" fn h2_client_fetch(
 /// responses no allocation outlives the call and nothing is left to free; for bindings,
 /// whose calls into the library cost (Ruby's FFI), the whole response in one call.
 ///
-/// `buf` may be NULL if `cap` is 0 (the response is then never copied). The same results,
-/// retries and errors as `h2_client_fetch`; on failure `*out` is NULL and `*parts` as it
-/// was. H2_E_INVALID_ARGUMENT (and no request sent) if `parts` or `out` is NULL,
-/// `parts->struct_size` is too small, or `buf` is NULL and `cap` is not 0.
+/// A copied response is gone: what only the response object gives (`h2_response_info`,
+/// `h2_response_peer_certificate`) needs `cap` 0, or `h2_client_fetch`. `buf` must not
+/// overlap `*parts` or `*out`; it may be NULL if `cap` is 0 (the response is then never
+/// copied). The same results, retries and errors as `h2_client_fetch`; on failure `*out` is
+/// NULL and `*parts` as it was. H2_E_INVALID_ARGUMENT (and no request sent) if `parts` or
+/// `out` is NULL, `parts->struct_size` is too small, or `buf` is NULL and `cap` is not 0.
 ///
 /// Must not be called from a library callback or runtime thread (returns H2_E_WRONG_THREAD).
 #[no_mangle]
@@ -305,9 +307,12 @@ pub unsafe extern "C" fn h2_client_fetch_into(
         // SAFETY: the parts point into `resp`, alive here; buf is writable for cap bytes
         // (caller contract) and cannot overlap a response made in this call.
         if !unsafe { got.copy_into(buf, cap) } {
-            // The parts point into the response, which the caller now owns.
+            // The parts of the response where it now lives (the caller's to free), not of
+            // the value it was moved from.
+            let resp = Box::new(resp);
+            got = h2_response_parts::of(&resp.inner);
             // SAFETY: out is non-NULL and writable (checked above).
-            unsafe { put(out, Box::into_raw(Box::new(resp))) };
+            unsafe { put(out, Box::into_raw(resp)) };
         }
         // SAFETY: parts is a writable struct of its struct_size (checked above, caller
         // contract); h2_response_parts is repr(C) and starts with struct_size.

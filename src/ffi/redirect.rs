@@ -11,7 +11,7 @@ fn none(why: &str) -> u32 {
 }
 
 /// Follows up to `max` redirects (301, 302, 303, 307, 308 with a `location`) per request made
-/// with `h2_client_do`, `h2_client_fetch`, `h2_client_submit`, `h2_client_submit_cb` or
+/// with `h2_client_do`, `h2_client_fetch`, `h2_client_fetch_into`, `h2_client_submit`, `h2_client_submit_cb` or
 /// `h2_client_start`; 0
 /// (the default, as in libcurl) follows none. One more than `max` fails the request with H2_E_TOO_MANY_REDIRECTS,
 /// whose message names the chain of URLs. 303 turns any method but HEAD into GET; 301 and 302

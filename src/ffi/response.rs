@@ -6,7 +6,7 @@ use super::{c_bytes, entry, h2_result, invalid, put, try_ref, H2_OK};
 use crate::headers::HeaderList;
 use crate::response::{InformationalHook, Response};
 
-/// A complete response returned by `h2_client_do` (or `h2_client_fetch`). Immutable; safe to read from several
+/// A complete response returned by `h2_client_do` (or `h2_client_fetch`, `h2_client_fetch_into`). Immutable; safe to read from several
 /// threads. Pointers it hands out stay valid until `h2_response_free`.
 pub struct h2_response {
     pub(crate) inner: Response,
@@ -155,9 +155,9 @@ pub unsafe extern "C" fn h2_response_trailers_packed(
 /// Everything a binding copies out of a complete response, filled by ONE call to
 /// `h2_response_get_parts` (or by `h2_client_fetch_into` with the request itself), for
 /// bindings where each call into the library is costly (Ruby's FFI pays about a microsecond
-/// per call). The pointers are the response's own bytes, not copies: valid, read-only, until
-/// `h2_response_free`; or, from `h2_client_fetch_into` when the response fit, the caller's
-/// buffer.
+/// per call). The pointers are the response's own bytes: valid, read-only, until
+/// `h2_response_free`; except from `h2_client_fetch_into` when the response fit in the
+/// caller's buffer: they then point at the copies there, valid while the buffer is.
 ///
 /// Extensible as `h2_request_info` is: the caller sets `struct_size` to
 /// `sizeof(h2_response_parts)` first (`h2_response_parts p = { .struct_size = sizeof p };`); a

@@ -62,6 +62,25 @@ class InformationalTest < Minitest::Test
     assert_equal EXPECTED, drain(seen)
   end
 
+  # A request with a hook, made in a signal trap handler (where Ruby refuses a Mutex): the
+  # hook runs and the request completes. (The callback function already exists: the first
+  # hook of the process makes it under a lock.)
+  def test_hook_in_a_request_from_a_trap_handler
+    seen, hook = recorder
+    c = raw_client
+    assert_equal 200, c.get("/", on_informational: hook).status
+    assert_equal EXPECTED, drain(seen)
+    got = nil
+    previous = trap("USR2") { got = c.get("/", on_informational: hook).status }
+    Process.kill("USR2", Process.pid)
+    deadline = monotonic + 10
+    sleep 0.01 until got || monotonic > deadline
+    assert_equal 200, got
+    assert_equal EXPECTED, drain(seen)
+  ensure
+    trap("USR2", previous || "DEFAULT")
+  end
+
   def test_request_callable_overrides_the_clients_and_false_turns_it_off
     by_client, client_hook = recorder
     by_request, request_hook = recorder

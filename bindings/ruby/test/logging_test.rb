@@ -148,6 +148,24 @@ class LoggingTest < Minitest::Test
 
   # ffi < 1.17 has no thread to run callbacks of library threads in a forked child until an
   # FFI::Function is made there: the binding makes one before the child's first client.
+  # A request made in a signal trap handler while a log handler is set: the handler runs
+  # (also on this thread, in the trap's context, where a Mutex raises ThreadError) and the
+  # request completes.
+  def test_request_from_a_trap_handler_while_logging
+    lines = []
+    H2Client.on_log(:trace) { |level, _target, _message| lines << level }
+    c = client
+    got = nil
+    previous = trap("USR2") { got = [c.get("/").status, c.get("/bytes/100").body.bytesize] }
+    Process.kill("USR2", Process.pid)
+    deadline = monotonic + 10
+    sleep 0.01 until got || monotonic > deadline
+    assert_equal [200, 100], got
+    refute_empty lines
+  ensure
+    trap("USR2", previous || "DEFAULT")
+  end
+
   def test_forked_child_logs_without_hanging
     lines = collect(:info)
     client.get("/")

@@ -157,6 +157,33 @@ class ThreadsTest < Minitest::Test
     assert_equal [200] * 4, list
   end
 
+  # close racing requests that start on other threads: each request either completes or
+  # raises ClosedError, none uses the client once freed (a crash), and the client is freed
+  # once all have left (the one-free token is taken).
+  def test_close_racing_new_requests
+    20.times do |round|
+      c = H2Client::Client.new(url)
+      c.get("/")
+      outcomes = Queue.new
+      threads = 6.times.map do
+        Thread.new do
+          loop { outcomes << c.get("/").status }
+        rescue H2Client::ClosedError
+          outcomes << :closed
+        end
+      end
+      sleep 0.001 * (round % 5)
+      c.close
+      threads.each(&:join)
+      list = []
+      list << outcomes.pop until outcomes.empty?
+      assert_equal 6, list.count(:closed), "round #{round}"
+      assert_equal [200], (list - [:closed]).uniq unless list.size == 6
+      assert_empty c.instance_variable_get(:@inflight), "round #{round}"
+      assert_empty c.instance_variable_get(:@free_once), "freed, round #{round}"
+    end
+  end
+
   def test_close_during_streaming_read
     c = H2Client::Client.new(url)
     got = 0

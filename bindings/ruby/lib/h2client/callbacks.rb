@@ -45,7 +45,6 @@ module H2Client
 
     @lock = Mutex.new
     @hooks = {}
-    @next_key = 0
     @pid = Process.pid
     @informational_function = nil
     @log_function = nil
@@ -55,9 +54,10 @@ module H2Client
     @logger = nil
     @at_exit = false
     @log_failed = false
-    # Callbacks running, on any thread (changed under @inside_lock).
-    @inside = 0
-    @inside_lock = Mutex.new
+    # One element per callback running, on any thread. (Array#push and #pop are each one
+    # step under the GVL; a Mutex would raise in a signal trap handler, where a request, and
+    # so a log message, can be made.)
+    @inside = []
 
     class << self
       # The current log handler's level (a LOG_LEVELS key) and, if set with H2Client.logger=,
@@ -76,33 +76,35 @@ module H2Client
         end
       end
 
-      # Registers +callable+ for one request; returns its key (the callback's userdata).
+      # Registers +callable+ for one request; returns its key (the callback's userdata): the
+      # hook's object_id, which Ruby (>= 2.7) never gives another object, so a late call
+      # cannot find another request's hook. The table is read and changed with no Mutex:
+      # each Hash operation is one step under the GVL, and a request (which registers its
+      # hook) may be made in a signal trap handler, where Ruby refuses a Mutex.
       def register(callable)
         after_fork
         function = informational_function
-        key = @lock.synchronize do
-          @next_key += 1
-          @hooks[@next_key] = Hook.new(callable, nil)
-          @next_key
-        end
+        hook = Hook.new(callable, nil)
+        key = hook.object_id
+        @hooks[key] = hook
         [key, function]
       end
 
       # Removes the hook of +key+ and returns it (nil if unknown).
       def unregister(key)
-        @lock.synchronize { @hooks.delete(key) }
+        @hooks.delete(key)
       end
 
       # Raises what the hook of +key+ raised, if it did.
       def check(key)
-        hook = @lock.synchronize { @hooks[key] }
+        hook = @hooks[key]
         raise hook.error if hook&.error
       end
 
       # Raises WrongThreadError if this thread is running a callback.
       def refuse_inside(what)
         # No callback running on any thread (the usual case): no thread variable to read.
-        return if @inside == 0 || !Thread.current.thread_variable_get(INSIDE)
+        return if @inside.empty? || !Thread.current.thread_variable_get(INSIDE)
 
         raise WrongThreadError.new("#{what} from inside an h2client callback (on_informational, " \
                                    "the log handler) could wait for the library thread that " \
@@ -186,7 +188,7 @@ module H2Client
       private
 
       def informational(key, head)
-        hook = @lock.synchronize { @hooks[key] }
+        hook = @hooks[key]
         return if hook.nil? || hook.error
 
         inside do
@@ -220,13 +222,13 @@ module H2Client
       def inside
         t = Thread.current
         was = t.thread_variable_get(INSIDE)
-        @inside_lock.synchronize { @inside += 1 }
+        @inside.push(true)
         begin
           t.thread_variable_set(INSIDE, true)
           yield
         ensure
           t.thread_variable_set(INSIDE, was)
-          @inside_lock.synchronize { @inside -= 1 }
+          @inside.pop
         end
       end
 

@@ -165,8 +165,9 @@ module H2Client
       end
       # The finalizer frees the native client if the Client is garbage collected unclosed.
       @ptr = FFI::AutoPointer.new(ptr, Lib.method(:h2_client_free))
-      @lock = Mutex.new
-      @inflight = 0
+      # Requests in flight (one element each) and the token of the one free (see #enter).
+      @inflight = []
+      @free_once = [true]
       @closed = false
     end
 
@@ -328,13 +329,11 @@ module H2Client
     # this process is using it: at once if none is in flight, else when the last one
     # returns. Idempotent. A client that is never closed is freed when garbage collected.
     def close
-      free_now = @lock.synchronize do
-        return nil if @closed
+      return nil if @closed
 
-        @closed = true
-        @inflight.zero?
-      end
-      free_native if free_now
+      @closed = true
+      # Else the last request in flight frees it (see #enter).
+      free_native if @inflight.empty?
       nil
     end
 
@@ -446,37 +445,34 @@ module H2Client
       end
     end
 
-    # Marks a request in flight; returns the native client. The in-flight count keeps close
+    # Marks a request in flight; returns the native client. The in-flight list keeps close
     # from freeing the native client while another thread is about to use it (h2_client_free
-    # must not race with new calls).
-    # (lock/unlock rather than synchronize: no block to call, on every request.)
+    # must not race with new calls). No Mutex: Ruby refuses one in a signal trap handler,
+    # where a request may be made; Array#push and #pop are each one step under the GVL. The
+    # order makes it safe: a request is counted before it reads @closed, and close sets
+    # @closed before it reads the count, so either close sees the request (and leaves the
+    # free to the last one to leave) or the request sees @closed (and never uses the client).
     def enter
-      @lock.lock
-      begin
-        raise ClosedError.new("the client is closed", processed: :no) if @closed
-
-        @inflight += 1
-      ensure
-        @lock.unlock
+      @inflight.push(true)
+      if @closed
+        leave
+        raise ClosedError.new("the client is closed", processed: :no)
       end
       @ptr
     end
 
     def leave
-      @lock.lock
-      begin
-        @inflight -= 1
-        free_now = @closed && @inflight.zero?
-      ensure
-        @lock.unlock
-      end
-      free_native if free_now
+      @inflight.pop
+      free_native if @closed && @inflight.empty?
     end
 
-    # Frees the native client once. The finalizer is disarmed first: h2_client_free blocks
+    # Frees the native client, once: close and the last request to leave can both get here,
+    # and only one takes the token. The finalizer is disarmed first: h2_client_free blocks
     # (GVL released), and an interrupt pending when it returns is raised right away, which
     # inside AutoPointer#free would leave the finalizer armed to free the client again.
     def free_native
+      return unless @free_once.pop
+
       @ptr.autorelease = false
       Lib.h2_client_free(@ptr)
     end
