@@ -92,10 +92,11 @@ class FieldsTest < Minitest::Test
 
   # res[name] before the Hash is built reads the packed fields directly: the same values as
   # the Hash for every name, in any case, as a Symbol, repeated or not; a value equal to a
-  # name (x-trap: set-cookie) is not a field of that name, nor does x.f001 match x-f001.
+  # name (x-trap: set-cookie) is not a field of that name, nor the end of a longer name
+  # (cookie, empty), nor does x.f001 match x-f001.
   def test_lookup_without_the_hash
     res = client_for.get("/")
-    names = HEAD.map(&:first).uniq + %w[absent dot v x-f00 set-cookie\0x SET-COOKIE X-Utf8]
+    names = HEAD.map(&:first).uniq + %w[absent dot v x-f00 set-cookie\0x SET-COOKIE X-Utf8 cookie empty]
     got = names.to_h { |n| [n, res[n]] }
     assert_nil res.instance_variable_get(:@headers), "no Hash was built"
     assert_equal "a=1, b=2", res[:"set-cookie"]

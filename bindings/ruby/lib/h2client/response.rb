@@ -173,15 +173,26 @@ module H2Client
 
     # The value of field +name+ (any case) in +packed+ (as for unpack), as +fold+ maps it:
     # the value (frozen; UTF-8, or binary if not valid UTF-8), repeated ones joined with
-    # ", "; nil if absent. A scan of the bytes by a regular expression (cached per name)
-    # that steps over whole fields, so that a value equal to +name+ is never taken for it.
+    # ", "; nil if absent. A byte search for "name\0" (cached per name) whose every hit is
+    # checked to start a field (an even number of NULs before it), so that a value equal
+    # to +name+ is never taken for it.
     def self.find(packed, name)
-      re = finder(name)
-      return nil unless re && (m = re.match(packed))
+      needle = needle(name)
+      return nil unless needle
 
-      value = piece(m[1])
-      # The next field of that name, from the end of this one (\G anchors there).
-      value = "#{value}, #{piece(m[1])}" while (m = re.match(packed, m.end(0)))
+      value = nil
+      at = 0
+      while (i = packed.index(needle, at))
+        if i.zero? || (packed.getbyte(i - 1).zero? && packed.byteslice(0, i).count(NUL_BINARY).even?)
+          from = i + needle.bytesize
+          to = packed.index(NUL_BINARY, from)
+          piece = piece(packed.byteslice(from, to - from))
+          value = value ? "#{value}, #{piece}" : piece
+          at = to + 1
+        else
+          at = i + 1
+        end
+      end
       value
     end
 
@@ -192,39 +203,34 @@ module H2Client
       value.freeze
     end
 
-    # Regular expressions for find, by name as given; bounded, as names may come from
-    # anywhere.
-    FINDERS = {}
-    FINDERS_MAX = 256
-    private_constant :FINDERS, :FINDERS_MAX
+    # Needles for find, by name as given; bounded, as names may come from anywhere.
+    NEEDLES = {}
+    NEEDLES_MAX = 256
+    private_constant :NEEDLES, :NEEDLES_MAX
 
-    # The expression that matches, from where the search starts (a field's start), the
-    # fields up to the next one named +name+ (any case), capturing its value; nil for a name
-    # no field can have (with a NUL, which would let it match across fields).
-    def self.finder(name)
+    # The bytes find searches for: "name\0", +name+ lowercase and binary; nil for a name no
+    # field can have (with a NUL, which would let it match across fields; or in an encoding
+    # that is not ASCII-compatible, which the Hash never matches either).
+    def self.needle(name)
       # Only names whose text cannot change are cached (another object's to_s may).
-      return FINDERS.fetch(name) { FINDERS[name] = expression(name) } if cacheable?(name)
+      return NEEDLES.fetch(name) { NEEDLES[name] = make_needle(name) } if cacheable?(name)
 
-      expression(name)
+      make_needle(name)
     end
 
     def self.cacheable?(name)
       name.instance_of?(String) || name.instance_of?(Symbol)
     end
 
-    # The expression for finder; nil for a name no field can have (with a NUL, which would
-    # let it match across fields; or in an encoding that is not ASCII-compatible, which
-    # the Hash never matches either).
-    def self.expression(name)
+    def self.make_needle(name)
       lower = name.to_s.downcase
       return nil unless lower.encoding.ascii_compatible?
 
       lower = lower.b
       return nil if lower.include?(NUL_BINARY)
 
-      FINDERS.clear if FINDERS.size >= FINDERS_MAX
-      Regexp.new("\\G(?:[^\\0]*\\0[^\\0]*\\0)*?#{Regexp.escape(lower)}\\0([^\\0]*)\\0".b,
-                 Regexp::NOENCODING)
+      NEEDLES.clear if NEEDLES.size >= NEEDLES_MAX
+      (lower << NUL_BINARY).freeze
     end
 
     # [name, value, name, value, ...] as frozen [name, value] pairs.
