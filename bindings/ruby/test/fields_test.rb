@@ -127,6 +127,15 @@ class FieldsTest < Minitest::Test
     assert_equal 3, H2Client::Response.count("a\0\0b\0c\0d\0\0".b)
   end
 
+  # res[name] on packed fields made by hand in UTF-8 (the library's are binary): offsets are
+  # bytes, so multibyte text before the field does not shift it.
+  def test_lookup_in_utf8_packed_fields
+    res = H2Client::Response.new(200, "x-\u00e9\0\u00e9\u00e9\0content-type\0text/\u00e9\0", "")
+    assert_equal "text/\u00e9", res["content-type"]
+    assert_equal "\u00e9\u00e9", res["x-\u00e9"]
+    assert_nil res["type"]
+  end
+
   # A Response made with lists (as a user may) and a frozen one read as before.
   def test_response_from_lists_and_frozen
     res = H2Client::Response.new(200, [%w[a 1], %w[a 2]], "", [%w[t x]])

@@ -180,12 +180,15 @@ module H2Client
       needle = needle(name)
       return nil unless needle
 
+      # Offsets below are bytes: String#index counts characters in any other encoding (the
+      # library's lists are binary; one made by hand may not be).
+      packed = packed.b unless packed.encoding == BINARY
       value = nil
       at = 0
       while (i = packed.index(needle, at))
         if i.zero? || (packed.getbyte(i - 1).zero? && packed.byteslice(0, i).count(NUL_BINARY).even?)
           from = i + needle.bytesize
-          to = packed.index(NUL_BINARY, from)
+          to = packed.index(NUL_BINARY, from) || packed.bytesize
           piece = piece(packed.byteslice(from, to - from))
           value = value ? "#{value}, #{piece}" : piece
           at = to + 1
