@@ -15,7 +15,7 @@ class OriginsTest < Minitest::Test
 
   # A second test server for the run: "http://127.0.0.1:PORT".
   def self.other_url
-    @other_url ||= TestServer.start.first
+    TestServer.once(:other_url) { TestServer.start.first }
   end
 
   def other_url

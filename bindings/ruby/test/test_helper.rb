@@ -20,6 +20,8 @@ warn "h2client #{H2Client.library_version} from #{H2Client.library_path}, ruby #
 module TestServer
   ROOT = File.expand_path("../../..", __dir__)
   OWNER = Process.pid
+  ONCE = {}
+  ONCE_LOCK = Mutex.new
 
   class << self
     def binary
@@ -56,16 +58,24 @@ module TestServer
       [url, pid, lines.drop(1)]
     end
 
+    # The value of the block for +key+, made once: under a lock, as a test's threads may
+    # ask at the same time (the first test to use the shared server, if it asks from
+    # several threads, would otherwise start one server per thread). Once made, read with
+    # no lock (a trap handler may ask).
+    def once(key)
+      ONCE[key] || ONCE_LOCK.synchronize { ONCE[key] ||= yield }
+    end
+
     # The shared cleartext server's base URL, e.g. "http://127.0.0.1:PORT".
     def url
-      @url ||= start.first
+      once(:url) { start.first }
     end
 
     # A TLS server shared by the run, started on first use: { url: "https://localhost:PORT",
     # ca: path of the CA certificate (PEM) that signed its certificate for localhost and
     # 127.0.0.1 }.
     def tls
-      @tls ||= begin
+      once(:tls) do
         dir = Dir.mktmpdir("h2client-ruby-tls")
         Minitest.after_run { FileUtils.rm_rf(dir) }
         url, _pid, lines = start("--tls", "--tls-dir", dir, extra_lines: 1)
