@@ -228,8 +228,9 @@ typedef struct h2_queue h2_queue;
 typedef struct h2_request h2_request;
 
 /**
- * A complete response returned by `h2_client_do` (or `h2_client_fetch`, `h2_client_fetch_into`). Immutable; safe to read from several
- * threads. Pointers it hands out stay valid until `h2_response_free`.
+ * A complete response returned by `h2_client_do` (or `h2_client_fetch`,
+ * `h2_client_fetch_into`). Immutable; safe to read from several threads. Pointers it hands
+ * out stay valid until `h2_response_free`.
  */
 typedef struct h2_response h2_response;
 
@@ -1346,11 +1347,11 @@ h2_result h2_config_set_max_header_list_size(struct h2_config *cfg, uint32_t val
 h2_result h2_config_set_header_table_size(struct h2_config *cfg, uint32_t value);
 
 /**
- * Largest response body `h2_client_do` (and `h2_client_fetch`, `h2_client_fetch_into`) buffers (default 1073741824 = 1 GiB); a larger
- * body fails with H2_E_BODY_TOO_LARGE and the stream is reset.
+ * Largest response body `h2_client_do` (and `h2_client_fetch`, `h2_client_fetch_into`)
+ * buffers (default 1073741824 = 1 GiB); a larger body fails with H2_E_BODY_TOO_LARGE and the
+ * stream is reset.
  */
-h2_result h2_config_set_max_response_body(struct h2_config *cfg,
-                                          uint64_t value);
+h2_result h2_config_set_max_response_body(struct h2_config *cfg, uint64_t value);
 
 /**
  * How many times a request the server provably did not process (REFUSED_STREAM, above
@@ -1596,9 +1597,10 @@ h2_result h2_config_set_event_callback(struct h2_config *cfg,
  * also exits cleanly (`h2_client_new` returns only once the library's threads are running,
  * so none is left half-started by an early exit). After it, functions
  * that need the runtime fail with H2_E_CLOSED ("the library was shut down"):
- * `h2_client_new` returns NULL, and `h2_client_do`, `h2_client_fetch`, `h2_client_fetch_into`, `h2_client_start`,
- * `h2_client_submit` and `h2_client_submit_cb` on a client that was (wrongly) kept alive return H2_E_CLOSED; such a
- * client can still be freed. Functions that need no runtime (configs, requests, queues,
+ * `h2_client_new` returns NULL, and `h2_client_do`, `h2_client_fetch`,
+ * `h2_client_fetch_into`, `h2_client_start`, `h2_client_submit` and `h2_client_submit_cb` on
+ * a client that was (wrongly) kept alive return H2_E_CLOSED; such a client can still be
+ * freed. Functions that need no runtime (configs, requests, queues,
  * errors) keep working. There is no way to start the library again in this process; a child
  * forked afterwards starts its own runtime on first use. In a forked child it shuts down the
  * child's own runtime only (the parent's threads do not exist there and are never touched).
@@ -1691,10 +1693,10 @@ size_t h2_queue_poll(struct h2_queue *q, struct h2_completion *out, size_t max, 
 
 /**
  * Follows up to `max` redirects (301, 302, 303, 307, 308 with a `location`) per request made
- * with `h2_client_do`, `h2_client_fetch`, `h2_client_fetch_into`, `h2_client_submit`, `h2_client_submit_cb` or
- * `h2_client_start`; 0
- * (the default, as in libcurl) follows none. One more than `max` fails the request with H2_E_TOO_MANY_REDIRECTS,
- * whose message names the chain of URLs. 303 turns any method but HEAD into GET; 301 and 302
+ * with `h2_client_do`, `h2_client_fetch`, `h2_client_fetch_into`, `h2_client_submit`,
+ * `h2_client_submit_cb` or `h2_client_start`; 0 (the default, as in libcurl) follows none.
+ * One more than `max` fails the request with H2_E_TOO_MANY_REDIRECTS, whose message names
+ * the chain of URLs. 303 turns any method but HEAD into GET; 301 and 302
  * turn POST into GET (the body and the `content-*` headers are dropped); 307 and 308 keep
  * the method and re-send the body. A relative `location` is resolved against the current
  * URL; a missing or unparsable one ends the chain (the 3xx is the response). To another
@@ -1704,8 +1706,7 @@ size_t h2_queue_poll(struct h2_queue *q, struct h2_completion *out, size_t max, 
  * `h2_call_read`, `h2_call_read_view`, `h2_call_wait`): until then its status is 0 and it is
  * not done; each redirect's stream is reset. The whole-request timeout covers every hop.
  */
-h2_result h2_config_set_follow_redirects(struct h2_config *cfg,
-                                         uint32_t max);
+h2_result h2_config_set_follow_redirects(struct h2_config *cfg, uint32_t max);
 
 /**
  * Whether a redirect from https to http is followed (`allow` non-zero) or not (0, the

@@ -327,7 +327,8 @@ fn parse_plain(url: &str) -> Option<ParsedUrl> {
     let auth_end = rest.find(['/', '?']).unwrap_or(rest.len());
     let (authority, path_query) = rest.split_at(auth_end);
     let (host, port) = match authority.split_once(':') {
-        // Digits only (no sign), at most 5 (leading zeros go to the full parse), 1..=65535.
+        // Digits only (no sign), at most 5 (more go to the full parse), 1..=65535; leading
+        // zeros read as the WHATWG parser reads them ("080" is 80).
         Some((h, p)) if p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()) => {
             (h, p.parse::<u16>().ok().filter(|n| *n != 0)?)
         }

@@ -295,8 +295,9 @@ pub unsafe extern "C" fn h2_config_set_header_table_size(
     })
 }
 
-/// Largest response body `h2_client_do` (and `h2_client_fetch`, `h2_client_fetch_into`) buffers (default 1073741824 = 1 GiB); a larger
-/// body fails with H2_E_BODY_TOO_LARGE and the stream is reset.
+/// Largest response body `h2_client_do` (and `h2_client_fetch`, `h2_client_fetch_into`)
+/// buffers (default 1073741824 = 1 GiB); a larger body fails with H2_E_BODY_TOO_LARGE and the
+/// stream is reset.
 #[no_mangle]
 pub unsafe extern "C" fn h2_config_set_max_response_body(
     cfg: *mut h2_config,

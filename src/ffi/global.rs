@@ -11,9 +11,10 @@ use super::{entry, fail, h2_result, H2_OK};
 /// also exits cleanly (`h2_client_new` returns only once the library's threads are running,
 /// so none is left half-started by an early exit). After it, functions
 /// that need the runtime fail with H2_E_CLOSED ("the library was shut down"):
-/// `h2_client_new` returns NULL, and `h2_client_do`, `h2_client_fetch`, `h2_client_fetch_into`, `h2_client_start`,
-/// `h2_client_submit` and `h2_client_submit_cb` on a client that was (wrongly) kept alive return H2_E_CLOSED; such a
-/// client can still be freed. Functions that need no runtime (configs, requests, queues,
+/// `h2_client_new` returns NULL, and `h2_client_do`, `h2_client_fetch`,
+/// `h2_client_fetch_into`, `h2_client_start`, `h2_client_submit` and `h2_client_submit_cb` on
+/// a client that was (wrongly) kept alive return H2_E_CLOSED; such a client can still be
+/// freed. Functions that need no runtime (configs, requests, queues,
 /// errors) keep working. There is no way to start the library again in this process; a child
 /// forked afterwards starts its own runtime on first use. In a forked child it shuts down the
 /// child's own runtime only (the parent's threads do not exist there and are never touched).

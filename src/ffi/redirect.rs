@@ -11,10 +11,10 @@ fn none(why: &str) -> u32 {
 }
 
 /// Follows up to `max` redirects (301, 302, 303, 307, 308 with a `location`) per request made
-/// with `h2_client_do`, `h2_client_fetch`, `h2_client_fetch_into`, `h2_client_submit`, `h2_client_submit_cb` or
-/// `h2_client_start`; 0
-/// (the default, as in libcurl) follows none. One more than `max` fails the request with H2_E_TOO_MANY_REDIRECTS,
-/// whose message names the chain of URLs. 303 turns any method but HEAD into GET; 301 and 302
+/// with `h2_client_do`, `h2_client_fetch`, `h2_client_fetch_into`, `h2_client_submit`,
+/// `h2_client_submit_cb` or `h2_client_start`; 0 (the default, as in libcurl) follows none.
+/// One more than `max` fails the request with H2_E_TOO_MANY_REDIRECTS, whose message names
+/// the chain of URLs. 303 turns any method but HEAD into GET; 301 and 302
 /// turn POST into GET (the body and the `content-*` headers are dropped); 307 and 308 keep
 /// the method and re-send the body. A relative `location` is resolved against the current
 /// URL; a missing or unparsable one ends the chain (the 3xx is the response). To another

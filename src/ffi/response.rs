@@ -6,8 +6,9 @@ use super::{c_bytes, entry, h2_result, invalid, put, try_ref, H2_OK};
 use crate::headers::HeaderList;
 use crate::response::{InformationalHook, Response};
 
-/// A complete response returned by `h2_client_do` (or `h2_client_fetch`, `h2_client_fetch_into`). Immutable; safe to read from several
-/// threads. Pointers it hands out stay valid until `h2_response_free`.
+/// A complete response returned by `h2_client_do` (or `h2_client_fetch`,
+/// `h2_client_fetch_into`). Immutable; safe to read from several threads. Pointers it hands
+/// out stay valid until `h2_response_free`.
 pub struct h2_response {
     pub(crate) inner: Response,
     /// What `h2_response_info` tells.
